@@ -1,0 +1,67 @@
+package healthcode
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// FactStatus is where a fact stands: active facts count in evaluation,
+// pending facts wait for a second official's approval, retracted facts stay
+// in history but no longer count.
+type FactStatus string
+
+const (
+	FactActive    FactStatus = "active"
+	FactPending   FactStatus = "pending"
+	FactRetracted FactStatus = "retracted"
+)
+
+// A Fact is one piece of typed epidemiological evidence. Its Kind is one of
+// the closed schema's kinds (package rules owns the schema and validates
+// Payload against it); the store holds facts generically.
+//
+// Subject is the resident's pseudonymous id, or for facts about an area
+// (kind risk_area) the area's jurisdiction code.
+type Fact struct {
+	ID         string          // source-supplied id, unique per source; the platform's own facts get generated ids
+	Kind       string          // e.g. "test_result", "contact", "risk_area"
+	Subject    string          // resident id, or area code for area facts
+	ObservedAt time.Time       // when the observed event happened (sampled, exposed, designated), UTC
+	RecordedAt time.Time       // when the platform stored it, UTC
+	Source     string          // registered data source id, if a source submitted it
+	RecordedBy string          // official id, if an official entered it by hand
+	ApprovedBy string          // second official who approved a pending fact
+	Evidence   string          // reference to the evidence (lab report number, case file, order number)
+	Payload    json.RawMessage // kind-specific fields, validated by package rules
+	Status     FactStatus
+	LogIndex   int64 // index of the log entry that recorded the fact
+}
+
+// HandEntered reports whether an official recorded the fact by hand rather
+// than a registered source submitting it.
+func (f *Fact) HandEntered() bool { return f.RecordedBy != "" }
+
+// Validate checks the fields every fact has, whatever its kind. Kind-specific
+// validation of Payload is package rules' job.
+func (f *Fact) Validate() error {
+	switch {
+	case strings.TrimSpace(f.ID) == "":
+		return FieldErrorf("id", "is required")
+	case len(f.ID) > 128:
+		return FieldErrorf("id", "is longer than 128 bytes")
+	case f.Kind == "":
+		return FieldErrorf("kind", "is required")
+	case f.Subject == "":
+		return FieldErrorf("subject", "is required")
+	case f.ObservedAt.IsZero():
+		return FieldErrorf("observed_at", "is required")
+	case (f.Source == "") == (f.RecordedBy == ""):
+		return FieldErrorf("source", "a fact has exactly one origin: a source or a recording official")
+	case len(f.Evidence) > 512:
+		return FieldErrorf("evidence", "is longer than 512 bytes")
+	case len(f.Payload) == 0 || !json.Valid(f.Payload):
+		return FieldErrorf("payload", "must be a JSON object")
+	}
+	return nil
+}

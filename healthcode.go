@@ -1,0 +1,83 @@
+// Package healthcode holds the domain of the accountable health code
+// platform: jurisdictions, residents, officials, data sources, facts, code
+// states, the acting party carried in a context, and the error type every
+// layer returns.
+//
+// The central invariant lives here as a rule for every other package: a code
+// is a pure function of published rules and attributable facts. There is no
+// operation that sets a colour; state changes are facts, retractions and
+// ruleset publications, each committed with its log entry.
+//
+// This package imports only the standard library.
+package healthcode
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each service method documents which of these it returns.
+const (
+	ECONFLICT  = "conflict"     // the request conflicts with existing state
+	EINTERNAL  = "internal"     // a fault inside the platform; details are logged, not shown
+	EINVALID   = "invalid"      // the input is malformed or violates a rule
+	ENOTFOUND  = "not_found"    // the target does not exist (or is not visible to the actor)
+	EFORBIDDEN = "forbidden"    // the actor may not do this
+	EUNAUTH    = "unauthorized" // no valid credentials
+	ETOOMANY   = "too_many"     // a rate limit was reached
+	EUNAVAIL   = "unavailable"  // a dependency (the database) cannot be reached
+)
+
+// Error is an error a person can act on: a code from the list above and a
+// message. Field, when set, names the input field (or line) at fault.
+type Error struct {
+	Code    string
+	Message string
+	Field   string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", e.Code, e.Field, e.Message)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf returns an *Error of code EINVALID naming the field at fault.
+func FieldErrorf(field, format string, args ...any) *Error {
+	return &Error{Code: EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EINTERNAL
+// for any other non-nil error, and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the message of the first *Error in err's chain, or a
+// generic message for internal errors, so internals never reach a user.
+func ErrorMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Field != "" {
+			return e.Field + ": " + e.Message
+		}
+		return e.Message
+	}
+	return "internal error"
+}

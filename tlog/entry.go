@@ -1,0 +1,340 @@
+// Package tlog is the library side of healthcode's transparency log: the
+// canonical encoding of log entries, commitments to personal data that may
+// later be erased, signed checkpoints (C2SP tlog-checkpoint), serving the log
+// over HTTP in the C2SP tlog-tiles layout, and the client side that proves
+// inclusion, checks consistency and monitors a log for forks and rollbacks.
+//
+// The Merkle tree itself, its hashes and proofs, are golang.org/x/mod's
+// sumdb/tlog (imported here as sumtlog); nothing in this package hashes
+// tree nodes by hand. The store keeps entries and stored hashes in its
+// database and appends them in the same transaction as the state change.
+//
+// This package imports only the standard library, golang.org/x/mod/sumdb/tlog,
+// golang.org/x/mod/sumdb/note and the root healthcode package. See
+// docs/log.md for the formats.
+package tlog
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/healthcode/healthcode"
+	sumtlog "golang.org/x/mod/sumdb/tlog"
+)
+
+// MaxEntrySize is the largest encoded entry, in bytes. It is the largest
+// length a C2SP entry bundle can carry (a big-endian uint16).
+const MaxEntrySize = 65535
+
+// maxIDLen bounds actor ids, posts and subjects.
+const maxIDLen = 256
+
+// entryVersion is the first line of every encoded entry.
+const entryVersion = "healthcode/log/v1"
+
+// TimeFormat is the layout of an entry's time line: UTC, always three
+// fractional digits.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// Kind is what an entry records.
+type Kind string
+
+// The kinds of log entry. Adding a kind is a change to this list and to
+// docs/log.md; ParseEntry rejects any other kind.
+const (
+	KindFactRecorded        Kind = "fact.recorded"
+	KindFactApproved        Kind = "fact.approved"
+	KindFactRejected        Kind = "fact.rejected"
+	KindFactRetracted       Kind = "fact.retracted"
+	KindRulesetDrafted      Kind = "ruleset.drafted"
+	KindRulesetApproved     Kind = "ruleset.approved"
+	KindRulesetPublished    Kind = "ruleset.published"
+	KindCodeChanged         Kind = "code.changed"
+	KindKeyAdded            Kind = "key.added"
+	KindKeyRotated          Kind = "key.rotated"
+	KindKeyRevoked          Kind = "key.revoked"
+	KindTrustImported       Kind = "trust.imported"
+	KindOfficialCreated     Kind = "official.created"
+	KindOfficialDisabled    Kind = "official.disabled"
+	KindSourceCreated       Kind = "source.created"
+	KindSourceDisabled      Kind = "source.disabled"
+	KindJurisdictionCreated Kind = "jurisdiction.created"
+	KindResidentRegistered  Kind = "resident.registered"
+	KindAppealFiled         Kind = "appeal.filed"
+	KindAppealDecided       Kind = "appeal.decided"
+	KindAppealEscalated     Kind = "appeal.escalated"
+	KindDataAccessed        Kind = "data.accessed"
+	KindAlertRaised         Kind = "alert.raised"
+	KindJobStarted          Kind = "job.started"
+	KindJobProgressed       Kind = "job.progressed"
+	KindJobFinished         Kind = "job.finished"
+	KindLogErased           Kind = "log.erased"
+)
+
+var kinds = map[Kind]bool{
+	KindFactRecorded: true, KindFactApproved: true, KindFactRejected: true, KindFactRetracted: true,
+	KindRulesetDrafted: true, KindRulesetApproved: true, KindRulesetPublished: true,
+	KindCodeChanged: true,
+	KindKeyAdded:    true, KindKeyRotated: true, KindKeyRevoked: true, KindTrustImported: true,
+	KindOfficialCreated: true, KindOfficialDisabled: true,
+	KindSourceCreated: true, KindSourceDisabled: true,
+	KindJurisdictionCreated: true, KindResidentRegistered: true,
+	KindAppealFiled: true, KindAppealDecided: true, KindAppealEscalated: true,
+	KindDataAccessed: true, KindAlertRaised: true,
+	KindJobStarted: true, KindJobProgressed: true, KindJobFinished: true,
+	KindLogErased: true,
+}
+
+// Kinds returns every known kind, in the order of docs/log.md.
+func Kinds() []Kind {
+	return []Kind{
+		KindFactRecorded, KindFactApproved, KindFactRejected, KindFactRetracted,
+		KindRulesetDrafted, KindRulesetApproved, KindRulesetPublished, KindCodeChanged,
+		KindKeyAdded, KindKeyRotated, KindKeyRevoked, KindTrustImported,
+		KindOfficialCreated, KindOfficialDisabled, KindSourceCreated, KindSourceDisabled,
+		KindJurisdictionCreated, KindResidentRegistered,
+		KindAppealFiled, KindAppealDecided, KindAppealEscalated,
+		KindDataAccessed, KindAlertRaised,
+		KindJobStarted, KindJobProgressed, KindJobFinished, KindLogErased,
+	}
+}
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool { return kinds[k] }
+
+// Actor kinds.
+const (
+	ActorOfficial = "official"
+	ActorSource   = "source"
+	ActorResident = "resident"
+	ActorSystem   = "system"
+)
+
+// Actor is who caused an entry. Post is the jurisdiction code of an
+// official's post; it is set for officials and empty for everyone else.
+type Actor struct {
+	Kind string // ActorOfficial, ActorSource, ActorResident or ActorSystem
+	ID   string
+	Post string
+}
+
+// Entry is one log entry. Its encoding (MarshalText) is the leaf data of the
+// Merkle tree; see docs/log.md.
+type Entry struct {
+	Index    int64
+	Time     time.Time // UTC, millisecond precision
+	Kind     Kind
+	Actor    Actor
+	Subject  string          // resident pseudonymous id, or ""
+	Prev     sumtlog.Hash    // leaf hash of the subject's previous entry; zero if none or no subject
+	Personal sumtlog.Hash    // commitment to the personal part kept outside the leaf; zero if none
+	Payload  json.RawMessage // public part, compact JSON object, never personal data
+}
+
+// Validate reports the first field of e that cannot be encoded canonically,
+// as a *healthcode.Error of code EINVALID naming the field.
+func (e *Entry) Validate() error {
+	if e.Index < 0 {
+		return healthcode.FieldErrorf("index", "must not be negative")
+	}
+	if e.Time.IsZero() {
+		return healthcode.FieldErrorf("time", "is missing")
+	}
+	if y := e.Time.UTC().Year(); y < 1970 || y > 9999 {
+		return healthcode.FieldErrorf("time", "year %d is outside 1970-9999", y)
+	}
+	if e.Time.Nanosecond()%int(time.Millisecond) != 0 {
+		return healthcode.FieldErrorf("time", "must have millisecond precision (use t.UTC().Truncate(time.Millisecond))")
+	}
+	if !e.Kind.Valid() {
+		return healthcode.FieldErrorf("kind", "unknown kind %q", e.Kind)
+	}
+	switch e.Actor.Kind {
+	case ActorOfficial:
+		if err := checkID("actor.post", e.Actor.Post); err != nil {
+			return err
+		}
+	case ActorSource, ActorResident, ActorSystem:
+		if e.Actor.Post != "" {
+			return healthcode.FieldErrorf("actor.post", "must be empty for actor kind %q", e.Actor.Kind)
+		}
+	default:
+		return healthcode.FieldErrorf("actor.kind", "unknown actor kind %q", e.Actor.Kind)
+	}
+	if err := checkID("actor.id", e.Actor.ID); err != nil {
+		return err
+	}
+	if e.Subject != "" {
+		if err := checkID("subject", e.Subject); err != nil {
+			return err
+		}
+	} else if e.Prev != (sumtlog.Hash{}) {
+		return healthcode.FieldErrorf("prev", "must be zero when there is no subject")
+	}
+	if len(e.Payload) > 0 {
+		if !utf8.Valid(e.Payload) || !json.Valid(e.Payload) {
+			return healthcode.FieldErrorf("payload", "is not valid JSON")
+		}
+		if e.Payload[0] != '{' {
+			return healthcode.FieldErrorf("payload", "must be a JSON object")
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, e.Payload); err != nil || !bytes.Equal(buf.Bytes(), e.Payload) {
+			return healthcode.FieldErrorf("payload", "must be compact JSON (use json.Compact)")
+		}
+	}
+	return nil
+}
+
+// checkID accepts 1 to 256 printable ASCII characters other than space.
+func checkID(field, s string) error {
+	if s == "" {
+		return healthcode.FieldErrorf(field, "is missing")
+	}
+	if len(s) > maxIDLen {
+		return healthcode.FieldErrorf(field, "is longer than %d bytes", maxIDLen)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return healthcode.FieldErrorf(field, "must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}
+
+// MarshalText returns the canonical encoding of e: the leaf data of the log.
+// It fails with a *healthcode.Error (EINVALID) if e does not validate or the
+// encoding is longer than MaxEntrySize.
+func (e *Entry) MarshalText() ([]byte, error) {
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	line := func(key, value string) {
+		b.WriteString(key)
+		if value != "" {
+			b.WriteByte(' ')
+			b.WriteString(value)
+		}
+		b.WriteByte('\n')
+	}
+	line(entryVersion, "")
+	line("index", strconv.FormatInt(e.Index, 10))
+	line("time", e.Time.UTC().Format(TimeFormat))
+	line("kind", string(e.Kind))
+	line("actor.kind", e.Actor.Kind)
+	line("actor.id", e.Actor.ID)
+	line("actor.post", e.Actor.Post)
+	line("subject", e.Subject)
+	line("prev", hashText(e.Prev))
+	line("personal", hashText(e.Personal))
+	payload := string(e.Payload)
+	if payload == "" {
+		payload = "{}"
+	}
+	line("payload", payload)
+	if b.Len() > MaxEntrySize {
+		return nil, healthcode.FieldErrorf("payload", "entry is %d bytes, more than %d", b.Len(), MaxEntrySize)
+	}
+	return b.Bytes(), nil
+}
+
+// hashText is the base64 of h, or "" for the zero hash.
+func hashText(h sumtlog.Hash) string {
+	if h == (sumtlog.Hash{}) {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+// LeafHash returns the Merkle leaf hash of e: sumtlog.RecordHash of its
+// encoding. It is what a later entry of the same subject puts in Prev.
+func (e *Entry) LeafHash() (sumtlog.Hash, error) {
+	data, err := e.MarshalText()
+	if err != nil {
+		return sumtlog.Hash{}, err
+	}
+	return sumtlog.RecordHash(data), nil
+}
+
+// ParseEntry decodes an encoded entry. It is strict: it accepts only the
+// canonical encoding, so that MarshalText of the result gives back exactly
+// data. Errors are *healthcode.Error of code EINVALID.
+func ParseEntry(data []byte) (*Entry, error) {
+	if len(data) > MaxEntrySize {
+		return nil, healthcode.Errorf(healthcode.EINVALID, "entry is %d bytes, more than %d", len(data), MaxEntrySize)
+	}
+	if !utf8.Valid(data) {
+		return nil, healthcode.Errorf(healthcode.EINVALID, "entry is not valid UTF-8")
+	}
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		return nil, healthcode.Errorf(healthcode.EINVALID, "entry does not end in a newline")
+	}
+	lines := strings.Split(string(data[:len(data)-1]), "\n")
+	keys := []string{entryVersion, "index", "time", "kind", "actor.kind", "actor.id", "actor.post", "subject", "prev", "personal", "payload"}
+	if len(lines) != len(keys) {
+		return nil, healthcode.Errorf(healthcode.EINVALID, "entry has %d lines, want %d", len(lines), len(keys))
+	}
+	v := make([]string, len(keys))
+	for i, key := range keys {
+		l := lines[i]
+		if l == key {
+			continue
+		}
+		rest, ok := strings.CutPrefix(l, key+" ")
+		if !ok {
+			return nil, healthcode.Errorf(healthcode.EINVALID, "line %d: want key %q", i+1, key)
+		}
+		v[i] = rest
+	}
+	if v[0] != "" {
+		return nil, healthcode.Errorf(healthcode.EINVALID, "line 1: unknown version")
+	}
+	e := &Entry{
+		Kind:    Kind(v[3]),
+		Actor:   Actor{Kind: v[4], ID: v[5], Post: v[6]},
+		Subject: v[7],
+		Payload: json.RawMessage(v[10]),
+	}
+	var err error
+	if e.Index, err = strconv.ParseInt(v[1], 10, 64); err != nil {
+		return nil, healthcode.FieldErrorf("index", "not a decimal number")
+	}
+	if e.Time, err = time.Parse(TimeFormat, v[2]); err != nil {
+		return nil, healthcode.FieldErrorf("time", "not in the format %s", TimeFormat)
+	}
+	if e.Prev, err = parseHashText(v[8]); err != nil {
+		return nil, healthcode.FieldErrorf("prev", "%v", err)
+	}
+	if e.Personal, err = parseHashText(v[9]); err != nil {
+		return nil, healthcode.FieldErrorf("personal", "%v", err)
+	}
+	enc, err := e.MarshalText()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(enc, data) {
+		return nil, healthcode.Errorf(healthcode.EINVALID, "entry is not in canonical form")
+	}
+	return e, nil
+}
+
+// parseHashText parses base64 of a 32-byte hash; "" is the zero hash.
+// Non-canonical forms are caught by ParseEntry's re-encoding check.
+func parseHashText(s string) (sumtlog.Hash, error) {
+	var h sumtlog.Hash
+	if s == "" {
+		return h, nil
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) != len(h) {
+		return h, healthcode.Errorf(healthcode.EINVALID, "not the base64 of a 32-byte hash")
+	}
+	copy(h[:], b)
+	return h, nil
+}

@@ -1,0 +1,110 @@
+package tlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// checkpointFile is the name, in a monitor's state directory, of the last
+// verified signed checkpoint.
+const checkpointFile = "checkpoint"
+
+// MonitorResult is what one run of Monitor verified.
+type MonitorResult struct {
+	First bool       // no checkpoint was stored before this run
+	Old   Checkpoint // the stored checkpoint (zero on the first run)
+	New   Checkpoint // the log's latest checkpoint, now stored
+}
+
+// An InconsistencyError is proof that a log misbehaved: Old and New are two
+// checkpoints, both signed by the log's key, that cannot both be true (the
+// log forked its history), or of which New is smaller than Old (a
+// rollback). Err wraps ErrInconsistent or ErrRollback.
+type InconsistencyError struct {
+	Old, New []byte // signed checkpoints, as served
+	Err      error
+}
+
+func (e *InconsistencyError) Error() string {
+	return fmt.Sprintf("log misbehaved, keep both signed checkpoints as evidence: %v", e.Err)
+}
+
+func (e *InconsistencyError) Unwrap() error { return e.Err }
+
+// Monitor checks that the log served at c only ever grows. It loads the
+// last verified signed checkpoint from stateDir (none on the first run),
+// fetches and verifies the log's latest one, proves from the log's tiles
+// that the old tree is a prefix of the new one, and then stores the new
+// checkpoint in stateDir (atomically: temporary file and rename).
+//
+// A fork or a rollback is returned as an *InconsistencyError holding both
+// signed checkpoints; the stored checkpoint is then left unchanged, so the
+// next run fails the same way.
+func Monitor(ctx context.Context, c *Client, stateDir string) (MonitorResult, error) {
+	var res MonitorResult
+	path := filepath.Join(stateDir, checkpointFile)
+	oldMsg, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		res.First = true
+	case err != nil:
+		return res, fmt.Errorf("read monitor state: %w", err)
+	default:
+		if res.Old, err = OpenCheckpoint(oldMsg, c.Verifier, c.Origin); err != nil {
+			return res, fmt.Errorf("stored checkpoint %s: %w", path, err)
+		}
+	}
+	newCp, newMsg, err := c.Checkpoint(ctx)
+	if err != nil {
+		return res, fmt.Errorf("fetch checkpoint: %w", err)
+	}
+	res.New = newCp
+	if !res.First {
+		if err := c.CheckConsistency(ctx, res.Old, newCp); err != nil {
+			if errors.Is(err, ErrInconsistent) || errors.Is(err, ErrRollback) {
+				return res, &InconsistencyError{Old: oldMsg, New: newMsg, Err: err}
+			}
+			return res, fmt.Errorf("check consistency: %w", err)
+		}
+	}
+	if err := writeFileAtomic(path, newMsg); err != nil {
+		return res, fmt.Errorf("store checkpoint: %w", err)
+	}
+	return res, nil
+}
+
+// writeFileAtomic writes data to a temporary file next to path, syncs it
+// and renames it over path.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".checkpoint-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // fails harmlessly after the rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil { // make the rename durable, where supported
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

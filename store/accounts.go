@@ -1,0 +1,213 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+
+	"github.com/healthcode/healthcode"
+)
+
+// Session lifetimes: a session ends after SessionIdle without use or
+// SessionMax after login, whichever comes first.
+const (
+	SessionIdle = 30 * time.Minute
+	SessionMax  = 12 * time.Hour
+)
+
+// argon2id parameters (RFC 9106's second recommended option scaled to a
+// small server: 19 MiB, 2 passes, 1 lane, as OWASP recommends).
+const (
+	argonTime    = 2
+	argonMemory  = 19 * 1024
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+// hashPassword checks a password's length and returns its argon2id hash in
+// PHC string form.
+func hashPassword(login, password string, rand io.Reader) (string, error) {
+	if n := utf8.RuneCountInString(login); n < 3 || n > 64 || strings.ContainsAny(login, " \t\r\n") {
+		return "", healthcode.FieldErrorf("login", "must be 3 to 64 characters without spaces")
+	}
+	if len(password) < 12 || len(password) > 256 {
+		return "", healthcode.FieldErrorf("password", "must be 12 to 256 bytes long")
+	}
+	salt := make([]byte, 16)
+	if _, err := io.ReadFull(rand, salt); err != nil {
+		return "", fmt.Errorf("password salt: %w", err)
+	}
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+}
+
+// checkPassword compares password with a PHC argon2id hash in constant time.
+func checkPassword(hash, password string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
+		return false
+	}
+	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
+	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// dummyHash is compared against when a login does not exist, so that an
+// unknown login costs as much time as a wrong password.
+var dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + base64.RawStdEncoding.EncodeToString(make([]byte, 32))
+
+// keyHash is the stored form of a high-entropy secret (API key, session
+// token): SHA-256 is enough for random 32-byte secrets, and lookups by hash
+// do not leak the secret through timing.
+func keyHash(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+func (t *Tx) insertAccount(login, kind, ref, hash string) error {
+	_, err := t.exec("INSERT INTO accounts (login, kind, ref, password_hash, disabled, created_at) VALUES (?, ?, ?, ?, 0, ?)",
+		login, kind, ref, hash, fmtTime(t.now))
+	return conflictOr(err, "login "+login+" is taken")
+}
+
+// CreateResidentAccount gives a resident a login. Returns EINVALID,
+// ENOTFOUND, ECONFLICT, EFORBIDDEN.
+func (db *DB) CreateResidentAccount(ctx context.Context, residentID, login, password string) error {
+	if err := healthcode.Authorize(healthcode.ActorFrom(ctx), healthcode.OpManageAccounts, "", ""); err != nil {
+		return err
+	}
+	hash, err := hashPassword(login, password, db.rand)
+	if err != nil {
+		return err
+	}
+	return db.write(ctx, func(t *Tx) error {
+		var n int
+		if err := t.queryRow("SELECT COUNT(*) FROM residents WHERE id = ?", residentID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return healthcode.Errorf(healthcode.ENOTFOUND, "no resident %q", residentID)
+		}
+		return t.insertAccount(login, healthcode.ActorResident, residentID, hash)
+	})
+}
+
+// Session is a logged-in account's bearer token.
+type Session struct {
+	Token     string
+	Actor     healthcode.Actor
+	ExpiresAt time.Time
+}
+
+// Login checks a login and password and starts a session. Returns EUNAUTH
+// with one message for every kind of failure (unknown login, wrong
+// password, disabled account), so logins cannot be probed.
+func (db *DB) Login(ctx context.Context, login, password string) (*Session, error) {
+	var hash, kind, ref string
+	var disabled int
+	err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT password_hash, kind, ref, disabled FROM accounts WHERE login = ?"), login).
+		Scan(&hash, &kind, &ref, &disabled)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read account: %w", err)
+	}
+	found := err == nil
+	if !found {
+		hash = dummyHash
+	}
+	if !checkPassword(hash, password) || !found || disabled != 0 {
+		return nil, healthcode.Errorf(healthcode.EUNAUTH, "wrong login or password")
+	}
+	actor, err := db.actorFor(ctx, kind, ref)
+	if err != nil {
+		return nil, err
+	}
+	var raw [32]byte
+	if _, err := io.ReadFull(db.rand, raw[:]); err != nil {
+		return nil, fmt.Errorf("session token: %w", err)
+	}
+	token := "hcs_" + base64.RawURLEncoding.EncodeToString(raw[:])
+	now := db.nowMs()
+	expires := now.Add(SessionMax)
+	_, err = db.db.ExecContext(ctx, db.dialect.rebind("INSERT INTO sessions (token_hash, login, created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?)"),
+		keyHash(token), login, fmtTime(now), fmtTime(now), fmtTime(expires))
+	if err != nil {
+		return nil, fmt.Errorf("store session: %w", err)
+	}
+	return &Session{Token: token, Actor: actor, ExpiresAt: expires}, nil
+}
+
+// actorFor builds the actor of an account.
+func (db *DB) actorFor(ctx context.Context, kind, ref string) (healthcode.Actor, error) {
+	switch kind {
+	case healthcode.ActorOfficial:
+		o, err := db.Official(ctx, ref)
+		if err != nil {
+			return healthcode.Actor{}, err
+		}
+		if o.Disabled {
+			return healthcode.Actor{}, healthcode.Errorf(healthcode.EUNAUTH, "wrong login or password")
+		}
+		return healthcode.Actor{Kind: kind, ID: o.ID, Name: o.Name, Role: o.Role, Jurisdiction: o.Jurisdiction}, nil
+	case healthcode.ActorResident:
+		r, err := db.resident(ctx, ref)
+		if err != nil {
+			return healthcode.Actor{}, err
+		}
+		return healthcode.Actor{Kind: kind, ID: r.ID, Name: r.Name, Role: healthcode.RoleResident, Jurisdiction: r.Jurisdiction}, nil
+	}
+	return healthcode.Actor{}, fmt.Errorf("account of unknown kind %q", kind)
+}
+
+// Authenticate returns the actor of a session token and marks the session
+// used. Returns EUNAUTH for an unknown, expired or idle session.
+func (db *DB) Authenticate(ctx context.Context, token string) (healthcode.Actor, error) {
+	var login, lastSeen, expires, kind, ref string
+	var disabled int
+	h := keyHash(token)
+	err := db.db.QueryRowContext(ctx, db.dialect.rebind(`SELECT s.login, s.last_seen, s.expires_at, a.kind, a.ref, a.disabled
+		FROM sessions s JOIN accounts a ON a.login = s.login WHERE s.token_hash = ?`), h).
+		Scan(&login, &lastSeen, &expires, &kind, &ref, &disabled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return healthcode.Actor{}, healthcode.Errorf(healthcode.EUNAUTH, "session unknown or expired: log in again")
+	}
+	if err != nil {
+		return healthcode.Actor{}, fmt.Errorf("read session: %w", err)
+	}
+	now := db.nowMs()
+	ls, _ := parseTime(lastSeen)
+	ex, _ := parseTime(expires)
+	if disabled != 0 || !now.Before(ex) || now.Sub(ls) >= SessionIdle {
+		db.db.ExecContext(ctx, db.dialect.rebind("DELETE FROM sessions WHERE token_hash = ?"), h)
+		return healthcode.Actor{}, healthcode.Errorf(healthcode.EUNAUTH, "session unknown or expired: log in again")
+	}
+	if now.Sub(ls) > time.Minute { // refresh at most once a minute
+		db.db.ExecContext(ctx, db.dialect.rebind("UPDATE sessions SET last_seen = ? WHERE token_hash = ?"), fmtTime(now), h)
+	}
+	return db.actorFor(ctx, kind, ref)
+}
+
+// Logout ends a session.
+func (db *DB) Logout(ctx context.Context, token string) error {
+	_, err := db.db.ExecContext(ctx, db.dialect.rebind("DELETE FROM sessions WHERE token_hash = ?"), keyHash(token))
+	return err
+}

@@ -1,0 +1,97 @@
+package store
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/healthcode/healthcode"
+)
+
+// dialect is the little that differs between the engines.
+type dialect interface {
+	name() string
+	rebind(query string) string // `?` placeholders to the engine's
+	lockHead() string           // the statement that takes the sequencer lock
+	maxParams() int
+}
+
+type sqliteDialect struct{}
+
+func (sqliteDialect) name() string           { return SQLite }
+func (sqliteDialect) rebind(q string) string { return q }
+func (sqliteDialect) lockHead() string {
+	return "SELECT size, root, checkpoint FROM log_head WHERE id = 1"
+}                                    // BEGIN IMMEDIATE already holds the lock
+func (sqliteDialect) maxParams() int { return 32000 }
+
+type postgresDialect struct{}
+
+func (postgresDialect) name() string { return Postgres }
+func (postgresDialect) lockHead() string {
+	return "SELECT size, root, checkpoint FROM log_head WHERE id = 1 FOR UPDATE"
+}
+func (postgresDialect) maxParams() int { return 65000 }
+
+// rebind turns `?` into $1, $2, ... (no query here has a literal `?`).
+func (postgresDialect) rebind(q string) string {
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// isUniqueViolation reports whether err is either engine's unique or
+// primary-key constraint failure.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// isForeignKeyViolation reports whether err is either engine's foreign-key
+// failure.
+func isForeignKeyViolation(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23503"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	return false
+}
+
+// conflictOr maps a unique violation to ECONFLICT with msg, a foreign-key
+// violation to EINVALID, and passes anything else through.
+func conflictOr(err error, msg string) error {
+	switch {
+	case err == nil:
+		return nil
+	case isUniqueViolation(err):
+		return healthcode.Errorf(healthcode.ECONFLICT, "%s", msg)
+	case isForeignKeyViolation(err):
+		return healthcode.Errorf(healthcode.EINVALID, "%s: refers to something that does not exist", msg)
+	}
+	return err
+}

@@ -1,0 +1,509 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	sumtlog "golang.org/x/mod/sumdb/tlog"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// maxBatch bounds how many write requests one group commit takes.
+const maxBatch = 4096
+
+// logState is the process's side of the log: the committer goroutine's
+// queue, the checkpoint signer, and a cache of stored hashes (immutable
+// once committed, so a cache never goes stale, even with several processes
+// sharing a PostgreSQL database).
+type logState struct {
+	reqs     chan *request
+	wg       sync.WaitGroup
+	signer   note.Signer
+	verifier note.Verifier
+	vkey     string
+
+	mu    sync.Mutex
+	cache map[int64]sumtlog.Hash
+}
+
+const hashCacheMax = 1 << 16
+
+type request struct {
+	fn   func(*Tx) error
+	done chan error
+}
+
+// Tx is what a write function sees: the transaction, the batch's clock and
+// the log. Functions append their entries with Append; the entries commit
+// with the state or not at all.
+type Tx struct {
+	db  *DB
+	tx  *sql.Tx
+	ctx context.Context
+	now time.Time
+	b   *batch
+}
+
+// batch is one group commit's pending log entries.
+type batch struct {
+	size     int64 // log size before the batch
+	entries  []pendingEntry
+	subjects map[string]subjectHead
+	undo     []subjectUndo
+}
+
+type pendingEntry struct {
+	idx      int64
+	data     []byte
+	leaf     sumtlog.Hash
+	salt     [32]byte
+	personal []byte // nil if none
+}
+
+type subjectHead struct {
+	index int64
+	hash  sumtlog.Hash
+}
+
+type subjectUndo struct {
+	subject string
+	prev    subjectHead
+	had     bool
+}
+
+// Now is the batch's time, the time of every entry the batch appends.
+func (t *Tx) Now() time.Time { return t.now }
+
+func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, t.db.dialect.rebind(query), args...)
+}
+
+func (t *Tx) queryRow(query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, t.db.dialect.rebind(query), args...)
+}
+
+func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(t.ctx, t.db.dialect.rebind(query), args...)
+}
+
+// Append adds a log entry to the transaction and returns its index. payload
+// is the public part (marshalled as JSON); personal, if not nil, is the
+// erasable personal part, committed to by a salted hash in the leaf.
+func (t *Tx) Append(kind tlog.Kind, actor healthcode.Actor, subject string, payload, personal any) (int64, error) {
+	return t.append(kind, actor, subject, payload, personal, false)
+}
+
+// AppendNew is Append for the first entry about a new subject (a resident's
+// registration): it skips looking up the subject's chain head, which a
+// unique subject cannot have.
+func (t *Tx) AppendNew(kind tlog.Kind, actor healthcode.Actor, subject string, payload, personal any) (int64, error) {
+	return t.append(kind, actor, subject, payload, personal, true)
+}
+
+func (t *Tx) append(kind tlog.Kind, actor healthcode.Actor, subject string, payload, personal any, fresh bool) (int64, error) {
+	pb, err := json.Marshal(payload)
+	if err != nil {
+		return 0, fmt.Errorf("log %s: encode payload: %w", kind, err)
+	}
+	e := &tlog.Entry{
+		Index:   t.b.size + int64(len(t.b.entries)),
+		Time:    t.now,
+		Kind:    kind,
+		Actor:   logActor(actor),
+		Subject: subject,
+		Payload: pb,
+	}
+	p := pendingEntry{idx: e.Index}
+	if personal != nil {
+		if p.personal, err = json.Marshal(personal); err != nil {
+			return 0, fmt.Errorf("log %s: encode personal part: %w", kind, err)
+		}
+		if p.salt, err = tlog.NewSalt(t.db.rand); err != nil {
+			return 0, err
+		}
+		e.Personal = tlog.PersonalCommitment(p.salt, p.personal)
+	}
+	if subject != "" {
+		head, ok := t.b.subjects[subject]
+		if !ok && fresh {
+			head = subjectHead{index: -1}
+		} else if !ok {
+			var h []byte
+			err := t.queryRow("SELECT last_index, last_hash FROM log_subjects WHERE subject = ?", subject).Scan(&head.index, &h)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				head = subjectHead{index: -1}
+			case err != nil:
+				return 0, fmt.Errorf("read chain head of %s: %w", subject, err)
+			default:
+				copy(head.hash[:], h)
+			}
+		}
+		e.Prev = head.hash
+		defer func() {
+			t.b.undo = append(t.b.undo, subjectUndo{subject: subject, prev: head, had: ok})
+			t.b.subjects[subject] = subjectHead{index: e.Index, hash: p.leaf}
+		}()
+	}
+	if p.data, err = e.MarshalText(); err != nil {
+		return 0, fmt.Errorf("log %s: %w", kind, err)
+	}
+	p.leaf = sumtlog.RecordHash(p.data)
+	t.b.entries = append(t.b.entries, p)
+	return e.Index, nil
+}
+
+func logActor(a healthcode.Actor) tlog.Actor {
+	la := tlog.Actor{Kind: a.Kind, ID: a.ID}
+	if a.Kind == healthcode.ActorOfficial {
+		la.Post = a.Jurisdiction
+	}
+	if la.Kind == "" {
+		la.Kind = tlog.ActorSystem
+	}
+	return la
+}
+
+// mark and rollback let a failed request in a batch take back its entries.
+type batchMark struct{ entries, undo int }
+
+func (b *batch) mark() batchMark { return batchMark{len(b.entries), len(b.undo)} }
+
+func (b *batch) rollback(m batchMark) {
+	for i := len(b.undo) - 1; i >= m.undo; i-- {
+		u := b.undo[i]
+		if u.had {
+			b.subjects[u.subject] = u.prev
+		} else {
+			delete(b.subjects, u.subject)
+		}
+	}
+	b.undo = b.undo[:m.undo]
+	b.entries = b.entries[:m.entries]
+}
+
+// write runs fn in a transaction with the log, batched with concurrent
+// writers into one commit. It returns fn's error, or the commit's.
+func (db *DB) write(ctx context.Context, fn func(*Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &request{fn: fn, done: make(chan error, 1)}
+	select {
+	case db.log.reqs <- r:
+	case <-db.closed:
+		return healthcode.Errorf(healthcode.EUNAVAIL, "store is closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, wait for the outcome even if ctx ends: the write may
+	// commit, and the caller must not be told otherwise.
+	return <-r.done
+}
+
+// committer takes queued writes and commits them in batches.
+func (db *DB) committer() {
+	defer db.log.wg.Done()
+	for {
+		var first *request
+		select {
+		case first = <-db.log.reqs:
+		case <-db.closed:
+			for {
+				select {
+				case r := <-db.log.reqs:
+					r.done <- healthcode.Errorf(healthcode.EUNAVAIL, "store is closed")
+				default:
+					return
+				}
+			}
+		}
+		reqs := []*request{first}
+	drain:
+		for len(reqs) < maxBatch {
+			select {
+			case r := <-db.log.reqs:
+				reqs = append(reqs, r)
+			default:
+				break drain
+			}
+		}
+		db.commitBatch(reqs)
+	}
+}
+
+func (db *DB) commitBatch(reqs []*request) {
+	errs := make([]error, len(reqs))
+	err := db.runBatch(reqs, errs)
+	for i, r := range reqs {
+		if errs[i] == nil {
+			errs[i] = err
+		}
+		r.done <- errs[i]
+	}
+}
+
+// runBatch runs the requests in one transaction, each in a savepoint so one
+// failing request does not take the others with it; fills errs with each
+// request's own error and returns the error of the commit as a whole.
+func (db *DB) runBatch(reqs []*request, errs []error) error {
+	ctx := context.Background()
+	sqltx, err := db.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return db.describeOpenError(err)
+	}
+	defer sqltx.Rollback()
+
+	var (
+		size     int64
+		root, cp []byte
+	)
+	if err := sqltx.QueryRowContext(ctx, db.dialect.lockHead()).Scan(&size, &root, &cp); err != nil {
+		return fmt.Errorf("lock log head: %w", err)
+	}
+	b := &batch{size: size, subjects: make(map[string]subjectHead)}
+	t := &Tx{db: db, tx: sqltx, ctx: ctx, now: db.nowMs(), b: b}
+	single := len(reqs) == 1
+	ok := 0
+	for i, r := range reqs {
+		if single {
+			if errs[i] = r.fn(t); errs[i] != nil {
+				return errs[i]
+			}
+			ok++
+			break
+		}
+		if _, err := sqltx.ExecContext(ctx, "SAVEPOINT req"); err != nil {
+			return fmt.Errorf("savepoint: %w", err)
+		}
+		m := b.mark()
+		if errs[i] = r.fn(t); errs[i] != nil {
+			b.rollback(m)
+			if _, err := sqltx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT req"); err != nil {
+				return fmt.Errorf("rollback to savepoint: %w", err)
+			}
+		} else {
+			ok++
+		}
+		if _, err := sqltx.ExecContext(ctx, "RELEASE SAVEPOINT req"); err != nil {
+			return fmt.Errorf("release savepoint: %w", err)
+		}
+	}
+	if ok == 0 {
+		return nil
+	}
+	var oldRoot sumtlog.Hash
+	copy(oldRoot[:], root)
+	written, err := db.flushLog(t, oldRoot)
+	if err != nil {
+		return fmt.Errorf("append to log: %w", err)
+	}
+	if err := sqltx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	db.cacheHashes(written)
+	return nil
+}
+
+// flushLog writes the batch's entries, their personal parts, the stored
+// hashes and chain heads, checks the new tree against the old one, and signs
+// a checkpoint. It returns the hashes written, for the cache.
+func (db *DB) flushLog(t *Tx, oldRoot sumtlog.Hash) (map[int64]sumtlog.Hash, error) {
+	b := t.b
+	if len(b.entries) == 0 {
+		return nil, nil
+	}
+	r := &hashReader{t: t, overlay: make(map[int64]sumtlog.Hash, 2*len(b.entries)+16)}
+	type hrow struct {
+		idx  int64
+		hash sumtlog.Hash
+	}
+	var hrows []hrow
+	for _, e := range b.entries {
+		hs, err := sumtlog.StoredHashes(e.idx, e.data, r)
+		if err != nil {
+			return nil, fmt.Errorf("hash entry %d: %w", e.idx, err)
+		}
+		base := sumtlog.StoredHashIndex(0, e.idx)
+		for i, h := range hs {
+			r.overlay[base+int64(i)] = h
+			hrows = append(hrows, hrow{base + int64(i), h})
+		}
+	}
+	if err := insertRows(t, "log_entries (idx, data)", 2, len(b.entries), func(i int) []any {
+		return []any{b.entries[i].idx, b.entries[i].data}
+	}); err != nil {
+		return nil, err
+	}
+	if err := insertRows(t, "log_hashes (idx, hash)", 2, len(hrows), func(i int) []any {
+		return []any{hrows[i].idx, hrows[i].hash[:]}
+	}); err != nil {
+		return nil, err
+	}
+	var pers []pendingEntry
+	for _, e := range b.entries {
+		if e.personal != nil {
+			pers = append(pers, e)
+		}
+	}
+	if err := insertRows(t, "log_personal (idx, salt, data)", 3, len(pers), func(i int) []any {
+		return []any{pers[i].idx, pers[i].salt[:], pers[i].personal}
+	}); err != nil {
+		return nil, err
+	}
+	for subject, head := range b.subjects {
+		if _, err := t.exec(`INSERT INTO log_subjects (subject, last_index, last_hash) VALUES (?, ?, ?)
+			ON CONFLICT (subject) DO UPDATE SET last_index = excluded.last_index, last_hash = excluded.last_hash`,
+			subject, head.index, head.hash[:]); err != nil {
+			return nil, fmt.Errorf("update chain head of %s: %w", subject, err)
+		}
+	}
+
+	newSize := b.size + int64(len(b.entries))
+	newRoot, err := sumtlog.TreeHash(newSize, r)
+	if err != nil {
+		return nil, fmt.Errorf("tree hash at %d: %w", newSize, err)
+	}
+	// Never sign a checkpoint inconsistent with the last one signed.
+	if b.size > 0 {
+		proof, err := sumtlog.ProveTree(newSize, b.size, r)
+		if err != nil {
+			return nil, fmt.Errorf("prove consistency %d→%d: %w", b.size, newSize, err)
+		}
+		if err := sumtlog.CheckTree(proof, newSize, newRoot, b.size, oldRoot); err != nil {
+			return nil, fmt.Errorf("new tree of size %d is not consistent with the signed tree of size %d: %w", newSize, b.size, err)
+		}
+	}
+	signed, err := tlog.SignCheckpoint(db.log.signer, db.origin, newSize, newRoot)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.exec("UPDATE log_head SET size = ?, root = ?, checkpoint = ? WHERE id = 1", newSize, newRoot[:], signed); err != nil {
+		return nil, fmt.Errorf("update log head: %w", err)
+	}
+	if _, err := t.exec("INSERT INTO log_checkpoints (size, root, signed, created_at) VALUES (?, ?, ?, ?)", newSize, newRoot[:], signed, fmtTime(t.now)); err != nil {
+		return nil, fmt.Errorf("store checkpoint: %w", err)
+	}
+	return r.overlay, nil
+}
+
+// insertRows inserts n rows of width columns with multi-row INSERTs.
+func insertRows(t *Tx, table string, width, n int, row func(i int) []any) error {
+	per := min(t.db.dialect.maxParams()/width, 500)
+	for start := 0; start < n; start += per {
+		end := min(start+per, n)
+		var q strings.Builder
+		q.WriteString("INSERT INTO " + table + " VALUES ")
+		args := make([]any, 0, (end-start)*width)
+		ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+		for i := start; i < end; i++ {
+			if i > start {
+				q.WriteString(", ")
+			}
+			q.WriteString(ph)
+			args = append(args, row(i)...)
+		}
+		if _, err := t.exec(q.String(), args...); err != nil {
+			return fmt.Errorf("insert into %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// hashReader reads stored hashes: the batch's own, then the cache, then the
+// database (inside the batch's transaction).
+type hashReader struct {
+	t       *Tx
+	overlay map[int64]sumtlog.Hash
+}
+
+func (r *hashReader) ReadHashes(indexes []int64) ([]sumtlog.Hash, error) {
+	out := make([]sumtlog.Hash, len(indexes))
+	var need []int // positions in indexes still to read from the database
+	r.t.db.log.mu.Lock()
+	for i, x := range indexes {
+		if h, ok := r.overlay[x]; ok {
+			out[i] = h
+		} else if h, ok := r.t.db.log.cache[x]; ok {
+			out[i] = h
+		} else {
+			need = append(need, i)
+		}
+	}
+	r.t.db.log.mu.Unlock()
+	if len(need) == 0 {
+		return out, nil
+	}
+	missing := make([]int64, len(need))
+	for j, i := range need {
+		missing[j] = indexes[i]
+	}
+	got, err := readHashes(r.t.ctx, r.t.db, r.t.tx, missing)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range need {
+		h, ok := got[indexes[i]]
+		if !ok {
+			return nil, fmt.Errorf("stored hash %d is missing", indexes[i])
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+type querier interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}
+
+// readHashes reads stored hashes by index.
+func readHashes(ctx context.Context, db *DB, q querier, indexes []int64) (map[int64]sumtlog.Hash, error) {
+	got := make(map[int64]sumtlog.Hash, len(indexes))
+	for start := 0; start < len(indexes); start += 500 {
+		part := indexes[start:min(start+500, len(indexes))]
+		args := make([]any, len(part))
+		for i, x := range part {
+			args[i] = x
+		}
+		rows, err := q.QueryContext(ctx, db.dialect.rebind("SELECT idx, hash FROM log_hashes WHERE idx IN ("+
+			strings.TrimSuffix(strings.Repeat("?,", len(part)), ",")+")"), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read stored hashes: %w", err)
+		}
+		for rows.Next() {
+			var x int64
+			var h []byte
+			if err := rows.Scan(&x, &h); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			var hh sumtlog.Hash
+			copy(hh[:], h)
+			got[x] = hh
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return got, nil
+}
+
+func (db *DB) cacheHashes(hs map[int64]sumtlog.Hash) {
+	db.log.mu.Lock()
+	defer db.log.mu.Unlock()
+	if len(db.log.cache)+len(hs) > hashCacheMax {
+		db.log.cache = make(map[int64]sumtlog.Hash)
+	}
+	for x, h := range hs {
+		db.log.cache[x] = h
+	}
+}

@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/mod/sumdb/note"
+	sumtlog "golang.org/x/mod/sumdb/tlog"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// initLog loads (or, on a new database, generates) the checkpoint signing
+// key, makes sure the log head exists with a signed checkpoint of the empty
+// tree, and starts the committer.
+func (db *DB) initLog(ctx context.Context) error {
+	skey, vkey, err := db.logKeys(ctx)
+	if err != nil {
+		return err
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return fmt.Errorf("log signer key: %w", err)
+	}
+	if signer.Name() != db.origin {
+		return healthcode.Errorf(healthcode.EINVALID, "the log of %s was created with origin %q, not %q", db.dsn, signer.Name(), db.origin)
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return fmt.Errorf("log verifier key: %w", err)
+	}
+	db.log = &logState{
+		reqs:     make(chan *request, maxBatch),
+		signer:   signer,
+		verifier: verifier,
+		vkey:     vkey,
+		cache:    make(map[int64]sumtlog.Hash),
+	}
+
+	var n int
+	if err := db.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM log_head").Scan(&n); err != nil {
+		return fmt.Errorf("read log head: %w", err)
+	}
+	if n == 0 {
+		empty, err := sumtlog.TreeHash(0, sumtlog.HashReaderFunc(func([]int64) ([]sumtlog.Hash, error) { return nil, nil }))
+		if err != nil {
+			return err
+		}
+		signed, err := tlog.SignCheckpoint(signer, db.origin, 0, empty)
+		if err != nil {
+			return err
+		}
+		_, err = db.wdb.ExecContext(ctx, db.dialect.rebind(`INSERT INTO log_head (id, size, root, checkpoint) VALUES (1, 0, ?, ?)
+			ON CONFLICT (id) DO NOTHING`), empty[:], signed)
+		if err != nil {
+			return fmt.Errorf("create log head: %w", err)
+		}
+	}
+	db.log.wg.Add(1)
+	go db.committer()
+	return nil
+}
+
+// logKeys returns the log's signer and verifier keys, generating and
+// storing a pair on a new database. Concurrent first starts agree on the
+// first pair stored: both rows are inserted in one transaction.
+func (db *DB) logKeys(ctx context.Context) (skey, vkey string, err error) {
+	read := func() error {
+		rows, err := db.db.QueryContext(ctx, "SELECT key, value FROM meta WHERE key IN ('log_signer_key', 'log_verifier_key')")
+		if err != nil {
+			return fmt.Errorf("read log keys: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k, v string
+			if err := rows.Scan(&k, &v); err != nil {
+				return err
+			}
+			if k == "log_signer_key" {
+				skey = v
+			} else {
+				vkey = v
+			}
+		}
+		return rows.Err()
+	}
+	if err := read(); err != nil {
+		return "", "", err
+	}
+	if skey != "" && vkey != "" {
+		return skey, vkey, nil
+	}
+	if skey != "" || vkey != "" {
+		return "", "", healthcode.Errorf(healthcode.EINVALID, "database %s has only half of the log key pair", db.dsn)
+	}
+	s, v, err := tlog.GenerateKey(db.rand, db.origin)
+	if err != nil {
+		return "", "", err
+	}
+	tx, err := db.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return "", "", db.describeOpenError(err)
+	}
+	defer tx.Rollback()
+	for _, kv := range [][2]string{{"log_signer_key", s}, {"log_verifier_key", v}} {
+		if _, err := tx.ExecContext(ctx, db.dialect.rebind("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"), kv[0], kv[1]); err != nil {
+			return "", "", fmt.Errorf("store log keys: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return "", "", fmt.Errorf("store log keys: %w", err)
+	}
+	skey, vkey = "", ""
+	if err := read(); err != nil {
+		return "", "", err
+	}
+	return skey, vkey, nil
+}
+
+// LogVerifierKey returns the log's verifier key in note format
+// (name+hash+base64), for distribution to auditors and monitors.
+func (db *DB) LogVerifierKey() string { return db.log.vkey }
+
+// LogOrigin returns the checkpoint origin line.
+func (db *DB) LogOrigin() string { return db.origin }
+
+// LogCheckpoint returns the latest signed checkpoint.
+func (db *DB) LogCheckpoint(ctx context.Context) ([]byte, error) {
+	var cp []byte
+	if err := db.db.QueryRowContext(ctx, "SELECT checkpoint FROM log_head WHERE id = 1").Scan(&cp); err != nil {
+		return nil, fmt.Errorf("read checkpoint: %w", err)
+	}
+	return cp, nil
+}
+
+// ReadLeaves returns the encoded entries [start, end).
+func (db *DB) ReadLeaves(ctx context.Context, start, end int64) ([][]byte, error) {
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT idx, data FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx"), start, end)
+	if err != nil {
+		return nil, fmt.Errorf("read entries: %w", err)
+	}
+	defer rows.Close()
+	out := make([][]byte, 0, end-start)
+	for rows.Next() {
+		var idx int64
+		var data []byte
+		if err := rows.Scan(&idx, &data); err != nil {
+			return nil, err
+		}
+		if idx != start+int64(len(out)) {
+			return nil, fmt.Errorf("log entry %d is missing", start+int64(len(out)))
+		}
+		out = append(out, data)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if int64(len(out)) != end-start {
+		return nil, fmt.Errorf("log entry %d is missing", start+int64(len(out)))
+	}
+	return out, nil
+}
+
+// ReadHashes returns stored hashes by stored-hash index, for tiles and
+// proofs.
+func (db *DB) ReadHashes(ctx context.Context, indexes []int64) ([]sumtlog.Hash, error) {
+	got, err := readHashes(ctx, db, db.db, indexes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]sumtlog.Hash, len(indexes))
+	for i, x := range indexes {
+		h, ok := got[x]
+		if !ok {
+			return nil, fmt.Errorf("stored hash %d is missing", x)
+		}
+		out[i] = h
+	}
+	return out, nil
+}

@@ -1,0 +1,90 @@
+package token
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/healthcode/healthcode"
+)
+
+func TestPNG(t *testing.T) {
+	priv := mustKey(t, "a")
+	long := testClaims()
+	long.Subject = strings.Repeat("~", MaxSubjectLen)
+	long.Name = strings.Repeat("\U0002A6D6", MaxNameLen/4)
+	long.LogIndex = 1 << 62
+	tests := []struct {
+		name   string
+		colour healthcode.Colour
+		lang   string
+		claims Claims
+	}{
+		{"green zh", healthcode.Green, "zh-CN", testClaims()},
+		{"yellow zh", healthcode.Yellow, "", testClaims()},
+		{"red zh longest token", healthcode.Red, "zh-CN", long},
+		{"green en", healthcode.Green, "en", testClaims()},
+		{"yellow en", healthcode.Yellow, "en", testClaims()},
+		{"red en", healthcode.Red, "en", testClaims()},
+	}
+	zbar, zbarErr := exec.LookPath("zbarimg")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.claims.Colour = tt.colour
+			text := mustSign(t, priv, tt.claims)
+			img, err := PNG(text, tt.colour, tt.lang)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := png.Decode(bytes.NewReader(img)); err != nil {
+				t.Fatalf("not a PNG: %v", err)
+			}
+			got, err := Decode(bytes.NewReader(img))
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if got != text {
+				t.Errorf("Decode = %q, want %q", got, text)
+			}
+			t.Run("zbarimg", func(t *testing.T) {
+				if zbarErr != nil {
+					t.Skip("zbarimg not installed (Debian package zbar-tools)")
+				}
+				name := filepath.Join(t.TempDir(), "code.png")
+				if err := os.WriteFile(name, img, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				out, err := exec.Command(zbar, "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", name).Output()
+				if err != nil {
+					t.Fatalf("zbarimg: %v", err)
+				}
+				if got := strings.TrimSuffix(string(out), "\n"); got != text {
+					t.Errorf("zbarimg read %q, want %q", got, text)
+				}
+			})
+			if os.Getenv("HEALTHCODE_WRITE_PNG") != "" {
+				os.WriteFile(filepath.Join(os.Getenv("HEALTHCODE_WRITE_PNG"), strings.ReplaceAll(tt.name, " ", "-")+".png"), img, 0o644)
+			}
+		})
+	}
+}
+
+func TestPNGErrors(t *testing.T) {
+	if _, err := PNG("HCT1:X", "blue", "en"); healthcode.ErrorCode(err) != healthcode.EINVALID {
+		t.Errorf("PNG(blue) = %v, want EINVALID", err)
+	}
+	if _, err := Decode(strings.NewReader("not an image")); healthcode.ErrorCode(err) != healthcode.EINVALID {
+		t.Errorf("Decode(garbage) = %v, want EINVALID", err)
+	}
+	blank := image.NewGray(image.Rect(0, 0, 200, 200))
+	var buf bytes.Buffer
+	png.Encode(&buf, blank)
+	if _, err := Decode(&buf); healthcode.ErrorCode(err) != healthcode.EINVALID {
+		t.Errorf("Decode(blank) = %v, want EINVALID", err)
+	}
+}

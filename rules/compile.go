@@ -1,0 +1,214 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/types"
+	"gopkg.in/yaml.v3"
+)
+
+// CostLimit bounds the CEL cost of one rule's evaluation (roughly one unit
+// per operation and per list element visited), so that no rule can be
+// slow: a rule that would exceed it fails with an error instead.
+const CostLimit = 100_000
+
+type rule struct {
+	Rule
+	node    *yaml.Node
+	prg     cel.Program
+	kinds   []int // the kinds the condition reads (risk_area through areas)
+	usesNow bool
+}
+
+// compile type-checks and compiles every rule, analyses what each reads,
+// and builds the combined program.
+func (p *parser) compile(rs *Ruleset) {
+	env, err := newEnv()
+	if err != nil {
+		p.errs = append(p.errs, fmt.Errorf("rules: CEL environment: %w", err))
+		return
+	}
+	rs.kinds = make([]bool, len(kinds))
+	rs.nowKinds = make([]bool, len(kinds))
+	empty := newPrepared(nil, nil).at(rs.effectiveAt)
+	for _, r := range rs.rules {
+		ast, iss := env.Compile(r.Condition)
+		if iss.Err() != nil {
+			for _, e := range iss.Errors() {
+				line, col := p.position(r.node, e.Location.Line(), e.Location.Column())
+				p.errs = append(p.errs, &PosError{File: p.name, Line: line, Col: col,
+					Msg: fmt.Sprintf("rule %s: %s", r.ID, explain(e.Message))})
+			}
+			continue
+		}
+		if !ast.OutputType().IsExactType(types.BoolType) {
+			p.errorf(r.node, "rule %s: condition is of type %s, not bool", r.ID, ast.OutputType())
+			continue
+		}
+		if msg := p.analyse(rs, r, ast); msg != "" {
+			p.errorf(r.node, "rule %s: %s", r.ID, msg)
+			continue
+		}
+		r.prg, err = env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(CostLimit))
+		if err != nil {
+			p.errorf(r.node, "rule %s: %v", r.ID, err)
+			continue
+		}
+		switch ok, err := r.eval(empty); {
+		case err != nil:
+			p.errorf(r.node, "rule %s: fails for a resident with no facts: %v", r.ID, err)
+		case ok:
+			p.errorf(r.node, "rule %s: condition holds for a resident with no facts; a code must rest on facts", r.ID)
+		}
+	}
+	if len(p.errs) > 0 {
+		return
+	}
+	rs.order = slices.Clone(rs.rules)
+	slices.SortStableFunc(rs.order, func(a, b *rule) int { return b.Colour.Severity() - a.Colour.Severity() })
+	// One program for all rules saves the per-program overhead: the index
+	// of the first matching rule in evaluation order, or -1.
+	var b strings.Builder
+	for i, r := range rs.order {
+		fmt.Fprintf(&b, "(%s) ? %d : ", r.Condition, i)
+	}
+	b.WriteString("-1")
+	ast, iss := env.Compile(b.String())
+	if iss.Err() != nil {
+		p.errs = append(p.errs, fmt.Errorf("%s: combining the rules: %w", p.name, iss.Err()))
+		return
+	}
+	rs.combined, err = env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(CostLimit*uint64(len(rs.order))))
+	if err != nil {
+		p.errs = append(p.errs, fmt.Errorf("%s: combining the rules: %w", p.name, err))
+	}
+}
+
+// analyse records what a checked condition reads: the kinds, now, and the
+// duration and timestamp literals (for NextChange). It returns a message if
+// the condition reads no facts or shadows a variable.
+func (p *parser) analyse(rs *Ruleset, r *rule, ast *cel.Ast) string {
+	var msg string
+	celast.PreOrderVisit(celast.NavigateAST(ast.NativeRep()), celast.NewExprVisitor(func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.IdentKind:
+			switch e.AsIdent() {
+			case "areas":
+				r.addKind(kindIndex(KindRiskArea))
+			case "now":
+				r.usesNow = true
+			}
+		case celast.SelectKind:
+			s := e.AsSelect()
+			if op := s.Operand(); op.Kind() == celast.IdentKind && op.AsIdent() == "facts" {
+				for i, k := range kinds {
+					if k.List != "" && k.List == s.FieldName() {
+						r.addKind(i)
+					}
+				}
+			}
+		case celast.ComprehensionKind:
+			c := e.AsComprehension()
+			for _, v := range []string{c.IterVar(), c.IterVar2()} {
+				if v == "facts" || v == "areas" || v == "now" {
+					msg = fmt.Sprintf("a variable may not be named %s", v)
+				}
+			}
+		case celast.CallKind:
+			c := e.AsCall()
+			if len(c.Args()) != 1 || c.Args()[0].Kind() != celast.LiteralKind {
+				break
+			}
+			s, ok := c.Args()[0].AsLiteral().(types.String)
+			if !ok {
+				break
+			}
+			switch c.FunctionName() {
+			case "duration":
+				if d, err := time.ParseDuration(string(s)); err == nil {
+					rs.durations = append(rs.durations, d)
+				}
+			case "timestamp":
+				if t, err := time.Parse(time.RFC3339, string(s)); err == nil {
+					rs.instants = append(rs.instants, t)
+				}
+			}
+		}
+	}))
+	if msg != "" {
+		return msg
+	}
+	if len(r.kinds) == 0 {
+		return "condition reads no facts; a rule must read facts.<kind> or areas (see docs/facts.md)"
+	}
+	for _, k := range r.kinds {
+		rs.kinds[k] = true
+		if r.usesNow {
+			rs.nowKinds[k] = true
+		}
+	}
+	return ""
+}
+
+func (r *rule) addKind(k int) {
+	if !slices.Contains(r.kinds, k) {
+		r.kinds = append(r.kinds, k)
+		slices.Sort(r.kinds)
+	}
+}
+
+// explain makes CEL's messages about names outside the schema say why.
+func explain(msg string) string {
+	switch {
+	case strings.HasPrefix(msg, "undefined field"):
+		return msg + ": rules may read only the fact schema (docs/facts.md)"
+	case strings.HasPrefix(msg, "undeclared reference"):
+		return msg + ": rules may read only facts, areas and now"
+	}
+	return msg
+}
+
+// position maps a CEL location (1-based line, 0-based column within the
+// condition) to a line and 1-based column in the file. The column is 0
+// (unknown) for folded scalars, whose lines CEL sees joined.
+func (p *parser) position(n *yaml.Node, line, col int) (int, int) {
+	if line < 1 {
+		line = 1
+	}
+	switch n.Style {
+	case yaml.LiteralStyle:
+		l := n.Line + line
+		if l-1 < len(p.src) {
+			text := p.src[l-1]
+			indent := len(text) - len(strings.TrimLeft(text, " "))
+			return l, indent + runeCol(text[indent:], col) + 1
+		}
+		return l, 0
+	case yaml.FoldedStyle:
+		return n.Line + 1, 0
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		if line == 1 {
+			return n.Line, n.Column + 1 + col
+		}
+		return n.Line + line - 1, 0
+	}
+	if line == 1 {
+		return n.Line, n.Column + col
+	}
+	return n.Line + line - 1, 0
+}
+
+// runeCol converts a column in runes to one in bytes-as-editors-count
+// (runes), clamped to the text.
+func runeCol(text string, col int) int {
+	if n := utf8.RuneCountInString(text); col > n {
+		return n
+	}
+	return col
+}

@@ -1,0 +1,367 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
+
+	"github.com/healthcode/healthcode"
+)
+
+// Input is what a code is computed from.
+type Input struct {
+	Facts []healthcode.Fact // the active facts of one resident; pending and retracted facts are ignored
+	Areas []healthcode.Fact // risk_area facts for the areas in the resident's visits (or areas covering them)
+	Now   time.Time
+}
+
+// Result is a computed code and why.
+type Result struct {
+	Colour healthcode.Colour
+	Rule   string            // the matched rule's id; "" when green because no rule matched
+	Reason map[string]string // "zh-CN" and "en"; shared, do not modify
+	// FactIDs are the facts the matched rule rests on, sorted; see cite.
+	FactIDs []string
+	// NextChange is the earliest time after Now at which the result could
+	// change as facts age into or out of windows, or zero if never.
+	NextChange time.Time
+}
+
+var greenReason = map[string]string{"zh-CN": "未命中任何赋码规则", "en": "No rule applies"}
+
+// Prepared is one resident's input decoded once, so that it can be
+// evaluated against several rulesets without decoding again.
+type Prepared struct {
+	facts []*decoded // person facts, sorted by window start then id
+	areas []*decoded // risk areas, sorted likewise
+	now   time.Time
+	act   *activation
+}
+
+// Prepare decodes an input for EvaluatePrepared. It fails if a fact does
+// not fit the schema (facts in the store have been validated, so that is an
+// internal error) or a fact is in the wrong list.
+func Prepare(in Input) (*Prepared, error) {
+	var facts, areas []*decoded
+	for i := range in.Facts {
+		f := &in.Facts[i]
+		if f.Status == healthcode.FactPending || f.Status == healthcode.FactRetracted {
+			continue
+		}
+		d, err := decode(f)
+		if err != nil {
+			return nil, fmt.Errorf("fact %s: %w", f.ID, err)
+		}
+		if kinds[d.kind].Area {
+			return nil, fmt.Errorf("fact %s: a %s fact belongs in Input.Areas", f.ID, f.Kind)
+		}
+		facts = append(facts, d)
+	}
+	for i := range in.Areas {
+		f := &in.Areas[i]
+		if f.Status == healthcode.FactPending || f.Status == healthcode.FactRetracted {
+			continue
+		}
+		d, err := decode(f)
+		if err != nil {
+			return nil, fmt.Errorf("area fact %s: %w", f.ID, err)
+		}
+		if !kinds[d.kind].Area {
+			return nil, fmt.Errorf("area fact %s: a %s fact belongs in Input.Facts", f.ID, f.Kind)
+		}
+		areas = append(areas, d)
+	}
+	p := newPrepared(facts, areas)
+	p.now = in.Now.UTC()
+	p.act = p.at(p.now)
+	return p, nil
+}
+
+func newPrepared(facts, areas []*decoded) *Prepared {
+	for _, ds := range [][]*decoded{facts, areas} {
+		slices.SortFunc(ds, func(a, b *decoded) int {
+			if c := a.from.Compare(b.from); c != 0 {
+				return c
+			}
+			return strings.Compare(a.fact.ID, b.fact.ID)
+		})
+		for _, d := range ds {
+			d.obj = &object{d: d}
+		}
+	}
+	return &Prepared{facts: facts, areas: areas}
+}
+
+// activation is the variables of one evaluation.
+type activation struct {
+	facts factsObject
+	lists [][]*decoded // in-window person facts per kind
+	areas ref.Val
+	byKey map[string][]*decoded // designations per visited area code
+	now   types.Timestamp
+}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "facts":
+		return &a.facts, true
+	case "areas":
+		return a.areas, true
+	case "now":
+		return a.now, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+var emptyList = types.NewRefValList(types.DefaultTypeAdapter, nil)
+
+// at builds the variables for an evaluation at now.
+func (p *Prepared) at(now time.Time) *activation {
+	a := &activation{lists: make([][]*decoded, len(kinds)), now: types.Timestamp{Time: now}}
+	for _, d := range p.facts {
+		if d.in(now) {
+			a.lists[d.kind] = append(a.lists[d.kind], d)
+		}
+	}
+	visit := kindIndex(KindAreaVisit)
+	for _, v := range a.lists[visit] {
+		if _, ok := a.byKey[v.area]; ok {
+			continue
+		}
+		if a.byKey == nil {
+			a.byKey = map[string][]*decoded{}
+		}
+		var ds []*decoded
+		for _, d := range p.areas {
+			if d.in(now) && healthcode.Covers(d.area, v.area) {
+				ds = append(ds, d)
+			}
+		}
+		a.byKey[v.area] = ds
+	}
+	a.build()
+	return a
+}
+
+// build makes the CEL values from lists and byKey.
+func (a *activation) build() {
+	a.facts.lists = make([]ref.Val, len(kinds))
+	for k, ds := range a.lists {
+		a.facts.lists[k] = objects(ds)
+	}
+	m := make(map[ref.Val]ref.Val, len(a.byKey))
+	for key, ds := range a.byKey {
+		m[types.String(key)] = objects(ds)
+	}
+	a.areas = types.NewRefValMap(types.DefaultTypeAdapter, m)
+}
+
+func objects(ds []*decoded) ref.Val {
+	if len(ds) == 0 {
+		return emptyList
+	}
+	vs := make([]ref.Val, len(ds))
+	for i, d := range ds {
+		vs[i] = d.obj
+	}
+	return types.NewRefValList(types.DefaultTypeAdapter, vs)
+}
+
+// restrict returns a copy of a in which the facts of kind k are only d.
+func (a *activation) restrict(k int, d *decoded) *activation {
+	b := &activation{lists: slices.Clone(a.lists), byKey: a.byKey, now: a.now}
+	if kinds[k].Area {
+		b.byKey = make(map[string][]*decoded, len(a.byKey))
+		for key, ds := range a.byKey {
+			if slices.Contains(ds, d) {
+				b.byKey[key] = []*decoded{d}
+			} else {
+				b.byKey[key] = nil
+			}
+		}
+	} else {
+		b.lists[k] = []*decoded{d}
+	}
+	b.build()
+	return b
+}
+
+// inWindow returns the facts of kind k that an evaluation saw.
+func (a *activation) inWindow(k int) []*decoded {
+	if !kinds[k].Area {
+		return a.lists[k]
+	}
+	var out []*decoded
+	for _, ds := range a.byKey {
+		for _, d := range ds {
+			if !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+func (r *rule) eval(a *activation) (bool, error) {
+	out, _, err := r.prg.Eval(a)
+	if err != nil {
+		return false, fmt.Errorf("rule %s: %w", r.ID, err)
+	}
+	b, ok := out.(types.Bool)
+	if !ok {
+		return false, fmt.Errorf("rule %s: condition gave %v, not a bool", r.ID, out)
+	}
+	return bool(b), nil
+}
+
+// Evaluate computes a resident's code: the most severe matching rule wins,
+// the first in file order among equally severe ones; no match is green.
+// The result depends only on the ruleset and the input.
+func (rs *Ruleset) Evaluate(in Input) (Result, error) {
+	p, err := Prepare(in)
+	if err != nil {
+		return Result{}, err
+	}
+	return rs.EvaluatePrepared(p)
+}
+
+// EvaluatePrepared is Evaluate on a prepared input.
+func (rs *Ruleset) EvaluatePrepared(p *Prepared) (Result, error) {
+	out, _, err := rs.combined.Eval(p.act)
+	if err != nil {
+		// Find the rule at fault.
+		for _, r := range rs.order {
+			if _, err := r.eval(p.act); err != nil {
+				return Result{}, err
+			}
+		}
+		return Result{}, fmt.Errorf("ruleset %s: %w", rs.id, err)
+	}
+	res := Result{Colour: healthcode.Green, Reason: greenReason, NextChange: rs.nextChange(p)}
+	i, ok := out.(types.Int)
+	if !ok || int(i) >= len(rs.order) {
+		return Result{}, fmt.Errorf("ruleset %s: combined rules gave %v", rs.id, out)
+	}
+	if i < 0 {
+		return res, nil
+	}
+	r := rs.order[i]
+	res.Colour, res.Rule, res.Reason = r.Colour, r.ID, r.Reason
+	res.FactIDs, err = cite(r, p.act)
+	if err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// cite returns the facts a matched rule rests on. A fact f of a kind K
+// that the condition reads is cited if the condition still holds when the
+// resident's facts of kind K are only f, all other facts unchanged: f is
+// on its own enough evidence of its kind. (So a negative test that stops
+// nothing is not cited, and with two positive tests both are.) If no single
+// fact is enough (a rule that counts facts), every fact of the kinds the
+// condition reads is cited.
+func cite(r *rule, a *activation) ([]string, error) {
+	var ids []string
+	for _, k := range r.kinds {
+		for _, d := range a.inWindow(k) {
+			ok, err := r.eval(a.restrict(k, d))
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				ids = append(ids, d.fact.ID)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		for _, k := range r.kinds {
+			for _, d := range a.inWindow(k) {
+				ids = append(ids, d.fact.ID)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), nil
+}
+
+// nextChange is the earliest time after p.now at which a fact of a kind
+// the ruleset reads enters or leaves its window, or, for rules that read
+// now, at which now passes one of the fact's times plus or minus one of the
+// ruleset's duration literals, or one of its timestamp literals. Conditions
+// compare now with such times, so the result cannot change earlier; it may
+// not change then either, and re-evaluating then is merely redundant.
+func (rs *Ruleset) nextChange(p *Prepared) time.Time {
+	now := p.now
+	var best time.Time
+	consider := func(t time.Time) {
+		if t.After(now) && (best.IsZero() || t.Before(best)) {
+			best = t
+		}
+	}
+	// A condition like now - t <= d flips just after t + d.
+	boundary := func(t time.Time) {
+		if t.Equal(now) {
+			t = t.Add(time.Nanosecond)
+		}
+		consider(t)
+	}
+	for _, ds := range [][]*decoded{p.facts, p.areas} {
+		for _, d := range ds {
+			if !rs.kinds[d.kind] {
+				continue
+			}
+			consider(d.from)
+			if !d.until.IsZero() {
+				consider(d.until)
+			}
+			if !rs.nowKinds[d.kind] || !d.in(now) {
+				continue
+			}
+			for _, v := range d.vals {
+				ts, ok := v.(types.Timestamp)
+				if !ok {
+					continue
+				}
+				boundary(ts.Time)
+				for _, dur := range rs.durations {
+					boundary(ts.Time.Add(dur))
+					boundary(ts.Time.Add(-dur))
+				}
+			}
+		}
+	}
+	for _, t := range rs.instants {
+		boundary(t)
+	}
+	return best
+}
+
+// Raises reports whether adding the fact f to the input would make the
+// resident's code more severe: the test for the two-person rule on
+// hand-entered facts. A risk_area fact is added to the areas.
+func Raises(rs *Ruleset, in Input, f healthcode.Fact) (bool, error) {
+	before, err := rs.Evaluate(in)
+	if err != nil {
+		return false, err
+	}
+	f.Status = healthcode.FactActive
+	with := in
+	if f.Kind == KindRiskArea {
+		with.Areas = append(slices.Clip(in.Areas), f)
+	} else {
+		with.Facts = append(slices.Clip(in.Facts), f)
+	}
+	after, err := rs.Evaluate(with)
+	if err != nil {
+		return false, err
+	}
+	return after.Colour.Severity() > before.Colour.Severity(), nil
+}

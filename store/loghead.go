@@ -179,3 +179,24 @@ func (db *DB) ReadHashes(ctx context.Context, indexes []int64) ([]sumtlog.Hash, 
 	}
 	return out, nil
 }
+
+// metaValue returns the meta value under key, storing gen()'s value first
+// if there is none. Concurrent first starts agree on the first value stored.
+func (db *DB) metaValue(ctx context.Context, key string, gen func() (string, error)) (string, error) {
+	var v string
+	q := db.dialect.rebind("SELECT value FROM meta WHERE key = ?")
+	if err := db.db.QueryRowContext(ctx, q, key).Scan(&v); err == nil {
+		return v, nil
+	}
+	nv, err := gen()
+	if err != nil {
+		return "", err
+	}
+	if _, err := db.wdb.ExecContext(ctx, db.dialect.rebind("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"), key, nv); err != nil {
+		return "", fmt.Errorf("store %s: %w", key, err)
+	}
+	if err := db.db.QueryRowContext(ctx, q, key).Scan(&v); err != nil {
+		return "", fmt.Errorf("read %s: %w", key, err)
+	}
+	return v, nil
+}

@@ -53,7 +53,8 @@ type DB struct {
 	origin string
 	logger *slog.Logger
 
-	log *logState
+	log   *logState
+	idKey []byte
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -89,6 +90,10 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		return nil, err
 	}
 	if err := db.migrate(ctx); err != nil {
+		db.closeDBs()
+		return nil, err
+	}
+	if err := db.initIdentity(ctx); err != nil {
 		db.closeDBs()
 		return nil, err
 	}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/healthcode/healthcode/server"
+	"github.com/healthcode/healthcode/store"
+)
+
+func runServe(ctx context.Context, e *env) error {
+	fs := newFlags(e, "serve", "serve [--db DB] [--addr HOST:PORT] [--demo] [--residents N] [--seed N]")
+	db := fs.String("db", e.envOr("HEALTHCODE_DB", store.DefaultPath), "database: a SQLite file, sqlite:PATH, or a postgres:// URL (env HEALTHCODE_DB)")
+	addr := fs.String("addr", e.envOr("HEALTHCODE_ADDR", "127.0.0.1:8080"), "address to listen on (env HEALTHCODE_ADDR)")
+	demoFlag := fs.Bool("demo", false, "seed a demo province if the database is empty")
+	residents := fs.Int("residents", 10000, "residents in the demo province (with --demo)")
+	seed := fs.Int64("seed", 1, "seed of the demo province (with --demo)")
+	level := fs.String("log-level", e.envOr("HEALTHCODE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env HEALTHCODE_LOG_LEVEL)")
+	origin := fs.String("log-origin", e.envOr("HEALTHCODE_LOG_ORIGIN", "healthcode.local/log"), "origin line of the transparency log's checkpoints (env HEALTHCODE_LOG_ORIGIN)")
+	if err := parseFlags(e, fs, e.args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	logger, err := newLogger(e, *level)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(logger)
+
+	st, err := store.Open(ctx, *db, store.Options{Logger: logger, LogOrigin: *origin})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer st.Close()
+
+	if *demoFlag {
+		creds, err := seedDemo(ctx, e, st, *db, *seed, *residents)
+		if err != nil {
+			return err
+		}
+		abs, _ := filepath.Abs(creds)
+		fmt.Fprintf(e.stdout, "demo credentials: %s\n", abs)
+	}
+	fmt.Fprintf(e.stdout, "log verifier key: %s\n", st.LogVerifierKey())
+	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag})
+	return srv.ListenAndServe(ctx, *addr, func(bound string) {
+		fmt.Fprintf(e.stdout, "healthcode serving on http://%s (%s database %s)\n", bound, st.Engine(), *db)
+		logger.Info("serving", "addr", bound, "engine", st.Engine())
+	})
+}
+
+func newLogger(e *env, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		return nil, usagef("bad --log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l})), nil
+}

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/healthcode/healthcode"
+)
+
+// statusOf is the one table mapping error codes to HTTP statuses.
+var statusOf = map[string]int{
+	healthcode.EINVALID:   http.StatusBadRequest,
+	healthcode.EUNAUTH:    http.StatusUnauthorized,
+	healthcode.EFORBIDDEN: http.StatusForbidden,
+	healthcode.ENOTFOUND:  http.StatusNotFound,
+	healthcode.ECONFLICT:  http.StatusConflict,
+	healthcode.ETOOMANY:   http.StatusTooManyRequests,
+	healthcode.EUNAVAIL:   http.StatusServiceUnavailable,
+	healthcode.EINTERNAL:  http.StatusInternalServerError,
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// writeError renders err as {"error": {...}} with its status. Internal
+// errors are logged with the request id and shown only as "internal error".
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := healthcode.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if status == http.StatusInternalServerError || status == http.StatusServiceUnavailable {
+		s.logger.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
+	} else if status == http.StatusForbidden {
+		s.logger.WarnContext(r.Context(), "request denied", "request_id", requestID(r.Context()), "actor", healthcode.ActorFrom(r.Context()).ID, "path", r.URL.Path)
+	}
+	var body errorBody
+	body.Error.Code = code
+	body.Error.Message = healthcode.ErrorMessage(err)
+	if status == http.StatusForbidden {
+		body.Error.Message = "not allowed"
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="healthcode"`)
+	}
+	writeJSON(w, status, body)
+}
+
+// writeJSON renders v into a buffer first, so an encoding failure never
+// sends half a body.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, `{"error":{"code":"internal","message":"internal error"}}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// decodeJSON reads one JSON value from the body into v: the body limit
+// applies, unknown fields and trailing data are errors, and every error
+// names what was wrong and where.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err, s.cfg.MaxBodyBytes)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return healthcode.Errorf(healthcode.EINVALID, "request body has data after the JSON value")
+	}
+	return nil
+}
+
+func jsonError(err error, limit int64) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	var me *http.MaxBytesError
+	switch {
+	case errors.As(err, &me):
+		return healthcode.Errorf(healthcode.EINVALID, "request body is larger than %d bytes", limit)
+	case errors.Is(err, io.EOF):
+		return healthcode.Errorf(healthcode.EINVALID, "request body is empty: want a JSON object")
+	case errors.As(err, &se):
+		return healthcode.Errorf(healthcode.EINVALID, "malformed JSON at byte %d: %v", se.Offset, se)
+	case errors.As(err, &te):
+		return healthcode.FieldErrorf(te.Field, "must be %s, not %s", te.Type, te.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return healthcode.Errorf(healthcode.EINVALID, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return healthcode.Errorf(healthcode.EINVALID, "malformed JSON: body ends early")
+	}
+	return healthcode.Errorf(healthcode.EINVALID, "malformed JSON: %v", err)
+}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/healthcode/healthcode"
+)
+
+type requestIDKey struct{}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// statusWriter records the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// instrument wraps a route's handler: request id, panic recovery, metrics
+// by route pattern, and one structured log line per request.
+func (s *Server) instrument(pattern string, h http.Handler) http.Handler {
+	route := pattern
+	if _, p, ok := strings.Cut(pattern, " "); ok {
+		route = p
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			var b [8]byte
+			rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		r = r.WithContext(ctx)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				s.logger.ErrorContext(ctx, "panic", "request_id", id, "path", r.URL.Path, "panic", p)
+				if sw.status == 0 {
+					s.writeError(sw, r, healthcode.Errorf(healthcode.EINTERNAL, "internal error"))
+				}
+			}
+			d := time.Since(start)
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.metrics.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
+			s.metrics.latency.WithLabelValues(r.Method, route).Observe(d.Seconds())
+			s.logger.DebugContext(ctx, "request", "request_id", id, "method", r.Method, "route", route, "status", status, "duration_ms", d.Milliseconds())
+		}()
+		h.ServeHTTP(sw, r)
+	})
+}
+
+// authenticate puts the actor of the request's bearer token (a session
+// token or a source's API key) in the context. A request without
+// credentials acts as the public; bad credentials are 401.
+func (s *Server) authenticate(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		if auth == "" {
+			h(w, r)
+			return
+		}
+		token, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok || token == "" {
+			s.writeError(w, r, healthcode.Errorf(healthcode.EUNAUTH, "Authorization header must be \"Bearer TOKEN\""))
+			return
+		}
+		var actor healthcode.Actor
+		if strings.HasPrefix(token, "hck_") {
+			src, err := s.db.SourceByKey(r.Context(), token)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			actor = healthcode.Actor{Kind: healthcode.ActorSource, ID: src.ID, Name: src.Name, Jurisdiction: src.Jurisdiction}
+		} else {
+			a, err := s.db.Authenticate(r.Context(), token)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			actor = a
+		}
+		h(w, r.WithContext(healthcode.NewContext(r.Context(), actor)))
+	}
+}

@@ -1,0 +1,69 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// Route is one registered route, for documentation checks.
+type Route struct {
+	Method, Path string
+}
+
+// routeTable lists every route: method and pattern, and its handler.
+func (s *Server) routeTable() []struct {
+	pattern string
+	h       http.Handler
+} {
+	logTiles := tlog.NewHandler(logBackend{s.db})
+	logTiles.Logger = s.logger
+	return []struct {
+		pattern string
+		h       http.Handler
+	}{
+		{"GET /healthz", http.HandlerFunc(s.handleHealthz)},
+		{"GET /readyz", http.HandlerFunc(s.handleReadyz)},
+		{"GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})},
+
+		{"POST /v1/sessions", s.authenticate(s.handleLogin)},
+		{"DELETE /v1/sessions", s.authenticate(s.handleLogout)},
+		{"GET /v1/jurisdictions", s.authenticate(s.handleJurisdictions)},
+		{"GET /v1/residents/{id}", s.authenticate(s.handleResident)},
+
+		{"GET /log/key", http.HandlerFunc(s.handleLogKey)},
+		{"GET /log/", logTiles},
+		{"GET /v1/log/entries/{index}", http.HandlerFunc(s.handleLogEntry)},
+		{"GET /v1/log/consistency", http.HandlerFunc(s.handleLogConsistency)},
+	}
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.routeTable() {
+		mux.Handle(rt.pattern, s.instrument(rt.pattern, rt.h))
+	}
+	mux.Handle("/", s.instrument("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, healthcode.Errorf(healthcode.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))
+	})))
+	return mux
+}
+
+// Routes lists the registered API routes (method and path pattern).
+func (s *Server) Routes() []Route {
+	var rs []Route
+	for _, rt := range s.routeTable() {
+		var r Route
+		for i := 0; i < len(rt.pattern); i++ {
+			if rt.pattern[i] == ' ' {
+				r = Route{Method: rt.pattern[:i], Path: rt.pattern[i+1:]}
+				break
+			}
+		}
+		rs = append(rs, r)
+	}
+	return rs
+}

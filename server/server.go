@@ -1,0 +1,89 @@
+// Package server is healthcode's HTTP face: the JSON API under /v1, the
+// public transparency log under /log, health and metrics endpoints. All
+// routes are in routes.go; handlers parse, call the store (which decides
+// authorisation), and render.
+//
+// server imports the domain packages and store; nothing imports server but
+// cmd.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/healthcode/healthcode/store"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	MaxBodyBytes int64        // request body limit; default 1 MiB
+	Logger       *slog.Logger // default slog.Default()
+	Demo         bool         // demo mode: the start page lists demo logins
+}
+
+// Server holds what handlers share.
+type Server struct {
+	db      *store.DB
+	cfg     Config
+	logger  *slog.Logger
+	metrics *metrics
+	handler http.Handler
+}
+
+// New returns a server over db.
+func New(db *store.DB, cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{db: db, cfg: cfg, logger: cfg.Logger, metrics: newMetrics()}
+	s.handler = s.routes()
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Registry returns the Prometheus registry the server's metrics are in.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
+
+// ListenAndServe serves on addr until ctx ends, then shuts down gracefully,
+// giving in-flight requests up to 10 seconds. ready, if not nil, is called
+// with the bound address once the listener is open.
+func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(addr string)) error {
+	hs := &http.Server{
+		Addr:              addr,
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := listen(addr)
+	if err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return err
+	}
+	return nil
+}

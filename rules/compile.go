@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"cel.dev/cel-go/cel"
 	celast "cel.dev/cel-go/common/ast"
@@ -183,13 +182,13 @@ func (p *parser) position(n *yaml.Node, line, col int) (int, int) {
 	}
 	switch n.Style {
 	case yaml.LiteralStyle:
-		l := n.Line + line
-		if l-1 < len(p.src) {
-			text := p.src[l-1]
-			indent := len(text) - len(strings.TrimLeft(text, " "))
-			return l, indent + runeCol(text[indent:], col) + 1
+		// The block's indentation is that of its first line.
+		if n.Line < len(p.src) {
+			first := p.src[n.Line]
+			indent := len(first) - len(strings.TrimLeft(first, " "))
+			return n.Line + line, indent + col + 1
 		}
-		return l, 0
+		return n.Line + line, 0
 	case yaml.FoldedStyle:
 		return n.Line + 1, 0
 	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
@@ -202,13 +201,4 @@ func (p *parser) position(n *yaml.Node, line, col int) (int, int) {
 		return n.Line, n.Column + col
 	}
 	return n.Line + line - 1, 0
-}
-
-// runeCol converts a column in runes to one in bytes-as-editors-count
-// (runes), clamped to the text.
-func runeCol(text string, col int) int {
-	if n := utf8.RuneCountInString(text); col > n {
-		return n
-	}
-	return col
 }

@@ -174,20 +174,22 @@ func objects(ds []*decoded) ref.Val {
 	return types.NewRefValList(types.DefaultTypeAdapter, vs)
 }
 
-// restrict returns a copy of a in which the facts of kind k are only d.
-func (a *activation) restrict(k int, d *decoded) *activation {
+// restrict returns a copy of a in which the facts of kind k are only ds.
+func (a *activation) restrict(k int, ds []*decoded) *activation {
 	b := &activation{lists: slices.Clone(a.lists), byKey: a.byKey, now: a.now}
 	if kinds[k].Area {
 		b.byKey = make(map[string][]*decoded, len(a.byKey))
-		for key, ds := range a.byKey {
-			if slices.Contains(ds, d) {
-				b.byKey[key] = []*decoded{d}
-			} else {
-				b.byKey[key] = nil
+		for key, all := range a.byKey {
+			var keep []*decoded
+			for _, d := range all {
+				if slices.Contains(ds, d) {
+					keep = append(keep, d)
+				}
 			}
+			b.byKey[key] = keep
 		}
 	} else {
-		b.lists[k] = []*decoded{d}
+		b.lists[k] = ds
 	}
 	b.build()
 	return b
@@ -244,11 +246,11 @@ func (rs *Ruleset) EvaluatePrepared(p *Prepared) (Result, error) {
 		}
 		return Result{}, fmt.Errorf("ruleset %s: %w", rs.id, err)
 	}
-	res := Result{Colour: healthcode.Green, Reason: greenReason, NextChange: rs.nextChange(p)}
 	i, ok := out.(types.Int)
 	if !ok || int(i) >= len(rs.order) {
 		return Result{}, fmt.Errorf("ruleset %s: combined rules gave %v", rs.id, out)
 	}
+	res := Result{Colour: healthcode.Green, Reason: greenReason, NextChange: rs.nextChange(p, i)}
 	if i < 0 {
 		return res, nil
 	}
@@ -261,20 +263,38 @@ func (rs *Ruleset) EvaluatePrepared(p *Prepared) (Result, error) {
 	return res, nil
 }
 
-// cite returns the facts a matched rule rests on. A fact f of a kind K
-// that the condition reads is cited if the condition still holds when the
-// resident's facts of kind K are only f, all other facts unchanged: f is
-// on its own enough evidence of its kind. (So a negative test that stops
-// nothing is not cited, and with two positive tests both are.) If no single
-// fact is enough (a rule that counts facts), every fact of the kinds the
-// condition reads is cited.
+// cite returns the facts a matched rule rests on. For each kind K the
+// condition reads, a fact of kind K is evidence on its own if the condition
+// holds when the resident's facts of kind K are only that fact, all other
+// facts unchanged. Such a fact f is cited if the condition still holds when
+// the facts of kind K are f and the facts of kind K that are not evidence
+// on their own: so a positive antigen test that a later negative PCR test
+// overrides is not cited, nor is the negative test, and with two positive
+// tests both are. If no fact is cited (a rule that counts facts), every
+// fact of the kinds the condition reads is cited.
 func cite(r *rule, a *activation) ([]string, error) {
 	var ids []string
 	for _, k := range r.kinds {
+		var evidence, context []*decoded
 		for _, d := range a.inWindow(k) {
-			ok, err := r.eval(a.restrict(k, d))
+			ok, err := r.eval(a.restrict(k, []*decoded{d}))
 			if err != nil {
 				return nil, err
+			}
+			if ok {
+				evidence = append(evidence, d)
+			} else {
+				context = append(context, d)
+			}
+		}
+		for _, d := range evidence {
+			ok := true
+			if len(context) > 0 {
+				var err error
+				ok, err = r.eval(a.restrict(k, append([]*decoded{d}, context...)))
+				if err != nil {
+					return nil, err
+				}
 			}
 			if ok {
 				ids = append(ids, d.fact.ID)
@@ -297,8 +317,10 @@ func cite(r *rule, a *activation) ([]string, error) {
 // now, at which now passes one of the fact's times plus or minus one of the
 // ruleset's duration literals, or one of its timestamp literals. Conditions
 // compare now with such times, so the result cannot change earlier; it may
-// not change then either, and re-evaluating then is merely redundant.
-func (rs *Ruleset) nextChange(p *Prepared) time.Time {
+// not change then either, and re-evaluating then is merely redundant. (A
+// condition that reads now in another way, like now.getHours(), defeats
+// this; the default ruleset has none.)
+func (rs *Ruleset) nextChange(p *Prepared, matched types.Int) time.Time {
 	now := p.now
 	var best time.Time
 	consider := func(t time.Time) {
@@ -306,11 +328,11 @@ func (rs *Ruleset) nextChange(p *Prepared) time.Time {
 			best = t
 		}
 	}
-	// A condition like now - t <= d flips just after t + d.
+	// A condition like now - t <= d flips just after t + d: if now is on
+	// such a boundary, look a nanosecond ahead.
+	onBoundary := false
 	boundary := func(t time.Time) {
-		if t.Equal(now) {
-			t = t.Add(time.Nanosecond)
-		}
+		onBoundary = onBoundary || t.Equal(now)
 		consider(t)
 	}
 	for _, ds := range [][]*decoded{p.facts, p.areas} {
@@ -340,6 +362,12 @@ func (rs *Ruleset) nextChange(p *Prepared) time.Time {
 	}
 	for _, t := range rs.instants {
 		boundary(t)
+	}
+	if onBoundary {
+		next := now.Add(time.Nanosecond)
+		if out, _, err := rs.combined.Eval(p.at(next)); err != nil || out != ref.Val(matched) {
+			return next
+		}
 	}
 	return best
 }

@@ -24,6 +24,7 @@ type example struct {
 	rule      string
 	factIDs   []string // nil: not checked
 	wantFacts bool
+	bad       bool // a fact failed validation
 }
 
 func (p *parser) examples(rs *Ruleset, n *yaml.Node) {
@@ -115,19 +116,12 @@ func (p *parser) fact(ex *example, n *yaml.Node) (healthcode.Fact, bool) {
 		return f, false
 	}
 	if f.ObservedAt.IsZero() {
-		if k, ok := LookupKind(f.Kind); ok {
-			var raw map[string]any
-			_ = json.Unmarshal(f.Payload, &raw)
-			for _, fl := range k.Fields {
-				if s, ok := raw[fl.Name].(string); ok && fl.Type == TypeTime {
-					f.ObservedAt, _ = time.Parse(time.RFC3339, s)
-					break
-				}
-			}
-		}
+		f.ObservedAt = EventTime(f.Kind, f.Payload)
 	}
 	if err := ValidateFact(&f, ex.now); err != nil {
-		p.errorf(n, "example %q: fact %s: %s", ex.name, f.ID, healthcode.ErrorMessage(err))
+		ex.bad = true
+		p.exErrs = append(p.exErrs, &PosError{File: p.name, Line: n.Line,
+			Msg: fmt.Sprintf("example %q: fact %s: %s", ex.name, f.ID, healthcode.ErrorMessage(err))})
 		return f, false
 	}
 	return f, true
@@ -142,6 +136,9 @@ func (rs *Ruleset) runExamples() []error {
 	}
 	covered := map[string]bool{}
 	for _, ex := range rs.examples {
+		if ex.bad {
+			continue
+		}
 		got, err := rs.Evaluate(Input{Facts: ex.facts, Areas: ex.areas, Now: ex.now})
 		if err != nil {
 			fail(ex.line, "example %q: %v", ex.name, err)

@@ -106,8 +106,8 @@ func (rs *Ruleset) Rules() []Rule {
 func Parse(name string, data []byte) (*Ruleset, error) {
 	p := &parser{name: name}
 	rs := p.parse(data)
-	if len(p.errs) > 0 {
-		return nil, errors.Join(p.errs...)
+	if errs := append(p.errs, p.exErrs...); len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return rs, nil
 }
@@ -119,15 +119,16 @@ func Check(name string, data []byte) []error {
 	p := &parser{name: name}
 	rs := p.parse(data)
 	if len(p.errs) > 0 {
-		return p.errs
+		return append(p.errs, p.exErrs...)
 	}
-	return rs.runExamples()
+	return append(p.exErrs, rs.runExamples()...)
 }
 
 type parser struct {
-	name string
-	errs []error
-	src  []string // the file's lines
+	name   string
+	errs   []error
+	exErrs []error  // invalid example facts: Check still runs the other examples
+	src    []string // the file's lines
 }
 
 func (p *parser) errorf(n *yaml.Node, format string, args ...any) {

@@ -24,13 +24,13 @@ type FieldType string
 // timestamps in rules; area codes are jurisdiction codes (see
 // healthcode.LevelOf).
 const (
-	TypeString   FieldType = "string"
-	TypeEnum     FieldType = "enum"
-	TypeTime     FieldType = "time"
-	TypeInt      FieldType = "int"
-	TypeArea     FieldType = "area"
-	TypeCaseIDs  FieldType = "case_ids" // a non-empty list of case ids
-	TypeCaseID   FieldType = "case_id"
+	TypeString  FieldType = "string"
+	TypeEnum    FieldType = "enum"
+	TypeTime    FieldType = "time"
+	TypeInt     FieldType = "int"
+	TypeArea    FieldType = "area"
+	TypeCaseIDs FieldType = "case_ids" // a non-empty list of case ids
+	TypeCaseID  FieldType = "case_id"
 )
 
 // A Field is one payload field of a kind. Every field is required.

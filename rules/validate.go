@@ -33,9 +33,6 @@ func ValidateFact(f *healthcode.Fact, now time.Time) error {
 		return err
 	}
 	limit := now.Add(MaxSkew)
-	if f.ObservedAt.After(limit) {
-		return healthcode.FieldErrorf("observed_at", "%s is in the future", f.ObservedAt.UTC().Format(time.RFC3339))
-	}
 	k := &kinds[d.kind]
 	for i, fl := range k.Fields {
 		if fl.Type != TypeTime || fl.Future {
@@ -44,6 +41,9 @@ func ValidateFact(f *healthcode.Fact, now time.Time) error {
 		if t := d.vals[fieldBase+i].(types.Timestamp).Time; t.After(limit) {
 			return healthcode.FieldErrorf("payload."+fl.Name, "%s is in the future", t.Format(time.RFC3339))
 		}
+	}
+	if f.ObservedAt.After(limit) {
+		return healthcode.FieldErrorf("observed_at", "%s is in the future", f.ObservedAt.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
@@ -68,6 +68,33 @@ func WindowOf(f *healthcode.Fact) (from, until time.Time, err error) {
 		return time.Time{}, time.Time{}, err
 	}
 	return d.from, d.until, nil
+}
+
+// EventTime returns the first time field of a payload of the kind (the
+// sampling, dose, exposure, arrival or start time), or the zero time if the
+// kind has none (case_status) or the payload does not give it. It is the
+// natural Fact.ObservedAt of a fact a source submits without one.
+func EventTime(kind string, payload json.RawMessage) time.Time {
+	k, ok := LookupKind(kind)
+	if !ok {
+		return time.Time{}
+	}
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(payload, &raw) != nil {
+		return time.Time{}
+	}
+	for _, fl := range k.Fields {
+		if fl.Type != TypeTime {
+			continue
+		}
+		var s string
+		if json.Unmarshal(raw[fl.Name], &s) != nil {
+			return time.Time{}
+		}
+		t, _ := time.Parse(time.RFC3339, s)
+		return t.UTC()
+	}
+	return time.Time{}
 }
 
 // The first CEL fields of every fact object; payload fields follow.

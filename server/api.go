@@ -43,16 +43,22 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else if status == http.StatusForbidden {
 		s.logger.WarnContext(r.Context(), "request denied", "request_id", requestID(r.Context()), "actor", healthcode.ActorFrom(r.Context()).ID, "path", r.URL.Path)
 	}
-	var body errorBody
-	body.Error.Code = code
-	body.Error.Message = healthcode.ErrorMessage(err)
+	msg := healthcode.ErrorMessage(err)
 	if status == http.StatusForbidden {
-		body.Error.Message = "not allowed"
+		msg = "not allowed"
 	}
+	body := errorJSON(code, msg)
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="healthcode"`)
 	}
 	writeJSON(w, status, body)
+}
+
+func errorJSON(code, message string) errorBody {
+	var body errorBody
+	body.Error.Code = code
+	body.Error.Message = message
+	return body
 }
 
 // writeJSON renders v into a buffer first, so an encoding failure never

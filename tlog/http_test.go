@@ -124,15 +124,15 @@ func TestHandler(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"/log/tile/0/002", 404, "not_found"},        // full tile not yet complete
-		{"/log/tile/0/002.p/89", 404, "not_found"},   // beyond the size
-		{"/log/tile/0/003.p/1", 404, "not_found"},    // beyond the size
-		{"/log/tile/1/000", 404, "not_found"},        // level 1 has 2 hashes
-		{"/log/tile/2/000.p/1", 404, "not_found"},    // level 2 is empty
-		{"/log/tile/entries/002", 404, "not_found"},  // not complete
+		{"/log/tile/0/002", 404, "not_found"},       // full tile not yet complete
+		{"/log/tile/0/002.p/89", 404, "not_found"},  // beyond the size
+		{"/log/tile/0/003.p/1", 404, "not_found"},   // beyond the size
+		{"/log/tile/1/000", 404, "not_found"},       // level 1 has 2 hashes
+		{"/log/tile/2/000.p/1", 404, "not_found"},   // level 2 is empty
+		{"/log/tile/entries/002", 404, "not_found"}, // not complete
 		{"/log/tile/entries/003.p/1", 404, "not_found"},
-		{"/log/tile/0/x000/000", 400, "invalid"},     // non-canonical
-		{"/log/tile/8/0/000", 400, "invalid"},        // x/mod's layout, not C2SP's
+		{"/log/tile/0/x000/000", 400, "invalid"}, // non-canonical
+		{"/log/tile/8/0/000", 400, "invalid"},    // x/mod's layout, not C2SP's
 		{"/log/tile/0/000.p/256", 400, "invalid"},
 		{"/log/nothing", 404, "not_found"},
 		{"/log/", 404, "not_found"},

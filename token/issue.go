@@ -18,9 +18,14 @@ type Issuer struct {
 	Validity time.Duration
 }
 
-// NewIssuer returns an Issuer for priv with the given clock.
+// NewIssuer returns an Issuer for priv with the given clock. A malformed
+// key makes every Issue fail rather than panic here.
 func NewIssuer(priv ed25519.PrivateKey, now func() time.Time) *Issuer {
-	return &Issuer{Key: priv, KeyID: KeyID(priv.Public().(ed25519.PublicKey)), Now: now}
+	is := &Issuer{Key: priv, Now: now}
+	if len(priv) == ed25519.PrivateKeySize {
+		is.KeyID = KeyID(priv.Public().(ed25519.PublicKey))
+	}
+	return is
 }
 
 // A Request names the code state a token is for.

@@ -6,8 +6,10 @@
 //
 // It imports the standard library, the root healthcode package,
 // golang.org/x/crypto (argon2), rsc.io/qr (QR encoding) and
-// github.com/makiuchi-d/gozxing (QR decoding). It never imports store or
-// server. docs/token.md specifies the formats byte by byte.
+// github.com/makiuchi-d/gozxing (QR decoding); golang.org/x/image only in
+// the glyph generator behind the glyphgen build tag. It never imports
+// store, server or any other healthcode package (TestImports).
+// docs/token.md specifies the formats byte by byte.
 package token
 
 import (

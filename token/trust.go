@@ -202,3 +202,63 @@ func strictJSON(data []byte, v any) error {
 	}
 	return nil
 }
+
+// Rotate returns the next version of the list, issued at at: every active
+// key is retired with its window closed at at, and next is added as the
+// active key from at on. Retired and revoked keys are kept (drop retired
+// keys whose tokens have all expired with Prune).
+func (tl *TrustList) Rotate(next ed25519.PublicKey, at time.Time) (*TrustList, error) {
+	if len(next) != ed25519.PublicKeySize {
+		return nil, healthcode.FieldErrorf("public_key", "must be %d bytes", ed25519.PublicKeySize)
+	}
+	if tl.Key(KeyID(next)) != nil {
+		return nil, healthcode.Errorf(healthcode.ECONFLICT, "key %s is already in the trust list", KeyID(next))
+	}
+	out := tl.next(at)
+	for i := range out.Keys {
+		if k := &out.Keys[i]; k.Status == KeyActive {
+			k.Status = KeyRetired
+			if k.NotAfter.IsZero() || k.NotAfter.After(at) {
+				k.NotAfter = at
+			}
+		}
+	}
+	out.Keys = append(out.Keys, Key{ID: KeyID(next), Public: next, NotBefore: at, Status: KeyActive})
+	return out, out.Validate()
+}
+
+// Revoke returns the next version of the list, issued at at, with key id
+// revoked: every token it signed is refused from then on.
+func (tl *TrustList) Revoke(id string, at time.Time) (*TrustList, error) {
+	out := tl.next(at)
+	k := out.Key(id)
+	if k == nil {
+		return nil, healthcode.Errorf(healthcode.ENOTFOUND, "key %s is not in the trust list", id)
+	}
+	k.Status = KeyRevoked
+	return out, out.Validate()
+}
+
+// Prune returns the next version of the list, issued at at, without the
+// retired keys whose windows closed more than MaxValidity before at: no
+// token they signed can still be valid.
+func (tl *TrustList) Prune(at time.Time) *TrustList {
+	out := tl.next(at)
+	keys := out.Keys[:0]
+	for _, k := range out.Keys {
+		if k.Status == KeyRetired && !k.NotAfter.IsZero() && k.NotAfter.Add(MaxValidity).Before(at) {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	out.Keys = keys
+	return out
+}
+
+func (tl *TrustList) next(at time.Time) *TrustList {
+	out := *tl
+	out.Version++
+	out.IssuedAt = at
+	out.Keys = append([]Key(nil), tl.Keys...)
+	return &out
+}

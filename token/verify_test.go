@@ -268,3 +268,37 @@ func TestPresigner(t *testing.T) {
 		t.Errorf("Sweep kept %d expired tokens", n)
 	}
 }
+
+func TestTrustListRotateRevokePrune(t *testing.T) {
+	old, next := mustKey(t, "old"), mustKey(t, "new")
+	v1 := &TrustList{Issuer: "cn-41", Version: 1, IssuedAt: t0, Keys: []Key{trustKey(old, KeyActive, t0, time.Time{})}}
+	at := t0.Add(time.Hour)
+	v2, err := v1.Rotate(pub(next), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &TrustList{Issuer: "cn-41", Version: 2, IssuedAt: at, Keys: []Key{
+		trustKey(old, KeyRetired, t0, at), trustKey(next, KeyActive, at, time.Time{})}}
+	if diff := cmp.Diff(want, v2); diff != "" {
+		t.Errorf("Rotate (-want +got):\n%s", diff)
+	}
+	if v1.Keys[0].Status != KeyActive || v1.Version != 1 {
+		t.Errorf("Rotate changed the original list")
+	}
+	if _, err := v2.Rotate(pub(next), at); healthcode.ErrorCode(err) != healthcode.ECONFLICT {
+		t.Errorf("Rotate to a listed key = %v, want ECONFLICT", err)
+	}
+	v3, err := v2.Revoke(KeyID(pub(old)), at)
+	if err != nil || v3.Version != 3 || v3.Keys[0].Status != KeyRevoked || v2.Keys[0].Status != KeyRetired {
+		t.Errorf("Revoke = %+v, %v", v3, err)
+	}
+	if _, err := v2.Revoke("0000000000000000", at); healthcode.ErrorCode(err) != healthcode.ENOTFOUND {
+		t.Errorf("Revoke(unknown) = %v, want ENOTFOUND", err)
+	}
+	if p := v2.Prune(at.Add(MaxValidity)); len(p.Keys) != 2 {
+		t.Errorf("Prune dropped a key whose tokens may be valid")
+	}
+	if p := v2.Prune(at.Add(MaxValidity + time.Second)); len(p.Keys) != 1 || p.Keys[0].ID != KeyID(pub(next)) || p.Version != 3 {
+		t.Errorf("Prune = %+v", p)
+	}
+}

@@ -9,6 +9,7 @@ const (
 	OpReadResident     Op = "resident.read"     // read a resident's personal data and code
 	OpReadJurisdiction Op = "jurisdiction.read" // read the jurisdiction tree (public)
 	OpManageAccounts   Op = "accounts.manage"   // create officials, sources, accounts
+	OpErasePersonal    Op = "personal.erase"    // erase personal data (retention, end of the programme)
 )
 
 // Authorize reports whether actor may perform op on a target in jurisdiction
@@ -35,7 +36,7 @@ func Authorize(actor Actor, op Op, target, subject string) error {
 		case "":
 			return Errorf(EUNAUTH, "log in to read a resident's data")
 		}
-	case OpManageAccounts:
+	case OpManageAccounts, OpErasePersonal:
 		if actor.Kind == ActorSystem || actor.Kind == ActorOfficial && (actor.Role == RoleOperator || actor.Role == RoleAdmin) {
 			return nil
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +66,7 @@ type pendingEntry struct {
 	idx      int64
 	data     []byte
 	leaf     sumtlog.Hash
+	subject  string
 	salt     [32]byte
 	personal []byte // nil if none
 }
@@ -122,7 +124,7 @@ func (t *Tx) append(kind tlog.Kind, actor healthcode.Actor, subject string, payl
 		Subject: subject,
 		Payload: pb,
 	}
-	p := pendingEntry{idx: e.Index}
+	p := pendingEntry{idx: e.Index, subject: subject}
 	if personal != nil {
 		if p.personal, err = json.Marshal(personal); err != nil {
 			return 0, fmt.Errorf("log %s: encode personal part: %w", kind, err)
@@ -355,17 +357,23 @@ func (db *DB) flushLog(t *Tx, oldRoot sumtlog.Hash) (map[int64]sumtlog.Hash, err
 			pers = append(pers, e)
 		}
 	}
-	if err := insertRows(t, "log_personal (idx, salt, data)", 3, len(pers), func(i int) []any {
-		return []any{pers[i].idx, pers[i].salt[:], pers[i].personal}
+	if err := insertRows(t, "log_personal (idx, subject, salt, data)", 4, len(pers), func(i int) []any {
+		return []any{pers[i].idx, pers[i].subject, pers[i].salt[:], pers[i].personal}
 	}); err != nil {
 		return nil, err
 	}
-	for subject, head := range b.subjects {
-		if _, err := t.exec(`INSERT INTO log_subjects (subject, last_index, last_hash) VALUES (?, ?, ?)
-			ON CONFLICT (subject) DO UPDATE SET last_index = excluded.last_index, last_hash = excluded.last_hash`,
-			subject, head.index, head.hash[:]); err != nil {
-			return nil, fmt.Errorf("update chain head of %s: %w", subject, err)
-		}
+	subjects := make([]string, 0, len(b.subjects))
+	for subject := range b.subjects {
+		subjects = append(subjects, subject)
+	}
+	sort.Strings(subjects) // a fixed order, so concurrent upserts cannot deadlock
+	if err := upsertRows(t, "log_subjects (subject, last_index, last_hash)", 3, len(subjects),
+		" ON CONFLICT (subject) DO UPDATE SET last_index = excluded.last_index, last_hash = excluded.last_hash",
+		func(i int) []any {
+			h := b.subjects[subjects[i]]
+			return []any{subjects[i], h.index, h.hash[:]}
+		}); err != nil {
+		return nil, err
 	}
 
 	newSize := b.size + int64(len(b.entries))
@@ -398,6 +406,11 @@ func (db *DB) flushLog(t *Tx, oldRoot sumtlog.Hash) (map[int64]sumtlog.Hash, err
 
 // insertRows inserts n rows of width columns with multi-row INSERTs.
 func insertRows(t *Tx, table string, width, n int, row func(i int) []any) error {
+	return upsertRows(t, table, width, n, "", row)
+}
+
+// upsertRows is insertRows with a suffix (an ON CONFLICT clause).
+func upsertRows(t *Tx, table string, width, n int, suffix string, row func(i int) []any) error {
 	per := min(t.db.dialect.maxParams()/width, 500)
 	for start := 0; start < n; start += per {
 		end := min(start+per, n)
@@ -412,6 +425,7 @@ func insertRows(t *Tx, table string, width, n int, row func(i int) []any) error 
 			q.WriteString(ph)
 			args = append(args, row(i)...)
 		}
+		q.WriteString(suffix)
 		if _, err := t.exec(q.String(), args...); err != nil {
 			return fmt.Errorf("insert into %s: %w", table, err)
 		}

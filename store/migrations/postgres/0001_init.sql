@@ -35,10 +35,12 @@ CREATE TABLE log_checkpoints (
 -- The personal part of an entry, committed to by the leaf through a salted
 -- hash. Deleting a row (erasure) leaves every leaf hash valid.
 CREATE TABLE log_personal (
-	idx  BIGINT PRIMARY KEY,
-	salt BYTEA NOT NULL,
-	data BYTEA NOT NULL
+	idx     BIGINT PRIMARY KEY,
+	subject TEXT NOT NULL DEFAULT '',
+	salt    BYTEA NOT NULL,
+	data    BYTEA NOT NULL
 );
+CREATE INDEX log_personal_subject ON log_personal (subject);
 
 -- The last entry about each subject, for the per-resident hash chain.
 CREATE TABLE log_subjects (

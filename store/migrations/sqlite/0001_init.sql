@@ -35,10 +35,12 @@ CREATE TABLE log_checkpoints (
 -- The personal part of an entry, committed to by the leaf through a salted
 -- hash. Deleting a row (erasure) leaves every leaf hash valid.
 CREATE TABLE log_personal (
-	idx  INTEGER PRIMARY KEY,
-	salt BLOB NOT NULL,
-	data BLOB NOT NULL
+	idx     INTEGER PRIMARY KEY,
+	subject TEXT NOT NULL DEFAULT '',
+	salt    BLOB NOT NULL,
+	data    BLOB NOT NULL
 );
+CREATE INDEX log_personal_subject ON log_personal (subject);
 
 -- The last entry about each subject, for the per-resident hash chain.
 CREATE TABLE log_subjects (

@@ -1,0 +1,37 @@
+package store
+
+import (
+	"context"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// EraseResident deletes a resident's personal data: the personal parts of
+// every log entry about them (their salted commitments stay in the leaves,
+// so every leaf hash, proof and checkpoint stays valid) and the name and
+// phone in the residents table. The erasure is itself a log entry. The
+// pseudonymous id, the facts and the code history remain. Returns
+// ENOTFOUND, EFORBIDDEN.
+func (db *DB) EraseResident(ctx context.Context, id string) error {
+	actor := healthcode.ActorFrom(ctx)
+	if err := healthcode.Authorize(actor, healthcode.OpErasePersonal, "", ""); err != nil {
+		return err
+	}
+	return db.write(ctx, func(t *Tx) error {
+		res, err := t.exec("UPDATE residents SET name = '', phone = '' WHERE id = ?", id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return healthcode.Errorf(healthcode.ENOTFOUND, "no resident %q", id)
+		}
+		res, err = t.exec("DELETE FROM log_personal WHERE subject = ?", id)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		_, err = t.Append(tlog.KindLogErased, actor, id, map[string]any{"resident": id, "personal_parts": n}, nil)
+		return err
+	})
+}

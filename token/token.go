@@ -43,6 +43,10 @@ const (
 
 	keyIDLen = 8
 	sigLen   = ed25519.SignatureSize
+	// maxTextLen bounds the Base45 text Parse decodes: the longest body
+	// (version, key id, two strings, colour, three varints, signature)
+	// takes fewer characters.
+	maxTextLen = (1 + keyIDLen + 1 + MaxSubjectLen + 1 + MaxNameLen + 1 + 3*binary.MaxVarintLen64 + sigLen) * 3 / 2
 )
 
 // sigContext is prepended to the binary body to form the signed message, so
@@ -184,6 +188,9 @@ func Parse(text string) (*Token, error) {
 		return nil, fmt.Errorf("%w: missing prefix %q", ErrMalformed, Prefix)
 	}
 	enc := text[len(Prefix):]
+	if len(enc) > maxTextLen {
+		return nil, fmt.Errorf("%w: %d characters, longer than any token", ErrMalformed, len(text))
+	}
 	buf := make([]byte, len(sigContext), len(sigContext)+base45DecodedLen(len(enc)))
 	copy(buf, sigContext)
 	buf, err := base45Decode(buf, enc)

@@ -176,6 +176,7 @@ func TestParseErrors(t *testing.T) {
 		{"eu prefix", "HC1:" + good[len(Prefix):], "missing prefix"},
 		{"lowercase prefix", "hct1:" + good[len(Prefix):], "missing prefix"},
 		{"bad base45 char", good + "a", "bad character"},
+		{"far too long", Prefix + strings.Repeat("0", 1000), "longer than any token"},
 		{"bad base45 length", Prefix + "0000", "bad length"},
 		{"base45 group out of range", Prefix + ":::", "out of range"},
 		{"wrong version", edit(func(b *body) { b.version = 2 }), "unsupported version 2"},

@@ -302,3 +302,28 @@ func TestTrustListRotateRevokePrune(t *testing.T) {
 		t.Errorf("Prune = %+v", p)
 	}
 }
+
+// TestConcurrentVerifyUpdate runs Verify while trust lists are updated;
+// run with -race.
+func TestConcurrentVerifyUpdate(t *testing.T) {
+	w := newWorld(t)
+	text := mustSign(t, w.a, testClaims())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := uint64(2); i < 50; i++ {
+			l := *w.listB
+			l.Version = i
+			if err := w.v.Update(&l); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for i := 0; i < 50; i++ {
+		if _, err := w.v.Verify(text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+}

@@ -2,13 +2,18 @@ package tlog
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"github.com/healthcode/healthcode"
 	sumtlog "golang.org/x/mod/sumdb/tlog"
 )
 
@@ -169,5 +174,42 @@ func TestHandlerMountedOnMux(t *testing.T) {
 	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/log/tile/entries/000.p/3", nil))
 	if rec.Code != 200 {
 		t.Errorf("GET via mux: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// failingBackend fails every read, with err.
+type failingBackend struct{ err error }
+
+func (f failingBackend) Checkpoint(ctx context.Context) ([]byte, error) { return nil, f.err }
+func (f failingBackend) ReadHashes(ctx context.Context, indexes []int64) ([]sumtlog.Hash, error) {
+	return nil, f.err
+}
+func (f failingBackend) ReadLeaves(ctx context.Context, start, end int64) ([][]byte, error) {
+	return nil, f.err
+}
+
+func TestHandlerBackendErrors(t *testing.T) {
+	tests := []struct {
+		err    error
+		status int
+		body   string
+	}{
+		{errors.New("disk on fire"), 500, `{"error":{"code":"internal","message":"internal error"}}`},
+		{healthcode.Errorf(healthcode.EUNAVAIL, "database unavailable"), 503, `{"error":{"code":"unavailable","message":"database unavailable"}}`},
+	}
+	for _, tt := range tests {
+		var logs bytes.Buffer
+		h := &Handler{Backend: failingBackend{tt.err}, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		for _, path := range []string{"/log/checkpoint", "/log/tile/0/000"} {
+			logs.Reset()
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+			if rec.Code != tt.status || strings.TrimSpace(rec.Body.String()) != tt.body {
+				t.Errorf("%s with %v: %d %s, want %d %s", path, tt.err, rec.Code, rec.Body, tt.status, tt.body)
+			}
+			if !strings.Contains(logs.String(), tt.err.Error()) {
+				t.Errorf("%s with %v: not logged: %q", path, tt.err, logs.String())
+			}
+		}
 	}
 }

@@ -44,14 +44,14 @@ func (c *Cache) Put(data []byte) (*TrustList, error) {
 		}
 	}
 	if pin == nil {
-		return nil, fmt.Errorf("%w: trust list signed by key %q, which no pinned issuer uses", ErrUnknownKey, kid)
+		return nil, verr(ErrUnknownKey, "trust list signed by key %q, which no pinned issuer uses", kid)
 	}
 	tl, err := ParseTrustList(data, pin)
 	if err != nil {
 		return nil, err
 	}
 	if p, ok := c.Pins[tl.Issuer]; !ok || !p.Equal(pin) {
-		return nil, fmt.Errorf("%w: trust list for issuer %q is not signed by that issuer's pinned key", ErrBadSignature, tl.Issuer)
+		return nil, verr(ErrBadSignature, "trust list for issuer %q is not signed by that issuer's pinned key", tl.Issuer)
 	}
 	old, oldData, err := c.get(tl.Issuer)
 	switch {
@@ -59,7 +59,7 @@ func (c *Cache) Put(data []byte) (*TrustList, error) {
 	case err != nil:
 		return nil, err
 	case tl.Version < old.Version:
-		return nil, fmt.Errorf("%w: %s version %d is older than the cached version %d", ErrTrustListTooOld, tl.Issuer, tl.Version, old.Version)
+		return nil, verr(ErrTrustListTooOld, "%s version %d is older than the cached version %d", tl.Issuer, tl.Version, old.Version)
 	case tl.Version == old.Version && bytes.Equal(data, oldData):
 		return tl, nil
 	case tl.Version == old.Version:
@@ -122,7 +122,7 @@ func (c *Cache) get(issuer string) (*TrustList, []byte, error) {
 		return nil, nil, fmt.Errorf("cached trust list %s: %w", issuer, err)
 	}
 	if tl.Issuer != issuer {
-		return nil, nil, fmt.Errorf("%w: cached file for %q holds issuer %q", ErrMalformed, issuer, tl.Issuer)
+		return nil, nil, verr(ErrMalformed, "cached file for %q holds issuer %q", issuer, tl.Issuer)
 	}
 	return tl, data, nil
 }

@@ -158,11 +158,11 @@ func Open(secret, sealed []byte) (ed25519.PrivateKey, error) {
 	}
 	seed, err := aead.Open(nil, nonce, sealed[headerLen:], sealed[:headerLen])
 	if err != nil {
-		return nil, ErrSealed
+		return nil, verr(ErrSealed, "key %s", kid)
 	}
 	priv := ed25519.NewKeyFromSeed(seed)
 	if KeyID(priv.Public().(ed25519.PublicKey)) != kid {
-		return nil, ErrSealed
+		return nil, verr(ErrSealed, "key %s", kid)
 	}
 	return priv, nil
 }

@@ -56,12 +56,12 @@ const sigContext = "healthcode token v1\x00"
 // Claims are what a token asserts about a resident. Times have a resolution
 // of one second and are in UTC once parsed.
 type Claims struct {
-	Subject   string            // pseudonymous resident id, 1..MaxSubjectLen bytes
-	Name      string            // masked display name (see MaskName), 0..MaxNameLen bytes
-	Colour    healthcode.Colour // green, yellow or red
-	IssuedAt  time.Time         // when the token was signed
-	ExpiresAt time.Time         // end of validity; zero in Sign means IssuedAt + DefaultValidity
-	LogIndex  int64             // index of the log entry of the code state the token reflects
+	Subject   string            `json:"subject"`    // pseudonymous resident id, 1..MaxSubjectLen bytes
+	Name      string            `json:"name"`       // masked display name (see MaskName), 0..MaxNameLen bytes
+	Colour    healthcode.Colour `json:"colour"`     // green, yellow or red
+	IssuedAt  time.Time         `json:"issued_at"`  // when the token was signed
+	ExpiresAt time.Time         `json:"expires_at"` // end of validity; zero in Sign means IssuedAt + DefaultValidity
+	LogIndex  int64             `json:"log_index"`  // index of the log entry of the code state the token reflects
 }
 
 // A Token is a parsed, not yet verified, token. Its fields must not be
@@ -80,7 +80,7 @@ type Token struct {
 // an error wrapping ErrBadSignature if not.
 func (t *Token) CheckSignature(pub ed25519.PublicKey) error {
 	if len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, t.msg, t.Signature) {
-		return fmt.Errorf("%w: key %s", ErrBadSignature, t.KeyID)
+		return verr(ErrBadSignature, "key %s", t.KeyID)
 	}
 	return nil
 }
@@ -185,21 +185,21 @@ func appendBody(b, kid []byte, c *Claims) []byte {
 // the result may be trusted until it has been verified.
 func Parse(text string) (*Token, error) {
 	if !strings.HasPrefix(text, Prefix) {
-		return nil, fmt.Errorf("%w: missing prefix %q", ErrMalformed, Prefix)
+		return nil, verr(ErrMalformed, "missing prefix %q", Prefix)
 	}
 	enc := text[len(Prefix):]
 	if len(enc) > maxTextLen {
-		return nil, fmt.Errorf("%w: %d characters, longer than any token", ErrMalformed, len(text))
+		return nil, verr(ErrMalformed, "%d characters, longer than any token", len(text))
 	}
 	buf := make([]byte, len(sigContext), len(sigContext)+base45DecodedLen(len(enc)))
 	copy(buf, sigContext)
 	buf, err := base45Decode(buf, enc)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, verr(ErrMalformed, "%v", err)
 	}
 	t, err := parseBody(buf[len(sigContext):])
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return nil, verr(ErrMalformed, "%v", err)
 	}
 	t.msg = buf[:len(buf)-sigLen]
 	return t, nil

@@ -139,7 +139,7 @@ func SignTrustList(priv ed25519.PrivateKey, tl *TrustList) ([]byte, error) {
 func EnvelopeKeyID(data []byte) (string, error) {
 	var env envelope
 	if err := strictJSON(data, &env); err != nil {
-		return "", fmt.Errorf("%w: trust list envelope: %v", ErrMalformed, err)
+		return "", verr(ErrMalformed, "trust list envelope: %v", err)
 	}
 	return env.KeyID, nil
 }
@@ -150,28 +150,28 @@ func EnvelopeKeyID(data []byte) (string, error) {
 func ParseTrustList(data []byte, trustKey ed25519.PublicKey) (*TrustList, error) {
 	var env envelope
 	if err := strictJSON(data, &env); err != nil {
-		return nil, fmt.Errorf("%w: trust list envelope: %v", ErrMalformed, err)
+		return nil, verr(ErrMalformed, "trust list envelope: %v", err)
 	}
 	payload, err := base64.StdEncoding.Strict().DecodeString(env.Payload)
 	if err != nil {
-		return nil, fmt.Errorf("%w: trust list payload: %v", ErrMalformed, err)
+		return nil, verr(ErrMalformed, "trust list payload: %v", err)
 	}
 	sig, err := base64.StdEncoding.Strict().DecodeString(env.Signature)
 	if err != nil || len(sig) != ed25519.SignatureSize {
-		return nil, fmt.Errorf("%w: trust list signature encoding", ErrMalformed)
+		return nil, verr(ErrMalformed, "trust list signature encoding")
 	}
 	if len(trustKey) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("%w: trust list key has bad length %d", ErrBadSignature, len(trustKey))
+		return nil, verr(ErrBadSignature, "trust list key has bad length %d", len(trustKey))
 	}
 	if want := KeyID(trustKey); env.KeyID != want {
-		return nil, fmt.Errorf("%w: trust list signed by key %q, pinned key is %s", ErrBadSignature, env.KeyID, want)
+		return nil, verr(ErrBadSignature, "trust list signed by key %q, pinned key is %s", env.KeyID, want)
 	}
 	if !ed25519.Verify(trustKey, append([]byte(trustContext), payload...), sig) {
-		return nil, fmt.Errorf("%w: trust list signature", ErrBadSignature)
+		return nil, verr(ErrBadSignature, "trust list signature")
 	}
 	var j trustListJSON
 	if err := strictJSON(payload, &j); err != nil {
-		return nil, fmt.Errorf("%w: trust list: %v", ErrMalformed, err)
+		return nil, verr(ErrMalformed, "trust list: %v", err)
 	}
 	tl := &TrustList{Issuer: j.Issuer, Version: j.Version, IssuedAt: j.IssuedAt.UTC()}
 	for _, kj := range j.Keys {
@@ -182,7 +182,7 @@ func ParseTrustList(data []byte, trustKey ed25519.PublicKey) (*TrustList, error)
 		tl.Keys = append(tl.Keys, k)
 	}
 	if err := tl.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: trust list: %v", ErrMalformed, err)
+		return nil, verr(ErrMalformed, "trust list: %v", err)
 	}
 	return tl, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/healthcode/healthcode"
 )
 
 // Errors a verification can end with. Every error Verify returns wraps
@@ -19,6 +21,29 @@ var (
 	ErrNotYetValid     = errors.New("token not yet valid")
 	ErrTrustListTooOld = errors.New("trust list too old")
 )
+
+// tokenError carries one of the sentinel errors with details. It unwraps
+// both to the sentinel, for errors.Is, and to a *healthcode.Error, so that
+// healthcode.ErrorCode and ErrorMessage give callers (the HTTP layer, the
+// CLI) a code and the full message instead of an internal error.
+type tokenError struct {
+	sentinel error
+	detail   string
+}
+
+func (e *tokenError) Error() string { return e.sentinel.Error() + ": " + e.detail }
+
+func (e *tokenError) Unwrap() []error {
+	code := healthcode.EINVALID
+	if e.sentinel == ErrTrustListTooOld {
+		code = healthcode.ECONFLICT
+	}
+	return []error{e.sentinel, &healthcode.Error{Code: code, Message: e.Error()}}
+}
+
+func verr(sentinel error, format string, args ...any) error {
+	return &tokenError{sentinel: sentinel, detail: fmt.Sprintf(format, args...)}
+}
 
 // DefaultSkew is the clock difference tolerated between issuer and
 // checkpoint when Verifier.Skew is zero: checkpoint devices run offline for
@@ -69,7 +94,7 @@ func (v *Verifier) Update(tl *TrustList) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if n := v.newest(tl.Issuer); tl.Version < n {
-		return fmt.Errorf("%w: %s version %d, newest seen is %d", ErrTrustListTooOld, tl.Issuer, tl.Version, n)
+		return verr(ErrTrustListTooOld, "%s version %d, newest seen is %d", tl.Issuer, tl.Version, n)
 	}
 	lists := v.Lists[:0:0]
 	for _, l := range v.Lists {
@@ -136,7 +161,7 @@ func (v *Verifier) Verify(text string) (*Claims, error) {
 func (v *Verifier) VerifyToken(t *Token) (*Claims, error) {
 	refs := v.index()[t.KeyID]
 	if len(refs) == 0 {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownKey, t.KeyID)
+		return nil, verr(ErrUnknownKey, "%s", t.KeyID)
 	}
 	var ref *keyRef
 	revoked := false
@@ -150,17 +175,17 @@ func (v *Verifier) VerifyToken(t *Token) (*Claims, error) {
 		revoked = revoked || refs[i].key.Status == KeyRevoked
 	}
 	if ref == nil {
-		return nil, fmt.Errorf("%w: key %s is only in %s version %d, newer lists have been seen", ErrTrustListTooOld, t.KeyID, refs[0].list.Issuer, refs[0].list.Version)
+		return nil, verr(ErrTrustListTooOld, "key %s is only in %s version %d, newer lists have been seen", t.KeyID, refs[0].list.Issuer, refs[0].list.Version)
 	}
 	if err := t.CheckSignature(ref.key.Public); err != nil {
 		return nil, err
 	}
 	c := &t.Claims
 	if revoked {
-		return nil, fmt.Errorf("%w: %s (issuer %s)", ErrRevokedKey, t.KeyID, ref.list.Issuer)
+		return nil, verr(ErrRevokedKey, "%s (issuer %s)", t.KeyID, ref.list.Issuer)
 	}
 	if !ref.key.InWindow(c.IssuedAt) {
-		return nil, fmt.Errorf("%w: issued %s, key %s signs from %s", ErrKeyWindow, c.IssuedAt.Format(time.RFC3339), t.KeyID, windowString(ref.key))
+		return nil, verr(ErrKeyWindow, "issued %s, key %s signs from %s", c.IssuedAt.Format(time.RFC3339), t.KeyID, windowString(ref.key))
 	}
 	now := time.Now
 	if v.Now != nil {
@@ -174,10 +199,10 @@ func (v *Verifier) VerifyToken(t *Token) (*Claims, error) {
 	}
 	n := now()
 	if n.Before(c.IssuedAt.Add(-skew)) {
-		return nil, fmt.Errorf("%w: issued at %s, now %s", ErrNotYetValid, c.IssuedAt.Format(time.RFC3339), n.UTC().Format(time.RFC3339))
+		return nil, verr(ErrNotYetValid, "issued at %s, now %s", c.IssuedAt.Format(time.RFC3339), n.UTC().Format(time.RFC3339))
 	}
 	if !n.Before(c.ExpiresAt.Add(skew)) {
-		return nil, fmt.Errorf("%w: expired at %s, now %s", ErrExpired, c.ExpiresAt.Format(time.RFC3339), n.UTC().Format(time.RFC3339))
+		return nil, verr(ErrExpired, "expired at %s, now %s", c.ExpiresAt.Format(time.RFC3339), n.UTC().Format(time.RFC3339))
 	}
 	out := *c
 	return &out, nil

@@ -84,6 +84,13 @@ func TestVerify(t *testing.T) {
 				if got != nil {
 					t.Errorf("Verify returned claims with an error")
 				}
+				wantCode := healthcode.EINVALID
+				if tt.wantErr == ErrTrustListTooOld {
+					wantCode = healthcode.ECONFLICT
+				}
+				if code, msg := healthcode.ErrorCode(err), healthcode.ErrorMessage(err); code != wantCode || msg != err.Error() {
+					t.Errorf("ErrorCode, ErrorMessage = %q, %q; want %q, %q", code, msg, wantCode, err.Error())
+				}
 				return
 			}
 			if diff := cmp.Diff(c, *got); diff != "" {

@@ -1,7 +1,6 @@
 package token
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -60,7 +59,7 @@ func (c *Cache) Put(data []byte) (*TrustList, error) {
 		return nil, err
 	case tl.Version < old.Version:
 		return nil, verr(ErrTrustListTooOld, "%s version %d is older than the cached version %d", tl.Issuer, tl.Version, old.Version)
-	case tl.Version == old.Version && bytes.Equal(data, oldData):
+	case tl.Version == old.Version && samePayload(data, oldData):
 		return tl, nil
 	case tl.Version == old.Version:
 		return nil, healthcode.Errorf(healthcode.ECONFLICT, "trust list %s version %d differs from the cached list of the same version", tl.Issuer, tl.Version)
@@ -69,6 +68,13 @@ func (c *Cache) Put(data []byte) (*TrustList, error) {
 		return nil, fmt.Errorf("store trust list: %w", err)
 	}
 	return tl, nil
+}
+
+// samePayload reports whether two verified envelopes carry the same
+// signed payload (their JSON layout may differ).
+func samePayload(a, b []byte) bool {
+	var ea, eb envelope
+	return strictJSON(a, &ea) == nil && strictJSON(b, &eb) == nil && ea.Payload == eb.Payload
 }
 
 // Get returns the cached list of an issuer, re-verified against its pin.

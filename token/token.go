@@ -41,8 +41,10 @@ const (
 	MaxSubjectLen = 48
 	MaxNameLen    = 32
 
-	keyIDLen = 8
-	sigLen   = ed25519.SignatureSize
+	keyIDLen    = 8
+	maxTime     = 1 << 40 // Unix seconds, about the year 36812
+	maxLogIndex = 1 << 62
+	sigLen      = ed25519.SignatureSize
 	// maxTextLen bounds the Base45 text Parse decodes: the longest body
 	// (version, key id, two strings, colour, three varints, signature)
 	// takes fewer characters.
@@ -114,8 +116,10 @@ func (c *Claims) Validate() error {
 		return healthcode.FieldErrorf("colour", "unknown colour %q", string(c.Colour))
 	case c.IssuedAt.Unix() <= 0:
 		return healthcode.FieldErrorf("issued_at", "is required")
-	case c.LogIndex < 0:
-		return healthcode.FieldErrorf("log_index", "must not be negative")
+	case c.IssuedAt.Unix() > maxTime:
+		return healthcode.FieldErrorf("issued_at", "is too far in the future")
+	case c.LogIndex < 0 || c.LogIndex > maxLogIndex:
+		return healthcode.FieldErrorf("log_index", "must be between 0 and 2^62")
 	}
 	if !c.ExpiresAt.IsZero() {
 		d := c.ExpiresAt.Unix() - c.IssuedAt.Unix()
@@ -153,11 +157,9 @@ func Sign(priv ed25519.PrivateKey, keyID string, c Claims) (string, error) {
 		return "", err
 	}
 	kid, _ := hex.DecodeString(keyID)
-	body := appendBody(make([]byte, 0, len(sigContext)+128+sigLen), kid, &c)
-	msg := append([]byte(sigContext), body...)
-	sig := ed25519.Sign(priv, msg)
-	body = append(body, sig...)
-	return Prefix + base45Encode(body), nil
+	msg := appendBody(append(make([]byte, 0, 256), sigContext...), kid, &c)
+	msg = append(msg, ed25519.Sign(priv, msg)...)
+	return Prefix + base45Encode(msg[len(sigContext):]), nil
 }
 
 func appendBody(b, kid []byte, c *Claims) []byte {
@@ -290,11 +292,11 @@ func parseBody(b []byte) (*Token, error) {
 	logIndex := r.uvarint("log index")
 	if r.err == nil {
 		switch {
-		case iat == 0 || iat > 1<<40:
+		case iat == 0 || iat > maxTime:
 			r.fail("issued at: %d out of range", iat)
 		case validity == 0 || validity > uint64(MaxValidity/time.Second):
 			r.fail("validity: %d seconds out of range", validity)
-		case logIndex > 1<<62:
+		case logIndex > maxLogIndex:
 			r.fail("log index: %d out of range", logIndex)
 		}
 	}

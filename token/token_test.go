@@ -106,6 +106,8 @@ func TestSignErrors(t *testing.T) {
 		{"expires before issue", "", func(c *Claims) { c.ExpiresAt = c.IssuedAt }, "expires_at"},
 		{"too long validity", "", func(c *Claims) { c.ExpiresAt = c.IssuedAt.Add(MaxValidity + time.Second) }, "expires_at"},
 		{"negative log index", "", func(c *Claims) { c.LogIndex = -1 }, "log_index"},
+		{"huge log index", "", func(c *Claims) { c.LogIndex = 1<<62 + 1 }, "log_index"},
+		{"issued in year 40000", "", func(c *Claims) { c.IssuedAt = time.Unix(1<<40+1, 0); c.ExpiresAt = time.Time{} }, "issued_at"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -125,6 +125,11 @@ func TestCache(t *testing.T) {
 	if err := put(tkA, testList(t, "cn-41", 2)); err != nil {
 		t.Errorf("storing the same list again: %v", err)
 	}
+	compact := new(bytes.Buffer)
+	json.Compact(compact, mustSignTrustList(t, tkA, testList(t, "cn-41", 2)))
+	if _, err := c.Put(compact.Bytes()); err != nil {
+		t.Errorf("storing the same list with another layout: %v", err)
+	}
 	tests := []struct {
 		name string
 		tk   ed25519.PrivateKey

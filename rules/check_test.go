@@ -1,9 +1,99 @@
 package rules
 
-import "testing"
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/healthcode/healthcode"
+)
 
 func TestDefaultChecks(t *testing.T) {
-	for _, err := range Check(DefaultName, defaultYAML) {
+	for _, err := range Check(DefaultName, DefaultSource()) {
 		t.Error(err)
+	}
+	rs := Default()
+	if rs.ID() != "henan-health-code" || rs.Version() != 1 || rs.Scope() != "410000" || len(rs.Rules()) != 10 {
+		t.Errorf("Default() = %s v%d for %s with %d rules", rs.ID(), rs.Version(), rs.Scope(), len(rs.Rules()))
+	}
+}
+
+func TestCheckBadRulesets(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want []string
+	}{
+		{"out_of_schema.yaml", []string{
+			"testdata/out_of_schema.yaml:11:21: rule depositors: undefined field 'bank_deposits': rules may read only the fact schema (docs/facts.md)",
+			"testdata/out_of_schema.yaml:17:9: rule petitioners: undeclared reference to 'petition': rules may read only facts, areas and now",
+			"testdata/out_of_schema.yaml:21:46: rule depositor-field: undefined field 'bank_branch': rules may read only the fact schema (docs/facts.md)",
+		}},
+		{"catch_all.yaml", []string{
+			"testdata/catch_all.yaml:11: rule everyone: condition reads no facts; a rule must read facts.<kind> or areas (see docs/facts.md)",
+			"testdata/catch_all.yaml:15: rule after-date: condition reads no facts; a rule must read facts.<kind> or areas (see docs/facts.md)",
+			"testdata/catch_all.yaml:19: rule no-contacts: condition holds for a resident with no facts; a code must rest on facts",
+			"testdata/catch_all.yaml:23: rule not-a-bool: condition is of type int, not bool",
+		}},
+		{"syntax.yaml", []string{
+			"testdata/syntax.yaml:12:49: rule unfinished: Syntax error: mismatched input ')' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}",
+			"testdata/syntax.yaml:16:54: rule wrong-type: found no matching overload for '_==_' applied to '(timestamp, string)'",
+		}},
+		{"failing_example.yaml", []string{
+			`testdata/failing_example.yaml:29: example "a bad fact": fact c2: payload.level: "near" is not one of ["close" "secondary" "spatiotemporal"]`,
+			`testdata/failing_example.yaml:21: example "close contact after 8 days is still red": got green (no rule), want red (rule close-contact)`,
+			"testdata/failing_example.yaml:14: rule secondary-contact: no example matches it",
+		}},
+		{"bad_yaml.yaml", []string{
+			"testdata/bad_yaml.yaml:2: version must be a positive integer",
+			"testdata/bad_yaml.yaml:4: legal_basis: title is required",
+			"testdata/bad_yaml.yaml:5: effective_at must be an RFC 3339 time, like 2022-06-14T00:00:00+08:00",
+			`testdata/bad_yaml.yaml:6: unknown key "owner" in ruleset`,
+			"testdata/bad_yaml.yaml:9: colour: a rule raises a code to yellow or red; green is what no rule matching means",
+		}},
+		{"yaml_syntax.yaml", []string{
+			"testdata/yaml_syntax.yaml:3: yaml: did not find expected '-' indicator",
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			name := filepath.Join("testdata", tc.file)
+			data, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, err := range Check(name, data) {
+				got = append(got, err.Error())
+				if healthcode.ErrorCode(err) != healthcode.EINVALID {
+					t.Errorf("ErrorCode(%v) = %s, want %s", err, healthcode.ErrorCode(err), healthcode.EINVALID)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Check (-want +got):\n%s", diff)
+			}
+			// Parse fails too (the failing example file has an invalid fact).
+			_, err = Parse(name, data)
+			if err == nil {
+				t.Errorf("Parse succeeded, want an error")
+			}
+			var pe *PosError
+			if err != nil && !errors.As(err, &pe) {
+				t.Errorf("Parse error %v is not a *PosError", err)
+			}
+		})
+	}
+}
+
+// Every condition in the file is reported at its own line, whatever the
+// YAML style.
+func TestConditionPositions(t *testing.T) {
+	src := ruleset(`facts.contacts.exists(c, c.levl == 'close')`)
+	_, err := Parse("q.yaml", []byte(src))
+	// The quoted condition starts at column 16; CEL reports the select's dot.
+	want := "q.yaml:11:43: rule r1: undefined field 'levl': rules may read only the fact schema (docs/facts.md)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Parse error = %v, want %s", err, want)
 	}
 }

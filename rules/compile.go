@@ -12,16 +12,12 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// CostLimit bounds the CEL cost of one rule's evaluation (roughly one unit
-// per operation and per list element visited), so that no rule can be
-// slow: a rule that would exceed it fails with an error instead.
-const CostLimit = 100_000
-
 type rule struct {
 	Rule
 	node    *yaml.Node
 	prg     cel.Program
-	kinds   []int // the kinds the condition reads (risk_area through areas)
+	kinds   []int  // the kinds the condition reads (risk_area through areas)
+	mask    uint32 // the same as a bit set
 	usesNow bool
 }
 
@@ -54,6 +50,10 @@ func (p *parser) compile(rs *Ruleset) {
 			p.errorf(r.node, "rule %s: %s", r.ID, msg)
 			continue
 		}
+		if msg := checkCost(env, ast); msg != "" {
+			p.errorf(r.node, "rule %s: %s", r.ID, msg)
+			continue
+		}
 		r.prg, err = env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(CostLimit))
 		if err != nil {
 			p.errorf(r.node, "rule %s: %v", r.ID, err)
@@ -71,22 +71,52 @@ func (p *parser) compile(rs *Ruleset) {
 	}
 	rs.order = slices.Clone(rs.rules)
 	slices.SortStableFunc(rs.order, func(a, b *rule) int { return b.Colour.Severity() - a.Colour.Severity() })
-	// One program for all rules saves the per-program overhead: the index
-	// of the first matching rule in evaluation order, or -1.
-	var b strings.Builder
-	for i, r := range rs.order {
-		fmt.Fprintf(&b, "(%s) ? %d : ", r.Condition, i)
-	}
-	b.WriteString("-1")
-	ast, iss := env.Compile(b.String())
-	if iss.Err() != nil {
-		p.errs = append(p.errs, fmt.Errorf("%s: combining the rules: %w", p.name, iss.Err()))
-		return
-	}
-	rs.combined, err = env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(CostLimit*uint64(len(rs.order))))
-	if err != nil {
+	rs.env = env
+	rs.combined = map[uint32]*combined{}
+	if _, err := rs.combinedFor(1<<len(kinds) - 1); err != nil {
 		p.errs = append(p.errs, fmt.Errorf("%s: combining the rules: %w", p.name, err))
 	}
+}
+
+// combined is the rules that read at least one of a set of kinds, in
+// evaluation order, as one conditional expression: the index of the first
+// matching rule, or -1. One program for all rules saves the per-program
+// overhead.
+type combined struct {
+	prg   cel.Program // nil if no rule applies
+	rules []*rule
+}
+
+// combinedFor returns the combined program for the rules that read a kind
+// in mask (a bit per kind index), compiling it on first use.
+func (rs *Ruleset) combinedFor(mask uint32) (*combined, error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if c, ok := rs.combined[mask]; ok {
+		return c, nil
+	}
+	c := &combined{}
+	var b strings.Builder
+	for _, r := range rs.order {
+		if r.mask&mask != 0 {
+			fmt.Fprintf(&b, "(%s) ? %d : ", r.Condition, len(c.rules))
+			c.rules = append(c.rules, r)
+		}
+	}
+	if len(c.rules) > 0 {
+		b.WriteString("-1")
+		ast, iss := rs.env.Compile(b.String())
+		if iss.Err() != nil {
+			return nil, iss.Err()
+		}
+		prg, err := rs.env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+		if err != nil {
+			return nil, err
+		}
+		c.prg = prg
+	}
+	rs.combined[mask] = c
+	return c, nil
 }
 
 // analyse records what a checked condition reads: the kinds, now, and the
@@ -130,12 +160,12 @@ func (p *parser) analyse(rs *Ruleset, r *rule, ast *cel.Ast) string {
 			}
 			switch c.FunctionName() {
 			case "duration":
-				if d, err := time.ParseDuration(string(s)); err == nil {
-					rs.durations = append(rs.durations, d)
+				if d, err := time.ParseDuration(string(s)); err == nil && !slices.Contains(rs.durations, int64(d)) {
+					rs.durations = append(rs.durations, int64(d))
 				}
 			case "timestamp":
 				if t, err := time.Parse(time.RFC3339, string(s)); err == nil {
-					rs.instants = append(rs.instants, t)
+					rs.instants = append(rs.instants, t.UnixNano())
 				}
 			}
 		}
@@ -156,6 +186,7 @@ func (p *parser) analyse(rs *Ruleset, r *rule, ast *cel.Ast) string {
 }
 
 func (r *rule) addKind(k int) {
+	r.mask |= 1 << k
 	if !slices.Contains(r.kinds, k) {
 		r.kinds = append(r.kinds, k)
 		slices.Sort(r.kinds)

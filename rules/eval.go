@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -79,6 +80,16 @@ func Prepare(in Input) (*Prepared, error) {
 	p := newPrepared(facts, areas)
 	p.now = in.Now.UTC()
 	p.act = p.at(p.now)
+	for k, ds := range p.act.lists {
+		if len(ds) > kinds[k].Max {
+			return nil, healthcode.Errorf(healthcode.EINVALID, "%d %s facts within their window, more than the %d a resident can have", len(ds), kinds[k].Name, kinds[k].Max)
+		}
+	}
+	for key, ds := range p.act.byKey {
+		if max := kinds[kindIndex(KindRiskArea)].Max; len(ds) > max {
+			return nil, healthcode.Errorf(healthcode.EINVALID, "%d risk_area facts cover area %s, more than %d", len(ds), key, max)
+		}
+	}
 	return p, nil
 }
 
@@ -104,6 +115,7 @@ type activation struct {
 	areas ref.Val
 	byKey map[string][]*decoded // designations per visited area code
 	now   types.Timestamp
+	mask  uint32 // the kinds with facts in window, a bit per kind index
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
@@ -152,13 +164,20 @@ func (p *Prepared) at(now time.Time) *activation {
 
 // build makes the CEL values from lists and byKey.
 func (a *activation) build() {
+	a.mask = 0
 	a.facts.lists = make([]ref.Val, len(kinds))
 	for k, ds := range a.lists {
 		a.facts.lists[k] = objects(ds)
+		if len(ds) > 0 {
+			a.mask |= 1 << k
+		}
 	}
 	m := make(map[ref.Val]ref.Val, len(a.byKey))
 	for key, ds := range a.byKey {
 		m[types.String(key)] = objects(ds)
+		if len(ds) > 0 {
+			a.mask |= 1 << kindIndex(KindRiskArea)
+		}
 	}
 	a.areas = types.NewRefValMap(types.DefaultTypeAdapter, m)
 }
@@ -235,32 +254,53 @@ func (rs *Ruleset) Evaluate(in Input) (Result, error) {
 }
 
 // EvaluatePrepared is Evaluate on a prepared input.
+//
+// A rule can match only a resident who has facts of a kind it reads, so
+// only those rules are evaluated.
 func (rs *Ruleset) EvaluatePrepared(p *Prepared) (Result, error) {
-	out, _, err := rs.combined.Eval(p.act)
+	r, err := rs.match(p.act)
 	if err != nil {
-		// Find the rule at fault.
-		for _, r := range rs.order {
-			if _, err := r.eval(p.act); err != nil {
-				return Result{}, err
-			}
-		}
-		return Result{}, fmt.Errorf("ruleset %s: %w", rs.id, err)
+		return Result{}, err
 	}
-	i, ok := out.(types.Int)
-	if !ok || int(i) >= len(rs.order) {
-		return Result{}, fmt.Errorf("ruleset %s: combined rules gave %v", rs.id, out)
-	}
-	res := Result{Colour: healthcode.Green, Reason: greenReason, NextChange: rs.nextChange(p, i)}
-	if i < 0 {
+	res := Result{Colour: healthcode.Green, Reason: greenReason, NextChange: rs.nextChange(p, r)}
+	if r == nil {
 		return res, nil
 	}
-	r := rs.order[i]
 	res.Colour, res.Rule, res.Reason = r.Colour, r.ID, r.Reason
 	res.FactIDs, err = cite(r, p.act)
 	if err != nil {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// match returns the first matching rule in evaluation order, or nil.
+func (rs *Ruleset) match(a *activation) (*rule, error) {
+	c, err := rs.combinedFor(a.mask)
+	if err != nil {
+		return nil, fmt.Errorf("ruleset %s: %w", rs.id, err)
+	}
+	if c.prg == nil {
+		return nil, nil
+	}
+	out, _, err := c.prg.Eval(a)
+	if err != nil {
+		// Find the rule at fault.
+		for _, r := range c.rules {
+			if _, err := r.eval(a); err != nil {
+				return nil, err
+			}
+		}
+		return nil, fmt.Errorf("ruleset %s: %w", rs.id, err)
+	}
+	i, ok := out.(types.Int)
+	if !ok || int(i) >= len(c.rules) {
+		return nil, fmt.Errorf("ruleset %s: combined rules gave %v", rs.id, out)
+	}
+	if i < 0 {
+		return nil, nil
+	}
+	return c.rules[i], nil
 }
 
 // cite returns the facts a matched rule rests on. For each kind K the
@@ -320,56 +360,58 @@ func cite(r *rule, a *activation) ([]string, error) {
 // not change then either, and re-evaluating then is merely redundant. (A
 // condition that reads now in another way, like now.getHours(), defeats
 // this; the default ruleset has none.)
-func (rs *Ruleset) nextChange(p *Prepared, matched types.Int) time.Time {
-	now := p.now
-	var best time.Time
-	consider := func(t time.Time) {
-		if t.After(now) && (best.IsZero() || t.Before(best)) {
-			best = t
-		}
-	}
-	// A condition like now - t <= d flips just after t + d: if now is on
-	// such a boundary, look a nanosecond ahead.
+func (rs *Ruleset) nextChange(p *Prepared, matched *rule) time.Time {
+	now := p.now.UnixNano()
+	best := int64(math.MaxInt64)
 	onBoundary := false
-	boundary := func(t time.Time) {
-		onBoundary = onBoundary || t.Equal(now)
-		consider(t)
-	}
 	for _, ds := range [][]*decoded{p.facts, p.areas} {
 		for _, d := range ds {
 			if !rs.kinds[d.kind] {
 				continue
 			}
-			consider(d.from)
-			if !d.until.IsZero() {
-				consider(d.until)
+			if d.fromN > now && d.fromN < best {
+				best = d.fromN
 			}
-			if !rs.nowKinds[d.kind] || !d.in(now) {
+			if d.untilN > now && d.untilN < best {
+				best = d.untilN
+			}
+			if !rs.nowKinds[d.kind] || d.fromN > now || d.untilN <= now {
 				continue
 			}
-			for _, v := range d.vals {
-				ts, ok := v.(types.Timestamp)
-				if !ok {
-					continue
+			for _, t := range d.nanos {
+				onBoundary = onBoundary || t == now
+				if t > now && t < best {
+					best = t
 				}
-				boundary(ts.Time)
 				for _, dur := range rs.durations {
-					boundary(ts.Time.Add(dur))
-					boundary(ts.Time.Add(-dur))
+					for _, c := range [2]int64{t + dur, t - dur} {
+						onBoundary = onBoundary || c == now
+						if c > now && c < best {
+							best = c
+						}
+					}
 				}
 			}
 		}
 	}
 	for _, t := range rs.instants {
-		boundary(t)
+		onBoundary = onBoundary || t == now
+		if t > now && t < best {
+			best = t
+		}
 	}
+	// A condition like now - t <= d flips just after t + d: if now is on
+	// such a boundary, look a nanosecond ahead.
 	if onBoundary {
-		next := now.Add(time.Nanosecond)
-		if out, _, err := rs.combined.Eval(p.at(next)); err != nil || out != ref.Val(matched) {
+		next := p.now.Add(time.Nanosecond)
+		if r, err := rs.match(p.at(next)); err != nil || r != matched {
 			return next
 		}
 	}
-	return best
+	if best == math.MaxInt64 {
+		return time.Time{}
+	}
+	return time.Unix(0, best).UTC()
 }
 
 // Raises reports whether adding the fact f to the input would make the

@@ -1,8 +1,8 @@
 package rules
 
 import (
+	"fmt"
 	"math/rand/v2"
-	"strings"
 	"testing"
 	"time"
 
@@ -239,14 +239,18 @@ func TestRaises(t *testing.T) {
 }
 
 func TestCostLimit(t *testing.T) {
-	rs := mustParse(t, "slow.yaml", ruleset(`facts.area_visits.exists(a, facts.area_visits.exists(b, facts.area_visits.exists(c, a.id + b.id + c.id == 'none')))`))
-	var facts []healthcode.Fact
-	for i := range 100 {
-		facts = append(facts, visit(strings.Repeat("v", 1+i%5)+string(rune('a'+i%26))+string(rune('a'+i/26)), "410102", at(1, 0, 0), at(1, 1, 0)))
+	_, err := Parse("slow.yaml", []byte(ruleset(`facts.area_visits.exists(a, facts.area_visits.exists(b, facts.area_visits.exists(c, a.id + b.id + c.id == 'none')))`)))
+	want := "slow.yaml:11: rule r1: worst-case cost 9501753503 is above the limit 1000000 (with as many facts as Kind.Max allows)"
+	if err == nil || err.Error() != want {
+		t.Errorf("Parse error = %v, want %s", err, want)
 	}
-	_, err := rs.Evaluate(Input{Facts: facts, Now: at(2, 0, 0)})
-	if err == nil || !strings.Contains(err.Error(), "rule r1: operation cancelled: actual cost limit exceeded") {
-		t.Errorf("Evaluate error = %v, want the cost limit exceeded in rule r1", err)
+	var facts []healthcode.Fact
+	for i := range 101 {
+		facts = append(facts, contact(fmt.Sprint("c", i), "secondary", at(1, 0, 0)))
+	}
+	_, err = Default().Evaluate(Input{Facts: facts, Now: at(2, 0, 0)})
+	if want := "invalid: 101 contact facts within their window, more than the 100 a resident can have"; err == nil || err.Error() != want {
+		t.Errorf("Evaluate error = %v, want %s", err, want)
 	}
 }
 

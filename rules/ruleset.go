@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cel.dev/cel-go/cel"
@@ -26,11 +27,13 @@ type Ruleset struct {
 	rules       []*rule
 	order       []*rule // evaluation order: most severe first, then file order
 	examples    []*example
-	combined    cel.Program // the rules in order as one conditional expression
-	kinds       []bool      // kinds any rule reads, indexed like kinds
-	nowKinds    []bool      // kinds read by rules that also read now
-	durations   []time.Duration
-	instants    []time.Time
+	env         *cel.Env
+	mu          sync.Mutex
+	combined    map[uint32]*combined // by the set of kinds a resident has facts of
+	kinds       []bool               // kinds any rule reads, indexed like kinds
+	nowKinds    []bool               // kinds read by rules that also read now
+	durations   []int64              // duration literals in rules that read now, in ns
+	instants    []int64              // timestamp literals, in ns since 1970
 }
 
 // LegalBasis is the published order a ruleset implements.

@@ -65,6 +65,11 @@ type Kind struct {
 	HandEntry []healthcode.Role
 	// Sources is true if registered data sources may submit the kind.
 	Sources bool
+	// Max bounds the facts of the kind within their windows for one
+	// resident (for risk_area: the designations covering one area). The
+	// bounds make a rule's worst-case cost finite; Prepare refuses inputs
+	// beyond them.
+	Max int
 }
 
 // MaxSkew is how far ahead of the platform's clock an observed time may
@@ -92,6 +97,7 @@ var kinds = []Kind{
 		List:    "test_results",
 		Window:  "14 days from sampled_at",
 		Sources: true,
+		Max:     100,
 	},
 	{
 		Name: KindVaccination,
@@ -107,6 +113,7 @@ var kinds = []Kind{
 		List:    "vaccinations",
 		Window:  "from administered_at, without end",
 		Sources: true,
+		Max:     20,
 	},
 	{
 		Name: KindCaseStatus,
@@ -122,6 +129,7 @@ var kinds = []Kind{
 		Window:    "from observed_at, without end (a later status of the same case supersedes it)",
 		HandEntry: []healthcode.Role{healthcode.RoleCommand},
 		Sources:   true,
+		Max:       20,
 	},
 	{
 		Name: KindContact,
@@ -138,6 +146,7 @@ var kinds = []Kind{
 		Window:    "14 days from exposed_at",
 		HandEntry: []healthcode.Role{healthcode.RoleTracer},
 		Sources:   true,
+		Max:       100,
 	},
 	{
 		Name: KindAreaVisit,
@@ -153,6 +162,7 @@ var kinds = []Kind{
 		List:    "area_visits",
 		Window:  "from arrived_at to 14 days after departed_at",
 		Sources: true,
+		Max:     500,
 	},
 	{
 		Name: KindRiskArea,
@@ -169,6 +179,7 @@ var kinds = []Kind{
 		},
 		Window:    "from `from` to 14 days after `until`",
 		HandEntry: []healthcode.Role{healthcode.RoleCommand},
+		Max:       20,
 	},
 	{
 		Name: KindQuarantine,
@@ -184,6 +195,7 @@ var kinds = []Kind{
 		List:    "quarantines",
 		Window:  "from `from` to `until`",
 		Sources: true,
+		Max:     20,
 	},
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -115,6 +116,10 @@ type decoded struct {
 	cases []string  // cited case ids
 	area  string    // area_visit's area, risk_area's subject
 	obj   *object   // the CEL value
+	// The window and every time in vals, in ns since 1970, for NextChange;
+	// untilN is MaxInt64 for a window without end.
+	fromN, untilN int64
+	nanos         []int64
 }
 
 // decode checks f's kind, subject and payload and decodes the payload.
@@ -165,6 +170,15 @@ func decode(f *healthcode.Fact) (*decoded, error) {
 	if err := d.window(); err != nil {
 		return nil, err
 	}
+	d.fromN, d.untilN = d.from.UnixNano(), math.MaxInt64
+	if !d.until.IsZero() {
+		d.untilN = d.until.UnixNano()
+	}
+	for _, v := range d.vals {
+		if t, ok := v.(types.Timestamp); ok && !slices.Contains(d.nanos, t.UnixNano()) {
+			d.nanos = append(d.nanos, t.UnixNano())
+		}
+	}
 	if k.Name == KindCaseStatus {
 		d.cases = nil // a case status is the case itself, not a citation
 	}
@@ -195,6 +209,9 @@ func decodeField(fl *Field, r json.RawMessage) (ref.Val, error) {
 		}
 		if len(ss) == 0 {
 			return nil, fmt.Errorf("must cite at least one case")
+		}
+		if len(ss) > MaxCaseIDs {
+			return nil, fmt.Errorf("cites more than %d cases", MaxCaseIDs)
 		}
 		vs := make([]ref.Val, len(ss))
 		for i, s := range ss {

@@ -5,11 +5,13 @@ import (
 	"crypto/cipher"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -174,4 +176,19 @@ func sealAEAD(secret, salt []byte, t, m uint32, p uint8) (cipher.AEAD, error) {
 		return nil, fmt.Errorf("seal key: %w", err)
 	}
 	return cipher.NewGCM(block)
+}
+
+// ParsePublicKey parses an Ed25519 public key written as 64 hex digits (as
+// in testdata/trust-key.txt) or as standard base64 (as in trust lists),
+// e.g. a trust-list key pinned in configuration.
+func ParsePublicKey(s string) (ed25519.PublicKey, error) {
+	s = strings.TrimSpace(s)
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		b, err = base64.StdEncoding.DecodeString(s)
+	}
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, healthcode.Errorf(healthcode.EINVALID, "public key: want %d bytes as hex or base64", ed25519.PublicKeySize)
+	}
+	return ed25519.PublicKey(b), nil
 }

@@ -3,6 +3,8 @@ package token
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -78,5 +80,20 @@ func TestKeyValidate(t *testing.T) {
 	}
 	if got := KeyID(p); len(got) != 16 {
 		t.Errorf("KeyID = %q, want 16 hex characters", got)
+	}
+}
+
+func TestParsePublicKey(t *testing.T) {
+	p := pub(mustKey(t, "a"))
+	for _, s := range []string{hex.EncodeToString(p), base64.StdEncoding.EncodeToString(p), " " + hex.EncodeToString(p) + "\n"} {
+		got, err := ParsePublicKey(s)
+		if err != nil || !got.Equal(p) {
+			t.Errorf("ParsePublicKey(%q) = %x, %v", s, got, err)
+		}
+	}
+	for _, s := range []string{"", "abcd", hex.EncodeToString(p)[:62], "not a key"} {
+		if _, err := ParsePublicKey(s); healthcode.ErrorCode(err) != healthcode.EINVALID {
+			t.Errorf("ParsePublicKey(%q) = %v, want EINVALID", s, err)
+		}
 	}
 }

@@ -2,11 +2,159 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/tlog"
 )
 
 func runLog(ctx context.Context, e *env) error {
 	if len(e.args) == 0 {
 		return usagef("log needs a subcommand: verify, monitor or prove")
 	}
+	sub := *e
+	sub.args = e.args[1:]
+	switch e.args[0] {
+	case "verify":
+		return runLogVerify(ctx, &sub)
+	case "monitor":
+		return runLogMonitor(ctx, &sub)
+	case "prove":
+		return runLogProve(ctx, &sub)
+	}
 	return usagef("unknown log subcommand %q (want verify, monitor or prove)", e.args[0])
+}
+
+func runLogVerify(ctx context.Context, e *env) error {
+	fs := newFlags(e, "log verify", "log verify --db DB")
+	db := fs.String("db", e.envOr("HEALTHCODE_DB", store.DefaultPath), "database: a SQLite file, sqlite:PATH, or a postgres:// URL")
+	if err := parseFlags(e, fs, e.args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if engine, target, err := store.ParseDSN(*db); err == nil && engine == store.SQLite {
+		if _, err := os.Stat(target); err != nil {
+			return fmt.Errorf("no database at %s", target)
+		}
+	}
+	st, err := store.Open(ctx, *db, store.Options{Logger: quietLogger()})
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer st.Close()
+	start := time.Now()
+	last := start
+	rep, err := st.VerifyLog(ctx, func(done, total int64) {
+		if time.Since(last) > time.Second {
+			last = time.Now()
+			fmt.Fprintf(e.stderr, "healthcode: verified %d/%d entries\n", done, total)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "log of %d entries, %d signed checkpoints, %d resident chains, %d state rows checked in %.1fs\n",
+		rep.Size, rep.Checkpoints, rep.Subjects, rep.StateRows, time.Since(start).Seconds())
+	if len(rep.Problems) == 0 {
+		fmt.Fprintln(e.stdout, "OK: the log is intact and matches the state")
+		return nil
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(e.stdout, "FAIL: %s\n", p)
+	}
+	return fmt.Errorf("log verification found %d problem(s)", len(rep.Problems))
+}
+
+// logClient builds a client for a server's log from --url and --key.
+func logClient(url, key string) (*tlog.Client, error) {
+	if url == "" {
+		return nil, usagef("--url is required (the server, e.g. http://127.0.0.1:8080)")
+	}
+	if key == "" {
+		return nil, usagef("--key is required: the log's verifier key (name+hash+base64), obtained out of band")
+	}
+	v, err := note.NewVerifier(key)
+	if err != nil {
+		return nil, usagef("bad --key %q: %v", key, err)
+	}
+	base := strings.TrimSuffix(url, "/")
+	if !strings.HasSuffix(base, "/log") {
+		base += "/log"
+	}
+	return &tlog.Client{BaseURL: base, HTTP: &http.Client{Timeout: 30 * time.Second}, Verifier: v, Origin: v.Name()}, nil
+}
+
+func runLogMonitor(ctx context.Context, e *env) error {
+	fs := newFlags(e, "log monitor", "log monitor --url URL --key VERIFIER_KEY --state DIR")
+	url := fs.String("url", "", "the server's address, e.g. http://127.0.0.1:8080")
+	key := fs.String("key", e.getenv("HEALTHCODE_LOG_KEY"), "the log's verifier key (env HEALTHCODE_LOG_KEY)")
+	state := fs.String("state", "", "directory keeping the last verified checkpoint")
+	if err := parseFlags(e, fs, e.args); err != nil {
+		return err
+	}
+	if *state == "" {
+		return usagef("--state is required: a directory for the last verified checkpoint")
+	}
+	c, err := logClient(*url, *key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*state, 0o700); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	res, err := tlog.Monitor(ctx, c, *state)
+	var ie *tlog.InconsistencyError
+	if errors.As(err, &ie) {
+		fmt.Fprintf(e.stdout, "INCONSISTENT: %v\n\nstored checkpoint:\n%s\nserved checkpoint:\n%s", ie.Err, ie.Old, ie.New)
+		return fmt.Errorf("the log is not append-only: keep both signed checkpoints above as evidence")
+	}
+	if err != nil {
+		return err
+	}
+	if res.First {
+		fmt.Fprintf(e.stdout, "first checkpoint stored: size %d, root %s\n", res.New.Size, res.New.Root)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "consistent: size %d → %d, root %s\n", res.Old.Size, res.New.Size, res.New.Root)
+	return nil
+}
+
+func runLogProve(ctx context.Context, e *env) error {
+	fs := newFlags(e, "log prove", "log prove --url URL --key VERIFIER_KEY --index N")
+	url := fs.String("url", "", "the server's address, e.g. http://127.0.0.1:8080")
+	key := fs.String("key", e.getenv("HEALTHCODE_LOG_KEY"), "the log's verifier key (env HEALTHCODE_LOG_KEY)")
+	index := fs.Int64("index", -1, "the entry's index")
+	if err := parseFlags(e, fs, e.args); err != nil {
+		return err
+	}
+	if *index < 0 {
+		return usagef("--index is required and must not be negative")
+	}
+	c, err := logClient(*url, *key)
+	if err != nil {
+		return err
+	}
+	cp, _, err := c.Checkpoint(ctx)
+	if err != nil {
+		return fmt.Errorf("fetch checkpoint: %w", err)
+	}
+	if *index >= cp.Size {
+		return fmt.Errorf("entry %d is beyond the log's signed size %d", *index, cp.Size)
+	}
+	entry, err := c.ProveInclusion(ctx, *index, cp)
+	if err != nil {
+		return fmt.Errorf("entry %d: %w", *index, err)
+	}
+	text, _ := entry.MarshalText()
+	fmt.Fprintf(e.stdout, "entry %d is in the log of size %d (root %s), signed by %s:\n%s", *index, cp.Size, cp.Root, c.Verifier.Name(), text)
+	return nil
 }

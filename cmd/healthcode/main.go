@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
@@ -152,4 +153,9 @@ func (e *env) envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// quietLogger logs warnings and errors only, for one-shot commands.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"healthcode": main,
+	})
+}
+
+// TestScripts runs the CLI scripts in testdata/script against the real
+// binary.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			env.Setenv("PORT", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+			ln.Close()
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// waithttp URL: wait up to 30 s for URL to answer 200.
+			"waithttp": func(ts *testscript.TestScript, neg bool, args []string) {
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					resp, err := http.Get(args[0])
+					if err == nil {
+						resp.Body.Close()
+						if resp.StatusCode == 200 {
+							return
+						}
+					}
+					if time.Now().After(deadline) {
+						ts.Fatalf("%s did not answer: %v", args[0], err)
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			},
+			// jsonfield FILE KEY... VAR: set VAR to a value in a JSON file,
+			// following keys (numbers index arrays).
+			"jsonfield": func(ts *testscript.TestScript, neg bool, args []string) {
+				var v any
+				if err := json.Unmarshal([]byte(ts.ReadFile(args[0])), &v); err != nil {
+					ts.Fatalf("%s: %v", args[0], err)
+				}
+				for _, k := range args[1 : len(args)-1] {
+					switch x := v.(type) {
+					case map[string]any:
+						v = x[k]
+					case []any:
+						i, _ := strconv.Atoi(k)
+						v = x[i]
+					}
+				}
+				ts.Setenv(args[len(args)-1], fmt.Sprint(v))
+			},
+		},
+	})
+}

@@ -11,6 +11,7 @@ import (
 	_ "image/jpeg"
 	"image/png"
 	"io"
+	"sync"
 
 	"github.com/makiuchi-d/gozxing"
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
@@ -57,7 +58,7 @@ func PNG(text string, colour healthcode.Colour, lang string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode qr: %w", err)
 	}
-	atlas, err := glyphAtlas()
+	atlas, err := loadGlyphAtlas()
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +107,9 @@ func PNG(text string, colour healthcode.Colour, lang string) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// loadGlyphAtlas decodes the embedded atlas once; the result is read-only.
+var loadGlyphAtlas = sync.OnceValues(glyphAtlas)
 
 // glyphAtlas decodes the embedded atlas into an alpha mask.
 func glyphAtlas() (*image.Alpha, error) {

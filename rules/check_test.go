@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -95,5 +96,28 @@ func TestConditionPositions(t *testing.T) {
 	want := "q.yaml:11:43: rule r1: undefined field 'levl': rules may read only the fact schema (docs/facts.md)"
 	if err == nil || err.Error() != want {
 		t.Errorf("Parse error = %v, want %s", err, want)
+	}
+}
+
+// docs/facts.md documents every kind and field of the schema.
+func TestDocsCoverSchema(t *testing.T) {
+	doc, err := os.ReadFile("../docs/facts.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range Kinds() {
+		if !strings.Contains(string(doc), "### "+k.Name+" ") {
+			t.Errorf("docs/facts.md has no section for %s", k.Name)
+		}
+		for _, fl := range k.Fields {
+			if !strings.Contains(string(doc), "| `"+fl.Name+"` |") {
+				t.Errorf("docs/facts.md does not document %s.%s", k.Name, fl.Name)
+			}
+		}
+	}
+	for _, r := range Default().Rules() {
+		if !strings.Contains(string(doc), "| `"+r.ID+"` |") {
+			t.Errorf("docs/facts.md does not explain rule %s", r.ID)
+		}
 	}
 }

@@ -13,7 +13,6 @@
 package token
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/hex"
@@ -300,7 +299,7 @@ func parseBody(b []byte) (*Token, error) {
 			r.fail("log index: %d out of range", logIndex)
 		}
 	}
-	t.Signature = bytes.Clone(r.bytes(sigLen, "signature"))
+	t.Signature = r.bytes(sigLen, "signature") // aliases the token's own buffer
 	if r.err == nil && len(r.b) != 0 {
 		r.fail("%d trailing bytes", len(r.b))
 	}

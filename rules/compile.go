@@ -72,7 +72,6 @@ func (p *parser) compile(rs *Ruleset) {
 	rs.order = slices.Clone(rs.rules)
 	slices.SortStableFunc(rs.order, func(a, b *rule) int { return b.Colour.Severity() - a.Colour.Severity() })
 	rs.env = env
-	rs.combined = map[uint32]*combined{}
 	if _, err := rs.combinedFor(1<<len(kinds) - 1); err != nil {
 		p.errs = append(p.errs, fmt.Errorf("%s: combining the rules: %w", p.name, err))
 	}
@@ -90,10 +89,13 @@ type combined struct {
 // combinedFor returns the combined program for the rules that read a kind
 // in mask (a bit per kind index), compiling it on first use.
 func (rs *Ruleset) combinedFor(mask uint32) (*combined, error) {
+	if c, ok := rs.combined.Load(mask); ok {
+		return c.(*combined), nil
+	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	if c, ok := rs.combined[mask]; ok {
-		return c, nil
+	if c, ok := rs.combined.Load(mask); ok {
+		return c.(*combined), nil
 	}
 	c := &combined{}
 	var b strings.Builder
@@ -115,7 +117,7 @@ func (rs *Ruleset) combinedFor(mask uint32) (*combined, error) {
 		}
 		c.prg = prg
 	}
-	rs.combined[mask] = c
+	rs.combined.Store(mask, c)
 	return c, nil
 }
 

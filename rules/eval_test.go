@@ -266,3 +266,30 @@ func TestCiteCounting(t *testing.T) {
 		t.Errorf("FactIDs = %v, want %v", got.FactIDs, want)
 	}
 }
+
+func TestEvaluateConcurrent(t *testing.T) {
+	rs := mustParse(t, DefaultName, string(DefaultSource())) // fresh: programs compiled concurrently
+	cases := defaultCases()
+	done := make(chan error)
+	for w := range 4 {
+		go func() {
+			for i := range cases {
+				tc := cases[(i+w)%len(cases)]
+				got, err := rs.Evaluate(Input{Facts: tc.facts, Areas: tc.areas, Now: tc.now})
+				if err == nil && (got.Colour != tc.colour || got.Rule != tc.rule) {
+					err = fmt.Errorf("%s: got %s/%s", tc.name, got.Colour, got.Rule)
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

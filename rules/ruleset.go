@@ -28,12 +28,12 @@ type Ruleset struct {
 	order       []*rule // evaluation order: most severe first, then file order
 	examples    []*example
 	env         *cel.Env
-	mu          sync.Mutex
-	combined    map[uint32]*combined // by the set of kinds a resident has facts of
-	kinds       []bool               // kinds any rule reads, indexed like kinds
-	nowKinds    []bool               // kinds read by rules that also read now
-	durations   []int64              // duration literals in rules that read now, in ns
-	instants    []int64              // timestamp literals, in ns since 1970
+	mu          sync.Mutex // held while compiling a combined program
+	combined    sync.Map   // uint32 → *combined: by the set of kinds a resident has facts of
+	kinds       []bool     // kinds any rule reads, indexed like kinds
+	nowKinds    []bool     // kinds read by rules that also read now
+	durations   []int64    // duration literals in rules that read now, in ns
+	instants    []int64    // timestamp literals, in ns since 1970
 }
 
 // LegalBasis is the published order a ruleset implements.

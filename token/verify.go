@@ -58,7 +58,8 @@ const DefaultSkew = 2 * time.Minute
 // Rules, in order: the text must parse (ErrMalformed); its key id must be in
 // a list (ErrUnknownKey) that is the newest seen for its issuer
 // (ErrTrustListTooOld); the signature must verify (ErrBadSignature); the
-// key must not be revoked (ErrRevokedKey); the token's issued-at must lie
+// key must not be revoked (ErrRevokedKey); the list must not be older than
+// MaxListAge, if set (ErrTrustListTooOld); the token's issued-at must lie
 // in the key's window (ErrKeyWindow); and now must satisfy
 // issued-at - Skew <= now < expires-at + Skew (ErrNotYetValid, ErrExpired).
 // A retired key still verifies the tokens it signed until they expire.
@@ -76,6 +77,11 @@ type Verifier struct {
 	// (e.g. persisted by the caller). Lists older than that, or older than
 	// another list of the same issuer in Lists, are refused.
 	Newest map[string]uint64
+	// MaxListAge, when positive, refuses tokens whose key comes from a
+	// trust list issued longer ago than this (ErrTrustListTooOld): a
+	// checkpoint that has not fetched for that long may have missed a
+	// revocation. Zero means no limit.
+	MaxListAge time.Duration
 
 	mu  sync.RWMutex
 	idx map[string][]keyRef
@@ -181,15 +187,19 @@ func (v *Verifier) VerifyToken(t *Token) (*Claims, error) {
 		return nil, err
 	}
 	c := &t.Claims
-	if revoked {
-		return nil, verr(ErrRevokedKey, "%s (issuer %s)", t.KeyID, ref.list.Issuer)
-	}
-	if !ref.key.InWindow(c.IssuedAt) {
-		return nil, verr(ErrKeyWindow, "issued %s, key %s signs from %s", c.IssuedAt.Format(time.RFC3339), t.KeyID, windowString(ref.key))
-	}
 	now := time.Now
 	if v.Now != nil {
 		now = v.Now
+	}
+	n := now()
+	if revoked {
+		return nil, verr(ErrRevokedKey, "%s (issuer %s)", t.KeyID, ref.list.Issuer)
+	}
+	if v.MaxListAge > 0 && n.Sub(ref.list.IssuedAt) > v.MaxListAge {
+		return nil, verr(ErrTrustListTooOld, "%s version %d was issued at %s, more than %v ago; fetch a new one", ref.list.Issuer, ref.list.Version, ref.list.IssuedAt.Format(time.RFC3339), v.MaxListAge)
+	}
+	if !ref.key.InWindow(c.IssuedAt) {
+		return nil, verr(ErrKeyWindow, "issued %s, key %s signs from %s", c.IssuedAt.Format(time.RFC3339), t.KeyID, windowString(ref.key))
 	}
 	skew := v.Skew
 	if skew == 0 {
@@ -197,7 +207,6 @@ func (v *Verifier) VerifyToken(t *Token) (*Claims, error) {
 	} else if skew < 0 {
 		skew = 0
 	}
-	n := now()
 	if n.Before(c.IssuedAt.Add(-skew)) {
 		return nil, verr(ErrNotYetValid, "issued at %s, now %s", c.IssuedAt.Format(time.RFC3339), n.UTC().Format(time.RFC3339))
 	}

@@ -65,6 +65,8 @@ func TestVerify(t *testing.T) {
 			w.v.Lists = append(w.v.Lists, &newer)
 		}, wantErr: ErrTrustListTooOld},
 		{name: "stale list by Newest", key: "a", setup: func(w *world) { w.v.Newest = map[string]uint64{"cn-41": 5} }, wantErr: ErrTrustListTooOld},
+		{name: "list older than MaxListAge", key: "a", setup: func(w *world) { w.v.MaxListAge = 30 * time.Minute }, wantErr: ErrTrustListTooOld},
+		{name: "list within MaxListAge", key: "a", setup: func(w *world) { w.v.MaxListAge = time.Hour }},
 		{name: "other issuer's newest does not matter", key: "a", setup: func(w *world) { w.v.Newest = map[string]uint64{"cn-42": 5} }},
 	}
 	for _, tt := range tests {

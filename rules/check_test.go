@@ -121,3 +121,27 @@ func TestDocsCoverSchema(t *testing.T) {
 		}
 	}
 }
+
+func TestParseConditions(t *testing.T) {
+	for _, tc := range []struct {
+		cond string
+		want string // "" for no error
+	}{
+		{`facts.contacts.exists(facts, true)`, "q.yaml:11: rule r1: a variable may not be named facts"},
+		{`areas.exists(k, areas[k].exists(a, a.level == 'high'))`, ""},
+		{`facts.vaccinations.exists(v, v.dose >= 3 && v.product == 'x')`, ""},
+		{`facts.contacts.exists(c, c.level == 1)`, "q.yaml:11:50: rule r1: found no matching overload for '_==_' applied to '(string, int)'"},
+		{`facts.contacts.exists(c, c.exposed_at > now) || now > timestamp('2022-07-01T00:00:00Z')`, ""},
+		{`size(facts.contacts) >= 0`, "q.yaml:11: rule r1: condition holds for a resident with no facts; a code must rest on facts"},
+		{`areas['410102'].size() > 0`, "q.yaml:11: rule r1: fails for a resident with no facts: rule r1: no such key: 410102"},
+	} {
+		_, err := Parse("q.yaml", []byte(ruleset(tc.cond)))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("Parse(%s) error = %q, want %q", tc.cond, got, tc.want)
+		}
+	}
+}

@@ -184,6 +184,10 @@ func (p *parser) analyse(rs *Ruleset, r *rule, ast *cel.Ast) string {
 			rs.nowKinds[k] = true
 		}
 	}
+	// The visits' windows decide which areas a resident's areas map holds.
+	if r.mask&(1<<kindIndex(KindRiskArea)) != 0 {
+		rs.kinds[kindIndex(KindAreaVisit)] = true
+	}
 	return ""
 }
 

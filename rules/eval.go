@@ -114,8 +114,8 @@ type activation struct {
 	lists [][]*decoded // in-window person facts per kind
 	areas ref.Val
 	byKey map[string][]*decoded // designations per visited area code
-	now   types.Timestamp
-	mask  uint32 // the kinds with facts in window, a bit per kind index
+	now   ref.Val               // a types.Timestamp, boxed once
+	mask  uint32                // the kinds with facts in window, a bit per kind index
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {

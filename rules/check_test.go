@@ -145,3 +145,13 @@ func TestParseConditions(t *testing.T) {
 		}
 	}
 }
+
+// A CEL comment in a condition must not swallow the rest of the combined
+// program.
+func TestConditionComment(t *testing.T) {
+	rs := mustParse(t, "c.yaml", ruleset(`facts.contacts.exists(c, c.level == 'close') // close contacts`, `facts.contacts.exists(c, c.level == 'secondary')`))
+	got, err := rs.Evaluate(Input{Facts: []healthcode.Fact{contact("c1", "secondary", at(1, 0, 0))}, Now: at(2, 0, 0)})
+	if err != nil || got.Rule != "r2" {
+		t.Errorf("Evaluate = %v, %v; want rule r2", got, err)
+	}
+}

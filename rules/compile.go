@@ -101,7 +101,7 @@ func (rs *Ruleset) combinedFor(mask uint32) (*combined, error) {
 	var b strings.Builder
 	for _, r := range rs.order {
 		if r.mask&mask != 0 {
-			fmt.Fprintf(&b, "(%s) ? %d : ", r.Condition, len(c.rules))
+			fmt.Fprintf(&b, "(%s\n) ? %d : ", r.Condition, len(c.rules))
 			c.rules = append(c.rules, r)
 		}
 	}

@@ -50,7 +50,8 @@ type Prepared struct {
 func Prepare(in Input) (*Prepared, error) {
 	var facts, areas []*decoded
 	for i := range in.Facts {
-		f := &in.Facts[i]
+		f := new(healthcode.Fact)
+		*f = in.Facts[i] // a copy: the Prepared must not change with the caller's slice
 		if f.Status == healthcode.FactPending || f.Status == healthcode.FactRetracted {
 			continue
 		}
@@ -64,7 +65,8 @@ func Prepare(in Input) (*Prepared, error) {
 		facts = append(facts, d)
 	}
 	for i := range in.Areas {
-		f := &in.Areas[i]
+		f := new(healthcode.Fact)
+		*f = in.Areas[i]
 		if f.Status == healthcode.FactPending || f.Status == healthcode.FactRetracted {
 			continue
 		}

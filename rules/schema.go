@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/healthcode/healthcode"
@@ -203,31 +205,35 @@ var kinds = []Kind{
 // copy; changing it changes nothing.
 func Kinds() []Kind {
 	out := make([]Kind, len(kinds))
-	copy(out, kinds)
+	for i := range kinds {
+		out[i] = kinds[i].clone()
+	}
 	return out
 }
 
-// LookupKind returns the kind with the given name.
+// LookupKind returns the kind with the given name (a copy).
 func LookupKind(name string) (Kind, bool) {
 	if i := kindIndex(name); i >= 0 {
-		return kinds[i], true
+		return kinds[i].clone(), true
 	}
 	return Kind{}, false
+}
+
+func (k Kind) clone() Kind {
+	k.Description = maps.Clone(k.Description)
+	k.HandEntry = slices.Clone(k.HandEntry)
+	k.Fields = slices.Clone(k.Fields)
+	for i := range k.Fields {
+		k.Fields[i].Enum = slices.Clone(k.Fields[i].Enum)
+	}
+	return k
 }
 
 // MayHandEnter reports whether an official with the role may enter facts of
 // the kind by hand.
 func MayHandEnter(kind string, role healthcode.Role) bool {
-	k, ok := LookupKind(kind)
-	if !ok {
-		return false
-	}
-	for _, r := range k.HandEntry {
-		if r == role {
-			return true
-		}
-	}
-	return false
+	i := kindIndex(kind)
+	return i >= 0 && slices.Contains(kinds[i].HandEntry, role)
 }
 
 func kindIndex(name string) int {

@@ -76,10 +76,11 @@ func WindowOf(f *healthcode.Fact) (from, until time.Time, err error) {
 // kind has none (case_status) or the payload does not give it. It is the
 // natural Fact.ObservedAt of a fact a source submits without one.
 func EventTime(kind string, payload json.RawMessage) time.Time {
-	k, ok := LookupKind(kind)
-	if !ok {
+	i := kindIndex(kind)
+	if i < 0 {
 		return time.Time{}
 	}
+	k := &kinds[i]
 	var raw map[string]json.RawMessage
 	if json.Unmarshal(payload, &raw) != nil {
 		return time.Time{}

@@ -1,0 +1,26 @@
+package rules
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// Package rules imports only the standard library, the root package,
+// cel-go and yaml.v3 (and what they import).
+func TestImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, ".").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, imp := range strings.Fields(string(out)) {
+		switch {
+		case !strings.Contains(strings.Split(imp, "/")[0], "."): // standard library
+		case imp == "github.com/healthcode/healthcode":
+		case strings.HasPrefix(imp, "cel.dev/cel-go/"):
+		case imp == "gopkg.in/yaml.v3":
+		default:
+			t.Errorf("package rules imports %s", imp)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"cel.dev/cel-go/common/types"
@@ -139,8 +140,8 @@ func decode(f *healthcode.Fact) (*decoded, error) {
 		}
 		d.area = f.Subject
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(f.Payload, &raw); err != nil || raw == nil {
+	raw, ok := decodeObject(f.Payload)
+	if !ok {
 		return nil, healthcode.FieldErrorf("payload", "must be a JSON object")
 	}
 	for _, name := range slices.Sorted(maps.Keys(raw)) {
@@ -163,7 +164,9 @@ func decode(f *healthcode.Fact) (*decoded, error) {
 		case TypeCaseID:
 			d.cases = []string{string(v.(types.String))}
 		case TypeCaseIDs:
-			d.cases = fieldStrings(r)
+			for _, c := range r.([]any) {
+				d.cases = append(d.cases, c.(string))
+			}
 		case TypeArea:
 			d.area = string(v.(types.String))
 		}
@@ -186,17 +189,23 @@ func decode(f *healthcode.Fact) (*decoded, error) {
 	return d, nil
 }
 
-func fieldStrings(r json.RawMessage) []string {
-	var ss []string
-	_ = json.Unmarshal(r, &ss)
-	return ss
+// decodeObject decodes a JSON object in one pass, numbers as json.Number.
+func decodeObject(data []byte) (map[string]any, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
+		return nil, false
+	}
+	return m, true
 }
 
-func decodeField(fl *Field, r json.RawMessage) (ref.Val, error) {
+func decodeField(fl *Field, r any) (ref.Val, error) {
 	switch fl.Type {
 	case TypeInt:
-		var n int64
-		if err := strictUnmarshal(r, &n); err != nil {
+		num, ok := r.(json.Number)
+		n, err := strconv.ParseInt(string(num), 10, 64)
+		if !ok || err != nil {
 			return nil, fmt.Errorf("must be an integer")
 		}
 		if n < 1 || n > 10 {
@@ -204,18 +213,22 @@ func decodeField(fl *Field, r json.RawMessage) (ref.Val, error) {
 		}
 		return types.Int(n), nil
 	case TypeCaseIDs:
-		var ss []string
-		if err := strictUnmarshal(r, &ss); err != nil {
+		list, ok := r.([]any)
+		if !ok {
 			return nil, fmt.Errorf("must be a list of case ids")
 		}
-		if len(ss) == 0 {
+		if len(list) == 0 {
 			return nil, fmt.Errorf("must cite at least one case")
 		}
-		if len(ss) > MaxCaseIDs {
+		if len(list) > MaxCaseIDs {
 			return nil, fmt.Errorf("cites more than %d cases", MaxCaseIDs)
 		}
-		vs := make([]ref.Val, len(ss))
-		for i, s := range ss {
+		vs := make([]ref.Val, len(list))
+		for i, x := range list {
+			s, ok := x.(string)
+			if !ok {
+				return nil, fmt.Errorf("must be a list of case ids")
+			}
 			if err := checkText(s); err != nil {
 				return nil, fmt.Errorf("case id %d %s", i+1, err)
 			}
@@ -223,8 +236,8 @@ func decodeField(fl *Field, r json.RawMessage) (ref.Val, error) {
 		}
 		return types.NewRefValList(types.DefaultTypeAdapter, vs), nil
 	}
-	var s string
-	if err := strictUnmarshal(r, &s); err != nil {
+	s, ok := r.(string)
+	if !ok {
 		if fl.Type == TypeTime {
 			return nil, fmt.Errorf("must be an RFC 3339 time string")
 		}
@@ -251,13 +264,6 @@ func decodeField(fl *Field, r json.RawMessage) (ref.Val, error) {
 		}
 	}
 	return types.String(s), nil
-}
-
-func strictUnmarshal(r json.RawMessage, v any) error {
-	if bytes.Equal(bytes.TrimSpace(r), []byte("null")) {
-		return fmt.Errorf("null")
-	}
-	return json.Unmarshal(r, v)
 }
 
 func checkText(s string) error {

@@ -38,7 +38,7 @@ type Ruleset struct {
 
 // LegalBasis is the published order a ruleset implements.
 type LegalBasis struct {
-	Number string // e.g. 豫疫防指〔2022〕12号
+	Number string // e.g. 联防联控机制综发〔2022〕71号
 	Title  string
 }
 

@@ -52,6 +52,8 @@ type Tx struct {
 	ctx context.Context
 	now time.Time
 	b   *batch
+
+	stmts map[string]*sql.Stmt // prepared in this transaction
 }
 
 // batch is one group commit's pending log entries.
@@ -112,8 +114,11 @@ func (t *Tx) AppendNew(kind tlog.Kind, actor healthcode.Actor, subject string, p
 }
 
 func (t *Tx) append(kind tlog.Kind, actor healthcode.Actor, subject string, payload, personal any, fresh bool) (int64, error) {
-	pb, err := json.Marshal(payload)
-	if err != nil {
+	var pb []byte
+	var err error
+	if raw, ok := payload.(json.RawMessage); ok {
+		pb = raw // already encoded (outside the batch); MarshalText checks it is compact JSON
+	} else if pb, err = json.Marshal(payload); err != nil {
 		return 0, fmt.Errorf("log %s: encode payload: %w", kind, err)
 	}
 	e := &tlog.Entry{
@@ -409,28 +414,66 @@ func insertRows(t *Tx, table string, width, n int, row func(i int) []any) error 
 	return upsertRows(t, table, width, n, "", row)
 }
 
-// upsertRows is insertRows with a suffix (an ON CONFLICT clause).
+// upsertRows is insertRows with a suffix (an ON CONFLICT clause). Rows go
+// in chunks of rowsPerInsert, whose statements are prepared once per
+// batch and reused.
 func upsertRows(t *Tx, table string, width, n int, suffix string, row func(i int) []any) error {
-	per := min(t.db.dialect.maxParams()/width, 500)
+	per := min(rowsPerInsert, t.db.dialect.maxParams()/width)
 	for start := 0; start < n; start += per {
 		end := min(start+per, n)
-		var q strings.Builder
-		q.WriteString("INSERT INTO " + table + " VALUES ")
 		args := make([]any, 0, (end-start)*width)
-		ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
 		for i := start; i < end; i++ {
-			if i > start {
-				q.WriteString(", ")
-			}
-			q.WriteString(ph)
 			args = append(args, row(i)...)
 		}
-		q.WriteString(suffix)
-		if _, err := t.exec(q.String(), args...); err != nil {
+		q := multiInsert(table, width, end-start, suffix)
+		var err error
+		if end-start == per {
+			var stmt *sql.Stmt
+			if stmt, err = t.prepared(t.db.dialect.rebind(q)); err == nil {
+				_, err = stmt.ExecContext(t.ctx, args...)
+			}
+		} else {
+			_, err = t.exec(q, args...)
+		}
+		if err != nil {
 			return fmt.Errorf("insert into %s: %w", table, err)
 		}
 	}
 	return nil
+}
+
+// rowsPerInsert is how many rows one multi-row INSERT carries.
+const rowsPerInsert = 256
+
+func multiInsert(table string, width, rows int, suffix string) string {
+	var q strings.Builder
+	q.WriteString("INSERT INTO " + table + " VALUES ")
+	ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	for i := 0; i < rows; i++ {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(ph)
+	}
+	q.WriteString(suffix)
+	return q.String()
+}
+
+// prepared returns a statement prepared in the transaction, preparing it
+// on first use within the batch.
+func (t *Tx) prepared(query string) (*sql.Stmt, error) {
+	if s, ok := t.stmts[query]; ok {
+		return s, nil
+	}
+	s, err := t.tx.PrepareContext(t.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if t.stmts == nil {
+		t.stmts = make(map[string]*sql.Stmt)
+	}
+	t.stmts[query] = s
+	return s, nil
 }
 
 // hashReader reads stored hashes: the batch's own, then the cache, then the

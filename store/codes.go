@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/healthcode/healthcode"
+)
+
+// Code returns a resident's current code state, if the actor may read the
+// resident (see Resident). A resident never evaluated is green since
+// registration, citing the registration entry. Returns ENOTFOUND, EUNAUTH,
+// EFORBIDDEN.
+func (db *DB) Code(ctx context.Context, residentID string) (*healthcode.CodeState, error) {
+	r, err := db.Resident(ctx, residentID)
+	if err != nil {
+		return nil, err
+	}
+	return db.code(ctx, db.db, r.ID)
+}
+
+// code reads the code state without authorisation.
+func (db *DB) code(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, residentID string) (*healthcode.CodeState, error) {
+	c := &healthcode.CodeState{Resident: residentID}
+	var colour, since, factIDs, next string
+	err := q.QueryRowContext(ctx, db.dialect.rebind(`SELECT colour, since, ruleset, ruleset_version, rule, fact_ids, log_index, next_check
+		FROM codes WHERE resident = ?`), residentID).
+		Scan(&colour, &since, &c.RuleSet, &c.RuleSetVersion, &c.Rule, &factIDs, &c.LogIndex, &next)
+	if errors.Is(err, sql.ErrNoRows) {
+		var created string
+		err := q.QueryRowContext(ctx, db.dialect.rebind("SELECT created_at, log_index FROM residents WHERE id = ?"), residentID).Scan(&created, &c.LogIndex)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, healthcode.Errorf(healthcode.ENOTFOUND, "no resident %q", residentID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read resident: %w", err)
+		}
+		c.Colour = healthcode.Green
+		c.Since, err = parseTime(created)
+		return c, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read code: %w", err)
+	}
+	c.Colour = healthcode.Colour(colour)
+	if c.Since, err = parseTime(since); err != nil {
+		return nil, err
+	}
+	if c.NextCheck, err = parseTime(next); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(factIDs), &c.FactIDs); err != nil {
+		return nil, fmt.Errorf("code of %s: fact ids: %w", residentID, err)
+	}
+	return c, nil
+}

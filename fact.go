@@ -1,6 +1,8 @@
 package healthcode
 
 import (
+	"crypto/sha256"
+	"encoding/base32"
 	"encoding/json"
 	"strings"
 	"time"
@@ -13,8 +15,9 @@ type FactStatus string
 
 const (
 	FactActive    FactStatus = "active"
-	FactPending   FactStatus = "pending"
-	FactRetracted FactStatus = "retracted"
+	FactPending   FactStatus = "pending"   // waits for a second official's approval
+	FactRejected  FactStatus = "rejected"  // the second official refused it; it never counted
+	FactRetracted FactStatus = "retracted" // withdrawn (error, granted appeal); stays in history
 )
 
 // A Fact is one piece of typed epidemiological evidence. Its Kind is one of
@@ -24,7 +27,8 @@ const (
 // Subject is the resident's pseudonymous id, or for facts about an area
 // (kind risk_area) the area's jurisdiction code.
 type Fact struct {
-	ID         string          // source-supplied id, unique per source; the platform's own facts get generated ids
+	Key        string          // platform-wide id: FactKey(origin, ID)
+	ID         string          // submitter-supplied id, unique per source or recording official
 	Kind       string          // e.g. "test_result", "contact", "risk_area"
 	Subject    string          // resident id, or area code for area facts
 	ObservedAt time.Time       // when the observed event happened (sampled, exposed, designated), UTC
@@ -36,6 +40,23 @@ type Fact struct {
 	Payload    json.RawMessage // kind-specific fields, validated by package rules
 	Status     FactStatus
 	LogIndex   int64 // index of the log entry that recorded the fact
+}
+
+// FactKey is the platform-wide id of the fact a submitter (source or
+// official id) identified as id: "f_" and 26 base32 characters of
+// SHA-256(origin, 0, id). Deterministic, so a retried submission finds the
+// same fact.
+func FactKey(origin, id string) string {
+	h := sha256.Sum256([]byte(origin + "\x00" + id))
+	return "f_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(h[:16]))
+}
+
+// Origin is the source id or the recording official's id.
+func (f *Fact) Origin() string {
+	if f.Source != "" {
+		return f.Source
+	}
+	return f.RecordedBy
 }
 
 // HandEntered reports whether an official recorded the fact by hand rather

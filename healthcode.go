@@ -34,13 +34,24 @@ type Error struct {
 	Code    string
 	Message string
 	Field   string
+	Line    int      // 1-based line (or item) of a batch input, 0 if none
+	Details []*Error // for a rejected batch: every error in it
 }
 
 func (e *Error) Error() string {
-	if e.Field != "" {
-		return fmt.Sprintf("%s: %s: %s", e.Code, e.Field, e.Message)
+	return e.Code + ": " + e.where() + e.Message
+}
+
+// where is "line 3: payload.sampled_at: " or as much of it as is known.
+func (e *Error) where() string {
+	var w string
+	if e.Line > 0 {
+		w = fmt.Sprintf("line %d: ", e.Line)
 	}
-	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	if e.Field != "" {
+		w += e.Field + ": "
+	}
+	return w
 }
 
 // Errorf returns an *Error with the given code and a formatted message.
@@ -74,10 +85,7 @@ func ErrorMessage(err error) string {
 	}
 	var e *Error
 	if errors.As(err, &e) {
-		if e.Field != "" {
-			return e.Field + ": " + e.Message
-		}
-		return e.Message
+		return e.where() + e.Message
 	}
 	return "internal error"
 }

@@ -28,8 +28,8 @@ func (db *DB) code(ctx context.Context, q interface {
 }, residentID string) (*healthcode.CodeState, error) {
 	c := &healthcode.CodeState{Resident: residentID}
 	var colour, since, factIDs, next string
-	err := q.QueryRowContext(ctx, db.dialect.rebind(`SELECT colour, since, ruleset, ruleset_version, rule, fact_ids, log_index, next_check
-		FROM codes WHERE resident = ?`), residentID).
+	err := q.QueryRowContext(ctx, db.dialect.rebind(`SELECT c.colour, c.since, c.ruleset, c.ruleset_version, c.rule, c.fact_ids, c.log_index, COALESCE(s.next_check, '')
+		FROM codes c LEFT JOIN code_schedule s ON s.resident = c.resident WHERE c.resident = ?`), residentID).
 		Scan(&colour, &since, &c.RuleSet, &c.RuleSetVersion, &c.Rule, &factIDs, &c.LogIndex, &next)
 	if errors.Is(err, sql.ErrNoRows) {
 		var created string

@@ -112,7 +112,12 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_login ON sessions (login);
 
+-- Facts: typed epidemiological evidence. origin is the submitting source or
+-- recording official; (origin, id) is the submitter's idempotency key; uid
+-- is the platform-wide id. area and case_id are extracted from the payload
+-- for lookups (area visits and risk areas; case statuses).
 CREATE TABLE facts (
+	uid          TEXT NOT NULL UNIQUE,
 	origin       TEXT NOT NULL,
 	id           TEXT NOT NULL,
 	kind         TEXT NOT NULL,
@@ -127,9 +132,16 @@ CREATE TABLE facts (
 	status       TEXT NOT NULL,
 	content_hash BYTEA NOT NULL,
 	log_index    BIGINT NOT NULL,
+	area         TEXT NOT NULL DEFAULT '',
+	case_id      TEXT NOT NULL DEFAULT '',
+	retracted_by TEXT NOT NULL DEFAULT '',
+	reason       TEXT NOT NULL DEFAULT '',
+	decided_log  BIGINT NOT NULL DEFAULT -1,
 	PRIMARY KEY (origin, id)
 );
 CREATE INDEX facts_subject ON facts (subject, status);
+CREATE INDEX facts_area ON facts (kind, area);
+CREATE INDEX facts_case ON facts (case_id);
 
 CREATE TABLE codes (
 	resident        TEXT PRIMARY KEY REFERENCES residents (id),
@@ -139,10 +151,8 @@ CREATE TABLE codes (
 	ruleset_version BIGINT NOT NULL DEFAULT 0,
 	rule            TEXT NOT NULL DEFAULT '',
 	fact_ids        TEXT NOT NULL DEFAULT '[]',
-	log_index       BIGINT NOT NULL,
-	next_check      TEXT NOT NULL DEFAULT ''
+	log_index       BIGINT NOT NULL
 );
-CREATE INDEX codes_next_check ON codes (next_check);
 
 CREATE FUNCTION healthcode_append_only() RETURNS trigger AS $$
 BEGIN

@@ -10,6 +10,13 @@ const (
 	OpReadJurisdiction Op = "jurisdiction.read" // read the jurisdiction tree (public)
 	OpManageAccounts   Op = "accounts.manage"   // create officials, sources, accounts
 	OpErasePersonal    Op = "personal.erase"    // erase personal data (retention, end of the programme)
+	OpIssueToken       Op = "token.issue"       // fetch a signed token of one's own code (the resident only)
+	OpManageKeys       Op = "keys.manage"       // rotate and revoke signing keys, import trust lists
+	OpRecordFact       Op = "fact.record"       // submit (source) or hand-enter (official) a fact; kinds are checked by package rules
+	OpApproveFact      Op = "fact.approve"      // approve or refuse a pending hand-entered fact
+	OpRetractFact      Op = "fact.retract"      // withdraw a fact
+	OpDraftRuleset     Op = "ruleset.draft"     // draft a ruleset for a jurisdiction
+	OpApproveRuleset   Op = "ruleset.approve"   // approve (publish) or refuse another officer's draft
 )
 
 // Authorize reports whether actor may perform op on a target in jurisdiction
@@ -36,7 +43,33 @@ func Authorize(actor Actor, op Op, target, subject string) error {
 		case "":
 			return Errorf(EUNAUTH, "log in to read a resident's data")
 		}
-	case OpManageAccounts, OpErasePersonal:
+	case OpIssueToken:
+		switch {
+		case actor.Kind == ActorResident && actor.ID == subject:
+			return nil
+		case actor.Kind == "":
+			return Errorf(EUNAUTH, "log in to fetch your code's token")
+		}
+	case OpRecordFact:
+		switch actor.Kind {
+		case ActorSource:
+			return nil // the source's registered kinds are checked by the store
+		case ActorOfficial:
+			if (actor.Role == RoleTracer || actor.Role == RoleCommand) && Covers(actor.Jurisdiction, target) {
+				return nil
+			}
+		case "":
+			return Errorf(EUNAUTH, "log in or present a source API key")
+		}
+	case OpApproveFact, OpDraftRuleset, OpApproveRuleset, OpRetractFact:
+		// (A fact's recorder may also retract it; the store checks that.)
+		if actor.Kind == ActorOfficial && actor.Role == RoleCommand && Covers(actor.Jurisdiction, target) {
+			return nil
+		}
+		if actor.Kind == "" {
+			return Errorf(EUNAUTH, "log in first")
+		}
+	case OpManageAccounts, OpErasePersonal, OpManageKeys:
 		if actor.Kind == ActorSystem || actor.Kind == ActorOfficial && (actor.Role == RoleOperator || actor.Role == RoleAdmin) {
 			return nil
 		}

@@ -79,8 +79,19 @@ func LevelOf(code string) (Level, error) {
 	return 0, FieldErrorf("code", "jurisdiction code %q is not a 6-, 9- or 12-digit division code", code)
 }
 
-// prefix is the significant part of a code: the digits every descendant
-// shares.
+// CodePrefix is the significant part of a code: the digits every
+// descendant's code starts with (41 for 410000, 4101 for 410100).
+func CodePrefix(code string) string { return prefix(code) }
+
+// Ancestors returns code and the codes of its ancestors, nearest first.
+func Ancestors(code string) []string {
+	var out []string
+	for c := code; c != ""; c = ParentCode(c) {
+		out = append(out, c)
+	}
+	return out
+}
+
 func prefix(code string) string {
 	l, err := LevelOf(code)
 	if err != nil {

@@ -54,6 +54,7 @@ const (
 	KindRulesetDrafted      Kind = "ruleset.drafted"
 	KindRulesetApproved     Kind = "ruleset.approved"
 	KindRulesetPublished    Kind = "ruleset.published"
+	KindRulesetRefused      Kind = "ruleset.refused"
 	KindCodeChanged         Kind = "code.changed"
 	KindKeyAdded            Kind = "key.added"
 	KindKeyRotated          Kind = "key.rotated"
@@ -78,7 +79,7 @@ const (
 
 var kinds = map[Kind]bool{
 	KindFactRecorded: true, KindFactApproved: true, KindFactRejected: true, KindFactRetracted: true,
-	KindRulesetDrafted: true, KindRulesetApproved: true, KindRulesetPublished: true,
+	KindRulesetDrafted: true, KindRulesetApproved: true, KindRulesetPublished: true, KindRulesetRefused: true,
 	KindCodeChanged: true,
 	KindKeyAdded:    true, KindKeyRotated: true, KindKeyRevoked: true, KindTrustImported: true,
 	KindOfficialCreated: true, KindOfficialDisabled: true,
@@ -94,7 +95,7 @@ var kinds = map[Kind]bool{
 func Kinds() []Kind {
 	return []Kind{
 		KindFactRecorded, KindFactApproved, KindFactRejected, KindFactRetracted,
-		KindRulesetDrafted, KindRulesetApproved, KindRulesetPublished, KindCodeChanged,
+		KindRulesetDrafted, KindRulesetApproved, KindRulesetPublished, KindRulesetRefused, KindCodeChanged,
 		KindKeyAdded, KindKeyRotated, KindKeyRevoked, KindTrustImported,
 		KindOfficialCreated, KindOfficialDisabled, KindSourceCreated, KindSourceDisabled,
 		KindJurisdictionCreated, KindResidentRegistered,

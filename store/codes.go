@@ -15,7 +15,7 @@ import (
 // registration, citing the registration entry. Returns ENOTFOUND, EUNAUTH,
 // EFORBIDDEN.
 func (db *DB) Code(ctx context.Context, residentID string) (*healthcode.CodeState, error) {
-	r, err := db.Resident(ctx, residentID)
+	r, err := db.readResident(ctx, residentID, "code")
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,10 @@ type dialect interface {
 	maxParams() int
 }
 
+// limit appends a LIMIT clause (the same in both dialects today; kept here
+// so a dialect that differs has one place to say so).
+func limitClause(q string, n int) string { return q + " LIMIT " + strconv.Itoa(n) }
+
 type sqliteDialect struct{}
 
 func (sqliteDialect) name() string           { return SQLite }

@@ -206,6 +206,11 @@ func (db *DB) write(ctx context.Context, fn func(*Tx) error) error {
 	}
 	r := &request{fn: fn, done: make(chan error, 1)}
 	select {
+	case <-db.closed: // checked first: with both ready, select picks either
+		return healthcode.Errorf(healthcode.EUNAVAIL, "store is closed")
+	default:
+	}
+	select {
 	case db.log.reqs <- r:
 	case <-db.closed:
 		return healthcode.Errorf(healthcode.EUNAVAIL, "store is closed")

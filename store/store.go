@@ -53,8 +53,10 @@ type DB struct {
 	origin string
 	logger *slog.Logger
 
-	log   *logState
-	idKey []byte
+	log      *logState
+	idKey    []byte
+	rulesets rulesetCache
+	compiled sync.Map // "id@version" → *rules.Ruleset
 
 	closeOnce sync.Once
 	closed    chan struct{}

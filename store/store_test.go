@@ -292,3 +292,5 @@ func TestLogConcurrentWriters(t *testing.T) {
 }
 
 var _ = errors.Is
+
+func errorsAs(err error, target **healthcode.Error) bool { return errors.As(err, target) }

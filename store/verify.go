@@ -135,10 +135,10 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 				if e.Personal != (sumtlog.Hash{}) {
 					personal[idx] = e.Personal
 				}
-				if x, ok := expect[idx]; ok {
+				for _, x := range expect[idx] {
 					x.check(rep, e)
-					delete(expect, idx)
 				}
+				delete(expect, idx)
 			}
 			hs, err := sumtlog.StoredHashes(idx, data, reader)
 			if err != nil {
@@ -205,8 +205,10 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 	if err := db.verifyPersonal(ctx, rep, personal); err != nil {
 		return nil, err
 	}
-	for idx, x := range expect {
-		rep.add(idx, "%s %s refers to this entry, which does not exist", x.table, x.key)
+	for idx, xs := range expect {
+		for _, x := range xs {
+			rep.add(idx, "%s %s refers to this entry, which does not exist", x.table, x.key)
+		}
 	}
 	sort.SliceStable(rep.Problems, func(i, j int) bool { return rep.Problems[i].Index < rep.Problems[j].Index })
 	return rep, nil

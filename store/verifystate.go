@@ -52,12 +52,22 @@ var stateQueries = []struct {
 	{"resident", tlog.KindResidentRegistered, "SELECT id, log_index, id, id, jurisdiction FROM residents", []string{"id", "jurisdiction"}},
 	{"official", tlog.KindOfficialCreated, "SELECT id, log_index, '', id, role, jurisdiction FROM officials", []string{"id", "role", "jurisdiction"}},
 	{"source", tlog.KindSourceCreated, "SELECT id, log_index, '', id, name, jurisdiction FROM sources", []string{"id", "name", "jurisdiction"}},
+	{"fact", tlog.KindFactRecorded, "SELECT uid, log_index, CASE WHEN kind = 'risk_area' THEN '' ELSE subject END, uid, kind, subject FROM facts", []string{"key", "kind", "subject"}},
+	{"fact decision", tlog.KindFactApproved, "SELECT uid, decided_log, CASE WHEN kind = 'risk_area' THEN '' ELSE subject END, uid FROM facts WHERE decided_log >= 0 AND status = 'active'", []string{"key"}},
+	{"fact decision", tlog.KindFactRejected, "SELECT uid, decided_log, CASE WHEN kind = 'risk_area' THEN '' ELSE subject END, uid FROM facts WHERE decided_log >= 0 AND status = 'rejected'", []string{"key"}},
+	{"fact decision", tlog.KindFactRetracted, "SELECT uid, decided_log, CASE WHEN kind = 'risk_area' THEN '' ELSE subject END, uid FROM facts WHERE decided_log >= 0 AND status = 'retracted'", []string{"key"}},
+	{"code", tlog.KindCodeChanged, "SELECT resident, log_index, resident, colour, rule, ruleset FROM codes", []string{"colour", "rule", "ruleset"}},
+	{"code change", tlog.KindCodeChanged, "SELECT resident, log_index, resident, colour, previous, rule, cause FROM code_changes", []string{"colour", "previous", "rule", "cause"}},
+	{"ruleset", tlog.KindRulesetDrafted, "SELECT id, log_index, '', id, scope FROM rulesets", []string{"id", "scope"}},
+	{"ruleset decision", tlog.KindRulesetPublished, "SELECT id, decided_log, '', id, status FROM rulesets WHERE decided_log >= 0 AND status = 'published'", []string{"id", "decision"}},
+	{"ruleset decision", tlog.KindRulesetRefused, "SELECT id, decided_log, '', id, status FROM rulesets WHERE decided_log >= 0 AND status = 'refused'", []string{"id", "decision"}},
+	{"job", tlog.KindJobStarted, "SELECT id, log_index, '', id, kind FROM jobs", []string{"job", "kind"}},
 }
 
 // stateExpectations reads every state row's expectation, by log index, and
 // checks residents' personal fields against their entries' personal parts.
-func (db *DB) stateExpectations(ctx context.Context, rep *VerifyReport) (map[int64]*expectation, error) {
-	out := make(map[int64]*expectation)
+func (db *DB) stateExpectations(ctx context.Context, rep *VerifyReport) (map[int64][]*expectation, error) {
+	out := make(map[int64][]*expectation)
 	for _, q := range stateQueries {
 		rows, err := db.db.QueryContext(ctx, q.query)
 		if err != nil {
@@ -78,10 +88,12 @@ func (db *DB) stateExpectations(ctx context.Context, rep *VerifyReport) (map[int
 			for i, f := range q.fields {
 				x.fields[f] = vals[i]
 			}
-			if prev, ok := out[idx]; ok {
-				rep.add(idx, "both %s %s and %s %s link to this entry", prev.table, prev.key, x.table, x.key)
+			for _, prev := range out[idx] {
+				if prev.table == x.table {
+					rep.add(idx, "both %s %s and %s %s link to this entry", prev.table, prev.key, x.table, x.key)
+				}
 			}
-			out[idx] = x
+			out[idx] = append(out[idx], x)
 		}
 		if err := rows.Close(); err != nil {
 			return nil, err

@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/rules"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// Fact returns a stored fact by key. Officials see facts inside their
+// jurisdiction; residents their own; sources the facts they submitted.
+// Returns ENOTFOUND, EUNAUTH.
+func (db *DB) Fact(ctx context.Context, key string) (*healthcode.Fact, error) {
+	actor := healthcode.ActorFrom(ctx)
+	if actor.Kind == "" {
+		return nil, healthcode.Errorf(healthcode.EUNAUTH, "log in first")
+	}
+	f, target, err := db.fact(ctx, db.db, key)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case actor.Kind == healthcode.ActorSource && f.Source == actor.ID,
+		actor.Kind == healthcode.ActorResident && f.Subject == actor.ID,
+		actor.Kind == healthcode.ActorOfficial && healthcode.Covers(actor.Jurisdiction, target),
+		actor.Kind == healthcode.ActorSystem:
+		return f, nil
+	}
+	return nil, healthcode.Errorf(healthcode.ENOTFOUND, "no fact %q", key)
+}
+
+// fact reads a fact and the jurisdiction it concerns (the resident's home,
+// or the area).
+func (db *DB) fact(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, key string) (*healthcode.Fact, string, error) {
+	f, err := scanFact(q.QueryRowContext(ctx, db.dialect.rebind("SELECT "+factColumns+" FROM facts WHERE uid = ?"), key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", healthcode.Errorf(healthcode.ENOTFOUND, "no fact %q", key)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read fact: %w", err)
+	}
+	target := f.Subject
+	if k, _ := rules.LookupKind(f.Kind); !k.Area {
+		if err := q.QueryRowContext(ctx, db.dialect.rebind("SELECT jurisdiction FROM residents WHERE id = ?"), f.Subject).Scan(&target); err != nil {
+			return nil, "", fmt.Errorf("read fact's resident: %w", err)
+		}
+	}
+	return &f, target, nil
+}
+
+// DecideFact approves or rejects a pending hand-entered fact. The decider
+// is a command officer whose post covers the fact's resident or area and
+// who did not record it (two-person rule). Approval makes the fact count
+// and re-evaluates the codes it concerns. Returns ENOTFOUND, EFORBIDDEN,
+// ECONFLICT (not pending), EINVALID (rejection without a reason).
+func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason string) (*healthcode.Fact, error) {
+	actor := healthcode.ActorFrom(ctx)
+	if !approve && len(reason) < 4 {
+		return nil, healthcode.FieldErrorf("reason", "a rejection needs a written reason")
+	}
+	var f *healthcode.Fact
+	err := db.write(ctx, func(t *Tx) error {
+		var target string
+		var err error
+		if f, target, err = db.fact(t.ctx, t.tx, key); err != nil {
+			return err
+		}
+		if err := healthcode.Authorize(actor, healthcode.OpApproveFact, target, f.Subject); err != nil {
+			return err
+		}
+		if f.RecordedBy == actor.ID {
+			return healthcode.Errorf(healthcode.EFORBIDDEN, "you recorded this fact: a second official must approve it")
+		}
+		if f.Status != healthcode.FactPending {
+			return healthcode.Errorf(healthcode.ECONFLICT, "fact %s is %s, not pending", key, f.Status)
+		}
+		kind, status := tlog.KindFactApproved, healthcode.FactActive
+		if !approve {
+			kind, status = tlog.KindFactRejected, healthcode.FactRejected
+		}
+		payload := map[string]any{"key": key, "recorded_by": f.RecordedBy, "recorded_entry": f.LogIndex}
+		if !approve {
+			payload["reason"] = reason
+		}
+		idx, err := t.Append(kind, actor, personSubject(f), payload, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec("UPDATE facts SET status = ?, approved_by = ?, reason = ?, decided_log = ? WHERE uid = ?",
+			string(status), actor.ID, reason, idx, key); err != nil {
+			return err
+		}
+		f.Status, f.ApprovedBy = status, actor.ID
+		if approve {
+			return t.afterFactChange(f, CauseFact)
+		}
+		return nil
+	})
+	return f, err
+}
+
+// RetractFact withdraws a fact with a reason: its recorder, or a command
+// officer whose post covers it, may. The fact stays in history as
+// retracted and the codes it concerns are re-evaluated. Returns ENOTFOUND,
+// EFORBIDDEN, ECONFLICT (already retracted or rejected), EINVALID (no
+// reason).
+func (db *DB) RetractFact(ctx context.Context, key, reason string) (*healthcode.Fact, error) {
+	return db.retractFact(ctx, key, reason, CauseRetraction)
+}
+
+func (db *DB) retractFact(ctx context.Context, key, reason, cause string) (*healthcode.Fact, error) {
+	actor := healthcode.ActorFrom(ctx)
+	if len(reason) < 4 {
+		return nil, healthcode.FieldErrorf("reason", "a retraction needs a written reason")
+	}
+	var f *healthcode.Fact
+	err := db.write(ctx, func(t *Tx) error {
+		var target string
+		var err error
+		if f, target, err = db.fact(t.ctx, t.tx, key); err != nil {
+			return err
+		}
+		own := actor.Kind == healthcode.ActorOfficial && f.RecordedBy == actor.ID ||
+			actor.Kind == healthcode.ActorSource && f.Source == actor.ID
+		if !own {
+			if err := healthcode.Authorize(actor, healthcode.OpRetractFact, target, f.Subject); err != nil {
+				return err
+			}
+		}
+		if f.Status == healthcode.FactRetracted || f.Status == healthcode.FactRejected {
+			return healthcode.Errorf(healthcode.ECONFLICT, "fact %s is already %s", key, f.Status)
+		}
+		idx, err := t.Append(tlog.KindFactRetracted, actor, personSubject(f), map[string]any{
+			"key": key, "reason": reason, "previous_status": f.Status, "recorded_entry": f.LogIndex,
+		}, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec("UPDATE facts SET status = ?, retracted_by = ?, reason = ?, decided_log = ? WHERE uid = ?",
+			string(healthcode.FactRetracted), actor.ID, reason, idx, key); err != nil {
+			return err
+		}
+		f.Status = healthcode.FactRetracted
+		return t.afterFactChange(f, cause)
+	})
+	return f, err
+}
+
+// afterFactChange re-evaluates what a fact's change touches: its resident,
+// or, for an area, every resident of the area by a job.
+func (t *Tx) afterFactChange(f *healthcode.Fact, cause string) error {
+	if k, _ := rules.LookupKind(f.Kind); k.Area {
+		_, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": f.Subject, "cause": CauseRiskArea}, t.now)
+		return err
+	}
+	_, err := t.evaluate([]string{f.Subject}, cause)
+	return err
+}
+
+// PendingFacts lists the pending facts a command officer may decide:
+// inside their jurisdiction and not recorded by them.
+func (db *DB) PendingFacts(ctx context.Context) ([]*healthcode.Fact, error) {
+	actor := healthcode.ActorFrom(ctx)
+	if err := healthcode.Authorize(actor, healthcode.OpApproveFact, actor.Jurisdiction, ""); err != nil {
+		return nil, err
+	}
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT "+factColumns+" FROM facts WHERE status = ? ORDER BY recorded_at, uid"), string(healthcode.FactPending))
+	if err != nil {
+		return nil, fmt.Errorf("list pending facts: %w", err)
+	}
+	var all []healthcode.Fact
+	for rows.Next() {
+		f, err := scanFact(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		all = append(all, f)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	var out []*healthcode.Fact
+	for i := range all {
+		f := &all[i]
+		_, target, err := db.fact(ctx, db.db, f.Key)
+		if err != nil {
+			return nil, err
+		}
+		if f.RecordedBy != actor.ID && healthcode.Covers(actor.Jurisdiction, target) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}

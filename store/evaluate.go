@@ -1,0 +1,271 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/rules"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// Causes of a code change, as recorded in code.changed entries and the
+// resident's history.
+const (
+	CauseFact       = "fact"       // a fact was recorded or approved
+	CauseRetraction = "retraction" // a fact was retracted
+	CauseAppeal     = "appeal"     // a granted appeal retracted facts
+	CauseRuleset    = "ruleset"    // a new ruleset took effect
+	CauseRiskArea   = "risk_area"  // an area's designation changed
+	CauseTime       = "time"       // facts aged into or out of their windows
+)
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// placeholders returns "?, ?, ..." for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// inChunks calls f for consecutive parts of ids of at most 500.
+func inChunks(ids []string, f func(part []string, args []any) error) error {
+	for start := 0; start < len(ids); start += 500 {
+		part := ids[start:min(start+500, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		if err := f(part, args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// factColumns are the columns scanFact reads, in order.
+const factColumns = "uid, id, kind, subject, observed_at, recorded_at, source, recorded_by, approved_by, evidence, payload, status, log_index"
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanFact(r rowScanner) (healthcode.Fact, error) {
+	var f healthcode.Fact
+	var observed, recorded, payload, status string
+	if err := r.Scan(&f.Key, &f.ID, &f.Kind, &f.Subject, &observed, &recorded, &f.Source, &f.RecordedBy, &f.ApprovedBy,
+		&f.Evidence, &payload, &status, &f.LogIndex); err != nil {
+		return f, err
+	}
+	f.ObservedAt, _ = parseTime(observed)
+	f.RecordedAt, _ = parseTime(recorded)
+	f.Payload = json.RawMessage(payload)
+	f.Status = healthcode.FactStatus(status)
+	return f, nil
+}
+
+// forEval returns a copy of f identified by its platform-wide key, so that
+// the evaluator's citations are keys.
+func forEval(f healthcode.Fact) healthcode.Fact {
+	f.ID = f.Key
+	return f
+}
+
+// currentCode is the part of a stored code the evaluator compares.
+type currentCode struct {
+	colour  healthcode.Colour
+	rule    string
+	factIDs []string
+	exists  bool
+}
+
+// evaluate re-evaluates residents inside the transaction at the batch's
+// time and writes every changed code with its code.changed entry. cause
+// says what triggered it. It returns how many codes changed.
+func (t *Tx) evaluate(ids []string, cause string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	list, err := t.db.published(t.ctx, t.tx)
+	if err != nil {
+		return 0, err
+	}
+	homes := make(map[string]string, len(ids))
+	facts := make(map[string][]healthcode.Fact, len(ids))
+	current := make(map[string]currentCode, len(ids))
+	areaSet := make(map[string]bool)
+	err = inChunks(ids, func(part []string, args []any) error {
+		rows, err := t.query("SELECT id, jurisdiction FROM residents WHERE id IN ("+placeholders(len(part))+")", args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id, j string
+			if err := rows.Scan(&id, &j); err != nil {
+				rows.Close()
+				return err
+			}
+			homes[id] = j
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		rows, err = t.query("SELECT "+factColumns+" FROM facts WHERE subject IN ("+placeholders(len(part))+") AND status = 'active'", args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			f, err := scanFact(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			facts[f.Subject] = append(facts[f.Subject], forEval(f))
+			if f.Kind == rules.KindAreaVisit {
+				var p struct{ Area string }
+				json.Unmarshal(f.Payload, &p)
+				for _, a := range healthcode.Ancestors(p.Area) {
+					areaSet[a] = true
+				}
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		rows, err = t.query("SELECT resident, colour, rule, fact_ids FROM codes WHERE resident IN ("+placeholders(len(part))+")", args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, colour, rule, fids string
+			if err := rows.Scan(&id, &colour, &rule, &fids); err != nil {
+				return err
+			}
+			c := currentCode{colour: healthcode.Colour(colour), rule: rule, exists: true}
+			json.Unmarshal([]byte(fids), &c.factIDs)
+			current[id] = c
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("load residents for evaluation: %w", err)
+	}
+	areaFacts, err := t.riskAreas(areaSet)
+	if err != nil {
+		return 0, err
+	}
+
+	changed := 0
+	for _, id := range ids {
+		home, ok := homes[id]
+		if !ok {
+			return 0, healthcode.Errorf(healthcode.ENOTFOUND, "no resident %q", id)
+		}
+		res := rules.Result{Colour: healthcode.Green}
+		rs := applicable(list, home, t.now)
+		if rs != nil {
+			in := rules.Input{Facts: facts[id], Now: t.now}
+			for _, a := range areaFacts {
+				in.Areas = append(in.Areas, a)
+			}
+			if res, err = rs.Evaluate(in); err != nil {
+				return 0, fmt.Errorf("evaluate %s: %w", id, err)
+			}
+		}
+		if res.FactIDs == nil {
+			res.FactIDs = []string{}
+		}
+		if err := t.schedule(id, res); err != nil {
+			return 0, err
+		}
+		cur, ok := current[id]
+		if !ok {
+			cur = currentCode{colour: healthcode.Green}
+		}
+		if cur.colour == res.Colour && cur.rule == res.Rule && slices.Equal(cur.factIDs, res.FactIDs) {
+			continue
+		}
+		if err := t.writeCode(id, cur, res, rs, cause); err != nil {
+			return 0, err
+		}
+		changed++
+	}
+	return changed, nil
+}
+
+// riskAreas loads the active risk_area facts about the given areas.
+func (t *Tx) riskAreas(areaSet map[string]bool) ([]healthcode.Fact, error) {
+	if len(areaSet) == 0 {
+		return nil, nil
+	}
+	areas := make([]string, 0, len(areaSet))
+	for a := range areaSet {
+		areas = append(areas, a)
+	}
+	slices.Sort(areas)
+	var out []healthcode.Fact
+	err := inChunks(areas, func(part []string, args []any) error {
+		rows, err := t.query("SELECT "+factColumns+" FROM facts WHERE kind = 'risk_area' AND status = 'active' AND subject IN ("+placeholders(len(part))+")", args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			f, err := scanFact(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, forEval(f))
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// writeCode records a changed code: the code.changed entry, the state row,
+// the history row.
+func (t *Tx) writeCode(id string, cur currentCode, res rules.Result, rs *rules.Ruleset, cause string) error {
+	var rsID string
+	var rsVersion int
+	if rs != nil {
+		rsID, rsVersion = rs.ID(), rs.Version()
+	}
+	fids, _ := json.Marshal(res.FactIDs)
+	idx, err := t.Append(tlog.KindCodeChanged, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "evaluator"}, id, map[string]any{
+		"colour": res.Colour, "previous": cur.colour, "ruleset": rsID, "ruleset_version": rsVersion,
+		"rule": res.Rule, "fact_ids": res.FactIDs, "cause": cause,
+	}, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec(`INSERT INTO codes (resident, colour, since, ruleset, ruleset_version, rule, fact_ids, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (resident) DO UPDATE SET colour = excluded.colour, since = excluded.since, ruleset = excluded.ruleset,
+		ruleset_version = excluded.ruleset_version, rule = excluded.rule, fact_ids = excluded.fact_ids, log_index = excluded.log_index`,
+		id, string(res.Colour), fmtTime(t.now), rsID, rsVersion, res.Rule, string(fids), idx); err != nil {
+		return fmt.Errorf("store code of %s: %w", id, err)
+	}
+	if _, err := t.exec(`INSERT INTO code_changes (resident, log_index, colour, previous, changed_at, ruleset, ruleset_version, rule, fact_ids, cause)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, idx, string(res.Colour), string(cur.colour), fmtTime(t.now), rsID, rsVersion, res.Rule, string(fids), cause); err != nil {
+		return fmt.Errorf("store code history of %s: %w", id, err)
+	}
+	return nil
+}
+
+// schedule records when the resident's code can next change by time alone.
+func (t *Tx) schedule(id string, res rules.Result) error {
+	if res.NextChange.IsZero() {
+		_, err := t.exec("DELETE FROM code_schedule WHERE resident = ?", id)
+		return err
+	}
+	_, err := t.exec(`INSERT INTO code_schedule (resident, next_check) VALUES (?, ?)
+		ON CONFLICT (resident) DO UPDATE SET next_check = excluded.next_check`, id, fmtTime(res.NextChange))
+	return err
+}

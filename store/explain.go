@@ -1,0 +1,209 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/rules"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// Party is who did something, as a resident reads it: an official with their
+// name and post, or a registered source with its name.
+type Party struct {
+	Kind string `json:"kind"` // official, source, system
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Role string `json:"role,omitempty"`
+	Post string `json:"post,omitempty"` // jurisdiction code of an official's post
+}
+
+// ExplainedFact is a fact behind a code, with who recorded and approved it.
+type ExplainedFact struct {
+	Key        string          `json:"key"`
+	Kind       string          `json:"kind"`
+	ObservedAt time.Time       `json:"observed_at"`
+	Payload    json.RawMessage `json:"payload"`
+	Status     string          `json:"status"`
+	RecordedBy Party           `json:"recorded_by"`
+	ApprovedBy *Party          `json:"approved_by,omitempty"`
+	LogIndex   int64           `json:"log_index"`
+}
+
+// Explanation is why a code is what it is: the colour, since when, the rule
+// and its legal basis, the facts, and the log entry of the change.
+type Explanation struct {
+	Resident       string            `json:"resident"`
+	Colour         healthcode.Colour `json:"colour"`
+	Previous       healthcode.Colour `json:"previous,omitempty"`
+	Since          time.Time         `json:"since"`
+	Cause          string            `json:"cause,omitempty"`
+	LogIndex       int64             `json:"log_index"`
+	RuleSet        string            `json:"ruleset,omitempty"`
+	RuleSetVersion int               `json:"ruleset_version,omitempty"`
+	LegalBasis     *rules.LegalBasis `json:"legal_basis,omitempty"`
+	Rule           string            `json:"rule,omitempty"`
+	Reason         map[string]string `json:"reason,omitempty"`
+	Facts          []ExplainedFact   `json:"facts"`
+}
+
+// Explain returns why the resident's code is what it is now. Officials'
+// reads are logged as data.accessed and shown to the resident. Returns
+// ENOTFOUND, EUNAUTH, EFORBIDDEN.
+func (db *DB) Explain(ctx context.Context, residentID string) (*Explanation, error) {
+	if _, err := db.readResident(ctx, residentID, "code"); err != nil {
+		return nil, err
+	}
+	c, err := db.code(ctx, db.db, residentID)
+	if err != nil {
+		return nil, err
+	}
+	ex := &Explanation{Resident: residentID, Colour: c.Colour, Since: c.Since, LogIndex: c.LogIndex,
+		RuleSet: c.RuleSet, RuleSetVersion: c.RuleSetVersion, Rule: c.Rule}
+	if c.RuleSet != "" {
+		var cause string
+		db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT previous, cause FROM code_changes WHERE log_index = ?"), c.LogIndex).Scan(&ex.Previous, &cause)
+		ex.Cause = cause
+	}
+	return ex, db.fillExplanation(ctx, ex, c.FactIDs)
+}
+
+// History returns every change of the resident's code, newest first, with
+// the same detail as Explain.
+func (db *DB) History(ctx context.Context, residentID string) ([]*Explanation, error) {
+	if _, err := db.readResident(ctx, residentID, "history"); err != nil {
+		return nil, err
+	}
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT log_index, colour, previous, changed_at, ruleset, ruleset_version, rule, fact_ids, cause
+		FROM code_changes WHERE resident = ? ORDER BY log_index DESC`), residentID)
+	if err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
+	}
+	type row struct {
+		ex  *Explanation
+		ids []string
+	}
+	var list []row
+	for rows.Next() {
+		ex := &Explanation{Resident: residentID}
+		var changed, fids string
+		if err := rows.Scan(&ex.LogIndex, &ex.Colour, &ex.Previous, &changed, &ex.RuleSet, &ex.RuleSetVersion, &ex.Rule, &fids, &ex.Cause); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ex.Since, _ = parseTime(changed)
+		var ids []string
+		json.Unmarshal([]byte(fids), &ids)
+		list = append(list, row{ex, ids})
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	out := make([]*Explanation, len(list))
+	for i, r := range list {
+		if err := db.fillExplanation(ctx, r.ex, r.ids); err != nil {
+			return nil, err
+		}
+		out[i] = r.ex
+	}
+	return out, nil
+}
+
+func (db *DB) fillExplanation(ctx context.Context, ex *Explanation, factIDs []string) error {
+	ex.Facts = []ExplainedFact{}
+	if ex.RuleSet != "" {
+		rs, err := db.compiledRuleset(ctx, ex.RuleSet, ex.RuleSetVersion)
+		if err != nil {
+			return err
+		}
+		lb := rs.LegalBasis()
+		ex.LegalBasis = &lb
+		for _, r := range rs.Rules() {
+			if r.ID == ex.Rule {
+				ex.Reason = r.Reason
+			}
+		}
+	}
+	for _, key := range factIDs {
+		f, _, err := db.fact(ctx, db.db, key)
+		if err != nil {
+			return err
+		}
+		ef := ExplainedFact{Key: f.Key, Kind: f.Kind, ObservedAt: f.ObservedAt, Payload: f.Payload, Status: string(f.Status), LogIndex: f.LogIndex}
+		if f.Source != "" {
+			ef.RecordedBy = db.party(ctx, healthcode.ActorSource, f.Source)
+		} else {
+			ef.RecordedBy = db.party(ctx, healthcode.ActorOfficial, f.RecordedBy)
+		}
+		if f.ApprovedBy != "" {
+			p := db.party(ctx, healthcode.ActorOfficial, f.ApprovedBy)
+			ef.ApprovedBy = &p
+		}
+		ex.Facts = append(ex.Facts, ef)
+	}
+	return nil
+}
+
+// party names an official or source.
+func (db *DB) party(ctx context.Context, kind, id string) Party {
+	p := Party{Kind: kind, ID: id}
+	switch kind {
+	case healthcode.ActorOfficial:
+		if o, err := db.Official(ctx, id); err == nil {
+			p.Name, p.Role, p.Post = o.Name, string(o.Role), o.Jurisdiction
+		}
+	case healthcode.ActorSource:
+		if s, err := db.source(ctx, id); err == nil {
+			p.Name = s.Name
+		}
+	}
+	return p
+}
+
+// compiledRuleset returns a stored ruleset compiled, cached by id and
+// version (every version stays readable, and explanations cite old ones).
+func (db *DB) compiledRuleset(ctx context.Context, id string, version int) (*rules.Ruleset, error) {
+	key := fmt.Sprintf("%s@%d", id, version)
+	if rs, ok := db.compiled.Load(key); ok {
+		return rs.(*rules.Ruleset), nil
+	}
+	info, err := db.Ruleset(ctx, id, version)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := rules.Parse(key, []byte(info.Source))
+	if err != nil {
+		return nil, fmt.Errorf("ruleset %s no longer compiles: %w", key, err)
+	}
+	db.compiled.Store(key, rs)
+	return rs, nil
+}
+
+// readResident authorises reading a resident's data and, when an official
+// reads it, records the access (data.accessed) for the resident to see.
+func (db *DB) readResident(ctx context.Context, id, what string) (*healthcode.Resident, error) {
+	actor := healthcode.ActorFrom(ctx)
+	if actor.Kind == "" {
+		return nil, healthcode.Errorf(healthcode.EUNAUTH, "log in to read a resident's data")
+	}
+	r, err := db.resident(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := healthcode.Authorize(actor, healthcode.OpReadResident, r.Jurisdiction, r.ID); err != nil {
+		return nil, err
+	}
+	if actor.Kind == healthcode.ActorOfficial {
+		err := db.write(ctx, func(t *Tx) error {
+			_, err := t.Append(tlog.KindDataAccessed, actor, id, map[string]any{"resident": id, "what": what}, nil)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("record access: %w", err)
+		}
+	}
+	return r, nil
+}

@@ -1,0 +1,495 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/rules"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// MaxFactBatch is the most facts one RecordFacts call takes.
+const MaxFactBatch = 10000
+
+// FactOutcome is what became of one submitted fact.
+type FactOutcome struct {
+	Line   int    `json:"line"`
+	Key    string `json:"key"`
+	Status string `json:"status"` // active, pending (awaiting approval), or duplicate (already stored, identical)
+}
+
+// RecordResult is the outcome of a RecordFacts batch.
+type RecordResult struct {
+	Facts   []FactOutcome `json:"facts"`
+	Changed int           `json:"codes_changed"`
+}
+
+// RecordFacts stores a batch of facts from the actor in the context: a
+// registered source (only the kinds it is registered for), or an official
+// entering facts by hand (only the kinds their role may enter, about
+// residents and areas inside their jurisdiction). The batch is accepted or
+// rejected whole; a rejected batch's error (EINVALID) lists every error
+// with its line (the fact's position, from 1) and field. A fact whose id the
+// submitter used before is skipped if identical and an error if not, so a
+// retried batch is idempotent. A hand-entered fact that would raise a code
+// is stored pending until a second official approves it. Codes of the
+// residents concerned are re-evaluated in the same transaction.
+func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordResult, error) {
+	actor := healthcode.ActorFrom(ctx)
+	switch {
+	case actor.Kind != healthcode.ActorSource && actor.Kind != healthcode.ActorOfficial:
+		if actor.Kind == "" {
+			return nil, healthcode.Errorf(healthcode.EUNAUTH, "present a source API key or log in as an official")
+		}
+		return nil, healthcode.Errorf(healthcode.EFORBIDDEN, "only data sources and officials record facts")
+	case len(in) == 0:
+		return nil, healthcode.Errorf(healthcode.EINVALID, "the batch is empty")
+	case len(in) > MaxFactBatch:
+		return nil, healthcode.Errorf(healthcode.EINVALID, "the batch has %d facts, more than %d: split it", len(in), MaxFactBatch)
+	}
+	var src *healthcode.Source
+	if actor.Kind == healthcode.ActorSource {
+		var err error
+		if src, err = db.source(ctx, actor.ID); err != nil {
+			return nil, err
+		}
+	}
+	now := db.nowMs()
+	facts := make([]healthcode.Fact, len(in))
+	var errs []*healthcode.Error
+	fail := func(line int, err error) {
+		var he *healthcode.Error
+		if !errors.As(err, &he) {
+			he = &healthcode.Error{Code: healthcode.EINVALID, Message: err.Error()}
+		}
+		c := *he
+		c.Line = line
+		errs = append(errs, &c)
+	}
+	for i, f := range in {
+		line := i + 1
+		f.Source, f.RecordedBy, f.ApprovedBy = "", "", ""
+		if src != nil {
+			f.Source = src.ID
+		} else {
+			f.RecordedBy = actor.ID
+		}
+		f.RecordedAt = now
+		f.ObservedAt = f.ObservedAt.UTC().Truncate(0)
+		if err := f.Validate(); err != nil {
+			fail(line, err)
+			continue
+		}
+		if err := rules.ValidateFact(&f, now); err != nil {
+			fail(line, err)
+			continue
+		}
+		if src != nil && !src.Allowed(f.Kind) {
+			fail(line, healthcode.FieldErrorf("kind", "source %s is not registered for %s facts (registered: %v)", src.ID, f.Kind, src.Kinds))
+			continue
+		}
+		if src == nil && !rules.MayHandEnter(f.Kind, actor.Role) {
+			fail(line, healthcode.FieldErrorf("kind", "a %s may not enter %s facts by hand", actor.Role, f.Kind))
+			continue
+		}
+		f.Key = healthcode.FactKey(f.Origin(), f.ID)
+		facts[i] = f
+	}
+	if len(errs) > 0 {
+		return nil, batchError(errs)
+	}
+	var res *RecordResult
+	err := db.write(ctx, func(t *Tx) error {
+		var err error
+		res, err = t.recordFacts(actor, facts)
+		return err
+	})
+	return res, err
+}
+
+// batchError is the error of a rejected batch: EINVALID with every error
+// as a detail.
+func batchError(errs []*healthcode.Error) error {
+	first := errs[0]
+	return &healthcode.Error{Code: healthcode.EINVALID, Line: first.Line, Field: first.Field,
+		Message: fmt.Sprintf("%s (batch rejected: %d error(s), nothing stored)", first.Message, len(errs)), Details: errs}
+}
+
+// contentHash identifies a fact's content, to tell a retry from a conflict.
+func contentHash(f *healthcode.Fact) []byte {
+	b, _ := json.Marshal([]any{f.Kind, f.Subject, fmtTime(f.ObservedAt), f.Evidence, json.RawMessage(f.Payload)})
+	return keyHash(string(b))
+}
+
+// stored is what the database already knows about a submitted fact.
+type stored struct {
+	hash   []byte
+	status string
+}
+
+func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*RecordResult, error) {
+	var errs []*healthcode.Error
+	fail := func(line int, field, format string, args ...any) {
+		errs = append(errs, &healthcode.Error{Code: healthcode.EINVALID, Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
+	}
+	keys := make([]string, len(facts))
+	var persons, areas []string
+	caseSet := map[string]bool{}
+	for i := range facts {
+		keys[i] = facts[i].Key
+		if k, _ := rules.LookupKind(facts[i].Kind); k.Area {
+			areas = append(areas, facts[i].Subject)
+		} else {
+			persons = append(persons, facts[i].Subject)
+		}
+		cases, _ := rules.CitedCases(&facts[i])
+		for _, c := range cases {
+			caseSet[c] = true
+		}
+	}
+	existing, err := t.storedFacts(keys)
+	if err != nil {
+		return nil, err
+	}
+	homes, err := t.lookup("SELECT id, jurisdiction FROM residents WHERE id IN (%s)", persons)
+	if err != nil {
+		return nil, err
+	}
+	areaCodes, err := t.lookup("SELECT code, code FROM jurisdictions WHERE code IN (%s)", areas)
+	if err != nil {
+		return nil, err
+	}
+	cases, err := t.caseStatuses(keysOf(caseSet))
+	if err != nil {
+		return nil, err
+	}
+
+	res := &RecordResult{}
+	var fresh []int // indexes of facts to store
+	seen := map[string]int{}
+	for i := range facts {
+		f := &facts[i]
+		line := i + 1
+		h := contentHash(f)
+		if s, ok := existing[f.Key]; ok {
+			if string(s.hash) != string(h) {
+				fail(line, "id", "id %q was already used for a different fact: ids must not be reused", f.ID)
+				continue
+			}
+			res.Facts = append(res.Facts, FactOutcome{Line: line, Key: f.Key, Status: "duplicate"})
+			continue
+		}
+		if j, ok := seen[f.Key]; ok {
+			if string(contentHash(&facts[j])) != string(h) {
+				fail(line, "id", "id %q is used twice in this batch for different facts", f.ID)
+			} else {
+				res.Facts = append(res.Facts, FactOutcome{Line: line, Key: f.Key, Status: "duplicate"})
+			}
+			continue
+		}
+		seen[f.Key] = i
+		k, _ := rules.LookupKind(f.Kind)
+		target := homes[f.Subject]
+		if k.Area {
+			target = areaCodes[f.Subject]
+			if target == "" {
+				fail(line, "subject", "no jurisdiction %q: a %s fact's subject is an area code", f.Subject, f.Kind)
+				continue
+			}
+		} else if target == "" {
+			fail(line, "subject", "no resident %q", f.Subject)
+			continue
+		}
+		if actor.Kind == healthcode.ActorOfficial {
+			if err := healthcode.Authorize(actor, healthcode.OpRecordFact, target, f.Subject); err != nil {
+				fail(line, "subject", "%s is outside your jurisdiction %s", f.Subject, actor.Jurisdiction)
+				continue
+			}
+		}
+		cited, _ := rules.CitedCases(f)
+		for _, c := range cited {
+			if !cases[c] {
+				fail(line, "payload.case_id", "cites case %q, which is not an active confirmed or asymptomatic case", c)
+			}
+		}
+		// A case status recorded earlier in the batch can be cited later.
+		if f.Kind == rules.KindCaseStatus {
+			var q struct {
+				Status string `json:"status"`
+				CaseID string `json:"case_id"`
+			}
+			json.Unmarshal(f.Payload, &q)
+			cases[q.CaseID] = q.Status == "confirmed" || q.Status == "asymptomatic"
+		}
+		fresh = append(fresh, i)
+	}
+	if len(errs) > 0 {
+		return nil, batchError(errs)
+	}
+
+	// Status: hand-entered facts that would raise a code wait for approval.
+	status := make(map[int]healthcode.FactStatus, len(fresh))
+	for _, i := range fresh {
+		status[i] = healthcode.FactActive
+		if actor.Kind == healthcode.ActorOfficial {
+			raises, err := t.raises(&facts[i])
+			if err != nil {
+				return nil, err
+			}
+			if raises {
+				status[i] = healthcode.FactPending
+			}
+		}
+	}
+
+	var reeval []string
+	var areaJobs []string
+	for _, i := range fresh {
+		f := &facts[i]
+		f.Status = status[i]
+		idx, err := t.Append(tlog.KindFactRecorded, actor, personSubject(f), factPayload(f), factPersonal(f))
+		if err != nil {
+			return nil, err
+		}
+		f.LogIndex = idx
+		if err := t.insertFact(f, contentHash(f)); err != nil {
+			return nil, err
+		}
+		res.Facts = append(res.Facts, FactOutcome{Line: i + 1, Key: f.Key, Status: string(f.Status)})
+		if f.Status == healthcode.FactActive {
+			if k, _ := rules.LookupKind(f.Kind); k.Area {
+				areaJobs = append(areaJobs, f.Subject)
+			} else {
+				reeval = append(reeval, f.Subject)
+			}
+		}
+	}
+	slices.SortFunc(res.Facts, func(a, b FactOutcome) int { return a.Line - b.Line })
+	if res.Changed, err = t.evaluate(reeval, CauseFact); err != nil {
+		return nil, err
+	}
+	for _, a := range uniq(areaJobs) {
+		if _, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": a, "cause": CauseRiskArea}, t.now); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// personSubject is the entry subject of a fact: the resident for person
+// facts, none for area facts (an area is not a person's chain).
+func personSubject(f *healthcode.Fact) string {
+	if k, _ := rules.LookupKind(f.Kind); k.Area {
+		return ""
+	}
+	return f.Subject
+}
+
+// factPayload is the public part of a fact.recorded entry: everything but
+// the evidence reference.
+func factPayload(f *healthcode.Fact) map[string]any {
+	p := map[string]any{
+		"key": f.Key, "id": f.ID, "kind": f.Kind, "subject": f.Subject,
+		"observed_at": fmtTime(f.ObservedAt), "status": f.Status, "payload": json.RawMessage(f.Payload),
+	}
+	if f.Source != "" {
+		p["source"] = f.Source
+	}
+	return p
+}
+
+// factPersonal is the erasable part: the evidence reference.
+func factPersonal(f *healthcode.Fact) any {
+	if f.Evidence == "" {
+		return nil
+	}
+	return map[string]string{"evidence": f.Evidence}
+}
+
+func (t *Tx) insertFact(f *healthcode.Fact, hash []byte) error {
+	var area, caseID string
+	var p struct {
+		Area   string `json:"area"`
+		CaseID string `json:"case_id"`
+	}
+	json.Unmarshal(f.Payload, &p)
+	switch f.Kind {
+	case rules.KindAreaVisit:
+		area = p.Area
+	case rules.KindRiskArea:
+		area = f.Subject
+	case rules.KindCaseStatus:
+		caseID = p.CaseID
+	}
+	_, err := t.exec(`INSERT INTO facts (uid, origin, id, kind, subject, observed_at, recorded_at, source, recorded_by, approved_by, evidence, payload, status, content_hash, log_index, area, case_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.Key, f.Origin(), f.ID, f.Kind, f.Subject, fmtTime(f.ObservedAt), fmtTime(f.RecordedAt), f.Source, f.RecordedBy, f.ApprovedBy,
+		f.Evidence, string(f.Payload), string(f.Status), hash, f.LogIndex, area, caseID)
+	return conflictOr(err, "fact "+f.ID+" already stored")
+}
+
+func (t *Tx) storedFacts(keys []string) (map[string]stored, error) {
+	out := map[string]stored{}
+	err := inChunks(uniq(keys), func(part []string, args []any) error {
+		rows, err := t.query("SELECT uid, content_hash, status FROM facts WHERE uid IN ("+placeholders(len(part))+")", args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			var s stored
+			if err := rows.Scan(&k, &s.hash, &s.status); err != nil {
+				return err
+			}
+			out[k] = s
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// lookup runs a two-column key→value query over an IN list (%s).
+func (t *Tx) lookup(query string, keys []string) (map[string]string, error) {
+	out := map[string]string{}
+	err := inChunks(uniq(keys), func(part []string, args []any) error {
+		rows, err := t.query(fmt.Sprintf(query, placeholders(len(part))), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k, v string
+			if err := rows.Scan(&k, &v); err != nil {
+				return err
+			}
+			out[k] = v
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// caseStatuses reports for each case id whether it is currently an active
+// confirmed or asymptomatic case (its latest active status).
+func (t *Tx) caseStatuses(ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	latest := map[string]string{}
+	err := inChunks(ids, func(part []string, args []any) error {
+		rows, err := t.query("SELECT case_id, observed_at, payload FROM facts WHERE kind = 'case_status' AND status = 'active' AND case_id IN ("+placeholders(len(part))+")", args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, observed, payload string
+			if err := rows.Scan(&id, &observed, &payload); err != nil {
+				return err
+			}
+			if observed < latest[id] {
+				continue
+			}
+			latest[id] = observed
+			var p struct{ Status string }
+			json.Unmarshal([]byte(payload), &p)
+			out[id] = p.Status == "confirmed" || p.Status == "asymptomatic"
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// raises reports whether a hand-entered fact would make a code more
+// severe: for a person fact, that resident's; for a risk area, any
+// designation above low counts as raising (it can turn many codes).
+func (t *Tx) raises(f *healthcode.Fact) (bool, error) {
+	if f.Kind == rules.KindRiskArea {
+		var p struct{ Level string }
+		json.Unmarshal(f.Payload, &p)
+		return p.Level != "low", nil
+	}
+	list, err := t.db.published(t.ctx, t.tx)
+	if err != nil {
+		return false, err
+	}
+	var home string
+	if err := t.queryRow("SELECT jurisdiction FROM residents WHERE id = ?", f.Subject).Scan(&home); err != nil {
+		return false, err
+	}
+	rs := applicable(list, home, t.now)
+	if rs == nil {
+		return false, nil
+	}
+	in, err := t.input(f.Subject)
+	if err != nil {
+		return false, err
+	}
+	return rules.Raises(rs, in, forEval(*f))
+}
+
+// input loads one resident's evaluation input.
+func (t *Tx) input(id string) (rules.Input, error) {
+	in := rules.Input{Now: t.now}
+	rows, err := t.query("SELECT "+factColumns+" FROM facts WHERE subject = ? AND status = 'active'", id)
+	if err != nil {
+		return in, err
+	}
+	areaSet := map[string]bool{}
+	for rows.Next() {
+		f, err := scanFact(rows)
+		if err != nil {
+			rows.Close()
+			return in, err
+		}
+		in.Facts = append(in.Facts, forEval(f))
+		if f.Kind == rules.KindAreaVisit {
+			var p struct{ Area string }
+			json.Unmarshal(f.Payload, &p)
+			for _, a := range healthcode.Ancestors(p.Area) {
+				areaSet[a] = true
+			}
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return in, err
+	}
+	in.Areas, err = t.riskAreas(areaSet)
+	return in, err
+}
+
+func keysOf(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func uniq(xs []string) []string {
+	out := slices.Clone(xs)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// source reads a registered source by id.
+func (db *DB) source(ctx context.Context, id string) (*healthcode.Source, error) {
+	var s healthcode.Source
+	var kinds string
+	var disabled int
+	err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT id, name, kinds, jurisdiction, disabled FROM sources WHERE id = ?"), id).
+		Scan(&s.ID, &s.Name, &kinds, &s.Jurisdiction, &disabled)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && disabled != 0 {
+		return nil, healthcode.Errorf(healthcode.EUNAUTH, "unknown or disabled source")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.Kinds = splitKinds(kinds)
+	return &s, nil
+}

@@ -1,0 +1,247 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// Job kinds.
+const (
+	JobReevaluate = "reevaluate" // re-evaluate every resident of a scope (params: scope, cause, and what triggered it)
+)
+
+// Job statuses.
+const (
+	JobPending = "pending"
+	JobDone    = "done"
+)
+
+// Job is a background re-evaluation run. Its cursor makes it resumable: each
+// chunk of residents is evaluated and the cursor advanced in one
+// transaction, so a restart continues where the last commit left off.
+type Job struct {
+	ID         string
+	Kind       string
+	Params     map[string]string
+	Status     string
+	RunAt      time.Time
+	Cursor     string
+	Done       int64
+	Changed    int64
+	Total      int64 // residents in scope (computed when listed)
+	CreatedAt  time.Time
+	FinishedAt time.Time
+	LogIndex   int64
+}
+
+// jobChunk is how many residents one transaction of a job evaluates.
+const jobChunk = 1000
+
+// enqueueJob adds a job, due at runAt, with its job.started entry.
+func (t *Tx) enqueueJob(kind string, params map[string]string, runAt time.Time) (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	id := "j_" + hex.EncodeToString(b[:])
+	p, _ := json.Marshal(params)
+	payload := map[string]any{"job": id, "kind": kind, "params": params, "run_at": fmtTime(runAt)}
+	idx, err := t.Append(tlog.KindJobStarted, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "scheduler"}, "", payload, nil)
+	if err != nil {
+		return "", err
+	}
+	_, err = t.exec("INSERT INTO jobs (id, kind, params, status, run_at, created_at, log_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		id, kind, string(p), JobPending, fmtTime(runAt), fmtTime(t.now), idx)
+	return id, err
+}
+
+// Jobs lists jobs, newest first, with the number of residents in scope.
+func (db *DB) Jobs(ctx context.Context) ([]*Job, error) {
+	rows, err := db.db.QueryContext(ctx, "SELECT id, kind, params, status, run_at, cursor, done, changed, created_at, finished_at, log_index FROM jobs ORDER BY created_at DESC, id")
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []*Job
+	for rows.Next() {
+		j := &Job{}
+		var params, runAt, created, finished string
+		if err := rows.Scan(&j.ID, &j.Kind, &params, &j.Status, &runAt, &j.Cursor, &j.Done, &j.Changed, &created, &finished, &j.LogIndex); err != nil {
+			return nil, err
+		}
+		json.Unmarshal([]byte(params), &j.Params)
+		j.RunAt, _ = parseTime(runAt)
+		j.CreatedAt, _ = parseTime(created)
+		j.FinishedAt, _ = parseTime(finished)
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, j := range out {
+		db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT COUNT(*) FROM residents WHERE jurisdiction LIKE ?"), healthcode.CodePrefix(j.Params["scope"])+"%").Scan(&j.Total)
+	}
+	return out, nil
+}
+
+// JobProgress reports a running job's progress.
+type JobProgress struct {
+	Job           string
+	Done, Changed int64
+	Total         int64
+	Finished      bool
+}
+
+// RunJobs runs every job due now until none is left, reporting progress
+// after each chunk. Several processes may run it at once: each chunk is
+// claimed under the log's sequencer lock. It returns the number of jobs
+// finished.
+func (db *DB) RunJobs(ctx context.Context, progress func(JobProgress)) (int, error) {
+	finished := 0
+	for {
+		var id string
+		err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT id FROM jobs WHERE status = ? AND run_at <= ? ORDER BY run_at, id LIMIT 1"),
+			JobPending, fmtTime(db.nowMs())).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return finished, nil
+		}
+		if err != nil {
+			return finished, fmt.Errorf("find due jobs: %w", err)
+		}
+		var total int64
+		for {
+			if err := ctx.Err(); err != nil {
+				return finished, err
+			}
+			var p JobProgress
+			err := db.write(ctx, func(t *Tx) error {
+				var err error
+				p, err = t.jobChunk(id)
+				return err
+			})
+			if err != nil {
+				return finished, fmt.Errorf("job %s: %w", id, err)
+			}
+			if total == 0 && p.Job != "" {
+				total = p.Total
+			}
+			if progress != nil && p.Job != "" {
+				progress(p)
+			}
+			if p.Finished || p.Job == "" {
+				finished++
+				break
+			}
+		}
+	}
+}
+
+// jobChunk evaluates the job's next chunk of residents and advances its
+// cursor; at the end it finishes the job with a job.finished entry.
+func (t *Tx) jobChunk(id string) (JobProgress, error) {
+	var kind, params, status, cursor string
+	var done, changed int64
+	err := t.queryRow("SELECT kind, params, status, cursor, done, changed FROM jobs WHERE id = ?", id).Scan(&kind, &params, &status, &cursor, &done, &changed)
+	if err != nil {
+		return JobProgress{}, err
+	}
+	if status != JobPending {
+		return JobProgress{}, nil // another process finished it
+	}
+	var p map[string]string
+	json.Unmarshal([]byte(params), &p)
+	like := healthcode.CodePrefix(p["scope"]) + "%"
+	rows, err := t.query(limitClause("SELECT id FROM residents WHERE jurisdiction LIKE ? AND id > ? ORDER BY id", jobChunk), like, cursor)
+	if err != nil {
+		return JobProgress{}, err
+	}
+	var ids []string
+	for rows.Next() {
+		var rid string
+		if err := rows.Scan(&rid); err != nil {
+			rows.Close()
+			return JobProgress{}, err
+		}
+		ids = append(ids, rid)
+	}
+	if err := rows.Close(); err != nil {
+		return JobProgress{}, err
+	}
+	var total int64
+	if err := t.queryRow("SELECT COUNT(*) FROM residents WHERE jurisdiction LIKE ?", like).Scan(&total); err != nil {
+		return JobProgress{}, err
+	}
+	prog := JobProgress{Job: id, Total: total}
+	if len(ids) == 0 {
+		if _, err := t.Append(tlog.KindJobFinished, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "scheduler"}, "", map[string]any{
+			"job": id, "kind": kind, "params": p, "residents": done, "changed": changed,
+		}, nil); err != nil {
+			return prog, err
+		}
+		_, err := t.exec("UPDATE jobs SET status = ?, finished_at = ? WHERE id = ?", JobDone, fmtTime(t.now), id)
+		prog.Done, prog.Changed, prog.Finished = done, changed, true
+		return prog, err
+	}
+	cause := p["cause"]
+	if cause == "" {
+		cause = CauseRuleset
+	}
+	n, err := t.evaluate(ids, cause)
+	if err != nil {
+		return prog, err
+	}
+	done += int64(len(ids))
+	changed += int64(n)
+	_, err = t.exec("UPDATE jobs SET cursor = ?, done = ?, changed = ? WHERE id = ?", ids[len(ids)-1], done, changed, id)
+	prog.Done, prog.Changed = done, changed
+	return prog, err
+}
+
+// ReevaluateDue re-evaluates residents whose facts have aged into or out of
+// their windows by now, in chunks, and returns how many codes changed.
+func (db *DB) ReevaluateDue(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		var n, seen int
+		err := db.write(ctx, func(t *Tx) error {
+			rows, err := t.query(limitClause("SELECT resident FROM code_schedule WHERE next_check <= ? ORDER BY next_check, resident", jobChunk), fmtTime(t.now))
+			if err != nil {
+				return err
+			}
+			var ids []string
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				ids = append(ids, id)
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			seen = len(ids)
+			n, err = t.evaluate(ids, CauseTime)
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if seen < jobChunk {
+			return total, nil
+		}
+	}
+}

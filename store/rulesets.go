@@ -1,0 +1,292 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/rules"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// Ruleset statuses.
+const (
+	RulesetDraft     = "draft"     // waits for a second command officer
+	RulesetPublished = "published" // approved: public, in force from effective_at
+	RulesetRefused   = "refused"   // the second officer refused it
+)
+
+// RulesetInfo is a ruleset as stored: its text and who wrote and approved it.
+type RulesetInfo struct {
+	ID          string
+	Version     int
+	Scope       string
+	Status      string
+	Source      string
+	LegalNumber string
+	LegalTitle  string
+	EffectiveAt time.Time
+	DraftedBy   string
+	DraftedAt   time.Time
+	DecidedBy   string
+	DecidedAt   time.Time
+	Reason      string
+	LogIndex    int64 // the ruleset.drafted entry
+	DecidedLog  int64 // the ruleset.published (or refused) entry, -1 before
+}
+
+// DraftRuleset stores a ruleset draft by a command officer whose post
+// covers its scope. The YAML must compile and its examples pass (rules.Check);
+// the version must be above every stored version of the same id. Returns
+// EINVALID (with every error of the file as details), EFORBIDDEN, ECONFLICT.
+func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*RulesetInfo, error) {
+	actor := healthcode.ActorFrom(ctx)
+	if actor.Kind == "" {
+		return nil, healthcode.Errorf(healthcode.EUNAUTH, "log in first")
+	}
+	if len(source) > 256<<10 {
+		return nil, healthcode.Errorf(healthcode.EINVALID, "ruleset file is larger than 256 KiB")
+	}
+	if errs := rules.Check(name, source); len(errs) > 0 {
+		e := healthcode.Errorf(healthcode.EINVALID, "ruleset %s has %d error(s): %v", name, len(errs), errs[0])
+		for _, err := range errs {
+			e.Details = append(e.Details, &healthcode.Error{Code: healthcode.EINVALID, Message: err.Error()})
+		}
+		return nil, e
+	}
+	rs, err := rules.Parse(name, source)
+	if err != nil {
+		return nil, healthcode.Errorf(healthcode.EINVALID, "%v", err)
+	}
+	if err := healthcode.Authorize(actor, healthcode.OpDraftRuleset, rs.Scope(), ""); err != nil {
+		return nil, err
+	}
+	info := &RulesetInfo{
+		ID: rs.ID(), Version: rs.Version(), Scope: rs.Scope(), Status: RulesetDraft, Source: string(source),
+		LegalNumber: rs.LegalBasis().Number, LegalTitle: rs.LegalBasis().Title, EffectiveAt: rs.EffectiveAt().UTC(),
+		DraftedBy: actor.ID, DecidedLog: -1,
+	}
+	err = db.write(ctx, func(t *Tx) error {
+		var maxVersion sql.NullInt64
+		if err := t.queryRow("SELECT MAX(version) FROM rulesets WHERE id = ?", info.ID).Scan(&maxVersion); err != nil {
+			return err
+		}
+		if maxVersion.Valid && int64(info.Version) <= maxVersion.Int64 {
+			return healthcode.Errorf(healthcode.ECONFLICT, "ruleset %s already has version %d: a new draft needs a higher version", info.ID, maxVersion.Int64)
+		}
+		info.DraftedAt = t.now
+		idx, err := t.Append(tlog.KindRulesetDrafted, actor, "", map[string]any{
+			"id": info.ID, "version": info.Version, "scope": info.Scope, "source_sha256": sha256Hex(source),
+			"legal_basis": info.LegalNumber, "effective_at": fmtTime(info.EffectiveAt),
+		}, nil)
+		if err != nil {
+			return err
+		}
+		info.LogIndex = idx
+		_, err = t.exec(`INSERT INTO rulesets (id, version, scope, status, source, legal_number, legal_title, effective_at, drafted_by, drafted_at, log_index)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, info.ID, info.Version, info.Scope, RulesetDraft, info.Source,
+			info.LegalNumber, info.LegalTitle, fmtTime(info.EffectiveAt), actor.ID, fmtTime(t.now), idx)
+		return conflictOr(err, fmt.Sprintf("ruleset %s version %d", info.ID, info.Version))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// DecideRuleset approves (publishes) or refuses a draft. The decider is a
+// command officer of the scope or a parent jurisdiction, and not the
+// drafter. Publishing schedules the re-evaluation of every resident in the
+// scope for when the ruleset takes effect. Returns ENOTFOUND, EFORBIDDEN,
+// ECONFLICT (not a draft), EINVALID (refusal without a reason).
+func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve bool, reason string) (*RulesetInfo, error) {
+	actor := healthcode.ActorFrom(ctx)
+	if !approve && len(reason) < 4 {
+		return nil, healthcode.FieldErrorf("reason", "a refusal needs a written reason")
+	}
+	var info *RulesetInfo
+	err := db.write(ctx, func(t *Tx) error {
+		var err error
+		if info, err = db.ruleset(t.ctx, t.tx, id, version); err != nil {
+			return err
+		}
+		if err := healthcode.Authorize(actor, healthcode.OpApproveRuleset, info.Scope, ""); err != nil {
+			return err
+		}
+		if info.DraftedBy == actor.ID {
+			return healthcode.Errorf(healthcode.EFORBIDDEN, "the drafter cannot approve their own ruleset: a second command officer must")
+		}
+		if info.Status != RulesetDraft {
+			return healthcode.Errorf(healthcode.ECONFLICT, "ruleset %s version %d is %s, not a draft", id, version, info.Status)
+		}
+		kind, status := tlog.KindRulesetPublished, RulesetPublished
+		if !approve {
+			kind, status = tlog.KindRulesetRefused, RulesetRefused
+		}
+		payload := map[string]any{"id": id, "version": version, "decision": status, "drafted_by": info.DraftedBy, "drafted_entry": info.LogIndex}
+		if !approve {
+			payload["reason"] = reason
+		}
+		idx, err := t.Append(kind, actor, "", payload, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec("UPDATE rulesets SET status = ?, decided_by = ?, decided_at = ?, reason = ?, decided_log = ? WHERE id = ? AND version = ?",
+			status, actor.ID, fmtTime(t.now), reason, idx, id, version); err != nil {
+			return err
+		}
+		info.Status, info.DecidedBy, info.DecidedAt, info.Reason, info.DecidedLog = status, actor.ID, t.now, reason, idx
+		if approve {
+			runAt := info.EffectiveAt
+			if runAt.Before(t.now) {
+				runAt = t.now
+			}
+			if _, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": info.Scope, "cause": "ruleset", "ruleset": fmt.Sprintf("%s@%d", id, version)}, runAt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	db.rulesets.invalidate()
+	return info, nil
+}
+
+// Ruleset returns one stored ruleset (any status; rulesets are public).
+// Returns ENOTFOUND.
+func (db *DB) Ruleset(ctx context.Context, id string, version int) (*RulesetInfo, error) {
+	return db.ruleset(ctx, db.db, id, version)
+}
+
+func (db *DB) ruleset(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, id string, version int) (*RulesetInfo, error) {
+	rows := []*RulesetInfo{{}}
+	r := rows[0]
+	var eff, drafted, decided string
+	err := q.QueryRowContext(ctx, db.dialect.rebind(`SELECT id, version, scope, status, source, legal_number, legal_title, effective_at,
+		drafted_by, drafted_at, decided_by, decided_at, reason, log_index, decided_log FROM rulesets WHERE id = ? AND version = ?`), id, version).
+		Scan(&r.ID, &r.Version, &r.Scope, &r.Status, &r.Source, &r.LegalNumber, &r.LegalTitle, &eff,
+			&r.DraftedBy, &drafted, &r.DecidedBy, &decided, &r.Reason, &r.LogIndex, &r.DecidedLog)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, healthcode.Errorf(healthcode.ENOTFOUND, "no ruleset %s version %d", id, version)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read ruleset: %w", err)
+	}
+	r.EffectiveAt, _ = parseTime(eff)
+	r.DraftedAt, _ = parseTime(drafted)
+	r.DecidedAt, _ = parseTime(decided)
+	return r, nil
+}
+
+// Rulesets lists every stored ruleset, newest first, without their text.
+func (db *DB) Rulesets(ctx context.Context) ([]*RulesetInfo, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT id, version, scope, status, legal_number, legal_title, effective_at,
+		drafted_by, drafted_at, decided_by, decided_at, reason, log_index, decided_log FROM rulesets ORDER BY drafted_at DESC, id, version DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list rulesets: %w", err)
+	}
+	defer rows.Close()
+	var out []*RulesetInfo
+	for rows.Next() {
+		r := &RulesetInfo{}
+		var eff, drafted, decided string
+		if err := rows.Scan(&r.ID, &r.Version, &r.Scope, &r.Status, &r.LegalNumber, &r.LegalTitle, &eff,
+			&r.DraftedBy, &drafted, &r.DecidedBy, &decided, &r.Reason, &r.LogIndex, &r.DecidedLog); err != nil {
+			return nil, err
+		}
+		r.EffectiveAt, _ = parseTime(eff)
+		r.DraftedAt, _ = parseTime(drafted)
+		r.DecidedAt, _ = parseTime(decided)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// rulesetCache holds the compiled published rulesets. It is reloaded when
+// the set of published rulesets changes (checked once per evaluation batch,
+// so several processes sharing a database see each other's publications).
+type rulesetCache struct {
+	mu    sync.Mutex
+	mark  string // COUNT and MAX(decided_log) of the published rulesets loaded
+	list  []*rules.Ruleset
+	stale bool
+}
+
+func (c *rulesetCache) invalidate() {
+	c.mu.Lock()
+	c.stale = true
+	c.mu.Unlock()
+}
+
+// published returns the compiled published rulesets, most specific scope
+// first, then latest effective, then highest version.
+func (db *DB) published(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) ([]*rules.Ruleset, error) {
+	var n, maxLog int64
+	if err := q.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(MAX(decided_log), -1) FROM rulesets WHERE status = 'published'").Scan(&n, &maxLog); err != nil {
+		return nil, fmt.Errorf("read rulesets: %w", err)
+	}
+	mark := fmt.Sprint(n, "/", maxLog)
+	c := &db.rulesets
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stale && c.mark == mark {
+		return c.list, nil
+	}
+	rows, err := q.QueryContext(ctx, "SELECT id, version, source FROM rulesets WHERE status = 'published'")
+	if err != nil {
+		return nil, fmt.Errorf("read rulesets: %w", err)
+	}
+	defer rows.Close()
+	var list []*rules.Ruleset
+	for rows.Next() {
+		var id, source string
+		var version int
+		if err := rows.Scan(&id, &version, &source); err != nil {
+			return nil, err
+		}
+		rs, err := rules.Parse(fmt.Sprintf("%s@%d", id, version), []byte(source))
+		if err != nil {
+			return nil, fmt.Errorf("published ruleset %s version %d no longer compiles: %w", id, version, err)
+		}
+		list = append(list, rs)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sort.Slice(list, func(i, j int) bool {
+		a, b := list[i], list[j]
+		if len(a.Scope()) != len(b.Scope()) {
+			return len(a.Scope()) > len(b.Scope())
+		}
+		if !a.EffectiveAt().Equal(b.EffectiveAt()) {
+			return a.EffectiveAt().After(b.EffectiveAt())
+		}
+		return a.Version() > b.Version()
+	})
+	c.list, c.mark, c.stale = list, mark, false
+	return list, nil
+}
+
+// applicable returns the ruleset in force at now for a resident living in
+// home: the most specific published scope covering home, then the latest
+// effective, then the highest version. nil if none.
+func applicable(list []*rules.Ruleset, home string, now time.Time) *rules.Ruleset {
+	for _, rs := range list {
+		if healthcode.Covers(rs.Scope(), home) && !rs.EffectiveAt().After(now) {
+			return rs
+		}
+	}
+	return nil
+}

@@ -33,6 +33,12 @@ func (s *Server) routeTable() []struct {
 		{"DELETE /v1/sessions", s.authenticate(s.handleLogout)},
 		{"GET /v1/jurisdictions", s.authenticate(s.handleJurisdictions)},
 		{"GET /v1/residents/{id}", s.authenticate(s.handleResident)},
+		{"GET /v1/residents/{id}/token", s.authenticateCached(s.handleToken)},
+
+		{"GET /v1/trust", http.HandlerFunc(s.handleTrust)},
+		{"GET /v1/trust/key", http.HandlerFunc(s.handleTrustKey)},
+		{"GET /v1/trust/recognised", http.HandlerFunc(s.handleTrustRecognised)},
+		{"GET /v1/trust/lists/{issuer}", http.HandlerFunc(s.handleTrustImported)},
 
 		{"GET /log/key", http.HandlerFunc(s.handleLogKey)},
 		{"GET /log/", logTiles},

@@ -11,6 +11,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,14 @@ type Config struct {
 	MaxBodyBytes int64        // request body limit; default 1 MiB
 	Logger       *slog.Logger // default slog.Default()
 	Demo         bool         // demo mode: the start page lists demo logins
+
+	// Token issuing (StartTokens): KeySecret opens the sealed signing
+	// keys; Issuer names a new deployment's trust list (store.DefaultIssuer
+	// if empty); KeyPoll is how often to look for a key rotation
+	// (DefaultKeyPoll if zero).
+	KeySecret []byte
+	Issuer    string
+	KeyPoll   time.Duration
 }
 
 // Server holds what handlers share.
@@ -32,6 +41,10 @@ type Server struct {
 	logger  *slog.Logger
 	metrics *metrics
 	handler http.Handler
+
+	tokens   atomic.Pointer[tokenService] // nil until StartTokens
+	sessions *sessionCache                // for the token route
+	codes    *codeCache                   // for the token route
 }
 
 // New returns a server over db.
@@ -42,7 +55,7 @@ func New(db *store.DB, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{db: db, cfg: cfg, logger: cfg.Logger, metrics: newMetrics()}
+	s := &Server{db: db, cfg: cfg, logger: cfg.Logger, metrics: newMetrics(), sessions: newSessionCache(), codes: newCodeCache()}
 	s.handler = s.routes()
 	return s
 }

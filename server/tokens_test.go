@@ -57,7 +57,9 @@ func mustTrust(t *testing.T, base string) (ed25519.PublicKey, *token.TrustList, 
 	if status != 200 {
 		t.Fatalf("trust key: %d %s", status, b)
 	}
-	var k struct{ Public string `json:"public_key"` }
+	var k struct {
+		Public string `json:"public_key"`
+	}
 	json.Unmarshal(b, &k)
 	pub, err := token.ParsePublicKey(k.Public)
 	if err != nil {

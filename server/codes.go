@@ -1,0 +1,57 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/healthcode/healthcode/store"
+)
+
+// lang is the language a request asks for: ?lang=en, else Accept-Language
+// starting with en; zh-CN by default.
+func lang(r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); l == "en" || l == "zh-CN" {
+		return l
+	}
+	if al := r.Header.Get("Accept-Language"); len(al) >= 2 && al[:2] == "en" {
+		return "en"
+	}
+	return "zh-CN"
+}
+
+// explanationJSON is an explanation with the reason in one language.
+type explanationJSON struct {
+	*store.Explanation
+	Label      string `json:"label"`
+	ReasonText string `json:"reason_text"`
+}
+
+func explain(ex *store.Explanation, l string) explanationJSON {
+	out := explanationJSON{Explanation: ex, Label: ex.Colour.Label(l), ReasonText: ex.Reason[l]}
+	if out.ReasonText == "" && ex.Rule == "" {
+		out.ReasonText = map[string]string{"zh-CN": "未命中任何赋码规则", "en": "No rule applies"}[l]
+	}
+	return out
+}
+
+func (s *Server) handleCode(w http.ResponseWriter, r *http.Request) {
+	ex, err := s.db.Explain(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, explain(ex, lang(r)))
+}
+
+func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
+	list, err := s.db.History(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	l := lang(r)
+	out := make([]explanationJSON, len(list))
+	for i, ex := range list {
+		out[i] = explain(ex, l)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"changes": out})
+}

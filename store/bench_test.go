@@ -61,7 +61,7 @@ func BenchmarkReadResident(b *testing.B) {
 		if err := db.CreateResidents(system, rs); err != nil {
 			b.Fatal(err)
 		}
-		ctx := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorOfficial, Role: healthcode.RoleCommand, Jurisdiction: "410000"})
+		ctx := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_bench", Role: healthcode.RoleCommand, Jurisdiction: "410000"})
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0

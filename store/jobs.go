@@ -245,3 +245,30 @@ func (db *DB) ReevaluateDue(ctx context.Context) (int, error) {
 		}
 	}
 }
+
+// Schedule runs due jobs and re-evaluates aged codes every interval until
+// ctx ends, logging what it did. Run it in one goroutine per process (more
+// processes are safe: work is claimed under the sequencer lock).
+func (db *DB) Schedule(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := db.RunJobs(ctx, func(p JobProgress) {
+			db.logger.Info("job progress", "job", p.Job, "done", p.Done, "total", p.Total, "changed", p.Changed, "finished", p.Finished)
+		}); err != nil && ctx.Err() == nil {
+			db.logger.Error("run jobs", "err", err)
+		} else if n > 0 {
+			db.logger.Info("jobs finished", "count", n)
+		}
+		if n, err := db.ReevaluateDue(ctx); err != nil && ctx.Err() == nil {
+			db.logger.Error("re-evaluate aged codes", "err", err)
+		} else if n > 0 {
+			db.logger.Info("codes changed as facts aged", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -165,10 +165,10 @@ func TestResidents(t *testing.T) {
 		}{
 			{"self", healthcode.Actor{Kind: healthcode.ActorResident, ID: rs[0].ID}, rs[0].ID, ""},
 			{"other resident", healthcode.Actor{Kind: healthcode.ActorResident, ID: rs[1].ID}, rs[0].ID, healthcode.EFORBIDDEN},
-			{"worker of the community", healthcode.Actor{Kind: healthcode.ActorOfficial, Role: healthcode.RoleWorker, Jurisdiction: "410105001001"}, rs[0].ID, ""},
-			{"worker of another community", healthcode.Actor{Kind: healthcode.ActorOfficial, Role: healthcode.RoleWorker, Jurisdiction: "410105001002"}, rs[0].ID, healthcode.EFORBIDDEN},
-			{"city command", healthcode.Actor{Kind: healthcode.ActorOfficial, Role: healthcode.RoleCommand, Jurisdiction: "410100"}, rs[0].ID, ""},
-			{"operator", healthcode.Actor{Kind: healthcode.ActorOfficial, Role: healthcode.RoleOperator, Jurisdiction: "410000"}, rs[0].ID, healthcode.EFORBIDDEN},
+			{"worker of the community", healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_w1", Role: healthcode.RoleWorker, Jurisdiction: "410105001001"}, rs[0].ID, ""},
+			{"worker of another community", healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_w2", Role: healthcode.RoleWorker, Jurisdiction: "410105001002"}, rs[0].ID, healthcode.EFORBIDDEN},
+			{"city command", healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_c1", Role: healthcode.RoleCommand, Jurisdiction: "410100"}, rs[0].ID, ""},
+			{"operator", healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_op", Role: healthcode.RoleOperator, Jurisdiction: "410000"}, rs[0].ID, healthcode.EFORBIDDEN},
 			{"public", healthcode.Actor{}, rs[0].ID, healthcode.EUNAUTH},
 			{"unknown", healthcode.Actor{Kind: healthcode.ActorResident, ID: "r_x"}, "r_nobody", healthcode.ENOTFOUND},
 		}

@@ -104,6 +104,9 @@ func seedDemo(ctx context.Context, e *env, st *store.DB, dsn string, seed int64,
 	} else {
 		fmt.Fprintf(e.stderr, "healthcode: demo province already seeded (%d residents)\n", have)
 	}
+	if err := seedDemoStory(ctx, e, st, p); err != nil {
+		return "", fmt.Errorf("seed demo facts: %w", err)
+	}
 	path := credentialsPath(dsn)
 	if err := writeCredentials(path, p, st); err != nil {
 		return "", err

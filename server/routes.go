@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/tlog"
 )
 
@@ -40,6 +41,20 @@ func (s *Server) routeTable() []struct {
 		{"GET /v1/trust/recognised", http.HandlerFunc(s.handleTrustRecognised)},
 		{"GET /v1/trust/lists/{issuer}", http.HandlerFunc(s.handleTrustImported)},
 
+		// HTML pages (package web); sessions are cookies on store sessions.
+		{"GET /{$}", s.pages.Session(s.pages.Home)},
+		{"GET /login", s.pages.Session(s.pages.LoginForm)},
+		{"POST /login", s.pages.Session(s.pages.Login)},
+		{"POST /logout", s.pages.Session(s.pages.Logout)},
+		{"GET /lang/{lang}", http.HandlerFunc(s.pages.Lang)},
+		{"GET /residents/{id}", s.pages.Session(s.pages.Resident)},
+		{"GET /explorer", s.pages.Session(s.pages.Explorer)},
+		{"GET /explorer/goto", http.HandlerFunc(s.pages.ExplorerGoto)},
+		{"GET /explorer/entries/{index}", s.pages.Session(s.pages.ExplorerEntry)},
+		{"GET /explorer/consistency", s.pages.Session(s.pages.ExplorerConsistency)},
+		{"GET /verify", s.pages.Session(s.pages.Verify)},
+		{"GET /static/{file}", http.HandlerFunc(s.pages.Static)},
+
 		{"GET /log/key", http.HandlerFunc(s.handleLogKey)},
 		{"GET /log/", logTiles},
 		{"GET /v1/log/entries/{index}", http.HandlerFunc(s.handleLogEntry)},
@@ -61,6 +76,10 @@ func (s *Server) routes() http.Handler {
 			w.Header().Set("Allow", rec.header.Get("Allow"))
 			writeJSON(w, http.StatusMethodNotAllowed, errorJSON(healthcode.EINVALID,
 				"method "+r.Method+" not allowed on "+r.URL.Path+" (allowed: "+rec.header.Get("Allow")+")"))
+			return
+		}
+		if web.WantsPage(r) {
+			s.pages.NotFound(w, r)
 			return
 		}
 		s.writeError(w, r, healthcode.Errorf(healthcode.ENOTFOUND, "no route %s %s", r.Method, r.URL.Path))

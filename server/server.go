@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/store"
 )
 
@@ -24,6 +25,7 @@ type Config struct {
 	MaxBodyBytes int64        // request body limit; default 1 MiB
 	Logger       *slog.Logger // default slog.Default()
 	Demo         bool         // demo mode: the start page lists demo logins
+	DemoLogins   []DemoLogin  // the demo logins the start page offers (demo mode only)
 
 	// Token issuing (StartTokens): KeySecret opens the sealed signing
 	// keys; Issuer names a new deployment's trust list (store.DefaultIssuer
@@ -41,6 +43,7 @@ type Server struct {
 	logger  *slog.Logger
 	metrics *metrics
 	handler http.Handler
+	pages   *web.Pages // the HTML pages (routes.go registers them)
 
 	tokens   atomic.Pointer[tokenService] // nil until StartTokens
 	sessions *sessionCache                // for the token route
@@ -56,6 +59,7 @@ func New(db *store.DB, cfg Config) *Server {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{db: db, cfg: cfg, logger: cfg.Logger, metrics: newMetrics(), sessions: newSessionCache(), codes: newCodeCache()}
+	s.pages = s.newPages()
 	s.handler = s.routes()
 	return s
 }

@@ -38,6 +38,7 @@ func runServe(ctx context.Context, e *env) error {
 	}
 	defer st.Close()
 
+	var logins []server.DemoLogin
 	if *demoFlag {
 		creds, err := seedDemo(ctx, e, st, *db, *seed, *residents)
 		if err != nil {
@@ -45,9 +46,12 @@ func runServe(ctx context.Context, e *env) error {
 		}
 		abs, _ := filepath.Abs(creds)
 		fmt.Fprintf(e.stdout, "demo credentials: %s\n", abs)
+		if logins, err = demoLogins(creds); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(e.stdout, "log verifier key: %s\n", st.LogVerifierKey())
-	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag})
+	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag, DemoLogins: logins})
 	return srv.ListenAndServe(ctx, *addr, func(bound string) {
 		fmt.Fprintf(e.stdout, "healthcode serving on http://%s (%s database %s)\n", bound, st.Engine(), *db)
 		logger.Info("serving", "addr", bound, "engine", st.Engine())

@@ -1,0 +1,34 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/healthcode/healthcode/server/web"
+)
+
+// DemoLogin is a demo account the start page offers in demo mode.
+type DemoLogin = web.DemoLogin
+
+// newPages builds the HTML pages (package web) over the server's store,
+// with the API's error table so pages and API answer a code with the same
+// status. The templates are embedded: a parse failure is a bug the web
+// package's tests catch, so it panics at start-up.
+func (s *Server) newPages() *web.Pages {
+	p, err := web.New(s.db, web.Options{
+		Logger:     s.logger,
+		Demo:       s.cfg.Demo,
+		DemoLogins: s.cfg.DemoLogins,
+		Status: func(code string) int {
+			if st, ok := statusOf[code]; ok {
+				return st
+			}
+			return http.StatusInternalServerError
+		},
+		RequestID: func(r *http.Request) string { return requestID(r.Context()) },
+		Tokens:    func() bool { return s.tokens.Load() != nil },
+	})
+	if err != nil {
+		panic("server: web pages: " + err.Error())
+	}
+	return p
+}

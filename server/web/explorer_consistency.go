@@ -1,0 +1,83 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	sumtlog "golang.org/x/mod/sumdb/tlog"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+type consistencyData struct {
+	Checkpoint checkpointData
+	Old, New   int64
+	Asked      bool // both sizes were given
+	OldRoot    string
+	NewRoot    string
+	Proof      []string
+	Verified   bool
+}
+
+// ExplorerConsistency proves that the log of size ?old= is a prefix of the
+// log of size ?new= (default: the latest checkpoint's size), and checks the
+// proof against both trees' root hashes.
+func (p *Pages) ExplorerConsistency(w http.ResponseWriter, r *http.Request) {
+	cpd, cp, err := p.latest(r.Context())
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	d := consistencyData{Checkpoint: cpd, New: cp.Size}
+	q := r.URL.Query()
+	if q.Get("old") == "" {
+		d.Old = max(1, cp.Size/2)
+		p.render(w, r, http.StatusOK, p.newPage(w, r, "consistency", d))
+		return
+	}
+	parse := func(name string, def int64) (int64, error) {
+		s := q.Get(name)
+		if s == "" {
+			return def, nil
+		}
+		v, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, healthcode.FieldErrorf(name, "must be an integer tree size, not %q", s)
+		}
+		return v, nil
+	}
+	if d.Old, err = parse("old", 0); err != nil {
+		p.error(w, r, err)
+		return
+	}
+	if d.New, err = parse("new", cp.Size); err != nil {
+		p.error(w, r, err)
+		return
+	}
+	hr := p.hashReader(r.Context())
+	proof, err := tlog.NewConsistencyProof(hr, cp.Size, d.Old, d.New)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	oldRoot, err := sumtlog.TreeHash(d.Old, hr)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	newRoot, err := sumtlog.TreeHash(d.New, hr)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	d.Asked = true
+	d.OldRoot, d.NewRoot = oldRoot.String(), newRoot.String()
+	for _, h := range proof.Proof {
+		d.Proof = append(d.Proof, h.String())
+	}
+	// The newest tree's root is the signed one, so the chain of trust runs
+	// from the signature to the old root.
+	d.Verified = proof.Verify(oldRoot, newRoot) == nil && (d.New != cp.Size || newRoot == cp.Root)
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "consistency", d))
+}

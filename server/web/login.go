@@ -1,0 +1,76 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/healthcode/healthcode"
+)
+
+type loginData struct {
+	Login string
+	Next  string
+	Error string // catalogue key of the error, if the last attempt failed
+}
+
+// LoginForm shows the login form.
+func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) {
+	d := loginData{Next: localPath(r.URL.Query().Get("next"))}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "login", d))
+}
+
+// Login checks a login and password with store.Login, sets the session
+// cookie and goes on to the page asked for: a resident's own page by
+// default.
+func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
+	if !checkCSRF(r) {
+		p.error(w, r, errCSRF)
+		return
+	}
+	d := loginData{Login: r.PostFormValue("login"), Next: localPath(r.PostFormValue("next"))}
+	password := r.PostFormValue("password")
+	if d.Login == "" || password == "" {
+		d.Error = "login.missing"
+		p.render(w, r, http.StatusBadRequest, p.newPage(w, r, "login", d))
+		return
+	}
+	sess, err := p.db.Login(r.Context(), d.Login, password)
+	if err != nil {
+		if healthcode.ErrorCode(err) != healthcode.EUNAUTH {
+			p.error(w, r, err)
+			return
+		}
+		d.Error = "login.wrong"
+		p.render(w, r, p.opts.Status(healthcode.EUNAUTH), p.newPage(w, r, "login", d))
+		return
+	}
+	p.setSession(w, r, sess.Token, sess.ExpiresAt)
+	next := d.Next
+	if next == "/" || next == "/login" {
+		next = homeOf(sess.Actor)
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// homeOf is where an actor lands after logging in.
+func homeOf(a healthcode.Actor) string {
+	if a.Kind == healthcode.ActorResident {
+		return "/residents/" + a.ID
+	}
+	return "/"
+}
+
+// Logout ends the session in the store and clears the cookie.
+func (p *Pages) Logout(w http.ResponseWriter, r *http.Request) {
+	if !checkCSRF(r) {
+		p.error(w, r, errCSRF)
+		return
+	}
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		if err := p.db.Logout(r.Context(), c.Value); err != nil {
+			p.error(w, r, err)
+			return
+		}
+	}
+	p.clearSession(w, r)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}

@@ -1,0 +1,59 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/store"
+)
+
+type residentData struct {
+	Resident *healthcode.Resident
+	Code     *store.Explanation   // the code now and why
+	History  []*store.Explanation // every change, newest first
+	// QR is the URL of the resident's QR image (GET
+	// /v1/residents/{id}/token?format=png), or "" when the server issues
+	// no tokens.
+	QR string
+	// QRRefresh is how often, in seconds, the page reloads the QR image:
+	// well within a token's lifetime, so the code shown is never stale.
+	QRRefresh int
+}
+
+// qrRefreshSeconds is well under the time the server keeps a served token
+// valid for (server.TokenMinFresh, 10 of token.DefaultValidity's 15
+// minutes).
+const qrRefreshSeconds = 240
+
+// Resident is a resident's page: the code, large, in its colour and in
+// words; the QR code; why it has that colour (rule, reason, legal basis,
+// facts with who recorded and approved them, log entries); and the
+// history. The store decides who may read it (the resident, or an
+// official of their area, whose read it logs).
+func (p *Pages) Resident(w http.ResponseWriter, r *http.Request) {
+	if healthcode.ActorFrom(r.Context()).Kind == "" {
+		p.error(w, r, healthcode.Errorf(healthcode.EUNAUTH, "log in first"))
+		return
+	}
+	id := r.PathValue("id")
+	res, err := p.db.Resident(r.Context(), id)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	ex, err := p.db.Explain(r.Context(), id)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	hist, err := p.db.History(r.Context(), id)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	d := residentData{Resident: res, Code: ex, History: hist, QRRefresh: qrRefreshSeconds}
+	if p.opts.Tokens() {
+		d.QR = "/v1/residents/" + res.ID + "/token?format=png&lang=" + langOf(r)
+	}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "resident", d))
+}

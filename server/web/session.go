@@ -1,0 +1,122 @@
+package web
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/healthcode/healthcode"
+)
+
+// Cookie names. The session cookie holds the store's session token
+// (store.Login); the API accepts it for GET requests too, so that an
+// <img> on a page can load the resident's QR code.
+const (
+	SessionCookie = "hc_session"
+	csrfCookie    = "hc_csrf"
+	langCookie    = "hc_lang"
+)
+
+// Session puts the actor of the request's session cookie in its context.
+// Without a cookie the request acts as the public; an unknown or expired
+// session is cleared and the request goes on as the public.
+func (p *Pages) Session(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := r.Cookie(SessionCookie)
+		if err != nil || c.Value == "" {
+			h(w, r)
+			return
+		}
+		actor, err := p.db.Authenticate(r.Context(), c.Value)
+		if err != nil {
+			if healthcode.ErrorCode(err) != healthcode.EUNAUTH {
+				p.error(w, r, err)
+				return
+			}
+			p.clearSession(w, r)
+			h(w, r)
+			return
+		}
+		h(w, r.WithContext(healthcode.NewContext(r.Context(), actor)))
+	}
+}
+
+func secure(r *http.Request) bool { return r.TLS != nil }
+
+func (p *Pages) setSession(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: token, Path: "/", Expires: expires,
+		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
+}
+
+func (p *Pages) clearSession(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
+}
+
+// csrfToken returns the token forms on this page carry. It is a
+// double-submit token: a random value in an HttpOnly cookie, set here if
+// missing, that every POST must repeat in its "csrf" field. A logged-in
+// visitor's token is derived from the session instead, so logging in
+// changes it.
+func (p *Pages) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && healthcode.ActorFrom(r.Context()).Kind != "" {
+		return sessionCSRF(c.Value)
+	}
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
+		return c.Value
+	}
+	var b [32]byte
+	if _, err := io.ReadFull(p.opts.Rand, b[:]); err != nil {
+		return ""
+	}
+	v := base64.RawURLEncoding.EncodeToString(b[:])
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/", HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
+	// Later code in this request must see the same value.
+	r.AddCookie(&http.Cookie{Name: csrfCookie, Value: v})
+	return v
+}
+
+func sessionCSRF(session string) string {
+	h := sha256.Sum256([]byte("healthcode csrf v1\x00" + session))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// checkCSRF reports whether a POST carries the token of its session (or of
+// its csrf cookie, before login) and, when the browser says where it comes
+// from, comes from this site.
+func checkCSRF(r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return false
+		}
+	}
+	got := r.PostFormValue("csrf")
+	if got == "" {
+		return false
+	}
+	var want string
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && healthcode.ActorFrom(r.Context()).Kind != "" {
+		want = sessionCSRF(c.Value)
+	} else if c, err := r.Cookie(csrfCookie); err == nil {
+		want = c.Value
+	}
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+var errCSRF = healthcode.Errorf(healthcode.EFORBIDDEN, "the form has expired: reload the page and try again")
+
+// localPath returns next if it is a path on this site, else "/".
+func localPath(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }

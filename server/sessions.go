@@ -96,6 +96,11 @@ type codeEntry struct {
 	colour healthcode.Colour
 	index  int64
 	at     time.Time
+
+	// The JSON body last served for this resident: the same token is
+	// served for minutes, so it is encoded once.
+	text, lang string
+	body       []byte
 }
 
 type codeCache struct {
@@ -126,10 +131,34 @@ func (s *Server) codeFor(ctx context.Context, id string) (codeEntry, error) {
 	}
 	e = codeEntry{name: res.Name, colour: st.Colour, index: st.LogIndex, at: now}
 	c.mu.Lock()
+	if old, ok := c.m[id]; ok {
+		e.text, e.lang, e.body = old.text, old.lang, old.body
+	}
 	if len(c.m) >= cacheMaxEntries {
 		c.m = make(map[string]codeEntry)
 	}
 	c.m[id] = e
 	c.mu.Unlock()
 	return e, nil
+}
+
+// body returns the JSON body cached for the resident's token text and
+// language.
+func (c *codeCache) body(id, text, lang string) ([]byte, bool) {
+	c.mu.Lock()
+	e, ok := c.m[id]
+	c.mu.Unlock()
+	if !ok || e.text != text || e.lang != lang || e.body == nil {
+		return nil, false
+	}
+	return e.body, true
+}
+
+func (c *codeCache) setBody(id, text, lang string, body []byte) {
+	c.mu.Lock()
+	if e, ok := c.m[id]; ok {
+		e.text, e.lang, e.body = text, lang, body
+		c.m[id] = e
+	}
+	c.mu.Unlock()
 }

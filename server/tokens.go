@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -136,7 +138,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Cache-Control"] = noStore
 	if format == "png" {
 		img, err := token.PNG(text, claims.Colour, lang)
 		if err != nil {
@@ -147,6 +150,26 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		w.Write(img)
 		return
 	}
-	writeJSON(w, http.StatusOK, tokenJSON{Token: text, Colour: claims.Colour, Label: claims.Colour.Label(lang), Name: claims.Name,
-		IssuedAt: claims.IssuedAt, ExpiresAt: claims.ExpiresAt, LogIndex: claims.LogIndex})
+	// The same token is served many times: encode its body once.
+	body, ok := s.codes.body(id, text, lang)
+	if !ok {
+		b, err := json.Marshal(tokenJSON{Token: text, Colour: claims.Colour, Label: claims.Colour.Label(lang), Name: claims.Name,
+			IssuedAt: claims.IssuedAt, ExpiresAt: claims.ExpiresAt, LogIndex: claims.LogIndex})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		body = append(b, '\n')
+		s.codes.setBody(id, text, lang, body)
+	}
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
 }
+
+// Header values shared by every token response (never modified).
+var (
+	noStore         = []string{"no-store"}
+	jsonContentType = []string{"application/json; charset=utf-8"}
+)

@@ -42,6 +42,10 @@ func commands() map[string]command {
 		"serve": {"run the server", runServe},
 		"demo":  {"seed a demo province into a database", runDemo},
 		"log":   {"verify, monitor and prove the transparency log", runLog},
+		"keys":  {"create, list, rotate and revoke the token signing keys", runKeys},
+		"trust": {"fetch, import and export signed trust lists", runTrust},
+		"token": {"verify a health code token offline", runToken},
+		"bench": {"measure the token route under load (loopback)", runBench},
 	}
 }
 

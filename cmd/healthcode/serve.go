@@ -20,6 +20,7 @@ func runServe(ctx context.Context, e *env) error {
 	seed := fs.Int64("seed", 1, "seed of the demo province (with --demo)")
 	level := fs.String("log-level", e.envOr("HEALTHCODE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env HEALTHCODE_LOG_LEVEL)")
 	origin := fs.String("log-origin", e.envOr("HEALTHCODE_LOG_ORIGIN", "healthcode.local/log"), "origin line of the transparency log's checkpoints (env HEALTHCODE_LOG_ORIGIN)")
+	issuer := fs.String("issuer", e.envOr("HEALTHCODE_ISSUER", store.DefaultIssuer), "issuer name of a new deployment's trust list, e.g. cn-41 (env HEALTHCODE_ISSUER)")
 	if err := parseFlags(e, fs, e.args); err != nil {
 		return err
 	}
@@ -51,7 +52,21 @@ func runServe(ctx context.Context, e *env) error {
 		}
 	}
 	fmt.Fprintf(e.stdout, "log verifier key: %s\n", st.LogVerifierKey())
-	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag, DemoLogins: logins})
+	secret, from, err := keySecret(e, *db, *demoFlag)
+	if err != nil {
+		return err
+	}
+	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag, DemoLogins: logins, KeySecret: secret, Issuer: *issuer})
+	if secret == nil {
+		logger.Warn("token issuing disabled: no key secret (set " + envKeySecret + ")")
+	} else {
+		if err := srv.StartTokens(ctx); err != nil {
+			return fmt.Errorf("token keys: %w", err)
+		}
+		if m, err := st.Trust(ctx); err == nil {
+			fmt.Fprintf(e.stdout, "trust-list key: %x (issuer %s, trust list version %d; key secret from %s)\n", []byte(m.TrustKey), m.Issuer, m.Version, from)
+		}
+	}
 	return srv.ListenAndServe(ctx, *addr, func(bound string) {
 		fmt.Fprintf(e.stdout, "healthcode serving on http://%s (%s database %s)\n", bound, st.Engine(), *db)
 		logger.Info("serving", "addr", bound, "engine", st.Engine())

@@ -251,6 +251,9 @@ func TestFactsAndCodes(t *testing.T) {
 		if len(rep.Problems) != 0 {
 			t.Fatalf("verify: %v", rep.Problems)
 		}
+		if rep.CodeChanges != 6 { // r0 red, r0 case, r1 red, r1 green, r2 red, r2 green
+			t.Errorf("replayed %d code changes, want 6", rep.CodeChanges)
+		}
 	})
 }
 

@@ -32,6 +32,7 @@ type VerifyReport struct {
 	Checkpoints int   // signed checkpoints checked against the recomputed tree
 	Subjects    int   // per-subject hash chains checked
 	StateRows   int   // state rows checked against the entries that made them
+	CodeChanges int   // code changes recomputed from the logged facts and rulesets
 	Problems    []Problem
 }
 
@@ -92,6 +93,10 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 	if err != nil {
 		return nil, err
 	}
+	replay, err := db.newReplayer(ctx, rep)
+	if err != nil {
+		return nil, err
+	}
 	personal := make(map[int64]sumtlog.Hash) // commitments, checked against log_personal
 	total := maxIdx + 1
 	const chunk = 10000
@@ -138,6 +143,7 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 				for _, x := range expect[idx] {
 					x.check(rep, e)
 				}
+				replay.entry(e)
 				delete(expect, idx)
 			}
 			hs, err := sumtlog.StoredHashes(idx, data, reader)
@@ -161,6 +167,7 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 		}
 	}
 	rep.Size = next
+	rep.CodeChanges = replay.Changes
 
 	// Checkpoints: the latest, and every one ever signed, against the tree.
 	rows, err := db.db.QueryContext(ctx, "SELECT size, root, signed FROM log_checkpoints ORDER BY size")

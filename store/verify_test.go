@@ -85,7 +85,7 @@ func TestVerifyLogClean(t *testing.T) {
 		if len(rep.Problems) != 0 {
 			t.Fatalf("clean log has problems: %v", rep.Problems)
 		}
-		if rep.Size != 26 || rep.Subjects != 20 || rep.StateRows != 26 || rep.Checkpoints < 2 {
+		if rep.Size != 26 || rep.Subjects != 20 || rep.StateRows != 26 || rep.Checkpoints < 2 || rep.CodeChanges != 0 {
 			t.Errorf("report %+v", rep)
 		}
 	})

@@ -32,7 +32,7 @@ func TestScripts(t *testing.T) {
 			ln.Close()
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		Cmds: withCmds(tokenCmds, map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// waithttp URL: wait up to 30 s for URL to answer 200.
 			"waithttp": func(ts *testscript.TestScript, neg bool, args []string) {
 				deadline := time.Now().Add(30 * time.Second)
@@ -68,6 +68,6 @@ func TestScripts(t *testing.T) {
 				}
 				ts.Setenv(args[len(args)-1], fmt.Sprint(v))
 			},
-		},
+		}),
 	})
 }

@@ -164,6 +164,8 @@ func (t *Tx) evaluate(ids []string, cause string) (int, error) {
 	}
 
 	changed := 0
+	var schedule [][2]string
+	var unschedule []string
 	for _, id := range ids {
 		home, ok := homes[id]
 		if !ok {
@@ -183,8 +185,10 @@ func (t *Tx) evaluate(ids []string, cause string) (int, error) {
 		if res.FactIDs == nil {
 			res.FactIDs = []string{}
 		}
-		if err := t.schedule(id, res); err != nil {
-			return 0, err
+		if res.NextChange.IsZero() {
+			unschedule = append(unschedule, id)
+		} else {
+			schedule = append(schedule, [2]string{id, fmtTime(res.NextChange)})
 		}
 		cur, ok := current[id]
 		if !ok {
@@ -197,6 +201,9 @@ func (t *Tx) evaluate(ids []string, cause string) (int, error) {
 			return 0, err
 		}
 		changed++
+	}
+	if err := t.schedule(schedule, unschedule); err != nil {
+		return 0, err
 	}
 	return changed, nil
 }
@@ -259,13 +266,17 @@ func (t *Tx) writeCode(id string, cur currentCode, res rules.Result, rs *rules.R
 	return nil
 }
 
-// schedule records when the resident's code can next change by time alone.
-func (t *Tx) schedule(id string, res rules.Result) error {
-	if res.NextChange.IsZero() {
-		_, err := t.exec("DELETE FROM code_schedule WHERE resident = ?", id)
+// schedule records when residents' codes can next change by time alone
+// (resident, time) and forgets those that cannot.
+func (t *Tx) schedule(set [][2]string, unset []string) error {
+	err := inChunks(unset, func(part []string, args []any) error {
+		_, err := t.exec("DELETE FROM code_schedule WHERE resident IN ("+placeholders(len(part))+")", args...)
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	_, err := t.exec(`INSERT INTO code_schedule (resident, next_check) VALUES (?, ?)
-		ON CONFLICT (resident) DO UPDATE SET next_check = excluded.next_check`, id, fmtTime(res.NextChange))
-	return err
+	return upsertRows(t, "code_schedule (resident, next_check)", 2, len(set),
+		" ON CONFLICT (resident) DO UPDATE SET next_check = excluded.next_check",
+		func(i int) []any { return []any{set[i][0], set[i][1]} })
 }

@@ -249,6 +249,16 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 
 	var reeval []string
 	var areaJobs []string
+	subjects := make([]string, 0, len(fresh))
+	for _, i := range fresh {
+		if s := personSubject(&facts[i]); s != "" {
+			subjects = append(subjects, s)
+		}
+	}
+	if err := t.prefetchHeads(subjects); err != nil {
+		return nil, err
+	}
+	rows := make([]*healthcode.Fact, 0, len(fresh))
 	for _, i := range fresh {
 		f := &facts[i]
 		f.Status = status[i]
@@ -257,9 +267,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 			return nil, err
 		}
 		f.LogIndex = idx
-		if err := t.insertFact(f, contentHash(f)); err != nil {
-			return nil, err
-		}
+		rows = append(rows, f)
 		res.Facts = append(res.Facts, FactOutcome{Line: i + 1, Key: f.Key, Status: string(f.Status)})
 		if f.Status == healthcode.FactActive {
 			if k, _ := rules.LookupKind(f.Kind); k.Area {
@@ -268,6 +276,9 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 				reeval = append(reeval, f.Subject)
 			}
 		}
+	}
+	if err := t.insertFacts(rows); err != nil {
+		return nil, err
 	}
 	slices.SortFunc(res.Facts, func(a, b FactOutcome) int { return a.Line - b.Line })
 	if res.Changed, err = t.evaluate(reeval, CauseFact); err != nil {
@@ -311,26 +322,29 @@ func factPersonal(f *healthcode.Fact) any {
 	return map[string]string{"evidence": f.Evidence}
 }
 
-func (t *Tx) insertFact(f *healthcode.Fact, hash []byte) error {
-	var area, caseID string
-	var p struct {
-		Area   string `json:"area"`
-		CaseID string `json:"case_id"`
-	}
-	json.Unmarshal(f.Payload, &p)
-	switch f.Kind {
-	case rules.KindAreaVisit:
-		area = p.Area
-	case rules.KindRiskArea:
-		area = f.Subject
-	case rules.KindCaseStatus:
-		caseID = p.CaseID
-	}
-	_, err := t.exec(`INSERT INTO facts (uid, origin, id, kind, subject, observed_at, recorded_at, source, recorded_by, approved_by, evidence, payload, status, content_hash, log_index, area, case_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		f.Key, f.Origin(), f.ID, f.Kind, f.Subject, fmtTime(f.ObservedAt), fmtTime(f.RecordedAt), f.Source, f.RecordedBy, f.ApprovedBy,
-		f.Evidence, string(f.Payload), string(f.Status), hash, f.LogIndex, area, caseID)
-	return conflictOr(err, "fact "+f.ID+" already stored")
+// insertFacts stores facts with multi-row INSERTs.
+func (t *Tx) insertFacts(fs []*healthcode.Fact) error {
+	err := insertRows(t, `facts (uid, origin, id, kind, subject, observed_at, recorded_at, source, recorded_by, approved_by, evidence,
+		payload, status, content_hash, log_index, area, case_id)`, 17, len(fs), func(i int) []any {
+		f := fs[i]
+		var area, caseID string
+		var p struct {
+			Area   string `json:"area"`
+			CaseID string `json:"case_id"`
+		}
+		json.Unmarshal(f.Payload, &p)
+		switch f.Kind {
+		case rules.KindAreaVisit:
+			area = p.Area
+		case rules.KindRiskArea:
+			area = f.Subject
+		case rules.KindCaseStatus:
+			caseID = p.CaseID
+		}
+		return []any{f.Key, f.Origin(), f.ID, f.Kind, f.Subject, fmtTime(f.ObservedAt), fmtTime(f.RecordedAt), f.Source, f.RecordedBy, f.ApprovedBy,
+			f.Evidence, string(f.Payload), string(f.Status), contentHash(f), f.LogIndex, area, caseID}
+	})
+	return conflictOr(unwrapInsert(err), "a fact with this id is already stored")
 }
 
 func (t *Tx) storedFacts(keys []string) (map[string]stored, error) {

@@ -62,6 +62,7 @@ type batch struct {
 	entries  []pendingEntry
 	subjects map[string]subjectHead
 	undo     []subjectUndo
+	heads    map[string]subjectHead // chain heads read ahead from the database (see prefetchHeads)
 }
 
 type pendingEntry struct {
@@ -143,6 +144,8 @@ func (t *Tx) append(kind tlog.Kind, actor healthcode.Actor, subject string, payl
 		head, ok := t.b.subjects[subject]
 		if !ok && fresh {
 			head = subjectHead{index: -1}
+		} else if h, pre := t.b.heads[subject]; !ok && pre {
+			head = h
 		} else if !ok {
 			var h []byte
 			err := t.queryRow("SELECT last_index, last_hash FROM log_subjects WHERE subject = ?", subject).Scan(&head.index, &h)
@@ -178,6 +181,43 @@ func logActor(a healthcode.Actor) tlog.Actor {
 		la.Kind = tlog.ActorSystem
 	}
 	return la
+}
+
+// prefetchHeads reads the chain heads of subjects about to get entries in
+// one query, instead of one query per entry.
+func (t *Tx) prefetchHeads(subjects []string) error {
+	if t.b.heads == nil {
+		t.b.heads = make(map[string]subjectHead)
+	}
+	var need []string
+	for _, s := range uniq(subjects) {
+		if _, ok := t.b.subjects[s]; !ok {
+			if _, ok := t.b.heads[s]; !ok {
+				need = append(need, s)
+			}
+		}
+	}
+	return inChunks(need, func(part []string, args []any) error {
+		rows, err := t.query("SELECT subject, last_index, last_hash FROM log_subjects WHERE subject IN ("+placeholders(len(part))+")", args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for _, s := range part {
+			t.b.heads[s] = subjectHead{index: -1}
+		}
+		for rows.Next() {
+			var s string
+			var h subjectHead
+			var hash []byte
+			if err := rows.Scan(&s, &h.index, &hash); err != nil {
+				return err
+			}
+			copy(h.hash[:], hash)
+			t.b.heads[s] = h
+		}
+		return rows.Err()
+	})
 }
 
 // mark and rollback let a failed request in a batch take back its entries.

@@ -1,0 +1,105 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/testdb"
+	"github.com/healthcode/healthcode/rules"
+	"github.com/healthcode/healthcode/server"
+	"github.com/healthcode/healthcode/store"
+)
+
+// BenchmarkIngestFacts posts batches of 1,000 PCR results (NDJSON) through
+// POST /v1/facts, each for a different resident, including validation,
+// evaluation under the default ruleset and the log entries; it reports
+// facts/s. Run: go test -run '^$' -bench IngestFacts ./server
+func BenchmarkIngestFacts(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchIngest(b, testdb.SQLite(b)) })
+	b.Run("postgres", func(b *testing.B) { benchIngest(b, testdb.Postgres(b)) })
+}
+
+func benchIngest(b *testing.B, dsn string) {
+	const batch = 1000
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn, store.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	tree := []healthcode.Jurisdiction{
+		{Code: "410000", Name: "中原省", Level: healthcode.Province},
+		{Code: "410100", Name: "郑州市", Level: healthcode.City, Parent: "410000"},
+	}
+	if err := db.CreateJurisdictions(system, tree); err != nil {
+		b.Fatal(err)
+	}
+	n := b.N * batch
+	for start := 0; start < n; start += 5000 {
+		var rs []healthcode.Resident
+		for i := start; i < min(start+5000, n); i++ {
+			h := sha256.Sum256([]byte(fmt.Sprint(i)))
+			rs = append(rs, healthcode.Resident{ID: fmt.Sprintf("r_%08d", i), IDHash: h[:], Name: "张三", Jurisdiction: "410100"})
+		}
+		if err := db.CreateResidents(system, rs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, id := range []string{"o_1", "o_2"} {
+		if err := db.CreateOfficial(system, healthcode.Official{ID: id, Name: id, Role: healthcode.RoleCommand, Jurisdiction: "410000"}, "l"+id, password); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := db.DraftRuleset(healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_1", Role: healthcode.RoleCommand, Jurisdiction: "410000"}), "d.yaml", rules.DefaultSource()); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.DecideRuleset(healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_2", Role: healthcode.RoleCommand, Jurisdiction: "410000"}), "henan-health-code", 1, true, ""); err != nil {
+		b.Fatal(err)
+	}
+	const key = "hck_benchbenchbenchbenchbenchbench"
+	if err := db.CreateSource(system, healthcode.Source{ID: "s_lab", Name: "lab", Kinds: []string{"test_result"}, Jurisdiction: "410000"}, key); err != nil {
+		b.Fatal(err)
+	}
+	ts := httptest.NewServer(server.New(db, server.Config{Logger: quiet}))
+	defer ts.Close()
+	day := time.Now().UTC().Add(-24 * time.Hour).Format(time.RFC3339)
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		var buf bytes.Buffer
+		for j := 0; j < batch; j++ {
+			r := i*batch + j
+			result := "negative"
+			if r%50 == 0 {
+				result = "positive"
+			}
+			fmt.Fprintf(&buf, `{"id":"pcr-%d","kind":"test_result","subject":"r_%08d","observed_at":%q,"evidence":"report %d","payload":{"method":"pcr","result":%q,"sampled_at":%q,"lab":"lab"}}`+"\n",
+				r, r, day, r, result, day)
+		}
+		bodies[i] = buf.Bytes()
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		req, _ := http.NewRequest("POST", ts.URL+"/v1/facts", bytes.NewReader(bodies[i]))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("%d: %s", resp.StatusCode, body)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "facts/s")
+}

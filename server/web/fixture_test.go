@@ -30,8 +30,9 @@ const password = "correct horse battery"
 // fixture is a server over a small seeded province, with token issuing
 // when tokens is set.
 type fixture struct {
-	db *store.DB
-	ts *httptest.Server
+	db  *store.DB
+	srv *server.Server
+	ts  *httptest.Server
 }
 
 func mustFixture(t *testing.T, dsn string, tokens bool) *fixture {
@@ -85,7 +86,7 @@ func mustFixture(t *testing.T, dsn string, tokens bool) *fixture {
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	return &fixture{db: db, ts: ts}
+	return &fixture{db: db, srv: srv, ts: ts}
 }
 
 // client is a browser-like HTTP client: a cookie jar, no redirects

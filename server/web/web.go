@@ -148,9 +148,10 @@ func (p *Pages) funcs() template.FuncMap {
 			}
 			return "/static/" + name + "?v=" + h, nil
 		},
-		"explain": func(pg *page, ex *store.Explanation) explainArgs { return explainArgs{Page: pg, Ex: ex} },
-		"inc":     func(i int64) int64 { return i + 1 },
-		"dec":     func(i int64) int64 { return i - 1 },
+		"explain":  func(pg *page, ex *store.Explanation) explainArgs { return explainArgs{Page: pg, Ex: ex} },
+		"inc":      func(i int64) int64 { return i + 1 },
+		"dec":      func(i int64) int64 { return i - 1 },
+		"utcshort": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 		"utc": func(t time.Time) string {
 			if t.IsZero() {
 				return ""

@@ -178,6 +178,28 @@ func TestBrowser(t *testing.T) {
 		tb.screenshot(t, "entry")
 	})
 
+	t.Run("red code explains itself", func(t *testing.T) {
+		tb := newTab(t, browser)
+		tb.do(t, chromedp.Navigate(f.ts.URL+"/login"),
+			chromedp.SendKeys(chromedp.CSS("#login"), "login-r_res2"),
+			chromedp.SendKeys(chromedp.CSS("#password"), password),
+			chromedp.Click(chromedp.CSS("main form button[type=submit]")),
+			chromedp.WaitVisible(chromedp.CSS("#code-h")))
+		if got := tb.text(t, "#code-h"); got != "红码" {
+			t.Errorf("code text %q, want 红码", got)
+		}
+		why := tb.text(t, "#why-h + dl")
+		for _, want := range []string{"case_status", "录入：孙八", "批准：周九", "规则集"} {
+			if !strings.Contains(why, want) {
+				t.Errorf("why-panel lacks %q:\n%s", want, why)
+			}
+		}
+		if n := eval[int](t, tb, `document.querySelectorAll('ol.timeline > li').length`); n < 1 {
+			t.Errorf("history has %d entries", n)
+		}
+		tb.screenshot(t, "resident-red")
+	})
+
 	t.Run("demo login in one click", func(t *testing.T) {
 		tb := newTab(t, browser)
 		tb.do(t, chromedp.Navigate(f.ts.URL+"/"),

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,8 +14,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/server"
 	"github.com/healthcode/healthcode/store"
 )
@@ -65,10 +68,17 @@ func mustFixture(t *testing.T, dsn string, tokens bool) *fixture {
 			t.Fatal(err)
 		}
 	}
-	o := healthcode.Official{ID: "o_op", Name: "钱七", Role: healthcode.RoleOperator, Jurisdiction: "410000"}
-	if err := db.CreateOfficial(system, o, "login-o_op", password); err != nil {
-		t.Fatal(err)
+	officials := []healthcode.Official{
+		{ID: "o_op", Name: "钱七", Role: healthcode.RoleOperator, Jurisdiction: "410000"},
+		{ID: "o_cmd1", Name: "孙八", Role: healthcode.RoleCommand, Jurisdiction: "410000"},
+		{ID: "o_cmd2", Name: "周九", Role: healthcode.RoleCommand, Jurisdiction: "410000"},
 	}
+	for _, o := range officials {
+		if err := db.CreateOfficial(system, o, "login-"+o.ID, password); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustRedCode(t, db, officials[1], officials[2], "r_res2")
 	cfg := server.Config{Logger: quiet, Demo: true, DemoLogins: []server.DemoLogin{
 		{Login: "login-r_res1", Password: password, Name: "张三丰", Role: string(healthcode.RoleResident)},
 		{Login: "login-o_op", Password: password, Name: "钱七", Role: string(healthcode.RoleOperator)},
@@ -141,5 +151,35 @@ func (c *client) login(login string) {
 	resp, body := c.do("POST", "/login", url.Values{"csrf": {c.csrf("/login")}, "login": {login}, "password": {password}})
 	if resp.StatusCode != http.StatusSeeOther {
 		c.t.Fatalf("login %s: %d %s", login, resp.StatusCode, body)
+	}
+}
+
+// mustRedCode publishes the default ruleset (drafted by one command
+// officer, approved by another) and has the first enter a confirmed case
+// for the resident and the second approve it, so the resident's code is
+// red with a rule, a fact, who recorded and approved it, and a history.
+func mustRedCode(t *testing.T, db *store.DB, cmd1, cmd2 healthcode.Official, resident string) {
+	t.Helper()
+	as := func(o healthcode.Official) context.Context {
+		return healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorOfficial, ID: o.ID, Name: o.Name, Role: o.Role, Jurisdiction: o.Jurisdiction})
+	}
+	rs, err := db.DraftRuleset(as(cmd1), rules.DefaultName, rules.DefaultSource())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.DecideRuleset(as(cmd2), rs.ID, rs.Version, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(map[string]any{"status": "confirmed", "case_id": "ZY-2022-0613-001"})
+	res, err := db.RecordFacts(as(cmd1), []healthcode.Fact{{ID: "case-001", Kind: "case_status", Subject: resident,
+		ObservedAt: time.Now().Add(-time.Hour).UTC().Truncate(time.Second), Evidence: "流调报告 2022-0613-001", Payload: payload}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.DecideFact(as(cmd2), res.Facts[0].Key, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RunJobs(system, nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -15,6 +15,8 @@ func TestPages(t *testing.T) {
 		anon := f.client(t)
 		res := f.client(t)
 		res.login("login-r_res1")
+		red := f.client(t)
+		red.login("login-r_res2")
 
 		tests := []struct {
 			name   string
@@ -29,6 +31,10 @@ func TestPages(t *testing.T) {
 			{"resident page", res, "/residents/r_res1", 200, "绿码"},
 			{"resident page without QR", res, "/residents/r_res1", 200, "二维码将在签发服务启用后显示在这里"},
 			{"other resident", res, "/residents/r_res2", 403, "您无权执行此操作"},
+			{"red code", red, "/residents/r_res2", 200, "红码"},
+			{"red code's fact", red, "/residents/r_res2", 200, "录入：孙八（o_cmd1）"},
+			{"red code's approval", red, "/residents/r_res2", 200, "批准：周九（o_cmd2）"},
+			{"red code's history", red, "/residents/r_res2", 200, `class="tl-red"`},
 			{"unknown resident", res, "/residents/r_nobody", 404, "找不到"},
 			{"public to login", anon, "/residents/r_res1", 303, ""},
 			{"explorer", anon, "/explorer", 200, "最新检查点"},

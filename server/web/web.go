@@ -187,6 +187,15 @@ func (pg *page) T(key string, args ...any) (string, error) {
 	return translate(pg.Lang, key, args...)
 }
 
+// Or returns the message for key, or fallback if the catalogue has none:
+// for values the catalogue may not know yet (a new cause or status).
+func (pg *page) Or(key, fallback string) string {
+	if msg, ok := catalogue[pg.Lang][key]; ok {
+		return msg
+	}
+	return fallback
+}
+
 // Colour returns a colour's label in the page's language: 绿码, Green code.
 func (pg *page) Colour(c healthcode.Colour) string { return c.Label(pg.Lang) }
 

@@ -133,6 +133,12 @@ func TestCatalogue(t *testing.T) {
 	for _, c := range []string{healthcode.EINVALID, healthcode.EUNAUTH, healthcode.EFORBIDDEN, healthcode.ENOTFOUND, healthcode.ECONFLICT, healthcode.ETOOMANY, healthcode.EUNAVAIL, healthcode.EINTERNAL} {
 		used = append(used, "error."+c)
 	}
+	for _, c := range []string{"fact", "retraction", "appeal", "ruleset", "risk_area", "time"} {
+		used = append(used, "cause."+c)
+	}
+	for _, st := range []healthcode.FactStatus{healthcode.FactActive, healthcode.FactPending, healthcode.FactRejected, healthcode.FactRetracted} {
+		used = append(used, "factstatus."+string(st))
+	}
 	for _, r := range healthcode.Roles {
 		used = append(used, "role."+string(r))
 	}

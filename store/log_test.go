@@ -57,6 +57,30 @@ func holdLogLock(t *testing.T, dsn string) (release func()) {
 	return release
 }
 
+// mustCountCommits returns how many checkpoints were signed past size:
+// one per group commit.
+func mustCountCommits(t *testing.T, dsn string, size int64) int {
+	t.Helper()
+	engine, target, err := store.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	driver, q := "sqlite", "SELECT COUNT(*) FROM log_checkpoints WHERE size > ?"
+	if engine == store.Postgres {
+		driver, q = "pgx", "SELECT COUNT(*) FROM log_checkpoints WHERE size > $1"
+	}
+	raw, err := sql.Open(driver, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var n int
+	if err := raw.QueryRow(q, size).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // TestGroupCommitIsolatesFailures queues good and failing registrations
 // behind the log lock so that they commit as one batch, and checks that
 // each failing request fails alone: the good ones commit, and the failing
@@ -136,6 +160,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		}
 
 		rep := mustVerifyLog(t, db)
+		t.Logf("%d requests (%d succeeded) in %d commits", len(reqs), len(registered)/2, mustCountCommits(t, dsn, before))
 		if rep.Size != before+wantEntries {
 			t.Errorf("log grew by %d entries, want %d (those of the requests that succeeded)", rep.Size-before, wantEntries)
 		}

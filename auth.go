@@ -17,6 +17,11 @@ const (
 	OpRetractFact      Op = "fact.retract"      // withdraw a fact
 	OpDraftRuleset     Op = "ruleset.draft"     // draft a ruleset for a jurisdiction
 	OpApproveRuleset   Op = "ruleset.approve"   // approve (publish) or refuse another officer's draft
+	OpFileAppeal       Op = "appeal.file"       // file an appeal (the resident, or a community worker of their community)
+	OpReadAppeal       Op = "appeal.read"       // read an appeal (the resident, the worker's community, the deciding command)
+	OpDecideAppeal     Op = "appeal.decide"     // grant or deny an appeal (a command officer covering the resident)
+	OpReadAccessLog    Op = "access.read"       // read who accessed a resident's data (the resident only)
+	OpReadAlerts       Op = "alerts.read"       // read anomaly alerts (auditors)
 )
 
 // Authorize reports whether actor may perform op on a target in jurisdiction
@@ -69,6 +74,38 @@ func Authorize(actor Actor, op Op, target, subject string) error {
 			return nil
 		}
 		if actor.Kind == "" {
+			return Errorf(EUNAUTH, "log in first")
+		}
+	case OpFileAppeal, OpReadAppeal:
+		switch {
+		case actor.Kind == ActorResident && actor.ID == subject:
+			return nil
+		case actor.Kind == ActorOfficial && actor.Role == RoleWorker && Covers(actor.Jurisdiction, target):
+			return nil
+		case op == OpReadAppeal && actor.Kind == ActorOfficial && actor.Role == RoleCommand && Covers(actor.Jurisdiction, target):
+			return nil
+		case actor.Kind == "":
+			return Errorf(EUNAUTH, "log in first")
+		}
+	case OpDecideAppeal:
+		if actor.Kind == ActorOfficial && actor.Role == RoleCommand && Covers(actor.Jurisdiction, target) {
+			return nil
+		}
+		if actor.Kind == "" {
+			return Errorf(EUNAUTH, "log in first")
+		}
+	case OpReadAccessLog:
+		switch {
+		case actor.Kind == ActorResident && actor.ID == subject:
+			return nil
+		case actor.Kind == "":
+			return Errorf(EUNAUTH, "log in to see who read your data")
+		}
+	case OpReadAlerts:
+		switch {
+		case actor.Kind == ActorSystem || actor.Kind == ActorOfficial && actor.Role == RoleAuditor:
+			return nil
+		case actor.Kind == "":
 			return Errorf(EUNAUTH, "log in first")
 		}
 	case OpManageAccounts, OpErasePersonal, OpManageKeys:

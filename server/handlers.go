@@ -59,7 +59,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, healthcode.FieldErrorf("password", "is required"))
 		return
 	}
-	sess, err := s.db.Login(r.Context(), req.Login, req.Password)
+	sess, err := s.db.LoginFrom(r.Context(), req.Login, req.Password, remoteHost(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -123,6 +123,24 @@ type Session struct {
 // with one message for every kind of failure (unknown login, wrong
 // password, disabled account), so logins cannot be probed.
 func (db *DB) Login(ctx context.Context, login, password string) (*Session, error) {
+	return db.LoginFrom(ctx, login, password, "")
+}
+
+// LoginFrom is Login from a network address: failed logins are limited
+// per account and per address (ETOOMANY once the limit is reached within
+// Limits.LoginWindow).
+func (db *DB) LoginFrom(ctx context.Context, login, password, addr string) (*Session, error) {
+	if err := db.loginAllowed(ctx, login, addr); err != nil {
+		return nil, err
+	}
+	sess, err := db.login(ctx, login, password)
+	if healthcode.ErrorCode(err) == healthcode.EUNAUTH {
+		db.loginFailed(ctx, login, addr)
+	}
+	return sess, err
+}
+
+func (db *DB) login(ctx context.Context, login, password string) (*Session, error) {
 	var hash, kind, ref string
 	var disabled int
 	err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT password_hash, kind, ref, disabled FROM accounts WHERE login = ?"), login).

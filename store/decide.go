@@ -24,9 +24,15 @@ func (db *DB) Fact(ctx context.Context, key string) (*healthcode.Fact, error) {
 		return nil, err
 	}
 	switch {
+	case actor.Kind == healthcode.ActorOfficial && healthcode.Covers(actor.Jurisdiction, target):
+		if personSubject(f) != "" {
+			if err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, []string{f.Subject}, "fact", true) }); err != nil {
+				return nil, err
+			}
+		}
+		return f, nil
 	case actor.Kind == healthcode.ActorSource && f.Source == actor.ID,
 		actor.Kind == healthcode.ActorResident && f.Subject == actor.ID,
-		actor.Kind == healthcode.ActorOfficial && healthcode.Covers(actor.Jurisdiction, target),
 		actor.Kind == healthcode.ActorSystem:
 		return f, nil
 	}
@@ -76,6 +82,9 @@ func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason s
 		}
 		if f.RecordedBy == actor.ID {
 			return healthcode.Errorf(healthcode.EFORBIDDEN, "you recorded this fact: a second official must approve it")
+		}
+		if err := t.checkHold(actor, key); err != nil {
+			return err
 		}
 		if f.Status != healthcode.FactPending {
 			return healthcode.Errorf(healthcode.ECONFLICT, "fact %s is %s, not pending", key, f.Status)
@@ -133,23 +142,30 @@ func (db *DB) retractFact(ctx context.Context, key, reason, cause string) (*heal
 				return err
 			}
 		}
-		if f.Status == healthcode.FactRetracted || f.Status == healthcode.FactRejected {
-			return healthcode.Errorf(healthcode.ECONFLICT, "fact %s is already %s", key, f.Status)
-		}
-		idx, err := t.Append(tlog.KindFactRetracted, actor, personSubject(f), map[string]any{
-			"key": key, "reason": reason, "previous_status": f.Status, "recorded_entry": f.LogIndex,
-		}, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := t.exec("UPDATE facts SET status = ?, retracted_by = ?, reason = ?, decided_log = ? WHERE uid = ?",
-			string(healthcode.FactRetracted), actor.ID, reason, idx, key); err != nil {
-			return err
-		}
-		f.Status = healthcode.FactRetracted
-		return t.afterFactChange(f, cause)
+		return t.retract(actor, f, reason, cause)
 	})
 	return f, err
+}
+
+// retract withdraws f (authorised by the caller) with its fact.retracted
+// entry and re-evaluates what it touches.
+func (t *Tx) retract(actor healthcode.Actor, f *healthcode.Fact, reason, cause string) error {
+	key := f.Key
+	if f.Status == healthcode.FactRetracted || f.Status == healthcode.FactRejected {
+		return healthcode.Errorf(healthcode.ECONFLICT, "fact %s is already %s", key, f.Status)
+	}
+	idx, err := t.Append(tlog.KindFactRetracted, actor, personSubject(f), map[string]any{
+		"key": key, "reason": reason, "previous_status": f.Status, "recorded_entry": f.LogIndex,
+	}, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec("UPDATE facts SET status = ?, retracted_by = ?, reason = ?, decided_log = ? WHERE uid = ?",
+		string(healthcode.FactRetracted), actor.ID, reason, idx, key); err != nil {
+		return err
+	}
+	f.Status = healthcode.FactRetracted
+	return t.afterFactChange(f, cause)
 }
 
 // afterFactChange re-evaluates what a fact's change touches: its resident,
@@ -196,6 +212,15 @@ func (db *DB) PendingFacts(ctx context.Context) ([]*healthcode.Fact, error) {
 		if f.RecordedBy != actor.ID && healthcode.Covers(actor.Jurisdiction, target) {
 			out = append(out, f)
 		}
+	}
+	var shown []string
+	for _, f := range out {
+		if personSubject(f) != "" {
+			shown = append(shown, f.Subject)
+		}
+	}
+	if err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, uniq(shown), "pending_facts", false) }); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/rules"
-	"github.com/healthcode/healthcode/tlog"
 )
 
 // Party is who did something, as a resident reads it: an official with their
@@ -197,10 +196,7 @@ func (db *DB) readResident(ctx context.Context, id, what string) (*healthcode.Re
 		return nil, err
 	}
 	if actor.Kind == healthcode.ActorOfficial {
-		err := db.write(ctx, func(t *Tx) error {
-			_, err := t.Append(tlog.KindDataAccessed, actor, id, map[string]any{"resident": id, "what": what}, nil)
-			return err
-		})
+		err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, []string{id}, what, true) })
 		if err != nil {
 			return nil, fmt.Errorf("record access: %w", err)
 		}

@@ -252,6 +252,13 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 	subjects := make([]string, 0, len(fresh))
 	for _, i := range fresh {
 		if s := personSubject(&facts[i]); s != "" {
+	// Accountability: the re-raise guard and hourly volume (holds, alerts).
+	holds, err := t.guardRaising(actor, facts, fresh, status)
+	if err != nil {
+		return nil, err
+	}
+	from := t.b.size + int64(len(t.b.entries))
+
 			subjects = append(subjects, s)
 		}
 	}
@@ -262,7 +269,11 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 	for _, i := range fresh {
 		f := &facts[i]
 		f.Status = status[i]
-		idx, err := t.Append(tlog.KindFactRecorded, actor, personSubject(f), factPayload(f), factPersonal(f))
+		payload := factPayload(f)
+		if h, held := holds[i]; held {
+			payload["approval_scope"] = h.scope
+		}
+		idx, err := t.Append(tlog.KindFactRecorded, actor, personSubject(f), payload, factPersonal(f))
 		if err != nil {
 			return nil, err
 		}
@@ -285,9 +296,17 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 		return nil, err
 	}
 	for _, a := range uniq(areaJobs) {
+	for i, h := range holds {
+		if err := t.insertHold(&facts[i], h); err != nil {
+			return nil, err
+		}
+	}
 		if _, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": a, "cause": CauseRiskArea}, t.now); err != nil {
 			return nil, err
 		}
+	}
+	if err := t.afterRecord(actor, facts, fresh, from); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

@@ -261,6 +261,11 @@ func (db *DB) Schedule(ctx context.Context, interval time.Duration) {
 			db.logger.Info("jobs finished", "count", n)
 		}
 		if n, err := db.ReevaluateDue(ctx); err != nil && ctx.Err() == nil {
+		if n, err := db.EscalateOverdue(ctx); err != nil && ctx.Err() == nil {
+			db.logger.Error("escalate overdue appeals", "err", err)
+		} else if n > 0 {
+			db.logger.Info("overdue appeals escalated", "count", n)
+		}
 			db.logger.Error("re-evaluate aged codes", "err", err)
 		} else if n > 0 {
 			db.logger.Info("codes changed as facts aged", "count", n)

@@ -39,6 +39,7 @@ type Options struct {
 	Rand      io.Reader        // randomness for ids, salts and keys; default crypto/rand
 	LogOrigin string           // checkpoint origin line; default "healthcode.local/log"
 	Logger    *slog.Logger     // default slog.Default()
+	Limits    Limits           // accountability thresholds; zero fields take DefaultLimits
 }
 
 // DB is an open store.
@@ -52,6 +53,7 @@ type DB struct {
 	rand   io.Reader
 	origin string
 	logger *slog.Logger
+	limits Limits
 
 	log      *logState
 	idKey    []byte
@@ -75,7 +77,7 @@ const DefaultPath = "healthcode.db"
 // pending migrations. dsn is a postgres:// or postgresql:// URL for
 // PostgreSQL, or "sqlite:PATH" or a plain file path for SQLite.
 func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
-	db := &DB{now: opt.Now, rand: opt.Rand, origin: opt.LogOrigin, logger: opt.Logger, closed: make(chan struct{})}
+	db := &DB{now: opt.Now, rand: opt.Rand, origin: opt.LogOrigin, logger: opt.Logger, limits: opt.Limits.withDefaults(), closed: make(chan struct{})}
 	if db.now == nil {
 		db.now = time.Now
 	}

@@ -62,6 +62,14 @@ var stateQueries = []struct {
 	{"ruleset decision", tlog.KindRulesetPublished, "SELECT id, decided_log, '', id, status FROM rulesets WHERE decided_log >= 0 AND status = 'published'", []string{"id", "decision"}},
 	{"ruleset decision", tlog.KindRulesetRefused, "SELECT id, decided_log, '', id, status FROM rulesets WHERE decided_log >= 0 AND status = 'refused'", []string{"id", "decision"}},
 	{"job", tlog.KindJobStarted, "SELECT id, log_index, '', id, kind FROM jobs", []string{"job", "kind"}},
+	{"appeal", tlog.KindAppealFiled, "SELECT id, log_index, resident, id, resident FROM appeals", []string{"appeal", "resident"}},
+	{"appeal step", tlog.KindAppealConsented, "SELECT appeal, log_index, resident, appeal FROM appeal_steps WHERE kind = 'appeal.consented'", []string{"appeal"}},
+	{"appeal step", tlog.KindAppealEscalated, "SELECT appeal, log_index, resident, appeal FROM appeal_steps WHERE kind = 'appeal.escalated'", []string{"appeal"}},
+	{"appeal step", tlog.KindAppealDecided, "SELECT appeal, log_index, resident, appeal, detail FROM appeal_steps WHERE kind = 'appeal.decided'", []string{"appeal", "decision"}},
+	{"appeal decision", tlog.KindAppealDecided, "SELECT id, decided_log, resident, id FROM appeals WHERE decided_log >= 0", []string{"appeal"}},
+	{"alert", tlog.KindAlertRaised, "SELECT id, log_index, '', id, kind, subject FROM alerts", []string{"alert", "kind", "subject"}},
+	{"data access", tlog.KindDataAccessed, "SELECT resident, log_index, resident, resident, what FROM data_access", []string{"resident", "what"}},
+	{"fact hold", tlog.KindFactRecorded, "SELECT fact, log_index, subject, fact, approval_scope FROM fact_holds", []string{"key", "approval_scope"}},
 }
 
 // stateExpectations reads every state row's expectation, by log index, and

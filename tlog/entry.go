@@ -69,6 +69,7 @@ const (
 	KindAppealFiled         Kind = "appeal.filed"
 	KindAppealDecided       Kind = "appeal.decided"
 	KindAppealEscalated     Kind = "appeal.escalated"
+	KindAppealConsented     Kind = "appeal.consented"
 	KindDataAccessed        Kind = "data.accessed"
 	KindAlertRaised         Kind = "alert.raised"
 	KindJobStarted          Kind = "job.started"
@@ -85,7 +86,7 @@ var kinds = map[Kind]bool{
 	KindOfficialCreated: true, KindOfficialDisabled: true,
 	KindSourceCreated: true, KindSourceDisabled: true,
 	KindJurisdictionCreated: true, KindResidentRegistered: true,
-	KindAppealFiled: true, KindAppealDecided: true, KindAppealEscalated: true,
+	KindAppealFiled: true, KindAppealDecided: true, KindAppealEscalated: true, KindAppealConsented: true,
 	KindDataAccessed: true, KindAlertRaised: true,
 	KindJobStarted: true, KindJobProgressed: true, KindJobFinished: true,
 	KindLogErased: true,
@@ -99,7 +100,7 @@ func Kinds() []Kind {
 		KindKeyAdded, KindKeyRotated, KindKeyRevoked, KindTrustImported,
 		KindOfficialCreated, KindOfficialDisabled, KindSourceCreated, KindSourceDisabled,
 		KindJurisdictionCreated, KindResidentRegistered,
-		KindAppealFiled, KindAppealDecided, KindAppealEscalated,
+		KindAppealFiled, KindAppealConsented, KindAppealDecided, KindAppealEscalated,
 		KindDataAccessed, KindAlertRaised,
 		KindJobStarted, KindJobProgressed, KindJobFinished, KindLogErased,
 	}

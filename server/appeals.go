@@ -1,0 +1,175 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/store"
+)
+
+// maxAppealBody bounds an appeal: five 2 MiB attachments in base64 and the
+// statement.
+const maxAppealBody = 15 << 20
+
+type appealRequest struct {
+	Resident    string   `json:"resident"`
+	FactKeys    []string `json:"fact_keys"`
+	Statement   string   `json:"statement"`
+	ConsentRef  string   `json:"consent_ref,omitempty"`
+	Attachments []struct {
+		Name      string `json:"name"`
+		MediaType string `json:"media_type"`
+		Data      []byte `json:"data"` // base64
+	} `json:"attachments,omitempty"`
+}
+
+func (s *Server) handleFileAppeal(w http.ResponseWriter, r *http.Request) {
+	var req appealRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAppealBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		s.writeError(w, r, jsonError(err, maxAppealBody))
+		return
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		s.writeError(w, r, healthcode.Errorf(healthcode.EINVALID, "request body has data after the JSON value"))
+		return
+	}
+	in := store.AppealRequest{Resident: req.Resident, FactKeys: req.FactKeys, Statement: req.Statement, ConsentRef: req.ConsentRef}
+	for _, a := range req.Attachments {
+		in.Attachments = append(in.Attachments, store.Attachment{Name: a.Name, MediaType: a.MediaType, Data: a.Data})
+	}
+	a, err := s.db.FileAppeal(r.Context(), in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, a)
+}
+
+func (s *Server) handleAppeal(w http.ResponseWriter, r *http.Request) {
+	a, err := s.db.Appeal(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) handleAppealAttachment(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil {
+		s.writeError(w, r, healthcode.Errorf(healthcode.ENOTFOUND, "no attachment %q", r.PathValue("n")))
+		return
+	}
+	a, err := s.db.AttachmentData(r.Context(), r.PathValue("id"), n)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", a.MediaType)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Disposition", "attachment")
+	w.Header().Set("Digest", "sha-256="+a.SHA256)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.Data))
+}
+
+func (s *Server) handleConsentAppeal(w http.ResponseWriter, r *http.Request) {
+	a, err := s.db.ConsentAppeal(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) handleDecideAppeal(grant bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		reason, err := s.decodeReason(w, r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		a, err := s.db.DecideAppeal(r.Context(), r.PathValue("id"), grant, reason)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, a)
+	}
+}
+
+func (s *Server) handleAppealQueue(w http.ResponseWriter, r *http.Request) {
+	list, err := s.db.AppealQueue(r.Context(), r.URL.Query().Get("status"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"appeals": list})
+}
+
+func (s *Server) handleResidentAppeals(w http.ResponseWriter, r *http.Request) {
+	list, pending, err := s.db.ResidentAppeals(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"appeals": list, "pending_facts": pending})
+}
+
+func (s *Server) handleAccessLog(w http.ResponseWriter, r *http.Request) {
+	list, err := s.db.AccessLog(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"accesses": list})
+}
+
+func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
+	list, err := s.db.Alerts(r.Context(), r.URL.Query().Get("kind"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": list})
+}
+
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	st, err := s.db.Stats(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) handleDisableOfficial(w http.ResponseWriter, r *http.Request) {
+	reason, err := s.decodeReason(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.db.DisableOfficial(r.Context(), r.PathValue("id"), reason); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// remoteHost is the request's peer address without the port, for login
+// rate limits.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

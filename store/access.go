@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// Access is one read of a resident's personal data by an official, as the
+// resident sees it.
+type Access struct {
+	LogIndex int64     `json:"log_index"`
+	At       time.Time `json:"at"`
+	By       Party     `json:"by"`
+	What     string    `json:"what"` // resident, code, history, appeal, pending_facts, fact, ...
+}
+
+// recordAccess logs officials' reads of residents' data (data.accessed,
+// one entry per resident) for the residents to see. limited reads count
+// against the official's hourly limit (ETOOMANY beyond it); every read
+// counts towards the bulk-read alert. Other actors' reads are not logged.
+func (t *Tx) recordAccess(actor healthcode.Actor, residents []string, what string, limited bool) error {
+	if actor.Kind != healthcode.ActorOfficial || len(residents) == 0 {
+		return nil
+	}
+	since := t.now.Add(-time.Hour)
+	var n int
+	if err := t.queryRow("SELECT COUNT(*) FROM data_access WHERE official = ? AND at > ?", actor.ID, fmtTime(since)).Scan(&n); err != nil {
+		return fmt.Errorf("count reads: %w", err)
+	}
+	lim := t.db.limits
+	if limited && n+len(residents) > lim.ReadsPerHour {
+		return healthcode.Errorf(healthcode.ETOOMANY, "you read %d residents' data in the last hour; the limit is %d: try later", n, lim.ReadsPerHour)
+	}
+	for _, id := range residents {
+		idx, err := t.Append(tlog.KindDataAccessed, actor, id, map[string]any{"resident": id, "what": what}, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec("INSERT INTO data_access (log_index, resident, official, post, what, at) VALUES (?, ?, ?, ?, ?, ?)",
+			idx, id, actor.ID, actor.Jurisdiction, what, fmtTime(t.now)); err != nil {
+			return err
+		}
+	}
+	if total := n + len(residents); n <= lim.BulkReadAlert && total > lim.BulkReadAlert {
+		return t.alertOnce(AlertBulkReads, actor.ID, actor.Jurisdiction, since, map[string]any{
+			"official": actor.ID, "post": actor.Jurisdiction, "reads_last_hour": total, "threshold": lim.BulkReadAlert,
+		})
+	}
+	return nil
+}
+
+// AccessLog returns every read of the resident's personal data by an
+// official, newest first: who, their post, when, what. The resident only.
+// Returns EUNAUTH, EFORBIDDEN.
+func (db *DB) AccessLog(ctx context.Context, residentID string) ([]Access, error) {
+	if err := healthcode.Authorize(healthcode.ActorFrom(ctx), healthcode.OpReadAccessLog, "", residentID); err != nil {
+		return nil, err
+	}
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT d.log_index, d.at, d.official, d.post, d.what, COALESCE(o.name, ''), COALESCE(o.role, '')
+		FROM data_access d LEFT JOIN officials o ON o.id = d.official WHERE d.resident = ? ORDER BY d.log_index DESC`), residentID)
+	if err != nil {
+		return nil, fmt.Errorf("read access log: %w", err)
+	}
+	defer rows.Close()
+	out := []Access{}
+	for rows.Next() {
+		var a Access
+		var at string
+		a.By.Kind = healthcode.ActorOfficial
+		if err := rows.Scan(&a.LogIndex, &at, &a.By.ID, &a.By.Post, &a.What, &a.By.Name, &a.By.Role); err != nil {
+			return nil, err
+		}
+		a.At, _ = parseTime(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

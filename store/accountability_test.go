@@ -1,0 +1,467 @@
+package store_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/testdb"
+	"github.com/healthcode/healthcode/rules"
+	"github.com/healthcode/healthcode/store"
+)
+
+var (
+	worker   = healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_worker", Role: healthcode.RoleWorker, Jurisdiction: "410105001001"}
+	cmdCity1 = healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmdcity1", Role: healthcode.RoleCommand, Jurisdiction: "410100"}
+	cmdCity2 = healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmdcity2", Role: healthcode.RoleCommand, Jurisdiction: "410100"}
+	operator = healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_operator", Role: healthcode.RoleOperator, Jurisdiction: "410000"}
+	auditor  = healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_auditor", Role: healthcode.RoleAuditor, Jurisdiction: "410000"}
+)
+
+func self(id string) context.Context {
+	return as(healthcode.Actor{Kind: healthcode.ActorResident, ID: id, Role: healthcode.RoleResident, Jurisdiction: "410105001001"})
+}
+
+// mustAccWorld is mustWorld with limits, n residents (at least 6) and the
+// officials accountability needs.
+func mustAccWorld(t *testing.T, dsn string, lim store.Limits, n int) *world {
+	t.Helper()
+	w := &world{now: time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)}
+	db, err := store.Open(context.Background(), dsn, store.Options{Now: func() time.Time { return w.now }, Limits: lim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	w.db = db
+	mustSeedTree(t, db)
+	rs := make([]healthcode.Resident, max(n, 6))
+	for i := range rs {
+		rs[i] = resident(i, "410105001001")
+	}
+	if err := db.CreateResidents(system, rs); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []healthcode.Actor{cmdProvince1, cmdProvince2, cmdCounty, tracer, worker, cmdCity1, cmdCity2, operator, auditor} {
+		o := healthcode.Official{ID: a.ID, Name: "官员" + a.ID, Role: a.Role, Jurisdiction: a.Jurisdiction}
+		if err := db.CreateOfficial(system, o, "login-"+a.ID, "correct horse battery"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := healthcode.Source{ID: "s_lab", Name: "郑州市疾控中心实验室", Kinds: []string{"test_result", "case_status"}, Jurisdiction: "410100"}
+	if err := db.CreateSource(system, src, "hck_labkeylabkeylabkeylabkey"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.DraftRuleset(as(cmdProvince1), "default.yaml", rules.DefaultSource()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.DecideRuleset(as(cmdProvince2), "henan-health-code", 1, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RunJobs(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *world) contact(id, subject, caseID string, exposed time.Time, evidence string) healthcode.Fact {
+	f := w.fact(id, "contact", subject, exposed, fmt.Sprintf(`{"level":"close","case_id":%q,"exposed_at":%q}`, caseID, exposed.Format(time.RFC3339)))
+	f.Evidence = evidence
+	return f
+}
+
+func mustCode(t *testing.T, err error, want string, what string) {
+	t.Helper()
+	if got := healthcode.ErrorCode(err); got != want {
+		t.Fatalf("%s: got %q (%v), want %q", what, got, err, want)
+	}
+}
+
+func mustVerified(t *testing.T, db *store.DB) {
+	t.Helper()
+	rep, err := db.VerifyLog(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) > 0 {
+		t.Fatalf("verify: %+v", rep.Problems)
+	}
+}
+
+func alertsOf(t *testing.T, db *store.DB, kind string) []*store.Alert {
+	t.Helper()
+	as, err := db.Alerts(as(auditor), kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return as
+}
+
+// mustContacted gives r a case (lab) and a close contact approved by the
+// county command: r is then not green.
+func mustCase(t *testing.T, w *world, r string) {
+	t.Helper()
+	day := w.now.Add(-24 * time.Hour)
+	if _, err := w.db.RecordFacts(as(lab), []healthcode.Fact{w.fact("case-1", "case_status", r, day, `{"status":"confirmed","case_id":"C-1"}`)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAppealGrantAndReraiseGuard(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustAccWorld(t, dsn, store.Limits{}, 6)
+		r0, r1, r2 := "r_test000000", "r_test000001", "r_test000002"
+		mustCase(t, w, r0)
+		day := w.now.Add(-24 * time.Hour)
+		res, err := w.db.RecordFacts(as(tracer), []healthcode.Fact{w.contact("c-1", r1, "C-1", day, "flow report 7")})
+		if err != nil || res.Facts[0].Status != "pending" {
+			t.Fatalf("contact: %+v %v", res, err)
+		}
+		key := res.Facts[0].Key
+		if _, err := w.db.DecideFact(as(cmdCounty), key, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		if ex := mustColour(t, w, r1, healthcode.Red); ex.Rule == "" {
+			t.Fatal("no rule")
+		}
+
+		// Filing: the resident for themself; a worker with consent; no one else.
+		req := store.AppealRequest{Resident: r1, FactKeys: []string{key}, Statement: "我没有去过那里",
+			Attachments: []store.Attachment{{Name: "ticket.jpg", MediaType: "image/jpeg", Data: []byte("jpeg bytes")}}}
+		_, err = w.db.FileAppeal(self(r2), req)
+		mustCode(t, err, healthcode.EFORBIDDEN, "other resident filing")
+		_, err = w.db.FileAppeal(as(cmdCounty), req)
+		mustCode(t, err, healthcode.EFORBIDDEN, "command officer filing")
+		big := req
+		big.Attachments = []store.Attachment{{Name: "x", Data: make([]byte, store.MaxAttachmentSize+1)}}
+		_, err = w.db.FileAppeal(self(r1), big)
+		mustCode(t, err, healthcode.EINVALID, "oversized attachment")
+		a, err := w.db.FileAppeal(as(worker), req)
+		if err != nil || a.Status != store.AppealAwaitingConsent || a.Deadline != nil {
+			t.Fatalf("worker filing without consent: %+v %v", a, err)
+		}
+		if h := sha256.Sum256([]byte("jpeg bytes")); a.Attachments[0].SHA256 != hex.EncodeToString(h[:]) || a.Attachments[0].Size != 10 {
+			t.Errorf("attachment hash %q", a.Attachments[0].SHA256)
+		}
+		_, err = w.db.DecideAppeal(as(cmdProvince1), a.ID, true, "")
+		mustCode(t, err, healthcode.ECONFLICT, "deciding before consent")
+		_, err = w.db.ConsentAppeal(self(r2), a.ID)
+		mustCode(t, err, healthcode.EFORBIDDEN, "another resident consenting")
+		a, err = w.db.ConsentAppeal(self(r1), a.ID)
+		if err != nil || a.Status != store.AppealOpen || a.Deadline == nil || !a.Deadline.Equal(w.now.Add(24*time.Hour)) {
+			t.Fatalf("consent: %+v %v", a, err)
+		}
+
+		// Deciding: a command officer over the resident who had no hand in the facts.
+		for _, x := range []healthcode.Actor{operator, tracer, worker, auditor} {
+			_, err = w.db.DecideAppeal(as(x), a.ID, true, "")
+			mustCode(t, err, healthcode.EFORBIDDEN, string(x.Role)+" deciding")
+		}
+		_, err = w.db.DecideAppeal(as(cmdCounty), a.ID, true, "")
+		mustCode(t, err, healthcode.EFORBIDDEN, "the fact's approver deciding")
+		_, err = w.db.DecideAppeal(as(cmdProvince1), a.ID, false, "")
+		mustCode(t, err, healthcode.EINVALID, "denial without reason")
+		a, err = w.db.DecideAppeal(as(cmdProvince1), a.ID, true, "")
+		if err != nil || a.Status != store.AppealGranted || len(a.Steps) != 3 {
+			t.Fatalf("grant: %+v %v", a, err)
+		}
+		mustColour(t, w, r1, healthcode.Green)
+		hist, err := w.db.History(self(r1), r1)
+		if err != nil || hist[0].Cause != store.CauseAppeal {
+			t.Fatalf("history: %+v %v", hist, err)
+		}
+		if f, _ := w.db.Fact(self(r1), key); f.Status != healthcode.FactRetracted {
+			t.Errorf("disputed fact is %s", f.Status)
+		}
+
+		// An hour later the same office re-raises: the same evidence or
+		// content is refused; new evidence is held for the parent command.
+		w.now = w.now.Add(time.Hour)
+		_, err = w.db.RecordFacts(as(tracer), []healthcode.Fact{w.contact("c-2", r1, "C-1", day.Add(time.Hour), "flow report 7")})
+		mustCode(t, err, healthcode.EINVALID, "re-raise with the same evidence")
+		_, err = w.db.RecordFacts(as(tracer), []healthcode.Fact{w.contact("c-2", r1, "C-1", day, "flow report 8")})
+		mustCode(t, err, healthcode.EINVALID, "re-raise with the same content")
+		res, err = w.db.RecordFacts(as(tracer), []healthcode.Fact{w.contact("c-2", r1, "C-1", day.Add(time.Hour), "flow report 8")})
+		if err != nil || res.Facts[0].Status != "pending" {
+			t.Fatalf("re-raise: %+v %v", res, err)
+		}
+		key2 := res.Facts[0].Key
+		_, pending, err := w.db.ResidentAppeals(self(r1), r1)
+		if err != nil || len(pending) != 1 || pending[0].ApprovalScope != "410100" || pending[0].Why != "reraise" {
+			t.Fatalf("resident's view of the pending fact: %+v %v", pending, err)
+		}
+		if n := len(alertsOf(t, w.db, store.AlertReraise)); n != 1 {
+			t.Errorf("%d re-raise alerts", n)
+		}
+		_, err = w.db.DecideFact(as(cmdCounty), key2, true, "")
+		mustCode(t, err, healthcode.EFORBIDDEN, "same office approving a re-raise")
+		if _, err := w.db.DecideFact(as(cmdCity1), key2, true, ""); err != nil {
+			t.Fatalf("parent command approving: %v", err)
+		}
+		mustColour(t, w, r1, healthcode.Red)
+
+		// A registered lab's result applies at once, cooling period or not.
+		if _, err := w.db.RecordFacts(as(lab), []healthcode.Fact{w.pcr("pcr-9", r1, "positive", day)}); err != nil {
+			t.Fatal(err)
+		}
+		mustVerified(t, w.db)
+	})
+}
+
+func TestAppealEscalation(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustAccWorld(t, dsn, store.Limits{AppealDeadline: 2 * time.Hour}, 6)
+		r0, r1 := "r_test000000", "r_test000001"
+		mustCase(t, w, r0)
+		ex := mustColour(t, w, r0, healthcode.Red)
+		a, err := w.db.FileAppeal(self(r0), store.AppealRequest{Resident: r0, FactKeys: []string{ex.Facts[0].Key}, Statement: "检测有误"})
+		if err != nil || a.Assigned != "410105" {
+			t.Fatalf("file: %+v %v", a, err)
+		}
+		w.now = w.now.Add(2*time.Hour - time.Millisecond)
+		if n, err := w.db.EscalateOverdue(context.Background()); n != 0 || err != nil {
+			t.Fatalf("before the deadline: %d %v", n, err)
+		}
+		w.now = w.now.Add(time.Millisecond)
+		if n, err := w.db.EscalateOverdue(context.Background()); n != 1 || err != nil {
+			t.Fatalf("at the deadline: %d %v", n, err)
+		}
+		if n, _ := w.db.EscalateOverdue(context.Background()); n != 0 {
+			t.Fatalf("escalated twice: %d", n)
+		}
+		a, err = w.db.Appeal(self(r0), a.ID)
+		if err != nil || a.Assigned != "410100" || a.Escalations != 1 || a.Steps[len(a.Steps)-1].Kind != "appeal.escalated" {
+			t.Fatalf("after escalation: %+v %v", a, err)
+		}
+		if al := alertsOf(t, w.db, store.AlertAppealOverdue); len(al) != 1 || al[0].Subject != a.ID {
+			t.Fatalf("overdue alerts: %+v", al)
+		}
+		_, err = w.db.DecideAppeal(as(cmdCounty), a.ID, true, "")
+		mustCode(t, err, healthcode.EFORBIDDEN, "county command after escalation")
+		queue, err := w.db.AppealQueue(as(cmdCity1), "open")
+		if err != nil || len(queue) != 1 {
+			t.Fatalf("city queue: %d %v", len(queue), err)
+		}
+		if q, _ := w.db.AppealQueue(as(cmdCounty), "open"); len(q) != 0 {
+			t.Errorf("county queue has %d", len(q))
+		}
+		_, err = w.db.AppealQueue(as(operator), "open")
+		mustCode(t, err, healthcode.EFORBIDDEN, "operator's queue")
+		a, err = w.db.DecideAppeal(as(cmdCity1), a.ID, false, "检测报告真实有效")
+		if err != nil || a.Status != store.AppealDenied {
+			t.Fatalf("deny: %+v %v", a, err)
+		}
+		mustColour(t, w, r0, healthcode.Red)
+		// The resident of another appeal cannot read this one.
+		_, err = w.db.Appeal(self(r1), a.ID)
+		mustCode(t, err, healthcode.EFORBIDDEN, "another resident reading")
+		mustVerified(t, w.db)
+	})
+}
+
+func TestAlertThresholds(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		lim := store.Limits{OfficialRaisesPerHour: 3, PlausibleContacts: 3, BulkReadAlert: 3, ReadsPerHour: 5, SourceSurgeMin: 2}
+		w := mustAccWorld(t, dsn, lim, 10)
+		r := func(i int) string { return fmt.Sprintf("r_test%06d", i) }
+		mustCase(t, w, r(0))
+		day := w.now.Add(-24 * time.Hour)
+
+		// Three raising facts by one official citing one case: no alert.
+		var batch []healthcode.Fact
+		for i := 1; i <= 3; i++ {
+			batch = append(batch, w.contact(fmt.Sprint("c-", i), r(i), "C-1", day, fmt.Sprint("report ", i)))
+		}
+		if _, err := w.db.RecordFacts(as(tracer), batch); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{store.AlertOfficialVolume, store.AlertCaseContacts} {
+			if n := len(alertsOf(t, w.db, k)); n != 0 {
+				t.Errorf("%s at the threshold: %d alerts", k, n)
+			}
+		}
+		// The fourth: both fire, and the fourth is held for the parent command.
+		res, err := w.db.RecordFacts(as(tracer), []healthcode.Fact{w.contact("c-4", r(4), "C-1", day, "report 4")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{store.AlertOfficialVolume, store.AlertCaseContacts} {
+			if n := len(alertsOf(t, w.db, k)); n != 1 {
+				t.Errorf("%s above the threshold: %d alerts", k, n)
+			}
+		}
+		_, err = w.db.DecideFact(as(cmdCounty), res.Facts[0].Key, true, "")
+		mustCode(t, err, healthcode.EFORBIDDEN, "same office approving above the volume")
+		if _, err := w.db.DecideFact(as(cmdCity2), res.Facts[0].Key, true, ""); err != nil {
+			t.Fatal(err)
+		}
+
+		// Bulk reads: 3 reads no alert, the 4th alerts, the 6th is refused.
+		for i := 1; i <= 5; i++ {
+			if _, err := w.db.Resident(as(cmdCounty), r(i)); err != nil {
+				t.Fatalf("read %d: %v", i, err)
+			}
+			if n := len(alertsOf(t, w.db, store.AlertBulkReads)); (i <= 3) != (n == 0) {
+				t.Errorf("after %d reads: %d bulk-read alerts", i, n)
+			}
+		}
+		_, err = w.db.Resident(as(cmdCounty), r(6))
+		mustCode(t, err, healthcode.ETOOMANY, "sixth read in an hour")
+		w.now = w.now.Add(time.Hour + time.Second)
+		if _, err := w.db.Resident(as(cmdCounty), r(6)); err != nil {
+			t.Fatalf("an hour later: %v", err)
+		}
+
+		// A source: two codes raised this hour is its floor; the third alerts.
+		for i := 5; i <= 7; i++ {
+			if _, err := w.db.RecordFacts(as(lab), []healthcode.Fact{w.pcr(fmt.Sprint("p-", i), r(i), "positive", day)}); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(alertsOf(t, w.db, store.AlertSourceSurge)); (i < 7) != (n == 0) {
+				t.Errorf("after %d codes raised: %d surge alerts", i-4, n)
+			}
+		}
+		_, err = w.db.Alerts(as(cmdProvince1), "")
+		mustCode(t, err, healthcode.EFORBIDDEN, "command officer reading alerts")
+		mustVerified(t, w.db)
+	})
+}
+
+func TestAccessLogEveryReadPath(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustAccWorld(t, dsn, store.Limits{}, 6)
+		r0, r1 := "r_test000000", "r_test000001"
+		mustCase(t, w, r0)
+		day := w.now.Add(-24 * time.Hour)
+		res, err := w.db.RecordFacts(as(tracer), []healthcode.Fact{w.contact("c-1", r1, "C-1", day, "x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := w.db.FileAppeal(self(r0), store.AppealRequest{Resident: r0, FactKeys: []string{mustColour(t, w, r0, healthcode.Red).Facts[0].Key}, Statement: "错误"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The resident's own reads are not logged; officials' are.
+		reads := []struct {
+			what string
+			read func() error
+		}{
+			{"resident", func() error { _, err := w.db.Resident(as(cmdCounty), r0); return err }},
+			{"code", func() error { _, err := w.db.Explain(as(cmdCounty), r0); return err }},
+			{"history", func() error { _, err := w.db.History(as(cmdCounty), r0); return err }},
+			{"fact", func() error { _, err := w.db.Fact(as(cmdCounty), a.FactKeys[0]); return err }},
+			{"appeal", func() error { _, err := w.db.Appeal(as(cmdCounty), a.ID); return err }},
+			{"appeals", func() error { _, _, err := w.db.ResidentAppeals(as(worker), r0); return err }},
+			{"appeal_queue", func() error { _, err := w.db.AppealQueue(as(cmdCounty), ""); return err }},
+		}
+		for _, rd := range reads {
+			if err := rd.read(); err != nil {
+				t.Fatalf("%s: %v", rd.what, err)
+			}
+		}
+		if _, err := w.db.Explain(self(r0), r0); err != nil {
+			t.Fatal(err)
+		}
+		got, err := w.db.AccessLog(self(r0), r0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(reads) {
+			t.Fatalf("%d reads logged, want %d: %+v", len(got), len(reads), got)
+		}
+		for i, rd := range reads {
+			g := got[len(got)-1-i]
+			if g.What != rd.what || g.By.Name == "" || g.By.Post == "" || g.At.IsZero() {
+				t.Errorf("read %d: %+v, want %s with name and post", i, g, rd.what)
+			}
+		}
+		// The pending-facts list logs the residents it shows.
+		if _, err := w.db.PendingFacts(as(cmdCounty)); err != nil {
+			t.Fatal(err)
+		}
+		got1, _ := w.db.AccessLog(self(r1), r1)
+		if len(got1) != 1 || got1[0].What != "pending_facts" {
+			t.Errorf("pending list reads of %s: %+v (fact %s)", r1, got1, res.Facts[0].Key)
+		}
+		_, err = w.db.AccessLog(self(r1), r0)
+		mustCode(t, err, healthcode.EFORBIDDEN, "another resident's access log")
+		_, err = w.db.AccessLog(as(cmdCounty), r0)
+		mustCode(t, err, healthcode.EFORBIDDEN, "an official reading the access log")
+		mustVerified(t, w.db)
+	})
+}
+
+func TestStatsSuppression(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustAccWorld(t, dsn, store.Limits{}, 12)
+		st, err := w.db.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := st.Codes["410105001001"]["green"]; g == nil || *g != 12 {
+			t.Errorf("12 green: %v", g)
+		}
+		if st.Codes["410105001001"]["red"] != nil || st.Appeals["filed"] != nil || st.Alerts[store.AlertBulkReads] != nil {
+			t.Errorf("zero counts not suppressed: %+v", st)
+		}
+		// Nine red codes are suppressed; ten are shown.
+		day := w.now.Add(-24 * time.Hour)
+		for i := 0; i < 10; i++ {
+			if _, err := w.db.RecordFacts(as(lab), []healthcode.Fact{w.pcr(fmt.Sprint("p-", i), fmt.Sprintf("r_test%06d", i), "positive", day)}); err != nil {
+				t.Fatal(err)
+			}
+			st, _ = w.db.Stats(context.Background())
+			red := st.Codes["410000"]["red"]
+			if (i < 9) != (red == nil) {
+				t.Errorf("%d red: %v", i+1, red)
+			}
+		}
+		if c := st.ChangesByDay["2026-11-01"][store.CauseFact]; c == nil || *c != 10 {
+			t.Errorf("changes by day: %+v", st.ChangesByDay)
+		}
+	})
+}
+
+func TestLoginLimitsAndDisabling(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustAccWorld(t, dsn, store.Limits{LoginFailuresPerAccount: 3, LoginFailuresPerAddress: 5}, 6)
+		ctx := context.Background()
+		sess, err := w.db.LoginFrom(ctx, "login-o_tracer", "correct horse battery", "10.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			_, err := w.db.LoginFrom(ctx, "login-o_cmdc", "wrong password!", "10.0.0.2")
+			mustCode(t, err, healthcode.EUNAUTH, "wrong password")
+		}
+		_, err = w.db.LoginFrom(ctx, "login-o_cmdc", "correct horse battery", "10.0.0.3")
+		mustCode(t, err, healthcode.ETOOMANY, "fourth attempt on the account")
+		for i := 0; i < 2; i++ {
+			w.db.LoginFrom(ctx, fmt.Sprint("nobody", i), "wrong password!", "10.0.0.2")
+		}
+		_, err = w.db.LoginFrom(ctx, "login-o_cmdp1", "correct horse battery", "10.0.0.2")
+		mustCode(t, err, healthcode.ETOOMANY, "sixth attempt from the address")
+		w.now = w.now.Add(16 * time.Minute)
+		if _, err := w.db.LoginFrom(ctx, "login-o_cmdc", "correct horse battery", "10.0.0.2"); err != nil {
+			t.Fatalf("after the window: %v", err)
+		}
+
+		// Disabling an official ends their sessions at once.
+		if _, err := w.db.Authenticate(ctx, sess.Token); err != nil {
+			t.Fatal(err)
+		}
+		mustCode(t, w.db.DisableOfficial(as(cmdProvince1), tracer.ID, "left the post"), healthcode.EFORBIDDEN, "command officer disabling")
+		mustCode(t, w.db.DisableOfficial(as(operator), tracer.ID, ""), healthcode.EINVALID, "no reason")
+		if err := w.db.DisableOfficial(as(operator), tracer.ID, "left the post"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = w.db.Authenticate(ctx, sess.Token)
+		mustCode(t, err, healthcode.EUNAUTH, "disabled official's session")
+		_, err = w.db.Login(ctx, "login-o_tracer", "correct horse battery")
+		mustCode(t, err, healthcode.EUNAUTH, "disabled official's login")
+		mustVerified(t, w.db)
+	})
+}

@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// Alert kinds. Each fires when its count exceeds its threshold (Limits),
+// once per subject per hour (once per case for AlertCaseContacts).
+const (
+	AlertOfficialVolume = "official_volume"      // one official's hand-entered raising facts in an hour above OfficialRaisesPerHour
+	AlertSourceSurge    = "source_surge"         // a source's codes raised this hour far above its baseline
+	AlertCaseContacts   = "case_contacts"        // residents citing one case above PlausibleContacts
+	AlertBulkReads      = "bulk_reads"           // one official's personal-data reads in an hour above BulkReadAlert
+	AlertAppealOverdue  = "appeal_overdue"       // an appeal passed its deadline undecided and escalated
+	AlertReraise        = "reraise_after_appeal" // a raising fact recorded in the cooling period after a granted appeal
+)
+
+// Alert is an anomaly for auditors, with its alert.raised entry.
+type Alert struct {
+	ID           string         `json:"id"`
+	Kind         string         `json:"kind"`
+	Subject      string         `json:"subject"` // the official, source, case, appeal or fact concerned
+	Jurisdiction string         `json:"jurisdiction,omitempty"`
+	Detail       map[string]any `json:"detail"`
+	RaisedAt     time.Time      `json:"raised_at"`
+	LogIndex     int64          `json:"log_index"`
+}
+
+var monitor = healthcode.Actor{Kind: healthcode.ActorSystem, ID: "monitor"}
+
+// raiseAlert records an alert and its alert.raised entry.
+func (t *Tx) raiseAlert(kind, subject, jurisdiction string, detail map[string]any) error {
+	var b [8]byte
+	if _, err := io.ReadFull(t.db.rand, b[:]); err != nil {
+		return fmt.Errorf("alert id: %w", err)
+	}
+	id := "a_" + hex.EncodeToString(b[:])
+	idx, err := t.Append(tlog.KindAlertRaised, monitor, "", map[string]any{
+		"alert": id, "kind": kind, "subject": subject, "jurisdiction": jurisdiction, "detail": detail,
+	}, nil)
+	if err != nil {
+		return err
+	}
+	d, _ := json.Marshal(detail)
+	_, err = t.exec("INSERT INTO alerts (id, kind, subject, jurisdiction, detail, raised_at, log_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		id, kind, subject, jurisdiction, string(d), fmtTime(t.now), idx)
+	return err
+}
+
+// alerted reports whether an alert of kind about subject was raised since.
+func (t *Tx) alerted(kind, subject string, since time.Time) (bool, error) {
+	var n int
+	err := t.queryRow("SELECT COUNT(*) FROM alerts WHERE kind = ? AND subject = ? AND raised_at >= ?", kind, subject, fmtTime(since)).Scan(&n)
+	return n > 0, err
+}
+
+// alertOnce raises an alert unless one of the same kind and subject was
+// raised since.
+func (t *Tx) alertOnce(kind, subject, jurisdiction string, since time.Time, detail map[string]any) error {
+	done, err := t.alerted(kind, subject, since)
+	if err != nil || done {
+		return err
+	}
+	return t.raiseAlert(kind, subject, jurisdiction, detail)
+}
+
+// Alerts lists alerts, newest first, optionally of one kind. Auditors
+// only. Returns EUNAUTH, EFORBIDDEN.
+func (db *DB) Alerts(ctx context.Context, kind string) ([]*Alert, error) {
+	if err := healthcode.Authorize(healthcode.ActorFrom(ctx), healthcode.OpReadAlerts, "", ""); err != nil {
+		return nil, err
+	}
+	q := "SELECT id, kind, subject, jurisdiction, detail, raised_at, log_index FROM alerts"
+	var args []any
+	if kind != "" {
+		q += " WHERE kind = ?"
+		args = append(args, kind)
+	}
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(q+" ORDER BY log_index DESC"), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	defer rows.Close()
+	out := []*Alert{}
+	for rows.Next() {
+		a := &Alert{}
+		var detail, raised string
+		if err := rows.Scan(&a.ID, &a.Kind, &a.Subject, &a.Jurisdiction, &detail, &raised, &a.LogIndex); err != nil {
+			return nil, err
+		}
+		json.Unmarshal([]byte(detail), &a.Detail)
+		a.RaisedAt, _ = parseTime(raised)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,621 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// Appeal statuses.
+const (
+	AppealAwaitingConsent = "awaiting_consent" // a community worker filed it; the resident has not confirmed yet
+	AppealOpen            = "open"             // waiting for a command officer's decision
+	AppealGranted         = "granted"          // the disputed facts were retracted
+	AppealDenied          = "denied"           // refused, with a written reason
+)
+
+// Attachment limits.
+const (
+	MaxAttachments    = 5
+	MaxAttachmentSize = 2 << 20
+	maxStatement      = 4000 // characters
+	maxDisputed       = 100
+)
+
+// Attachment is a file supporting an appeal, kept with its SHA-256.
+type Attachment struct {
+	Name      string `json:"name"`
+	MediaType string `json:"media_type"`
+	SHA256    string `json:"sha256"`
+	Size      int    `json:"size"`
+	Data      []byte `json:"-"`
+}
+
+// AppealRequest is what a resident or community worker files.
+type AppealRequest struct {
+	Resident    string
+	FactKeys    []string // the disputed facts: active or pending facts about the resident
+	Statement   string
+	ConsentRef  string // a community worker's reference to the resident's recorded consent; empty: the resident confirms in their session
+	Attachments []Attachment
+}
+
+// AppealStep is one step of an appeal as the resident sees it.
+type AppealStep struct {
+	Kind     string    `json:"kind"` // appeal.filed, appeal.consented, appeal.escalated, appeal.decided
+	At       time.Time `json:"at"`
+	By       Party     `json:"by"`
+	Detail   string    `json:"detail,omitempty"`
+	LogIndex int64     `json:"log_index"`
+}
+
+// Appeal is an appeal with every step.
+type Appeal struct {
+	ID          string       `json:"id"`
+	Resident    string       `json:"resident"`
+	Status      string       `json:"status"`
+	FactKeys    []string     `json:"fact_keys"`
+	Statement   string       `json:"statement"`
+	FiledBy     Party        `json:"filed_by"`
+	Consent     string       `json:"consent"`
+	FiledAt     time.Time    `json:"filed_at"`
+	Deadline    *time.Time   `json:"deadline,omitempty"`
+	Assigned    string       `json:"assigned"` // the jurisdiction whose command decides
+	Escalations int          `json:"escalations"`
+	Reason      string       `json:"reason,omitempty"`
+	Attachments []Attachment `json:"attachments"`
+	Steps       []AppealStep `json:"steps"`
+	LogIndex    int64        `json:"log_index"`
+}
+
+// countyOf is the county (district) above or at a jurisdiction, where the
+// deciding command sits first; the code itself above county level.
+func countyOf(code string) string {
+	for _, a := range healthcode.Ancestors(code) {
+		if l, _ := healthcode.LevelOf(a); l == healthcode.County {
+			return a
+		}
+	}
+	return code
+}
+
+// FileAppeal files an appeal against a resident's code: by the resident,
+// or by a community worker whose post covers the resident's home (with a
+// consent reference, or the resident confirms with ConsentAppeal). Returns
+// EUNAUTH, EFORBIDDEN, ENOTFOUND, EINVALID.
+func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error) {
+	actor := healthcode.ActorFrom(ctx)
+	if actor.Kind == "" {
+		return nil, healthcode.Errorf(healthcode.EUNAUTH, "log in to file an appeal")
+	}
+	r, err := db.resident(ctx, req.Resident)
+	if healthcode.ErrorCode(err) == healthcode.ENOTFOUND && actor.Kind != healthcode.ActorSystem {
+		return nil, healthcode.Errorf(healthcode.EFORBIDDEN, "not allowed")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := healthcode.Authorize(actor, healthcode.OpFileAppeal, r.Jurisdiction, r.ID); err != nil {
+		return nil, err
+	}
+	switch n := utf8.RuneCountInString(strings.TrimSpace(req.Statement)); {
+	case n == 0:
+		return nil, healthcode.FieldErrorf("statement", "is required: say why the code is wrong")
+	case n > maxStatement:
+		return nil, healthcode.FieldErrorf("statement", "is longer than %d characters", maxStatement)
+	case len(req.FactKeys) == 0:
+		return nil, healthcode.FieldErrorf("fact_keys", "name at least one disputed fact (see the code's explanation)")
+	case len(req.FactKeys) > maxDisputed:
+		return nil, healthcode.FieldErrorf("fact_keys", "names more than %d facts", maxDisputed)
+	case len(req.Attachments) > MaxAttachments:
+		return nil, healthcode.FieldErrorf("attachments", "at most %d attachments", MaxAttachments)
+	case len(req.ConsentRef) > 256:
+		return nil, healthcode.FieldErrorf("consent_ref", "is longer than 256 bytes")
+	}
+	atts := make([]Attachment, len(req.Attachments))
+	for i, a := range req.Attachments {
+		switch {
+		case len(a.Data) == 0:
+			return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].data", i), "is empty")
+		case len(a.Data) > MaxAttachmentSize:
+			return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].data", i), "is larger than %d bytes", MaxAttachmentSize)
+		case a.Name == "" || utf8.RuneCountInString(a.Name) > 128:
+			return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].name", i), "must be 1 to 128 characters")
+		}
+		if a.MediaType == "" {
+			a.MediaType = "application/octet-stream"
+		}
+		h := sha256.Sum256(a.Data)
+		a.SHA256, a.Size = hex.EncodeToString(h[:]), len(a.Data)
+		atts[i] = a
+	}
+	keys := uniq(req.FactKeys)
+	status, consent := AppealOpen, "self"
+	if actor.Kind == healthcode.ActorOfficial {
+		status, consent = AppealAwaitingConsent, ""
+		if req.ConsentRef != "" {
+			status, consent = AppealOpen, "ref:"+req.ConsentRef
+		}
+	}
+	var b [8]byte
+	if _, err := io.ReadFull(db.rand, b[:]); err != nil {
+		return nil, fmt.Errorf("appeal id: %w", err)
+	}
+	id := "ap_" + hex.EncodeToString(b[:])
+	err = db.write(ctx, func(t *Tx) error {
+		for _, k := range keys {
+			var subject, st string
+			err := t.queryRow("SELECT subject, status FROM facts WHERE uid = ?", k).Scan(&subject, &st)
+			if errors.Is(err, sql.ErrNoRows) || err == nil && subject != r.ID {
+				return healthcode.FieldErrorf("fact_keys", "no fact %q about %s", k, r.ID)
+			}
+			if err != nil {
+				return err
+			}
+			if st != string(healthcode.FactActive) && st != string(healthcode.FactPending) {
+				return healthcode.FieldErrorf("fact_keys", "fact %s is %s already", k, st)
+			}
+		}
+		var deadline string
+		if status == AppealOpen {
+			deadline = fmtTime(t.now.Add(db.limits.AppealDeadline))
+		}
+		assigned := countyOf(r.Jurisdiction)
+		hashes := make([]map[string]any, len(atts))
+		names := make([]string, len(atts))
+		for i, a := range atts {
+			hashes[i] = map[string]any{"sha256": a.SHA256, "size": a.Size}
+			names[i] = a.Name
+		}
+		personal := map[string]any{"statement": req.Statement, "attachment_names": names}
+		if req.ConsentRef != "" {
+			personal["consent_ref"] = req.ConsentRef
+		}
+		idx, err := t.Append(tlog.KindAppealFiled, actor, r.ID, map[string]any{
+			"appeal": id, "resident": r.ID, "facts": keys, "status": status, "assigned": assigned, "deadline": deadline, "attachments": hashes,
+		}, personal)
+		if err != nil {
+			return err
+		}
+		fk, _ := json.Marshal(keys)
+		if _, err := t.exec(`INSERT INTO appeals (id, resident, home, assigned, filed_by, filed_by_kind, consent, fact_keys, statement, status, filed_at, deadline, log_index)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, r.ID, r.Jurisdiction, assigned, actor.ID, actor.Kind, consent, string(fk), req.Statement, status, fmtTime(t.now), deadline, idx); err != nil {
+			return err
+		}
+		for i, a := range atts {
+			if _, err := t.exec("INSERT INTO appeal_attachments (appeal, n, name, media_type, sha256, size, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+				id, i, a.Name, a.MediaType, a.SHA256, a.Size, a.Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db.appeal(ctx, db.db, id)
+}
+
+// ConsentAppeal is the resident confirming, in their own session, an
+// appeal a community worker filed for them; the deadline starts then.
+// Returns EUNAUTH, EFORBIDDEN, ENOTFOUND, ECONFLICT.
+func (db *DB) ConsentAppeal(ctx context.Context, id string) (*Appeal, error) {
+	actor := healthcode.ActorFrom(ctx)
+	err := db.write(ctx, func(t *Tx) error {
+		a, err := db.appeal(t.ctx, t.tx, id)
+		if err != nil {
+			return err
+		}
+		if actor.Kind != healthcode.ActorResident || actor.ID != a.Resident {
+			if actor.Kind == "" {
+				return healthcode.Errorf(healthcode.EUNAUTH, "log in first")
+			}
+			return healthcode.Errorf(healthcode.EFORBIDDEN, "only the resident consents to their appeal")
+		}
+		if a.Status != AppealAwaitingConsent {
+			return healthcode.Errorf(healthcode.ECONFLICT, "appeal %s is %s, not awaiting consent", id, a.Status)
+		}
+		deadline := fmtTime(t.now.Add(db.limits.AppealDeadline))
+		if err := t.appealStep(a, tlog.KindAppealConsented, actor, map[string]any{"deadline": deadline}, nil, ""); err != nil {
+			return err
+		}
+		_, err = t.exec("UPDATE appeals SET status = ?, consent = ?, deadline = ? WHERE id = ?", AppealOpen, "confirmed", deadline, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db.appeal(ctx, db.db, id)
+}
+
+// appealStep appends a step's entry (subject: the resident) and its row.
+func (t *Tx) appealStep(a *Appeal, kind tlog.Kind, actor healthcode.Actor, payload map[string]any, personal any, detail string) error {
+	payload["appeal"] = a.ID
+	idx, err := t.Append(kind, actor, a.Resident, payload, personal)
+	if err != nil {
+		return err
+	}
+	post := ""
+	if actor.Kind == healthcode.ActorOfficial {
+		post = actor.Jurisdiction
+	}
+	_, err = t.exec("INSERT INTO appeal_steps (log_index, appeal, resident, kind, actor, post, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		idx, a.ID, a.Resident, string(kind), actor.Kind+":"+actor.ID, post, detail, fmtTime(t.now))
+	return err
+}
+
+// DecideAppeal grants or denies an open appeal. The decider is a command
+// officer whose post covers the appeal's assigned jurisdiction. Granting
+// retracts the disputed facts (cause appeal) and re-evaluates the code at
+// once; denying needs a written reason. Returns EUNAUTH, EFORBIDDEN,
+// ENOTFOUND, ECONFLICT, EINVALID.
+func (db *DB) DecideAppeal(ctx context.Context, id string, grant bool, reason string) (*Appeal, error) {
+	actor := healthcode.ActorFrom(ctx)
+	if !grant && utf8.RuneCountInString(strings.TrimSpace(reason)) < 4 {
+		return nil, healthcode.FieldErrorf("reason", "a denial needs a written reason")
+	}
+	err := db.write(ctx, func(t *Tx) error {
+		a, err := db.appeal(t.ctx, t.tx, id)
+		if err != nil {
+			return err
+		}
+		if err := healthcode.Authorize(actor, healthcode.OpDecideAppeal, a.Assigned, a.Resident); err != nil {
+			return err
+		}
+		if a.Status != AppealOpen {
+			return healthcode.Errorf(healthcode.ECONFLICT, "appeal %s is %s, not open", id, a.Status)
+		}
+		for _, k := range a.FactKeys {
+			var by, approved string
+			if err := t.queryRow("SELECT recorded_by, approved_by FROM facts WHERE uid = ?", k).Scan(&by, &approved); err != nil {
+				return err
+			}
+			if by == actor.ID || approved == actor.ID {
+				return healthcode.Errorf(healthcode.EFORBIDDEN, "you recorded or approved disputed fact %s: another officer decides this appeal", k)
+			}
+		}
+		decision, status := "granted", AppealGranted
+		if !grant {
+			decision, status = "denied", AppealDenied
+		}
+		var personal any
+		if reason != "" {
+			personal = map[string]string{"reason": reason}
+		}
+		if err := t.appealStep(a, tlog.KindAppealDecided, actor, map[string]any{"decision": decision, "facts": a.FactKeys}, personal, decision); err != nil {
+			return err
+		}
+		if _, err := t.exec("UPDATE appeals SET status = ?, decided_by = ?, decided_at = ?, reason = ?, decided_log = ? WHERE id = ?",
+			status, actor.ID, fmtTime(t.now), reason, t.b.size+int64(len(t.b.entries))-1, id); err != nil {
+			return err
+		}
+		if !grant {
+			return nil
+		}
+		for _, k := range a.FactKeys {
+			f, _, err := db.fact(t.ctx, t.tx, k)
+			if err != nil {
+				return err
+			}
+			if f.Status == healthcode.FactRetracted || f.Status == healthcode.FactRejected {
+				continue
+			}
+			if err := t.retract(actor, f, "appeal "+id+" granted", CauseAppeal); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db.appeal(ctx, db.db, id)
+}
+
+// EscalateOverdue escalates every open appeal past its deadline to the
+// parent jurisdiction's command, with a new deadline, an appeal.escalated
+// entry and an appeal_overdue alert. The scheduler runs it; it returns how
+// many appeals escalated.
+func (db *DB) EscalateOverdue(ctx context.Context) (int, error) {
+	n := 0
+	err := db.write(ctx, func(t *Tx) error {
+		rows, err := t.query("SELECT id FROM appeals WHERE status = ? AND deadline <= ? ORDER BY deadline, id", AppealOpen, fmtTime(t.now))
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		sched := healthcode.Actor{Kind: healthcode.ActorSystem, ID: "scheduler"}
+		for _, id := range ids {
+			a, err := db.appeal(t.ctx, t.tx, id)
+			if err != nil {
+				return err
+			}
+			to := parentScope(a.Assigned)
+			deadline := fmtTime(t.now.Add(db.limits.AppealDeadline))
+			if err := t.appealStep(a, tlog.KindAppealEscalated, sched, map[string]any{"from": a.Assigned, "to": to, "deadline": deadline}, nil, a.Assigned+" → "+to); err != nil {
+				return err
+			}
+			if _, err := t.exec("UPDATE appeals SET assigned = ?, deadline = ?, escalations = escalations + 1 WHERE id = ?", to, deadline, id); err != nil {
+				return err
+			}
+			if err := t.raiseAlert(AlertAppealOverdue, id, a.Assigned, map[string]any{
+				"appeal": id, "deadline": fmtTime(*a.Deadline), "escalated_from": a.Assigned, "escalated_to": to,
+			}); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Appeal returns one appeal with every step: to the resident, a community
+// worker covering them, or a command officer covering them or the
+// appeal's assigned jurisdiction (officials' reads are logged).
+// Returns EUNAUTH, EFORBIDDEN, ENOTFOUND.
+func (db *DB) Appeal(ctx context.Context, id string) (*Appeal, error) {
+	actor := healthcode.ActorFrom(ctx)
+	if actor.Kind == "" {
+		return nil, healthcode.Errorf(healthcode.EUNAUTH, "log in first")
+	}
+	a, err := db.appeal(ctx, db.db, id)
+	if err != nil {
+		return nil, err
+	}
+	var home string
+	db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT home FROM appeals WHERE id = ?"), id).Scan(&home)
+	if err := healthcode.Authorize(actor, healthcode.OpReadAppeal, home, a.Resident); err != nil {
+		if healthcode.Authorize(actor, healthcode.OpReadAppeal, a.Assigned, a.Resident) != nil {
+			return nil, err
+		}
+	}
+	if err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, []string{a.Resident}, "appeal", true) }); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// ResidentAppeals returns a resident's appeals, newest first, and the
+// resident's pending facts (held for approval), for the resident or an
+// official who may read them (logged). Returns EUNAUTH, EFORBIDDEN,
+// ENOTFOUND.
+func (db *DB) ResidentAppeals(ctx context.Context, residentID string) ([]*Appeal, []PendingFact, error) {
+	if _, err := db.readResident(ctx, residentID, "appeals"); err != nil {
+		return nil, nil, err
+	}
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT id FROM appeals WHERE resident = ? ORDER BY filed_at DESC, id"), residentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids, err := scanStrings(rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := []*Appeal{}
+	for _, id := range ids {
+		a, err := db.appeal(ctx, db.db, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, a)
+	}
+	pending, err := db.pendingAbout(ctx, residentID)
+	return out, pending, err
+}
+
+// PendingFact is a fact about a resident waiting for approval, as the
+// resident sees it.
+type PendingFact struct {
+	Key           string    `json:"key"`
+	Kind          string    `json:"kind"`
+	RecordedAt    time.Time `json:"recorded_at"`
+	RecordedBy    Party     `json:"recorded_by"`
+	ApprovalScope string    `json:"approval_scope,omitempty"` // the command that must approve, if held
+	Why           string    `json:"why,omitempty"`            // reraise, volume
+	LogIndex      int64     `json:"log_index"`
+}
+
+func (db *DB) pendingAbout(ctx context.Context, resident string) ([]PendingFact, error) {
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT f.uid, f.kind, f.recorded_at, f.recorded_by, COALESCE(h.approval_scope, ''), COALESCE(h.why, ''), f.log_index
+		FROM facts f LEFT JOIN fact_holds h ON h.fact = f.uid WHERE f.subject = ? AND f.status = 'pending' ORDER BY f.log_index`), resident)
+	if err != nil {
+		return nil, err
+	}
+	out := []PendingFact{}
+	for rows.Next() {
+		var p PendingFact
+		var at, by string
+		if err := rows.Scan(&p.Key, &p.Kind, &at, &by, &p.ApprovalScope, &p.Why, &p.LogIndex); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		p.RecordedAt, _ = parseTime(at)
+		p.RecordedBy = Party{Kind: healthcode.ActorOfficial, ID: by}
+		out = append(out, p)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].RecordedBy = db.party(ctx, healthcode.ActorOfficial, out[i].RecordedBy.ID)
+	}
+	return out, nil
+}
+
+// AppealQueue lists appeals of a status (default open) that the command
+// officer may decide, soonest deadline first (the residents shown are
+// logged as read). Returns EUNAUTH, EFORBIDDEN, EINVALID.
+func (db *DB) AppealQueue(ctx context.Context, status string) ([]*Appeal, error) {
+	actor := healthcode.ActorFrom(ctx)
+	if err := healthcode.Authorize(actor, healthcode.OpDecideAppeal, actor.Jurisdiction, ""); err != nil {
+		return nil, err
+	}
+	if status == "" {
+		status = AppealOpen
+	}
+	if !slices.Contains([]string{AppealAwaitingConsent, AppealOpen, AppealGranted, AppealDenied}, status) {
+		return nil, healthcode.FieldErrorf("status", "unknown status %q", status)
+	}
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT id, assigned FROM appeals WHERE status = ? ORDER BY deadline, filed_at, id"), status)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for rows.Next() {
+		var id, assigned string
+		if err := rows.Scan(&id, &assigned); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if healthcode.Covers(actor.Jurisdiction, assigned) {
+			ids = append(ids, id)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	out := []*Appeal{}
+	var shown []string
+	for _, id := range ids {
+		a, err := db.appeal(ctx, db.db, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+		shown = append(shown, a.Resident)
+	}
+	if err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, uniq(shown), "appeal_queue", false) }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AttachmentData returns an attachment's bytes, for whoever may read the
+// appeal (Appeal's rules; logged). Returns EUNAUTH, EFORBIDDEN, ENOTFOUND.
+func (db *DB) AttachmentData(ctx context.Context, id string, n int) (*Attachment, error) {
+	if _, err := db.Appeal(ctx, id); err != nil {
+		return nil, err
+	}
+	var a Attachment
+	err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT name, media_type, sha256, size, data FROM appeal_attachments WHERE appeal = ? AND n = ?"), id, n).
+		Scan(&a.Name, &a.MediaType, &a.SHA256, &a.Size, &a.Data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, healthcode.Errorf(healthcode.ENOTFOUND, "appeal %s has no attachment %d", id, n)
+	}
+	return &a, err
+}
+
+type queryer interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}
+
+// appeal reads an appeal with its attachments' descriptions and steps.
+func (db *DB) appeal(ctx context.Context, q queryer, id string) (*Appeal, error) {
+	a := &Appeal{ID: id}
+	var filedBy, filedKind, keys, filed, deadline string
+	err := q.QueryRowContext(ctx, db.dialect.rebind(`SELECT resident, status, fact_keys, statement, filed_by, filed_by_kind, consent, filed_at, deadline, assigned, escalations, reason, log_index
+		FROM appeals WHERE id = ?`), id).Scan(&a.Resident, &a.Status, &keys, &a.Statement, &filedBy, &filedKind, &a.Consent, &filed, &deadline, &a.Assigned, &a.Escalations, &a.Reason, &a.LogIndex)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, healthcode.Errorf(healthcode.ENOTFOUND, "no appeal %q", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read appeal: %w", err)
+	}
+	json.Unmarshal([]byte(keys), &a.FactKeys)
+	a.FiledAt, _ = parseTime(filed)
+	if deadline != "" && (a.Status == AppealOpen || a.Status == AppealAwaitingConsent) {
+		d, _ := parseTime(deadline)
+		a.Deadline = &d
+	}
+	a.FiledBy = Party{Kind: filedKind, ID: filedBy}
+	a.Attachments = []Attachment{}
+	rows, err := q.QueryContext(ctx, db.dialect.rebind("SELECT name, media_type, sha256, size FROM appeal_attachments WHERE appeal = ? ORDER BY n"), id)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var at Attachment
+		if err := rows.Scan(&at.Name, &at.MediaType, &at.SHA256, &at.Size); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		a.Attachments = append(a.Attachments, at)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	a.Steps = []AppealStep{{Kind: string(tlog.KindAppealFiled), At: a.FiledAt, By: a.FiledBy, LogIndex: a.LogIndex}}
+	rows, err = q.QueryContext(ctx, db.dialect.rebind("SELECT log_index, kind, actor, post, detail, at FROM appeal_steps WHERE appeal = ? ORDER BY log_index"), id)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var s AppealStep
+		var actor, at string
+		if err := rows.Scan(&s.LogIndex, &s.Kind, &actor, &s.By.Post, &s.Detail, &at); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		s.By.Kind, s.By.ID, _ = strings.Cut(actor, ":")
+		s.At, _ = parseTime(at)
+		a.Steps = append(a.Steps, s)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	// Names of the officials involved (outside the transaction's reads is
+	// fine: officials are never deleted).
+	if q == db.db {
+		if a.FiledBy.Kind == healthcode.ActorOfficial {
+			a.FiledBy = db.party(ctx, healthcode.ActorOfficial, a.FiledBy.ID)
+			a.Steps[0].By = a.FiledBy
+		}
+		for i := range a.Steps {
+			if a.Steps[i].By.Kind == healthcode.ActorOfficial {
+				post := a.Steps[i].By.Post
+				a.Steps[i].By = db.party(ctx, healthcode.ActorOfficial, a.Steps[i].By.ID)
+				a.Steps[i].By.Post = post
+			}
+		}
+	}
+	return a, nil
+}
+
+func scanStrings(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

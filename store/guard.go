@@ -1,0 +1,280 @@
+package store
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/rules"
+)
+
+// A hold puts a pending hand-entered fact under a particular command: only
+// command officers whose post covers scope may approve it.
+type hold struct {
+	scope string // jurisdiction code whose command approves
+	why   string // "reraise" (cooling period after a granted appeal) or "volume" (above the hourly count)
+}
+
+// parentScope is the command above an official's post: the parent
+// jurisdiction (the province's own command for a province post).
+func parentScope(post string) string {
+	if p := healthcode.ParentCode(post); p != "" {
+		return p
+	}
+	return post
+}
+
+// checkHold refuses an approval of a held fact by a command outside its
+// scope (the recorder's own office, after a granted appeal or above the
+// hourly volume).
+func (t *Tx) checkHold(actor healthcode.Actor, key string) error {
+	var scope, why string
+	err := t.queryRow("SELECT approval_scope, why FROM fact_holds WHERE fact = ?", key).Scan(&scope, &why)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read hold: %w", err)
+	}
+	if !healthcode.Covers(actor.Jurisdiction, scope) {
+		return healthcode.Errorf(healthcode.EFORBIDDEN, "fact %s is held (%s) for the command of %s", key, why, scope)
+	}
+	return nil
+}
+
+func (t *Tx) insertHold(f *healthcode.Fact, h hold) error {
+	_, err := t.exec("INSERT INTO fact_holds (fact, subject, approval_scope, why, log_index) VALUES (?, ?, ?, ?, ?)",
+		f.Key, personSubject(f), h.scope, h.why, f.LogIndex)
+	return err
+}
+
+// guardRaising applies the accountability rules to an official's pending
+// (raising) facts before they are stored:
+//
+//   - in the cooling period after a granted appeal, a raising fact about
+//     that resident must not repeat the retracted facts' evidence reference
+//     or content (EINVALID), is held for the parent jurisdiction's command,
+//     and raises an alert;
+//   - beyond Limits.OfficialRaisesPerHour raising facts in an hour, the
+//     official's further ones are held for the parent jurisdiction's
+//     command, and crossing the threshold raises an alert.
+func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh []int, status map[int]healthcode.FactStatus) (map[int]hold, error) {
+	if actor.Kind != healthcode.ActorOfficial {
+		return nil, nil
+	}
+	var pending []int
+	var subjects []string
+	for _, i := range fresh {
+		if status[i] == healthcode.FactPending {
+			pending = append(pending, i)
+			if personSubject(&facts[i]) != "" {
+				subjects = append(subjects, facts[i].Subject)
+			}
+		}
+	}
+	if len(pending) == 0 {
+		return nil, nil
+	}
+	holds := map[int]hold{}
+	lim := t.db.limits
+	up := parentScope(actor.Jurisdiction)
+
+	// Cooling period after a granted appeal.
+	appealed, err := t.grantedSince(uniq(subjects), t.now.Add(-lim.CoolingPeriod))
+	if err != nil {
+		return nil, err
+	}
+	var errs []*healthcode.Error
+	for _, i := range pending {
+		f := &facts[i]
+		g, ok := appealed[f.Subject]
+		if !ok || personSubject(f) == "" {
+			continue
+		}
+		for _, old := range g.facts {
+			if f.Evidence != "" && f.Evidence == old.Evidence || f.Kind == old.Kind && sameJSON(f.Payload, old.Payload) {
+				errs = append(errs, &healthcode.Error{Code: healthcode.EINVALID, Line: i + 1, Field: "evidence",
+					Message: fmt.Sprintf("%s's appeal %s was granted on %s: a new raising fact must cite new evidence, not the retracted fact %s's", f.Subject, g.appeal, fmtTime(g.at), old.Key)})
+				break
+			}
+		}
+		holds[i] = hold{scope: up, why: "reraise"}
+		if err := t.raiseAlert(AlertReraise, f.Key, actor.Jurisdiction, map[string]any{
+			"resident": f.Subject, "appeal": g.appeal, "granted_at": fmtTime(g.at), "official": actor.ID, "post": actor.Jurisdiction, "approval_scope": up,
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if len(errs) > 0 {
+		return nil, batchError(errs)
+	}
+
+	// One official's hourly volume.
+	since := t.now.Add(-time.Hour)
+	var n int
+	if err := t.queryRow("SELECT COUNT(*) FROM facts WHERE recorded_by = ? AND recorded_at > ? AND (status = 'pending' OR approved_by <> '')",
+		actor.ID, fmtTime(since)).Scan(&n); err != nil {
+		return nil, fmt.Errorf("count an official's raising facts: %w", err)
+	}
+	for k, i := range pending {
+		if n+k+1 > lim.OfficialRaisesPerHour {
+			if _, ok := holds[i]; !ok {
+				holds[i] = hold{scope: up, why: "volume"}
+			}
+		}
+	}
+	if total := n + len(pending); n <= lim.OfficialRaisesPerHour && total > lim.OfficialRaisesPerHour {
+		if err := t.alertOnce(AlertOfficialVolume, actor.ID, actor.Jurisdiction, since, map[string]any{
+			"official": actor.ID, "post": actor.Jurisdiction, "raising_facts_last_hour": total, "threshold": lim.OfficialRaisesPerHour, "approval_scope": up,
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return holds, nil
+}
+
+// sameJSON reports whether two JSON values are equal as compacted text.
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y bytes.Buffer
+	if json.Compact(&x, a) != nil || json.Compact(&y, b) != nil {
+		return bytes.Equal(a, b)
+	}
+	return bytes.Equal(x.Bytes(), y.Bytes())
+}
+
+// granted is a resident's latest granted appeal and the facts it retracted.
+type granted struct {
+	appeal string
+	at     time.Time
+	facts  []healthcode.Fact
+}
+
+// grantedSince returns, for residents with an appeal granted since, the
+// latest such appeal and the facts it disputed.
+func (t *Tx) grantedSince(residents []string, since time.Time) (map[string]granted, error) {
+	out := map[string]granted{}
+	err := inChunks(residents, func(part []string, args []any) error {
+		rows, err := t.query("SELECT id, resident, decided_at, fact_keys FROM appeals WHERE status = 'granted' AND decided_at >= ? AND resident IN ("+placeholders(len(part))+") ORDER BY decided_at",
+			append([]any{fmtTime(since)}, args...)...)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			id, resident, at, keys string
+		}
+		var list []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.id, &r.resident, &r.at, &r.keys); err != nil {
+				rows.Close()
+				return err
+			}
+			list = append(list, r)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		for _, r := range list {
+			g := granted{appeal: r.id}
+			g.at, _ = parseTime(r.at)
+			var keys []string
+			json.Unmarshal([]byte(r.keys), &keys)
+			for _, k := range keys {
+				f, err := scanFact(t.queryRow("SELECT "+factColumns+" FROM facts WHERE uid = ?", k))
+				if err != nil {
+					return fmt.Errorf("read appealed fact %s: %w", k, err)
+				}
+				g.facts = append(g.facts, f)
+			}
+			out[r.resident] = g
+		}
+		return nil
+	})
+	return out, err
+}
+
+// afterRecord keeps the counters behind the case-contacts and source-surge
+// alerts once a batch is stored and evaluated; from is the first log index
+// the batch wrote.
+func (t *Tx) afterRecord(actor healthcode.Actor, facts []healthcode.Fact, fresh []int, from int64) error {
+	lim := t.db.limits
+	// Residents citing each case.
+	byCase := map[string][]string{}
+	for _, i := range fresh {
+		f := &facts[i]
+		if personSubject(f) == "" {
+			continue
+		}
+		cases, _ := rules.CitedCases(f)
+		for _, c := range cases {
+			byCase[c] = append(byCase[c], f.Subject)
+		}
+	}
+	for _, c := range keysOf(boolSet(byCase)) {
+		var before int
+		if err := t.queryRow("SELECT COUNT(*) FROM case_citations WHERE case_id = ?", c).Scan(&before); err != nil {
+			return err
+		}
+		rs := uniq(byCase[c])
+		if err := upsertRows(t, "case_citations (case_id, resident)", 2, len(rs), " ON CONFLICT DO NOTHING", func(i int) []any { return []any{c, rs[i]} }); err != nil {
+			return err
+		}
+		var after int
+		if err := t.queryRow("SELECT COUNT(*) FROM case_citations WHERE case_id = ?", c).Scan(&after); err != nil {
+			return err
+		}
+		if before <= lim.PlausibleContacts && after > lim.PlausibleContacts {
+			if err := t.alertOnce(AlertCaseContacts, c, actor.Jurisdiction, time.Time{}, map[string]any{
+				"case_id": c, "residents": after, "threshold": lim.PlausibleContacts, "last_recorded_by": actor.ID,
+			}); err != nil {
+				return err
+			}
+		}
+	}
+
+	// A source's codes raised this hour against its baseline.
+	if actor.Kind != healthcode.ActorSource {
+		return nil
+	}
+	var raised int
+	if err := t.queryRow(`SELECT COUNT(*) FROM code_changes WHERE log_index >= ? AND cause = ?
+		AND (colour = 'red' AND previous <> 'red' OR colour = 'yellow' AND previous IN ('', 'green'))`, from, CauseFact).Scan(&raised); err != nil {
+		return err
+	}
+	if raised == 0 {
+		return nil
+	}
+	hour := t.now.Truncate(time.Hour)
+	if _, err := t.exec("INSERT INTO source_rates (source, hour, raised) VALUES (?, ?, ?) ON CONFLICT (source, hour) DO UPDATE SET raised = source_rates.raised + excluded.raised",
+		actor.ID, fmtTime(hour), raised); err != nil {
+		return err
+	}
+	var now, past int
+	if err := t.queryRow("SELECT raised FROM source_rates WHERE source = ? AND hour = ?", actor.ID, fmtTime(hour)).Scan(&now); err != nil {
+		return err
+	}
+	if err := t.queryRow("SELECT COALESCE(SUM(raised), 0) FROM source_rates WHERE source = ? AND hour >= ? AND hour < ?",
+		actor.ID, fmtTime(hour.Add(-24*time.Hour)), fmtTime(hour)).Scan(&past); err != nil {
+		return err
+	}
+	baseline := float64(past) / 24
+	threshold := max(float64(lim.SourceSurgeMin), lim.SourceSurgeFactor*baseline)
+	if float64(now-raised) <= threshold && float64(now) > threshold {
+		return t.alertOnce(AlertSourceSurge, actor.ID, actor.Jurisdiction, hour, map[string]any{
+			"source": actor.ID, "codes_raised_this_hour": now, "baseline_per_hour": baseline, "threshold": threshold,
+		})
+	}
+	return nil
+}
+
+func boolSet(m map[string][]string) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}

@@ -1,0 +1,70 @@
+package store
+
+import "time"
+
+// Limits are the accountability thresholds: appeal deadlines, the cooling
+// period after a granted appeal, anomaly-alert thresholds and rate limits.
+// A zero field takes its default (see DefaultLimits).
+type Limits struct {
+	AppealDeadline time.Duration // an open appeal escalates when undecided this long; default 24 h
+	CoolingPeriod  time.Duration // after a granted appeal, re-raising needs the parent command; default 7 days
+
+	OfficialRaisesPerHour int     // hand-entered raising facts per official per hour before an alert and parent approval; default 50
+	SourceSurgeFactor     float64 // a source's codes raised this hour above this many times its baseline alert; default 10
+	SourceSurgeMin        int     // ... and at least this many; default 100
+	PlausibleContacts     int     // residents citing one case above this alert; default 500
+	ReadsPerHour          int     // personal-data reads per official per hour, then ETOOMANY; default 500
+	BulkReadAlert         int     // reads per official per hour that raise an alert; default 200
+
+	LoginFailuresPerAccount int           // failed logins per account per window, then ETOOMANY; default 5
+	LoginFailuresPerAddress int           // failed logins per address per window; default 20
+	LoginWindow             time.Duration // default 15 min
+}
+
+// DefaultLimits returns the defaults.
+func DefaultLimits() Limits {
+	return Limits{
+		AppealDeadline:          24 * time.Hour,
+		CoolingPeriod:           7 * 24 * time.Hour,
+		OfficialRaisesPerHour:   50,
+		SourceSurgeFactor:       10,
+		SourceSurgeMin:          100,
+		PlausibleContacts:       500,
+		ReadsPerHour:            500,
+		BulkReadAlert:           200,
+		LoginFailuresPerAccount: 5,
+		LoginFailuresPerAddress: 20,
+		LoginWindow:             15 * time.Minute,
+	}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	set := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	setD := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	setD(&l.AppealDeadline, d.AppealDeadline)
+	setD(&l.CoolingPeriod, d.CoolingPeriod)
+	setD(&l.LoginWindow, d.LoginWindow)
+	set(&l.OfficialRaisesPerHour, d.OfficialRaisesPerHour)
+	set(&l.SourceSurgeMin, d.SourceSurgeMin)
+	set(&l.PlausibleContacts, d.PlausibleContacts)
+	set(&l.ReadsPerHour, d.ReadsPerHour)
+	set(&l.BulkReadAlert, d.BulkReadAlert)
+	set(&l.LoginFailuresPerAccount, d.LoginFailuresPerAccount)
+	set(&l.LoginFailuresPerAddress, d.LoginFailuresPerAddress)
+	if l.SourceSurgeFactor <= 0 {
+		l.SourceSurgeFactor = d.SourceSurgeFactor
+	}
+	return l
+}
+
+// Limits returns the thresholds in force.
+func (db *DB) Limits() Limits { return db.limits }

@@ -1,0 +1,119 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/healthcode/healthcode"
+)
+
+// MinPublishedCount is the smallest count public statistics show; smaller
+// counts are suppressed (nil) so no one can be singled out.
+const MinPublishedCount = 10
+
+// Count is a published count: nil when suppressed.
+type Count = *int64
+
+func publish(n int64) Count {
+	if n < MinPublishedCount {
+		return nil
+	}
+	return &n
+}
+
+// Stats are the public statistics.
+type Stats struct {
+	Codes        map[string]map[string]Count `json:"codes"`          // jurisdiction code → colour → residents
+	ChangesByDay map[string]map[string]Count `json:"changes_by_day"` // UTC day → cause → code changes
+	Appeals      map[string]Count            `json:"appeals"`        // filed, granted, denied, open, overdue
+	Alerts       map[string]Count            `json:"alerts"`         // alert kind → alerts
+	Suppressed   string                      `json:"suppressed"`
+}
+
+// Stats computes the public statistics: codes by colour for every
+// jurisdiction (its whole subtree; residents never evaluated are green), code changes per day by cause, appeal
+// outcomes and alerts by kind. Counts below MinPublishedCount are null.
+func (db *DB) Stats(ctx context.Context) (*Stats, error) {
+	st := &Stats{Codes: map[string]map[string]Count{}, ChangesByDay: map[string]map[string]Count{},
+		Appeals: map[string]Count{}, Alerts: map[string]Count{},
+		Suppressed: fmt.Sprintf("counts below %d are null", MinPublishedCount)}
+
+	codes := map[string]map[string]int64{}
+	err := db.eachRow(ctx, `SELECT r.jurisdiction, COALESCE(c.colour, 'green'), COUNT(*) FROM residents r LEFT JOIN codes c ON c.resident = r.id
+		GROUP BY r.jurisdiction, COALESCE(c.colour, 'green')`,
+		func(s []string, n int64) {
+			for _, a := range healthcode.Ancestors(s[0]) {
+				if codes[a] == nil {
+					codes[a] = map[string]int64{}
+				}
+				codes[a][s[1]] += n
+			}
+		}, 2)
+	if err != nil {
+		return nil, err
+	}
+	for j, m := range codes {
+		st.Codes[j] = map[string]Count{}
+		for _, c := range []healthcode.Colour{healthcode.Green, healthcode.Yellow, healthcode.Red} {
+			st.Codes[j][string(c)] = publish(m[string(c)])
+		}
+	}
+	err = db.eachRow(ctx, "SELECT substr(changed_at, 1, 10), cause, COUNT(*) FROM code_changes GROUP BY substr(changed_at, 1, 10), cause",
+		func(s []string, n int64) {
+			if st.ChangesByDay[s[0]] == nil {
+				st.ChangesByDay[s[0]] = map[string]Count{}
+			}
+			st.ChangesByDay[s[0]][s[1]] = publish(n)
+		}, 2)
+	if err != nil {
+		return nil, err
+	}
+	appeals := map[string]int64{}
+	err = db.eachRow(ctx, "SELECT status, COUNT(*) FROM appeals GROUP BY status", func(s []string, n int64) {
+		appeals[s[0]] += n
+		appeals["filed"] += n
+	}, 1)
+	if err != nil {
+		return nil, err
+	}
+	err = db.eachRow(ctx, "SELECT 'overdue', COUNT(*) FROM appeals WHERE escalations > 0", func(s []string, n int64) { appeals["overdue"] = n }, 1)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range []string{"filed", AppealGranted, AppealDenied, AppealOpen, "overdue"} {
+		st.Appeals[k] = publish(appeals[k])
+	}
+	err = db.eachRow(ctx, "SELECT kind, COUNT(*) FROM alerts GROUP BY kind", func(s []string, n int64) { st.Alerts[s[0]] = publish(n) }, 1)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range []string{AlertOfficialVolume, AlertSourceSurge, AlertCaseContacts, AlertBulkReads, AlertAppealOverdue, AlertReraise} {
+		if _, ok := st.Alerts[k]; !ok {
+			st.Alerts[k] = nil
+		}
+	}
+	return st, nil
+}
+
+// eachRow runs a query whose rows are width text columns and a count.
+func (db *DB) eachRow(ctx context.Context, query string, f func(s []string, n int64), width int) error {
+	rows, err := db.db.QueryContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("statistics: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		s := make([]string, width)
+		dest := make([]any, width+1)
+		for i := range s {
+			dest[i] = &s[i]
+		}
+		var n int64
+		dest[width] = &n
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		f(s, n)
+	}
+	return rows.Err()
+}

@@ -87,6 +87,14 @@ type currentCode struct {
 // time and writes every changed code with its code.changed entry. cause
 // says what triggered it. It returns how many codes changed.
 func (t *Tx) evaluate(ids []string, cause string) (int, error) {
+	return t.evaluateIDs(ids, cause, false)
+}
+
+// evaluateIDs is evaluate; contiguous says ids are every resident id
+// between the first and the last (in sorted order) that the caller wants,
+// so that the rows can be read by range. Rows of other residents in the
+// range are read and ignored.
+func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
 	}
@@ -100,9 +108,13 @@ func (t *Tx) evaluate(ids []string, cause string) (int, error) {
 	homes := make(map[string]string, len(ids))
 	facts := make(map[string][]healthcode.Fact, len(ids))
 	current := make(map[string]currentCode, len(ids))
+	scheduled := make(map[string]string, len(ids)) // resident → next_check stored
 	areaSet := make(map[string]bool)
-	err = inChunks(ids, func(part []string, args []any) error {
-		rows, err := t.query("SELECT id, jurisdiction FROM residents WHERE id IN ("+placeholders(len(part))+")", args...)
+	// Load homes, active facts and current codes: by ranges of ids when
+	// the ids are a contiguous run in id order (a job's chunk), else by
+	// IN lists.
+	load := func(where string, args []any) error {
+		rows, err := t.query("SELECT id, jurisdiction FROM residents WHERE id "+where, args...)
 		if err != nil {
 			return err
 		}
@@ -117,7 +129,7 @@ func (t *Tx) evaluate(ids []string, cause string) (int, error) {
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		rows, err = t.query("SELECT "+factColumns+" FROM facts WHERE subject IN ("+placeholders(len(part))+") AND status = 'active'", args...)
+		rows, err = t.query("SELECT "+factColumns+" FROM facts WHERE subject "+where+" AND status = 'active'", args...)
 		if err != nil {
 			return err
 		}
@@ -139,7 +151,22 @@ func (t *Tx) evaluate(ids []string, cause string) (int, error) {
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		rows, err = t.query("SELECT resident, colour, rule, fact_ids FROM codes WHERE resident IN ("+placeholders(len(part))+")", args...)
+		rows, err = t.query("SELECT resident, next_check FROM code_schedule WHERE resident "+where, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id, next string
+			if err := rows.Scan(&id, &next); err != nil {
+				rows.Close()
+				return err
+			}
+			scheduled[id] = next
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		rows, err = t.query("SELECT resident, colour, rule, fact_ids FROM codes WHERE resident "+where, args...)
 		if err != nil {
 			return err
 		}
@@ -154,7 +181,14 @@ func (t *Tx) evaluate(ids []string, cause string) (int, error) {
 			current[id] = c
 		}
 		return rows.Err()
-	})
+	}
+	if contiguous {
+		err = load("BETWEEN ? AND ?", []any{ids[0], ids[len(ids)-1]})
+	} else {
+		err = inChunks(ids, func(part []string, args []any) error {
+			return load("IN ("+placeholders(len(part))+")", args)
+		})
+	}
 	if err != nil {
 		return 0, fmt.Errorf("load residents for evaluation: %w", err)
 	}
@@ -185,9 +219,11 @@ func (t *Tx) evaluate(ids []string, cause string) (int, error) {
 		if res.FactIDs == nil {
 			res.FactIDs = []string{}
 		}
-		if res.NextChange.IsZero() {
+		next, had := scheduled[id]
+		switch {
+		case res.NextChange.IsZero() && had:
 			unschedule = append(unschedule, id)
-		} else {
+		case !res.NextChange.IsZero() && next != fmtTime(res.NextChange):
 			schedule = append(schedule, [2]string{id, fmtTime(res.NextChange)})
 		}
 		cur, ok := current[id]

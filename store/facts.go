@@ -147,9 +147,11 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 		} else {
 			persons = append(persons, facts[i].Subject)
 		}
-		cases, _ := rules.CitedCases(&facts[i])
-		for _, c := range cases {
-			caseSet[c] = true
+		if cites(facts[i].Kind) {
+			cases, _ := rules.CitedCases(&facts[i])
+			for _, c := range cases {
+				caseSet[c] = true
+			}
 		}
 	}
 	existing, err := t.storedFacts(keys)
@@ -211,7 +213,10 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 				continue
 			}
 		}
-		cited, _ := rules.CitedCases(f)
+		var cited []string
+		if cites(f.Kind) {
+			cited, _ = rules.CitedCases(f)
+		}
 		for _, c := range cited {
 			if !cases[c] {
 				fail(line, "payload.case_id", "cites case %q, which is not an active confirmed or asymptomatic case", c)
@@ -247,11 +252,6 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 		}
 	}
 
-	var reeval []string
-	var areaJobs []string
-	subjects := make([]string, 0, len(fresh))
-	for _, i := range fresh {
-		if s := personSubject(&facts[i]); s != "" {
 	// Accountability: the re-raise guard and hourly volume (holds, alerts).
 	holds, err := t.guardRaising(actor, facts, fresh, status)
 	if err != nil {
@@ -259,6 +259,11 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 	}
 	from := t.b.size + int64(len(t.b.entries))
 
+	var reeval []string
+	var areaJobs []string
+	subjects := make([]string, 0, len(fresh))
+	for _, i := range fresh {
+		if s := personSubject(&facts[i]); s != "" {
 			subjects = append(subjects, s)
 		}
 	}
@@ -291,25 +296,28 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 	if err := t.insertFacts(rows); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(res.Facts, func(a, b FactOutcome) int { return a.Line - b.Line })
-	if res.Changed, err = t.evaluate(reeval, CauseFact); err != nil {
-		return nil, err
-	}
-	for _, a := range uniq(areaJobs) {
 	for i, h := range holds {
 		if err := t.insertHold(&facts[i], h); err != nil {
 			return nil, err
 		}
 	}
-		if _, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": a, "cause": CauseRiskArea}, t.now); err != nil {
-			return nil, err
-		}
+	slices.SortFunc(res.Facts, func(a, b FactOutcome) int { return a.Line - b.Line })
+	if res.Changed, err = t.evaluate(reeval, CauseFact); err != nil {
+		return nil, err
 	}
 	if err := t.afterRecord(actor, facts, fresh, from); err != nil {
 		return nil, err
 	}
+	for _, a := range uniq(areaJobs) {
+		if _, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": a, "cause": CauseRiskArea}, t.now); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
 }
+
+// cites reports whether facts of a kind cite cases.
+func cites(kind string) bool { return kind == rules.KindContact || kind == rules.KindRiskArea }
 
 // personSubject is the entry subject of a fact: the resident for person
 // facts, none for area facts (an area is not a person's chain).
@@ -351,7 +359,9 @@ func (t *Tx) insertFacts(fs []*healthcode.Fact) error {
 			Area   string `json:"area"`
 			CaseID string `json:"case_id"`
 		}
-		json.Unmarshal(f.Payload, &p)
+		if f.Kind == rules.KindAreaVisit || f.Kind == rules.KindCaseStatus {
+			json.Unmarshal(f.Payload, &p)
+		}
 		switch f.Kind {
 		case rules.KindAreaVisit:
 			area = p.Area

@@ -44,7 +44,7 @@ type Job struct {
 }
 
 // jobChunk is how many residents one transaction of a job evaluates.
-const jobChunk = 1000
+const jobChunk = 2000
 
 // enqueueJob adds a job, due at runAt, with its job.started entry.
 func (t *Tx) enqueueJob(kind string, params map[string]string, runAt time.Time) (string, error) {
@@ -117,7 +117,14 @@ func (db *DB) RunJobs(ctx context.Context, progress func(JobProgress)) (int, err
 		if err != nil {
 			return finished, fmt.Errorf("find due jobs: %w", err)
 		}
+		// The number of residents in scope, for progress reports only.
 		var total int64
+		var params string
+		if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT params FROM jobs WHERE id = ?"), id).Scan(&params); err == nil {
+			var p map[string]string
+			json.Unmarshal([]byte(params), &p)
+			db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT COUNT(*) FROM residents WHERE jurisdiction LIKE ?"), healthcode.CodePrefix(p["scope"])+"%").Scan(&total)
+		}
 		for {
 			if err := ctx.Err(); err != nil {
 				return finished, err
@@ -131,9 +138,7 @@ func (db *DB) RunJobs(ctx context.Context, progress func(JobProgress)) (int, err
 			if err != nil {
 				return finished, fmt.Errorf("job %s: %w", id, err)
 			}
-			if total == 0 && p.Job != "" {
-				total = p.Total
-			}
+			p.Total = total
 			if progress != nil && p.Job != "" {
 				progress(p)
 			}
@@ -176,11 +181,7 @@ func (t *Tx) jobChunk(id string) (JobProgress, error) {
 	if err := rows.Close(); err != nil {
 		return JobProgress{}, err
 	}
-	var total int64
-	if err := t.queryRow("SELECT COUNT(*) FROM residents WHERE jurisdiction LIKE ?", like).Scan(&total); err != nil {
-		return JobProgress{}, err
-	}
-	prog := JobProgress{Job: id, Total: total}
+	prog := JobProgress{Job: id}
 	if len(ids) == 0 {
 		if _, err := t.Append(tlog.KindJobFinished, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "scheduler"}, "", map[string]any{
 			"job": id, "kind": kind, "params": p, "residents": done, "changed": changed,
@@ -195,7 +196,7 @@ func (t *Tx) jobChunk(id string) (JobProgress, error) {
 	if cause == "" {
 		cause = CauseRuleset
 	}
-	n, err := t.evaluate(ids, cause)
+	n, err := t.evaluateIDs(ids, cause, true)
 	if err != nil {
 		return prog, err
 	}
@@ -260,12 +261,12 @@ func (db *DB) Schedule(ctx context.Context, interval time.Duration) {
 		} else if n > 0 {
 			db.logger.Info("jobs finished", "count", n)
 		}
-		if n, err := db.ReevaluateDue(ctx); err != nil && ctx.Err() == nil {
 		if n, err := db.EscalateOverdue(ctx); err != nil && ctx.Err() == nil {
 			db.logger.Error("escalate overdue appeals", "err", err)
 		} else if n > 0 {
 			db.logger.Info("overdue appeals escalated", "count", n)
 		}
+		if n, err := db.ReevaluateDue(ctx); err != nil && ctx.Err() == nil {
 			db.logger.Error("re-evaluate aged codes", "err", err)
 		} else if n > 0 {
 			db.logger.Info("codes changed as facts aged", "count", n)

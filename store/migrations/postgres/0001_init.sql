@@ -58,8 +58,10 @@ CREATE TABLE jurisdictions (
 	log_index BIGINT NOT NULL
 );
 
+-- Ids compare in byte order (COLLATE "C") on both engines: evaluation
+-- reads residents by id ranges.
 CREATE TABLE residents (
-	id           TEXT PRIMARY KEY,
+	id           TEXT COLLATE "C" PRIMARY KEY,
 	id_hash      BYTEA NOT NULL UNIQUE,
 	name         TEXT NOT NULL,
 	phone        TEXT NOT NULL,
@@ -121,7 +123,7 @@ CREATE TABLE facts (
 	origin       TEXT NOT NULL,
 	id           TEXT NOT NULL,
 	kind         TEXT NOT NULL,
-	subject      TEXT NOT NULL,
+	subject      TEXT COLLATE "C" NOT NULL,
 	observed_at  TEXT NOT NULL,
 	recorded_at  TEXT NOT NULL,
 	source       TEXT NOT NULL DEFAULT '',
@@ -144,7 +146,7 @@ CREATE INDEX facts_area ON facts (kind, area);
 CREATE INDEX facts_case ON facts (case_id);
 
 CREATE TABLE codes (
-	resident        TEXT PRIMARY KEY REFERENCES residents (id),
+	resident        TEXT COLLATE "C" PRIMARY KEY REFERENCES residents (id),
 	colour          TEXT NOT NULL,
 	since           TEXT NOT NULL,
 	ruleset         TEXT NOT NULL DEFAULT '',

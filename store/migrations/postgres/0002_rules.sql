@@ -57,7 +57,7 @@ CREATE INDEX jobs_status ON jobs (status, run_at);
 -- When each resident's code can next change as facts age into or out of
 -- their windows: scheduling data, not state, so not logged.
 CREATE TABLE code_schedule (
-	resident   TEXT PRIMARY KEY REFERENCES residents (id),
+	resident   TEXT COLLATE "C" PRIMARY KEY REFERENCES residents (id),
 	next_check TEXT NOT NULL
 );
 CREATE INDEX code_schedule_next ON code_schedule (next_check);

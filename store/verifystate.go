@@ -52,6 +52,7 @@ var stateQueries = []struct {
 	{"resident", tlog.KindResidentRegistered, "SELECT id, log_index, id, id, jurisdiction FROM residents", []string{"id", "jurisdiction"}},
 	{"official", tlog.KindOfficialCreated, "SELECT id, log_index, '', id, role, jurisdiction FROM officials", []string{"id", "role", "jurisdiction"}},
 	{"source", tlog.KindSourceCreated, "SELECT id, log_index, '', id, name, jurisdiction FROM sources", []string{"id", "name", "jurisdiction"}},
+	{"trust import", tlog.KindTrustImported, "SELECT issuer, log_index, '', issuer, CAST(version AS TEXT) FROM trust_imports", []string{"issuer", "version"}},
 	{"fact", tlog.KindFactRecorded, "SELECT uid, log_index, CASE WHEN kind = 'risk_area' THEN '' ELSE subject END, uid, kind, subject FROM facts", []string{"key", "kind", "subject"}},
 	{"fact decision", tlog.KindFactApproved, "SELECT uid, decided_log, CASE WHEN kind = 'risk_area' THEN '' ELSE subject END, uid FROM facts WHERE decided_log >= 0 AND status = 'active'", []string{"key"}},
 	{"fact decision", tlog.KindFactRejected, "SELECT uid, decided_log, CASE WHEN kind = 'risk_area' THEN '' ELSE subject END, uid FROM facts WHERE decided_log >= 0 AND status = 'rejected'", []string{"key"}},

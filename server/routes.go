@@ -82,6 +82,7 @@ func (s *Server) routeTable() []struct {
 		{"GET /explorer/entries/{index}", s.pages.Session(s.pages.ExplorerEntry)},
 		{"GET /explorer/consistency", s.pages.Session(s.pages.ExplorerConsistency)},
 		{"GET /verify", s.pages.Session(s.pages.Verify)},
+		{"GET /verify-sw.js", http.HandlerFunc(s.pages.ServiceWorker)},
 		{"GET /static/{file}", http.HandlerFunc(s.pages.Static)},
 
 		{"GET /log/key", http.HandlerFunc(s.handleLogKey)},

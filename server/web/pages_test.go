@@ -49,6 +49,7 @@ func TestPages(t *testing.T) {
 			{"verify", anon, "/verify", 200, `"verify.reason.bad_signature":`},
 			{"unknown page", anon, "/nothing", 404, "找不到该页面"},
 			{"static", anon, "/static/app.css", 200, ":root"},
+			{"service worker", anon, "/verify-sw.js", 200, "hc-verify-v1"},
 			{"static missing", anon, "/static/nope.css", 404, ""},
 			{"unknown language", anon, "/lang/fr", 404, ""},
 		}

@@ -29,6 +29,22 @@ func hashStatic() (map[string]string, error) {
 	return out, err
 }
 
+// ServiceWorker serves the verifier's service worker (static/verify-sw.js)
+// from the site's root, so it may control /verify. It is never cached
+// long: browsers check it for updates.
+func (p *Pages) ServiceWorker(w http.ResponseWriter, r *http.Request) {
+	b, err := staticFS.ReadFile("static/verify-sw.js")
+	if err != nil {
+		p.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/javascript; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.Write(b)
+}
+
 // Static serves the embedded CSS, JavaScript and images. A request naming
 // the current hash (?v=) may be cached for a year; others for five minutes.
 func (p *Pages) Static(w http.ResponseWriter, r *http.Request) {

@@ -435,5 +435,10 @@
   } else {
     $('scan-status').textContent = m('scan.unsupported');
   }
+  // The service worker keeps this page for offline use; where the browser
+  // has none (or not over plain HTTP), the page still works once loaded.
+  if ('serviceWorker' in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register('/verify-sw.js', { scope: '/verify' }).catch(() => {});
+  }
   load();
 })();

@@ -97,11 +97,21 @@ type codeEntry struct {
 	index  int64
 	at     time.Time
 
-	// The JSON body last served for this resident: the same token is
-	// served for minutes, so it is encoded once.
+	// The bodies last served for this resident, JSON and PNG: the same
+	// token is served for minutes, so each is encoded once.
+	bodies [2]cachedBody
+}
+
+type cachedBody struct {
 	text, lang string
 	body       []byte
 }
+
+// Slots of codeEntry.bodies.
+const (
+	bodyJSON = iota
+	bodyPNG
+)
 
 type codeCache struct {
 	mu sync.Mutex
@@ -132,7 +142,7 @@ func (s *Server) codeFor(ctx context.Context, id string) (codeEntry, error) {
 	e = codeEntry{name: res.Name, colour: st.Colour, index: st.LogIndex, at: now}
 	c.mu.Lock()
 	if old, ok := c.m[id]; ok {
-		e.text, e.lang, e.body = old.text, old.lang, old.body
+		e.bodies = old.bodies
 	}
 	if len(c.m) >= cacheMaxEntries {
 		c.m = make(map[string]codeEntry)
@@ -142,22 +152,23 @@ func (s *Server) codeFor(ctx context.Context, id string) (codeEntry, error) {
 	return e, nil
 }
 
-// body returns the JSON body cached for the resident's token text and
-// language.
-func (c *codeCache) body(id, text, lang string) ([]byte, bool) {
+// body returns the body (JSON or PNG, by slot) cached for the resident's
+// token text and language.
+func (c *codeCache) body(slot int, id, text, lang string) ([]byte, bool) {
 	c.mu.Lock()
 	e, ok := c.m[id]
 	c.mu.Unlock()
-	if !ok || e.text != text || e.lang != lang || e.body == nil {
+	b := e.bodies[slot]
+	if !ok || b.text != text || b.lang != lang || b.body == nil {
 		return nil, false
 	}
-	return e.body, true
+	return b.body, true
 }
 
-func (c *codeCache) setBody(id, text, lang string, body []byte) {
+func (c *codeCache) setBody(slot int, id, text, lang string, body []byte) {
 	c.mu.Lock()
 	if e, ok := c.m[id]; ok {
-		e.text, e.lang, e.body = text, lang, body
+		e.bodies[slot] = cachedBody{text, lang, body}
 		c.m[id] = e
 	}
 	c.mu.Unlock()

@@ -140,29 +140,28 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h["Cache-Control"] = noStore
-	if format == "png" {
-		img, err := token.PNG(text, claims.Colour, lang)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		w.Header().Set("Content-Type", "image/png")
-		w.Write(img)
-		return
-	}
 	// The same token is served many times: encode its body once.
-	body, ok := s.codes.body(id, text, lang)
+	slot, ctype := bodyJSON, jsonContentType
+	if format == "png" {
+		slot, ctype = bodyPNG, pngContentType
+	}
+	body, ok := s.codes.body(slot, id, text, lang)
 	if !ok {
-		b, err := json.Marshal(tokenJSON{Token: text, Colour: claims.Colour, Label: claims.Colour.Label(lang), Name: claims.Name,
-			IssuedAt: claims.IssuedAt, ExpiresAt: claims.ExpiresAt, LogIndex: claims.LogIndex})
+		var err error
+		if slot == bodyPNG {
+			body, err = token.PNG(text, claims.Colour, lang)
+		} else {
+			body, err = json.Marshal(tokenJSON{Token: text, Colour: claims.Colour, Label: claims.Colour.Label(lang), Name: claims.Name,
+				IssuedAt: claims.IssuedAt, ExpiresAt: claims.ExpiresAt, LogIndex: claims.LogIndex})
+			body = append(body, '\n')
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		body = append(b, '\n')
-		s.codes.setBody(id, text, lang, body)
+		s.codes.setBody(slot, id, text, lang, body)
 	}
-	h["Content-Type"] = jsonContentType
+	h["Content-Type"] = ctype
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
@@ -172,4 +171,5 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 var (
 	noStore         = []string{"no-store"}
 	jsonContentType = []string{"application/json; charset=utf-8"}
+	pngContentType  = []string{"image/png"}
 )

@@ -25,9 +25,17 @@ var statusOf = map[string]int{
 
 type errorBody struct {
 	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code    string        `json:"code"`
+		Message string        `json:"message"`
+		Details []errorDetail `json:"details,omitempty"`
 	} `json:"error"`
+}
+
+// errorDetail is one error of a rejected batch or file.
+type errorDetail struct {
+	Line    int    `json:"line,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
 }
 
 // writeError renders err as {"error": {...}} with its status. Internal
@@ -48,6 +56,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		msg = "not allowed"
 	}
 	body := errorJSON(code, msg)
+	var he *healthcode.Error
+	if errors.As(err, &he) && status < 500 {
+		for _, d := range he.Details {
+			body.Error.Details = append(body.Error.Details, errorDetail{Line: d.Line, Field: d.Field, Message: d.Message})
+		}
+	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="healthcode"`)
 	}

@@ -46,6 +46,9 @@ func commands() map[string]command {
 		"trust": {"fetch, import and export signed trust lists", runTrust},
 		"token": {"verify a health code token offline", runToken},
 		"bench": {"measure the token route under load (loopback)", runBench},
+		"rules": {"check ruleset files: compile, type-check, run the examples", runRules},
+		"facts": {"import facts into a server from an NDJSON or JSON file", runFacts},
+		"code":  {"explain a resident's code from the database", runCode},
 	}
 }
 

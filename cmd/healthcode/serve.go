@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/healthcode/healthcode/server"
 	"github.com/healthcode/healthcode/store"
@@ -67,6 +68,9 @@ func runServe(ctx context.Context, e *env) error {
 			fmt.Fprintf(e.stdout, "trust-list key: %x (issuer %s, trust list version %d; key secret from %s)\n", []byte(m.TrustKey), m.Issuer, m.Version, from)
 		}
 	}
+	// Due re-evaluation jobs and codes whose facts age out run in the
+	// background for as long as the server does.
+	go st.Schedule(ctx, 2*time.Second)
 	return srv.ListenAndServe(ctx, *addr, func(bound string) {
 		fmt.Fprintf(e.stdout, "healthcode serving on http://%s (%s database %s)\n", bound, st.Engine(), *db)
 		logger.Info("serving", "addr", bound, "engine", st.Engine())

@@ -182,4 +182,8 @@ func mustRedCode(t *testing.T, db *store.DB, cmd1, cmd2 healthcode.Official, res
 	if _, err := db.RunJobs(system, nil); err != nil {
 		t.Fatal(err)
 	}
+	// An official reads the resident's code: the resident sees it.
+	if _, err := db.Explain(as(cmd1), resident); err != nil {
+		t.Fatal(err)
+	}
 }

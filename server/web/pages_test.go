@@ -35,6 +35,8 @@ func TestPages(t *testing.T) {
 			{"red code's fact", red, "/residents/r_res2", 200, "录入：孙八（o_cmd1）"},
 			{"red code's approval", red, "/residents/r_res2", 200, "批准：周九（o_cmd2）"},
 			{"red code's history", red, "/residents/r_res2", 200, `class="tl-red"`},
+			{"who looked", red, "/residents/r_res2", 200, "孙八（指挥部"},
+			{"nobody looked", res, "/residents/r_res1", 200, "没有工作人员查看过您的数据"},
 			{"unknown resident", res, "/residents/r_nobody", 404, "找不到"},
 			{"public to login", anon, "/residents/r_res1", 303, ""},
 			{"explorer", anon, "/explorer", 200, "最新检查点"},

@@ -11,6 +11,10 @@ type residentData struct {
 	Resident *healthcode.Resident
 	Code     *store.Explanation   // the code now and why
 	History  []*store.Explanation // every change, newest first
+	// Access lists officials' reads of the resident's data, newest first;
+	// only the resident sees it (Own).
+	Access []store.Access
+	Own    bool
 	// QR is the URL of the resident's QR image (GET
 	// /v1/residents/{id}/token?format=png), or "" when the server issues
 	// no tokens.
@@ -28,7 +32,7 @@ const qrRefreshSeconds = 240
 // Resident is a resident's page: the code, large, in its colour and in
 // words; the QR code; why it has that colour (rule, reason, legal basis,
 // facts with who recorded and approved them, log entries); and the
-// history. The store decides who may read it (the resident, or an
+// history; and, for the resident, who looked at their data. The store decides who may read it (the resident, or an
 // official of their area, whose read it logs).
 func (p *Pages) Resident(w http.ResponseWriter, r *http.Request) {
 	if healthcode.ActorFrom(r.Context()).Kind == "" {
@@ -52,6 +56,13 @@ func (p *Pages) Resident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := residentData{Resident: res, Code: ex, History: hist, QRRefresh: qrRefreshSeconds}
+	if a := healthcode.ActorFrom(r.Context()); a.Kind == healthcode.ActorResident && a.ID == res.ID {
+		d.Own = true
+		if d.Access, err = p.db.AccessLog(r.Context(), id); err != nil {
+			p.error(w, r, err)
+			return
+		}
+	}
 	if p.opts.Tokens() {
 		d.QR = "/v1/residents/" + res.ID + "/token?format=png&lang=" + langOf(r)
 	}

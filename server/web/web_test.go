@@ -45,8 +45,9 @@ func samples() map[string][]any {
 			errorData{Status: 500, Code: healthcode.EINTERNAL}, errorData{Status: 400, Code: healthcode.EINVALID},
 			errorData{Status: 401, Code: healthcode.EUNAUTH}, errorData{Status: 409, Code: healthcode.ECONFLICT},
 			errorData{Status: 429, Code: healthcode.ETOOMANY}, errorData{Status: 503, Code: healthcode.EUNAVAIL}},
-		"resident": {residentData{Resident: res, Code: green},
-			residentData{Resident: res, Code: red, History: []*store.Explanation{red, green}, QR: "/v1/residents/r_1/token?format=png", QRRefresh: 240}},
+		"resident": {residentData{Resident: res, Code: green}, residentData{Resident: res, Code: green, Own: true},
+			residentData{Resident: res, Code: red, History: []*store.Explanation{red, green}, Own: true,
+				Access: []store.Access{{LogIndex: 3, At: at, By: store.Party{Kind: "official", ID: "o_1", Name: "赵六", Role: "command_officer", Post: "410000"}, What: "code"}}, QR: "/v1/residents/r_1/token?format=png", QRRefresh: 240}},
 		"explorer":    {explorerData{Checkpoint: cp}, explorerData{Checkpoint: cp, Entries: []*tlog.Entry{entry}, Newer: 5, Older: 1}},
 		"entry":       {entryData{Checkpoint: cp, Entry: entry, Payload: "{}", Prev: "p", Personal: "c", Proof: []string{"h"}, Verified: true}, entryData{Checkpoint: cp, Entry: &tlog.Entry{Index: 0, Time: at}}},
 		"consistency": {consistencyData{Checkpoint: cp, Old: 1, New: 3}, consistencyData{Checkpoint: cp, Old: 1, New: 3, Asked: true, Proof: []string{"h"}, Verified: true}, consistencyData{Checkpoint: cp, Asked: true}},
@@ -138,6 +139,9 @@ func TestCatalogue(t *testing.T) {
 	}
 	for _, st := range []healthcode.FactStatus{healthcode.FactActive, healthcode.FactPending, healthcode.FactRejected, healthcode.FactRetracted} {
 		used = append(used, "factstatus."+string(st))
+	}
+	for _, w := range []string{"resident", "code", "history", "appeal", "appeals", "appeal_queue", "pending_facts", "fact"} {
+		used = append(used, "access."+w)
 	}
 	for _, r := range healthcode.Roles {
 		used = append(used, "role."+string(r))

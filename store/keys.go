@@ -213,7 +213,7 @@ func (db *DB) openKey(ctx context.Context, id string, secret []byte) (ed25519.Pr
 	}
 	priv, err := token.Open(secret, sealed)
 	if err != nil {
-		return nil, fmt.Errorf("%w", healthcode.Errorf(healthcode.EINVALID, "open key %s: %v (is HEALTHCODE_KEY_SECRET the secret the keys were sealed with?)", id, err))
+		return nil, healthcode.Errorf(healthcode.EINVALID, "open key %s: %v (is HEALTHCODE_KEY_SECRET the secret the keys were sealed with?)", id, err)
 	}
 	return priv, nil
 }

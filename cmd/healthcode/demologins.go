@@ -9,12 +9,16 @@ import (
 	"github.com/healthcode/healthcode/server"
 )
 
-// maxDemoLogins bounds how many demo logins the start page lists per role.
-const maxDemoLogins = 2
+// The start page lists the first demoResidents resident logins (the demo
+// story gives them a green, a red, a yellow and a pending code, and one is
+// the case) and up to demoPerRole officials of each role.
+const (
+	demoResidents = 5
+	demoPerRole   = 2
+)
 
 // demoLogins reads the credentials file seedDemo wrote and picks the logins
-// the start page offers: a few residents, and one or two officials of each
-// role, in the file's order.
+// the start page offers, in the file's order.
 func demoLogins(path string) ([]server.DemoLogin, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -26,14 +30,14 @@ func demoLogins(path string) ([]server.DemoLogin, error) {
 	}
 	var out []server.DemoLogin
 	for i, r := range c.Residents {
-		if i == 3 {
+		if i == demoResidents {
 			break
 		}
 		out = append(out, server.DemoLogin{Login: r.Login, Password: r.Password, Name: r.Name, Role: string(healthcode.RoleResident)})
 	}
 	perRole := map[string]int{}
 	for _, o := range c.Officials {
-		if perRole[o.Role] == maxDemoLogins {
+		if perRole[o.Role] == demoPerRole {
 			continue
 		}
 		perRole[o.Role]++

@@ -12,8 +12,14 @@ import (
 	"github.com/healthcode/healthcode/tlog"
 )
 
-// explorerPageSize is how many entries the log explorer lists at a time.
-const explorerPageSize = 25
+// The log explorer lists explorerPageSize entries at a time; filtering by
+// kind, it reads explorerChunk leaves at a time and at most
+// explorerMaxScan per page.
+const (
+	explorerPageSize = 25
+	explorerChunk    = 500
+	explorerMaxScan  = 5000
+)
 
 type checkpointData struct {
 	Signed string // the signed checkpoint note, as served at /log/checkpoint
@@ -28,6 +34,9 @@ type explorerData struct {
 	Entries    []*tlog.Entry // newest first
 	Newer      int64         // "before" of the newer page; 0 if this is the newest
 	Older      int64         // "before" of the older page; 0 if none
+	Kind       tlog.Kind     // the kind listed, or "" for all
+	Kinds      []tlog.Kind   // every kind, for the filter
+	Scanned    int64         // entries read for this page
 }
 
 // latest reads the log's signed checkpoint and verifies it with the log's
@@ -50,15 +59,17 @@ func (p *Pages) latest(ctx context.Context) (checkpointData, tlog.Checkpoint, er
 
 // Explorer is the public log explorer: the latest checkpoint and the
 // entries, newest first, a page at a time (?before=N lists the entries
-// below index N).
+// below index N). ?kind=K lists only entries of kind K, scanning at most
+// explorerMaxScan entries per page.
 func (p *Pages) Explorer(w http.ResponseWriter, r *http.Request) {
 	cpd, cp, err := p.latest(r.Context())
 	if err != nil {
 		p.error(w, r, err)
 		return
 	}
+	q := r.URL.Query()
 	before := cp.Size
-	if s := r.URL.Query().Get("before"); s != "" {
+	if s := q.Get("before"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 {
 			p.error(w, r, healthcode.FieldErrorf("before", "must be a positive entry index, not %q", s))
@@ -66,25 +77,45 @@ func (p *Pages) Explorer(w http.ResponseWriter, r *http.Request) {
 		}
 		before = min(n, cp.Size)
 	}
-	d := explorerData{Checkpoint: cpd}
-	start := max(0, before-explorerPageSize)
-	if before > start {
-		leaves, err := p.db.ReadLeaves(r.Context(), start, before)
+	d := explorerData{Checkpoint: cpd, Kinds: tlog.Kinds(), Kind: tlog.Kind(q.Get("kind"))}
+	if d.Kind != "" && !d.Kind.Valid() {
+		p.error(w, r, healthcode.FieldErrorf("kind", "unknown entry kind %q", d.Kind))
+		return
+	}
+	// Read back from before in chunks until a page is full (or, for a
+	// kind, the scan limit is reached).
+	start := before
+	for start > 0 && len(d.Entries) < explorerPageSize && before-start < explorerMaxScan {
+		from := max(0, start-explorerChunk)
+		if d.Kind == "" {
+			from = max(0, start-int64(explorerPageSize-len(d.Entries)))
+		}
+		leaves, err := p.db.ReadLeaves(r.Context(), from, start)
 		if err != nil {
 			p.error(w, r, err)
 			return
 		}
-		for i := len(leaves) - 1; i >= 0; i-- {
+		for i := len(leaves) - 1; i >= 0 && len(d.Entries) < explorerPageSize; i-- {
 			e, err := tlog.ParseEntry(leaves[i])
 			if err != nil {
 				p.error(w, r, err)
 				return
 			}
-			d.Entries = append(d.Entries, e)
+			start = from + int64(i)
+			if d.Kind == "" || e.Kind == d.Kind {
+				d.Entries = append(d.Entries, e)
+			}
+		}
+		if len(d.Entries) < explorerPageSize {
+			start = from
 		}
 	}
+	d.Scanned = before - start
 	if before < cp.Size {
 		d.Newer = min(before+explorerPageSize, cp.Size)
+		if d.Kind != "" {
+			d.Newer = cp.Size // back to the newest: a kind's pages are not known in advance
+		}
 	}
 	if start > 0 {
 		d.Older = start

@@ -24,11 +24,11 @@ func (db *DB) Fact(ctx context.Context, key string) (*healthcode.Fact, error) {
 		return nil, err
 	}
 	switch {
-	case actor.Kind == healthcode.ActorOfficial && healthcode.Covers(actor.Jurisdiction, target):
-		if personSubject(f) != "" {
-			if err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, []string{f.Subject}, "fact", true) }); err != nil {
-				return nil, err
-			}
+	case actor.Kind == healthcode.ActorOfficial && personSubject(f) == "" && healthcode.Covers(actor.Jurisdiction, target):
+		return f, nil // an area's designation is not personal data
+	case actor.Kind == healthcode.ActorOfficial && healthcode.Authorize(actor, healthcode.OpReadResident, target, f.Subject) == nil:
+		if err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, []string{f.Subject}, "fact", true) }); err != nil {
+			return nil, err
 		}
 		return f, nil
 	case actor.Kind == healthcode.ActorSource && f.Source == actor.ID,

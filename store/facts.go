@@ -52,6 +52,9 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 	case len(in) > MaxFactBatch:
 		return nil, healthcode.Errorf(healthcode.EINVALID, "the batch has %d facts, more than %d: split it", len(in), MaxFactBatch)
 	}
+	if actor.Kind == healthcode.ActorOfficial && actor.Role != healthcode.RoleTracer && actor.Role != healthcode.RoleCommand {
+		return nil, healthcode.Errorf(healthcode.EFORBIDDEN, "a %s does not record facts", actor.Role)
+	}
 	var src *healthcode.Source
 	if actor.Kind == healthcode.ActorSource {
 		var err error

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/healthcode/healthcode"
-	"github.com/healthcode/healthcode/server/web"
 )
 
 type requestIDKey struct{}
@@ -88,23 +87,6 @@ func (s *Server) authenticate(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		auth := r.Header.Get("Authorization")
 		if auth == "" {
-			// A page's session cookie authenticates reads (an <img> of
-			// the QR code); it never authorises a change, which needs
-			// the bearer header a cross-site form cannot send.
-			// An unknown or expired cookie reads as the public.
-			c, err := r.Cookie(web.SessionCookie)
-			if err != nil || c.Value == "" || r.Method != http.MethodGet && r.Method != http.MethodHead {
-				h(w, r)
-				return
-			}
-			a, err := s.db.Authenticate(r.Context(), c.Value)
-			if err != nil && healthcode.ErrorCode(err) != healthcode.EUNAUTH {
-				s.writeError(w, r, err)
-				return
-			}
-			if err == nil {
-				r = r.WithContext(healthcode.NewContext(r.Context(), a))
-			}
 			h(w, r)
 			return
 		}

@@ -9,6 +9,23 @@ import (
 // DemoLogin is a demo account the start page offers in demo mode.
 type DemoLogin = web.DemoLogin
 
+// pageSession lets a page's session cookie stand for the bearer token on
+// the one API route a page loads directly: the resident's QR image
+// (<img src="/v1/residents/{id}/token?format=png">). Only there, so a
+// cross-site link can never make an official's browser read, and log a
+// read of, a resident's data through the API.
+func pageSession(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			if c, err := r.Cookie(web.SessionCookie); err == nil && c.Value != "" {
+				r = r.Clone(r.Context())
+				r.Header.Set("Authorization", "Bearer "+c.Value)
+			}
+		}
+		h(w, r)
+	}
+}
+
 // newPages builds the HTML pages (package web) over the server's store,
 // with the API's error table so pages and API answer a code with the same
 // status. The templates are embedded: a parse failure is a bug the web

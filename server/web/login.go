@@ -22,6 +22,7 @@ func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) {
 // cookie and goes on to the page asked for: a resident's own page by
 // default.
 func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if !checkCSRF(r) {
 		p.error(w, r, errCSRF)
 		return
@@ -61,6 +62,7 @@ func homeOf(a healthcode.Actor) string {
 
 // Logout ends the session in the store and clears the cookie.
 func (p *Pages) Logout(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if !checkCSRF(r) {
 		p.error(w, r, errCSRF)
 		return

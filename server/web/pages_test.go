@@ -153,6 +153,30 @@ func TestPages(t *testing.T) {
 				t.Errorf("Content-Type %q", ct)
 			}
 		})
+		t.Run("API ignores the page cookie", func(t *testing.T) {
+			// Only the QR route takes the session cookie; every other API
+			// route still needs the bearer header.
+			c := f.client(t)
+			c.login("login-r_res1")
+			req, _ := http.NewRequest("GET", f.ts.URL+"/v1/residents/r_res1", nil)
+			resp, err := c.hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("GET /v1/residents/r_res1 with only the cookie: %d, want 401", resp.StatusCode)
+			}
+			req, _ = http.NewRequest("GET", f.ts.URL+"/v1/residents/r_res1/token", nil)
+			resp, err = c.hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized {
+				t.Errorf("GET /v1/residents/r_res1/token with the cookie: 401") // 503 here: no key secret
+			}
+		})
 		t.Run("API unchanged", func(t *testing.T) {
 			req, _ := http.NewRequest("GET", f.ts.URL+"/v1/nothing", nil)
 			resp, err := http.DefaultClient.Do(req)

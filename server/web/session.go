@@ -109,6 +109,9 @@ func checkCSRF(r *http.Request) bool {
 	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
+// maxFormBytes bounds a posted form: a login is a few hundred bytes.
+const maxFormBytes = 16 << 10
+
 var errCSRF = healthcode.Errorf(healthcode.EFORBIDDEN, "the form has expired: reload the page and try again")
 
 // localPath returns next if it is a path on this site, else "/".

@@ -11,6 +11,17 @@
     last = Date.now();
     img.src = base + (base.includes('?') ? '&' : '?') + 't=' + last;
   };
+  // A QR that fails to load means the session ended (or the server is
+  // gone): reload the page, which asks for a login again; at most once
+  // every five minutes, so a server that is down causes no loop.
+  img.addEventListener('error', () => {
+    const key = 'hc.qr.reloaded';
+    const lastPage = parseInt(sessionStorage.getItem(key) || '0', 10);
+    if (Date.now() - lastPage > 5 * 60 * 1000) {
+      sessionStorage.setItem(key, String(Date.now()));
+      location.reload();
+    }
+  });
   setInterval(reload, every);
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible' && Date.now() - last > every / 2) reload();

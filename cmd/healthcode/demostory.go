@@ -16,11 +16,11 @@ import (
 // command officer, approved by another) and records a small outbreak, so
 // the demo shows every colour and every step of accountability: a lab's
 // positive PCR, a confirmed case entered by hand and approved by a second
-// officer, close and secondary contacts traced back to it, and one contact
-// still waiting for approval. The demo residents with logins get a green,
-// a red, a yellow and a pending code. Times are relative to now, so the
-// codes are current whenever the demo is seeded. It does nothing on a
-// database that already has a ruleset.
+// officer, close and secondary contacts traced back to it, one contact still
+// waiting for approval, and the yellow-code resident's appeal open. The
+// demo residents with logins get a green, a red, a yellow and a pending
+// code. Times are relative to now, so the codes are current whenever the
+// demo is seeded. It does nothing on a database that already has a ruleset.
 func seedDemoStory(ctx context.Context, e *env, st *store.DB, p *demo.Province) error {
 	list, err := st.Rulesets(ctx)
 	if err != nil || len(list) > 0 {
@@ -94,8 +94,17 @@ func seedDemoStory(ctx context.Context, e *env, st *store.DB, p *demo.Province) 
 			return err
 		}
 	}
+
+	// 4. The yellow-code resident appeals the designation; the appeal waits
+	// for a command officer of their county (or escalates in 24 hours).
+	yTracer := coveringOfficial(p, healthcode.RoleTracer, yellow.Jurisdiction)
+	self := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorResident, ID: yellow.ID, Name: yellow.Name, Role: healthcode.RoleResident, Jurisdiction: yellow.Jurisdiction})
+	if _, err := st.FileAppeal(self, store.AppealRequest{Resident: yellow.ID, FactKeys: []string{healthcode.FactKey(yTracer.ID, "contact-002")},
+		Statement: "那天我在外地出差，没有和病例同时出现在那里。"}); err != nil {
+		return fmt.Errorf("the demo appeal: %w", err)
+	}
 	_, err = st.RunJobs(ctx, nil)
-	fmt.Fprintf(e.stderr, "healthcode: demo story: ruleset published, a confirmed case, contacts traced (one awaiting approval)\n")
+	fmt.Fprintf(e.stderr, "healthcode: demo story: ruleset published, a confirmed case, contacts traced (one awaiting approval), one appeal open\n")
 	return err
 }
 

@@ -77,6 +77,7 @@ func (s *Server) routeTable() []struct {
 		{"POST /logout", s.pages.Session(s.pages.Logout)},
 		{"GET /lang/{lang}", http.HandlerFunc(s.pages.Lang)},
 		{"GET /residents/{id}", s.pages.Session(s.pages.Resident)},
+		{"GET /residents/find", http.HandlerFunc(s.pages.ResidentGoto)},
 		{"GET /explorer", s.pages.Session(s.pages.Explorer)},
 		{"GET /explorer/goto", http.HandlerFunc(s.pages.ExplorerGoto)},
 		{"GET /explorer/entries/{index}", s.pages.Session(s.pages.ExplorerEntry)},

@@ -17,6 +17,8 @@ func TestPages(t *testing.T) {
 		res.login("login-r_res1")
 		red := f.client(t)
 		red.login("login-r_res2")
+		cmd := f.client(t)
+		cmd.login("login-o_cmd1")
 
 		tests := []struct {
 			name   string
@@ -39,6 +41,10 @@ func TestPages(t *testing.T) {
 			{"nobody looked", res, "/residents/r_res1", 200, "没有工作人员查看过您的数据"},
 			{"unknown resident", res, "/residents/r_nobody", 404, "找不到"},
 			{"public to login", anon, "/residents/r_res1", 303, ""},
+			{"official's start page", cmd, "/", 200, `action="/residents/find"`},
+			{"official finds a resident", cmd, "/residents/find?id=r_res2", 303, ""},
+			{"official reads a resident", cmd, "/residents/r_res2", 200, "红码"},
+			{"official sees no access log", cmd, "/residents/r_res2", 200, "为什么是这个颜色"},
 			{"explorer", anon, "/explorer", 200, "最新检查点"},
 			{"explorer bad page", anon, "/explorer?before=x", 400, "before"},
 			{"explorer by kind", anon, "/explorer?kind=resident.registered", 200, `<td><code>resident.registered</code></td>`},

@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/store"
@@ -67,4 +69,16 @@ func (p *Pages) Resident(w http.ResponseWriter, r *http.Request) {
 		d.QR = "/v1/residents/" + res.ID + "/token?format=png&lang=" + langOf(r)
 	}
 	p.render(w, r, http.StatusOK, p.newPage(w, r, "resident", d))
+}
+
+// ResidentGoto sends the "find a resident" form of an official's start
+// page to the resident's page, where the store decides whether the
+// official may read it (and logs the read for the resident).
+func (p *Pages) ResidentGoto(w http.ResponseWriter, r *http.Request) {
+	id := strings.TrimSpace(r.URL.Query().Get("id"))
+	if id == "" {
+		p.error(w, r, healthcode.FieldErrorf("id", "is required"))
+		return
+	}
+	http.Redirect(w, r, "/residents/"+url.PathEscape(id), http.StatusSeeOther)
 }

@@ -66,7 +66,8 @@ func TestRenderEveryPage(t *testing.T) {
 			t.Errorf("page %q has no sample data in this test", name)
 		}
 	}
-	actors := []healthcode.Actor{{}, {Kind: healthcode.ActorResident, ID: "r_1", Name: "王五", Role: healthcode.RoleResident}}
+	actors := []healthcode.Actor{{}, {Kind: healthcode.ActorResident, ID: "r_1", Name: "王五", Role: healthcode.RoleResident},
+		{Kind: healthcode.ActorOfficial, ID: "o_1", Name: "赵六", Role: healthcode.RoleWorker, Jurisdiction: "410105001001"}}
 	for name, datas := range s {
 		for _, lang := range Langs {
 			for i, d := range datas {

@@ -4,9 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/rules"
@@ -201,21 +204,41 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 	var schedule [][2]string
 	var unschedule []string
 	for _, id := range ids {
-		home, ok := homes[id]
-		if !ok {
+		if _, ok := homes[id]; !ok {
 			return 0, healthcode.Errorf(healthcode.ENOTFOUND, "no resident %q", id)
 		}
-		res := rules.Result{Colour: healthcode.Green}
-		rs := applicable(list, home, t.now)
-		if rs != nil {
-			in := rules.Input{Facts: facts[id], Now: t.now}
-			for _, a := range areaFacts {
-				in.Areas = append(in.Areas, a)
+	}
+	// Evaluation is pure and CPU-bound: spread it over the cores, then
+	// write the results in order.
+	results := make([]rules.Result, len(ids))
+	rulesets := make([]*rules.Ruleset, len(ids))
+	var wg sync.WaitGroup
+	errs := make([]error, len(ids))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(ids)/64))
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(ids); i += workers {
+				id := ids[i]
+				res := rules.Result{Colour: healthcode.Green}
+				rs := applicable(list, homes[id], t.now)
+				if rs != nil {
+					in := rules.Input{Facts: facts[id], Areas: areaFacts, Now: t.now}
+					if res, errs[i] = rs.Evaluate(in); errs[i] != nil {
+						errs[i] = fmt.Errorf("evaluate %s: %w", id, errs[i])
+					}
+				}
+				results[i], rulesets[i] = res, rs
 			}
-			if res, err = rs.Evaluate(in); err != nil {
-				return 0, fmt.Errorf("evaluate %s: %w", id, err)
-			}
-		}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	for i, id := range ids {
+		res, rs := results[i], rulesets[i]
 		if res.FactIDs == nil {
 			res.FactIDs = []string{}
 		}

@@ -422,6 +422,9 @@ func TestStatsSuppression(t *testing.T) {
 		if c := st.ChangesByDay["2026-11-01"][store.CauseFact]; c == nil || *c != 10 {
 			t.Errorf("changes by day: %+v", st.ChangesByDay)
 		}
+		if c := st.ChangesByRule["2026-11-01"]["positive-pcr"]; c == nil || *c != 10 {
+			t.Errorf("changes by rule: %+v", st.ChangesByRule)
+		}
 	})
 }
 

@@ -299,10 +299,8 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 	if err := t.insertFacts(rows); err != nil {
 		return nil, err
 	}
-	for i, h := range holds {
-		if err := t.insertHold(&facts[i], h); err != nil {
-			return nil, err
-		}
+	if err := t.insertHolds(facts, holds); err != nil {
+		return nil, err
 	}
 	slices.SortFunc(res.Facts, func(a, b FactOutcome) int { return a.Line - b.Line })
 	if res.Changed, err = t.evaluate(reeval, CauseFact); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/healthcode/healthcode"
@@ -46,10 +47,17 @@ func (t *Tx) checkHold(actor healthcode.Actor, key string) error {
 	return nil
 }
 
-func (t *Tx) insertHold(f *healthcode.Fact, h hold) error {
-	_, err := t.exec("INSERT INTO fact_holds (fact, subject, approval_scope, why, log_index) VALUES (?, ?, ?, ?, ?)",
-		f.Key, personSubject(f), h.scope, h.why, f.LogIndex)
-	return err
+// insertHolds stores the holds of a batch's facts (indexed as facts).
+func (t *Tx) insertHolds(facts []healthcode.Fact, holds map[int]hold) error {
+	idx := make([]int, 0, len(holds))
+	for i := range holds {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	return insertRows(t, "fact_holds (fact, subject, approval_scope, why, log_index)", 5, len(idx), func(k int) []any {
+		f, h := &facts[idx[k]], holds[idx[k]]
+		return []any{f.Key, personSubject(f), h.scope, h.why, f.LogIndex}
+	})
 }
 
 // guardRaising applies the accountability rules to an official's pending

@@ -23,18 +23,20 @@ func publish(n int64) Count {
 
 // Stats are the public statistics.
 type Stats struct {
-	Codes        map[string]map[string]Count `json:"codes"`          // jurisdiction code → colour → residents
-	ChangesByDay map[string]map[string]Count `json:"changes_by_day"` // UTC day → cause → code changes
-	Appeals      map[string]Count            `json:"appeals"`        // filed, granted, denied, open, overdue
-	Alerts       map[string]Count            `json:"alerts"`         // alert kind → alerts
-	Suppressed   string                      `json:"suppressed"`
+	Codes         map[string]map[string]Count `json:"codes"`           // jurisdiction code → colour → residents
+	ChangesByDay  map[string]map[string]Count `json:"changes_by_day"`  // UTC day → cause → code changes
+	ChangesByRule map[string]map[string]Count `json:"changes_by_rule"` // UTC day → matched rule ("" for green by default) → code changes
+	Appeals       map[string]Count            `json:"appeals"`         // filed, granted, denied, open, overdue
+	Alerts        map[string]Count            `json:"alerts"`          // alert kind → alerts
+	Suppressed    string                      `json:"suppressed"`
 }
 
 // Stats computes the public statistics: codes by colour for every
-// jurisdiction (its whole subtree; residents never evaluated are green), code changes per day by cause, appeal
-// outcomes and alerts by kind. Counts below MinPublishedCount are null.
+// jurisdiction (its whole subtree; residents never evaluated are green),
+// code changes per day by cause and by rule, appeal outcomes and alerts by
+// kind. Counts below MinPublishedCount are null.
 func (db *DB) Stats(ctx context.Context) (*Stats, error) {
-	st := &Stats{Codes: map[string]map[string]Count{}, ChangesByDay: map[string]map[string]Count{},
+	st := &Stats{Codes: map[string]map[string]Count{}, ChangesByDay: map[string]map[string]Count{}, ChangesByRule: map[string]map[string]Count{},
 		Appeals: map[string]Count{}, Alerts: map[string]Count{},
 		Suppressed: fmt.Sprintf("counts below %d are null", MinPublishedCount)}
 
@@ -64,6 +66,16 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 				st.ChangesByDay[s[0]] = map[string]Count{}
 			}
 			st.ChangesByDay[s[0]][s[1]] = publish(n)
+		}, 2)
+	if err != nil {
+		return nil, err
+	}
+	err = db.eachRow(ctx, "SELECT substr(changed_at, 1, 10), rule, COUNT(*) FROM code_changes GROUP BY substr(changed_at, 1, 10), rule",
+		func(s []string, n int64) {
+			if st.ChangesByRule[s[0]] == nil {
+				st.ChangesByRule[s[0]] = map[string]Count{}
+			}
+			st.ChangesByRule[s[0]][s[1]] = publish(n)
 		}, 2)
 	if err != nil {
 		return nil, err

@@ -425,6 +425,9 @@ func TestStatsSuppression(t *testing.T) {
 		if c := st.ChangesByRule["2026-11-01"]["positive-pcr"]; c == nil || *c != 10 {
 			t.Errorf("changes by rule: %+v", st.ChangesByRule)
 		}
+		if st.HandEntered["2026-11-01"] != nil {
+			t.Errorf("hand-entered changes: %+v", st.HandEntered)
+		}
 	})
 }
 

@@ -330,6 +330,11 @@ func (db *DB) DecideAppeal(ctx context.Context, id string, grant bool, reason st
 // entry and an appeal_overdue alert. The scheduler runs it; it returns how
 // many appeals escalated.
 func (db *DB) EscalateOverdue(ctx context.Context) (int, error) {
+	var due int
+	if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT COUNT(*) FROM appeals WHERE status = ? AND deadline <= ?"),
+		AppealOpen, fmtTime(db.nowMs())).Scan(&due); err != nil || due == 0 {
+		return 0, err // nothing due: no write transaction
+	}
 	n := 0
 	err := db.write(ctx, func(t *Tx) error {
 		rows, err := t.query("SELECT id FROM appeals WHERE status = ? AND deadline <= ? ORDER BY deadline, id", AppealOpen, fmtTime(t.now))

@@ -157,6 +157,14 @@ func TestScenarioZhengzhou(t *testing.T) {
 			}
 		}
 
+		st, err := w.db.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := st.HandEntered["2026-11-01"]; n == nil || *n != depositors+1 {
+			t.Errorf("public statistics: %v code changes on hand-entered facts, want %d", n, depositors+1)
+		}
+
 		// 5. One depositor appeals; the county command grants it; the
 		// same office re-raises an hour later: held for the city.
 		victim := "r_test000007"

@@ -23,20 +23,23 @@ func publish(n int64) Count {
 
 // Stats are the public statistics.
 type Stats struct {
-	Codes         map[string]map[string]Count `json:"codes"`           // jurisdiction code → colour → residents
-	ChangesByDay  map[string]map[string]Count `json:"changes_by_day"`  // UTC day → cause → code changes
-	ChangesByRule map[string]map[string]Count `json:"changes_by_rule"` // UTC day → matched rule ("" for green by default) → code changes
-	Appeals       map[string]Count            `json:"appeals"`         // filed, granted, denied, open, overdue
-	Alerts        map[string]Count            `json:"alerts"`          // alert kind → alerts
+	Codes         map[string]map[string]Count `json:"codes"`               // jurisdiction code → colour → residents
+	ChangesByDay  map[string]map[string]Count `json:"changes_by_day"`      // UTC day → cause → code changes
+	ChangesByRule map[string]map[string]Count `json:"changes_by_rule"`     // UTC day → matched rule ("" for green by default) → code changes
+	HandEntered   map[string]Count            `json:"hand_entered_by_day"` // UTC day → code changes resting on a fact an official entered by hand
+	Appeals       map[string]Count            `json:"appeals"`             // filed, granted, denied, open, overdue
+	Alerts        map[string]Count            `json:"alerts"`              // alert kind → alerts
 	Suppressed    string                      `json:"suppressed"`
 }
 
 // Stats computes the public statistics: codes by colour for every
 // jurisdiction (its whole subtree; residents never evaluated are green),
-// code changes per day by cause and by rule, appeal outcomes and alerts by
-// kind. Counts below MinPublishedCount are null.
+// code changes per day by cause, by rule and resting on hand-entered
+// facts, appeal outcomes and alerts by kind. Counts below
+// MinPublishedCount are null.
 func (db *DB) Stats(ctx context.Context) (*Stats, error) {
-	st := &Stats{Codes: map[string]map[string]Count{}, ChangesByDay: map[string]map[string]Count{}, ChangesByRule: map[string]map[string]Count{},
+	st := &Stats{Codes: map[string]map[string]Count{}, ChangesByDay: map[string]map[string]Count{},
+		ChangesByRule: map[string]map[string]Count{}, HandEntered: map[string]Count{},
 		Appeals: map[string]Count{}, Alerts: map[string]Count{},
 		Suppressed: fmt.Sprintf("counts below %d are null", MinPublishedCount)}
 
@@ -77,6 +80,12 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 			}
 			st.ChangesByRule[s[0]][s[1]] = publish(n)
 		}, 2)
+	if err != nil {
+		return nil, err
+	}
+	err = db.eachRow(ctx, `SELECT substr(c.changed_at, 1, 10), COUNT(DISTINCT c.log_index) FROM code_changes c
+		JOIN facts f ON f.subject = c.resident AND f.recorded_by <> '' AND c.fact_ids LIKE '%' || f.uid || '%'
+		GROUP BY substr(c.changed_at, 1, 10)`, func(s []string, n int64) { st.HandEntered[s[0]] = publish(n) }, 1)
 	if err != nil {
 		return nil, err
 	}

@@ -22,11 +22,16 @@ func runServe(ctx context.Context, e *env) error {
 	level := fs.String("log-level", e.envOr("HEALTHCODE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env HEALTHCODE_LOG_LEVEL)")
 	origin := fs.String("log-origin", e.envOr("HEALTHCODE_LOG_ORIGIN", "healthcode.local/log"), "origin line of the transparency log's checkpoints (env HEALTHCODE_LOG_ORIGIN)")
 	issuer := fs.String("issuer", e.envOr("HEALTHCODE_ISSUER", store.DefaultIssuer), "issuer name of a new deployment's trust list, e.g. cn-41 (env HEALTHCODE_ISSUER)")
+	limits := limitFlags(e, fs)
 	if err := parseFlags(e, fs, e.args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	lim, err := limits()
+	if err != nil {
+		return err
 	}
 	logger, err := newLogger(e, *level)
 	if err != nil {
@@ -34,7 +39,7 @@ func runServe(ctx context.Context, e *env) error {
 	}
 	slog.SetDefault(logger)
 
-	st, err := store.Open(ctx, *db, store.Options{Logger: logger, LogOrigin: *origin})
+	st, err := store.Open(ctx, *db, store.Options{Logger: logger, LogOrigin: *origin, Limits: lim})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

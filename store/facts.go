@@ -175,12 +175,14 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 	}
 
 	res := &RecordResult{}
-	var fresh []int // indexes of facts to store
+	hashes := make(map[string][]byte, len(facts)) // content hashes by key
+	var fresh []int                               // indexes of facts to store
 	seen := map[string]int{}
 	for i := range facts {
 		f := &facts[i]
 		line := i + 1
 		h := contentHash(f)
+		hashes[f.Key] = h
 		if s, ok := existing[f.Key]; ok {
 			if string(s.hash) != string(h) {
 				fail(line, "id", "id %q was already used for a different fact: ids must not be reused", f.ID)
@@ -190,7 +192,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 			continue
 		}
 		if j, ok := seen[f.Key]; ok {
-			if string(contentHash(&facts[j])) != string(h) {
+			if string(hashes[facts[j].Key]) != string(h) {
 				fail(line, "id", "id %q is used twice in this batch for different facts", f.ID)
 			} else {
 				res.Facts = append(res.Facts, FactOutcome{Line: line, Key: f.Key, Status: "duplicate"})
@@ -296,7 +298,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 			}
 		}
 	}
-	if err := t.insertFacts(rows); err != nil {
+	if err := t.insertFacts(rows, hashes); err != nil {
 		return nil, err
 	}
 	if err := t.insertHolds(facts, holds); err != nil {
@@ -351,7 +353,7 @@ func factPersonal(f *healthcode.Fact) any {
 }
 
 // insertFacts stores facts with multi-row INSERTs.
-func (t *Tx) insertFacts(fs []*healthcode.Fact) error {
+func (t *Tx) insertFacts(fs []*healthcode.Fact, hashes map[string][]byte) error {
 	err := insertRows(t, `facts (uid, origin, id, kind, subject, observed_at, recorded_at, source, recorded_by, approved_by, evidence,
 		payload, status, content_hash, log_index, area, case_id)`, 17, len(fs), func(i int) []any {
 		f := fs[i]
@@ -372,7 +374,7 @@ func (t *Tx) insertFacts(fs []*healthcode.Fact) error {
 			caseID = p.CaseID
 		}
 		return []any{f.Key, f.Origin(), f.ID, f.Kind, f.Subject, fmtTime(f.ObservedAt), fmtTime(f.RecordedAt), f.Source, f.RecordedBy, f.ApprovedBy,
-			f.Evidence, string(f.Payload), string(f.Status), contentHash(f), f.LogIndex, area, caseID}
+			f.Evidence, string(f.Payload), string(f.Status), hashes[f.Key], f.LogIndex, area, caseID}
 	})
 	return conflictOr(unwrapInsert(err), "a fact with this id is already stored")
 }
@@ -425,7 +427,7 @@ func (t *Tx) caseStatuses(ids []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	latest := map[string]string{}
 	err := inChunks(ids, func(part []string, args []any) error {
-		rows, err := t.query("SELECT case_id, observed_at, payload FROM facts WHERE kind = 'case_status' AND status = 'active' AND case_id IN ("+placeholders(len(part))+")", args...)
+		rows, err := t.query("SELECT case_id, observed_at, payload FROM facts WHERE kind = 'case_status' AND status = 'active' AND case_id <> '' AND case_id IN ("+placeholders(len(part))+")", args...)
 		if err != nil {
 			return err
 		}

@@ -117,9 +117,10 @@ CREATE INDEX sessions_login ON sessions (login);
 -- Facts: typed epidemiological evidence. origin is the submitting source or
 -- recording official; (origin, id) is the submitter's idempotency key; uid
 -- is the platform-wide id. area and case_id are extracted from the payload
--- for lookups (area visits and risk areas; case statuses).
+-- for lookups (area visits and risk areas; case statuses). uid is derived
+-- from (origin, id), so it alone keeps ids unique per submitter.
 CREATE TABLE facts (
-	uid          TEXT NOT NULL UNIQUE,
+	uid          TEXT PRIMARY KEY,
 	origin       TEXT NOT NULL,
 	id           TEXT NOT NULL,
 	kind         TEXT NOT NULL,
@@ -138,12 +139,12 @@ CREATE TABLE facts (
 	case_id      TEXT NOT NULL DEFAULT '',
 	retracted_by TEXT NOT NULL DEFAULT '',
 	reason       TEXT NOT NULL DEFAULT '',
-	decided_log  BIGINT NOT NULL DEFAULT -1,
-	PRIMARY KEY (origin, id)
+	decided_log  BIGINT NOT NULL DEFAULT -1
 );
 CREATE INDEX facts_subject ON facts (subject, status);
-CREATE INDEX facts_area ON facts (kind, area);
-CREATE INDEX facts_case ON facts (case_id);
+-- Partial indexes: most facts are tests, which have neither.
+CREATE INDEX facts_area ON facts (kind, area) WHERE area <> '';
+CREATE INDEX facts_case ON facts (case_id) WHERE case_id <> '';
 
 CREATE TABLE codes (
 	resident        TEXT COLLATE "C" PRIMARY KEY REFERENCES residents (id),

@@ -204,8 +204,29 @@ func TestAppealGrantAndReraiseGuard(t *testing.T) {
 		mustColour(t, w, r1, healthcode.Red)
 
 		// A registered lab's result applies at once, cooling period or not.
-		if _, err := w.db.RecordFacts(as(lab), []healthcode.Fact{w.pcr("pcr-9", r1, "positive", day)}); err != nil {
+		res, err = w.db.RecordFacts(as(lab), []healthcode.Fact{w.pcr("pcr-9", r1, "positive", day)})
+		if err != nil || res.Facts[0].Status != "active" {
+			t.Fatalf("lab result in the cooling period: %+v %v", res, err)
+		}
+
+		// After the cooling period the guard no longer applies.
+		if _, err := w.db.RetractFact(as(lab), res.Facts[0].Key, "sample mix-up"); err != nil {
 			t.Fatal(err)
+		}
+		if _, err := w.db.RetractFact(as(tracer), key2, "entered in error"); err != nil {
+			t.Fatal(err)
+		}
+		mustColour(t, w, r1, healthcode.Green)
+		w.now = w.now.Add(7*24*time.Hour + time.Millisecond)
+		res, err = w.db.RecordFacts(as(tracer), []healthcode.Fact{w.contact("c-3", r1, "C-1", w.now.Add(-time.Hour), "flow report 9")})
+		if err != nil || res.Facts[0].Status != "pending" {
+			t.Fatalf("after the cooling period: %+v %v", res, err)
+		}
+		if _, err := w.db.DecideFact(as(cmdCounty), res.Facts[0].Key, true, ""); err != nil {
+			t.Errorf("the county approving after the cooling period: %v", err)
+		}
+		if n := len(alertsOf(t, w.db, store.AlertReraise)); n != 1 {
+			t.Errorf("%d re-raise alerts after the cooling period", n)
 		}
 		mustVerified(t, w.db)
 	})

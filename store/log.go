@@ -27,6 +27,7 @@ const maxBatch = 4096
 // sharing a PostgreSQL database).
 type logState struct {
 	reqs     chan *request
+	stopped  chan struct{} // closed when the committer has exited
 	wg       sync.WaitGroup
 	signer   note.Signer
 	verifier note.Verifier
@@ -258,13 +259,25 @@ func (db *DB) write(ctx context.Context, fn func(*Tx) error) error {
 		return ctx.Err()
 	}
 	// Once queued, wait for the outcome even if ctx ends: the write may
-	// commit, and the caller must not be told otherwise.
-	return <-r.done
+	// commit, and the caller must not be told otherwise. A request queued
+	// just as the committer stopped is never answered: stopped says so.
+	select {
+	case err := <-r.done:
+		return err
+	case <-db.log.stopped:
+		select {
+		case err := <-r.done:
+			return err
+		default:
+			return healthcode.Errorf(healthcode.EUNAVAIL, "store is closed")
+		}
+	}
 }
 
 // committer takes queued writes and commits them in batches.
 func (db *DB) committer() {
 	defer db.log.wg.Done()
+	defer close(db.log.stopped)
 	for {
 		var first *request
 		select {

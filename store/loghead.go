@@ -32,6 +32,7 @@ func (db *DB) initLog(ctx context.Context) error {
 	}
 	db.log = &logState{
 		reqs:     make(chan *request, maxBatch),
+		stopped:  make(chan struct{}),
 		signer:   signer,
 		verifier: verifier,
 		vkey:     vkey,

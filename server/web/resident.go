@@ -24,6 +24,16 @@ type residentData struct {
 	// QRRefresh is how often, in seconds, the page reloads the QR image:
 	// well within a token's lifetime, so the code shown is never stale.
 	QRRefresh int
+	// Appeals are the resident's appeals, newest first, and Pending the
+	// facts about them held for approval (both disputable), for the
+	// resident, a community worker or a command officer covering them.
+	Appeals []*store.Appeal
+	Pending []store.PendingFact
+	// CanAppeal: the viewer may file an appeal (the resident, or a
+	// community worker, who gives the consent reference: Worker).
+	CanAppeal, Worker bool
+	// AttachMax and AttachMiB are the store's attachment limits.
+	AttachMax, AttachMiB int
 }
 
 // qrRefreshSeconds is well under the time the server keeps a served token
@@ -64,6 +74,10 @@ func (p *Pages) Resident(w http.ResponseWriter, r *http.Request) {
 			p.error(w, r, err)
 			return
 		}
+	}
+	if err := p.residentAppeals(r, &d); err != nil {
+		p.error(w, r, err)
+		return
 	}
 	if p.opts.Tokens() {
 		d.QR = "/v1/residents/" + res.ID + "/token?format=png&lang=" + langOf(r)

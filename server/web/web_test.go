@@ -38,7 +38,7 @@ func samples() map[string][]any {
 		LegalBasis: &rules.LegalBasis{Number: "71号", Title: "t"}, Facts: []store.ExplainedFact{fact}}
 	green := &store.Explanation{Resident: "r_1", Colour: healthcode.Green, Since: at, LogIndex: 2}
 	res := &healthcode.Resident{ID: "r_1", Name: "王五", Jurisdiction: "410105001001"}
-	return map[string][]any{
+	s := map[string][]any{
 		"home":  {homeData{}, homeData{DemoLogins: []DemoLogin{{Login: "a", Password: "b", Name: "张三", Role: "resident"}, {Login: "c", Password: "d", Name: "李四", Role: "command_officer"}}}},
 		"login": {loginData{Next: "/"}, loginData{Error: "login.wrong"}, loginData{Error: "login.missing"}},
 		"error": {errorData{Status: 404, Code: healthcode.ENOTFOUND, Message: "no page"}, errorData{Status: 403, Code: healthcode.EFORBIDDEN},
@@ -54,6 +54,8 @@ func samples() map[string][]any {
 		"consistency": {consistencyData{Checkpoint: cp, Old: 1, New: 3}, consistencyData{Checkpoint: cp, Old: 1, New: 3, Asked: true, Proof: []string{"h"}, Verified: true}, consistencyData{Checkpoint: cp, Asked: true}},
 		"verify":      {nil},
 	}
+	addDeskSamples(s, at, res, red, green)
+	return s
 }
 
 // TestRenderEveryPage renders every template in both languages, logged in

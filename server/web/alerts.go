@@ -1,0 +1,42 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/healthcode/healthcode/store"
+)
+
+type alertsData struct {
+	Kind   string
+	Kinds  []string
+	Alerts []alertRow
+}
+
+type alertRow struct {
+	*store.Alert
+	Detail string // the detail as JSON text
+}
+
+// alertKinds are the anomaly alerts the store raises.
+var alertKinds = []string{store.AlertOfficialVolume, store.AlertSourceSurge, store.AlertCaseContacts,
+	store.AlertBulkReads, store.AlertAppealOverdue, store.AlertReraise}
+
+// Alerts lists anomaly alerts, newest first, optionally of one kind, each
+// with its log entry. Auditors only (the store decides).
+func (p *Pages) Alerts(w http.ResponseWriter, r *http.Request) {
+	if !p.mustLogIn(w, r) {
+		return
+	}
+	d := alertsData{Kind: r.URL.Query().Get("kind"), Kinds: alertKinds}
+	as, err := p.db.Alerts(r.Context(), d.Kind)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	for _, a := range as {
+		b, _ := json.Marshal(a.Detail)
+		d.Alerts = append(d.Alerts, alertRow{Alert: a, Detail: string(b)})
+	}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "alerts", d))
+}

@@ -1,0 +1,159 @@
+package web
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/store"
+)
+
+// maxAppealBytes bounds an appeal form: the store's attachment limits and
+// room for the statement and fields.
+const maxAppealBytes = store.MaxAttachments*store.MaxAttachmentSize + 64<<10
+
+// FileAppeal files an appeal from the resident page's form: by the
+// resident, or by a community worker with the reference of the resident's
+// recorded consent. The disputed facts are the ticked "fact" boxes;
+// attachments are optional. The store checks who may file and every
+// limit; the page then shows the appeal.
+func (p *Pages) FileAppeal(w http.ResponseWriter, r *http.Request) {
+	if !p.mustLogIn(w, r) || !p.checkPost(w, r, maxAppealBytes) {
+		return
+	}
+	req := store.AppealRequest{
+		Resident:   r.PathValue("id"),
+		FactKeys:   r.PostForm["fact"],
+		Statement:  r.PostFormValue("statement"),
+		ConsentRef: strings.TrimSpace(r.PostFormValue("consent_ref")),
+	}
+	if r.MultipartForm != nil {
+		for _, fh := range r.MultipartForm.File["attachment"] {
+			if fh.Size == 0 && fh.Filename == "" {
+				continue
+			}
+			if fh.Size > store.MaxAttachmentSize {
+				p.error(w, r, healthcode.FieldErrorf("attachments", "%s is larger than %d MiB", fh.Filename, store.MaxAttachmentSize>>20))
+				return
+			}
+			f, err := fh.Open()
+			if err != nil {
+				p.error(w, r, err)
+				return
+			}
+			data, err := io.ReadAll(f)
+			f.Close()
+			if err != nil {
+				p.error(w, r, err)
+				return
+			}
+			mt := fh.Header.Get("Content-Type")
+			if mt == "" {
+				mt = "application/octet-stream"
+			}
+			req.Attachments = append(req.Attachments, store.Attachment{Name: fh.Filename, MediaType: mt, Data: data})
+		}
+	}
+	a, err := p.db.FileAppeal(r.Context(), req)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/appeals/"+url.PathEscape(a.ID), http.StatusSeeOther)
+}
+
+type appealData struct {
+	Appeal *store.Appeal
+	// CanConsent: the resident confirms a community worker's filing.
+	CanConsent bool
+	// CanDecide: a command officer may grant or deny an open appeal (the
+	// store still refuses one who recorded or approved a disputed fact).
+	CanDecide bool
+}
+
+// Appeal shows an appeal and every step of it, to the resident, the
+// community worker covering them or a command officer (the store decides,
+// and logs officials' reads); the resident can confirm a worker's filing
+// and a command officer can grant or deny it.
+func (p *Pages) Appeal(w http.ResponseWriter, r *http.Request) {
+	if !p.mustLogIn(w, r) {
+		return
+	}
+	a, err := p.db.Appeal(r.Context(), r.PathValue("id"))
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	actor := healthcode.ActorFrom(r.Context())
+	d := appealData{Appeal: a,
+		CanConsent: a.Status == store.AppealAwaitingConsent && actor.Kind == healthcode.ActorResident && actor.ID == a.Resident,
+		CanDecide:  a.Status == store.AppealOpen && actor.Kind == healthcode.ActorOfficial && actor.Role == healthcode.RoleCommand,
+	}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "appeal", d))
+}
+
+// ConsentAppeal is the resident confirming an appeal a community worker
+// filed for them.
+func (p *Pages) ConsentAppeal(w http.ResponseWriter, r *http.Request) {
+	if !p.mustLogIn(w, r) || !p.checkPost(w, r, maxFormBytes) {
+		return
+	}
+	a, err := p.db.ConsentAppeal(r.Context(), r.PathValue("id"))
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/appeals/"+url.PathEscape(a.ID), http.StatusSeeOther)
+}
+
+// DecideAppeal grants (decision=grant) or denies (decision=deny, with a
+// reason) an open appeal.
+func (p *Pages) DecideAppeal(w http.ResponseWriter, r *http.Request) {
+	if !p.mustLogIn(w, r) || !p.checkPost(w, r, maxFormBytes) {
+		return
+	}
+	id := r.PathValue("id")
+	var grant bool
+	switch r.PostFormValue("decision") {
+	case "grant":
+		grant = true
+	case "deny":
+	default:
+		p.error(w, r, healthcode.FieldErrorf("decision", "must be grant or deny"))
+		return
+	}
+	if _, err := p.db.DecideAppeal(r.Context(), id, grant, strings.TrimSpace(r.PostFormValue("reason"))); err != nil {
+		p.error(w, r, err)
+		return
+	}
+	redirectBack(w, r, "/appeals/"+url.PathEscape(id))
+}
+
+// AppealAttachment sends an appeal's attachment as a download (never
+// rendered in the page's origin), to whoever may read the appeal.
+func (p *Pages) AppealAttachment(w http.ResponseWriter, r *http.Request) {
+	if !p.mustLogIn(w, r) {
+		return
+	}
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil {
+		p.error(w, r, healthcode.Errorf(healthcode.ENOTFOUND, "no attachment %q", r.PathValue("n")))
+		return
+	}
+	a, err := p.db.AttachmentData(r.Context(), r.PathValue("id"), n)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Content-Disposition", fmt.Sprintf("attachment; filename*=UTF-8''%s", url.PathEscape(a.Name)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	w.Write(a.Data)
+}

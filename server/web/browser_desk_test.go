@@ -1,0 +1,145 @@
+package web_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/testdb"
+)
+
+// logIn logs a tab in through the login form and waits for the page it
+// lands on to show sel.
+func (tb *tab) logIn(t *testing.T, f *fixture, login, sel string) {
+	t.Helper()
+	tb.do(t, chromedp.Navigate(f.ts.URL+"/login"),
+		chromedp.SendKeys(chromedp.CSS("#login"), login),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("main form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
+// TestBrowserDesk is the officials' side in a real browser: a command
+// officer approves a pending fact and the resident's code turns red; a
+// community worker files an appeal for the resident, another command
+// officer grants it and the code is green again; the statistics page
+// draws its charts; the record, ruleset and alerts pages render.
+func TestBrowserDesk(t *testing.T) {
+	browser := mustBrowser(t)
+	f := mustFixture(t, testdb.SQLite(t), false)
+	for _, o := range []healthcode.Official{
+		{ID: "o_cmd3", Name: "郑十一", Role: healthcode.RoleCommand, Jurisdiction: "410105"},
+		{ID: "o_w", Name: "吴十", Role: healthcode.RoleWorker, Jurisdiction: "410105001001"},
+		{ID: "o_aud", Name: "冯十二", Role: healthcode.RoleAuditor, Jurisdiction: "410000"},
+	} {
+		if err := f.db.CreateOfficial(system, o, "login-"+o.ID, password); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 孙八 enters a confirmed case for 张三丰 by hand: it waits for a
+	// second command officer.
+	cmd1 := healthcode.NewContext(system, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd1", Name: "孙八", Role: healthcode.RoleCommand, Jurisdiction: "410000"})
+	payload, _ := json.Marshal(map[string]any{"status": "confirmed", "case_id": "ZY-2022-0614-002"})
+	res, err := f.db.RecordFacts(cmd1, []healthcode.Fact{{ID: "case-002", Kind: "case_status", Subject: "r_res1",
+		ObservedAt: time.Now().Add(-time.Hour).UTC().Truncate(time.Second), Evidence: "流调报告 2022-0614-002", Payload: payload}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := res.Facts[0].Key
+	if res.Facts[0].Status != "pending" {
+		t.Fatalf("hand-entered case is %s, want pending", res.Facts[0].Status)
+	}
+
+	resident := newTab(t, browser)
+	resident.logIn(t, f, "login-r_res1", "#code-h")
+	if got := resident.text(t, "#code-h"); got != "绿码" {
+		t.Fatalf("before approval: %q, want 绿码", got)
+	}
+	code := func(want string) {
+		t.Helper()
+		resident.do(t, chromedp.Navigate(f.ts.URL+"/residents/r_res1"), chromedp.WaitVisible(chromedp.CSS("#code-h")))
+		if got := resident.text(t, "#code-h"); got != want {
+			t.Errorf("resident's code %q, want %q", got, want)
+		}
+	}
+
+	t.Run("command officer approves a pending fact", func(t *testing.T) {
+		tb := newTab(t, browser)
+		tb.logIn(t, f, "login-o_cmd2", "#resident-id")
+		tb.do(t, chromedp.Navigate(f.ts.URL+"/command"), chromedp.WaitVisible(chromedp.CSS(`li[data-key="`+key+`"]`)))
+		tb.screenshot(t, "command")
+		tb.do(t, chromedp.Click(chromedp.CSS(`li[data-key="`+key+`"] button.approve`)),
+			chromedp.WaitNotPresent(chromedp.CSS(`li[data-key="`+key+`"]`)))
+		code("红码")
+	})
+
+	t.Run("community worker appeals, command officer grants", func(t *testing.T) {
+		w := newTab(t, browser)
+		w.logIn(t, f, "login-o_w", "#resident-id")
+		w.do(t, chromedp.SendKeys(chromedp.CSS("#resident-id"), "r_res1"),
+			chromedp.Click(chromedp.CSS(`form[action="/residents/find"] button`)),
+			chromedp.WaitVisible(chromedp.CSS("#appeal-form")),
+			chromedp.Click(chromedp.CSS(`input[name=fact][value="`+key+`"]`)),
+			chromedp.SendKeys(chromedp.CSS("#statement"), "居民当日在外地出差，病例信息登记错误。"),
+			chromedp.SendKeys(chromedp.CSS("#consent_ref"), "同意书 2022-0614-07"))
+		w.screenshot(t, "resident-worker")
+		w.do(t, chromedp.Click(chromedp.CSS("#appeal-submit")), chromedp.WaitVisible(chromedp.CSS("#appeal-status")))
+		if got := w.text(t, "#appeal-status"); got != "待指挥部决定" {
+			t.Errorf("appeal status after filing %q", got)
+		}
+
+		c := newTab(t, browser)
+		c.logIn(t, f, "login-o_cmd3", "#resident-id")
+		c.do(t, chromedp.Navigate(f.ts.URL+"/command"), chromedp.WaitVisible(chromedp.CSS(".appeal-queue a")),
+			chromedp.Click(chromedp.CSS(".appeal-queue a")), chromedp.WaitVisible(chromedp.CSS("button.grant")))
+		c.screenshot(t, "appeal")
+		c.do(t, chromedp.Click(chromedp.CSS("button.grant")), chromedp.WaitNotPresent(chromedp.CSS("button.grant")))
+		if got := c.text(t, "#appeal-status"); got != "申诉成立" {
+			t.Errorf("appeal status after granting %q", got)
+		}
+		code("绿码")
+		// The worker follows the appeal: granted, every step shown.
+		w.do(t, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#appeal-status")))
+		if got := w.text(t, "#appeal-status"); got != "申诉成立" {
+			t.Errorf("worker sees %q", got)
+		}
+		if n := eval[int](t, w, `document.querySelectorAll('ol.steps > li').length`); n < 2 {
+			t.Errorf("appeal shows %d steps", n)
+		}
+		resident.do(t, chromedp.WaitVisible(chromedp.CSS("#appeals")))
+		resident.screenshot(t, "resident-appeal")
+	})
+
+	t.Run("statistics draw SVG charts", func(t *testing.T) {
+		tb := newTab(t, browser)
+		tb.do(t, chromedp.Navigate(f.ts.URL+"/stats"), chromedp.WaitVisible(chromedp.CSS("#codes-chart")))
+		if n := eval[int](t, tb, `document.querySelectorAll('#codes-chart rect').length`); n < 1 {
+			t.Errorf("codes chart has %d bars", n)
+		}
+		if got := eval[string](t, tb, `document.querySelector('#codes-chart').textContent`); !strings.Contains(got, "<10") {
+			t.Errorf("codes chart does not mark suppressed counts: %q", got)
+		}
+		tb.screenshot(t, "stats")
+	})
+
+	t.Run("ruleset draft shows errors at their lines", func(t *testing.T) {
+		tb := newTab(t, browser)
+		tb.logIn(t, f, "login-o_cmd3", "#resident-id")
+		tb.do(t, chromedp.Navigate(f.ts.URL+"/rulesets/new"), chromedp.WaitVisible(chromedp.CSS("#rs-source")))
+		eval[bool](t, tb, `(() => { const s = document.getElementById('rs-source'); s.value = s.value.replace(/colour: red/, 'colour: crimson'); return true })()`)
+		tb.do(t, chromedp.Click(chromedp.CSS("#rs-check")), chromedp.WaitVisible(chromedp.CSS("#check-result")))
+		if n := eval[int](t, tb, `document.querySelectorAll('.source-lines .line-error').length`); n < 1 {
+			t.Errorf("no error shown at a line: %s", tb.text(t, "#check"))
+		}
+		tb.screenshot(t, "ruleset-draft")
+		tb.do(t, chromedp.Navigate(f.ts.URL+"/record"), chromedp.WaitVisible(chromedp.CSS("#form-case_status")))
+		tb.screenshot(t, "record")
+		a := newTab(t, browser)
+		a.logIn(t, f, "login-o_aud", "#resident-id")
+		a.do(t, chromedp.Navigate(f.ts.URL+"/alerts"), chromedp.WaitVisible(chromedp.CSS("#alert-kind")))
+	})
+}

@@ -1,0 +1,154 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/store"
+)
+
+type commandData struct {
+	Jurisdiction string
+	// Codes are the public counts of codes by colour in the officer's
+	// jurisdiction (nil: suppressed, below store.MinPublishedCount).
+	Codes []colourCount
+	// Changes are the public code changes per day by cause, recent days
+	// first.
+	Changes []dayCauses
+	Facts   []*healthcode.Fact
+	Drafts  []*store.RulesetInfo
+	Appeals []*store.Appeal
+}
+
+type colourCount struct {
+	Colour healthcode.Colour
+	N      store.Count
+}
+
+type dayCauses struct {
+	Day    string
+	Causes []causeCount
+}
+
+type causeCount struct {
+	Cause string
+	N     store.Count
+}
+
+// recentDays is how many days of code changes the command page shows.
+const recentDays = 7
+
+// Command is a command officer's desk: their jurisdiction at a glance (the
+// public statistics), the hand-entered facts and ruleset drafts waiting for
+// their approval, and the appeals queue, soonest deadline first. The store
+// decides who sees what and logs the residents shown.
+func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
+	if !p.mustLogIn(w, r) {
+		return
+	}
+	ctx := r.Context()
+	actor := healthcode.ActorFrom(ctx)
+	if actor.Kind != healthcode.ActorOfficial || actor.Role != healthcode.RoleCommand {
+		p.error(w, r, healthcode.Errorf(healthcode.EFORBIDDEN, "command officers only"))
+		return
+	}
+	d := commandData{Jurisdiction: actor.Jurisdiction}
+	var err error
+	if d.Facts, err = p.db.PendingFacts(ctx); err != nil {
+		p.error(w, r, err)
+		return
+	}
+	if d.Appeals, err = p.db.AppealQueue(ctx, store.AppealOpen); err != nil {
+		p.error(w, r, err)
+		return
+	}
+	all, err := p.db.Rulesets(ctx)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	for _, rs := range all {
+		if rs.Status == store.RulesetDraft && rs.DraftedBy != actor.ID && healthcode.Covers(actor.Jurisdiction, rs.Scope) {
+			d.Drafts = append(d.Drafts, rs)
+		}
+	}
+	st, err := p.db.Stats(ctx)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	for _, c := range []healthcode.Colour{healthcode.Green, healthcode.Yellow, healthcode.Red} {
+		d.Codes = append(d.Codes, colourCount{Colour: c, N: st.Codes[actor.Jurisdiction][string(c)]})
+	}
+	days := make([]string, 0, len(st.ChangesByDay))
+	for day := range st.ChangesByDay {
+		days = append(days, day)
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(days)))
+	for _, day := range days[:min(len(days), recentDays)] {
+		dc := dayCauses{Day: day}
+		for cause, n := range st.ChangesByDay[day] {
+			dc.Causes = append(dc.Causes, causeCount{Cause: cause, N: n})
+		}
+		slices.SortFunc(dc.Causes, func(a, b causeCount) int { return strings.Compare(a.Cause, b.Cause) })
+		d.Changes = append(d.Changes, dc)
+	}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "command", d))
+}
+
+// decision reads a form's "decision" (approve or refuse) and reason; a
+// refusal needs a reason.
+func decision(r *http.Request) (approve bool, reason string, err error) {
+	reason = strings.TrimSpace(r.PostFormValue("reason"))
+	switch r.PostFormValue("decision") {
+	case "approve":
+		return true, reason, nil
+	case "refuse":
+		if reason == "" {
+			return false, "", healthcode.FieldErrorf("reason", "a refusal needs a reason")
+		}
+		return false, reason, nil
+	}
+	return false, "", healthcode.FieldErrorf("decision", "must be approve or refuse")
+}
+
+// DecideFact approves or refuses a pending hand-entered fact.
+func (p *Pages) DecideFact(w http.ResponseWriter, r *http.Request) {
+	if !p.mustLogIn(w, r) || !p.checkPost(w, r, maxFormBytes) {
+		return
+	}
+	approve, reason, err := decision(r)
+	if err == nil {
+		_, err = p.db.DecideFact(r.Context(), r.PathValue("key"), approve, reason)
+	}
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	redirectBack(w, r, "/command")
+}
+
+// DecideRuleset approves (publishes) or refuses a ruleset draft.
+func (p *Pages) DecideRuleset(w http.ResponseWriter, r *http.Request) {
+	if !p.mustLogIn(w, r) || !p.checkPost(w, r, maxFormBytes) {
+		return
+	}
+	version, err := strconv.Atoi(r.PathValue("version"))
+	if err != nil {
+		p.error(w, r, healthcode.Errorf(healthcode.ENOTFOUND, "no ruleset version %q", r.PathValue("version")))
+		return
+	}
+	approve, reason, err := decision(r)
+	if err == nil {
+		_, err = p.db.DecideRuleset(r.Context(), r.PathValue("id"), version, approve, reason)
+	}
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	redirectBack(w, r, "/command")
+}

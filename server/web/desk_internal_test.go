@@ -1,0 +1,81 @@
+package web
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/rules"
+	"github.com/healthcode/healthcode/store"
+)
+
+// addDeskSamples adds sample data for the appeal, command, record,
+// ruleset, statistics and alerts pages, and the resident page's appeals
+// panel, to TestRenderEveryPage's samples.
+func addDeskSamples(s map[string][]any, at time.Time, res *healthcode.Resident, red, green *store.Explanation) {
+	n := func(v int64) store.Count { return &v }
+	worker := store.Party{Kind: "official", ID: "o_w", Name: "吴十", Role: "community_worker", Post: "410105001001"}
+	appeal := &store.Appeal{ID: "ap_1", Resident: "r_1", Status: store.AppealOpen, FactKeys: []string{"f_1"}, Statement: "我没有去过",
+		FiledBy: worker, Consent: "同意书 7", FiledAt: at, Deadline: &at, Assigned: "410105", Escalations: 1, Reason: "证据不足",
+		Attachments: []store.Attachment{{Name: "a.pdf", MediaType: "application/pdf", SHA256: "ab", Size: 3}},
+		Steps:       []store.AppealStep{{Kind: "appeal.filed", At: at, By: worker, LogIndex: 4}, {Kind: "appeal.decided", At: at, By: worker, Detail: "granted", LogIndex: 5}}}
+	pending := []store.PendingFact{{Key: "f_2", Kind: "contact", RecordedAt: at, RecordedBy: worker, LogIndex: 6}}
+	s["resident"] = append(s["resident"],
+		residentData{Resident: res, Code: red, Own: true, CanAppeal: true, Appeals: []*store.Appeal{appeal}, Pending: pending, AttachMax: 5, AttachMiB: 2},
+		residentData{Resident: res, Code: green, CanAppeal: true, Worker: true, AttachMax: 5, AttachMiB: 2},
+		residentData{Resident: res, Code: green, CanAppeal: true, Worker: true, Pending: pending, AttachMax: 5, AttachMiB: 2})
+	s["appeal"] = []any{appealData{Appeal: appeal, CanDecide: true}, appealData{Appeal: &store.Appeal{ID: "ap_2", Status: store.AppealAwaitingConsent, FiledBy: worker, FiledAt: at}, CanConsent: true}}
+	fact := &healthcode.Fact{Key: "f_3", Kind: "case_status", Subject: "r_1", ObservedAt: at, RecordedBy: "o_1", Evidence: "e", Payload: []byte(`{"status":"confirmed"}`), LogIndex: 8}
+	area := &healthcode.Fact{Key: "f_4", Kind: "risk_area", Subject: "410105", ObservedAt: at, RecordedBy: "o_1", Payload: []byte(`{}`), LogIndex: 9}
+	s["command"] = []any{commandData{Jurisdiction: "410000"}, commandData{Jurisdiction: "410000",
+		Codes:   []colourCount{{Colour: healthcode.Green, N: n(120)}, {Colour: healthcode.Red}},
+		Changes: []dayCauses{{Day: "2022-06-14", Causes: []causeCount{{Cause: "fact", N: n(12)}, {Cause: "appeal"}}}},
+		Facts:   []*healthcode.Fact{fact, area},
+		Drafts:  []*store.RulesetInfo{{ID: "default", Version: 3, Scope: "410000", Status: store.RulesetDraft, DraftedBy: "o_2", DraftedAt: at}},
+		Appeals: []*store.Appeal{appeal, {ID: "ap_3", FiledAt: at}}}}
+	s["record"] = []any{recordData{Kinds: recordKinds}, recordData{Kinds: []string{"contact"}, Outcome: &store.FactOutcome{Key: "f_5", Status: "pending"}},
+		recordData{Kinds: recordKinds, Outcome: &store.FactOutcome{Key: "f_5", Status: "active"}}, recordData{Kinds: recordKinds, Outcome: &store.FactOutcome{Key: "f_5", Status: "duplicate"}}}
+	rs := rules.Default()
+	s["ruleset_draft"] = []any{rulesetDraftData{Name: "a.yaml", Source: "x"},
+		rulesetDraftData{Name: "a.yaml", Checked: true, Errors: []string{"a.yaml:1: bad"}, Lines: []sourceLine{{N: 1, Text: "x", Errors: []string{"a.yaml:1: bad"}}, {N: 2, Text: "y"}}},
+		rulesetDraftData{Name: "a.yaml", Checked: true, Rules: rs.Rules(), Legal: rs.LegalBasis(), ID: rs.ID(), Version: rs.Version(), Scope: rs.Scope(),
+			Stored: &store.RulesetInfo{ID: "default", Version: 2, LogIndex: 3}}}
+	codes := []jurisdictionCodes{{Code: "410000", Name: "中原省", Counts: map[healthcode.Colour]store.Count{healthcode.Green: n(200), healthcode.Yellow: n(11)}},
+		{Code: "410100", Name: "郑州市", Counts: map[healthcode.Colour]store.Count{}}}
+	days := []dayRow{{Day: "2022-06-13", Counts: map[string]store.Count{"fact": n(30), "time": nil}}, {Day: "2022-06-14", Counts: map[string]store.Count{"appeal": n(10)}}}
+	causes := causesOf(days)
+	label := func(c string) string { return c }
+	s["stats"] = []any{statsData{Stats: &store.Stats{}, CodesSV: codesChart(nil, func(c healthcode.Colour) string { return string(c) })},
+		statsData{Stats: &store.Stats{}, Codes: codes, Days: days, Causes: causes,
+			CodesSV: codesChart(codes, func(c healthcode.Colour) string { return string(c) }), DaysSV: changesChart(days, causes, label),
+			Appeals: []keyCount{{Key: "filed", N: n(12)}, {Key: "open"}}, Alerts: []keyCount{{Key: store.AlertBulkReads}}}}
+	s["alerts"] = []any{alertsData{Kinds: alertKinds}, alertsData{Kind: store.AlertBulkReads, Kinds: alertKinds,
+		Alerts: []alertRow{{Alert: &store.Alert{ID: "a_1", Kind: store.AlertBulkReads, Subject: "o_1", Jurisdiction: "410000", RaisedAt: at, LogIndex: 3}, Detail: `{"n":3}`}}}}
+}
+
+// TestCharts checks the SVG charts: bars proportional to the counts, a
+// suppressed count written "<10" and never drawn as a number.
+func TestCharts(t *testing.T) {
+	n := func(v int64) store.Count { return &v }
+	label := func(c healthcode.Colour) string { return string(c) }
+	ch := codesChart([]jurisdictionCodes{{Code: "410000", Name: "p", Counts: map[healthcode.Colour]store.Count{healthcode.Green: n(300), healthcode.Yellow: n(100), healthcode.Red: nil}}}, label)
+	if len(ch.Rects) != 2 || ch.Rects[0].W != 240 || ch.Rects[1].W != 80 {
+		t.Errorf("codes bars: %+v", ch.Rects)
+	}
+	var texts []string
+	for _, tx := range ch.Texts {
+		texts = append(texts, tx.Text)
+	}
+	if got, want := strings.Join(texts, "|"), "p 410000|green 300 · yellow 100 · red <10"; got != want {
+		t.Errorf("codes texts %q, want %q", got, want)
+	}
+	days := []dayRow{{Day: "2022-06-13", Counts: map[string]store.Count{"fact": n(40), "time": nil}}, {Day: "2022-06-14", Counts: map[string]store.Count{"fact": n(20)}}}
+	dc := changesChart(days, causesOf(days), func(c string) string { return c })
+	if dc.Rects[0].H != 160 || dc.Rects[2].H != 80 {
+		t.Errorf("change columns: %+v", dc.Rects)
+	}
+	if dc.Rects[1].Title != "2022-06-13 <10" {
+		t.Errorf("suppressed cap: %+v", dc.Rects[1])
+	}
+}

@@ -1,0 +1,74 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/healthcode/healthcode"
+)
+
+// checkPost bounds a posted form's body, parses it and checks its CSRF
+// token; on failure it has already answered.
+func (p *Pages) checkPost(w http.ResponseWriter, r *http.Request, limit int64) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			p.error(w, r, healthcode.Errorf(healthcode.EINVALID, "the form is too large or malformed"))
+			return false
+		}
+	}
+	if !checkCSRF(r) {
+		p.error(w, r, errCSRF)
+		return false
+	}
+	return true
+}
+
+// mustLogIn answers EUNAUTH when nobody is logged in.
+func (p *Pages) mustLogIn(w http.ResponseWriter, r *http.Request) bool {
+	if healthcode.ActorFrom(r.Context()).Kind == "" {
+		p.error(w, r, healthcode.Errorf(healthcode.EUNAUTH, "log in first"))
+		return false
+	}
+	return true
+}
+
+// redirectBack sends a POST on to the local page its form names in
+// "next", or to fallback.
+func redirectBack(w http.ResponseWriter, r *http.Request, fallback string) {
+	next := localPath(r.PostFormValue("next"))
+	if next == "/" {
+		next = fallback
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// beijing is the time zone of the forms' date-time fields (the province's
+// local time, UTC+8); the store keeps UTC.
+var beijing = time.FixedZone("UTC+8", 8*3600)
+
+// formTime parses a datetime-local field as Beijing time.
+func formTime(field, v string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04"} {
+		if t, err := time.ParseInLocation(layout, strings.TrimSpace(v), beijing); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, healthcode.FieldErrorf(field, "is not a date and time (YYYY-MM-DDTHH:MM)")
+}
+
+// newID returns a random id for a hand-entered fact: the recorder's own id
+// space, so a form posted twice records two facts only if filled twice.
+func (p *Pages) newID(prefix string) string {
+	var b [8]byte
+	src := p.opts.Rand
+	if src == nil {
+		src = rand.Reader
+	}
+	io.ReadFull(src, b[:])
+	return prefix + hex.EncodeToString(b[:])
+}

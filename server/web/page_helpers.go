@@ -1,0 +1,38 @@
+package web
+
+import (
+	"strconv"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/store"
+)
+
+// N writes a published count: the number, or "<10" when the store
+// suppressed it (store.MinPublishedCount).
+func (pg *page) N(c store.Count) string {
+	if c == nil {
+		return "<" + strconv.Itoa(store.MinPublishedCount)
+	}
+	return strconv.FormatInt(*c, 10)
+}
+
+// Str turns bytes (a fact's JSON payload) into text for a template.
+func (pg *page) Str(b []byte) string { return string(b) }
+
+// CaseStatuses are the values of a case_status fact's status field.
+func (pg *page) CaseStatuses() []string {
+	return []string{"confirmed", "asymptomatic", "suspected", "recovered", "excluded"}
+}
+
+// Colours are the code colours, in order of severity.
+func (pg *page) Colours() []healthcode.Colour { return colours }
+
+// Cell writes a count of a table of published counts: "–" when the store
+// has no row (none), "<10" when it suppressed the count.
+func (pg *page) Cell(m map[string]store.Count, key string) string {
+	c, ok := m[key]
+	if !ok {
+		return "–"
+	}
+	return pg.N(c)
+}

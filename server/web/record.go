@@ -1,0 +1,111 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/rules"
+	"github.com/healthcode/healthcode/store"
+)
+
+// recordKinds are the kinds an official may enter by hand on the record
+// page, in the order of the forms (docs/facts.md, "Who may submit what").
+var recordKinds = []string{"case_status", "contact", "risk_area"}
+
+type recordData struct {
+	Kinds   []string // the kinds the official's role may enter
+	Outcome *store.FactOutcome
+	Kind    string
+}
+
+// RecordForm shows a form for each kind the official's role may enter by
+// hand: case status and risk area (command officers), contact (flow
+// tracers).
+func (p *Pages) RecordForm(w http.ResponseWriter, r *http.Request) {
+	if !p.mustLogIn(w, r) {
+		return
+	}
+	p.renderRecord(w, r, recordData{})
+}
+
+func (p *Pages) renderRecord(w http.ResponseWriter, r *http.Request, d recordData) {
+	a := healthcode.ActorFrom(r.Context())
+	for _, k := range recordKinds {
+		if a.Kind == healthcode.ActorOfficial && rules.MayHandEnter(k, a.Role) {
+			d.Kinds = append(d.Kinds, k)
+		}
+	}
+	if len(d.Kinds) == 0 {
+		p.error(w, r, healthcode.Errorf(healthcode.EFORBIDDEN, "your role enters no facts by hand"))
+		return
+	}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "record", d))
+}
+
+// Record builds a fact from a record form (the payload per docs/facts.md)
+// and records it; the store validates it, decides whether it needs a
+// second official's approval and re-evaluates the codes concerned.
+func (p *Pages) Record(w http.ResponseWriter, r *http.Request) {
+	if !p.mustLogIn(w, r) || !p.checkPost(w, r, maxFormBytes) {
+		return
+	}
+	f, err := p.factFromForm(r)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	res, err := p.db.RecordFacts(r.Context(), []healthcode.Fact{f})
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	d := recordData{Kind: f.Kind}
+	if len(res.Facts) > 0 {
+		d.Outcome = &res.Facts[0]
+	}
+	p.renderRecord(w, r, d)
+}
+
+func (p *Pages) factFromForm(r *http.Request) (healthcode.Fact, error) {
+	v := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
+	f := healthcode.Fact{ID: p.newID("web-"), Kind: v("kind"), Subject: v("subject"), Evidence: v("evidence")}
+	var payload map[string]any
+	switch f.Kind {
+	case "case_status":
+		at, err := formTime("observed_at", v("observed_at"))
+		if err != nil {
+			return f, err
+		}
+		f.ObservedAt = at
+		payload = map[string]any{"status": v("status"), "case_id": v("case_id")}
+	case "contact":
+		at, err := formTime("exposed_at", v("exposed_at"))
+		if err != nil {
+			return f, err
+		}
+		f.ObservedAt = at
+		payload = map[string]any{"level": v("level"), "case_id": v("case_id"), "exposed_at": at}
+	case "risk_area":
+		from, err := formTime("from", v("from"))
+		if err != nil {
+			return f, err
+		}
+		until, err := formTime("until", v("until"))
+		if err != nil {
+			return f, err
+		}
+		f.ObservedAt = from
+		cases := strings.FieldsFunc(v("case_ids"), func(c rune) bool { return c == ',' || c == '，' || c == ' ' || c == '\n' || c == '\r' || c == '、' })
+		payload = map[string]any{"level": v("level"), "from": from, "until": until, "case_ids": cases}
+	default:
+		return f, healthcode.FieldErrorf("kind", "cannot be entered here")
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return f, err
+	}
+	f.Payload = b
+	return f, nil
+}

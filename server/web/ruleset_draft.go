@@ -1,0 +1,92 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/rules"
+	"github.com/healthcode/healthcode/store"
+)
+
+// maxRulesetBytes bounds a drafted ruleset (the store's limit is 256 KiB).
+const maxRulesetBytes = 300 << 10
+
+type rulesetDraftData struct {
+	Name    string
+	Source  string
+	Checked bool // the text was checked (on submit)
+	Lines   []sourceLine
+	Errors  []string // every rules.Check error, FILE:LINE: message
+	Rules   []rules.Rule
+	Legal   rules.LegalBasis
+	ID      string
+	Version int
+	Scope   string
+	Stored  *store.RulesetInfo // the draft, once stored
+}
+
+// sourceLine is a line of the checked text with the errors at that line.
+type sourceLine struct {
+	N      int
+	Text   string
+	Errors []string
+}
+
+// RulesetDraftForm shows the ruleset editor, starting from the default
+// ruleset's text.
+func (p *Pages) RulesetDraftForm(w http.ResponseWriter, r *http.Request) {
+	if !p.mustLogIn(w, r) {
+		return
+	}
+	d := rulesetDraftData{Name: rules.DefaultName, Source: string(rules.DefaultSource())}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "ruleset_draft", d))
+}
+
+// RulesetDraft checks the submitted text with rules.Check (compile errors
+// and the file's examples), shows every error next to its line, and when
+// the text is clean and the officer asked to submit, stores it as a draft
+// for a second command officer (store.DraftRuleset, which checks again and
+// decides who may draft it).
+func (p *Pages) RulesetDraft(w http.ResponseWriter, r *http.Request) {
+	if !p.mustLogIn(w, r) || !p.checkPost(w, r, maxRulesetBytes) {
+		return
+	}
+	d := rulesetDraftData{Checked: true,
+		Name:   strings.TrimSpace(r.PostFormValue("name")),
+		Source: strings.ReplaceAll(r.PostFormValue("source"), "\r\n", "\n")}
+	if d.Name == "" {
+		d.Name = "ruleset.yaml"
+	}
+	errs := rules.Check(d.Name, []byte(d.Source))
+	at := map[int][]string{}
+	for _, err := range errs {
+		d.Errors = append(d.Errors, err.Error())
+		var pe *rules.PosError
+		if errors.As(err, &pe) {
+			at[pe.Line] = append(at[pe.Line], err.Error())
+		}
+	}
+	for i, line := range strings.Split(d.Source, "\n") {
+		d.Lines = append(d.Lines, sourceLine{N: i + 1, Text: line, Errors: at[i+1]})
+	}
+	// The check's answer is this page, errors or not: 200.
+	if len(errs) == 0 {
+		if rs, err := rules.Parse(d.Name, []byte(d.Source)); err == nil {
+			d.Rules, d.Legal, d.ID, d.Version, d.Scope = rs.Rules(), rs.LegalBasis(), rs.ID(), rs.Version(), rs.Scope()
+		}
+	}
+	if len(errs) == 0 && r.PostFormValue("action") == "submit" {
+		info, err := p.db.DraftRuleset(r.Context(), d.Name, []byte(d.Source))
+		if c := healthcode.ErrorCode(err); err != nil && c != healthcode.EINVALID && c != healthcode.ECONFLICT {
+			p.error(w, r, err)
+			return
+		}
+		if err != nil {
+			d.Errors = append(d.Errors, healthcode.ErrorMessage(err))
+		}
+		d.Stored = info
+	}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "ruleset_draft", d))
+}

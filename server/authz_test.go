@@ -50,7 +50,7 @@ var authzTable = []authzRow{
 	{"GET", "/v1/residents/{res}/code", "", "UAFAFAAFFFFF", false},
 	{"GET", "/v1/residents/{res}/history", "", "UAFAFAAFFFFF", false},
 	{"GET", "/v1/residents/{res}/token", "", "UAFFFFFFFFFF", false},
-	{"GET", "/v1/residents/{res}/appeals", "", "UAFAFAAFFFFF", false},
+	{"GET", "/v1/residents/{res}/appeals", "", "UAFAFFAFFFFF", false},
 	{"GET", "/v1/residents/{res}/access", "", "UAFFFFFFFFFF", false},
 	{"POST", "/v1/appeals", "appeal", "UAFAFFFFFFFF", false},
 	{"GET", "/v1/appeals", "", "UFFFFFAAFFFF", false}, // command-out: allowed, sees only its own jurisdiction's

@@ -406,11 +406,22 @@ func (db *DB) Appeal(ctx context.Context, id string) (*Appeal, error) {
 }
 
 // ResidentAppeals returns a resident's appeals, newest first, and the
-// resident's pending facts (held for approval), for the resident or an
-// official who may read them (logged). Returns EUNAUTH, EFORBIDDEN,
-// ENOTFOUND.
+// resident's pending facts (held for approval), for the resident, a
+// community worker or command officer covering them (officials' reads are
+// logged). Returns EUNAUTH, EFORBIDDEN, ENOTFOUND.
 func (db *DB) ResidentAppeals(ctx context.Context, residentID string) ([]*Appeal, []PendingFact, error) {
-	if _, err := db.readResident(ctx, residentID, "appeals"); err != nil {
+	actor := healthcode.ActorFrom(ctx)
+	if actor.Kind == "" {
+		return nil, nil, healthcode.Errorf(healthcode.EUNAUTH, "log in first")
+	}
+	r, err := db.resident(ctx, residentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := healthcode.Authorize(actor, healthcode.OpReadAppeal, r.Jurisdiction, r.ID); err != nil {
+		return nil, nil, err
+	}
+	if err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, []string{r.ID}, "appeals", true) }); err != nil {
 		return nil, nil, err
 	}
 	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT id FROM appeals WHERE resident = ? ORDER BY filed_at DESC, id"), residentID)

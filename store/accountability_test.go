@@ -492,3 +492,22 @@ func TestLoginLimitsAndDisabling(t *testing.T) {
 		mustVerified(t, w.db)
 	})
 }
+
+func TestAppealsPerResident(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustAccWorld(t, dsn, store.Limits{}, 6)
+		r0 := "r_test000000"
+		mustCase(t, w, r0)
+		req := store.AppealRequest{Resident: r0, FactKeys: []string{mustColour(t, w, r0, healthcode.Red).Facts[0].Key}, Statement: "错误"}
+		for i := 0; i < 5; i++ {
+			if _, err := w.db.FileAppeal(self(r0), req); err != nil {
+				t.Fatalf("appeal %d: %v", i+1, err)
+			}
+		}
+		_, err := w.db.FileAppeal(self(r0), req)
+		mustCode(t, err, healthcode.ECONFLICT, "a sixth undecided appeal")
+		req.FactKeys = []string{"f_nosuchfact"}
+		_, err = w.db.FileAppeal(self("r_test000001"), store.AppealRequest{Resident: "r_test000001", FactKeys: req.FactKeys, Statement: "x"})
+		mustCode(t, err, healthcode.EINVALID, "a fact that does not exist")
+	})
+}

@@ -32,6 +32,7 @@ const (
 	MaxAttachmentSize = 2 << 20
 	maxStatement      = 4000 // characters
 	maxDisputed       = 100
+	maxOpenAppeals    = 5 // undecided appeals per resident at a time
 )
 
 // Attachment is a file supporting an appeal, kept with its SHA-256.
@@ -93,8 +94,9 @@ func countyOf(code string) string {
 
 // FileAppeal files an appeal against a resident's code: by the resident,
 // or by a community worker whose post covers the resident's home (with a
-// consent reference, or the resident confirms with ConsentAppeal). Returns
-// EUNAUTH, EFORBIDDEN, ENOTFOUND, EINVALID.
+// consent reference, or the resident confirms with ConsentAppeal); at most
+// 5 undecided appeals per resident. Returns EUNAUTH, EFORBIDDEN, ENOTFOUND,
+// EINVALID, ECONFLICT.
 func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error) {
 	actor := healthcode.ActorFrom(ctx)
 	if actor.Kind == "" {
@@ -155,6 +157,13 @@ func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error
 	}
 	id := "ap_" + hex.EncodeToString(b[:])
 	err = db.write(ctx, func(t *Tx) error {
+		var open int
+		if err := t.queryRow("SELECT COUNT(*) FROM appeals WHERE resident = ? AND status IN (?, ?)", r.ID, AppealOpen, AppealAwaitingConsent).Scan(&open); err != nil {
+			return err
+		}
+		if open >= maxOpenAppeals {
+			return healthcode.Errorf(healthcode.ECONFLICT, "%s has %d undecided appeals: wait for their decisions", r.ID, open)
+		}
 		for _, k := range keys {
 			var subject, st string
 			err := t.queryRow("SELECT subject, status FROM facts WHERE uid = ?", k).Scan(&subject, &st)

@@ -214,7 +214,7 @@ func (t *Tx) afterRecord(actor healthcode.Actor, facts []healthcode.Fact, fresh 
 	byCase := map[string][]string{}
 	for _, i := range fresh {
 		f := &facts[i]
-		if personSubject(f) == "" {
+		if !cites(f.Kind) || personSubject(f) == "" {
 			continue
 		}
 		cases, _ := rules.CitedCases(f)

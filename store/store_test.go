@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,13 +29,16 @@ var system = healthcode.NewContext(context.Background(), healthcode.Actor{Kind: 
 
 func mustOpen(t testing.TB, dsn string) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), dsn, store.Options{})
+	db, err := store.Open(context.Background(), dsn, store.Options{Logger: quiet})
 	if err != nil {
 		t.Fatalf("open %s: %v", dsn, err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// quiet discards the store's logs (applied migrations, job progress).
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 var testTree = []healthcode.Jurisdiction{
 	{Code: "410000", Name: "中原省", Level: healthcode.Province},

@@ -1,7 +1,9 @@
 package web_test
 
 import (
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +19,8 @@ import (
 func (tb *tab) logIn(t *testing.T, f *fixture, login, sel string) {
 	t.Helper()
 	tb.do(t, chromedp.Navigate(f.ts.URL+"/login"),
-		chromedp.SendKeys(chromedp.CSS("#login"), login),
-		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.SetValue(chromedp.CSS("#login"), login),
+		chromedp.SetValue(chromedp.CSS("#password"), password),
 		chromedp.Click(chromedp.CSS("main form button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS(sel)))
 }
@@ -40,6 +42,7 @@ func TestBrowserDesk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	mustBusyCommunity(t, f)
 	// 孙八 enters a confirmed case for 张三丰 by hand: it waits for a
 	// second command officer.
 	cmd1 := healthcode.NewContext(system, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd1", Name: "孙八", Role: healthcode.RoleCommand, Jurisdiction: "410000"})
@@ -80,12 +83,12 @@ func TestBrowserDesk(t *testing.T) {
 	t.Run("community worker appeals, command officer grants", func(t *testing.T) {
 		w := newTab(t, browser)
 		w.logIn(t, f, "login-o_w", "#resident-id")
-		w.do(t, chromedp.SendKeys(chromedp.CSS("#resident-id"), "r_res1"),
+		w.do(t, chromedp.SetValue(chromedp.CSS("#resident-id"), "r_res1"),
 			chromedp.Click(chromedp.CSS(`form[action="/residents/find"] button`)),
 			chromedp.WaitVisible(chromedp.CSS("#appeal-form")),
 			chromedp.Click(chromedp.CSS(`input[name=fact][value="`+key+`"]`)),
-			chromedp.SendKeys(chromedp.CSS("#statement"), "居民当日在外地出差，病例信息登记错误。"),
-			chromedp.SendKeys(chromedp.CSS("#consent_ref"), "同意书 2022-0614-07"))
+			chromedp.SetValue(chromedp.CSS("#statement"), "居民当日在外地出差，病例信息登记错误。"),
+			chromedp.SetValue(chromedp.CSS("#consent_ref"), "同意书 2022-0614-07"))
 		w.screenshot(t, "resident-worker")
 		w.do(t, chromedp.Click(chromedp.CSS("#appeal-submit")), chromedp.WaitVisible(chromedp.CSS("#appeal-status")))
 		if got := w.text(t, "#appeal-status"); got != "待指挥部决定" {
@@ -142,4 +145,36 @@ func TestBrowserDesk(t *testing.T) {
 		a.logIn(t, f, "login-o_aud", "#resident-id")
 		a.do(t, chromedp.Navigate(f.ts.URL+"/alerts"), chromedp.WaitVisible(chromedp.CSS("#alert-kind")))
 	})
+}
+
+// mustBusyCommunity adds 30 residents to the community and has a
+// disease-control source report 12 of them as confirmed cases, so the
+// public statistics have counts above the suppression threshold.
+func mustBusyCommunity(t *testing.T, f *fixture) {
+	t.Helper()
+	var rs []healthcode.Resident
+	for i := range 30 {
+		h := sha256.Sum256([]byte(fmt.Sprint("busy", i)))
+		rs = append(rs, healthcode.Resident{ID: fmt.Sprintf("r_busy%02d", i), IDHash: h[:], Name: "居民", Phone: "13900000000", Jurisdiction: "410105001001"})
+	}
+	if err := f.db.CreateResidents(system, rs); err != nil {
+		t.Fatal(err)
+	}
+	src := healthcode.Source{ID: "s_cdc", Name: "省疾控中心", Kinds: []string{"case_status"}, Jurisdiction: "410000"}
+	if err := f.db.CreateSource(system, src, "cdc-key-0123456789abcdef0123456789"); err != nil {
+		t.Fatal(err)
+	}
+	as := healthcode.NewContext(system, healthcode.Actor{Kind: healthcode.ActorSource, ID: src.ID, Name: src.Name, Jurisdiction: src.Jurisdiction})
+	var facts []healthcode.Fact
+	for i := range 12 {
+		payload, _ := json.Marshal(map[string]any{"status": "confirmed", "case_id": fmt.Sprintf("ZY-2022-0612-%03d", i)})
+		facts = append(facts, healthcode.Fact{ID: fmt.Sprint("cdc-", i), Kind: "case_status", Subject: rs[i].ID,
+			ObservedAt: time.Now().Add(-2 * time.Hour).UTC().Truncate(time.Second), Evidence: "网络直报", Payload: payload})
+	}
+	if _, err := f.db.RecordFacts(as, facts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.RunJobs(system, nil); err != nil {
+		t.Fatal(err)
+	}
 }

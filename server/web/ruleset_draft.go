@@ -27,7 +27,8 @@ type rulesetDraftData struct {
 	Stored  *store.RulesetInfo // the draft, once stored
 }
 
-// sourceLine is a line of the checked text with the errors at that line.
+// sourceLine is a line of the checked text near an error, with the errors
+// at that line.
 type sourceLine struct {
 	N      int
 	Text   string
@@ -68,8 +69,12 @@ func (p *Pages) RulesetDraft(w http.ResponseWriter, r *http.Request) {
 			at[pe.Line] = append(at[pe.Line], err.Error())
 		}
 	}
+	// The lines around each error, with the error next to its line.
 	for i, line := range strings.Split(d.Source, "\n") {
-		d.Lines = append(d.Lines, sourceLine{N: i + 1, Text: line, Errors: at[i+1]})
+		n := i + 1
+		if len(at[n-2])+len(at[n-1])+len(at[n])+len(at[n+1])+len(at[n+2]) > 0 {
+			d.Lines = append(d.Lines, sourceLine{N: n, Text: line, Errors: at[n]})
+		}
 	}
 	// The check's answer is this page, errors or not: 200.
 	if len(errs) == 0 {

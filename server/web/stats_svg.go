@@ -107,8 +107,8 @@ type dayRow struct {
 // changesChart draws code changes per day as stacked columns by cause; a
 // suppressed count is a thin grey cap marked "<10".
 func changesChart(days []dayRow, causes []string, label func(string) string) svgChart {
-	const plotH, colW, gap, pad, legendH = 160, 18, 6, 8, 18
-	ch := svgChart{ID: "changes-chart", Width: max(2*pad+len(days)*(colW+gap), 320), Height: plotH + 40 + legendH*len(causes)}
+	const plotH, colW, gap, pad, head, legendH = 160, 18, 6, 8, 18, 18
+	ch := svgChart{ID: "changes-chart", Width: max(2*pad+len(days)*(colW+gap), 320), Height: head + plotH + 40 + legendH*len(causes)}
 	var top int64 = 1
 	for _, d := range days {
 		var t int64
@@ -117,7 +117,7 @@ func changesChart(days []dayRow, causes []string, label func(string) string) svg
 		}
 		top = max(top, t)
 	}
-	base := pad + plotH
+	base := head + pad + plotH // room above the tallest column for its "<10"
 	for i, d := range days {
 		x := pad + i*(colW+gap)
 		y := base

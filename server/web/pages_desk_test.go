@@ -1,0 +1,114 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/testdb"
+	"github.com/healthcode/healthcode/rules"
+)
+
+// TestDeskPages posts the officials' forms over HTTP on both databases:
+// refusals and denials need reasons, the record form builds a fact the
+// store holds for approval, the ruleset editor shows rules.Check's errors,
+// and each page is refused to those the store refuses.
+func TestDeskPages(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		f := mustFixture(t, dsn, false)
+		for _, o := range []healthcode.Official{
+			{ID: "o_w", Name: "吴十", Role: healthcode.RoleWorker, Jurisdiction: "410105001001"},
+			{ID: "o_cmd3", Name: "郑十一", Role: healthcode.RoleCommand, Jurisdiction: "410105"},
+		} {
+			if err := f.db.CreateOfficial(system, o, "login-"+o.ID, password); err != nil {
+				t.Fatal(err)
+			}
+		}
+		anon := f.client(t)
+		res := f.client(t)
+		res.login("login-r_res1")
+		cmd1 := f.client(t)
+		cmd1.login("login-o_cmd1")
+		cmd2 := f.client(t)
+		cmd2.login("login-o_cmd2")
+		cmd3 := f.client(t)
+		cmd3.login("login-o_cmd3")
+		worker := f.client(t)
+		worker.login("login-o_w")
+
+		post := func(c *client, path string, form url.Values, wantStatus int, want string) string {
+			t.Helper()
+			form.Set("csrf", c.csrf("/"))
+			resp, body := c.do("POST", path, form)
+			if resp.StatusCode != wantStatus || !strings.Contains(body, want) {
+				t.Errorf("POST %s %v: %d, want %d with %q\n%.600s", path, form, resp.StatusCode, wantStatus, want, body)
+			}
+			return resp.Header.Get("Location")
+		}
+		get := func(c *client, path string, wantStatus int, want string) {
+			t.Helper()
+			resp, body := c.do("GET", path, nil)
+			if resp.StatusCode != wantStatus || !strings.Contains(body, want) {
+				t.Errorf("GET %s: %d, want %d with %q\n%.600s", path, resp.StatusCode, wantStatus, want, body)
+			}
+		}
+
+		// Record a confirmed case for 张三丰 by hand: held for approval.
+		post(cmd1, "/record", url.Values{"kind": {"case_status"}, "subject": {"r_res1"}, "status": {"confirmed"},
+			"case_id": {"ZY-1"}, "observed_at": {time.Now().In(time.FixedZone("", 8*3600)).Add(-time.Hour).Format("2006-01-02T15:04")}, "evidence": {"报告 1"}},
+			200, "等待另一位指挥部人员批准")
+		pend, err := f.db.PendingFacts(healthcode.NewContext(system, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd2", Role: healthcode.RoleCommand, Jurisdiction: "410000"}))
+		if err != nil || len(pend) != 1 {
+			t.Fatalf("pending facts %v, %v", pend, err)
+		}
+		key := pend[0].Key
+		if got := string(pend[0].Payload); !strings.Contains(got, `"status":"confirmed"`) {
+			t.Errorf("payload %s", got)
+		}
+		get(cmd2, "/command", 200, `data-key="`+key+`"`)
+		get(cmd1, "/command", 200, "没有等待您批准的事实") // not their own
+		post(cmd2, "/facts/"+key+"/decide", url.Values{"decision": {"refuse"}}, 400, "reason")
+		post(cmd2, "/facts/"+key+"/decide", url.Values{"decision": {"approve"}}, 303, "")
+		get(res, "/residents/r_res1", 200, "红码")
+
+		// The worker appeals for 张三丰 with a consent reference.
+		form := url.Values{"fact": {key}, "statement": {"登记错误"}, "consent_ref": {"同意书 7"}}
+		loc := post(worker, "/residents/r_res1/appeals", form, 303, "")
+		if !strings.HasPrefix(loc, "/appeals/") {
+			t.Fatalf("appeal filed to %q", loc)
+		}
+		get(worker, loc, 200, "待指挥部决定")
+		get(res, "/residents/r_res1", 200, `href="`+loc+`"`)
+		post(cmd2, loc+"/decide", url.Values{"decision": {"deny"}}, 400, "reason")
+		post(cmd2, loc+"/decide", url.Values{"decision": {"grant"}}, 403, "") // 周九 approved the fact
+		post(cmd1, loc+"/decide", url.Values{"decision": {"grant"}}, 403, "") // 孙八 recorded it
+		get(cmd3, "/command", 200, `href="`+loc+`"`)
+		post(cmd3, loc+"/decide", url.Values{"decision": {"deny"}, "reason": {"核查属实，维持原状"}}, 303, "")
+		get(res, loc, 200, "核查属实，维持原状")
+		post(worker, "/residents/r_res1/appeals", url.Values{"statement": {"x"}}, 400, "fact_keys")
+
+		// Ruleset editor: errors at their lines; the published version
+		// cannot be drafted again.
+		post(cmd1, "/rulesets/new", url.Values{"name": {"x.yaml"}, "source": {"id: x\nversion: one\n"}, "action": {"check"}}, 200, "x.yaml:2")
+		post(cmd1, "/rulesets/new", url.Values{"name": {"default.yaml"}, "source": {string(mustDefault())}, "action": {"check"}}, 200, "所有示例的结果都符合预期")
+		post(cmd1, "/rulesets/new", url.Values{"name": {"default.yaml"}, "source": {string(mustDefault())}, "action": {"submit"}}, 200, "version")
+
+		// Who may see what.
+		get(anon, "/stats", 200, `<svg id="codes-chart"`)
+		get(anon, "/command", 303, "")
+		get(res, "/command", 403, "")
+		get(cmd1, "/alerts", 403, "")
+		get(worker, "/record", 403, "")
+		get(cmd1, "/record", 200, `id="form-risk_area"`)
+		post(res, "/record", url.Values{"kind": {"case_status"}, "subject": {"r_res1"}, "status": {"confirmed"}, "case_id": {"x"}, "observed_at": {"2022-06-14T08:00"}}, 403, "")
+		resp, _ := cmd1.do("POST", "/facts/"+key+"/decide", url.Values{"decision": {"approve"}})
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("decision without CSRF token: %d", resp.StatusCode)
+		}
+	})
+}
+
+func mustDefault() []byte { return rules.DefaultSource() }

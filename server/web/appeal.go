@@ -73,6 +73,10 @@ type appealData struct {
 	// CanDecide: a command officer may grant or deny an open appeal (the
 	// store still refuses one who recorded or approved a disputed fact).
 	CanDecide bool
+	// Facts are the disputed facts in full, for the deciding officer;
+	// Involved: the officer recorded or approved one, so another decides.
+	Facts    []*healthcode.Fact
+	Involved bool
 }
 
 // Appeal shows an appeal and every step of it, to the resident, the
@@ -92,6 +96,19 @@ func (p *Pages) Appeal(w http.ResponseWriter, r *http.Request) {
 	d := appealData{Appeal: a,
 		CanConsent: a.Status == store.AppealAwaitingConsent && actor.Kind == healthcode.ActorResident && actor.ID == a.Resident,
 		CanDecide:  a.Status == store.AppealOpen && actor.Kind == healthcode.ActorOfficial && actor.Role == healthcode.RoleCommand,
+	}
+	if d.CanDecide {
+		for _, k := range a.FactKeys {
+			f, err := p.db.Fact(r.Context(), k)
+			if err != nil {
+				p.error(w, r, err)
+				return
+			}
+			d.Facts = append(d.Facts, f)
+			if f.RecordedBy == actor.ID || f.ApprovedBy == actor.ID {
+				d.Involved, d.CanDecide = true, false
+			}
+		}
 	}
 	p.render(w, r, http.StatusOK, p.newPage(w, r, "appeal", d))
 }

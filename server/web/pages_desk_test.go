@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"bytes"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -83,12 +85,42 @@ func TestDeskPages(t *testing.T) {
 		get(worker, loc, 200, "待指挥部决定")
 		get(res, "/residents/r_res1", 200, `href="`+loc+`"`)
 		post(cmd2, loc+"/decide", url.Values{"decision": {"deny"}}, 400, "reason")
+		get(cmd2, loc, 200, `id="involved"`)
 		post(cmd2, loc+"/decide", url.Values{"decision": {"grant"}}, 403, "") // 周九 approved the fact
 		post(cmd1, loc+"/decide", url.Values{"decision": {"grant"}}, 403, "") // 孙八 recorded it
 		get(cmd3, "/command", 200, `href="`+loc+`"`)
+		get(cmd3, loc, 200, `class="grant"`)
 		post(cmd3, loc+"/decide", url.Values{"decision": {"deny"}, "reason": {"核查属实，维持原状"}}, 303, "")
 		get(res, loc, 200, "核查属实，维持原状")
 		post(worker, "/residents/r_res1/appeals", url.Values{"statement": {"x"}}, 400, "fact_keys")
+
+		// The resident appeals with an attachment, which downloads with
+		// its bytes, never rendered inline.
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("csrf", res.csrf("/residents/r_res1"))
+		mw.WriteField("fact", key)
+		mw.WriteField("statement", "我当天不在郑州")
+		fw, _ := mw.CreateFormFile("attachment", "车票.txt")
+		fw.Write([]byte("G1234 2022-06-13"))
+		mw.Close()
+		req, _ := http.NewRequest("POST", f.ts.URL+"/residents/r_res1/appeals", &buf)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := res.hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		own := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(own, "/appeals/") {
+			t.Fatalf("resident's appeal with attachment: %d %q", resp.StatusCode, own)
+		}
+		get(res, own, 200, "车票.txt")
+		resp, body := res.do("GET", own+"/attachments/0", nil)
+		if resp.StatusCode != 200 || body != "G1234 2022-06-13" || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
+			t.Errorf("attachment: %d %q %v", resp.StatusCode, body, resp.Header)
+		}
+		get(anon, own+"/attachments/0", 303, "")
 
 		// Ruleset editor: errors at their lines; the published version
 		// cannot be drafted again.
@@ -104,7 +136,7 @@ func TestDeskPages(t *testing.T) {
 		get(worker, "/record", 403, "")
 		get(cmd1, "/record", 200, `id="form-risk_area"`)
 		post(res, "/record", url.Values{"kind": {"case_status"}, "subject": {"r_res1"}, "status": {"confirmed"}, "case_id": {"x"}, "observed_at": {"2022-06-14T08:00"}}, 403, "")
-		resp, _ := cmd1.do("POST", "/facts/"+key+"/decide", url.Values{"decision": {"approve"}})
+		resp, _ = cmd1.do("POST", "/facts/"+key+"/decide", url.Values{"decision": {"approve"}})
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("decision without CSRF token: %d", resp.StatusCode)
 		}

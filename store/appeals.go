@@ -346,20 +346,8 @@ func (db *DB) EscalateOverdue(ctx context.Context) (int, error) {
 	}
 	n := 0
 	err := db.write(ctx, func(t *Tx) error {
-		rows, err := t.query("SELECT id FROM appeals WHERE status = ? AND deadline <= ? ORDER BY deadline, id", AppealOpen, fmtTime(t.now))
+		ids, err := t.queryStrings("SELECT id FROM appeals WHERE status = ? AND deadline <= ? ORDER BY deadline, id", AppealOpen, fmtTime(t.now))
 		if err != nil {
-			return err
-		}
-		var ids []string
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			ids = append(ids, id)
-		}
-		if err := rows.Close(); err != nil {
 			return err
 		}
 		sched := healthcode.Actor{Kind: healthcode.ActorSystem, ID: "scheduler"}

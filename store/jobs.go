@@ -165,20 +165,8 @@ func (t *Tx) jobChunk(id string) (JobProgress, error) {
 	var p map[string]string
 	json.Unmarshal([]byte(params), &p)
 	like := healthcode.CodePrefix(p["scope"]) + "%"
-	rows, err := t.query(limitClause("SELECT id FROM residents WHERE jurisdiction LIKE ? AND id > ? ORDER BY id", jobChunk), like, cursor)
+	ids, err := t.queryStrings(limitClause("SELECT id FROM residents WHERE jurisdiction LIKE ? AND id > ? ORDER BY id", jobChunk), like, cursor)
 	if err != nil {
-		return JobProgress{}, err
-	}
-	var ids []string
-	for rows.Next() {
-		var rid string
-		if err := rows.Scan(&rid); err != nil {
-			rows.Close()
-			return JobProgress{}, err
-		}
-		ids = append(ids, rid)
-	}
-	if err := rows.Close(); err != nil {
 		return JobProgress{}, err
 	}
 	prog := JobProgress{Job: id}
@@ -217,20 +205,8 @@ func (db *DB) ReevaluateDue(ctx context.Context) (int, error) {
 		}
 		var n, seen int
 		err := db.write(ctx, func(t *Tx) error {
-			rows, err := t.query(limitClause("SELECT resident FROM code_schedule WHERE next_check <= ? ORDER BY next_check, resident", jobChunk), fmtTime(t.now))
+			ids, err := t.queryStrings(limitClause("SELECT resident FROM code_schedule WHERE next_check <= ? ORDER BY next_check, resident", jobChunk), fmtTime(t.now))
 			if err != nil {
-				return err
-			}
-			var ids []string
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
-				ids = append(ids, id)
-			}
-			if err := rows.Close(); err != nil {
 				return err
 			}
 			seen = len(ids)

@@ -101,6 +101,24 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 	return t.tx.QueryContext(t.ctx, t.db.dialect.rebind(query), args...)
 }
 
+// queryStrings runs a query returning one text column and collects it.
+func (t *Tx) queryStrings(query string, args ...any) ([]string, error) {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // Append adds a log entry to the transaction and returns its index. payload
 // is the public part (marshalled as JSON); personal, if not nil, is the
 // erasable personal part, committed to by a salted hash in the leaf.

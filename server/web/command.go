@@ -22,6 +22,9 @@ type commandData struct {
 	Facts   []*healthcode.Fact
 	Drafts  []*store.RulesetInfo
 	Appeals []*store.Appeal
+	// Names are the names of the officials who recorded the facts and
+	// drafted the rulesets shown, by id.
+	Names map[string]string
 }
 
 type colourCount struct {
@@ -75,6 +78,21 @@ func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
 		if rs.Status == store.RulesetDraft && rs.DraftedBy != actor.ID && healthcode.Covers(actor.Jurisdiction, rs.Scope) {
 			d.Drafts = append(d.Drafts, rs)
 		}
+	}
+	d.Names = map[string]string{}
+	for _, f := range d.Facts {
+		d.Names[f.RecordedBy] = ""
+	}
+	for _, rs := range d.Drafts {
+		d.Names[rs.DraftedBy] = ""
+	}
+	for id := range d.Names {
+		o, err := p.db.Official(ctx, id)
+		if err != nil {
+			p.error(w, r, err)
+			return
+		}
+		d.Names[id] = o.Name + "（" + id + "）"
 	}
 	st, err := p.db.Stats(ctx)
 	if err != nil {

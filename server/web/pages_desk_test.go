@@ -71,6 +71,7 @@ func TestDeskPages(t *testing.T) {
 			t.Errorf("payload %s", got)
 		}
 		get(cmd2, "/command", 200, `data-key="`+key+`"`)
+		get(cmd2, "/command", 200, "录入人 孙八（o_cmd1）")
 		get(cmd1, "/command", 200, "没有等待您批准的事实") // not their own
 		post(cmd2, "/facts/"+key+"/decide", url.Values{"decision": {"refuse"}}, 400, "reason")
 		post(cmd2, "/facts/"+key+"/decide", url.Values{"decision": {"approve"}}, 303, "")

@@ -136,6 +136,8 @@ func TestDeskPages(t *testing.T) {
 		get(cmd1, "/alerts", 403, "")
 		get(worker, "/record", 403, "")
 		get(cmd1, "/record", 200, `id="form-risk_area"`)
+		post(cmd1, "/record", url.Values{"kind": {"risk_area"}, "subject": {"410105"}, "level": {"high"}, "from": {"2022-06-14T08:00"},
+			"until": {"2022-06-13T08:00"}, "case_ids": {"ZY-1, ZY-2"}}, 400, `value="ZY-1, ZY-2"`)
 		post(res, "/record", url.Values{"kind": {"case_status"}, "subject": {"r_res1"}, "status": {"confirmed"}, "case_id": {"x"}, "observed_at": {"2022-06-14T08:00"}}, 403, "")
 		resp, _ = cmd1.do("POST", "/facts/"+key+"/decide", url.Values{"decision": {"approve"}})
 		if resp.StatusCode != http.StatusForbidden {

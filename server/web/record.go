@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/healthcode/healthcode"
@@ -17,7 +18,17 @@ var recordKinds = []string{"case_status", "contact", "risk_area"}
 type recordData struct {
 	Kinds   []string // the kinds the official's role may enter
 	Outcome *store.FactOutcome
-	Kind    string
+	Kind    string     // the kind last posted
+	Form    url.Values // what was posted, refilled when the store refused it
+	Error   string     // why the store refused it
+}
+
+// Val is a field of the form last posted, if it was the form of kind.
+func (d recordData) Val(kind, field string) string {
+	if d.Form == nil || d.Kind != kind {
+		return ""
+	}
+	return d.Form.Get(field)
 }
 
 // RecordForm shows a form for each kind the official's role may enter by
@@ -41,7 +52,11 @@ func (p *Pages) renderRecord(w http.ResponseWriter, r *http.Request, d recordDat
 		p.error(w, r, healthcode.Errorf(healthcode.EFORBIDDEN, "your role enters no facts by hand"))
 		return
 	}
-	p.render(w, r, http.StatusOK, p.newPage(w, r, "record", d))
+	status := http.StatusOK
+	if d.Error != "" {
+		status = http.StatusBadRequest
+	}
+	p.render(w, r, status, p.newPage(w, r, "record", d))
 }
 
 // Record builds a fact from a record form (the payload per docs/facts.md)
@@ -52,11 +67,15 @@ func (p *Pages) Record(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, err := p.factFromForm(r)
-	if err != nil {
-		p.error(w, r, err)
+	var res *store.RecordResult
+	if err == nil {
+		res, err = p.db.RecordFacts(r.Context(), []healthcode.Fact{f})
+	}
+	if healthcode.ErrorCode(err) == healthcode.EINVALID {
+		// Show why next to the form, with what was typed.
+		p.renderRecord(w, r, recordData{Kind: f.Kind, Form: r.PostForm, Error: healthcode.ErrorMessage(err)})
 		return
 	}
-	res, err := p.db.RecordFacts(r.Context(), []healthcode.Fact{f})
 	if err != nil {
 		p.error(w, r, err)
 		return

@@ -59,6 +59,17 @@ func (p *Pages) FileAppeal(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	a, err := p.db.FileAppeal(r.Context(), req)
+	if healthcode.ErrorCode(err) == healthcode.EINVALID {
+		// The resident page again, the form as it was and why.
+		d, derr := p.residentPage(r, req.Resident)
+		if derr != nil {
+			p.error(w, r, err)
+			return
+		}
+		d.Appeal = &appealForm{Error: healthcode.ErrorMessage(err), Facts: req.FactKeys, Statement: req.Statement, ConsentRef: req.ConsentRef}
+		p.render(w, r, p.opts.Status(healthcode.EINVALID), p.newPage(w, r, "resident", d))
+		return
+	}
 	if err != nil {
 		p.error(w, r, err)
 		return

@@ -24,7 +24,8 @@ func addDeskSamples(s map[string][]any, at time.Time, res *healthcode.Resident, 
 	s["resident"] = append(s["resident"],
 		residentData{Resident: res, Code: red, Own: true, CanAppeal: true, Appeals: []*store.Appeal{appeal}, Pending: pending, AttachMax: 5, AttachMiB: 2},
 		residentData{Resident: res, Code: green, CanAppeal: true, Worker: true, AttachMax: 5, AttachMiB: 2},
-		residentData{Resident: res, Code: green, CanAppeal: true, Worker: true, Pending: pending, AttachMax: 5, AttachMiB: 2})
+		residentData{Resident: res, Code: green, CanAppeal: true, Worker: true, Pending: pending, AttachMax: 5, AttachMiB: 2,
+			Appeal: &appealForm{Error: "fact_keys: name at least one", Facts: []string{"f_2"}, Statement: "s", ConsentRef: "c"}})
 	disputed := &healthcode.Fact{Key: "f_1", Kind: "contact", ObservedAt: at, RecordedBy: "o_1", ApprovedBy: "o_2", Evidence: "e", Payload: []byte(`{}`), Status: healthcode.FactActive}
 	s["appeal"] = []any{appealData{Appeal: appeal, CanDecide: true, Facts: []*healthcode.Fact{disputed}}, appealData{Appeal: appeal, Involved: true, Facts: []*healthcode.Fact{disputed}}, appealData{Appeal: &store.Appeal{ID: "ap_2", Status: store.AppealAwaitingConsent, FiledBy: worker, FiledAt: at}, CanConsent: true}}
 	fact := &healthcode.Fact{Key: "f_3", Kind: "case_status", Subject: "r_1", ObservedAt: at, RecordedBy: "o_1", Evidence: "e", Payload: []byte(`{"status":"confirmed"}`), LogIndex: 8}

@@ -93,7 +93,9 @@ func TestDeskPages(t *testing.T) {
 		get(cmd3, loc, 200, `class="grant"`)
 		post(cmd3, loc+"/decide", url.Values{"decision": {"deny"}, "reason": {"核查属实，维持原状"}}, 303, "")
 		get(res, loc, 200, "核查属实，维持原状")
-		post(worker, "/residents/r_res1/appeals", url.Values{"statement": {"x"}}, 400, "fact_keys")
+		post(worker, "/residents/r_res1/appeals", url.Values{"statement": {"我的理由"}, "consent_ref": {"同意书 8"}}, 400, "fact_keys")
+		post(worker, "/residents/r_res1/appeals", url.Values{"statement": {"我的理由"}, "consent_ref": {"同意书 8"}}, 400, `value="同意书 8"`)
+		post(worker, "/residents/r_res1/appeals", url.Values{"statement": {"我的理由"}, "consent_ref": {"同意书 8"}}, 400, `required>我的理由</textarea>`)
 
 		// The resident appeals with an attachment, which downloads with
 		// its bytes, never rendered inline.

@@ -34,6 +34,8 @@ type residentData struct {
 	CanAppeal, Worker bool
 	// AttachMax and AttachMiB are the store's attachment limits.
 	AttachMax, AttachMiB int
+	// Appeal is a refused appeal form, shown again with the reason.
+	Appeal *appealForm
 }
 
 // qrRefreshSeconds is well under the time the server keeps a served token
@@ -51,38 +53,42 @@ func (p *Pages) Resident(w http.ResponseWriter, r *http.Request) {
 		p.error(w, r, healthcode.Errorf(healthcode.EUNAUTH, "log in first"))
 		return
 	}
-	id := r.PathValue("id")
-	res, err := p.db.Resident(r.Context(), id)
+	d, err := p.residentPage(r, r.PathValue("id"))
 	if err != nil {
 		p.error(w, r, err)
 		return
+	}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "resident", d))
+}
+
+// residentPage reads what a resident's page shows.
+func (p *Pages) residentPage(r *http.Request, id string) (*residentData, error) {
+	res, err := p.db.Resident(r.Context(), id)
+	if err != nil {
+		return nil, err
 	}
 	ex, err := p.db.Explain(r.Context(), id)
 	if err != nil {
-		p.error(w, r, err)
-		return
+		return nil, err
 	}
 	hist, err := p.db.History(r.Context(), id)
 	if err != nil {
-		p.error(w, r, err)
-		return
+		return nil, err
 	}
-	d := residentData{Resident: res, Code: ex, History: hist, QRRefresh: qrRefreshSeconds}
+	d := &residentData{Resident: res, Code: ex, History: hist, QRRefresh: qrRefreshSeconds}
 	if a := healthcode.ActorFrom(r.Context()); a.Kind == healthcode.ActorResident && a.ID == res.ID {
 		d.Own = true
 		if d.Access, err = p.db.AccessLog(r.Context(), id); err != nil {
-			p.error(w, r, err)
-			return
+			return nil, err
 		}
 	}
-	if err := p.residentAppeals(r, &d); err != nil {
-		p.error(w, r, err)
-		return
+	if err := p.residentAppeals(r, d); err != nil {
+		return nil, err
 	}
 	if p.opts.Tokens() {
 		d.QR = "/v1/residents/" + res.ID + "/token?format=png&lang=" + langOf(r)
 	}
-	p.render(w, r, http.StatusOK, p.newPage(w, r, "resident", d))
+	return d, nil
 }
 
 // ResidentGoto sends the "find a resident" form of an official's start

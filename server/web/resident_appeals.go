@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/store"
@@ -27,3 +28,14 @@ func (p *Pages) residentAppeals(r *http.Request, d *residentData) error {
 	d.Appeals, d.Pending, err = p.db.ResidentAppeals(r.Context(), d.Resident.ID)
 	return err
 }
+
+// appealForm is what an appeal form held when the store refused it.
+type appealForm struct {
+	Error      string
+	Facts      []string
+	Statement  string
+	ConsentRef string
+}
+
+// Disputed reports whether the refused form had fact key ticked.
+func (f *appealForm) Disputed(key string) bool { return f != nil && slices.Contains(f.Facts, key) }

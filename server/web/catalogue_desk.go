@@ -123,6 +123,7 @@ var deskCatalogue = map[string]map[string]string{
 
 		"stats.title":           "公开统计",
 		"stats.suppressed":      "小于 10 的数字显示为“<10”，以免识别出个人。",
+		"stats.cached":          "统计数字每分钟更新一次。",
 		"stats.codes":           "各地健康码颜色分布",
 		"stats.table":           "数据表",
 		"stats.jurisdiction":    "地区",
@@ -276,6 +277,7 @@ var deskCatalogue = map[string]map[string]string{
 
 		"stats.title":           "Public statistics",
 		"stats.suppressed":      "Counts below 10 read \"<10\", so that no one can be singled out.",
+		"stats.cached":          "The figures are updated once a minute.",
 		"stats.codes":           "Codes by colour",
 		"stats.table":           "Data table",
 		"stats.jurisdiction":    "Area",

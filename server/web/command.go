@@ -94,7 +94,7 @@ func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Names[id] = o.Name + "（" + id + "）"
 	}
-	st, err := p.db.Stats(ctx)
+	st, err := p.stats(ctx)
 	if err != nil {
 		p.error(w, r, err)
 		return

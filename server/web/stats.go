@@ -35,7 +35,7 @@ type keyCount struct {
 // store.MinPublishedCount read "<10".
 func (p *Pages) Stats(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	st, err := p.db.Stats(ctx)
+	st, err := p.stats(ctx)
 	if err != nil {
 		p.error(w, r, err)
 		return

@@ -65,11 +65,12 @@ type Options struct {
 
 // Pages holds the parsed templates and what handlers share.
 type Pages struct {
-	db     *store.DB
-	opts   Options
-	log    *slog.Logger
-	pages  map[string]*template.Template
-	static map[string]string // file name → content hash, for cache busting
+	db         *store.DB
+	opts       Options
+	log        *slog.Logger
+	pages      map[string]*template.Template
+	static     map[string]string // file name → content hash, for cache busting
+	statsCache statsCache
 }
 
 // New parses the embedded templates. It fails only on a broken template,

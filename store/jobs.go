@@ -43,8 +43,9 @@ type Job struct {
 	LogIndex   int64
 }
 
-// jobChunk is how many residents one transaction of a job evaluates.
-const jobChunk = 2000
+// defaultJobChunk is how many residents one transaction of a job
+// evaluates (DB.jobChunk; tests make it small).
+const defaultJobChunk = 2000
 
 // enqueueJob adds a job, due at runAt, with its job.started entry.
 func (t *Tx) enqueueJob(kind string, params map[string]string, runAt time.Time) (string, error) {
@@ -165,7 +166,7 @@ func (t *Tx) jobChunk(id string) (JobProgress, error) {
 	var p map[string]string
 	json.Unmarshal([]byte(params), &p)
 	like := healthcode.CodePrefix(p["scope"]) + "%"
-	ids, err := t.queryStrings(limitClause("SELECT id FROM residents WHERE jurisdiction LIKE ? AND id > ? ORDER BY id", jobChunk), like, cursor)
+	ids, err := t.queryStrings(limitClause("SELECT id FROM residents WHERE jurisdiction LIKE ? AND id > ? ORDER BY id", t.db.jobChunk), like, cursor)
 	if err != nil {
 		return JobProgress{}, err
 	}
@@ -205,7 +206,7 @@ func (db *DB) ReevaluateDue(ctx context.Context) (int, error) {
 		}
 		var n, seen int
 		err := db.write(ctx, func(t *Tx) error {
-			ids, err := t.queryStrings(limitClause("SELECT resident FROM code_schedule WHERE next_check <= ? ORDER BY next_check, resident", jobChunk), fmtTime(t.now))
+			ids, err := t.queryStrings(limitClause("SELECT resident FROM code_schedule WHERE next_check <= ? ORDER BY next_check, resident", t.db.jobChunk), fmtTime(t.now))
 			if err != nil {
 				return err
 			}
@@ -217,7 +218,7 @@ func (db *DB) ReevaluateDue(ctx context.Context) (int, error) {
 			return total, err
 		}
 		total += n
-		if seen < jobChunk {
+		if seen < db.jobChunk {
 			return total, nil
 		}
 	}

@@ -58,6 +58,7 @@ type DB struct {
 	log      *logState
 	idKey    []byte
 	rulesets rulesetCache
+	jobChunk int      // residents per job transaction
 	compiled sync.Map // "id@version" → *rules.Ruleset
 
 	closeOnce sync.Once
@@ -77,7 +78,7 @@ const DefaultPath = "healthcode.db"
 // pending migrations. dsn is a postgres:// or postgresql:// URL for
 // PostgreSQL, or "sqlite:PATH" or a plain file path for SQLite.
 func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
-	db := &DB{now: opt.Now, rand: opt.Rand, origin: opt.LogOrigin, logger: opt.Logger, limits: opt.Limits.withDefaults(), closed: make(chan struct{})}
+	db := &DB{now: opt.Now, rand: opt.Rand, origin: opt.LogOrigin, logger: opt.Logger, limits: opt.Limits.withDefaults(), closed: make(chan struct{}), jobChunk: defaultJobChunk}
 	if db.now == nil {
 		db.now = time.Now
 	}

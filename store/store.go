@@ -132,7 +132,7 @@ func (db *DB) open(ctx context.Context, dsn string) error {
 				return healthcode.Errorf(healthcode.EINVALID, "SQLite file %s: directory %s does not exist", target, dir)
 			}
 		}
-		pragmas := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
+		pragmas := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(8192)"
 		u := "file:" + (&url.URL{Path: target}).EscapedPath() + "?" + pragmas
 		if db.db, err = sql.Open("sqlite", u); err != nil {
 			return fmt.Errorf("open sqlite %s: %w", target, err)

@@ -43,11 +43,13 @@ CREATE TABLE log_personal (
 CREATE INDEX log_personal_subject ON log_personal (subject);
 
 -- The last entry about each subject, for the per-resident hash chain.
+-- WITHOUT ROWID: small rows keyed by random text, updated in place on
+-- every entry about a subject; one B-tree instead of table and index.
 CREATE TABLE log_subjects (
 	subject    TEXT PRIMARY KEY,
 	last_index INTEGER NOT NULL,
 	last_hash  BLOB NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TRIGGER log_entries_no_update BEFORE UPDATE ON log_entries
 BEGIN SELECT RAISE(ABORT, 'log_entries is append-only'); END;

@@ -59,5 +59,5 @@ CREATE INDEX jobs_status ON jobs (status, run_at);
 CREATE TABLE code_schedule (
 	resident   TEXT PRIMARY KEY REFERENCES residents (id),
 	next_check TEXT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX code_schedule_next ON code_schedule (next_check);

@@ -11,22 +11,7 @@ import (
 )
 
 func runKeys(ctx context.Context, e *env) error {
-	if len(e.args) == 0 {
-		return usagef("keys needs a subcommand: init, list, rotate or revoke")
-	}
-	sub := *e
-	sub.args = e.args[1:]
-	switch e.args[0] {
-	case "init":
-		return runKeysInit(ctx, &sub)
-	case "list":
-		return runKeysList(ctx, &sub)
-	case "rotate":
-		return runKeysRotate(ctx, &sub)
-	case "revoke":
-		return runKeysRevoke(ctx, &sub)
-	}
-	return usagef("unknown keys subcommand %q (want init, list, rotate or revoke)", e.args[0])
+	return runSubcommand(ctx, e, "keys", []subcommand{{"init", runKeysInit}, {"list", runKeysList}, {"rotate", runKeysRotate}, {"revoke", runKeysRevoke}})
 }
 
 // operatorContext is the actor of the key commands: the platform itself,

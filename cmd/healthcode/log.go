@@ -16,20 +16,7 @@ import (
 )
 
 func runLog(ctx context.Context, e *env) error {
-	if len(e.args) == 0 {
-		return usagef("log needs a subcommand: verify, monitor or prove")
-	}
-	sub := *e
-	sub.args = e.args[1:]
-	switch e.args[0] {
-	case "verify":
-		return runLogVerify(ctx, &sub)
-	case "monitor":
-		return runLogMonitor(ctx, &sub)
-	case "prove":
-		return runLogProve(ctx, &sub)
-	}
-	return usagef("unknown log subcommand %q (want verify, monitor or prove)", e.args[0])
+	return runSubcommand(ctx, e, "log", []subcommand{{"verify", runLogVerify}, {"monitor", runLogMonitor}, {"prove", runLogProve}})
 }
 
 func runLogVerify(ctx context.Context, e *env) error {

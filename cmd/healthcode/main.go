@@ -166,3 +166,30 @@ func (e *env) envOr(name, def string) string {
 func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
+
+// subcommand is one of a command's subcommands.
+type subcommand struct {
+	name string
+	run  func(context.Context, *env) error
+}
+
+// runSubcommand runs the subcommand e.args[0] names, with the rest of the
+// arguments, or reports a usage error listing the subcommands.
+func runSubcommand(ctx context.Context, e *env, command string, subs []subcommand) error {
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		names[i] = s.name
+	}
+	list := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	if len(e.args) == 0 {
+		return usagef("%s needs a subcommand: %s", command, list)
+	}
+	for _, s := range subs {
+		if s.name == e.args[0] {
+			sub := *e
+			sub.args = e.args[1:]
+			return s.run(ctx, &sub)
+		}
+	}
+	return usagef("unknown %s subcommand %q (want %s)", command, e.args[0], list)
+}

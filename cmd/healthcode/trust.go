@@ -22,20 +22,7 @@ import (
 )
 
 func runTrust(ctx context.Context, e *env) error {
-	if len(e.args) == 0 {
-		return usagef("trust needs a subcommand: fetch, import or export")
-	}
-	sub := *e
-	sub.args = e.args[1:]
-	switch e.args[0] {
-	case "fetch":
-		return runTrustFetch(ctx, &sub)
-	case "import":
-		return runTrustImport(ctx, &sub)
-	case "export":
-		return runTrustExport(ctx, &sub)
-	}
-	return usagef("unknown trust subcommand %q (want fetch, import or export)", e.args[0])
+	return runSubcommand(ctx, e, "trust", []subcommand{{"fetch", runTrustFetch}, {"import", runTrustImport}, {"export", runTrustExport}})
 }
 
 func runTrustExport(ctx context.Context, e *env) error {

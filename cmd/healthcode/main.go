@@ -184,6 +184,10 @@ func runSubcommand(ctx context.Context, e *env, command string, subs []subcomman
 	if len(e.args) == 0 {
 		return usagef("%s needs a subcommand: %s", command, list)
 	}
+	if a := e.args[0]; a == "-h" || a == "--help" || a == "help" {
+		fmt.Fprintf(e.stderr, "usage: healthcode %s SUBCOMMAND [flags]\n\nsubcommands: %s\nRun 'healthcode %s SUBCOMMAND -h' for its flags.\n", command, list, command)
+		return flag.ErrHelp
+	}
 	for _, s := range subs {
 		if s.name == e.args[0] {
 			sub := *e

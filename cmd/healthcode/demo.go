@@ -18,11 +18,8 @@ func runDemo(ctx context.Context, e *env) error {
 	db := fs.String("db", e.envOr("HEALTHCODE_DB", store.DefaultPath), "database: a SQLite file, sqlite:PATH, or a postgres:// URL")
 	residents := fs.Int("residents", 10000, "residents in the demo province")
 	seed := fs.Int64("seed", 1, "seed: the same seed gives the same province")
-	if err := parseFlags(e, fs, e.args); err != nil {
+	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if *residents < 1 || *residents > demo.MaxResidents {
 		return usagef("--residents must be between 1 and %d", demo.MaxResidents)

@@ -44,11 +44,8 @@ func runKeysInit(ctx context.Context, e *env) error {
 	fs := newFlags(e, "keys init", "keys init --db DB [--issuer NAME]")
 	db := dbFlag(e, fs)
 	issuer := fs.String("issuer", e.envOr("HEALTHCODE_ISSUER", store.DefaultIssuer), "issuer name in the trust list, e.g. cn-41 (env HEALTHCODE_ISSUER)")
-	if err := parseFlags(e, fs, e.args); err != nil {
+	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	secret, err := mustKeySecret(e, *db)
 	if err != nil {
@@ -68,11 +65,8 @@ func runKeysInit(ctx context.Context, e *env) error {
 func runKeysList(ctx context.Context, e *env) error {
 	fs := newFlags(e, "keys list", "keys list --db DB")
 	db := dbFlag(e, fs)
-	if err := parseFlags(e, fs, e.args); err != nil {
+	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	st, err := openExisting(ctx, *db)
 	if err != nil {
@@ -108,11 +102,8 @@ func printKeys(ctx context.Context, e *env, st *store.DB) error {
 func runKeysRotate(ctx context.Context, e *env) error {
 	fs := newFlags(e, "keys rotate", "keys rotate --db DB")
 	db := dbFlag(e, fs)
-	if err := parseFlags(e, fs, e.args); err != nil {
+	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	secret, err := mustKeySecret(e, *db)
 	if err != nil {

@@ -22,11 +22,8 @@ func runLog(ctx context.Context, e *env) error {
 func runLogVerify(ctx context.Context, e *env) error {
 	fs := newFlags(e, "log verify", "log verify --db DB")
 	db := fs.String("db", e.envOr("HEALTHCODE_DB", store.DefaultPath), "database: a SQLite file, sqlite:PATH, or a postgres:// URL")
-	if err := parseFlags(e, fs, e.args); err != nil {
+	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if engine, target, err := store.ParseDSN(*db); err == nil && engine == store.SQLite {
 		if _, err := os.Stat(target); err != nil {

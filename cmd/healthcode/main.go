@@ -154,6 +154,17 @@ func parseFlags(e *env, fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseNoArgs is parseFlags for commands that take no positional arguments.
+func parseNoArgs(e *env, fs *flag.FlagSet, args []string) error {
+	if err := parseFlags(e, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
 // envOr returns the environment variable's value, or def.
 func (e *env) envOr(name, def string) string {
 	if v := e.getenv(name); v != "" {

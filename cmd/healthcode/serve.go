@@ -23,11 +23,8 @@ func runServe(ctx context.Context, e *env) error {
 	origin := fs.String("log-origin", e.envOr("HEALTHCODE_LOG_ORIGIN", "healthcode.local/log"), "origin line of the transparency log's checkpoints (env HEALTHCODE_LOG_ORIGIN)")
 	issuer := fs.String("issuer", e.envOr("HEALTHCODE_ISSUER", store.DefaultIssuer), "issuer name of a new deployment's trust list, e.g. cn-41 (env HEALTHCODE_ISSUER)")
 	limits := limitFlags(e, fs)
-	if err := parseFlags(e, fs, e.args); err != nil {
+	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	lim, err := limits()
 	if err != nil {

@@ -28,11 +28,8 @@ func runTrust(ctx context.Context, e *env) error {
 func runTrustExport(ctx context.Context, e *env) error {
 	fs := newFlags(e, "trust export", "trust export --db DB")
 	db := dbFlag(e, fs)
-	if err := parseFlags(e, fs, e.args); err != nil {
+	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	st, err := openExisting(ctx, *db)
 	if err != nil {

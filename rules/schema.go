@@ -229,6 +229,13 @@ func (k Kind) clone() Kind {
 	return k
 }
 
+// IsAreaKind reports whether facts of the kind are about an area rather
+// than a person (cheaper than LookupKind, which copies).
+func IsAreaKind(name string) bool {
+	i := kindIndex(name)
+	return i >= 0 && kinds[i].Area
+}
+
 // MayHandEnter reports whether an official with the role may enter facts of
 // the kind by hand.
 func MayHandEnter(kind string, role healthcode.Role) bool {

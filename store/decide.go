@@ -52,7 +52,7 @@ func (db *DB) fact(ctx context.Context, q interface {
 		return nil, "", fmt.Errorf("read fact: %w", err)
 	}
 	target := f.Subject
-	if k, _ := rules.LookupKind(f.Kind); !k.Area {
+	if !rules.IsAreaKind(f.Kind) {
 		if err := q.QueryRowContext(ctx, db.dialect.rebind("SELECT jurisdiction FROM residents WHERE id = ?"), f.Subject).Scan(&target); err != nil {
 			return nil, "", fmt.Errorf("read fact's resident: %w", err)
 		}
@@ -171,7 +171,7 @@ func (t *Tx) retract(actor healthcode.Actor, f *healthcode.Fact, reason, cause s
 // afterFactChange re-evaluates what a fact's change touches: its resident,
 // or, for an area, every resident of the area by a job.
 func (t *Tx) afterFactChange(f *healthcode.Fact, cause string) error {
-	if k, _ := rules.LookupKind(f.Kind); k.Area {
+	if rules.IsAreaKind(f.Kind) {
 		_, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": f.Subject, "cause": CauseRiskArea}, t.now)
 		return err
 	}

@@ -145,7 +145,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 	caseSet := map[string]bool{}
 	for i := range facts {
 		keys[i] = facts[i].Key
-		if k, _ := rules.LookupKind(facts[i].Kind); k.Area {
+		if rules.IsAreaKind(facts[i].Kind) {
 			areas = append(areas, facts[i].Subject)
 		} else {
 			persons = append(persons, facts[i].Subject)
@@ -200,9 +200,8 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 			continue
 		}
 		seen[f.Key] = i
-		k, _ := rules.LookupKind(f.Kind)
 		target := homes[f.Subject]
-		if k.Area {
+		if rules.IsAreaKind(f.Kind) {
 			target = areaCodes[f.Subject]
 			if target == "" {
 				fail(line, "subject", "no jurisdiction %q: a %s fact's subject is an area code", f.Subject, f.Kind)
@@ -291,7 +290,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 		rows = append(rows, f)
 		res.Facts = append(res.Facts, FactOutcome{Line: i + 1, Key: f.Key, Status: string(f.Status)})
 		if f.Status == healthcode.FactActive {
-			if k, _ := rules.LookupKind(f.Kind); k.Area {
+			if rules.IsAreaKind(f.Kind) {
 				areaJobs = append(areaJobs, f.Subject)
 			} else {
 				reeval = append(reeval, f.Subject)
@@ -325,7 +324,7 @@ func cites(kind string) bool { return kind == rules.KindContact || kind == rules
 // personSubject is the entry subject of a fact: the resident for person
 // facts, none for area facts (an area is not a person's chain).
 func personSubject(f *healthcode.Fact) string {
-	if k, _ := rules.LookupKind(f.Kind); k.Area {
+	if rules.IsAreaKind(f.Kind) {
 		return ""
 	}
 	return f.Subject

@@ -140,7 +140,7 @@ func TestFactsAndCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Changed != 1 || len(res.Facts) != 2 || res.Facts[0].Status != "active" {
+		if res.Changed != 1 || len(res.Facts) != 2 || res.Facts[0].Status != "active" || res.Facts[0].Key != "s_lab:pcr-1" {
 			t.Errorf("result %+v", res)
 		}
 		ex := mustColour(t, w, r0, healthcode.Red)
@@ -169,17 +169,18 @@ func TestFactsAndCodes(t *testing.T) {
 			w.pcr("future", r1, "negative", w.now.Add(time.Hour)),
 			w.fact("vacc", "vaccination", r1, day, `{"dose":1,"product":"x","administered_at":"2026-10-31T08:00:00Z"}`),
 			w.pcr("nobody", "r_nobody", "negative", day),
+			w.pcr("pcr 7/8", r1, "negative", day),
 		})
-		if !errorsAs(err, &he) || len(he.Details) != 4 {
+		if !errorsAs(err, &he) || len(he.Details) != 5 {
 			t.Fatalf("bad batch: %v", err)
 		}
-		wantLines := []int{2, 3, 4, 5}
+		wantLines := []int{2, 3, 4, 5, 7}
 		for i, d := range he.Details {
 			if d.Line != wantLines[i] {
 				t.Errorf("detail %d at line %d, want %d: %v", i, d.Line, wantLines[i], d)
 			}
 		}
-		if he.Details[1].Field != "payload.result" {
+		if he.Details[1].Field != "payload.result" || he.Details[4].Field != "id" {
 			t.Errorf("bad enum field: %q", he.Details[1].Field)
 		}
 		_, err = w.db.RecordFacts(as(lab), []healthcode.Fact{w.pcr("nobody", "r_nobody", "negative", day)})

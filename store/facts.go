@@ -1,11 +1,15 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/healthcode/healthcode"
@@ -106,13 +110,61 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 	if len(errs) > 0 {
 		return nil, batchError(errs)
 	}
+	prep, err := db.prepareFacts(facts)
+	if err != nil {
+		return nil, err
+	}
 	var res *RecordResult
-	err := db.write(ctx, func(t *Tx) error {
+	err = db.write(ctx, func(t *Tx) error {
 		var err error
-		res, err = t.recordFacts(actor, facts)
+		res, err = t.recordFacts(actor, facts, prep)
 		return err
 	})
 	return res, err
+}
+
+// preparedFact is the part of recording a fact that no database read
+// changes: its content hash, the public part of its fact.recorded entry as
+// it reads when the fact goes in active (the common case; the committer
+// re-encodes a pending or held one), and its sealed evidence. RecordFacts
+// computes it before the batch joins the single committer, so concurrent
+// batches do this work in parallel rather than in turn.
+type preparedFact struct {
+	hash     []byte
+	entry    []byte
+	personal personalPart
+}
+
+// prepareFacts compacts the facts' payloads (so that the stored fact, its
+// entry and its content hash agree byte for byte) and prepares each fact.
+func (db *DB) prepareFacts(facts []healthcode.Fact) ([]preparedFact, error) {
+	out := make([]preparedFact, len(facts))
+	personal := make([][]byte, len(facts))
+	var buf bytes.Buffer
+	for i := range facts {
+		f := &facts[i]
+		buf.Reset()
+		if err := json.Compact(&buf, f.Payload); err != nil {
+			return nil, healthcode.FieldErrorf("payload", "line %d: %v", i+1, err)
+		}
+		f.Payload = bytes.Clone(buf.Bytes())
+		out[i].hash = contentHash(f)
+		var err error
+		if out[i].entry, err = encodeFactEntry(f, healthcode.FactActive, ""); err != nil {
+			return nil, err
+		}
+		if f.Evidence != "" {
+			personal[i], _ = json.Marshal(factPersonal{Evidence: f.Evidence})
+		}
+	}
+	parts, err := db.sealPersonalData(personal)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].personal = parts[i]
+	}
+	return out, nil
 }
 
 // batchError is the error of a rejected batch: EINVALID with every error
@@ -123,10 +175,18 @@ func batchError(errs []*healthcode.Error) error {
 		Message: fmt.Sprintf("%s (batch rejected: %d error(s), nothing stored)", first.Message, len(errs)), Details: errs}
 }
 
-// contentHash identifies a fact's content, to tell a retry from a conflict.
+// contentHash identifies a fact's content, to tell a retry from a conflict:
+// SHA-256 over its kind, subject, observed time, evidence and (compact)
+// payload, each preceded by its length.
 func contentHash(f *healthcode.Fact) []byte {
-	b, _ := json.Marshal([]any{f.Kind, f.Subject, fmtTime(f.ObservedAt), f.Evidence, json.RawMessage(f.Payload)})
-	return keyHash(string(b))
+	h := sha256.New()
+	var n [8]byte
+	for _, s := range [...]string{f.Kind, f.Subject, fmtTime(f.ObservedAt), f.Evidence, string(f.Payload)} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		io.WriteString(h, s)
+	}
+	return h.Sum(nil)
 }
 
 // stored is what the database already knows about a submitted fact.
@@ -135,7 +195,7 @@ type stored struct {
 	status string
 }
 
-func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*RecordResult, error) {
+func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep []preparedFact) (*RecordResult, error) {
 	var errs []*healthcode.Error
 	fail := func(line int, field, format string, args ...any) {
 		errs = append(errs, &healthcode.Error{Code: healthcode.EINVALID, Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
@@ -181,7 +241,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 	for i := range facts {
 		f := &facts[i]
 		line := i + 1
-		h := contentHash(f)
+		h := prep[i].hash
 		hashes[f.Key] = h
 		if s, ok := existing[f.Key]; ok {
 			if string(s.hash) != string(h) {
@@ -278,11 +338,13 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact) (*Reco
 	for _, i := range fresh {
 		f := &facts[i]
 		f.Status = status[i]
-		payload := factPayload(f)
-		if h, held := holds[i]; held {
-			payload["approval_scope"] = h.scope
+		entry := prep[i].entry
+		if h, held := holds[i]; held || f.Status != healthcode.FactActive {
+			if entry, err = encodeFactEntry(f, f.Status, h.scope); err != nil {
+				return nil, err
+			}
 		}
-		idx, err := t.Append(tlog.KindFactRecorded, actor, personSubject(f), payload, factPersonal(f))
+		idx, err := t.appendEncoded(tlog.KindFactRecorded, actor, personSubject(f), entry, prep[i].personal, false)
 		if err != nil {
 			return nil, err
 		}
@@ -330,25 +392,33 @@ func personSubject(f *healthcode.Fact) string {
 	return f.Subject
 }
 
-// factPayload is the public part of a fact.recorded entry: everything but
-// the evidence reference.
-func factPayload(f *healthcode.Fact) map[string]any {
-	p := map[string]any{
-		"key": f.Key, "id": f.ID, "kind": f.Kind, "subject": f.Subject,
-		"observed_at": fmtTime(f.ObservedAt), "status": f.Status, "payload": json.RawMessage(f.Payload),
-	}
-	if f.Source != "" {
-		p["source"] = f.Source
-	}
-	return p
+// factEntry is the public part of a fact.recorded entry: everything but
+// the evidence reference. Fields are in name order, as a map's would be.
+type factEntry struct {
+	ApprovalScope string                `json:"approval_scope,omitempty"` // the command that must approve, if held
+	ID            string                `json:"id"`
+	Key           string                `json:"key"`
+	Kind          string                `json:"kind"`
+	ObservedAt    string                `json:"observed_at"`
+	Payload       json.RawMessage       `json:"payload"`
+	Source        string                `json:"source,omitempty"`
+	Status        healthcode.FactStatus `json:"status"`
+	Subject       string                `json:"subject"`
 }
 
-// factPersonal is the erasable part: the evidence reference.
-func factPersonal(f *healthcode.Fact) any {
-	if f.Evidence == "" {
-		return nil
+func encodeFactEntry(f *healthcode.Fact, status healthcode.FactStatus, approvalScope string) ([]byte, error) {
+	b, err := json.Marshal(factEntry{ApprovalScope: approvalScope, ID: f.ID, Key: f.Key, Kind: f.Kind, ObservedAt: fmtTime(f.ObservedAt),
+		Payload: f.Payload, Source: f.Source, Status: status, Subject: f.Subject})
+	if err != nil {
+		return nil, fmt.Errorf("encode fact %s: %w", f.Key, err)
 	}
-	return map[string]string{"evidence": f.Evidence}
+	return b, nil
+}
+
+// factPersonal is the erasable part of a fact.recorded entry: the evidence
+// reference.
+type factPersonal struct {
+	Evidence string `json:"evidence"`
 }
 
 // insertFacts stores facts with multi-row INSERTs.

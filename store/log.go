@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -134,13 +135,83 @@ func (t *Tx) AppendNew(kind tlog.Kind, actor healthcode.Actor, subject string, p
 }
 
 func (t *Tx) append(kind tlog.Kind, actor healthcode.Actor, subject string, payload, personal any, fresh bool) (int64, error) {
-	var pb []byte
-	var err error
-	if raw, ok := payload.(json.RawMessage); ok {
-		pb = raw // already encoded (outside the batch); MarshalText checks it is compact JSON
-	} else if pb, err = json.Marshal(payload); err != nil {
-		return 0, fmt.Errorf("log %s: encode payload: %w", kind, err)
+	pb, err := encodePayload(kind, payload)
+	if err != nil {
+		return 0, err
 	}
+	var pp personalPart
+	if personal != nil {
+		if pp, err = t.db.sealPersonal(kind, personal); err != nil {
+			return 0, err
+		}
+	}
+	return t.appendEncoded(kind, actor, subject, pb, pp, fresh)
+}
+
+// encodePayload is an entry's public part as JSON; a json.RawMessage is
+// taken as already encoded (MarshalText checks it is compact JSON).
+func encodePayload(kind tlog.Kind, payload any) ([]byte, error) {
+	if raw, ok := payload.(json.RawMessage); ok {
+		return raw, nil
+	}
+	pb, err := json.Marshal(payload)
+	if err != nil {
+		return nil, fmt.Errorf("log %s: encode payload: %w", kind, err)
+	}
+	return pb, nil
+}
+
+// personalPart is an entry's erasable personal part, encoded, with its
+// salt and the commitment the entry carries in its place.
+type personalPart struct {
+	data       []byte // nil: the entry has no personal part
+	salt       [32]byte
+	commitment sumtlog.Hash
+}
+
+// sealPersonal encodes and salts one personal part.
+func (db *DB) sealPersonal(kind tlog.Kind, personal any) (personalPart, error) {
+	data, err := json.Marshal(personal)
+	if err != nil {
+		return personalPart{}, fmt.Errorf("log %s: encode personal part: %w", kind, err)
+	}
+	parts, err := db.sealPersonalData([][]byte{data})
+	if err != nil {
+		return personalPart{}, err
+	}
+	return parts[0], nil
+}
+
+// sealPersonalData salts encoded personal parts (nil for none), reading
+// the random source once for all of them. It needs no transaction, so
+// callers run it before their write reaches the committer.
+func (db *DB) sealPersonalData(data [][]byte) ([]personalPart, error) {
+	n := 0
+	for _, d := range data {
+		if d != nil {
+			n++
+		}
+	}
+	salts := make([]byte, 32*n)
+	if _, err := io.ReadFull(db.rand, salts); err != nil {
+		return nil, fmt.Errorf("read salts: %w", err)
+	}
+	out := make([]personalPart, len(data))
+	for i, d := range data {
+		if d == nil {
+			continue
+		}
+		out[i].data = d
+		copy(out[i].salt[:], salts)
+		salts = salts[32:]
+		out[i].commitment = tlog.PersonalCommitment(out[i].salt, d)
+	}
+	return out, nil
+}
+
+// appendEncoded is append for a payload already encoded and a personal
+// part already sealed.
+func (t *Tx) appendEncoded(kind tlog.Kind, actor healthcode.Actor, subject string, pb []byte, pp personalPart, fresh bool) (int64, error) {
 	e := &tlog.Entry{
 		Index:   t.b.size + int64(len(t.b.entries)),
 		Time:    t.now,
@@ -150,15 +221,10 @@ func (t *Tx) append(kind tlog.Kind, actor healthcode.Actor, subject string, payl
 		Payload: pb,
 	}
 	p := pendingEntry{idx: e.Index, subject: subject}
-	if personal != nil {
-		if p.personal, err = json.Marshal(personal); err != nil {
-			return 0, fmt.Errorf("log %s: encode personal part: %w", kind, err)
-		}
-		if p.salt, err = tlog.NewSalt(t.db.rand); err != nil {
-			return 0, err
-		}
-		e.Personal = tlog.PersonalCommitment(p.salt, p.personal)
+	if pp.data != nil {
+		p.personal, p.salt, e.Personal = pp.data, pp.salt, pp.commitment
 	}
+	var err error
 	if subject != "" {
 		head, ok := t.b.subjects[subject]
 		if !ok && fresh {

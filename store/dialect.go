@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"errors"
 	"strconv"
 	"strings"
@@ -18,6 +19,9 @@ type dialect interface {
 	rebind(query string) string // `?` placeholders to the engine's
 	lockHead() string           // the statement that takes the sequencer lock
 	maxParams() int
+	// snapshotOptions begins a read-only transaction that sees one
+	// consistent state of the database throughout.
+	snapshotOptions() *sql.TxOptions
 }
 
 // limit appends a LIMIT clause (the same in both dialects today; kept here
@@ -33,6 +37,9 @@ func (sqliteDialect) lockHead() string {
 }                                    // BEGIN IMMEDIATE already holds the lock
 func (sqliteDialect) maxParams() int { return 32000 }
 
+// snapshotOptions: a deferred transaction reads one WAL snapshot.
+func (sqliteDialect) snapshotOptions() *sql.TxOptions { return nil }
+
 type postgresDialect struct{}
 
 func (postgresDialect) name() string { return Postgres }
@@ -40,6 +47,10 @@ func (postgresDialect) lockHead() string {
 	return "SELECT size, root, checkpoint FROM log_head WHERE id = 1 FOR UPDATE"
 }
 func (postgresDialect) maxParams() int { return 65000 }
+
+func (postgresDialect) snapshotOptions() *sql.TxOptions {
+	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
+}
 
 // rebind turns `?` into $1, $2, ... (no query here has a literal `?`).
 func (postgresDialect) rebind(q string) string {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/rules"
@@ -101,18 +102,62 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	ids = slices.Clone(ids)
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	list, err := t.db.published(t.ctx, t.tx)
+	ids = sortedUniq(ids)
+	st, err := t.loadEval(ids, contiguous, nil)
 	if err != nil {
 		return 0, err
 	}
-	homes := make(map[string]string, len(ids))
-	facts := make(map[string][]healthcode.Fact, len(ids))
-	current := make(map[string]currentCode, len(ids))
-	scheduled := make(map[string]string, len(ids)) // resident → next_check stored
+	results, rulesets, err := st.run(ids, t.now)
+	if err != nil {
+		return 0, err
+	}
+	return t.applyEval(ids, st, results, rulesets, cause)
+}
+
+func sortedUniq(ids []string) []string {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// evalState is what evaluating a set of residents reads: the published
+// rulesets, the residents' homes, active facts (each resident's sorted by
+// key, as replay sorts them), current codes and schedule, and the risk
+// areas they visited.
+type evalState struct {
+	list      []*rules.Ruleset
+	homes     map[string]string
+	facts     map[string][]healthcode.Fact
+	current   map[string]currentCode
+	scheduled map[string]string // resident → next_check stored
+	areas     []healthcode.Fact
+}
+
+// loadEval reads the evaluation state of ids (sorted, unique); extra are
+// facts not yet stored to count as active too (see factSnapshot).
+func (t *Tx) loadEval(ids []string, contiguous bool, extra []healthcode.Fact) (*evalState, error) {
+	list, err := t.db.published(t.ctx, t.tx)
+	if err != nil {
+		return nil, err
+	}
+	st := &evalState{
+		list:      list,
+		homes:     make(map[string]string, len(ids)),
+		facts:     make(map[string][]healthcode.Fact, len(ids)),
+		current:   make(map[string]currentCode, len(ids)),
+		scheduled: make(map[string]string, len(ids)),
+	}
 	areaSet := make(map[string]bool)
+	addFact := func(f healthcode.Fact) {
+		st.facts[f.Subject] = append(st.facts[f.Subject], forEval(f))
+		if f.Kind == rules.KindAreaVisit {
+			var p struct{ Area string }
+			json.Unmarshal(f.Payload, &p)
+			for _, a := range healthcode.Ancestors(p.Area) {
+				areaSet[a] = true
+			}
+		}
+	}
 	// Load homes, active facts and current codes: by ranges of ids when
 	// the ids are a contiguous run in id order (a job's chunk), else by
 	// IN lists.
@@ -127,7 +172,7 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 				rows.Close()
 				return err
 			}
-			homes[id] = j
+			st.homes[id] = j
 		}
 		if err := rows.Close(); err != nil {
 			return err
@@ -142,14 +187,7 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 				rows.Close()
 				return err
 			}
-			facts[f.Subject] = append(facts[f.Subject], forEval(f))
-			if f.Kind == rules.KindAreaVisit {
-				var p struct{ Area string }
-				json.Unmarshal(f.Payload, &p)
-				for _, a := range healthcode.Ancestors(p.Area) {
-					areaSet[a] = true
-				}
-			}
+			addFact(f)
 		}
 		if err := rows.Close(); err != nil {
 			return err
@@ -164,7 +202,7 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 				rows.Close()
 				return err
 			}
-			scheduled[id] = next
+			st.scheduled[id] = next
 		}
 		if err := rows.Close(); err != nil {
 			return err
@@ -181,7 +219,7 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 			}
 			c := currentCode{colour: healthcode.Colour(colour), rule: rule, exists: true}
 			json.Unmarshal([]byte(fids), &c.factIDs)
-			current[id] = c
+			st.current[id] = c
 		}
 		return rows.Err()
 	}
@@ -193,23 +231,29 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 		})
 	}
 	if err != nil {
-		return 0, fmt.Errorf("load residents for evaluation: %w", err)
+		return nil, fmt.Errorf("load residents for evaluation: %w", err)
 	}
-	areaFacts, err := t.riskAreas(areaSet)
-	if err != nil {
-		return 0, err
+	for _, f := range extra {
+		addFact(f)
 	}
-
-	changed := 0
-	var schedule [][2]string
-	var unschedule []string
+	for _, fs := range st.facts {
+		slices.SortFunc(fs, func(a, b healthcode.Fact) int { return strings.Compare(a.Key, b.Key) })
+	}
+	if st.areas, err = t.riskAreas(areaSet); err != nil {
+		return nil, err
+	}
 	for _, id := range ids {
-		if _, ok := homes[id]; !ok {
-			return 0, healthcode.Errorf(healthcode.ENOTFOUND, "no resident %q", id)
+		if _, ok := st.homes[id]; !ok {
+			return nil, healthcode.Errorf(healthcode.ENOTFOUND, "no resident %q", id)
 		}
 	}
-	// Evaluation is pure and CPU-bound: spread it over the cores, then
-	// write the results in order.
+	return st, nil
+}
+
+// run evaluates ids at now. Evaluation is pure and CPU-bound: it is spread
+// over the cores. It returns each resident's result and the ruleset that
+// gave it (nil: none applies, green).
+func (st *evalState) run(ids []string, now time.Time) ([]rules.Result, []*rules.Ruleset, error) {
 	results := make([]rules.Result, len(ids))
 	rulesets := make([]*rules.Ruleset, len(ids))
 	var wg sync.WaitGroup
@@ -222,9 +266,9 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 			for i := w; i < len(ids); i += workers {
 				id := ids[i]
 				res := rules.Result{Colour: healthcode.Green}
-				rs := applicable(list, homes[id], t.now)
+				rs := applicable(st.list, st.homes[id], now)
 				if rs != nil {
-					in := rules.Input{Facts: facts[id], Areas: areaFacts, Now: t.now}
+					in := rules.Input{Facts: st.facts[id], Areas: st.areas, Now: now}
 					if res, errs[i] = rs.Evaluate(in); errs[i] != nil {
 						errs[i] = fmt.Errorf("evaluate %s: %w", id, errs[i])
 					}
@@ -235,21 +279,31 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return 0, err
+		return nil, nil, err
 	}
+	return results, rulesets, nil
+}
+
+// applyEval writes the outcome of evaluating ids: a code.changed entry and
+// the state rows for every changed code, and the schedule. It returns how
+// many codes changed.
+func (t *Tx) applyEval(ids []string, st *evalState, results []rules.Result, rulesets []*rules.Ruleset, cause string) (int, error) {
+	changed := 0
+	var schedule [][2]string
+	var unschedule []string
 	for i, id := range ids {
 		res, rs := results[i], rulesets[i]
 		if res.FactIDs == nil {
 			res.FactIDs = []string{}
 		}
-		next, had := scheduled[id]
+		next, had := st.scheduled[id]
 		switch {
 		case res.NextChange.IsZero() && had:
 			unschedule = append(unschedule, id)
 		case !res.NextChange.IsZero() && next != fmtTime(res.NextChange):
 			schedule = append(schedule, [2]string{id, fmtTime(res.NextChange)})
 		}
-		cur, ok := current[id]
+		cur, ok := st.current[id]
 		if !ok {
 			cur = currentCode{colour: healthcode.Green}
 		}

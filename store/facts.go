@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
+	"time"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/rules"
@@ -114,13 +116,168 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 	if err != nil {
 		return nil, err
 	}
+	var snap *factSnapshot
+	if localFacts(actor, facts) {
+		if snap, err = db.snapshotFacts(ctx, facts); err != nil {
+			return nil, err
+		}
+		if testHookAfterSnapshot != nil {
+			testHookAfterSnapshot()
+		}
+	}
 	var res *RecordResult
 	err = db.write(ctx, func(t *Tx) error {
 		var err error
-		res, err = t.recordFacts(actor, facts, prep)
+		res, err = t.recordFacts(actor, facts, prep, snap)
+		t.local = localFacts(actor, facts)
 		return err
 	})
 	return res, err
+}
+
+// testHookAfterSnapshot, if set, runs between a batch's snapshot and its
+// write, for tests that change the database in between.
+var testHookAfterSnapshot func()
+
+// localFacts reports whether recording the facts is a local write (see
+// Tx.local): a source's facts about persons, none of them a case status
+// (which other residents' contacts cite).
+func localFacts(actor healthcode.Actor, facts []healthcode.Fact) bool {
+	if actor.Kind != healthcode.ActorSource {
+		return false
+	}
+	for i := range facts {
+		if rules.IsAreaKind(facts[i].Kind) || facts[i].Kind == rules.KindCaseStatus {
+			return false
+		}
+	}
+	return true
+}
+
+// factSnapshot is what recording a source's batch reads and computes,
+// done before the batch reaches the single committer, on a consistent
+// snapshot of the database at log size size, so that concurrent batches
+// read and evaluate in parallel rather than in turn: the residents' homes,
+// the cited cases' statuses, and each resident's chain head and evaluation
+// (stored facts plus the batch's new ones, at time at). The committer uses
+// it only if it is still current: no write other than local ones since
+// (Tx.snapshotCurrent), and, resident by resident, the same chain head (a
+// resident's facts, code and schedule change only with entries on their
+// chain) and an evaluation that still holds at the commit's time.
+// Otherwise it reads and evaluates afresh, so a stale snapshot costs time,
+// never correctness.
+type factSnapshot struct {
+	size     int64
+	at       time.Time
+	homes    map[string]string
+	cases    map[string]bool
+	ids      []string         // residents evaluated, sorted
+	heads    map[string]int64 // their chain heads' indexes (-1: none)
+	eval     *evalState
+	results  []rules.Result
+	rulesets []*rules.Ruleset
+}
+
+func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact) (*factSnapshot, error) {
+	tx, err := db.db.BeginTx(ctx, db.dialect.snapshotOptions())
+	if err != nil {
+		return nil, fmt.Errorf("read snapshot: %w", err)
+	}
+	defer tx.Rollback()
+	t := &Tx{db: db, tx: tx, ctx: ctx, now: db.nowMs(), b: &batch{subjects: map[string]subjectHead{}}}
+	snap := &factSnapshot{at: t.now}
+	if err := t.queryRow("SELECT size FROM log_head WHERE id = 1").Scan(&snap.size); err != nil {
+		return nil, fmt.Errorf("read log size: %w", err)
+	}
+	keys := make([]string, len(facts))
+	persons := make([]string, len(facts))
+	caseSet := map[string]bool{}
+	for i := range facts {
+		keys[i], persons[i] = facts[i].Key, facts[i].Subject
+		if cites(facts[i].Kind) {
+			cases, _ := rules.CitedCases(&facts[i])
+			for _, c := range cases {
+				caseSet[c] = true
+			}
+		}
+	}
+	stored, err := t.storedFacts(keys)
+	if err != nil {
+		return nil, err
+	}
+	if snap.homes, err = t.lookup("SELECT id, jurisdiction FROM residents WHERE id IN (%s)", persons); err != nil {
+		return nil, err
+	}
+	if snap.cases, err = t.caseStatuses(keysOf(caseSet)); err != nil {
+		return nil, err
+	}
+	var extra []healthcode.Fact
+	var ids []string
+	seen := make(map[string]bool, len(facts))
+	for _, f := range facts {
+		if _, dup := stored[f.Key]; dup || seen[f.Key] || snap.homes[f.Subject] == "" {
+			continue
+		}
+		seen[f.Key] = true
+		f.Status = healthcode.FactActive
+		extra = append(extra, f)
+		ids = append(ids, f.Subject)
+	}
+	snap.ids = sortedUniq(ids)
+	if len(snap.ids) == 0 {
+		return snap, nil
+	}
+	if err := t.prefetchHeads(snap.ids); err != nil {
+		return nil, err
+	}
+	snap.heads = make(map[string]int64, len(snap.ids))
+	for _, id := range snap.ids {
+		snap.heads[id] = t.b.heads[id].index
+	}
+	if snap.eval, err = t.loadEval(snap.ids, false, extra); err != nil {
+		return nil, err
+	}
+	if snap.results, snap.rulesets, err = snap.eval.run(snap.ids, snap.at); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// evaluateSnapshot is evaluate(ids, CauseFact) using the snapshot's
+// evaluations of the residents in current (whose chains have not moved
+// since the snapshot) where they still hold at the transaction's time.
+func (t *Tx) evaluateSnapshot(snap *factSnapshot, ids []string, current map[string]bool) (int, error) {
+	var use, rest []string
+	var results []rules.Result
+	var rulesets []*rules.Ruleset
+	for _, id := range sortedUniq(ids) {
+		i, ok := slices.BinarySearch(snap.ids, id)
+		if ok && current[id] && snap.holdsAt(i, t.now) {
+			use = append(use, id)
+			results = append(results, snap.results[i])
+			rulesets = append(rulesets, snap.rulesets[i])
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	n, err := t.applyEval(use, snap.eval, results, rulesets, CauseFact)
+	if err != nil {
+		return 0, err
+	}
+	m, err := t.evaluate(rest, CauseFact)
+	return n + m, err
+}
+
+// holdsAt reports whether the snapshot's evaluation of its i'th resident
+// is still the evaluation at now: no fact has aged into or out of its
+// window since, and the same ruleset applies.
+func (snap *factSnapshot) holdsAt(i int, now time.Time) bool {
+	r, rs := snap.results[i], snap.rulesets[i]
+	if now.Before(snap.at) || !r.NextChange.IsZero() && !now.Before(r.NextChange) {
+		return false
+	}
+	cur := applicable(snap.eval.list, snap.eval.homes[snap.ids[i]], now)
+	return cur == rs || cur != nil && rs != nil && cur.ID() == rs.ID() && cur.Version() == rs.Version()
 }
 
 // preparedFact is the part of recording a fact that no database read
@@ -195,7 +352,9 @@ type stored struct {
 	status string
 }
 
-func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep []preparedFact) (*RecordResult, error) {
+// recordFacts records a validated, prepared batch; snap, if not nil, is a
+// snapshot read for it outside the committer (see factSnapshot).
+func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep []preparedFact, snap *factSnapshot) (*RecordResult, error) {
 	var errs []*healthcode.Error
 	fail := func(line int, field, format string, args ...any) {
 		errs = append(errs, &healthcode.Error{Code: healthcode.EINVALID, Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
@@ -221,17 +380,21 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 	if err != nil {
 		return nil, err
 	}
-	homes, err := t.lookup("SELECT id, jurisdiction FROM residents WHERE id IN (%s)", persons)
-	if err != nil {
-		return nil, err
-	}
-	areaCodes, err := t.lookup("SELECT code, code FROM jurisdictions WHERE code IN (%s)", areas)
-	if err != nil {
-		return nil, err
-	}
-	cases, err := t.caseStatuses(keysOf(caseSet))
-	if err != nil {
-		return nil, err
+	useSnap := snap != nil && len(areas) == 0 && t.snapshotCurrent(snap.size)
+	var homes, areaCodes map[string]string
+	var cases map[string]bool
+	if useSnap {
+		homes, areaCodes, cases = snap.homes, map[string]string{}, maps.Clone(snap.cases)
+	} else {
+		if homes, err = t.lookup("SELECT id, jurisdiction FROM residents WHERE id IN (%s)", persons); err != nil {
+			return nil, err
+		}
+		if areaCodes, err = t.lookup("SELECT code, code FROM jurisdictions WHERE code IN (%s)", areas); err != nil {
+			return nil, err
+		}
+		if cases, err = t.caseStatuses(keysOf(caseSet)); err != nil {
+			return nil, err
+		}
 	}
 
 	res := &RecordResult{}
@@ -334,6 +497,15 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 	if err := t.prefetchHeads(subjects); err != nil {
 		return nil, err
 	}
+	var current map[string]bool // residents whose chains have not moved since the snapshot
+	if useSnap {
+		current = make(map[string]bool, len(snap.heads))
+		for r, idx := range snap.heads {
+			if _, moved := t.b.subjects[r]; !moved && t.b.heads[r].index == idx {
+				current[r] = true
+			}
+		}
+	}
 	rows := make([]*healthcode.Fact, 0, len(fresh))
 	for _, i := range fresh {
 		f := &facts[i]
@@ -366,7 +538,12 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 		return nil, err
 	}
 	slices.SortFunc(res.Facts, func(a, b FactOutcome) int { return a.Line - b.Line })
-	if res.Changed, err = t.evaluate(reeval, CauseFact); err != nil {
+	if useSnap {
+		res.Changed, err = t.evaluateSnapshot(snap, reeval, current)
+	} else {
+		res.Changed, err = t.evaluate(reeval, CauseFact)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := t.afterRecord(actor, facts, fresh, from); err != nil {

@@ -36,6 +36,13 @@ type logState struct {
 
 	mu    sync.Mutex
 	cache map[int64]sumtlog.Hash
+
+	// Owned by the committer goroutine: the log size after this process's
+	// last commit (-1: unknown), and the size from which snapshots read
+	// outside the committer are still current, as far as anything but
+	// their own residents' rows goes (see Tx.local and factSnapshot).
+	lastSize int64
+	globalAt int64
 }
 
 const hashCacheMax = 1 << 16
@@ -56,10 +63,18 @@ type Tx struct {
 	b   *batch
 
 	stmts map[string]*sql.Stmt // prepared in this transaction
+
+	// local says the request changed no rows but those of the residents
+	// whose chains it extends: no ruleset, area, case, resident, job or
+	// schedule of anyone else. A request that does not say so is taken to
+	// have changed anything, which makes every snapshot taken before it
+	// stale (see snapshotCurrent).
+	local bool
 }
 
 // batch is one group commit's pending log entries.
 type batch struct {
+	global   bool  // a request so far was not local
 	size     int64 // log size before the batch
 	entries  []pendingEntry
 	subjects map[string]subjectHead
@@ -419,15 +434,23 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 	if err := sqltx.QueryRowContext(ctx, db.dialect.lockHead()).Scan(&size, &root, &cp); err != nil {
 		return fmt.Errorf("lock log head: %w", err)
 	}
+	if size != db.log.lastSize {
+		// Another process wrote since our last commit (or this is the
+		// first): nothing read before now can be known current.
+		db.log.globalAt = size
+	}
+	db.log.lastSize = -1 // until this batch commits
 	b := &batch{size: size, subjects: make(map[string]subjectHead)}
 	t := &Tx{db: db, tx: sqltx, ctx: ctx, now: db.nowMs(), b: b}
 	single := len(reqs) == 1
 	ok := 0
 	for i, r := range reqs {
+		t.local = false
 		if single {
 			if errs[i] = r.fn(t); errs[i] != nil {
 				return errs[i]
 			}
+			b.global = b.global || !t.local
 			ok++
 			break
 		}
@@ -441,6 +464,7 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 				return fmt.Errorf("rollback to savepoint: %w", err)
 			}
 		} else {
+			b.global = b.global || !t.local
 			ok++
 		}
 		if _, err := sqltx.ExecContext(ctx, "RELEASE SAVEPOINT req"); err != nil {
@@ -448,6 +472,7 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 		}
 	}
 	if ok == 0 {
+		db.log.lastSize = size
 		return nil
 	}
 	var oldRoot sumtlog.Hash
@@ -459,8 +484,22 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 	if err := sqltx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	newSize := size + int64(len(b.entries))
+	db.log.lastSize = newSize
+	if b.global {
+		db.log.globalAt = newSize
+	}
 	db.cacheHashes(written)
 	return nil
+}
+
+// snapshotCurrent reports whether a snapshot read at log size size is
+// still current in this transaction for everything but the rows of
+// residents whose chains moved since (which callers compare one by one):
+// no request that was not local committed since, in this process, in
+// another, or earlier in this batch.
+func (t *Tx) snapshotCurrent(size int64) bool {
+	return size >= t.db.log.globalAt && !t.b.global
 }
 
 // flushLog writes the batch's entries, their personal parts, the stored

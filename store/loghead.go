@@ -37,6 +37,7 @@ func (db *DB) initLog(ctx context.Context) error {
 		verifier: verifier,
 		vkey:     vkey,
 		cache:    make(map[int64]sumtlog.Hash),
+		lastSize: -1,
 	}
 
 	var n int

@@ -16,34 +16,8 @@ import (
 // code from the logged facts and rulesets and names the entry.
 func TestReplayCatchesASetColour(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := newProvince(t, filepath.Join(t.TempDir(), "x.db"), Options{}, "r_victim")
 	defer db.Close()
-	sys := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "test"})
-	if err := db.CreateJurisdictions(sys, []healthcode.Jurisdiction{
-		{Code: "410000", Name: "中原省", Level: healthcode.Province},
-		{Code: "410100", Name: "郑州市", Level: healthcode.City, Parent: "410000"},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateResidents(sys, []healthcode.Resident{{ID: "r_victim", IDHash: make([]byte, 32), Name: "储户", Jurisdiction: "410100"}}); err != nil {
-		t.Fatal(err)
-	}
-	for i, id := range []string{"o_a", "o_b"} {
-		if err := db.CreateOfficial(sys, healthcode.Official{ID: id, Name: id, Role: healthcode.RoleCommand, Jurisdiction: "410000"}, "login-"+id, "correct horse battery"); err != nil {
-			t.Fatal(i, err)
-		}
-	}
-	a := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_a", Role: healthcode.RoleCommand, Jurisdiction: "410000"})
-	b := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_b", Role: healthcode.RoleCommand, Jurisdiction: "410000"})
-	if _, err := db.DraftRuleset(a, "default.yaml", rules.DefaultSource()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.DecideRuleset(b, "henan-health-code", 1, true, ""); err != nil {
-		t.Fatal(err)
-	}
 	rep, err := db.VerifyLog(ctx, nil)
 	if err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("clean: %v %v", rep.Problems, err)

@@ -1,0 +1,104 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/testdb"
+	"github.com/healthcode/healthcode/rules"
+)
+
+// TestStaleSnapshot records a source's batch while something the batch's
+// snapshot read changes between the snapshot and the write (see
+// factSnapshot): another batch about the same resident, a write that is
+// not local, and the clock passing the moment a fact ages out. In every
+// case the stored codes must be what evaluating afresh gives, which
+// replaying the log checks entry by entry.
+func TestStaleSnapshot(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+		db := newProvince(t, dsn, Options{Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
+			"r_00", "r_01", "r_02")
+		defer db.Close()
+		defer func() { testHookAfterSnapshot = nil }()
+		sys := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "test"})
+		if err := db.CreateSource(sys, healthcode.Source{ID: "s_lab", Name: "lab", Kinds: []string{"test_result"}, Jurisdiction: "410000"}, "hck_labkeylabkeylabkeylabkeylabkey"); err != nil {
+			t.Fatal(err)
+		}
+		lab := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSource, ID: "s_lab"})
+		pcr := func(id, subject, result string, at time.Time) healthcode.Fact {
+			return healthcode.Fact{ID: id, Kind: rules.KindTestResult, Subject: subject, ObservedAt: at,
+				Payload: []byte(fmt.Sprintf(`{"method":"pcr","result":%q,"sampled_at":%q,"lab":"lab"}`, result, at.Format(time.RFC3339)))}
+		}
+		record := func(facts ...healthcode.Fact) {
+			t.Helper()
+			if _, err := db.RecordFacts(lab, facts); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code := func(id string) healthcode.CodeState {
+			t.Helper()
+			c, err := db.Code(healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorResident, ID: id}), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return *c
+		}
+		day := now.Add(-24 * time.Hour)
+
+		// The resident's chain moves in between: a second positive test for
+		// r_00 lands first, so the batch's snapshot (which saw neither) must
+		// not decide r_00's code.
+		testHookAfterSnapshot = func() {
+			testHookAfterSnapshot = nil
+			record(pcr("p-2", "r_00", "positive", day.Add(time.Hour)))
+		}
+		record(pcr("p-1", "r_00", "positive", day))
+		if c := code("r_00"); c.Colour != healthcode.Red || !slices.Equal(c.FactIDs, []string{"s_lab:p-1", "s_lab:p-2"}) {
+			t.Errorf("r_00 after a concurrent batch: %s citing %v, want red citing both tests", c.Colour, c.FactIDs)
+		}
+
+		// A write that is not local (a registration) lands in between.
+		testHookAfterSnapshot = func() {
+			testHookAfterSnapshot = nil
+			if err := db.CreateResidents(sys, []healthcode.Resident{{ID: "r_09", IDHash: append([]byte{9}, make([]byte, 31)...), Name: "居民", Jurisdiction: "410100"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		record(pcr("p-3", "r_09", "positive", day)) // r_09 did not exist at the snapshot
+		if c := code("r_09"); c.Colour != healthcode.Red {
+			t.Errorf("r_09, registered after the snapshot: %s, want red", c.Colour)
+		}
+
+		// The clock passes the moment the snapshot's evaluation expires: a
+		// positive test sampled 14 days ago, less a minute, lapses before
+		// the write.
+		old := now.Add(-14*24*time.Hour + time.Minute)
+		testHookAfterSnapshot = func() {
+			testHookAfterSnapshot = nil
+			now = now.Add(2 * time.Minute)
+		}
+		record(pcr("p-4", "r_01", "positive", old))
+		if c := code("r_01"); c.Colour != healthcode.Green {
+			t.Errorf("r_01 with a test that lapsed before the write: %s, want green", c.Colour)
+		}
+
+		// A fresh snapshot is used as is.
+		record(pcr("p-5", "r_02", "positive", now.Add(-time.Hour)))
+		if c := code("r_02"); c.Colour != healthcode.Red {
+			t.Errorf("r_02: %s, want red", c.Colour)
+		}
+
+		rep, err := db.VerifyLog(ctx, nil)
+		if err != nil || len(rep.Problems) != 0 {
+			t.Fatalf("verify: %v %v", rep.Problems, err)
+		}
+	})
+}

@@ -171,8 +171,8 @@ type factSnapshot struct {
 	at       time.Time
 	homes    map[string]string
 	cases    map[string]bool
-	ids      []string         // residents evaluated, sorted
-	heads    map[string]int64 // their chain heads' indexes (-1: none)
+	ids      []string               // residents evaluated, sorted
+	heads    map[string]subjectHead // their chain heads (index -1: none)
 	eval     *evalState
 	results  []rules.Result
 	rulesets []*rules.Ruleset
@@ -230,9 +230,9 @@ func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact) (*fact
 	if err := t.prefetchHeads(snap.ids); err != nil {
 		return nil, err
 	}
-	snap.heads = make(map[string]int64, len(snap.ids))
+	snap.heads = make(map[string]subjectHead, len(snap.ids))
 	for _, id := range snap.ids {
-		snap.heads[id] = t.b.heads[id].index
+		snap.heads[id] = t.b.heads[id]
 	}
 	if snap.eval, err = t.loadEval(snap.ids, false, extra); err != nil {
 		return nil, err
@@ -494,17 +494,22 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 			subjects = append(subjects, s)
 		}
 	}
-	if err := t.prefetchHeads(subjects); err != nil {
-		return nil, err
-	}
 	var current map[string]bool // residents whose chains have not moved since the snapshot
 	if useSnap {
+		// Their heads are the snapshot's: no need to read them.
 		current = make(map[string]bool, len(snap.heads))
-		for r, idx := range snap.heads {
-			if _, moved := t.b.subjects[r]; !moved && t.b.heads[r].index == idx {
+		if t.b.heads == nil {
+			t.b.heads = make(map[string]subjectHead)
+		}
+		for r, h := range snap.heads {
+			if !t.movedSince(snap.size, r) {
 				current[r] = true
+				t.b.heads[r] = h
 			}
 		}
+	}
+	if err := t.prefetchHeads(subjects); err != nil {
+		return nil, err
 	}
 	rows := make([]*healthcode.Fact, 0, len(fresh))
 	for _, i := range fresh {

@@ -124,7 +124,7 @@ func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh
 	// One official's hourly volume.
 	since := t.now.Add(-time.Hour)
 	var n int
-	if err := t.queryRow("SELECT COUNT(*) FROM facts WHERE recorded_by = ? AND recorded_at > ? AND (status = 'pending' OR approved_by <> '')",
+	if err := t.queryRow("SELECT COUNT(*) FROM facts WHERE recorded_by = ? AND recorded_by <> '' AND recorded_at > ? AND (status = 'pending' OR approved_by <> '')",
 		actor.ID, fmtTime(since)).Scan(&n); err != nil {
 		return nil, fmt.Errorf("count an official's raising facts: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -43,7 +44,18 @@ type logState struct {
 	// their own residents' rows goes (see Tx.local and factSnapshot).
 	lastSize int64
 	globalAt int64
+	moved    []movedChains // local commits since globalAt, oldest first
 }
+
+// movedChains are the subjects whose chains a local commit extended.
+type movedChains struct {
+	after    int64 // the log size after the commit
+	subjects map[string]subjectHead
+}
+
+// maxMoved bounds how many local commits the committer remembers; a
+// snapshot older than the oldest is taken as stale.
+const maxMoved = 64
 
 const hashCacheMax = 1 << 16
 
@@ -437,7 +449,7 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 	if size != db.log.lastSize {
 		// Another process wrote since our last commit (or this is the
 		// first): nothing read before now can be known current.
-		db.log.globalAt = size
+		db.log.globalAt, db.log.moved = size, nil
 	}
 	db.log.lastSize = -1 // until this batch commits
 	b := &batch{size: size, subjects: make(map[string]subjectHead)}
@@ -486,8 +498,15 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 	}
 	newSize := size + int64(len(b.entries))
 	db.log.lastSize = newSize
-	if b.global {
-		db.log.globalAt = newSize
+	switch {
+	case b.global:
+		db.log.globalAt, db.log.moved = newSize, nil
+	case len(b.subjects) > 0:
+		db.log.moved = append(db.log.moved, movedChains{after: newSize, subjects: b.subjects})
+		if len(db.log.moved) > maxMoved {
+			db.log.globalAt = db.log.moved[0].after
+			db.log.moved = slices.Delete(db.log.moved, 0, 1)
+		}
 	}
 	db.cacheHashes(written)
 	return nil
@@ -500,6 +519,22 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 // another, or earlier in this batch.
 func (t *Tx) snapshotCurrent(size int64) bool {
 	return size >= t.db.log.globalAt && !t.b.global
+}
+
+// movedSince reports whether subject's chain moved after log size size,
+// for a snapshot that snapshotCurrent accepts: in a local commit since, or
+// earlier in this batch.
+func (t *Tx) movedSince(size int64, subject string) bool {
+	if _, ok := t.b.subjects[subject]; ok {
+		return true
+	}
+	moved := t.db.log.moved
+	for i := len(moved) - 1; i >= 0 && moved[i].after > size; i-- {
+		if _, ok := moved[i].subjects[subject]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // flushLog writes the batch's entries, their personal parts, the stored

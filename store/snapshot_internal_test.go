@@ -25,7 +25,7 @@ func TestStaleSnapshot(t *testing.T) {
 		ctx := context.Background()
 		now := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
 		db := newProvince(t, dsn, Options{Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-			"r_00", "r_01", "r_02")
+			"r_00", "r_01", "r_02", "r_03")
 		defer db.Close()
 		defer func() { testHookAfterSnapshot = nil }()
 		sys := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "test"})
@@ -63,6 +63,20 @@ func TestStaleSnapshot(t *testing.T) {
 		record(pcr("p-1", "r_00", "positive", day))
 		if c := code("r_00"); c.Colour != healthcode.Red || !slices.Equal(c.FactIDs, []string{"s_lab:p-1", "s_lab:p-2"}) {
 			t.Errorf("r_00 after a concurrent batch: %s citing %v, want red citing both tests", c.Colour, c.FactIDs)
+		}
+
+		// The same, with so many local commits in between that the committer
+		// no longer remembers the first (see maxMoved).
+		testHookAfterSnapshot = func() {
+			testHookAfterSnapshot = nil
+			record(pcr("q-0", "r_03", "positive", day.Add(time.Hour)))
+			for i := 1; i <= maxMoved; i++ {
+				record(pcr(fmt.Sprintf("q-%d", i), "r_02", "negative", day))
+			}
+		}
+		record(pcr("q-x", "r_03", "positive", day))
+		if c := code("r_03"); !slices.Equal(c.FactIDs, []string{"s_lab:q-0", "s_lab:q-x"}) {
+			t.Errorf("r_03 after %d concurrent batches: %s citing %v, want red citing both tests", maxMoved+1, c.Colour, c.FactIDs)
 		}
 
 		// A write that is not local (a registration) lands in between.

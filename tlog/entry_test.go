@@ -288,3 +288,19 @@ func FuzzParseEntry(f *testing.F) {
 		}
 	})
 }
+
+// TestEntryPayloadSpacesInStrings: whitespace inside strings, after escaped
+// quotes and backslashes, is content, not a sign of uncompacted JSON.
+func TestEntryPayloadSpacesInStrings(t *testing.T) {
+	for _, p := range []string{`{"a":"x y"}`, `{"a":"\" y","b":"\\","c":" "}`, `{"a":["\\\" ",1]}`} {
+		e := *exampleEntry(t)
+		e.Payload = json.RawMessage(p)
+		if _, err := e.MarshalText(); err != nil {
+			t.Errorf("payload %s: %v", p, err)
+		}
+		e.Payload = json.RawMessage(p[:len(p)-1] + " }")
+		if _, err := e.MarshalText(); err == nil {
+			t.Errorf("payload %s with a space before the brace: accepted", p)
+		}
+	}
+}

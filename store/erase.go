@@ -9,10 +9,10 @@ import (
 
 // EraseResident deletes a resident's personal data: the personal parts of
 // every log entry about them (their salted commitments stay in the leaves,
-// so every leaf hash, proof and checkpoint stays valid) and the name and
-// phone in the residents table. The erasure is itself a log entry. The
-// pseudonymous id, the facts and the code history remain. Returns
-// ENOTFOUND, EFORBIDDEN.
+// so every leaf hash, proof and checkpoint stays valid), among them the
+// evidence references of their facts, and the name and phone in the
+// residents table. The erasure is itself a log entry. The pseudonymous id,
+// the facts and the code history remain. Returns ENOTFOUND, EFORBIDDEN.
 func (db *DB) EraseResident(ctx context.Context, id string) error {
 	actor := healthcode.ActorFrom(ctx)
 	if err := healthcode.Authorize(actor, healthcode.OpErasePersonal, "", ""); err != nil {
@@ -31,6 +31,17 @@ func (db *DB) EraseResident(ctx context.Context, id string) error {
 			return err
 		}
 		n, _ := res.RowsAffected()
+		res, err = t.exec("UPDATE facts SET evidence = '', evidence_salt = ? WHERE subject = ? AND length(evidence_salt) > 0", []byte{}, id)
+		if err != nil {
+			return err
+		}
+		m, _ := res.RowsAffected()
+		n += m
+		// Facts recorded before migration 0005 kept a copy beside their
+		// personal part in log_personal, deleted above.
+		if _, err := t.exec("UPDATE facts SET evidence = '' WHERE subject = ? AND evidence <> ''", id); err != nil {
+			return err
+		}
 		_, err = t.Append(tlog.KindLogErased, actor, id, map[string]any{"resident": id, "personal_parts": n}, nil)
 		return err
 	})

@@ -289,7 +289,19 @@ func (snap *factSnapshot) holdsAt(i int, now time.Time) bool {
 type preparedFact struct {
 	hash     []byte
 	entry    []byte
-	personal personalPart
+	personal personalPart // external: kept in the fact's row (see factPersonalData)
+
+	// Column values of the fact's row.
+	observed, recorded string
+	area, caseID       string // from an area visit's or risk area's, a case status's payload
+}
+
+// salt is the evidence_salt column: the personal part's salt, or empty.
+func (p *preparedFact) salt() []byte {
+	if p.personal.data == nil {
+		return []byte{}
+	}
+	return p.personal.salt[:]
 }
 
 // prepareFacts compacts the facts' payloads (so that the stored fact, its
@@ -305,13 +317,26 @@ func (db *DB) prepareFacts(facts []healthcode.Fact) ([]preparedFact, error) {
 			return nil, healthcode.FieldErrorf("payload", "line %d: %v", i+1, err)
 		}
 		f.Payload = bytes.Clone(buf.Bytes())
-		out[i].hash = contentHash(f)
+		p := &out[i]
+		p.hash = contentHash(f)
 		var err error
-		if out[i].entry, err = encodeFactEntry(f, healthcode.FactActive, ""); err != nil {
+		if p.entry, err = encodeFactEntry(f, healthcode.FactActive, ""); err != nil {
 			return nil, err
 		}
 		if f.Evidence != "" {
-			personal[i], _ = json.Marshal(factPersonal{Evidence: f.Evidence})
+			personal[i] = factPersonalData(f.Evidence)
+		}
+		p.observed, p.recorded = fmtTime(f.ObservedAt), fmtTime(f.RecordedAt)
+		switch f.Kind {
+		case rules.KindAreaVisit, rules.KindCaseStatus:
+			var q struct {
+				Area   string `json:"area"`
+				CaseID string `json:"case_id"`
+			}
+			json.Unmarshal(f.Payload, &q)
+			p.area, p.caseID = q.Area, q.CaseID
+		case rules.KindRiskArea:
+			p.area = f.Subject
 		}
 	}
 	parts, err := db.sealPersonalData(personal)
@@ -320,6 +345,7 @@ func (db *DB) prepareFacts(facts []healthcode.Fact) ([]preparedFact, error) {
 	}
 	for i := range out {
 		out[i].personal = parts[i]
+		out[i].personal.external = true
 	}
 	return out, nil
 }
@@ -512,6 +538,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 		return nil, err
 	}
 	rows := make([]*healthcode.Fact, 0, len(fresh))
+	rowPrep := make([]*preparedFact, 0, len(fresh))
 	for _, i := range fresh {
 		f := &facts[i]
 		f.Status = status[i]
@@ -527,6 +554,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 		}
 		f.LogIndex = idx
 		rows = append(rows, f)
+		rowPrep = append(rowPrep, &prep[i])
 		res.Facts = append(res.Facts, FactOutcome{Line: i + 1, Key: f.Key, Status: string(f.Status)})
 		if f.Status == healthcode.FactActive {
 			if rules.IsAreaKind(f.Kind) {
@@ -536,7 +564,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 			}
 		}
 	}
-	if err := t.insertFacts(rows, hashes); err != nil {
+	if err := t.insertFacts(rows, rowPrep); err != nil {
 		return nil, err
 	}
 	if err := t.insertHolds(facts, holds); err != nil {
@@ -597,35 +625,23 @@ func encodeFactEntry(f *healthcode.Fact, status healthcode.FactStatus, approvalS
 	return b, nil
 }
 
-// factPersonal is the erasable part of a fact.recorded entry: the evidence
-// reference.
-type factPersonal struct {
-	Evidence string `json:"evidence"`
+// factPersonalData is the erasable part of a fact.recorded entry: the
+// evidence reference, as JSON. It is not stored as such: the fact's row
+// keeps the evidence and the salt, and verification encodes it again.
+func factPersonalData(evidence string) []byte {
+	b, _ := json.Marshal(struct {
+		Evidence string `json:"evidence"`
+	}{evidence})
+	return b
 }
 
-// insertFacts stores facts with multi-row INSERTs.
-func (t *Tx) insertFacts(fs []*healthcode.Fact, hashes map[string][]byte) error {
+// insertFacts stores facts with multi-row INSERTs; prep[i] is fs[i]'s.
+func (t *Tx) insertFacts(fs []*healthcode.Fact, prep []*preparedFact) error {
 	err := insertRows(t, `facts (uid, origin, id, kind, subject, observed_at, recorded_at, source, recorded_by, approved_by, evidence,
-		payload, status, content_hash, log_index, area, case_id)`, 17, len(fs), func(i int) []any {
-		f := fs[i]
-		var area, caseID string
-		var p struct {
-			Area   string `json:"area"`
-			CaseID string `json:"case_id"`
-		}
-		if f.Kind == rules.KindAreaVisit || f.Kind == rules.KindCaseStatus {
-			json.Unmarshal(f.Payload, &p)
-		}
-		switch f.Kind {
-		case rules.KindAreaVisit:
-			area = p.Area
-		case rules.KindRiskArea:
-			area = f.Subject
-		case rules.KindCaseStatus:
-			caseID = p.CaseID
-		}
-		return []any{f.Key, f.Origin(), f.ID, f.Kind, f.Subject, fmtTime(f.ObservedAt), fmtTime(f.RecordedAt), f.Source, f.RecordedBy, f.ApprovedBy,
-			f.Evidence, string(f.Payload), string(f.Status), hashes[f.Key], f.LogIndex, area, caseID}
+		evidence_salt, payload, status, content_hash, log_index, area, case_id)`, 18, len(fs), func(i int) []any {
+		f, p := fs[i], prep[i]
+		return []any{f.Key, f.Origin(), f.ID, f.Kind, f.Subject, p.observed, p.recorded, f.Source, f.RecordedBy, f.ApprovedBy,
+			f.Evidence, p.salt(), string(f.Payload), string(f.Status), p.hash, f.LogIndex, p.area, p.caseID}
 	})
 	return conflictOr(unwrapInsert(err), "a fact with this id is already stored")
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -297,6 +298,67 @@ func TestRiskAreaJob(t *testing.T) {
 		rep := mustVerify(t, w.db)
 		if len(rep.Problems) != 0 {
 			t.Fatalf("verify: %v", rep.Problems)
+		}
+	})
+}
+
+// TestEvidenceErasure: a fact's evidence reference is the erasable personal
+// part of its entry, kept in the fact's row. Nothing but erasure changes it,
+// verification opens its commitment (and notices a forged reference), and
+// erasing the resident blanks it.
+func TestEvidenceErasure(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustWorld(t, dsn)
+		r := "r_test000001"
+		res, err := w.db.RecordFacts(as(lab), []healthcode.Fact{w.pcr("pcr-e", r, "negative", w.now.Add(-time.Hour))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := res.Facts[0].Key
+		f, err := w.db.Fact(as(lab), key)
+		if err != nil || f.Evidence != "report pcr-e" {
+			t.Fatalf("stored fact: %+v %v", f, err)
+		}
+		if rep := mustVerify(t, w.db); len(rep.Problems) != 0 {
+			t.Fatalf("verify: %v", rep.Problems)
+		}
+
+		engine, target, _ := store.ParseDSN(dsn)
+		driver, untrigger := "sqlite", "DROP TRIGGER facts_evidence_erase_only"
+		if engine == store.Postgres {
+			driver, untrigger = "pgx", "ALTER TABLE facts DISABLE TRIGGER USER"
+		}
+		raw, err := sql.Open(driver, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer raw.Close()
+		forge := "UPDATE facts SET evidence = 'forged' WHERE uid = '" + key + "'"
+		if _, err := raw.Exec(forge); err == nil {
+			t.Error("changing a fact's evidence succeeded, want the trigger to refuse it")
+		}
+		if _, err := raw.Exec(untrigger); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(forge); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, p := range mustVerify(t, w.db).Problems {
+			found = found || p.Index == f.LogIndex && strings.Contains(p.What, "evidence does not open")
+		}
+		if !found {
+			t.Error("verify missed a forged evidence reference")
+		}
+
+		if err := w.db.EraseResident(system, r); err != nil {
+			t.Fatal(err)
+		}
+		if f, err := w.db.Fact(as(lab), key); err != nil || f.Evidence != "" {
+			t.Errorf("after erasure: %+v %v", f, err)
+		}
+		if rep := mustVerify(t, w.db); len(rep.Problems) != 0 {
+			t.Fatalf("verify after erasure: %v", rep.Problems)
 		}
 	})
 }

@@ -194,6 +194,7 @@ type personalPart struct {
 	data       []byte // nil: the entry has no personal part
 	salt       [32]byte
 	commitment sumtlog.Hash
+	external   bool // the caller stores data and salt (a fact's row), not log_personal
 }
 
 // sealPersonal encodes and salts one personal part.
@@ -249,7 +250,10 @@ func (t *Tx) appendEncoded(kind tlog.Kind, actor healthcode.Actor, subject strin
 	}
 	p := pendingEntry{idx: e.Index, subject: subject}
 	if pp.data != nil {
-		p.personal, p.salt, e.Personal = pp.data, pp.salt, pp.commitment
+		e.Personal = pp.commitment
+		if !pp.external {
+			p.personal, p.salt = pp.data, pp.salt
+		}
 	}
 	var err error
 	if subject != "" {

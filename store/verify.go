@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -311,20 +310,33 @@ func (db *DB) verifyPersonal(ctx context.Context, rep *VerifyReport, commitments
 			rep.add(idx, "its personal part does not open the commitment in the entry")
 		}
 	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// Facts keep their evidence, the personal part of their entries, in
+	// their own rows (see factPersonalData).
+	rows, err = db.db.QueryContext(ctx, "SELECT log_index, evidence, evidence_salt FROM facts WHERE length(evidence_salt) > 0")
+	if err != nil {
+		return fmt.Errorf("read facts' evidence: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var idx int64
+		var evidence string
+		var salt []byte
+		if err := rows.Scan(&idx, &evidence, &salt); err != nil {
+			return err
+		}
+		c, ok := commitments[idx]
+		var s [32]byte
+		copy(s[:], salt)
+		switch {
+		case !ok:
+			rep.add(idx, "its fact stores evidence but the entry commits to no personal part")
+		case len(salt) != 32 || !tlog.CheckPersonal(c, s, factPersonalData(evidence)):
+			rep.add(idx, "its fact's evidence does not open the commitment in the entry")
+		}
+	}
 	// A commitment without a stored part is an erased personal part: fine.
 	return rows.Err()
-}
-
-// personalOf reads the personal part of an entry, if not erased.
-func (db *DB) personalOf(ctx context.Context, idx int64) (map[string]any, bool, error) {
-	var data []byte
-	err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT data FROM log_personal WHERE idx = ?"), idx).Scan(&data)
-	if err != nil {
-		return nil, false, nil
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, false, err
-	}
-	return m, true, nil
 }

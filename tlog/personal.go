@@ -2,8 +2,6 @@ package tlog
 
 import (
 	"crypto/sha256"
-	"fmt"
-	"io"
 
 	sumtlog "golang.org/x/mod/sumdb/tlog"
 )
@@ -11,16 +9,6 @@ import (
 // personalPrefix separates personal-data commitments from every other
 // SHA-256 use in the platform (leaf and node hashes start with 0x00/0x01).
 const personalPrefix = "healthcode/log/personal/v1\x00"
-
-// NewSalt returns 32 random bytes read from rand, to be stored next to the
-// personal data it salts. Pass crypto/rand.Reader in production.
-func NewSalt(rand io.Reader) ([32]byte, error) {
-	var salt [32]byte
-	if _, err := io.ReadFull(rand, salt[:]); err != nil {
-		return salt, fmt.Errorf("read salt: %w", err)
-	}
-	return salt, nil
-}
 
 // PersonalCommitment returns the commitment an entry's Personal field holds
 // for the personal part of the entry:

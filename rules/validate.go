@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -164,9 +163,7 @@ func decode(f *healthcode.Fact) (*decoded, error) {
 		case TypeCaseID:
 			d.cases = []string{string(v.(types.String))}
 		case TypeCaseIDs:
-			for _, c := range r.([]any) {
-				d.cases = append(d.cases, c.(string))
-			}
+			d.cases, _ = caseIDs(r)
 		case TypeArea:
 			d.area = string(v.(types.String))
 		}
@@ -189,23 +186,21 @@ func decode(f *healthcode.Fact) (*decoded, error) {
 	return d, nil
 }
 
-// decodeObject decodes a JSON object in one pass, numbers as json.Number.
-func decodeObject(data []byte) (map[string]any, bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
+// decodeObject decodes a JSON object's members, each left encoded for
+// decodeField (one pass over the payload, no decoder to allocate).
+func decodeObject(data []byte) (map[string]json.RawMessage, bool) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil || m == nil {
 		return nil, false
 	}
 	return m, true
 }
 
-func decodeField(fl *Field, r any) (ref.Val, error) {
+func decodeField(fl *Field, r json.RawMessage) (ref.Val, error) {
 	switch fl.Type {
 	case TypeInt:
-		num, ok := r.(json.Number)
-		n, err := strconv.ParseInt(string(num), 10, 64)
-		if !ok || err != nil {
+		n, err := strconv.ParseInt(string(r), 10, 64)
+		if err != nil {
 			return nil, fmt.Errorf("must be an integer")
 		}
 		if n < 1 || n > 10 {
@@ -213,31 +208,18 @@ func decodeField(fl *Field, r any) (ref.Val, error) {
 		}
 		return types.Int(n), nil
 	case TypeCaseIDs:
-		list, ok := r.([]any)
-		if !ok {
-			return nil, fmt.Errorf("must be a list of case ids")
-		}
-		if len(list) == 0 {
-			return nil, fmt.Errorf("must cite at least one case")
-		}
-		if len(list) > MaxCaseIDs {
-			return nil, fmt.Errorf("cites more than %d cases", MaxCaseIDs)
+		list, err := caseIDs(r)
+		if err != nil {
+			return nil, err
 		}
 		vs := make([]ref.Val, len(list))
-		for i, x := range list {
-			s, ok := x.(string)
-			if !ok {
-				return nil, fmt.Errorf("must be a list of case ids")
-			}
-			if err := checkText(s); err != nil {
-				return nil, fmt.Errorf("case id %d %s", i+1, err)
-			}
+		for i, s := range list {
 			vs[i] = types.String(s)
 		}
 		return types.NewRefValList(types.DefaultTypeAdapter, vs), nil
 	}
-	s, ok := r.(string)
-	if !ok {
+	var s string
+	if len(r) == 0 || r[0] != '"' || json.Unmarshal(r, &s) != nil {
 		if fl.Type == TypeTime {
 			return nil, fmt.Errorf("must be an RFC 3339 time string")
 		}
@@ -264,6 +246,30 @@ func decodeField(fl *Field, r any) (ref.Val, error) {
 		}
 	}
 	return types.String(s), nil
+}
+
+// caseIDs decodes a list of case ids.
+func caseIDs(r json.RawMessage) ([]string, error) {
+	var raw []json.RawMessage
+	if len(r) == 0 || r[0] != '[' || json.Unmarshal(r, &raw) != nil {
+		return nil, fmt.Errorf("must be a list of case ids")
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("must cite at least one case")
+	}
+	if len(raw) > MaxCaseIDs {
+		return nil, fmt.Errorf("cites more than %d cases", MaxCaseIDs)
+	}
+	list := make([]string, len(raw))
+	for i, x := range raw {
+		if len(x) == 0 || x[0] != '"' || json.Unmarshal(x, &list[i]) != nil {
+			return nil, fmt.Errorf("must be a list of case ids")
+		}
+		if err := checkText(list[i]); err != nil {
+			return nil, fmt.Errorf("case id %d %s", i+1, err)
+		}
+	}
+	return list, nil
 }
 
 func checkText(s string) error {

@@ -103,7 +103,7 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 		return 0, nil
 	}
 	ids = sortedUniq(ids)
-	st, err := t.loadEval(ids, contiguous, nil)
+	st, err := t.loadEval(ids, contiguous, nil, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -133,16 +133,17 @@ type evalState struct {
 	areas     []healthcode.Fact
 }
 
-// loadEval reads the evaluation state of ids (sorted, unique); extra are
-// facts not yet stored to count as active too (see factSnapshot).
-func (t *Tx) loadEval(ids []string, contiguous bool, extra []healthcode.Fact) (*evalState, error) {
+// loadEval reads the evaluation state of ids (sorted, unique). homes, if
+// not nil, are their homes, already read; extra are facts not yet stored
+// to count as active too (see factSnapshot).
+func (t *Tx) loadEval(ids []string, contiguous bool, homes map[string]string, extra []healthcode.Fact) (*evalState, error) {
 	list, err := t.db.published(t.ctx, t.tx)
 	if err != nil {
 		return nil, err
 	}
 	st := &evalState{
 		list:      list,
-		homes:     make(map[string]string, len(ids)),
+		homes:     homes,
 		facts:     make(map[string][]healthcode.Fact, len(ids)),
 		current:   make(map[string]currentCode, len(ids)),
 		scheduled: make(map[string]string, len(ids)),
@@ -161,23 +162,29 @@ func (t *Tx) loadEval(ids []string, contiguous bool, extra []healthcode.Fact) (*
 	// Load homes, active facts and current codes: by ranges of ids when
 	// the ids are a contiguous run in id order (a job's chunk), else by
 	// IN lists.
+	readHomes := homes == nil
+	if readHomes {
+		st.homes = make(map[string]string, len(ids))
+	}
 	load := func(where string, args []any) error {
-		rows, err := t.query("SELECT id, jurisdiction FROM residents WHERE id "+where, args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id, j string
-			if err := rows.Scan(&id, &j); err != nil {
-				rows.Close()
+		if readHomes {
+			rows, err := t.query("SELECT id, jurisdiction FROM residents WHERE id "+where, args...)
+			if err != nil {
 				return err
 			}
-			st.homes[id] = j
+			for rows.Next() {
+				var id, j string
+				if err := rows.Scan(&id, &j); err != nil {
+					rows.Close()
+					return err
+				}
+				st.homes[id] = j
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
 		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		rows, err = t.query("SELECT "+factColumns+" FROM facts WHERE subject "+where+" AND status = 'active'", args...)
+		rows, err := t.query("SELECT "+factColumns+" FROM facts WHERE subject "+where+" AND status = 'active'", args...)
 		if err != nil {
 			return err
 		}

@@ -234,7 +234,7 @@ func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact) (*fact
 	for _, id := range snap.ids {
 		snap.heads[id] = t.b.heads[id]
 	}
-	if snap.eval, err = t.loadEval(snap.ids, false, extra); err != nil {
+	if snap.eval, err = t.loadEval(snap.ids, false, snap.homes, extra); err != nil {
 		return nil, err
 	}
 	if snap.results, snap.rulesets, err = snap.eval.run(snap.ids, snap.at); err != nil {

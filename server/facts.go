@@ -35,6 +35,11 @@ func parseFacts(body []byte) ([]healthcode.Fact, []int, error) {
 	if len(trimmed) == 0 {
 		return nil, nil, healthcode.Errorf(healthcode.EINVALID, "the body is empty: want a JSON array of facts or NDJSON")
 	}
+	if trimmed[0] != '[' {
+		if facts, lines, ok := parseNDJSON(body); ok {
+			return facts, lines, nil
+		}
+	}
 	var items []json.RawMessage
 	var lines []int
 	if trimmed[0] == '[' {
@@ -88,6 +93,49 @@ func parseFacts(body []byte) ([]healthcode.Fact, []int, error) {
 			Message: fmt.Sprintf("%s (batch rejected: %d malformed fact(s), nothing stored)", errs[0].Message, len(errs)), Details: errs}
 	}
 	return facts, lines, nil
+}
+
+// parseNDJSON is parseFacts for a well-formed NDJSON body, with one
+// decoder for the whole body rather than one per line. It returns false
+// for anything else (a malformed fact, an object spanning lines, data after
+// an object on its line), which parseFacts then takes line by line to
+// report every error.
+func parseNDJSON(body []byte) ([]healthcode.Fact, []int, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var facts []healthcode.Fact
+	var lines []int
+	line, pos := 1, 0
+	space := func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+	for {
+		for pos < len(body) && (space(body[pos]) || body[pos] == '\n') {
+			if body[pos] == '\n' {
+				line++
+			}
+			pos++
+		}
+		if pos == len(body) {
+			return facts, lines, true
+		}
+		if body[pos] != '{' {
+			return nil, nil, false
+		}
+		var fj factJSON
+		if err := dec.Decode(&fj); err != nil {
+			return nil, nil, false
+		}
+		end := int(dec.InputOffset())
+		if end > len(body) || bytes.IndexByte(body[pos:end], '\n') >= 0 {
+			return nil, nil, false
+		}
+		for pos = end; pos < len(body) && body[pos] != '\n'; pos++ {
+			if !space(body[pos]) {
+				return nil, nil, false
+			}
+		}
+		facts = append(facts, healthcode.Fact{ID: fj.ID, Kind: fj.Kind, Subject: fj.Subject, ObservedAt: fj.ObservedAt, Evidence: fj.Evidence, Payload: fj.Payload})
+		lines = append(lines, line)
+	}
 }
 
 func (s *Server) handleRecordFacts(w http.ResponseWriter, r *http.Request) {

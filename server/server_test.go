@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -192,6 +193,9 @@ func TestAPI(t *testing.T) {
 		if !strings.Contains(string(b), `healthcode_http_requests_total{method="GET",route="/v1/residents/{id}",status="403"}`) ||
 			!strings.Contains(string(b), "healthcode_http_request_duration_seconds_bucket") {
 			t.Errorf("metrics lack request counts or latency:\n%.2000s", b)
+		}
+		if !regexp.MustCompile(`(?m)^healthcode_log_entries_total [1-9]`).Match(b) || !strings.Contains(string(b), "healthcode_log_committer_busy_seconds_total ") {
+			t.Errorf("metrics lack the committer's counters:\n%s", b)
 		}
 		// Tiles are served in the C2SP layout.
 		resp, err = http.Get(f.ts.URL + "/log/checkpoint")

@@ -107,7 +107,7 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	results, rulesets, err := st.run(ids, t.now)
+	results, rulesets, err := st.run(ids, t.now, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return 0, err
 	}
@@ -258,14 +258,14 @@ func (t *Tx) loadEval(ids []string, contiguous bool, homes map[string]string, ex
 }
 
 // run evaluates ids at now. Evaluation is pure and CPU-bound: it is spread
-// over the cores. It returns each resident's result and the ruleset that
-// gave it (nil: none applies, green).
-func (st *evalState) run(ids []string, now time.Time) ([]rules.Result, []*rules.Ruleset, error) {
+// over up to workers goroutines. It returns each resident's result and the
+// ruleset that gave it (nil: none applies, green).
+func (st *evalState) run(ids []string, now time.Time, workers int) ([]rules.Result, []*rules.Ruleset, error) {
 	results := make([]rules.Result, len(ids))
 	rulesets := make([]*rules.Ruleset, len(ids))
 	var wg sync.WaitGroup
 	errs := make([]error, len(ids))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(ids)/64))
+	workers = min(workers, max(1, len(ids)/64))
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {

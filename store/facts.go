@@ -68,6 +68,38 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 			return nil, err
 		}
 	}
+	release, err := db.cpuSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	prep, facts, err := db.checkFacts(in, actor, src)
+	release()
+	if err != nil {
+		return nil, err
+	}
+	var snap *factSnapshot
+	if localFacts(actor, facts) {
+		if snap, err = db.snapshotFacts(ctx, facts); err != nil {
+			return nil, err
+		}
+		if testHookAfterSnapshot != nil {
+			testHookAfterSnapshot()
+		}
+	}
+	var res *RecordResult
+	err = db.write(ctx, func(t *Tx) error {
+		var err error
+		res, err = t.recordFacts(actor, facts, prep, snap)
+		t.local = localFacts(actor, facts)
+		return err
+	})
+	return res, err
+}
+
+// checkFacts validates a batch (every error, with its line) and prepares
+// each fact (see preparedFact): the part of RecordFacts that needs no
+// database.
+func (db *DB) checkFacts(in []healthcode.Fact, actor healthcode.Actor, src *healthcode.Source) ([]preparedFact, []healthcode.Fact, error) {
 	now := db.nowMs()
 	facts := make([]healthcode.Fact, len(in))
 	var errs []*healthcode.Error
@@ -110,29 +142,13 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 		facts[i] = f
 	}
 	if len(errs) > 0 {
-		return nil, batchError(errs)
+		return nil, nil, batchError(errs)
 	}
 	prep, err := db.prepareFacts(facts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var snap *factSnapshot
-	if localFacts(actor, facts) {
-		if snap, err = db.snapshotFacts(ctx, facts); err != nil {
-			return nil, err
-		}
-		if testHookAfterSnapshot != nil {
-			testHookAfterSnapshot()
-		}
-	}
-	var res *RecordResult
-	err = db.write(ctx, func(t *Tx) error {
-		var err error
-		res, err = t.recordFacts(actor, facts, prep, snap)
-		t.local = localFacts(actor, facts)
-		return err
-	})
-	return res, err
+	return prep, facts, nil
 }
 
 // testHookAfterSnapshot, if set, runs between a batch's snapshot and its
@@ -237,7 +253,13 @@ func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact) (*fact
 	if snap.eval, err = t.loadEval(snap.ids, false, snap.homes, extra); err != nil {
 		return nil, err
 	}
-	if snap.results, snap.rulesets, err = snap.eval.run(snap.ids, snap.at); err != nil {
+	release, err := db.cpuSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	// One worker: concurrent batches already use the slots.
+	if snap.results, snap.rulesets, err = snap.eval.run(snap.ids, snap.at, 1); err != nil {
 		return nil, err
 	}
 	return snap, nil

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -45,6 +46,24 @@ type logState struct {
 	lastSize int64
 	globalAt int64
 	moved    []movedChains // local commits since globalAt, oldest first
+
+	// Counters for CommitStats.
+	commits, requests, entries, busy atomic.Int64
+}
+
+// CommitStats are the log committer's counters since Open: how many
+// batches it committed, the write requests and log entries in them, and
+// how long it was busy running batches (committed or not). Busy over
+// elapsed time is how loaded the single writer is.
+type CommitStats struct {
+	Batches, Requests, Entries int64
+	Busy                       time.Duration
+}
+
+// CommitStats returns the committer's counters.
+func (db *DB) CommitStats() CommitStats {
+	return CommitStats{Batches: db.log.commits.Load(), Requests: db.log.requests.Load(), Entries: db.log.entries.Load(),
+		Busy: time.Duration(db.log.busy.Load())}
 }
 
 // movedChains are the subjects whose chains a local commit extended.
@@ -417,7 +436,9 @@ func (db *DB) committer() {
 				break drain
 			}
 		}
+		start := time.Now()
 		db.commitBatch(reqs)
+		db.log.busy.Add(int64(time.Since(start)))
 	}
 }
 
@@ -500,6 +521,9 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 	if err := sqltx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	db.log.commits.Add(1)
+	db.log.requests.Add(int64(ok))
+	db.log.entries.Add(int64(len(b.entries)))
 	newSize := size + int64(len(b.entries))
 	db.log.lastSize = newSize
 	switch {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	sumtlog "golang.org/x/mod/sumdb/tlog"
@@ -61,7 +62,42 @@ func (db *DB) initLog(ctx context.Context) error {
 	}
 	db.log.wg.Add(1)
 	go db.committer()
+	if db.dialect.name() == SQLite {
+		db.log.wg.Add(1)
+		go db.checkpointer()
+	}
 	return nil
+}
+
+// checkpointInterval is how often the checkpointer copies committed WAL
+// pages into the SQLite database file.
+const checkpointInterval = 250 * time.Millisecond
+
+// checkpointer runs SQLite's WAL checkpoints beside the committer rather
+// than inside it (the connections' automatic checkpoints are off, see
+// Open): a passive checkpoint waits for no reader or writer, so commits go
+// on while the pages they wrote earlier are copied.
+func (db *DB) checkpointer() {
+	defer db.log.wg.Done()
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	var done int64
+	for {
+		select {
+		case <-db.closed:
+			return
+		case <-t.C:
+		}
+		n := db.log.commits.Load()
+		if n == done {
+			continue
+		}
+		if _, err := db.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+			db.logger.Warn("WAL checkpoint", "err", err)
+			continue
+		}
+		done = n
+	}
 }
 
 // logKeys returns the log's signer and verifier keys, generating and

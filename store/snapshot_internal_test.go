@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -115,4 +117,42 @@ func TestStaleSnapshot(t *testing.T) {
 			t.Fatalf("verify: %v %v", rep.Problems, err)
 		}
 	})
+}
+
+// TestCheckpointer: with SQLite's automatic checkpoints off, the
+// checkpointer copies committed pages from the WAL into the database file
+// while the store runs.
+func TestCheckpointer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	db := newProvince(t, path, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer db.Close()
+	size := func() int64 {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	var ids []string
+	for i := range 2000 {
+		ids = append(ids, fmt.Sprintf("r_%05d", i))
+	}
+	before := size()
+	sys := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorSystem, ID: "test"})
+	var rs []healthcode.Resident
+	for i, id := range ids {
+		h := make([]byte, 32)
+		h[0], h[1], h[2] = byte(i), byte(i>>8), 0xee
+		rs = append(rs, healthcode.Resident{ID: id, IDHash: h, Name: "居民", Jurisdiction: "410100"})
+	}
+	if err := db.CreateResidents(sys, rs); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for size() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("database file still %d bytes 5 s after a commit: nothing checkpointed", size())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

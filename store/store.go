@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,12 @@ type DB struct {
 	jobChunk int      // residents per job transaction
 	compiled sync.Map // "id@version" → *rules.Ruleset
 
+	// cpuSlots bounds the goroutines doing CPU-bound work for writes
+	// before they reach the committer (validating and encoding facts,
+	// evaluating on a snapshot) to GOMAXPROCS-1, so that the committer,
+	// the single writer and under load the bottleneck, finds a core.
+	cpuSlots chan struct{}
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -78,7 +85,8 @@ const DefaultPath = "healthcode.db"
 // pending migrations. dsn is a postgres:// or postgresql:// URL for
 // PostgreSQL, or "sqlite:PATH" or a plain file path for SQLite.
 func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
-	db := &DB{now: opt.Now, rand: opt.Rand, origin: opt.LogOrigin, logger: opt.Logger, limits: opt.Limits.withDefaults(), closed: make(chan struct{}), jobChunk: defaultJobChunk}
+	db := &DB{now: opt.Now, rand: opt.Rand, origin: opt.LogOrigin, logger: opt.Logger, limits: opt.Limits.withDefaults(), closed: make(chan struct{}), jobChunk: defaultJobChunk,
+		cpuSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
 	if db.now == nil {
 		db.now = time.Now
 	}
@@ -132,7 +140,7 @@ func (db *DB) open(ctx context.Context, dsn string) error {
 				return healthcode.Errorf(healthcode.EINVALID, "SQLite file %s: directory %s does not exist", target, dir)
 			}
 		}
-		pragmas := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(8192)"
+		pragmas := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(0)"
 		u := "file:" + (&url.URL{Path: target}).EscapedPath() + "?" + pragmas
 		if db.db, err = sql.Open("sqlite", u); err != nil {
 			return fmt.Errorf("open sqlite %s: %w", target, err)
@@ -270,3 +278,13 @@ func parseTime(s string) (time.Time, error) {
 
 // nowMs is the store clock truncated to milliseconds, the stored precision.
 func (db *DB) nowMs() time.Time { return db.now().UTC().Truncate(time.Millisecond) }
+
+// cpuSlot waits for one of the cpuSlots and returns its release.
+func (db *DB) cpuSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case db.cpuSlots <- struct{}{}:
+		return func() { <-db.cpuSlots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}

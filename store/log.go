@@ -49,6 +49,11 @@ type logState struct {
 
 	// Counters for CommitStats.
 	commits, requests, entries, busy atomic.Int64
+
+	// Owned by the committer: statements prepared on the write connection,
+	// by query, and queries to prepare after the current batch.
+	stmts        map[string]*sql.Stmt
+	prepareLater []string
 }
 
 // CommitStats are the log committer's counters since Open: how many
@@ -412,6 +417,11 @@ func (db *DB) write(ctx context.Context, fn func(*Tx) error) error {
 func (db *DB) committer() {
 	defer db.log.wg.Done()
 	defer close(db.log.stopped)
+	defer func() {
+		for _, s := range db.log.stmts {
+			s.Close()
+		}
+	}()
 	for {
 		var first *request
 		select {
@@ -438,6 +448,9 @@ func (db *DB) committer() {
 		}
 		start := time.Now()
 		db.commitBatch(reqs)
+		if len(db.log.prepareLater) > 0 {
+			db.prepareStatements()
+		}
 		db.log.busy.Add(int64(time.Since(start)))
 	}
 }
@@ -703,21 +716,47 @@ func multiInsert(table string, width, rows int, suffix string) string {
 	return q.String()
 }
 
-// prepared returns a statement prepared in the transaction, preparing it
-// on first use within the batch.
+// prepared returns a statement for query in the transaction. The
+// committer's statements are a handful of multi-row INSERT shapes: each is
+// prepared in the transaction the first time, then, once that batch has
+// ended and the write connection is free, on the connection for good
+// (prepareLater), and later batches use that one.
 func (t *Tx) prepared(query string) (*sql.Stmt, error) {
 	if s, ok := t.stmts[query]; ok {
 		return s, nil
 	}
-	s, err := t.tx.PrepareContext(t.ctx, query)
-	if err != nil {
-		return nil, err
+	var s *sql.Stmt
+	if ps, ok := t.db.log.stmts[query]; ok {
+		s = t.tx.StmtContext(t.ctx, ps)
+	} else {
+		var err error
+		if s, err = t.tx.PrepareContext(t.ctx, query); err != nil {
+			return nil, err
+		}
+		t.db.log.prepareLater = append(t.db.log.prepareLater, query)
 	}
 	if t.stmts == nil {
 		t.stmts = make(map[string]*sql.Stmt)
 	}
 	t.stmts[query] = s
 	return s, nil
+}
+
+// prepareStatements prepares the statements batches asked for on the
+// write connection, between batches.
+func (db *DB) prepareStatements() {
+	for _, q := range db.log.prepareLater {
+		if _, ok := db.log.stmts[q]; ok {
+			continue
+		}
+		s, err := db.wdb.PrepareContext(context.Background(), q)
+		if err != nil {
+			db.logger.Warn("prepare statement", "err", err)
+			continue
+		}
+		db.log.stmts[q] = s
+	}
+	db.log.prepareLater = db.log.prepareLater[:0]
 }
 
 // hashReader reads stored hashes: the batch's own, then the cache, then the

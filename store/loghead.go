@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -39,6 +40,7 @@ func (db *DB) initLog(ctx context.Context) error {
 		vkey:     vkey,
 		cache:    make(map[int64]sumtlog.Hash),
 		lastSize: -1,
+		stmts:    make(map[string]*sql.Stmt),
 	}
 
 	var n int

@@ -260,17 +260,37 @@ func (rs *Ruleset) Evaluate(in Input) (Result, error) {
 // A rule can match only a resident who has facts of a kind it reads, so
 // only those rules are evaluated.
 func (rs *Ruleset) EvaluatePrepared(p *Prepared) (Result, error) {
+	return rs.evaluate(p, 0)
+}
+
+// EvaluateExact is Evaluate with an exact NextChange: the time at which
+// the result does change (or zero: never), found by evaluating at up to
+// maxNextChecks candidate times, rather than the first time at which it
+// could. It costs a few evaluations more; it saves re-evaluating a
+// resident whose facts leave their windows without changing the code.
+func (rs *Ruleset) EvaluateExact(in Input) (Result, error) {
+	p, err := Prepare(in)
+	if err != nil {
+		return Result{}, err
+	}
+	return rs.evaluate(p, maxNextChecks)
+}
+
+// evaluate is EvaluatePrepared, checking up to checks candidate times for
+// NextChange (see nextChange).
+func (rs *Ruleset) evaluate(p *Prepared, checks int) (Result, error) {
 	r, err := rs.match(p.act)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Colour: healthcode.Green, Reason: greenReason, NextChange: rs.nextChange(p, r)}
-	if r == nil {
-		return res, nil
+	res := Result{Colour: healthcode.Green, Reason: greenReason}
+	if r != nil {
+		res.Colour, res.Rule, res.Reason = r.Colour, r.ID, r.Reason
+		if res.FactIDs, err = cite(r, p.act); err != nil {
+			return Result{}, err
+		}
 	}
-	res.Colour, res.Rule, res.Reason = r.Colour, r.ID, r.Reason
-	res.FactIDs, err = cite(r, p.act)
-	if err != nil {
+	if res.NextChange, err = rs.nextChange(p, r, res.FactIDs, checks); err != nil {
 		return Result{}, err
 	}
 	return res, nil
@@ -354,18 +374,69 @@ func cite(r *rule, a *activation) ([]string, error) {
 	return slices.Compact(ids), nil
 }
 
-// nextChange is the earliest time after p.now at which a fact of a kind
-// the ruleset reads enters or leaves its window, or, for rules that read
-// now, at which now passes one of the fact's times plus or minus one of the
-// ruleset's duration literals, or one of its timestamp literals. Conditions
-// compare now with such times, so the result cannot change earlier; it may
-// not change then either, and re-evaluating then is merely redundant. (A
-// condition that reads now in another way, like now.getHours(), defeats
-// this; the default ruleset has none.)
-func (rs *Ruleset) nextChange(p *Prepared, matched *rule) time.Time {
+// maxNextChecks is how many candidate times EvaluateExact tries.
+const maxNextChecks = 16
+
+// nextChange is the next time after p.now at which the result (rule and
+// cited facts) may change. The result can change only at a candidate (see
+// candidateAfter) or just after one. With checks = 0 it is the first
+// candidate: a time at which the result could change. Otherwise
+// nextChange evaluates at up to checks candidates in turn, and just after
+// each, and returns the first time the result differs, zero if it never
+// does, or, past checks candidates, the next one.
+func (rs *Ruleset) nextChange(p *Prepared, matched *rule, cited []string, checks int) (time.Time, error) {
 	now := p.now.UnixNano()
-	best := int64(math.MaxInt64)
-	onBoundary := false
+	t, onBoundary := rs.candidateAfter(p, now)
+	// A condition like now - t <= d flips just after t + d: if now is on
+	// such a boundary, look a nanosecond ahead.
+	if onBoundary {
+		if d, err := rs.differs(p, now+1, matched, cited); err != nil || d {
+			return time.Unix(0, now+1).UTC(), err
+		}
+	}
+	for range checks {
+		if t == math.MaxInt64 {
+			break
+		}
+		for _, c := range [2]int64{t, t + 1} {
+			if d, err := rs.differs(p, c, matched, cited); err != nil || d {
+				return time.Unix(0, c).UTC(), err
+			}
+		}
+		t, _ = rs.candidateAfter(p, t)
+	}
+	if t == math.MaxInt64 {
+		return time.Time{}, nil
+	}
+	return time.Unix(0, t).UTC(), nil
+}
+
+// differs reports whether the result at time at (Unix nanoseconds) has
+// another rule or cites other facts.
+func (rs *Ruleset) differs(p *Prepared, at int64, matched *rule, cited []string) (bool, error) {
+	a := p.at(time.Unix(0, at).UTC())
+	r, err := rs.match(a)
+	if err != nil || r != matched {
+		return true, err
+	}
+	if r == nil {
+		return false, nil
+	}
+	ids, err := cite(r, a)
+	return !slices.Equal(ids, cited), err
+}
+
+// candidateAfter is the earliest time after t (Unix nanoseconds;
+// math.MaxInt64 if none) at which a fact of a kind the ruleset reads
+// enters or leaves its window, or, for rules that read now, at which now
+// passes one of the times of a fact in its window at t plus or minus one
+// of the ruleset's duration literals, or one of its timestamp literals.
+// Conditions compare now with such times, so the result cannot change
+// between t and then (except just after t, if t is itself such a time:
+// onBoundary). (A condition that reads now in another way, like
+// now.getHours(), defeats this; the default ruleset has none.)
+func (rs *Ruleset) candidateAfter(p *Prepared, now int64) (best int64, onBoundary bool) {
+	best = math.MaxInt64
 	for _, ds := range [][]*decoded{p.facts, p.areas} {
 		for _, d := range ds {
 			if !rs.kinds[d.kind] {
@@ -402,18 +473,7 @@ func (rs *Ruleset) nextChange(p *Prepared, matched *rule) time.Time {
 			best = t
 		}
 	}
-	// A condition like now - t <= d flips just after t + d: if now is on
-	// such a boundary, look a nanosecond ahead.
-	if onBoundary {
-		next := p.now.Add(time.Nanosecond)
-		if r, err := rs.match(p.at(next)); err != nil || r != matched {
-			return next
-		}
-	}
-	if best == math.MaxInt64 {
-		return time.Time{}
-	}
-	return time.Unix(0, best).UTC()
+	return best, onBoundary
 }
 
 // Raises reports whether adding the fact f to the input would make the

@@ -21,6 +21,8 @@ type evalCase struct {
 	rule   string
 	ids    []string
 	next   time.Time // checked when not zero
+	exact  time.Time // EvaluateExact's NextChange when not next
+	never  bool      // the result never changes: EvaluateExact's NextChange is zero
 }
 
 func defaultCases() []evalCase {
@@ -47,12 +49,12 @@ func defaultCases() []evalCase {
 
 		// close-contact
 		{name: "close contact a minute inside 7 days", facts: []healthcode.Fact{contact("c1", "close", exp)}, now: exp.Add(7*day - time.Minute), colour: healthcode.Red, rule: "close-contact", ids: []string{"c1"}, next: exp.Add(7 * day)},
-		{name: "close contact at 7 days", facts: []healthcode.Fact{contact("c1", "close", exp)}, now: exp.Add(7 * day), colour: healthcode.Green, next: exp.Add(14 * day)},
+		{name: "close contact at 7 days", facts: []healthcode.Fact{contact("c1", "close", exp)}, now: exp.Add(7 * day), colour: healthcode.Green, next: exp.Add(14 * day), never: true}, // leaving the window at 14 days changes nothing
 		{name: "close contact past its window", facts: []healthcode.Fact{contact("c1", "close", exp)}, now: exp.Add(14 * day), colour: healthcode.Green},
 		{name: "pending and retracted facts are ignored", facts: []healthcode.Fact{pending, retracted}, now: at(2, 0, 0), colour: healthcode.Green},
 
 		// high-risk-area
-		{name: "stay overlapping a high-risk designation", facts: []healthcode.Fact{hv}, areas: []healthcode.Fact{high}, now: at(3, 12, 0), colour: healthcode.Red, rule: "high-risk-area", ids: []string{"a1", "r1"}, next: at(8, 9, 0)},
+		{name: "stay overlapping a high-risk designation", facts: []healthcode.Fact{hv}, areas: []healthcode.Fact{high}, now: at(3, 12, 0), colour: healthcode.Red, rule: "high-risk-area", ids: []string{"a1", "r1"}, next: at(8, 9, 0), exact: at(8, 18, 0)}, // 7 days after leaving, not after arriving
 		{name: "stay ending as the designation starts", facts: []healthcode.Fact{visit("a1", "410102001001", at(1, 9, 0), at(1, 12, 0))}, areas: []healthcode.Fact{high}, now: at(3, 12, 0), colour: healthcode.Red, rule: "high-risk-area", ids: []string{"a1", "r1"}},
 		{name: "stay ending a second before the designation", facts: []healthcode.Fact{visit("a1", "410102001001", at(1, 9, 0), at(1, 12, 0).Add(-time.Second))}, areas: []healthcode.Fact{high}, now: at(3, 12, 0), colour: healthcode.Green},
 		{name: "stay starting as the designation ends", facts: []healthcode.Fact{visit("a1", "410102001001", at(8, 12, 0), at(8, 13, 0))}, areas: []healthcode.Fact{high}, now: at(9, 12, 0), colour: healthcode.Green},
@@ -120,32 +122,59 @@ func TestEvaluateDefault(t *testing.T) {
 			if diff := cmp.Diff(want, got, opts...); diff != "" {
 				t.Errorf("Evaluate (-want +got):\n%s", diff)
 			}
+			exact, err := rs.EvaluateExact(Input{Facts: tc.facts, Areas: tc.areas, Now: tc.now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.NextChange = tc.next
+			if !tc.exact.IsZero() {
+				want.NextChange = tc.exact
+			}
+			if tc.never {
+				want.NextChange = time.Time{}
+			}
+			if diff := cmp.Diff(want, exact, opts...); diff != "" && (!tc.next.IsZero() || tc.never) {
+				t.Errorf("EvaluateExact (-want +got):\n%s", diff)
+			}
 		})
 	}
 }
 
-// TestNextChangeSound checks that no result changes before its NextChange,
-// sampling every ten minutes for 20 days and just before the next change.
+// TestNextChangeSound checks that no result changes before its exact
+// NextChange, which is not before the first candidate, sampling every ten
+// minutes for 20 days and just before the next change, and that it does
+// change at the exact NextChange.
 func TestNextChangeSound(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
 	rs := Default()
 	for _, tc := range defaultCases() {
-		p, err := Prepare(Input{Facts: tc.facts, Areas: tc.areas, Now: tc.now})
+		in := Input{Facts: tc.facts, Areas: tc.areas, Now: tc.now}
+		first, err := rs.Evaluate(in)
 		if err != nil {
 			t.Fatal(err)
 		}
-		first, err := rs.EvaluatePrepared(p)
+		exact, err := rs.EvaluateExact(in)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !exact.NextChange.IsZero() && exact.NextChange.Before(first.NextChange) || first.NextChange.IsZero() && !exact.NextChange.IsZero() {
+			t.Errorf("%s: exact NextChange %v before the first candidate %v", tc.name, exact.NextChange, first.NextChange)
 		}
 		end := tc.now.Add(20 * 24 * time.Hour)
-		if !first.NextChange.IsZero() {
-			if !first.NextChange.After(tc.now) {
-				t.Errorf("%s: NextChange %v is not after now %v", tc.name, first.NextChange, tc.now)
+		if !exact.NextChange.IsZero() {
+			if !exact.NextChange.After(tc.now) {
+				t.Errorf("%s: NextChange %v is not after now %v", tc.name, exact.NextChange, tc.now)
 			}
-			end = first.NextChange
+			end = exact.NextChange
+			got, err := rs.Evaluate(Input{Facts: tc.facts, Areas: tc.areas, Now: exact.NextChange})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Rule == first.Rule && cmp.Equal(got.FactIDs, first.FactIDs) {
+				t.Errorf("%s: at NextChange %v the result is still %s/%s %v", tc.name, exact.NextChange, got.Colour, got.Rule, got.FactIDs)
+			}
 		}
 		samples := []time.Time{end.Add(-time.Nanosecond)}
 		for s := tc.now; s.Before(end); s = s.Add(10 * time.Minute) {
@@ -158,7 +187,7 @@ func TestNextChangeSound(t *testing.T) {
 			}
 			if got.Colour != first.Colour || got.Rule != first.Rule || !cmp.Equal(got.FactIDs, first.FactIDs) {
 				t.Errorf("%s: at %v, before NextChange %v, the result changed from %s/%s to %s/%s",
-					tc.name, s, first.NextChange, first.Colour, first.Rule, got.Colour, got.Rule)
+					tc.name, s, exact.NextChange, first.Colour, first.Rule, got.Colour, got.Rule)
 				break
 			}
 		}
@@ -291,5 +320,28 @@ func TestEvaluateConcurrent(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestNextChangeGivesUp: with more candidate times than nextChange tries
+// and no change among them, NextChange is a later candidate, where the
+// result could change: re-evaluating then is redundant, never late.
+func TestNextChangeGivesUp(t *testing.T) {
+	rs := Default()
+	var facts []healthcode.Fact
+	for i := range 2 * maxNextChecks {
+		facts = append(facts, testResult(fmt.Sprintf("t%d", i), "pcr", "negative", at(1, i%24, 0).Add(time.Duration(i/24)*24*time.Hour)))
+	}
+	now := at(3, 0, 0)
+	got, err := rs.EvaluateExact(Input{Facts: facts, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Colour != healthcode.Green || !got.NextChange.After(now) {
+		t.Fatalf("%s, next change %v: want green with a next check after %v", got.Colour, got.NextChange, now)
+	}
+	later, err := rs.Evaluate(Input{Facts: facts, Now: got.NextChange})
+	if err != nil || later.Colour != healthcode.Green || later.Rule != "" {
+		t.Errorf("at the next check: %s %q %v, want green", later.Colour, later.Rule, err)
 	}
 }

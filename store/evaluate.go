@@ -107,6 +107,10 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 	if err != nil {
 		return 0, err
 	}
+	// A job's chunk is many residents: the first time a code could change
+	// will do. A handful, whose facts just changed or aged, get the time
+	// it does change, so they are not re-evaluated for nothing.
+	st.exact = !contiguous
 	results, rulesets, err := st.run(ids, t.now, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return 0, err
@@ -131,6 +135,7 @@ type evalState struct {
 	current   map[string]currentCode
 	scheduled map[string]string // resident → next_check stored
 	areas     []healthcode.Fact
+	exact     bool // evaluate with rules.EvaluateExact
 }
 
 // loadEval reads the evaluation state of ids (sorted, unique). homes, if
@@ -276,7 +281,11 @@ func (st *evalState) run(ids []string, now time.Time, workers int) ([]rules.Resu
 				rs := applicable(st.list, st.homes[id], now)
 				if rs != nil {
 					in := rules.Input{Facts: st.facts[id], Areas: st.areas, Now: now}
-					if res, errs[i] = rs.Evaluate(in); errs[i] != nil {
+					evaluate := rs.Evaluate
+					if st.exact {
+						evaluate = rs.EvaluateExact
+					}
+					if res, errs[i] = evaluate(in); errs[i] != nil {
 						errs[i] = fmt.Errorf("evaluate %s: %w", id, errs[i])
 					}
 				}

@@ -253,6 +253,7 @@ func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact) (*fact
 	if snap.eval, err = t.loadEval(snap.ids, false, snap.homes, extra); err != nil {
 		return nil, err
 	}
+	snap.eval.exact = true
 	release, err := db.cpuSlot(ctx)
 	if err != nil {
 		return nil, err

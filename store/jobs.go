@@ -211,6 +211,9 @@ func (db *DB) ReevaluateDue(ctx context.Context) (int, error) {
 				return err
 			}
 			seen = len(ids)
+			// Nothing due (the usual tick) changes nothing: local, so it
+			// leaves concurrent batches' snapshots current.
+			t.local = seen == 0
 			n, err = t.evaluate(ids, CauseTime)
 			return err
 		})

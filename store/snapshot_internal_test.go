@@ -156,3 +156,42 @@ func TestCheckpointer(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestScheduleOnlyChanges: recording facts schedules a resident's next
+// evaluation only for when their code will change (a positive test
+// lapsing), not for a negative test leaving its window.
+func TestScheduleOnlyChanges(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+		db := newProvince(t, dsn, Options{Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, "r_neg", "r_pos")
+		defer db.Close()
+		sys := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "test"})
+		if err := db.CreateSource(sys, healthcode.Source{ID: "s_lab", Name: "lab", Kinds: []string{"test_result"}, Jurisdiction: "410000"}, "hck_labkeylabkeylabkeylabkeylabkey"); err != nil {
+			t.Fatal(err)
+		}
+		day := now.Add(-24 * time.Hour)
+		var facts []healthcode.Fact
+		for r, result := range map[string]string{"r_neg": "negative", "r_pos": "positive"} {
+			facts = append(facts, healthcode.Fact{ID: "pcr-" + r, Kind: rules.KindTestResult, Subject: r, ObservedAt: day,
+				Payload: []byte(fmt.Sprintf(`{"method":"pcr","result":%q,"sampled_at":%q,"lab":"lab"}`, result, day.Format(time.RFC3339)))})
+		}
+		if _, err := db.RecordFacts(healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSource, ID: "s_lab"}), facts); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.db.QueryContext(ctx, "SELECT resident FROM code_schedule ORDER BY resident")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			var r string
+			rows.Scan(&r)
+			got = append(got, r)
+		}
+		if !slices.Equal(got, []string{"r_pos"}) {
+			t.Errorf("scheduled %v, want [r_pos]", got)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"slices"
 	"sort"
 	"strings"
@@ -54,6 +55,7 @@ type logState struct {
 	// by query, and queries to prepare after the current batch.
 	stmts        map[string]*sql.Stmt
 	prepareLater []string
+	queries      map[insertShape]string
 }
 
 // CommitStats are the log committer's counters since Open: how many
@@ -672,35 +674,53 @@ func insertRows(t *Tx, table string, width, n int, row func(i int) []any) error 
 }
 
 // upsertRows is insertRows with a suffix (an ON CONFLICT clause). Rows go
-// in chunks of rowsPerInsert, whose statements are prepared once per
-// batch and reused.
+// in statements of rowsPerInsert rows, then of powers of two for the rest,
+// so that every statement has one of a few shapes, each prepared once (see
+// Tx.prepared).
 func upsertRows(t *Tx, table string, width, n int, suffix string, row func(i int) []any) error {
 	per := min(rowsPerInsert, t.db.dialect.maxParams()/width)
-	for start := 0; start < n; start += per {
-		end := min(start+per, n)
-		args := make([]any, 0, (end-start)*width)
-		for i := start; i < end; i++ {
+	args := make([]any, 0, min(n, per)*width)
+	for start := 0; start < n; {
+		rows := per
+		if left := n - start; left < per {
+			rows = 1 << (bits.Len(uint(left)) - 1)
+		}
+		args = args[:0]
+		for i := start; i < start+rows; i++ {
 			args = append(args, row(i)...)
 		}
-		q := multiInsert(table, width, end-start, suffix)
-		var err error
-		if end-start == per {
-			var stmt *sql.Stmt
-			if stmt, err = t.prepared(t.db.dialect.rebind(q)); err == nil {
-				_, err = stmt.ExecContext(t.ctx, args...)
-			}
-		} else {
-			_, err = t.exec(q, args...)
+		stmt, err := t.prepared(t.db.insertQuery(table, width, rows, suffix))
+		if err == nil {
+			_, err = stmt.ExecContext(t.ctx, args...)
 		}
 		if err != nil {
 			return fmt.Errorf("insert into %s: %w", table, err)
 		}
+		start += rows
 	}
 	return nil
 }
 
-// rowsPerInsert is how many rows one multi-row INSERT carries.
+// rowsPerInsert is how many rows one multi-row INSERT carries at most.
 const rowsPerInsert = 256
+
+// insertQuery returns the multi-row INSERT for rows rows, in the
+// dialect, from the committer's cache of them.
+func (db *DB) insertQuery(table string, width, rows int, suffix string) string {
+	k := insertShape{table, rows, suffix}
+	q, ok := db.log.queries[k]
+	if !ok {
+		q = db.dialect.rebind(multiInsert(table, width, rows, suffix))
+		db.log.queries[k] = q
+	}
+	return q
+}
+
+type insertShape struct {
+	table  string
+	rows   int
+	suffix string
+}
 
 func multiInsert(table string, width, rows int, suffix string) string {
 	var q strings.Builder

@@ -41,6 +41,7 @@ func (db *DB) initLog(ctx context.Context) error {
 		cache:    make(map[int64]sumtlog.Hash),
 		lastSize: -1,
 		stmts:    make(map[string]*sql.Stmt),
+		queries:  make(map[insertShape]string),
 	}
 
 	var n int

@@ -311,7 +311,7 @@ func (snap *factSnapshot) holdsAt(i int, now time.Time) bool {
 // batches do this work in parallel rather than in turn.
 type preparedFact struct {
 	hash     []byte
-	entry    []byte
+	entry    tlog.Payload
 	personal personalPart // external: kept in the fact's row (see factPersonalData)
 
 	// Column values of the fact's row.
@@ -639,13 +639,17 @@ type factEntry struct {
 	Subject       string                `json:"subject"`
 }
 
-func encodeFactEntry(f *healthcode.Fact, status healthcode.FactStatus, approvalScope string) ([]byte, error) {
+func encodeFactEntry(f *healthcode.Fact, status healthcode.FactStatus, approvalScope string) (tlog.Payload, error) {
 	b, err := json.Marshal(factEntry{ApprovalScope: approvalScope, ID: f.ID, Key: f.Key, Kind: f.Kind, ObservedAt: fmtTime(f.ObservedAt),
 		Payload: f.Payload, Source: f.Source, Status: status, Subject: f.Subject})
 	if err != nil {
-		return nil, fmt.Errorf("encode fact %s: %w", f.Key, err)
+		return tlog.Payload{}, fmt.Errorf("encode fact %s: %w", f.Key, err)
 	}
-	return b, nil
+	p, err := tlog.CheckPayload(b)
+	if err != nil {
+		return tlog.Payload{}, fmt.Errorf("encode fact %s: %w", f.Key, err)
+	}
+	return p, nil
 }
 
 // factPersonalData is the erasable part of a fact.recorded entry: the

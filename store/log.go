@@ -192,13 +192,17 @@ func (t *Tx) append(kind tlog.Kind, actor healthcode.Actor, subject string, payl
 	if err != nil {
 		return 0, err
 	}
+	cp, err := tlog.CheckPayload(pb)
+	if err != nil {
+		return 0, fmt.Errorf("log %s: %w", kind, err)
+	}
 	var pp personalPart
 	if personal != nil {
 		if pp, err = t.db.sealPersonal(kind, personal); err != nil {
 			return 0, err
 		}
 	}
-	return t.appendEncoded(kind, actor, subject, pb, pp, fresh)
+	return t.appendEncoded(kind, actor, subject, cp, pp, fresh)
 }
 
 // encodePayload is an entry's public part as JSON; a json.RawMessage is
@@ -263,16 +267,15 @@ func (db *DB) sealPersonalData(data [][]byte) ([]personalPart, error) {
 	return out, nil
 }
 
-// appendEncoded is append for a payload already encoded and a personal
-// part already sealed.
-func (t *Tx) appendEncoded(kind tlog.Kind, actor healthcode.Actor, subject string, pb []byte, pp personalPart, fresh bool) (int64, error) {
+// appendEncoded is append for a payload already encoded and checked and a
+// personal part already sealed.
+func (t *Tx) appendEncoded(kind tlog.Kind, actor healthcode.Actor, subject string, pb tlog.Payload, pp personalPart, fresh bool) (int64, error) {
 	e := &tlog.Entry{
 		Index:   t.b.size + int64(len(t.b.entries)),
 		Time:    t.now,
 		Kind:    kind,
 		Actor:   logActor(actor),
 		Subject: subject,
-		Payload: pb,
 	}
 	p := pendingEntry{idx: e.Index, subject: subject}
 	if pp.data != nil {
@@ -306,7 +309,7 @@ func (t *Tx) appendEncoded(kind tlog.Kind, actor healthcode.Actor, subject strin
 			t.b.subjects[subject] = subjectHead{index: e.Index, hash: p.leaf}
 		}()
 	}
-	if p.data, err = e.MarshalText(); err != nil {
+	if p.data, err = e.MarshalTextWith(pb); err != nil {
 		return 0, fmt.Errorf("log %s: %w", kind, err)
 	}
 	p.leaf = sumtlog.RecordHash(p.data)
@@ -595,7 +598,7 @@ func (db *DB) flushLog(t *Tx, oldRoot sumtlog.Hash) (map[int64]sumtlog.Hash, err
 	}
 	var hrows []hrow
 	for _, e := range b.entries {
-		hs, err := sumtlog.StoredHashes(e.idx, e.data, r)
+		hs, err := sumtlog.StoredHashesForRecordHash(e.idx, e.leaf, r)
 		if err != nil {
 			return nil, fmt.Errorf("hash entry %d: %w", e.idx, err)
 		}

@@ -141,6 +141,14 @@ type Entry struct {
 // Validate reports the first field of e that cannot be encoded canonically,
 // as a *healthcode.Error of code EINVALID naming the field.
 func (e *Entry) Validate() error {
+	if err := e.validateHeader(); err != nil {
+		return err
+	}
+	return checkPayload(e.Payload)
+}
+
+// validateHeader is Validate for every field but the payload.
+func (e *Entry) validateHeader() error {
 	if e.Index < 0 {
 		return healthcode.FieldErrorf("index", "must not be negative")
 	}
@@ -178,21 +186,50 @@ func (e *Entry) Validate() error {
 	} else if e.Prev != (sumtlog.Hash{}) {
 		return healthcode.FieldErrorf("prev", "must be zero when there is no subject")
 	}
-	if len(e.Payload) > 0 {
-		if !utf8.Valid(e.Payload) {
-			return healthcode.FieldErrorf("payload", "is not valid JSON")
-		}
-		if e.Payload[0] != '{' {
-			return healthcode.FieldErrorf("payload", "must be a JSON object")
-		}
-		if !json.Valid(e.Payload) {
-			return healthcode.FieldErrorf("payload", "is not valid JSON")
-		}
-		if !compact(e.Payload) {
-			return healthcode.FieldErrorf("payload", "must be compact JSON (use json.Compact)")
-		}
+	return nil
+}
+
+// checkPayload checks that p is empty or a compact JSON object.
+func checkPayload(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	if !utf8.Valid(p) {
+		return healthcode.FieldErrorf("payload", "is not valid JSON")
+	}
+	if p[0] != '{' {
+		return healthcode.FieldErrorf("payload", "must be a JSON object")
+	}
+	if !json.Valid(p) {
+		return healthcode.FieldErrorf("payload", "is not valid JSON")
+	}
+	if !compact(p) {
+		return healthcode.FieldErrorf("payload", "must be compact JSON (use json.Compact)")
 	}
 	return nil
+}
+
+// Payload is an entry's payload that CheckPayload found to be a compact
+// JSON object (or empty), so that MarshalTextWith need not check it again:
+// a writer can check payloads before it takes the log's lock.
+type Payload struct{ b []byte }
+
+// CheckPayload checks p as MarshalText checks an entry's payload.
+func CheckPayload(p []byte) (Payload, error) {
+	if err := checkPayload(p); err != nil {
+		return Payload{}, err
+	}
+	return Payload{p}, nil
+}
+
+// MarshalTextWith is MarshalText for e with payload p (it sets e.Payload),
+// which is already checked.
+func (e *Entry) MarshalTextWith(p Payload) ([]byte, error) {
+	e.Payload = p.b
+	if err := e.validateHeader(); err != nil {
+		return nil, err
+	}
+	return e.encode()
 }
 
 // compact reports whether valid JSON has no whitespace outside strings,
@@ -237,6 +274,11 @@ func (e *Entry) MarshalText() ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
+	return e.encode()
+}
+
+// encode is MarshalText for a valid e.
+func (e *Entry) encode() ([]byte, error) {
 	var b bytes.Buffer
 	b.Grow(len(e.Payload) + 256)
 	line := func(key, value string) {

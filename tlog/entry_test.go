@@ -304,3 +304,30 @@ func TestEntryPayloadSpacesInStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestMarshalTextWith: a payload checked beforehand encodes as MarshalText
+// encodes it, and the rest of the entry is still checked.
+func TestMarshalTextWith(t *testing.T) {
+	e := exampleEntry(t)
+	want, err := e.MarshalText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := CheckPayload(e.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := *e
+	f.Payload = nil
+	got, err := f.MarshalTextWith(p)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Errorf("MarshalTextWith = %q, %v; want %q", got, err, want)
+	}
+	if _, err := CheckPayload([]byte(`{"a": 1}`)); err == nil {
+		t.Error("CheckPayload accepted an uncompacted payload")
+	}
+	f.Index = -1
+	if _, err := f.MarshalTextWith(p); err == nil {
+		t.Error("MarshalTextWith accepted a negative index")
+	}
+}

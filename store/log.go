@@ -38,7 +38,7 @@ type logState struct {
 	vkey     string
 
 	mu    sync.Mutex
-	cache map[int64]sumtlog.Hash
+	cache map[int64]sumtlog.Hash // the stored hashes of the tree's frontier (see cacheFrontier)
 
 	// Owned by the committer goroutine: the log size after this process's
 	// last commit (-1: unknown), and the size from which snapshots read
@@ -82,8 +82,6 @@ type movedChains struct {
 // maxMoved bounds how many local commits the committer remembers; a
 // snapshot older than the oldest is taken as stale.
 const maxMoved = 64
-
-const hashCacheMax = 1 << 16
 
 type request struct {
 	fn   func(*Tx) error
@@ -554,7 +552,7 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 			db.log.moved = slices.Delete(db.log.moved, 0, 1)
 		}
 	}
-	db.cacheHashes(written)
+	db.cacheFrontier(newSize, written)
 	return nil
 }
 
@@ -860,13 +858,24 @@ func readHashes(ctx context.Context, db *DB, q querier, indexes []int64) (map[in
 	return got, nil
 }
 
-func (db *DB) cacheHashes(hs map[int64]sumtlog.Hash) {
+// cacheFrontier keeps the stored hashes the next batch will read: those of
+// the complete subtrees that make up a tree of size n (appending reads
+// their siblings, the tree hash and consistency proof read them), taken
+// from the hashes just written or the cache. Anything else is read from
+// the database, so a miss costs a query, not correctness.
+func (db *DB) cacheFrontier(n int64, written map[int64]sumtlog.Hash) {
 	db.log.mu.Lock()
 	defer db.log.mu.Unlock()
-	if len(db.log.cache)+len(hs) > hashCacheMax {
-		db.log.cache = make(map[int64]sumtlog.Hash)
+	next := make(map[int64]sumtlog.Hash, 64)
+	for lo := int64(0); lo < n; {
+		level := bits.Len64(uint64(n-lo)) - 1 // the largest complete subtree from lo
+		x := sumtlog.StoredHashIndex(level, lo>>level)
+		if h, ok := written[x]; ok {
+			next[x] = h
+		} else if h, ok := db.log.cache[x]; ok {
+			next[x] = h
+		}
+		lo += 1 << level
 	}
-	for x, h := range hs {
-		db.log.cache[x] = h
-	}
+	db.log.cache = next
 }

@@ -29,7 +29,8 @@ type Result struct {
 	// FactIDs are the facts the matched rule rests on, sorted; see cite.
 	FactIDs []string
 	// NextChange is the earliest time after Now at which the result could
-	// change as facts age into or out of windows, or zero if never.
+	// change as facts age into or out of windows (with EvaluateExact: at
+	// which it does change), or zero if never.
 	NextChange time.Time
 }
 

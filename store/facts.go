@@ -77,8 +77,9 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 	if err != nil {
 		return nil, err
 	}
+	local := localFacts(actor, facts)
 	var snap *factSnapshot
-	if localFacts(actor, facts) {
+	if local {
 		if snap, err = db.snapshotFacts(ctx, facts); err != nil {
 			return nil, err
 		}
@@ -90,7 +91,7 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 	err = db.write(ctx, func(t *Tx) error {
 		var err error
 		res, err = t.recordFacts(actor, facts, prep, snap)
-		t.local = localFacts(actor, facts)
+		t.local = local
 		return err
 	})
 	return res, err
@@ -205,26 +206,15 @@ func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact) (*fact
 	if err := t.queryRow("SELECT size FROM log_head WHERE id = 1").Scan(&snap.size); err != nil {
 		return nil, fmt.Errorf("read log size: %w", err)
 	}
-	keys := make([]string, len(facts))
-	persons := make([]string, len(facts))
-	caseSet := map[string]bool{}
-	for i := range facts {
-		keys[i], persons[i] = facts[i].Key, facts[i].Subject
-		if cites(facts[i].Kind) {
-			cases, _ := rules.CitedCases(&facts[i])
-			for _, c := range cases {
-				caseSet[c] = true
-			}
-		}
-	}
-	stored, err := t.storedFacts(keys)
+	refs := refsOf(facts)
+	stored, err := t.storedFacts(refs.keys)
 	if err != nil {
 		return nil, err
 	}
-	if snap.homes, err = t.lookup("SELECT id, jurisdiction FROM residents WHERE id IN (%s)", persons); err != nil {
+	if snap.homes, err = t.lookup("SELECT id, jurisdiction FROM residents WHERE id IN (%s)", refs.persons); err != nil {
 		return nil, err
 	}
-	if snap.cases, err = t.caseStatuses(keysOf(caseSet)); err != nil {
+	if snap.cases, err = t.caseStatuses(refs.cases); err != nil {
 		return nil, err
 	}
 	var extra []healthcode.Fact
@@ -395,6 +385,34 @@ func contentHash(f *healthcode.Fact) []byte {
 	return h.Sum(nil)
 }
 
+// batchRefs are what a batch's facts refer to: their keys, the residents
+// and the areas they are about, and the cases they cite.
+type batchRefs struct {
+	keys, persons, areas, cases []string
+}
+
+func refsOf(facts []healthcode.Fact) batchRefs {
+	r := batchRefs{keys: make([]string, len(facts))}
+	caseSet := map[string]bool{}
+	for i := range facts {
+		f := &facts[i]
+		r.keys[i] = f.Key
+		if rules.IsAreaKind(f.Kind) {
+			r.areas = append(r.areas, f.Subject)
+		} else {
+			r.persons = append(r.persons, f.Subject)
+		}
+		if cites(f.Kind) {
+			cases, _ := rules.CitedCases(f)
+			for _, c := range cases {
+				caseSet[c] = true
+			}
+		}
+	}
+	r.cases = keysOf(caseSet)
+	return r
+}
+
 // stored is what the database already knows about a submitted fact.
 type stored struct {
 	hash   []byte
@@ -408,53 +426,35 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 	fail := func(line int, field, format string, args ...any) {
 		errs = append(errs, &healthcode.Error{Code: healthcode.EINVALID, Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
 	}
-	keys := make([]string, len(facts))
-	var persons, areas []string
-	caseSet := map[string]bool{}
-	for i := range facts {
-		keys[i] = facts[i].Key
-		if rules.IsAreaKind(facts[i].Kind) {
-			areas = append(areas, facts[i].Subject)
-		} else {
-			persons = append(persons, facts[i].Subject)
-		}
-		if cites(facts[i].Kind) {
-			cases, _ := rules.CitedCases(&facts[i])
-			for _, c := range cases {
-				caseSet[c] = true
-			}
-		}
-	}
-	existing, err := t.storedFacts(keys)
+	refs := refsOf(facts)
+	existing, err := t.storedFacts(refs.keys)
 	if err != nil {
 		return nil, err
 	}
-	useSnap := snap != nil && len(areas) == 0 && t.snapshotCurrent(snap.size)
+	useSnap := snap != nil && len(refs.areas) == 0 && t.snapshotCurrent(snap.size)
 	var homes, areaCodes map[string]string
 	var cases map[string]bool
 	if useSnap {
 		homes, areaCodes, cases = snap.homes, map[string]string{}, maps.Clone(snap.cases)
 	} else {
-		if homes, err = t.lookup("SELECT id, jurisdiction FROM residents WHERE id IN (%s)", persons); err != nil {
+		if homes, err = t.lookup("SELECT id, jurisdiction FROM residents WHERE id IN (%s)", refs.persons); err != nil {
 			return nil, err
 		}
-		if areaCodes, err = t.lookup("SELECT code, code FROM jurisdictions WHERE code IN (%s)", areas); err != nil {
+		if areaCodes, err = t.lookup("SELECT code, code FROM jurisdictions WHERE code IN (%s)", refs.areas); err != nil {
 			return nil, err
 		}
-		if cases, err = t.caseStatuses(keysOf(caseSet)); err != nil {
+		if cases, err = t.caseStatuses(refs.cases); err != nil {
 			return nil, err
 		}
 	}
 
 	res := &RecordResult{}
-	hashes := make(map[string][]byte, len(facts)) // content hashes by key
-	var fresh []int                               // indexes of facts to store
+	var fresh []int // indexes of facts to store
 	seen := map[string]int{}
 	for i := range facts {
 		f := &facts[i]
 		line := i + 1
 		h := prep[i].hash
-		hashes[f.Key] = h
 		if s, ok := existing[f.Key]; ok {
 			if string(s.hash) != string(h) {
 				fail(line, "id", "id %q was already used for a different fact: ids must not be reused", f.ID)
@@ -464,7 +464,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 			continue
 		}
 		if j, ok := seen[f.Key]; ok {
-			if string(hashes[facts[j].Key]) != string(h) {
+			if string(prep[j].hash) != string(h) {
 				fail(line, "id", "id %q is used twice in this batch for different facts", f.ID)
 			} else {
 				res.Facts = append(res.Facts, FactOutcome{Line: line, Key: f.Key, Status: "duplicate"})

@@ -289,6 +289,20 @@ func (db *DB) verifySubjects(ctx context.Context, rep *VerifyReport, heads map[s
 }
 
 func (db *DB) verifyPersonal(ctx context.Context, rep *VerifyReport, commitments map[int64]sumtlog.Hash) error {
+	// Personal parts are kept in log_personal, and facts' evidence (the
+	// personal part of their entries) in their own rows (see
+	// factPersonalData): each must open its entry's commitment.
+	open := func(idx int64, salt, data []byte, unasked, wrong string) {
+		c, ok := commitments[idx]
+		var s [32]byte
+		copy(s[:], salt)
+		switch {
+		case !ok:
+			rep.add(idx, "%s", unasked)
+		case len(salt) != 32 || !tlog.CheckPersonal(c, s, data):
+			rep.add(idx, "%s", wrong)
+		}
+	}
 	rows, err := db.db.QueryContext(ctx, "SELECT idx, salt, data FROM log_personal")
 	if err != nil {
 		return fmt.Errorf("read personal parts: %w", err)
@@ -300,21 +314,12 @@ func (db *DB) verifyPersonal(ctx context.Context, rep *VerifyReport, commitments
 		if err := rows.Scan(&idx, &salt, &data); err != nil {
 			return err
 		}
-		c, ok := commitments[idx]
-		var s [32]byte
-		copy(s[:], salt)
-		switch {
-		case !ok:
-			rep.add(idx, "has a stored personal part but commits to none")
-		case len(salt) != 32 || !tlog.CheckPersonal(c, s, data):
-			rep.add(idx, "its personal part does not open the commitment in the entry")
-		}
+		open(idx, salt, data, "has a stored personal part but commits to none",
+			"its personal part does not open the commitment in the entry")
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	// Facts keep their evidence, the personal part of their entries, in
-	// their own rows (see factPersonalData).
 	rows, err = db.db.QueryContext(ctx, "SELECT log_index, evidence, evidence_salt FROM facts WHERE length(evidence_salt) > 0")
 	if err != nil {
 		return fmt.Errorf("read facts' evidence: %w", err)
@@ -327,15 +332,8 @@ func (db *DB) verifyPersonal(ctx context.Context, rep *VerifyReport, commitments
 		if err := rows.Scan(&idx, &evidence, &salt); err != nil {
 			return err
 		}
-		c, ok := commitments[idx]
-		var s [32]byte
-		copy(s[:], salt)
-		switch {
-		case !ok:
-			rep.add(idx, "its fact stores evidence but the entry commits to no personal part")
-		case len(salt) != 32 || !tlog.CheckPersonal(c, s, factPersonalData(evidence)):
-			rep.add(idx, "its fact's evidence does not open the commitment in the entry")
-		}
+		open(idx, salt, factPersonalData(evidence), "its fact stores evidence but the entry commits to no personal part",
+			"its fact's evidence does not open the commitment in the entry")
 	}
 	// A commitment without a stored part is an erased personal part: fine.
 	return rows.Err()

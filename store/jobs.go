@@ -118,6 +118,9 @@ func (db *DB) RunJobs(ctx context.Context, progress func(JobProgress)) (int, err
 		if err != nil {
 			return finished, fmt.Errorf("find due jobs: %w", err)
 		}
+		if err := db.dialect.analyze(ctx, db.db, "residents", "facts", "codes", "code_schedule"); err != nil {
+			db.logger.Warn("refreshing planner statistics before a job failed; the job runs anyway", "job", id, "err", err)
+		}
 		// The number of residents in scope, for progress reports only.
 		var total int64
 		var params string

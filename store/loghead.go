@@ -65,11 +65,60 @@ func (db *DB) initLog(ctx context.Context) error {
 	}
 	db.log.wg.Add(1)
 	go db.committer()
+	db.log.wg.Add(1)
 	if db.dialect.name() == SQLite {
-		db.log.wg.Add(1)
-		go db.checkpointer()
+		go db.background(checkpointInterval, db.checkpointer())
+	} else {
+		go db.background(time.Second, db.analyzer())
 	}
 	return nil
+}
+
+// background calls f every interval until the store closes.
+func (db *DB) background(interval time.Duration, f func()) {
+	defer db.log.wg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.closed:
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}
+
+// analyzeEvery is how many log entries this process appends between two
+// looks at PostgreSQL's statistics.
+const analyzeEvery = 1000
+
+// analyzer keeps PostgreSQL's planner statistics current while this
+// process writes, as autovacuum would (see postgresDialect.analyze): each
+// second, when at least analyzeEvery entries have been appended since it
+// last looked, it analyzes the tables that changed by a tenth.
+func (db *DB) analyzer() func() {
+	var seen int64
+	return func() {
+		n := db.log.entries.Load()
+		if n-seen < analyzeEvery {
+			return
+		}
+		seen = n
+		// Close cancels a running ANALYZE rather than wait for it.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		go func() {
+			select {
+			case <-db.closed:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		if err := db.dialect.analyze(ctx, db.db); err != nil && ctx.Err() == nil {
+			db.logger.Warn("refreshing planner statistics", "err", err)
+		}
+	}
 }
 
 // checkpointInterval is how often the checkpointer copies committed WAL
@@ -80,24 +129,16 @@ const checkpointInterval = 250 * time.Millisecond
 // than inside it (the connections' automatic checkpoints are off, see
 // Open): a passive checkpoint waits for no reader or writer, so commits go
 // on while the pages they wrote earlier are copied.
-func (db *DB) checkpointer() {
-	defer db.log.wg.Done()
-	t := time.NewTicker(checkpointInterval)
-	defer t.Stop()
+func (db *DB) checkpointer() func() {
 	var done int64
-	for {
-		select {
-		case <-db.closed:
-			return
-		case <-t.C:
-		}
+	return func() {
 		n := db.log.commits.Load()
 		if n == done {
-			continue
+			return
 		}
 		if _, err := db.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
 			db.logger.Warn("WAL checkpoint", "err", err)
-			continue
+			return
 		}
 		done = n
 	}

@@ -305,3 +305,21 @@ func BenchmarkEvaluateGo(b *testing.B) {
 		}
 	}
 }
+
+// TestEvaluateAllocatesNothing checks that evaluating prepared facts
+// allocates nothing for a typical green resident. An index into areas with
+// a key read from a fact (areas[v.area]) costs CEL an allocation at each
+// lookup, unless the program calls @areas_of instead (areaLookups).
+func TestEvaluateAllocatesNothing(t *testing.T) {
+	rs := Default()
+	p, err := Prepare(Input{Facts: typicalResident(), Areas: typicalAreas(), Now: typicalNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rs.EvaluatePrepared(p); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { rs.EvaluatePrepared(p) }); n != 0 {
+		t.Errorf("EvaluatePrepared allocates %.0f times, want 0", n)
+	}
+}

@@ -134,6 +134,8 @@ func TestParseConditions(t *testing.T) {
 		{`facts.contacts.exists(c, c.exposed_at > now) || now > timestamp('2022-07-01T00:00:00Z')`, ""},
 		{`size(facts.contacts) >= 0`, "q.yaml:11: rule r1: condition holds for a resident with no facts; a code must rest on facts"},
 		{`areas['410102'].size() > 0`, "q.yaml:11: rule r1: fails for a resident with no facts: rule r1: no such key: 410102"},
+		// The function programs use for areas[...] cannot be written.
+		{`@areas_of(areas, '410102').size() > 0`, "q.yaml:11:17: rule r1: Syntax error: token recognition error at: '@'"},
 	} {
 		_, err := Parse("q.yaml", []byte(ruleset(tc.cond)))
 		got := ""

@@ -54,7 +54,7 @@ func (p *parser) compile(rs *Ruleset) {
 			p.errorf(r.node, "rule %s: %s", r.ID, msg)
 			continue
 		}
-		r.prg, err = env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(CostLimit))
+		r.prg, err = program(env, ast, cel.CostLimit(CostLimit))
 		if err != nil {
 			p.errorf(r.node, "rule %s: %v", r.ID, err)
 			continue
@@ -111,7 +111,7 @@ func (rs *Ruleset) combinedFor(mask uint32) (*combined, error) {
 		if iss.Err() != nil {
 			return nil, iss.Err()
 		}
-		prg, err := rs.env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+		prg, err := program(rs.env, ast)
 		if err != nil {
 			return nil, err
 		}

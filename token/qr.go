@@ -136,7 +136,21 @@ func Decode(r io.Reader) (string, error) {
 		return "", healthcode.Errorf(healthcode.EINVALID, "decode image: %v", err)
 	}
 	hints := map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, hints)
+	reader := zxqr.NewQRCodeReader()
+	res, err := reader.Decode(bmp, hints)
+	// gozxing's detector misses the finder patterns of about one code in a
+	// hundred (some data modules look like a finder pattern); turned a
+	// quarter, the same code decodes.
+	for turns := 1; err != nil && turns < 4 && bmp.IsRotateSupported(); turns++ {
+		turned, rerr := bmp.RotateCounterClockwise()
+		if rerr != nil {
+			break
+		}
+		bmp = turned
+		if r, derr := reader.Decode(bmp, hints); derr == nil {
+			res, err = r, nil
+		}
+	}
 	if err != nil {
 		return "", healthcode.Errorf(healthcode.EINVALID, "no readable QR code in the image: %v", err)
 	}

@@ -53,7 +53,7 @@ func TestPlansFollowGrowth(t *testing.T) {
 	}
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		var n int
-		if err := db.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM pg_stat_user_tables WHERE relname = 'residents' AND last_analyze IS NOT NULL").Scan(&n); err != nil {
+		if err := db.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM pg_stat_user_tables WHERE relname = 'residents' AND COALESCE(last_analyze, last_autoanalyze) IS NOT NULL").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n == 1 {
@@ -97,7 +97,7 @@ func TestJobsAnalyze(t *testing.T) {
 	defer db.Close()
 	analyzed := func() map[string]string {
 		t.Helper()
-		rows, err := db.db.QueryContext(ctx, "SELECT relname, COALESCE(last_analyze::text, '') FROM pg_stat_user_tables WHERE relname IN ('residents', 'facts', 'codes', 'code_schedule')")
+		rows, err := db.db.QueryContext(ctx, "SELECT relname, COALESCE(COALESCE(last_analyze, last_autoanalyze)::text, '') FROM pg_stat_user_tables WHERE relname IN ('residents', 'facts', 'codes', 'code_schedule')")
 		if err != nil {
 			t.Fatal(err)
 		}

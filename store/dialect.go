@@ -83,6 +83,9 @@ func (postgresDialect) analyze(ctx context.Context, db *sql.DB, tables ...string
 	if err != nil || len(stale) == 0 {
 		return err
 	}
+	for i, t := range stale {
+		stale[i] = `"` + strings.ReplaceAll(t, `"`, `""`) + `"`
+	}
 	_, err = db.ExecContext(ctx, "ANALYZE "+strings.Join(stale, ", "))
 	return err
 }

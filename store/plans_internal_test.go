@@ -14,9 +14,9 @@ import (
 // TestPlansFollowGrowth checks that on PostgreSQL a statement a connection
 // ran while a table was empty reads the table by index once the store has
 // filled it: the generic plan PostgreSQL keeps for such a statement would
-// scan the whole table, until new statistics replace it. This server's
-// autovacuum may be off (it is on the CI machine); the store's analyzer
-// takes the statistics.
+// scan the whole table, until new statistics replace it. The server's
+// autovacuum may be off (it is on the CI machine's server): the store's
+// analyzer takes the statistics.
 func TestPlansFollowGrowth(t *testing.T) {
 	ctx := context.Background()
 	db := newProvince(t, testdb.Postgres(t), Options{})

@@ -15,7 +15,7 @@ import (
 // ran while a table was empty reads the table by index once the store has
 // filled it: the generic plan PostgreSQL keeps for such a statement would
 // scan the whole table, until new statistics replace it. The server's
-// autovacuum may be off (it is on the CI machine's server): the store's
+// autovacuum may be off (on the CI machine it is): the store's
 // analyzer takes the statistics.
 func TestPlansFollowGrowth(t *testing.T) {
 	ctx := context.Background()

@@ -59,7 +59,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, healthcode.FieldErrorf("password", "is required"))
 		return
 	}
-	sess, err := s.db.LoginFrom(r.Context(), req.Login, req.Password, remoteHost(r))
+	sess, err := s.db.LoginFrom(r.Context(), req.Login, req.Password, s.clientAddr(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -10,7 +10,10 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +37,13 @@ type Config struct {
 	KeySecret []byte
 	Issuer    string
 	KeyPoll   time.Duration
+
+	// TrustedProxies are the reverse proxies in front of the server. A
+	// request from one of them is taken to come from the address its
+	// X-Forwarded-For header gives (the last one not itself a trusted
+	// proxy), for per-address login limits; the header of any other peer
+	// is ignored, since a client can write it.
+	TrustedProxies []netip.Prefix
 }
 
 // Server holds what handlers share.
@@ -103,4 +113,46 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(add
 		return err
 	}
 	return nil
+}
+
+// clientAddr is the address a request comes from, for per-address login
+// limits: the peer's, or for a peer in Config.TrustedProxies the last
+// address of X-Forwarded-For that is not a trusted proxy (each proxy
+// appends the address it was reached from). An entry that is not an
+// address stops the walk at the last trusted hop.
+func (s *Server) clientAddr(r *http.Request) string {
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		host = h
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !s.trustedProxy(peer) {
+		return host
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		client = a.Unmap()
+		if !s.trustedProxy(client) {
+			break
+		}
+	}
+	return client.String()
+}
+
+func (s *Server) trustedProxy(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

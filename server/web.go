@@ -41,8 +41,9 @@ func (s *Server) newPages() *web.Pages {
 			}
 			return http.StatusInternalServerError
 		},
-		RequestID: func(r *http.Request) string { return requestID(r.Context()) },
-		Tokens:    func() bool { return s.tokens.Load() != nil },
+		RequestID:  func(r *http.Request) string { return requestID(r.Context()) },
+		ClientAddr: s.clientAddr,
+		Tokens:     func() bool { return s.tokens.Load() != nil },
 	})
 	if err != nil {
 		panic("server: web pages: " + err.Error())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -22,11 +23,17 @@ func runServe(ctx context.Context, e *env) error {
 	level := fs.String("log-level", e.envOr("HEALTHCODE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env HEALTHCODE_LOG_LEVEL)")
 	origin := fs.String("log-origin", e.envOr("HEALTHCODE_LOG_ORIGIN", "healthcode.local/log"), "origin line of the transparency log's checkpoints (env HEALTHCODE_LOG_ORIGIN)")
 	issuer := fs.String("issuer", e.envOr("HEALTHCODE_ISSUER", store.DefaultIssuer), "issuer name of a new deployment's trust list, e.g. cn-41 (env HEALTHCODE_ISSUER)")
+	proxies := fs.String("trusted-proxies", e.envOr("HEALTHCODE_TRUSTED_PROXIES", ""),
+		"comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client, for per-address login limits (env HEALTHCODE_TRUSTED_PROXIES)")
 	limits := limitFlags(e, fs)
 	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
 	}
 	lim, err := limits()
+	if err != nil {
+		return err
+	}
+	trusted, err := parsePrefixes("trusted-proxies", *proxies)
 	if err != nil {
 		return err
 	}
@@ -59,7 +66,8 @@ func runServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag, DemoLogins: logins, KeySecret: secret, Issuer: *issuer})
+	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag, DemoLogins: logins, KeySecret: secret, Issuer: *issuer,
+		TrustedProxies: trusted})
 	if secret == nil {
 		logger.Warn("token issuing disabled: no key secret (set " + envKeySecret + ")")
 	} else {
@@ -85,4 +93,26 @@ func newLogger(e *env, level string) (*slog.Logger, error) {
 		return nil, usagef("bad --log-level %q: want debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// parsePrefixes reads a comma-separated list of addresses (one host each)
+// and CIDR prefixes.
+func parsePrefixes(name, s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(f); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, usagef("--%s: %q is not an address or a CIDR prefix such as 10.0.0.0/8", name, f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net"
 	"net/http"
 
 	"github.com/healthcode/healthcode"
@@ -18,7 +19,8 @@ func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, http.StatusOK, p.newPage(w, r, "login", d))
 }
 
-// Login checks a login and password with store.Login, sets the session
+// Login checks a login and password with store.LoginFrom (failed logins
+// are limited per account and per address), sets the session
 // cookie and goes on to the page asked for: a resident's own page by
 // default.
 func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
@@ -34,7 +36,14 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusBadRequest, p.newPage(w, r, "login", d))
 		return
 	}
-	sess, err := p.db.Login(r.Context(), d.Login, password)
+	addr, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		addr = r.RemoteAddr
+	}
+	if p.opts.ClientAddr != nil {
+		addr = p.opts.ClientAddr(r)
+	}
+	sess, err := p.db.LoginFrom(r.Context(), d.Login, password, addr)
 	if err != nil {
 		if healthcode.ErrorCode(err) != healthcode.EUNAUTH {
 			p.error(w, r, err)

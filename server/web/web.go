@@ -53,6 +53,9 @@ type Options struct {
 	Status func(code string) int
 	// RequestID returns the request id of a request's context, for logs.
 	RequestID func(r *http.Request) string
+	// ClientAddr returns the address a request comes from, for
+	// per-address login limits; nil means the peer's address.
+	ClientAddr func(r *http.Request) string
 	// Tokens reports whether the server issues tokens
 	// (GET /v1/residents/{id}/token), so the resident page shows its QR
 	// image only when it can load.

@@ -8,6 +8,7 @@ package web_test
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -235,6 +236,9 @@ func TestBrowser(t *testing.T) {
 		testVerifierOffline(t, browser, f)
 	})
 
+	t.Run("verifier accepts a recognised province's tokens", func(t *testing.T) {
+		testVerifierRecognition(t, browser)
+	})
 	t.Run("verifier matches the token test vectors", func(t *testing.T) {
 		tb := newTab(t, browser)
 		tb.do(t, chromedp.Navigate(f.ts.URL+"/verify"), chromedp.WaitVisible(chromedp.CSS(`#verifier[data-ready="true"]`)))
@@ -436,4 +440,72 @@ func base45Decode(t *testing.T, s string) []byte {
 		}
 	}
 	return out
+}
+
+// testVerifierRecognition: a verifier that pins only our trust-list key
+// learns a recognised province's pin from our signed recognition statement,
+// caches that province's list and verifies its tokens, offline too.
+func testVerifierRecognition(t *testing.T, browser context.Context) {
+	ours := mustFixture(t, testdb.SQLite(t), true)
+	theirs := mustIssuerFixture(t, testdb.SQLite(t), true, "cn-42")
+	var key struct {
+		PublicKey string `json:"public_key"`
+	}
+	resp, err := http.Get(theirs.ts.URL + "/v1/trust/key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&key)
+	resp.Body.Close()
+	pin, err := hex.DecodeString(key.PublicKey)
+	if err != nil || len(pin) != ed25519.PublicKeySize {
+		t.Fatalf("their trust key %q: %v", key.PublicKey, err)
+	}
+	resp, err = http.Get(theirs.ts.URL + "/v1/trust")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if _, err := ours.db.ImportTrustList(system, keySecret, list, ed25519.PublicKey(pin)); err != nil {
+		t.Fatal(err)
+	}
+	theirToken := mustToken(t, theirs, "login-r_res1", "r_res1")
+
+	tb := newTab(t, browser)
+	tb.do(t, chromedp.Navigate(ours.ts.URL+"/verify"), chromedp.WaitVisible(chromedp.CSS(`#verifier[data-ready="true"]`)))
+	if got := tb.text(t, "#trust-status"); !strings.Contains(got, "cn-41") || !strings.Contains(got, "cn-42") {
+		t.Fatalf("trust status %q, want both provinces' lists", got)
+	}
+	check := func(name string) {
+		t.Helper()
+		tb.do(t,
+			chromedp.SetValue(chromedp.CSS("#token"), theirToken),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById('result').removeAttribute('data-outcome')`),
+			chromedp.Click(chromedp.CSS("#verify-button")),
+			chromedp.WaitVisible(chromedp.CSS(`#result[data-outcome]`)),
+		)
+		if got := tb.text(t, "#result"); !strings.Contains(got, "绿码") || !strings.Contains(got, "cn-42") {
+			t.Errorf("%s: their token shows %q, want a valid green code from cn-42", name, got)
+		}
+	}
+	check("online")
+	// Offline, the cached lists are re-verified on load: theirs against
+	// the pin our cached statement gives.
+	tb.mu.Lock()
+	tb.offline = true
+	tb.mu.Unlock()
+	ours.ts.Close()
+	tb.do(t, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#verifier[data-ready="true"]`)))
+	if n := eval[string](t, tb, `document.getElementById('trust-status').dataset.lists`); n != "2" {
+		t.Fatalf("offline, trust lists cached: %q (%s)", n, tb.text(t, "#trust-status"))
+	}
+	check("offline")
+	// Their pin comes only through a statement our key signed.
+	if got := eval[string](t, tb, `(async () => {
+		const V = globalThis.HCVerify, statement = JSON.parse(localStorage.getItem('hc.trust.recognition'));
+		try { await V.parseRecognition(statement, V.unhex('`+hex.EncodeToString(pin)+`')); return 'accepted'; } catch (e) { return e.reason; }
+	})()`); got != "bad_signature" {
+		t.Errorf("our recognition statement checked against their key: %s, want bad_signature", got)
+	}
 }

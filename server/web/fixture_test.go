@@ -40,6 +40,13 @@ type fixture struct {
 
 func mustFixture(t *testing.T, dsn string, tokens bool) *fixture {
 	t.Helper()
+	return mustIssuerFixture(t, dsn, tokens, "")
+}
+
+// mustIssuerFixture is mustFixture for a deployment whose trust list is
+// issuer's (store.DefaultIssuer if empty).
+func mustIssuerFixture(t *testing.T, dsn string, tokens bool, issuer string) *fixture {
+	t.Helper()
 	db, err := store.Open(context.Background(), dsn, store.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +91,7 @@ func mustFixture(t *testing.T, dsn string, tokens bool) *fixture {
 		{Login: "login-o_op", Password: password, Name: "钱七", Role: string(healthcode.RoleOperator)},
 	}}
 	if tokens {
-		cfg.KeySecret = keySecret
+		cfg.KeySecret, cfg.Issuer = keySecret, issuer
 	}
 	srv := server.New(db, cfg)
 	if tokens {

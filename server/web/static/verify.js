@@ -19,6 +19,7 @@
   const SKEW = 120; // seconds, token.DefaultSkew
   const TOKEN_CONTEXT = 'healthcode token v1\0';
   const TRUST_CONTEXT = 'healthcode trust list v1\0';
+  const RECOGNITION_CONTEXT = 'healthcode recognition v1\0';
   const COLOURS = [null, 'green', 'yellow', 'red'];
   const B45 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:';
   const enc = new TextEncoder();
@@ -177,23 +178,31 @@
     for (const k of required) if (!(k in obj)) throw new Error(what + ': missing "' + k + '"');
   }
 
-  // parseTrustList is token.ParseTrustList: check the envelope against the
-  // pinned trust-list key, and only then decode and validate the payload.
-  async function parseTrustList(envelope, trustKey) {
+  // openEnvelope checks a signed envelope ({payload, key_id, signature})
+  // against the pinned trust-list key, under a context string, and returns
+  // the payload bytes, unread until the signature holds.
+  async function openEnvelope(envelope, trustKey, context, what) {
     let env, payload, sig;
     try {
       env = typeof envelope === 'string' ? JSON.parse(envelope) : envelope;
-      exactKeys(env, ['payload', 'key_id', 'signature'], ['payload', 'key_id', 'signature'], 'trust list envelope');
+      exactKeys(env, ['payload', 'key_id', 'signature'], ['payload', 'key_id', 'signature'], what + ' envelope');
       payload = unbase64(env.payload);
       sig = unbase64(env.signature);
     } catch (e) {
       fail('malformed', e.message);
     }
-    if (sig.length !== SIG_LEN) fail('malformed', 'trust list signature encoding');
-    if (trustKey.length !== 32) fail('bad_signature', 'trust list key has bad length ' + trustKey.length);
+    if (sig.length !== SIG_LEN) fail('malformed', what + ' signature encoding');
+    if (trustKey.length !== 32) fail('bad_signature', what + ' key has bad length ' + trustKey.length);
     const want = await keyId(trustKey);
-    if (env.key_id !== want) fail('bad_signature', 'trust list signed by key "' + env.key_id + '", pinned key is ' + want);
-    if (!await ed25519Verify(trustKey, sig, concat(enc.encode(TRUST_CONTEXT), payload))) fail('bad_signature', 'trust list signature');
+    if (env.key_id !== want) fail('bad_signature', what + ' signed by key "' + env.key_id + '", pinned key is ' + want);
+    if (!await ed25519Verify(trustKey, sig, concat(enc.encode(context), payload))) fail('bad_signature', what + ' signature');
+    return payload;
+  }
+
+  // parseTrustList is token.ParseTrustList: check the envelope against the
+  // pinned trust-list key, and only then decode and validate the payload.
+  async function parseTrustList(envelope, trustKey) {
+    const payload = await openEnvelope(envelope, trustKey, TRUST_CONTEXT, 'trust list');
     const tl = { keys: [] };
     try {
       const j = JSON.parse(utf8.decode(payload));
@@ -227,6 +236,33 @@
     return tl;
   }
 
+  // parseRecognition is store.ParseRecognition: our recognition statement,
+  // checked against the pinned trust-list key, and only then read. It
+  // returns its issuer, version and the recognised issuers' trust-list
+  // keys (hex by issuer): the only way this page learns another
+  // province's pin.
+  async function parseRecognition(envelope, trustKey) {
+    const payload = await openEnvelope(envelope, trustKey, RECOGNITION_CONTEXT, 'recognition statement');
+    const r = { pins: {} };
+    try {
+      const j = JSON.parse(utf8.decode(payload));
+      exactKeys(j, ['issuer', 'version', 'issued_at', 'recognises'], ['issuer', 'version'], 'recognition statement');
+      if (!Number.isSafeInteger(j.version) || j.version < 0) throw new Error('version: not a count');
+      r.issuer = String(j.issuer);
+      r.version = j.version;
+      for (const [i, ri] of (j.recognises || []).entries()) {
+        exactKeys(ri, ['issuer', 'trust_key', 'version'], ['issuer', 'trust_key'], 'recognised issuer ' + i);
+        const key = unbase64(ri.trust_key);
+        if (typeof ri.issuer !== 'string' || ri.issuer === '' || key.length !== 32) throw new Error('recognised issuer ' + i + ': no valid trust-list key');
+        r.pins[ri.issuer] = hex(key);
+      }
+    } catch (e) {
+      if (e instanceof VerifyError) throw e;
+      fail('malformed', 'recognition statement: ' + e.message);
+    }
+    return r;
+  }
+
   // verifyToken is Verifier.VerifyToken, rule by rule, with now in Unix
   // seconds and newest mapping issuers to the highest version seen.
   async function verifyToken(text, lists, now, newest) {
@@ -257,12 +293,25 @@
     set(k, v) { localStorage.setItem('hc.trust.' + k, JSON.stringify(v)); },
   };
 
+  // loadCached re-verifies the cached lists: ours against the pin, a
+  // recognised province's against the key our cached recognition statement
+  // (itself re-verified against the pin) gives for it.
   async function loadCached() {
     const pin = store.get('pin', '');
     if (!pin) return [];
+    let pins = {};
+    const rec = store.get('recognition', '');
+    if (rec) {
+      try { pins = (await parseRecognition(rec, unhex(pin))).pins; } catch (e) { /* a damaged statement: ours only */ }
+    }
     const out = [];
-    for (const env of Object.values(store.get('lists', {}))) {
-      try { out.push(await parseTrustList(env, unhex(pin))); } catch (e) { /* a damaged entry is ignored */ }
+    for (const [issuer, env] of Object.entries(store.get('lists', {}))) {
+      let tl = null;
+      try { tl = await parseTrustList(env, unhex(pin)); } catch (e) { /* not ours */ }
+      if (!tl && pins[issuer]) {
+        try { tl = await parseTrustList(env, unhex(pins[issuer])); } catch (e) { /* a damaged entry is ignored */ }
+      }
+      if (tl && tl.issuer === issuer) out.push(tl);
     }
     return out;
   }
@@ -291,7 +340,7 @@
 
   // refresh fetches the pin (kept once set: trust on first use) and the
   // trust lists, verifies and caches them. It returns a status word.
-  async function refresh(keyURL, trustURL) {
+  async function refresh(keyURL, trustURL, recognisedURL, listsURL) {
     let pin = store.get('pin', '');
     const kr = await fetch(keyURL, { cache: 'no-store' });
     if (!kr.ok) throw new Error('trust key: HTTP ' + kr.status);
@@ -302,19 +351,48 @@
     if (!tr.ok) throw new Error('trust list: HTTP ' + tr.status);
     const lists = store.get('lists', {});
     const newest = store.get('newest', {});
+    const ours = new Set();
     for (const env of envelopesOf(await tr.json())) {
       const tl = await parseTrustList(env, unhex(pin));
+      ours.add(tl.issuer);
       if (tl.version < (newest[tl.issuer] || 0)) continue; // rollback refused
       lists[tl.issuer] = JSON.stringify(env);
       newest[tl.issuer] = tl.version;
     }
+    // The provinces we recognise (互认): their pins from our signed
+    // statement, then their lists, each checked against its own pin. An
+    // older statement than one seen before is refused, and no statement
+    // can re-pin our own issuer.
+    try {
+      const rr = recognisedURL ? await fetch(recognisedURL, { cache: 'no-store' }) : null;
+      const recText = rr && rr.ok ? (await rr.text()).trim() : '';
+      if (recText) {
+        const rec = await parseRecognition(recText, unhex(pin));
+        if (rec.version >= store.get('recognition_version', 0)) {
+          store.set('recognition', recText);
+          store.set('recognition_version', rec.version);
+          for (const [issuer, key] of Object.entries(rec.pins)) {
+            if (ours.has(issuer)) continue;
+            try {
+              const lr = await fetch(listsURL + encodeURIComponent(issuer), { cache: 'no-store' });
+              if (!lr.ok) continue;
+              const env = await lr.json();
+              const tl = await parseTrustList(env, unhex(key));
+              if (tl.issuer !== issuer || tl.version < (newest[issuer] || 0)) continue;
+              lists[issuer] = JSON.stringify(env);
+              newest[issuer] = tl.version;
+            } catch (e) { /* that province's cached list stays */ }
+          }
+        }
+      }
+    } catch (e) { /* the recognised lists cached before stay */ }
     store.set('lists', lists);
     store.set('newest', newest);
     store.set('fetched', new Date().toISOString());
     return keyChanged ? 'key_changed' : 'ok';
   }
 
-  globalThis.HCVerify = { parseToken, parseTrustList, verifyToken, b45decode, hex, unhex, VerifyError };
+  globalThis.HCVerify = { parseToken, parseTrustList, parseRecognition, verifyToken, b45decode, hex, unhex, VerifyError };
 
   // The page.
   const root = document.getElementById('verifier');
@@ -340,7 +418,7 @@
     showTrust('');
     let status = 'ok';
     try {
-      status = await refresh(root.dataset.keyUrl, root.dataset.trustUrl);
+      status = await refresh(root.dataset.keyUrl, root.dataset.trustUrl, root.dataset.recognisedUrl, root.dataset.listsUrl);
       lists = await loadCached();
     } catch (e) {
       status = 'offline';

@@ -452,6 +452,51 @@ func TestStatsSuppression(t *testing.T) {
 	})
 }
 
+// TestChangesByCause: a jurisdiction's code changes by day and cause count
+// its own residents' only (its whole subtree).
+func TestChangesByCause(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustAccWorld(t, dsn, store.Limits{}, 12)
+		var others []healthcode.Resident
+		for i := 0; i < 10; i++ {
+			others = append(others, resident(100+i, "410105001002"))
+		}
+		if err := w.db.CreateResidents(system, others); err != nil {
+			t.Fatal(err)
+		}
+		day := w.now.Add(-24 * time.Hour)
+		var fs []healthcode.Fact
+		for i := 0; i < 12; i++ {
+			fs = append(fs, w.pcr(fmt.Sprint("p-", i), resident(i, "").ID, "positive", day))
+		}
+		for i := 0; i < 10; i++ {
+			fs = append(fs, w.pcr(fmt.Sprint("q-", i), others[i].ID, "positive", day))
+		}
+		if _, err := w.db.RecordFacts(as(lab), fs); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			jurisdiction string
+			want         int64 // 0: suppressed or none
+		}{
+			{"410105001001", 12},
+			{"410105001002", 10},
+			{"410105001", 22},
+			{"410000", 22},
+			{"410102", 0},
+		} {
+			got, err := w.db.ChangesByCause(context.Background(), tc.jurisdiction)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := got["2026-11-01"][store.CauseFact]
+			if (tc.want == 0) != (c == nil) || c != nil && *c != tc.want {
+				t.Errorf("%s: %+v, want %d changes by a fact on 2026-11-01", tc.jurisdiction, got, tc.want)
+			}
+		}
+	})
+}
+
 func TestLoginLimitsAndDisabling(t *testing.T) {
 	testdb.Engines(t, func(t *testing.T, dsn string) {
 		w := mustAccWorld(t, dsn, store.Limits{LoginFailuresPerAccount: 3, LoginFailuresPerAddress: 5}, 6)

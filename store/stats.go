@@ -116,9 +116,29 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 	return st, nil
 }
 
+// ChangesByCause is Stats.ChangesByDay for one jurisdiction (its whole
+// subtree): code changes of its residents per UTC day by cause, counts
+// below MinPublishedCount null. The command desk shows it for the
+// officer's own jurisdiction.
+func (db *DB) ChangesByCause(ctx context.Context, jurisdiction string) (map[string]map[string]Count, error) {
+	out := map[string]map[string]Count{}
+	err := db.eachRow(ctx, `SELECT substr(c.changed_at, 1, 10), c.cause, COUNT(*) FROM code_changes c JOIN residents r ON r.id = c.resident
+		WHERE r.jurisdiction LIKE ? GROUP BY substr(c.changed_at, 1, 10), c.cause`,
+		func(s []string, n int64) {
+			if out[s[0]] == nil {
+				out[s[0]] = map[string]Count{}
+			}
+			out[s[0]][s[1]] = publish(n)
+		}, 2, healthcode.CodePrefix(jurisdiction)+"%")
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // eachRow runs a query whose rows are width text columns and a count.
-func (db *DB) eachRow(ctx context.Context, query string, f func(s []string, n int64), width int) error {
-	rows, err := db.db.QueryContext(ctx, query)
+func (db *DB) eachRow(ctx context.Context, query string, f func(s []string, n int64), width int, args ...any) error {
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(query), args...)
 	if err != nil {
 		return fmt.Errorf("statistics: %w", err)
 	}

@@ -102,14 +102,19 @@ func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
 	for _, c := range []healthcode.Colour{healthcode.Green, healthcode.Yellow, healthcode.Red} {
 		d.Codes = append(d.Codes, colourCount{Colour: c, N: st.Codes[actor.Jurisdiction][string(c)]})
 	}
-	days := make([]string, 0, len(st.ChangesByDay))
-	for day := range st.ChangesByDay {
+	changes, err := p.db.ChangesByCause(ctx, actor.Jurisdiction)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	days := make([]string, 0, len(changes))
+	for day := range changes {
 		days = append(days, day)
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(days)))
 	for _, day := range days[:min(len(days), recentDays)] {
 		dc := dayCauses{Day: day}
-		for cause, n := range st.ChangesByDay[day] {
+		for cause, n := range changes[day] {
 			dc.Causes = append(dc.Causes, causeCount{Cause: cause, N: n})
 		}
 		slices.SortFunc(dc.Causes, func(a, b causeCount) int { return strings.Compare(a.Cause, b.Cause) })

@@ -133,7 +133,7 @@ func (s *Server) clientAddr(r *http.Request) string {
 	for _, v := range r.Header.Values("X-Forwarded-For") {
 		hops = append(hops, strings.Split(v, ",")...)
 	}
-	client := peer
+	client := peer.Unmap()
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -48,19 +49,12 @@ func runFacts(ctx context.Context, e *env) error {
 			body.Write(l.data)
 			body.WriteByte('\n')
 		}
-		req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimSuffix(*url, "/")+"/v1/facts", &body)
+		status, b, err := postBatch(ctx, e, client, strings.TrimSuffix(*url, "/")+"/v1/facts", *key, body.Bytes())
 		if err != nil {
-			return err
+			return fmt.Errorf("post the facts of lines %d–%d: %w; %d facts imported before them (running the import again is safe: facts already stored are skipped)",
+				part[0].line, part[len(part)-1].line, err, i)
 		}
-		req.Header.Set("Content-Type", "application/x-ndjson")
-		req.Header.Set("Authorization", "Bearer "+*key)
-		resp, err := client.Do(req)
-		if err != nil {
-			return fmt.Errorf("post facts %d–%d: %w", i+1, i+len(part), err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
+		if status != http.StatusOK {
 			var eb struct {
 				Error struct {
 					Code, Message string
@@ -79,7 +73,7 @@ func runFacts(ctx context.Context, e *env) error {
 				fmt.Fprintf(e.stderr, "%s: %s\n", where, d.Message)
 			}
 			if len(eb.Error.Details) == 0 {
-				fmt.Fprintf(e.stderr, "healthcode: error: server said %d: %s\n", resp.StatusCode, eb.Error.Message)
+				fmt.Fprintf(e.stderr, "healthcode: error: server said %d: %s\n", status, eb.Error.Message)
 			}
 			return fmt.Errorf("batch of lines %d–%d rejected (nothing of it stored); %d facts imported before it", part[0].line, part[len(part)-1].line, i)
 		}
@@ -109,6 +103,60 @@ func runFacts(ctx context.Context, e *env) error {
 	fmt.Fprintln(e.stderr)
 	fmt.Fprintf(e.stdout, "%d facts: %d stored, %d pending approval, %d already there; %d codes changed\n", total, stored, pending, dup, changed)
 	return nil
+}
+
+// importRetries is how often a batch is sent again after a failure that
+// may pass (a network error, 429, 502, 503 or 504); a retried batch is
+// idempotent, since facts already stored are skipped.
+var importRetries = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
+
+// postBatch posts one NDJSON batch, retrying failures that may pass
+// (waiting as long as a Retry-After header asks, up to a minute). It
+// returns the status and body of the answer that is not such a failure,
+// or an error once the retries are spent.
+func postBatch(ctx context.Context, e *env, client *http.Client, url, key string, body []byte) (int, []byte, error) {
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+		if err != nil {
+			return 0, nil, err
+		}
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := client.Do(req)
+		var b []byte
+		status := 0
+		wait := time.Duration(0)
+		if err == nil {
+			b, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			status = resp.StatusCode
+			if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs > 0 {
+				wait = min(time.Duration(secs)*time.Second, time.Minute)
+			}
+		}
+		transient := err != nil || status == http.StatusTooManyRequests || status == http.StatusBadGateway ||
+			status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
+		if !transient {
+			return status, b, nil
+		}
+		if attempt == len(importRetries) || ctx.Err() != nil {
+			if err == nil {
+				err = fmt.Errorf("the server answered %d %s", status, http.StatusText(status))
+			}
+			return status, b, fmt.Errorf("%w, %d tries", err, attempt+1)
+		}
+		wait = max(wait, importRetries[attempt])
+		why := fmt.Sprint("HTTP ", status)
+		if err != nil {
+			why = err.Error()
+		}
+		fmt.Fprintf(e.stderr, "\nhealthcode: %s; trying again in %s\n", why, wait)
+		select {
+		case <-ctx.Done():
+			return status, b, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
 
 // bar draws a 20-character progress bar.

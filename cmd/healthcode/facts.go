@@ -105,9 +105,10 @@ func runFacts(ctx context.Context, e *env) error {
 	return nil
 }
 
-// importRetries is how often a batch is sent again after a failure that
-// may pass (a network error, 429, 502, 503 or 504); a retried batch is
-// idempotent, since facts already stored are skipped.
+// importRetries are the waits before each new try of a batch after a
+// failure that may pass (a network error, 429, 502, 503 or 504): five
+// tries more at most. A batch sent again is harmless, since facts already
+// stored are skipped.
 var importRetries = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
 
 // postBatch posts one NDJSON batch, retrying failures that may pass

@@ -2,6 +2,10 @@ package web_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -149,3 +153,51 @@ func TestDeskPages(t *testing.T) {
 }
 
 func mustDefault() []byte { return rules.DefaultSource() }
+
+// TestDeskChangesByJurisdiction: the command desk counts the code changes
+// of the officer's own jurisdiction, not the province's.
+func TestDeskChangesByJurisdiction(t *testing.T) {
+	f := mustFixture(t, testdb.SQLite(t), false)
+	if err := f.db.CreateJurisdictions(system, []healthcode.Jurisdiction{
+		{Code: "410200", Name: "开封市", Level: healthcode.City, Parent: "410000"},
+		{Code: "410202", Name: "龙亭区", Level: healthcode.County, Parent: "410200"},
+		{Code: "410202001", Name: "北书店街道", Level: healthcode.Street, Parent: "410202"},
+		{Code: "410202001001", Name: "北书店社区", Level: healthcode.Community, Parent: "410202001"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.CreateOfficial(system, healthcode.Official{ID: "o_zz", Name: "郑州指挥", Role: healthcode.RoleCommand, Jurisdiction: "410100"}, "login-o_zz", password); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.db.CreateSource(system, healthcode.Source{ID: "s_lab", Name: "lab", Kinds: []string{"test_result"}, Jurisdiction: "410000"}, "hck_labkeylabkeylabkeylabkey"); err != nil {
+		t.Fatal(err)
+	}
+	var rs []healthcode.Resident
+	var fs []healthcode.Fact
+	sampled := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	for i := 0; i < 10; i++ {
+		h := sha256.Sum256([]byte(fmt.Sprint("kf", i)))
+		rs = append(rs, healthcode.Resident{ID: fmt.Sprintf("r_kf%02d", i), IDHash: h[:], Name: "开封居民", Jurisdiction: "410202001001"})
+		payload, _ := json.Marshal(map[string]any{"method": "pcr", "result": "positive", "sampled_at": sampled.Format(time.RFC3339), "lab": "lab"})
+		fs = append(fs, healthcode.Fact{ID: fmt.Sprint("pcr-", i), Kind: "test_result", Subject: rs[i].ID, ObservedAt: sampled, Payload: payload})
+	}
+	if err := f.db.CreateResidents(system, rs); err != nil {
+		t.Fatal(err)
+	}
+	lab := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorSource, ID: "s_lab", Jurisdiction: "410000"})
+	if _, err := f.db.RecordFacts(lab, fs); err != nil {
+		t.Fatal(err)
+	}
+	// Kaifeng's ten and the fixture's red code in Zhengzhou.
+	eleven := "记录或批准了一项事实 11"
+	province := f.client(t)
+	province.login("login-o_cmd1")
+	if _, body := province.do("GET", "/command", nil); !strings.Contains(body, eleven) || !strings.Contains(body, "本辖区近期赋码变更") {
+		t.Errorf("the province's desk does not count every change:\n%s", body[strings.Index(body, "glance-h"):])
+	}
+	city := f.client(t)
+	city.login("login-o_zz")
+	if _, body := city.do("GET", "/command", nil); strings.Contains(body, eleven) || !strings.Contains(body, "记录或批准了一项事实 &lt;10") {
+		t.Errorf("Zhengzhou's desk counts Kaifeng's changes, or not its own:\n%s", body[strings.Index(body, "glance-h"):])
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -173,58 +174,38 @@ func (t *Tx) loadEval(ids []string, contiguous bool, homes map[string]string, ex
 	}
 	load := func(where string, args []any) error {
 		if readHomes {
-			rows, err := t.query("SELECT id, jurisdiction FROM residents WHERE id "+where, args...)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
+			if err := t.eachRow("SELECT id, jurisdiction FROM residents WHERE id "+where, args, func(rows *sql.Rows) error {
 				var id, j string
 				if err := rows.Scan(&id, &j); err != nil {
-					rows.Close()
 					return err
 				}
 				st.homes[id] = j
-			}
-			if err := rows.Close(); err != nil {
+				return nil
+			}); err != nil {
 				return err
 			}
 		}
-		rows, err := t.query("SELECT "+factColumns+" FROM facts WHERE subject "+where+" AND status = 'active'", args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
+		if err := t.eachRow("SELECT "+factColumns+" FROM facts WHERE subject "+where+" AND status = 'active'", args, func(rows *sql.Rows) error {
 			f, err := scanFact(rows)
 			if err != nil {
-				rows.Close()
 				return err
 			}
 			addFact(f)
-		}
-		if err := rows.Close(); err != nil {
+			return nil
+		}); err != nil {
 			return err
 		}
-		rows, err = t.query("SELECT resident, next_check FROM code_schedule WHERE resident "+where, args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
+		if err := t.eachRow("SELECT resident, next_check FROM code_schedule WHERE resident "+where, args, func(rows *sql.Rows) error {
 			var id, next string
 			if err := rows.Scan(&id, &next); err != nil {
-				rows.Close()
 				return err
 			}
 			st.scheduled[id] = next
-		}
-		if err := rows.Close(); err != nil {
+			return nil
+		}); err != nil {
 			return err
 		}
-		rows, err = t.query("SELECT resident, colour, rule, fact_ids FROM codes WHERE resident "+where, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return t.eachRow("SELECT resident, colour, rule, fact_ids FROM codes WHERE resident "+where, args, func(rows *sql.Rows) error {
 			var id, colour, rule, fids string
 			if err := rows.Scan(&id, &colour, &rule, &fids); err != nil {
 				return err
@@ -232,8 +213,8 @@ func (t *Tx) loadEval(ids []string, contiguous bool, homes map[string]string, ex
 			c := currentCode{colour: healthcode.Colour(colour), rule: rule, exists: true}
 			json.Unmarshal([]byte(fids), &c.factIDs)
 			st.current[id] = c
-		}
-		return rows.Err()
+			return nil
+		})
 	}
 	if contiguous {
 		err = load("BETWEEN ? AND ?", []any{ids[0], ids[len(ids)-1]})

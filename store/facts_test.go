@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -323,16 +322,12 @@ func TestEvidenceErasure(t *testing.T) {
 			t.Fatalf("verify: %v", rep.Problems)
 		}
 
-		engine, target, _ := store.ParseDSN(dsn)
-		driver, untrigger := "sqlite", "DROP TRIGGER facts_evidence_erase_only"
-		if engine == store.Postgres {
-			driver, untrigger = "pgx", "ALTER TABLE facts DISABLE TRIGGER USER"
-		}
-		raw, err := sql.Open(driver, target)
-		if err != nil {
-			t.Fatal(err)
-		}
+		raw, engine := openRaw(t, dsn)
 		defer raw.Close()
+		untrigger := "DROP TRIGGER facts_evidence_erase_only"
+		if engine == store.Postgres {
+			untrigger = "ALTER TABLE facts DISABLE TRIGGER USER"
+		}
 		forge := "UPDATE facts SET evidence = 'forged' WHERE uid = '" + key + "'"
 		if _, err := raw.Exec(forge); err == nil {
 			t.Error("changing a fact's evidence succeeded, want the trigger to refuse it")

@@ -153,22 +153,33 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 	return t.tx.QueryContext(t.ctx, t.db.dialect.rebind(query), args...)
 }
 
-// queryStrings runs a query returning one text column and collects it.
-func (t *Tx) queryStrings(query string, args ...any) ([]string, error) {
+// eachRow runs a query and calls scan for each row it returns.
+func (t *Tx) eachRow(query string, args []any, scan func(*sql.Rows) error) error {
 	rows, err := t.query(query, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	var out []string
 	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// queryStrings runs a query returning one text column and collects it.
+func (t *Tx) queryStrings(query string, args ...any) ([]string, error) {
+	var out []string
+	err := t.eachRow(query, args, func(rows *sql.Rows) error {
 		var v string
 		if err := rows.Scan(&v); err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, v)
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }
 
 // Append adds a log entry to the transaction and returns its index. payload

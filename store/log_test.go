@@ -15,6 +15,22 @@ import (
 	"github.com/healthcode/healthcode/tlog"
 )
 
+// openRaw opens dsn's database directly, bypassing the store, and says
+// which engine it is.
+func openRaw(t *testing.T, dsn string) (*sql.DB, string) {
+	t.Helper()
+	engine, target, err := store.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	driver := map[string]string{store.SQLite: "sqlite", store.Postgres: "pgx"}[engine]
+	raw, err := sql.Open(driver, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw, engine
+}
+
 // holdLogLock takes the log's sequencer lock from a connection of its own
 // (BEGIN IMMEDIATE on SQLite, the log head row FOR UPDATE on PostgreSQL),
 // so that the store's committer waits and writes queue up behind it. The
@@ -22,17 +38,10 @@ import (
 func holdLogLock(t *testing.T, dsn string) (release func()) {
 	t.Helper()
 	ctx := context.Background()
-	engine, target, err := store.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	driver, begin, lock := "sqlite", "BEGIN IMMEDIATE", "SELECT size FROM log_head WHERE id = 1"
+	raw, engine := openRaw(t, dsn)
+	begin, lock := "BEGIN IMMEDIATE", "SELECT size FROM log_head WHERE id = 1"
 	if engine == store.Postgres {
-		driver, begin, lock = "pgx", "BEGIN", "SELECT size FROM log_head WHERE id = 1 FOR UPDATE"
-	}
-	raw, err := sql.Open(driver, target)
-	if err != nil {
-		t.Fatal(err)
+		begin, lock = "BEGIN", "SELECT size FROM log_head WHERE id = 1 FOR UPDATE"
 	}
 	conn, err := raw.Conn(ctx)
 	if err != nil {
@@ -61,19 +70,12 @@ func holdLogLock(t *testing.T, dsn string) (release func()) {
 // one per group commit.
 func mustCountCommits(t *testing.T, dsn string, size int64) int {
 	t.Helper()
-	engine, target, err := store.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	driver, q := "sqlite", "SELECT COUNT(*) FROM log_checkpoints WHERE size > ?"
-	if engine == store.Postgres {
-		driver, q = "pgx", "SELECT COUNT(*) FROM log_checkpoints WHERE size > $1"
-	}
-	raw, err := sql.Open(driver, target)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, engine := openRaw(t, dsn)
 	defer raw.Close()
+	q := "SELECT COUNT(*) FROM log_checkpoints WHERE size > ?"
+	if engine == store.Postgres {
+		q = "SELECT COUNT(*) FROM log_checkpoints WHERE size > $1"
+	}
 	var n int
 	if err := raw.QueryRow(q, size).Scan(&n); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package store_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"sync"
 	"testing"
@@ -138,15 +137,7 @@ func TestConcurrentAppends(t *testing.T) {
 func mustCheckCheckpointHistory(t *testing.T, db *store.DB, dsn string) int {
 	t.Helper()
 	ctx := context.Background()
-	engine, target, err := store.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	driver := map[string]string{store.SQLite: "sqlite", store.Postgres: "pgx"}[engine]
-	raw, err := sql.Open(driver, target)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw, _ := openRaw(t, dsn)
 	defer raw.Close()
 	rows, err := raw.QueryContext(ctx, "SELECT size, root, signed FROM log_checkpoints ORDER BY size")
 	if err != nil {

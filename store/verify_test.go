@@ -94,15 +94,7 @@ func TestVerifyLogClean(t *testing.T) {
 func TestLogIsAppendOnly(t *testing.T) {
 	testdb.Engines(t, func(t *testing.T, dsn string) {
 		db := seeded(t, dsn)
-		engine, target, _ := store.ParseDSN(dsn)
-		driver := "sqlite"
-		if engine == store.Postgres {
-			driver = "pgx"
-		}
-		raw, err := sql.Open(driver, target)
-		if err != nil {
-			t.Fatal(err)
-		}
+		raw, _ := openRaw(t, dsn)
 		defer raw.Close()
 		for _, stmt := range []string{
 			"UPDATE log_entries SET data = data WHERE idx = 1",

@@ -267,7 +267,7 @@ func TestCrash(t *testing.T) {
 		rep := mustVerifyLog(t, db)
 		mustCheckAcks(t, db, acks)
 		// The log goes on from where the crash left it.
-		next, err := db.AppendEvents(system, []store.Event{{Kind: tlog.KindJobFinished, Payload: map[string]string{"after": "crash"}}})
+		next, err := db.AppendEvents(system, []store.Event{{Kind: tlog.KindJobProgressed, Payload: map[string]string{"after": "crash"}}})
 		if err != nil {
 			t.Fatalf("append after crash: %v", err)
 		}

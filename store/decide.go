@@ -94,7 +94,7 @@ func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason s
 			kind, status = tlog.KindFactRejected, healthcode.FactRejected
 		}
 		payload := map[string]any{"key": key, "recorded_by": f.RecordedBy, "recorded_entry": f.LogIndex}
-		if !approve {
+		if reason != "" {
 			payload["reason"] = reason
 		}
 		idx, err := t.Append(kind, actor, personSubject(f), payload, nil)

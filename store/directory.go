@@ -95,12 +95,10 @@ func (db *DB) CreateResidents(ctx context.Context, rs []healthcode.Resident) err
 				}
 			}
 			err := insertRows(t, "residents (id, id_hash, name, phone, jurisdiction, created_at, log_index)", 7, len(part), func(i int) []any {
+				// created_at is the registration entry's time: the row is
+				// its projection.
 				r := part[i]
-				created := r.CreatedAt
-				if created.IsZero() {
-					created = t.now
-				}
-				return []any{r.ID, r.IDHash, r.Name, r.Phone, r.Jurisdiction, fmtTime(created), idx[i]}
+				return []any{r.ID, r.IDHash, r.Name, r.Phone, r.Jurisdiction, fmtTime(t.now), idx[i]}
 			})
 			if err := conflictOr(unwrapInsert(err), "a resident with this id or national id number is already registered"); err != nil {
 				return err

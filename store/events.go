@@ -19,9 +19,12 @@ type Event struct {
 
 // eventKinds are the kinds AppendEvents accepts; every other kind is
 // written by the store method that makes the state change it records.
+// Only job.progressed qualifies: it projects to no state row, so its
+// payload is progress detail. Every kind that the projection applies
+// (job.started, job.finished, alert.raised, ...) is written by the store
+// method that makes its state change, through its own type.
 var eventKinds = map[tlog.Kind]bool{
-	tlog.KindJobStarted: true, tlog.KindJobProgressed: true, tlog.KindJobFinished: true,
-	tlog.KindAlertRaised: true,
+	tlog.KindJobProgressed: true,
 }
 
 // AppendEvents appends events to the log in one transaction, for the

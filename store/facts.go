@@ -305,7 +305,7 @@ type preparedFact struct {
 	personal personalPart // external: kept in the fact's row (see factPersonalData)
 
 	// Column values of the fact's row.
-	observed, recorded string
+	observed string
 	area, caseID       string // from an area visit's or risk area's, a case status's payload
 }
 
@@ -339,7 +339,7 @@ func (db *DB) prepareFacts(facts []healthcode.Fact) ([]preparedFact, error) {
 		if f.Evidence != "" {
 			personal[i] = factPersonalData(f.Evidence)
 		}
-		p.observed, p.recorded = fmtTime(f.ObservedAt), fmtTime(f.RecordedAt)
+		p.observed = fmtTime(f.ObservedAt)
 		switch f.Kind {
 		case rules.KindAreaVisit, rules.KindCaseStatus:
 			var q struct {
@@ -667,7 +667,10 @@ func (t *Tx) insertFacts(fs []*healthcode.Fact, prep []*preparedFact) error {
 	err := insertRows(t, `facts (uid, origin, id, kind, subject, observed_at, recorded_at, source, recorded_by, approved_by, evidence,
 		evidence_salt, payload, status, content_hash, log_index, area, case_id)`, 18, len(fs), func(i int) []any {
 		f, p := fs[i], prep[i]
-		return []any{f.Key, f.Origin(), f.ID, f.Kind, f.Subject, p.observed, p.recorded, f.Source, f.RecordedBy, f.ApprovedBy,
+		// recorded_at is the fact.recorded entry's time: the row is its
+		// projection.
+		f.RecordedAt = t.now
+		return []any{f.Key, f.Origin(), f.ID, f.Kind, f.Subject, p.observed, fmtTime(t.now), f.Source, f.RecordedBy, f.ApprovedBy,
 			f.Evidence, p.salt(), string(f.Payload), string(f.Status), p.hash, f.LogIndex, p.area, p.caseID}
 	})
 	return conflictOr(unwrapInsert(err), "a fact with this id is already stored")

@@ -202,7 +202,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 func TestClosedStoreRefusesWrites(t *testing.T) {
 	testdb.Engines(t, func(t *testing.T, dsn string) {
 		db := mustOpen(t, dsn)
-		if _, err := db.AppendEvents(system, []store.Event{{Kind: tlog.KindJobStarted, Payload: map[string]int{"before": 1}}}); err != nil {
+		if _, err := db.AppendEvents(system, []store.Event{{Kind: tlog.KindJobProgressed, Payload: map[string]int{"before": 1}}}); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.Close(); err != nil {
@@ -211,7 +211,7 @@ func TestClosedStoreRefusesWrites(t *testing.T) {
 		for i := 0; i < 20; i++ {
 			done := make(chan error, 1)
 			go func() {
-				_, err := db.AppendEvents(system, []store.Event{{Kind: tlog.KindJobStarted, Payload: map[string]int{"after": i}}})
+				_, err := db.AppendEvents(system, []store.Event{{Kind: tlog.KindJobProgressed, Payload: map[string]int{"after": i}}})
 				done <- err
 			}()
 			select {
@@ -239,7 +239,7 @@ func TestCloseRacingWrites(t *testing.T) {
 		for i := 0; i < writers; i++ {
 			go func() {
 				for n := 0; ; n++ {
-					_, err := db.AppendEvents(system, []store.Event{{Kind: tlog.KindJobStarted, Payload: map[string]int{"i": i, "n": n}}})
+					_, err := db.AppendEvents(system, []store.Event{{Kind: tlog.KindJobProgressed, Payload: map[string]int{"i": i, "n": n}}})
 					if err != nil {
 						done <- err
 						return
@@ -247,7 +247,7 @@ func TestCloseRacingWrites(t *testing.T) {
 				}
 			}()
 		}
-		if _, err := db.AppendEvents(system, []store.Event{{Kind: tlog.KindJobStarted, Payload: map[string]int{"round": round}}}); err != nil {
+		if _, err := db.AppendEvents(system, []store.Event{{Kind: tlog.KindJobProgressed, Payload: map[string]int{"round": round}}}); err != nil {
 			t.Fatal(err)
 		}
 		db.Close()

@@ -129,7 +129,7 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 			kind, status = tlog.KindRulesetRefused, RulesetRefused
 		}
 		payload := map[string]any{"id": id, "version": version, "decision": status, "drafted_by": info.DraftedBy, "drafted_entry": info.LogIndex}
-		if !approve {
+		if reason != "" {
 			payload["reason"] = reason
 		}
 		idx, err := t.Append(kind, actor, "", payload, nil)

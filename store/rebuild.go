@@ -1,0 +1,573 @@
+package store
+
+// Rebuilding the projection from the log alone: into a scratch database
+// that log verify compares with the live state, column by column, or into
+// a fresh database that replaces the live one (log rebuild: the log wins).
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// openBare opens dsn and applies the migrations, nothing else: no
+// identity, no log keys, no log head. It is the target of a rebuild.
+func openBare(ctx context.Context, dsn string) (*DB, error) {
+	db := &DB{closed: make(chan struct{}), logger: slog.New(slog.DiscardHandler)}
+	if err := db.open(ctx, dsn); err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.closeDBs()
+		return nil, err
+	}
+	if _, err := db.wdb.ExecContext(ctx, lastTable); err != nil {
+		db.closeDBs()
+		return nil, fmt.Errorf("create projection_last: %w", err)
+	}
+	return db, nil
+}
+
+// projectLog replays every entry of db's log into dst's state tables, in
+// transactions of a chunk of entries. progress, if not nil, is called with
+// the entries projected so far. An entry that cannot be projected stops
+// the replay with its index.
+func (db *DB) projectLog(ctx context.Context, dst *DB, progress func(done, total int64)) (int64, error) {
+	var total int64
+	if err := db.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx), -1) + 1 FROM log_entries").Scan(&total); err != nil {
+		return -1, fmt.Errorf("count entries: %w", err)
+	}
+	const chunk = 5000
+	for start := int64(0); start < total; start += chunk {
+		end := min(start+chunk, total)
+		type item struct {
+			data, personal []byte
+		}
+		var items []item
+		rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT e.idx, e.data, p.data FROM log_entries e
+			LEFT JOIN log_personal p ON p.idx = e.idx WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx`), start, end)
+		if err != nil {
+			return -1, fmt.Errorf("read entries: %w", err)
+		}
+		for rows.Next() {
+			var idx int64
+			var it item
+			if err := rows.Scan(&idx, &it.data, &it.personal); err != nil {
+				rows.Close()
+				return -1, fmt.Errorf("read entries: %w", err)
+			}
+			items = append(items, it)
+		}
+		if err := rows.Close(); err != nil {
+			return -1, fmt.Errorf("read entries: %w", err)
+		}
+		tx, err := dst.wdb.BeginTx(ctx, nil)
+		if err != nil {
+			return -1, err
+		}
+		pr := &projector{ctx: ctx, tx: tx, d: dst.dialect}
+		for i, it := range items {
+			e, err := tlog.ParseEntry(it.data)
+			if err != nil {
+				tx.Rollback()
+				return start + int64(i), fmt.Errorf("entry %d does not parse: %w", start+int64(i), err)
+			}
+			if err := pr.apply(e, it.personal); err != nil {
+				tx.Rollback()
+				return e.Index, fmt.Errorf("project entry %d (%s): %w", e.Index, e.Kind, err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return -1, err
+		}
+		if progress != nil {
+			progress(end, total)
+		}
+		if err := ctx.Err(); err != nil {
+			return -1, err
+		}
+	}
+	return -1, nil
+}
+
+// scratchProjection rebuilds db's projection into a temporary SQLite
+// database, which the caller closes and removes with cleanup.
+func (db *DB) scratchProjection(ctx context.Context, progress func(done, total int64)) (scratch *DB, failed int64, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "healthcode-verify-*")
+	if err != nil {
+		return nil, -1, nil, fmt.Errorf("scratch database: %w", err)
+	}
+	removeDir := func() { os.RemoveAll(dir) }
+	scratch, err = openBare(ctx, filepath.Join(dir, "projection.db"))
+	if err != nil {
+		removeDir()
+		return nil, -1, nil, fmt.Errorf("scratch database: %w", err)
+	}
+	// A scratch database needs no durability.
+	if _, err := scratch.wdb.ExecContext(ctx, "PRAGMA synchronous = OFF"); err != nil {
+		scratch.closeDBs()
+		removeDir()
+		return nil, -1, nil, err
+	}
+	done := func() { scratch.closeDBs(); removeDir() }
+	failed, err = db.projectLog(ctx, scratch, progress)
+	if err != nil && failed < 0 {
+		done()
+		return nil, -1, nil, err
+	}
+	if err != nil {
+		return scratch, failed, done, err
+	}
+	return scratch, -1, done, nil
+}
+
+// verifyProjection rebuilds the projection from the log alone and compares
+// every projected column of every row with the live state.
+func (db *DB) verifyProjection(ctx context.Context, rep *VerifyReport, progress func(done, total int64)) error {
+	scratch, failed, cleanup, err := db.scratchProjection(ctx, progress)
+	if failed >= 0 {
+		defer cleanup()
+		rep.add(failed, "cannot be projected, so the state cannot be rebuilt from the log: %v", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	for i := range projection {
+		if err := compareTable(ctx, rep, &projection[i], db, scratch); err != nil {
+			return fmt.Errorf("compare %s: %w", projection[i].name, err)
+		}
+	}
+	return nil
+}
+
+// orderBy is the ORDER BY list of t's key in d, in byte order for text
+// (PostgreSQL's default collation is the locale's) so that both sides of
+// a comparison come in the same order.
+func (t *projTable) orderBy(d dialect) string {
+	parts := make([]string, len(t.key))
+	for i, k := range t.key {
+		parts[i] = k
+		if d.name() == Postgres && !t.ints[k] {
+			parts[i] += ` COLLATE "C"`
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// compared are t's columns that a comparison reads: the key, then the
+// projected and personal ones.
+func (t *projTable) compared() []projCol {
+	var out []projCol
+	for _, k := range t.key {
+		out = append(out, projCol{name: k, class: projected})
+	}
+	for _, c := range t.cols {
+		if c.class != operational {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// rowValues scans a row into strings, one per column; NULL is nullValue.
+func rowValues(rows *sql.Rows, n int) ([]string, error) {
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	out := make([]string, n)
+	for i, v := range vals {
+		out[i] = valueString(v)
+	}
+	return out, nil
+}
+
+const nullValue = "\x00NULL"
+
+func valueString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return nullValue
+	case []byte:
+		return string(x)
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int32:
+		return strconv.FormatInt(int64(x), 10)
+	case bool:
+		if x {
+			return "1"
+		}
+		return "0"
+	}
+	return fmt.Sprint(v)
+}
+
+// show is a value as a report line shows it.
+func show(s string) string {
+	if s == nullValue {
+		return "NULL"
+	}
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// compareKeys orders two keys as orderBy does.
+func (t *projTable) compareKeys(a, b []string) int {
+	for i, k := range t.key {
+		if t.ints[k] {
+			x, _ := strconv.ParseInt(a[i], 10, 64)
+			y, _ := strconv.ParseInt(b[i], 10, 64)
+			if x != y {
+				if x < y {
+					return -1
+				}
+				return 1
+			}
+			continue
+		}
+		if c := strings.Compare(a[i], b[i]); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// compareTable merges the live rows of t with the rebuilt ones, both in
+// key order, and reports every difference.
+func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, rebuilt *DB) error {
+	cols := t.compared()
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.name
+	}
+	nk := len(t.key)
+	keyExpr := make([]string, nk)
+	for i, k := range t.key {
+		keyExpr[i] = "CAST(r." + k + " AS TEXT)"
+	}
+	lrows, err := live.db.QueryContext(ctx, "SELECT "+strings.Join(names, ", ")+" FROM "+t.name+" ORDER BY "+t.orderBy(live.dialect))
+	if err != nil {
+		return err
+	}
+	defer lrows.Close()
+	rnames := make([]string, len(names))
+	for i, n := range names {
+		rnames[i] = "r." + n
+	}
+	rrows, err := rebuilt.db.QueryContext(ctx, "SELECT "+strings.Join(rnames, ", ")+", COALESCE(l.idx, -1), COALESCE(l.personal, 1) FROM "+t.name+
+		" r LEFT JOIN projection_last l ON l.tbl = '"+t.name+"' AND l.row_key = "+strings.Join(keyExpr, " || '/' || ")+
+		" ORDER BY "+t.orderBy(rebuilt.dialect))
+	if err != nil {
+		return err
+	}
+	defer rrows.Close()
+	next := func(rows *sql.Rows, n int) ([]string, error) {
+		if !rows.Next() {
+			return nil, rows.Err()
+		}
+		return rowValues(rows, n)
+	}
+	lv, err := next(lrows, len(cols))
+	if err != nil {
+		return err
+	}
+	rv, err := next(rrows, len(cols)+2)
+	if err != nil {
+		return err
+	}
+	key := func(v []string) string { return strings.Join(v[:nk], "/") }
+	for lv != nil || rv != nil {
+		c := 0
+		switch {
+		case lv == nil:
+			c = 1
+		case rv == nil:
+			c = -1
+		default:
+			c = t.compareKeys(lv, rv)
+		}
+		switch {
+		case c < 0: // stored, not in the log
+			rep.add(-1, "%s %s is stored, but no log entry records it", t.name, key(lv))
+			rep.Projected++
+			if lv, err = next(lrows, len(cols)); err != nil {
+				return err
+			}
+		case c > 0: // in the log, not stored
+			idx, _ := strconv.ParseInt(rv[len(cols)], 10, 64)
+			rep.add(idx, "records %s %s, which is not stored", t.name, key(rv))
+			if rv, err = next(rrows, len(cols)+2); err != nil {
+				return err
+			}
+		default:
+			rep.Projected++
+			idx, _ := strconv.ParseInt(rv[len(cols)], 10, 64)
+			withPersonal := rv[len(cols)+1] != "0"
+			for i := nk; i < len(cols); i++ {
+				if cols[i].class == personal && !withPersonal {
+					continue
+				}
+				if lv[i] != rv[i] {
+					rep.add(idx, "%s %s: %s is %s, but the log says %s (this entry last set it)", t.name, key(lv), cols[i].name, show(lv[i]), show(rv[i]))
+				}
+			}
+			if lv, err = next(lrows, len(cols)); err != nil {
+				return err
+			}
+			if rv, err = next(rrows, len(cols)+2); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// RebuildInto writes a fresh database at dsn whose state is the projection
+// of db's log: the log, its checkpoints and personal parts are copied; every
+// projected row is rebuilt from the entries; operational data (credentials,
+// sealed keys, caches, evidence kept beside the facts, erased rows'
+// personal columns) is copied from db. It is the recovery after state rows
+// were edited behind the log's back: the log wins. dsn must name an empty
+// database. Returns EINVALID if it is not empty or an entry cannot be
+// projected.
+func (db *DB) RebuildInto(ctx context.Context, dsn string, progress func(phase string, done, total int64)) error {
+	dst, err := openBare(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dsn, err)
+	}
+	defer dst.closeDBs()
+	var n int64
+	if err := dst.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM log_entries").Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return healthcode.Errorf(healthcode.EINVALID, "%s already holds a log of %d entries: rebuild into an empty database", dsn, n)
+	}
+	phase := func(name string) func(done, total int64) {
+		return func(done, total int64) {
+			if progress != nil {
+				progress(name, done, total)
+			}
+		}
+	}
+	for _, t := range []string{"meta", "log_entries", "log_hashes", "log_checkpoints", "log_personal", "log_subjects", "log_head"} {
+		if err := copyTable(ctx, db, dst, t, nil, phase("copy "+t)); err != nil {
+			return fmt.Errorf("copy %s: %w", t, err)
+		}
+	}
+	if failed, err := db.projectLog(ctx, dst, phase("project")); err != nil {
+		if failed >= 0 {
+			return healthcode.Errorf(healthcode.EINVALID, "entry %d cannot be projected: %v", failed, err)
+		}
+		return err
+	}
+	for _, t := range []string{"accounts", "trust_state", "code_schedule", "source_rates"} {
+		if err := copyTable(ctx, db, dst, t, nil, phase("copy "+t)); err != nil {
+			return fmt.Errorf("copy %s: %w", t, err)
+		}
+	}
+	// The evidence kept beside each fact may only be erased, never changed,
+	// by a trigger; copying it into the rebuilt row sets it once.
+	restore, err := dst.suspendEvidenceTrigger(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range projection {
+		if err := copyOperational(ctx, db, dst, &projection[i]); err != nil {
+			return fmt.Errorf("copy operational columns of %s: %w", projection[i].name, err)
+		}
+	}
+	if err := restore(); err != nil {
+		return err
+	}
+	if _, err := dst.wdb.ExecContext(ctx, "DROP TABLE projection_last"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// tableColumns lists a table's columns, as the database has them.
+func tableColumns(ctx context.Context, db *DB, table string) ([]string, error) {
+	rows, err := db.db.QueryContext(ctx, "SELECT * FROM "+table+" WHERE 1 = 0")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return rows.Columns()
+}
+
+// copyTable copies every row of table from src to dst (the columns named,
+// or all).
+func copyTable(ctx context.Context, src, dst *DB, table string, cols []string, progress func(done, total int64)) error {
+	if cols == nil {
+		var err error
+		if cols, err = tableColumns(ctx, src, table); err != nil {
+			return err
+		}
+	}
+	rows, err := src.db.QueryContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+table)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	tx, err := dst.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	q := dst.dialect.rebind("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + placeholders(len(cols)) + ")")
+	stmt, err := tx.PrepareContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	var done int64
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
+			return err
+		}
+		if done++; done%100000 == 0 && progress != nil {
+			progress(done, -1)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// copyOperational copies t's operational columns from src to dst, and its
+// personal columns where dst could not rebuild them (erased parts).
+func copyOperational(ctx context.Context, src, dst *DB, t *projTable) error {
+	var opCols, persCols []string
+	for _, c := range t.cols {
+		switch c.class {
+		case operational:
+			opCols = append(opCols, c.name)
+		case personal:
+			persCols = append(persCols, c.name)
+		}
+	}
+	if len(opCols)+len(persCols) == 0 {
+		return nil
+	}
+	all := append(append(append([]string(nil), t.key...), opCols...), persCols...)
+	rows, err := src.db.QueryContext(ctx, "SELECT "+strings.Join(all, ", ")+" FROM "+t.name)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	tx, err := dst.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	where := make([]string, len(t.key))
+	for i, k := range t.key {
+		where[i] = k + " = ?"
+	}
+	set := func(cols []string) string {
+		s := make([]string, len(cols))
+		for i, c := range cols {
+			s[i] = c + " = ?"
+		}
+		return strings.Join(s, ", ")
+	}
+	var opStmt, persStmt *sql.Stmt
+	if len(opCols) > 0 {
+		if opStmt, err = tx.PrepareContext(ctx, dst.dialect.rebind("UPDATE "+t.name+" SET "+set(opCols)+" WHERE "+strings.Join(where, " AND "))); err != nil {
+			return err
+		}
+		defer opStmt.Close()
+	}
+	if len(persCols) > 0 {
+		keyExpr := make([]string, len(t.key))
+		for i, k := range t.key {
+			keyExpr[i] = "CAST(" + k + " AS TEXT)"
+		}
+		if persStmt, err = tx.PrepareContext(ctx, dst.dialect.rebind("UPDATE "+t.name+" SET "+set(persCols)+" WHERE "+strings.Join(where, " AND ")+
+			" AND EXISTS (SELECT 1 FROM projection_last l WHERE l.tbl = '"+t.name+"' AND l.personal = 0 AND l.row_key = "+strings.Join(keyExpr, " || '/' || ")+")")); err != nil {
+			return err
+		}
+		defer persStmt.Close()
+	}
+	nk := len(t.key)
+	vals := make([]any, len(all))
+	ptrs := make([]any, len(all))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		keys := vals[:nk]
+		if opStmt != nil {
+			args := append(append([]any(nil), vals[nk:nk+len(opCols)]...), keys...)
+			if _, err := opStmt.ExecContext(ctx, args...); err != nil {
+				return err
+			}
+		}
+		if persStmt != nil {
+			args := append(append([]any(nil), vals[nk+len(opCols):]...), keys...)
+			if _, err := persStmt.ExecContext(ctx, args...); err != nil {
+				return err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// suspendEvidenceTrigger lifts the facts' evidence trigger until restore.
+func (db *DB) suspendEvidenceTrigger(ctx context.Context) (restore func() error, err error) {
+	if db.dialect.name() == Postgres {
+		if _, err := db.wdb.ExecContext(ctx, "ALTER TABLE facts DISABLE TRIGGER USER"); err != nil {
+			return nil, err
+		}
+		return func() error {
+			_, err := db.wdb.ExecContext(ctx, "ALTER TABLE facts ENABLE TRIGGER USER")
+			return err
+		}, nil
+	}
+	var def string
+	if err := db.wdb.QueryRowContext(ctx, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'facts_evidence_erase_only'").Scan(&def); err != nil {
+		return nil, fmt.Errorf("read the evidence trigger: %w", err)
+	}
+	if _, err := db.wdb.ExecContext(ctx, "DROP TRIGGER facts_evidence_erase_only"); err != nil {
+		return nil, err
+	}
+	return func() error {
+		_, err := db.wdb.ExecContext(ctx, def)
+		return err
+	}, nil
+}

@@ -305,8 +305,8 @@ type preparedFact struct {
 	personal personalPart // external: kept in the fact's row (see factPersonalData)
 
 	// Column values of the fact's row.
-	observed string
-	area, caseID       string // from an area visit's or risk area's, a case status's payload
+	observed     string
+	area, caseID string // from an area visit's or risk area's, a case status's payload
 }
 
 // salt is the evidence_salt column: the personal part's salt, or empty.

@@ -36,9 +36,11 @@ type projCol struct {
 	reason string // for operational columns
 }
 
-func pcol(name string) projCol              { return projCol{name: name, class: projected} }
-func perscol(name string) projCol           { return projCol{name: name, class: personal} }
-func opcol(name, reason string) projCol     { return projCol{name: name, class: operational, reason: reason} }
+func pcol(name string) projCol    { return projCol{name: name, class: projected} }
+func perscol(name string) projCol { return projCol{name: name, class: personal} }
+func opcol(name, reason string) projCol {
+	return projCol{name: name, class: operational, reason: reason}
+}
 func ints(cols ...string) map[string]bool {
 	m := make(map[string]bool, len(cols))
 	for _, c := range cols {

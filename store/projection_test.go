@@ -387,8 +387,8 @@ func TestInsiderEdits(t *testing.T) {
 		}
 		for _, tc := range []struct {
 			name, edit, undo string
-			args, undoArgs []any
-			want           []string
+			args, undoArgs   []any
+			want             []string
 		}{
 			{"recorder changed", "UPDATE facts SET recorded_by = 'o_cmdcity2' WHERE uid = ?", "UPDATE facts SET recorded_by = 'o_tracer' WHERE uid = ?",
 				[]any{factKey}, []any{factKey}, []string{"facts " + factKey + ": recorded_by is"}},

@@ -21,7 +21,7 @@ func (db *DB) initLog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	signer, err := note.NewSigner(skey)
+	signer, err := db.logSigner(skey)
 	if err != nil {
 		return fmt.Errorf("log signer key: %w", err)
 	}
@@ -179,6 +179,11 @@ func (db *DB) logKeys(ctx context.Context) (skey, vkey string, err error) {
 	s, v, err := tlog.GenerateKey(db.rand, db.origin)
 	if err != nil {
 		return "", "", err
+	}
+	if db.secret != nil {
+		if s, err = sealSignerKey(db.secret, s, db.rand); err != nil {
+			return "", "", err
+		}
 	}
 	tx, err := db.wdb.BeginTx(ctx, nil)
 	if err != nil {

@@ -30,7 +30,7 @@ func runLogVerify(ctx context.Context, e *env) error {
 			return fmt.Errorf("no database at %s", target)
 		}
 	}
-	st, err := store.Open(ctx, *db, store.Options{Logger: quietLogger()})
+	st, err := store.Open(ctx, *db, store.Options{Logger: quietLogger(), KeySecret: optionalKeySecret(e, *db)})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

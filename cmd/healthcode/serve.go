@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -43,11 +44,18 @@ func runServe(ctx context.Context, e *env) error {
 	}
 	slog.SetDefault(logger)
 
-	st, err := store.Open(ctx, *db, store.Options{Logger: logger, LogOrigin: *origin, Limits: lim})
+	// The key secret seals the log and ID keys as well as the token keys,
+	// so it is read before the database is opened.
+	secret, from, err := keySecret(e, *db, *demoFlag)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, *db, store.Options{Logger: logger, LogOrigin: *origin, Limits: lim, KeySecret: secret})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer st.Close()
+	warnLooseModes(logger, privateFiles(*db)...)
 
 	var logins []server.DemoLogin
 	if *demoFlag {
@@ -62,10 +70,6 @@ func runServe(ctx context.Context, e *env) error {
 		}
 	}
 	fmt.Fprintf(e.stdout, "log verifier key: %s\n", st.LogVerifierKey())
-	secret, from, err := keySecret(e, *db, *demoFlag)
-	if err != nil {
-		return err
-	}
 	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag, DemoLogins: logins, KeySecret: secret, Issuer: *issuer,
 		TrustedProxies: trusted})
 	if secret == nil {
@@ -115,4 +119,27 @@ func parsePrefixes(name, s string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// privateFiles are the files of a deployment that only its user may read:
+// the SQLite database and its -wal and -shm files, the key-secret file and
+// the demo credentials file.
+func privateFiles(dsn string) []string {
+	files := []string{keySecretPath(dsn), credentialsPath(dsn)}
+	if engine, target, err := store.ParseDSN(dsn); err == nil && engine == store.SQLite {
+		files = append(files, target, target+"-wal", target+"-shm")
+	}
+	return files
+}
+
+// warnLooseModes logs a warning for each existing file that others than
+// its owner may read or write.
+func warnLooseModes(logger *slog.Logger, files ...string) {
+	for _, f := range files {
+		st, err := os.Stat(f)
+		if err != nil || st.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		logger.Warn("file readable by others: run chmod 600", "file", f, "mode", st.Mode().Perm().String())
+	}
 }

@@ -164,3 +164,36 @@ func TestSQLiteFilesPrivate(t *testing.T) {
 		}
 	}
 }
+
+// A new database takes the configured new origin; an existing one keeps
+// the origin it was created with when none is configured.
+func TestNewLogOriginKeptByExistingDatabase(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		db, err := store.Open(context.Background(), dsn, store.Options{Logger: quiet, NewLogOrigin: "hc.example.org/log"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := db.LogOrigin(); got != "hc.example.org/log" {
+			t.Fatalf("new database origin %q, want hc.example.org/log", got)
+		}
+		if err := db.CreateJurisdictions(system, testTree); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		db, err = store.Open(context.Background(), dsn, store.Options{Logger: quiet, NewLogOrigin: "healthcode.local/log-12345678"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if got := db.LogOrigin(); got != "hc.example.org/log" {
+			t.Fatalf("reopened origin %q, want the database's own hc.example.org/log", got)
+		}
+		if err := db.CreateJurisdictions(system, newCounty); err != nil {
+			t.Fatal(err)
+		}
+		cp, err := db.LogCheckpoint(context.Background())
+		if err != nil || !bytes.HasPrefix(cp, []byte("hc.example.org/log\n")) {
+			t.Fatalf("checkpoint %q, %v", cp, err)
+		}
+	})
+}

@@ -38,9 +38,13 @@ import (
 type Options struct {
 	Now       func() time.Time // the clock; default time.Now
 	Rand      io.Reader        // randomness for ids, salts and keys; default crypto/rand
-	LogOrigin string           // checkpoint origin line; default "healthcode.local/log"
-	Logger    *slog.Logger     // default slog.Default()
-	Limits    Limits           // accountability thresholds; zero fields take DefaultLimits
+	LogOrigin string           // checkpoint origin line; if empty, the database's own (NewLogOrigin for a new one)
+	// NewLogOrigin is the origin of a new database's log when LogOrigin is
+	// empty; an existing database keeps the origin it was created with.
+	// Default tlog.DefaultOrigin.
+	NewLogOrigin string
+	Logger       *slog.Logger // default slog.Default()
+	Limits       Limits       // accountability thresholds; zero fields take DefaultLimits
 	// KeySecret seals the log signing key and the ID HMAC key at rest
 	// (sealmeta.go). Without it, a database whose keys are sealed opens
 	// for reading but refuses to sign; one whose keys are in clear (or a
@@ -55,11 +59,12 @@ type DB struct {
 	wdb     *sql.DB // writes: on SQLite one connection taking the write lock at BEGIN
 	dsn     string  // as given, with any password redacted, for messages
 
-	now    func() time.Time
-	rand   io.Reader
-	origin string
-	logger *slog.Logger
-	limits Limits
+	now       func() time.Time
+	rand      io.Reader
+	origin    string // the log's origin; "" until initLog reads it when not configured
+	newOrigin string // the origin of a new log when origin is ""
+	logger    *slog.Logger
+	limits    Limits
 
 	log      *logState
 	idKey    []byte
@@ -99,8 +104,9 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if db.rand == nil {
 		db.rand = rand.Reader
 	}
-	if db.origin == "" {
-		db.origin = "healthcode.local/log"
+	db.newOrigin = opt.NewLogOrigin
+	if db.newOrigin == "" {
+		db.newOrigin = "healthcode.local/log"
 	}
 	if db.logger == nil {
 		db.logger = slog.Default()

@@ -188,3 +188,12 @@ func (db *DB) sealMeta(ctx context.Context) error {
 	}
 	return nil
 }
+
+// CanSign reports whether the store can sign checkpoints, and so accept
+// writes: ErrNoKeySecret if its log key is sealed and it has no secret.
+func (db *DB) CanSign() error {
+	if _, ok := db.log.signer.(refusingSigner); ok {
+		return ErrNoKeySecret
+	}
+	return nil
+}

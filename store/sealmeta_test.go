@@ -91,6 +91,9 @@ func TestKeysSealedAtRest(t *testing.T) {
 		if !errors.Is(err, store.ErrNoKeySecret) {
 			t.Fatalf("write without the secret: got %v, want ErrNoKeySecret", err)
 		}
+		if err := ro.CanSign(); !errors.Is(err, store.ErrNoKeySecret) {
+			t.Fatalf("CanSign without the secret: %v, want ErrNoKeySecret", err)
+		}
 		if ro.HashNationalID("410105199001011234") != nil {
 			t.Fatal("ID hash computed without the secret")
 		}
@@ -101,6 +104,9 @@ func TestKeysSealedAtRest(t *testing.T) {
 		defer db.Close()
 		if got := db.HashNationalID("410105199001011234"); !bytes.Equal(got, h) {
 			t.Fatalf("ID hash changed across reopen: %x, want %x", got, h)
+		}
+		if err := db.CanSign(); err != nil {
+			t.Fatalf("CanSign with the secret: %v", err)
 		}
 		if err := db.CreateJurisdictions(system, newCounty); err != nil {
 			t.Fatal(err)

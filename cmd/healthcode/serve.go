@@ -64,6 +64,9 @@ func runServe(ctx context.Context, e *env) error {
 	}
 	defer st.Close()
 	warnLooseModes(logger, privateFiles(*db)...)
+	if err := st.CanSign(); err != nil {
+		logger.Error("writes disabled: the log cannot sign", "err", err)
+	}
 
 	var logins []server.DemoLogin
 	if *demoFlag {

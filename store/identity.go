@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"io"
 )
 
@@ -17,20 +16,25 @@ func (db *DB) initIdentity(ctx context.Context) error {
 		if _, err := io.ReadFull(db.rand, k); err != nil {
 			return "", err
 		}
+		if db.secret != nil {
+			return sealIDKey(db.secret, k, db.rand)
+		}
 		return base64.StdEncoding.EncodeToString(k), nil
 	})
 	if err != nil {
 		return err
 	}
-	if db.idKey, err = base64.StdEncoding.DecodeString(v); err != nil || len(db.idKey) != 32 {
-		return fmt.Errorf("id_hmac_key in %s is damaged", db.dsn)
-	}
-	return nil
+	db.idKey, err = db.openIDKey(v)
+	return err
 }
 
 // HashNationalID returns the HMAC-SHA256 of a national ID number under the
 // database's key: how a resident is found again without storing the number.
+// It returns nil if the key is sealed and the store has no key secret.
 func (db *DB) HashNationalID(id string) []byte {
+	if db.idKey == nil {
+		return nil
+	}
 	m := hmac.New(sha256.New, db.idKey)
 	io.WriteString(m, id)
 	return m.Sum(nil)

@@ -21,9 +21,12 @@ func (db *DB) initLog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	signer, err := note.NewSigner(skey)
+	signer, err := db.logSigner(skey)
 	if err != nil {
 		return fmt.Errorf("log signer key: %w", err)
+	}
+	if db.origin == "" { // not configured: the database's own
+		db.origin = signer.Name()
 	}
 	if signer.Name() != db.origin {
 		return healthcode.Errorf(healthcode.EINVALID, "the log of %s was created with origin %q, not %q", db.dsn, signer.Name(), db.origin)
@@ -176,9 +179,18 @@ func (db *DB) logKeys(ctx context.Context) (skey, vkey string, err error) {
 	if skey != "" || vkey != "" {
 		return "", "", healthcode.Errorf(healthcode.EINVALID, "database %s has only half of the log key pair", db.dsn)
 	}
-	s, v, err := tlog.GenerateKey(db.rand, db.origin)
+	origin := db.origin
+	if origin == "" {
+		origin = db.newOrigin
+	}
+	s, v, err := tlog.GenerateKey(db.rand, origin)
 	if err != nil {
 		return "", "", err
+	}
+	if db.secret != nil {
+		if s, err = sealSignerKey(db.secret, s, db.rand); err != nil {
+			return "", "", err
+		}
 	}
 	tx, err := db.wdb.BeginTx(ctx, nil)
 	if err != nil {

@@ -38,9 +38,18 @@ import (
 type Options struct {
 	Now       func() time.Time // the clock; default time.Now
 	Rand      io.Reader        // randomness for ids, salts and keys; default crypto/rand
-	LogOrigin string           // checkpoint origin line; default "healthcode.local/log"
-	Logger    *slog.Logger     // default slog.Default()
-	Limits    Limits           // accountability thresholds; zero fields take DefaultLimits
+	LogOrigin string           // checkpoint origin line; if empty, the database's own (NewLogOrigin for a new one)
+	// NewLogOrigin is the origin of a new database's log when LogOrigin is
+	// empty; an existing database keeps the origin it was created with.
+	// Default tlog.DefaultOrigin.
+	NewLogOrigin string
+	Logger       *slog.Logger // default slog.Default()
+	Limits       Limits       // accountability thresholds; zero fields take DefaultLimits
+	// KeySecret seals the log signing key and the ID HMAC key at rest
+	// (sealmeta.go). Without it, a database whose keys are sealed opens
+	// for reading but refuses to sign; one whose keys are in clear (or a
+	// new one) keeps them in clear.
+	KeySecret []byte
 }
 
 // DB is an open store.
@@ -50,14 +59,16 @@ type DB struct {
 	wdb     *sql.DB // writes: on SQLite one connection taking the write lock at BEGIN
 	dsn     string  // as given, with any password redacted, for messages
 
-	now    func() time.Time
-	rand   io.Reader
-	origin string
-	logger *slog.Logger
-	limits Limits
+	now       func() time.Time
+	rand      io.Reader
+	origin    string // the log's origin; "" until initLog reads it when not configured
+	newOrigin string // the origin of a new log when origin is ""
+	logger    *slog.Logger
+	limits    Limits
 
 	log      *logState
 	idKey    []byte
+	secret   []byte // the key secret, or nil
 	rulesets rulesetCache
 	jobChunk int      // residents per job transaction
 	compiled sync.Map // "id@version" → *rules.Ruleset
@@ -85,7 +96,7 @@ const DefaultPath = "healthcode.db"
 // pending migrations. dsn is a postgres:// or postgresql:// URL for
 // PostgreSQL, or "sqlite:PATH" or a plain file path for SQLite.
 func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
-	db := &DB{now: opt.Now, rand: opt.Rand, origin: opt.LogOrigin, logger: opt.Logger, limits: opt.Limits.withDefaults(), closed: make(chan struct{}), jobChunk: defaultJobChunk,
+	db := &DB{now: opt.Now, rand: opt.Rand, origin: opt.LogOrigin, logger: opt.Logger, limits: opt.Limits.withDefaults(), secret: opt.KeySecret, closed: make(chan struct{}), jobChunk: defaultJobChunk,
 		cpuSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
 	if db.now == nil {
 		db.now = time.Now
@@ -93,8 +104,9 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	if db.rand == nil {
 		db.rand = rand.Reader
 	}
-	if db.origin == "" {
-		db.origin = "healthcode.local/log"
+	db.newOrigin = opt.NewLogOrigin
+	if db.newOrigin == "" {
+		db.newOrigin = "healthcode.local/log"
 	}
 	if db.logger == nil {
 		db.logger = slog.Default()
@@ -103,6 +115,10 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		return nil, err
 	}
 	if err := db.migrate(ctx); err != nil {
+		db.closeDBs()
+		return nil, err
+	}
+	if err := db.sealMeta(ctx); err != nil {
 		db.closeDBs()
 		return nil, err
 	}
@@ -139,6 +155,11 @@ func (db *DB) open(ctx context.Context, dsn string) error {
 			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 				return healthcode.Errorf(healthcode.EINVALID, "SQLite file %s: directory %s does not exist", target, dir)
 			}
+		}
+		// A new database file is created 0600 (SQLite gives its -wal and
+		// -shm files the database file's mode): it holds personal data.
+		if f, err := os.OpenFile(target, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+			f.Close()
 		}
 		// temp_store(MEMORY): each write request in a group commit runs in
 		// a savepoint, whose journal of the pages it changes otherwise

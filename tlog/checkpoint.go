@@ -16,8 +16,13 @@ import (
 // none.
 const DefaultOrigin = "healthcode.local/log"
 
-// maxCheckpointSize bounds a signed checkpoint, signatures included.
-const maxCheckpointSize = 16 << 10
+// maxCheckpointSize bounds a signed checkpoint, signatures included. C2SP
+// signed-note asks verifiers to accept at least 16 signatures, and 16
+// ML-DSA-44 cosignatures (2,420 bytes each, about 3.3 KiB in base64) pass
+// 16 KiB; 1 MiB leaves room for many more while still bounding what a
+// server can make a verifier read (golang.org/x/mod/sumdb/note itself
+// refuses notes of more than 100 signatures).
+const maxCheckpointSize = 1 << 20
 
 // A Checkpoint is the body of a verified signed checkpoint: the log's origin,
 // its size and the root hash of its Merkle tree of that size.

@@ -26,7 +26,7 @@ func runCode(ctx context.Context, e *env) error {
 	if *lang != "zh-CN" && *lang != "en" {
 		return usagef("--lang must be zh-CN or en")
 	}
-	st, err := store.Open(ctx, *db, store.Options{Logger: quietLogger()})
+	st, err := store.Open(ctx, *db, store.Options{Logger: quietLogger(), KeySecret: optionalKeySecret(e, *db)})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

@@ -24,7 +24,7 @@ func runDemo(ctx context.Context, e *env) error {
 	if *residents < 1 || *residents > demo.MaxResidents {
 		return usagef("--residents must be between 1 and %d", demo.MaxResidents)
 	}
-	st, err := store.Open(ctx, *db, store.Options{})
+	st, err := store.Open(ctx, *db, store.Options{KeySecret: optionalKeySecret(e, *db)})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

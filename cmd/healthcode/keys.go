@@ -21,13 +21,13 @@ func operatorContext(ctx context.Context) context.Context {
 }
 
 // openExisting opens a database that must already exist.
-func openExisting(ctx context.Context, dsn string) (*store.DB, error) {
+func openExisting(ctx context.Context, e *env, dsn string) (*store.DB, error) {
 	if engine, target, err := store.ParseDSN(dsn); err == nil && engine == store.SQLite {
 		if _, err := os.Stat(target); err != nil {
 			return nil, fmt.Errorf("no database at %s", target)
 		}
 	}
-	st, err := store.Open(ctx, dsn, store.Options{Logger: quietLogger()})
+	st, err := store.Open(ctx, dsn, store.Options{Logger: quietLogger(), KeySecret: optionalKeySecret(e, dsn)})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -51,7 +51,7 @@ func runKeysInit(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, *db, store.Options{Logger: quietLogger()})
+	st, err := store.Open(ctx, *db, store.Options{Logger: quietLogger(), KeySecret: optionalKeySecret(e, *db)})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -68,7 +68,7 @@ func runKeysList(ctx context.Context, e *env) error {
 	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
 	}
-	st, err := openExisting(ctx, *db)
+	st, err := openExisting(ctx, e, *db)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func runKeysRotate(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	st, err := openExisting(ctx, *db)
+	st, err := openExisting(ctx, e, *db)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func runKeysRevoke(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	st, err := openExisting(ctx, *db)
+	st, err := openExisting(ctx, e, *db)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"strings"
 	"time"
@@ -30,7 +31,7 @@ func runLogVerify(ctx context.Context, e *env) error {
 			return fmt.Errorf("no database at %s", target)
 		}
 	}
-	st, err := store.Open(ctx, *db, store.Options{Logger: quietLogger()})
+	st, err := store.Open(ctx, *db, store.Options{Logger: quietLogger(), KeySecret: optionalKeySecret(e, *db)})
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -70,11 +71,20 @@ func logClient(url, key string) (*tlog.Client, error) {
 	if err != nil {
 		return nil, usagef("bad --key %q: %v", key, err)
 	}
-	base := strings.TrimSuffix(url, "/")
-	if !strings.HasSuffix(base, "/log") {
+	return &tlog.Client{BaseURL: logBaseURL(url), HTTP: &http.Client{Timeout: 30 * time.Second}, Verifier: v, Origin: v.Name()}, nil
+}
+
+// logBaseURL is the log's base URL, the prefix of its tlog-tiles paths,
+// for a --url value: a URL with a path (https://mirror.example/hc-41/log,
+// or https://host/log) is taken as given, so that a mirror anywhere works;
+// a bare server address (http://127.0.0.1:8080, with no path) means its
+// /log, as before.
+func logBaseURL(raw string) string {
+	base := strings.TrimSuffix(raw, "/")
+	if u, err := neturl.Parse(base); err == nil && u.Host != "" && u.Path == "" && u.RawQuery == "" {
 		base += "/log"
 	}
-	return &tlog.Client{BaseURL: base, HTTP: &http.Client{Timeout: 30 * time.Second}, Verifier: v, Origin: v.Name()}, nil
+	return base
 }
 
 func runLogMonitor(ctx context.Context, e *env) error {

@@ -90,3 +90,13 @@ func mustKeySecret(e *env, dsn string) ([]byte, error) {
 	}
 	return s, nil
 }
+
+// optionalKeySecret is the key secret for commands that open the store and
+// can do without it (reading a database whose keys are sealed, or one whose
+// keys are still in clear); with it, the store seals keys left in clear.
+// A secret that cannot be read counts as none: the commands that need it
+// report why through mustKeySecret or the store's ErrNoKeySecret.
+func optionalKeySecret(e *env, dsn string) []byte {
+	s, _, _ := keySecret(e, dsn, false)
+	return s
+}

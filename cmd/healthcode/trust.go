@@ -31,7 +31,7 @@ func runTrustExport(ctx context.Context, e *env) error {
 	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
 	}
-	st, err := openExisting(ctx, *db)
+	st, err := openExisting(ctx, e, *db)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func runTrustImport(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	st, err := openExisting(ctx, *db)
+	st, err := openExisting(ctx, e, *db)
 	if err != nil {
 		return err
 	}

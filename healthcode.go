@@ -35,7 +35,8 @@ type Error struct {
 	Message string
 	Field   string
 	Line    int      // 1-based line (or item) of a batch input, 0 if none
-	Details []*Error // for a rejected batch: every error in it
+	Details []*Error // for a rejected batch: its errors, or the first of them
+	Total   int      // for a rejected batch: how many errors in all, if more than Details holds
 }
 
 func (e *Error) Error() string {

@@ -28,6 +28,9 @@ type errorBody struct {
 		Code    string        `json:"code"`
 		Message string        `json:"message"`
 		Details []errorDetail `json:"details,omitempty"`
+		// DetailsTotal is how many errors there were in all: details
+		// lists at most the first maxErrorDetails.
+		DetailsTotal int `json:"details_total,omitempty"`
 	} `json:"error"`
 }
 
@@ -58,8 +61,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	body := errorJSON(code, msg)
 	var he *healthcode.Error
 	if errors.As(err, &he) && status < 500 {
-		for _, d := range he.Details {
+		for _, d := range he.Details[:min(len(he.Details), maxErrorDetails)] {
 			body.Error.Details = append(body.Error.Details, errorDetail{Line: d.Line, Field: d.Field, Message: d.Message})
+		}
+		if len(he.Details) > 0 {
+			body.Error.DetailsTotal = max(he.Total, len(he.Details))
 		}
 	}
 	if status == http.StatusUnauthorized {

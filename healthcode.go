@@ -14,6 +14,7 @@ package healthcode
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each service method documents which of these it returns.
@@ -37,6 +38,8 @@ type Error struct {
 	Line    int      // 1-based line (or item) of a batch input, 0 if none
 	Details []*Error // for a rejected batch: its errors, or the first of them
 	Total   int      // for a rejected batch: how many errors in all, if more than Details holds
+
+	RetryAfter time.Duration // for ETOOMANY and EUNAVAIL: when to try again, if known
 }
 
 func (e *Error) Error() string {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/healthcode/healthcode"
 )
@@ -71,6 +73,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="healthcode"`)
 	}
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(err)))
+	}
 	writeJSON(w, status, body)
 }
 
@@ -131,4 +136,14 @@ func jsonError(err error, limit int64) error {
 		return healthcode.Errorf(healthcode.EINVALID, "malformed JSON: body ends early")
 	}
 	return healthcode.Errorf(healthcode.EINVALID, "malformed JSON: %v", err)
+}
+
+// retryAfterSeconds is the Retry-After of a 429 or 503: the error's own
+// time to wait, rounded up to whole seconds, or 1.
+func retryAfterSeconds(err error) int {
+	var he *healthcode.Error
+	if errors.As(err, &he) && he.RetryAfter > 0 {
+		return int((he.RetryAfter + time.Second - 1) / time.Second)
+	}
+	return 1
 }

@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -271,6 +273,14 @@ func (p *Pages) error(w http.ResponseWriter, r *http.Request, err error) {
 	status := p.opts.Status(code)
 	if status == 0 {
 		status = http.StatusInternalServerError
+	}
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		wait := 1
+		var he *healthcode.Error
+		if errors.As(err, &he) && he.RetryAfter > time.Second {
+			wait = int((he.RetryAfter + time.Second - 1) / time.Second)
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(wait))
 	}
 	msg := healthcode.ErrorMessage(err)
 	switch status {

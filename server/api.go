@@ -47,6 +47,12 @@ type errorDetail struct {
 // errors are logged with the request id and shown only as "internal error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := healthcode.ErrorCode(err)
+	if code == healthcode.EFORBIDDEN && healthcode.ActorFrom(r.Context()).Kind == "" {
+		// No credentials were sent: say that they are needed (401), not
+		// that they would not help (403).
+		err = healthcode.Errorf(healthcode.EUNAUTH, "log in, or present a source's API key")
+		code = healthcode.EUNAUTH
+	}
 	status, ok := statusOf[code]
 	if !ok {
 		status = http.StatusInternalServerError

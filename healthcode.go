@@ -93,3 +93,14 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// RetryAfterSeconds is when to try again after err (an ETOOMANY or
+// EUNAVAIL), in whole seconds rounded up: the error's RetryAfter, or 1
+// when it does not know.
+func RetryAfterSeconds(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return int((e.RetryAfter + time.Second - 1) / time.Second)
+	}
+	return 1
+}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/healthcode/healthcode"
 )
@@ -80,7 +79,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="healthcode"`)
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(err)))
+		w.Header().Set("Retry-After", strconv.Itoa(healthcode.RetryAfterSeconds(err)))
 	}
 	writeJSON(w, status, body)
 }
@@ -142,14 +141,4 @@ func jsonError(err error, limit int64) error {
 		return healthcode.Errorf(healthcode.EINVALID, "malformed JSON: body ends early")
 	}
 	return healthcode.Errorf(healthcode.EINVALID, "malformed JSON: %v", err)
-}
-
-// retryAfterSeconds is the Retry-After of a 429 or 503: the error's own
-// time to wait, rounded up to whole seconds, or 1.
-func retryAfterSeconds(err error) int {
-	var he *healthcode.Error
-	if errors.As(err, &he) && he.RetryAfter > 0 {
-		return int((he.RetryAfter + time.Second - 1) / time.Second)
-	}
-	return 1
 }

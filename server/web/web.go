@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -275,12 +274,7 @@ func (p *Pages) error(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusInternalServerError
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		wait := 1
-		var he *healthcode.Error
-		if errors.As(err, &he) && he.RetryAfter > time.Second {
-			wait = int((he.RetryAfter + time.Second - 1) / time.Second)
-		}
-		w.Header().Set("Retry-After", strconv.Itoa(wait))
+		w.Header().Set("Retry-After", strconv.Itoa(healthcode.RetryAfterSeconds(err)))
 	}
 	msg := healthcode.ErrorMessage(err)
 	switch status {

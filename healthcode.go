@@ -14,6 +14,7 @@ package healthcode
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each service method documents which of these it returns.
@@ -35,7 +36,10 @@ type Error struct {
 	Message string
 	Field   string
 	Line    int      // 1-based line (or item) of a batch input, 0 if none
-	Details []*Error // for a rejected batch: every error in it
+	Details []*Error // for a rejected batch: its errors, or the first of them
+	Total   int      // for a rejected batch: how many errors in all, if more than Details holds
+
+	RetryAfter time.Duration // for ETOOMANY and EUNAVAIL: when to try again, if known
 }
 
 func (e *Error) Error() string {
@@ -88,4 +92,15 @@ func ErrorMessage(err error) string {
 		return e.where() + e.Message
 	}
 	return "internal error"
+}
+
+// RetryAfterSeconds is when to try again after err (an ETOOMANY or
+// EUNAVAIL), in whole seconds rounded up: the error's RetryAfter, or 1
+// when it does not know.
+func RetryAfterSeconds(err error) int {
+	var e *Error
+	if errors.As(err, &e) && e.RetryAfter > 0 {
+		return int((e.RetryAfter + time.Second - 1) / time.Second)
+	}
+	return 1
 }

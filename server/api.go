@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/healthcode/healthcode"
@@ -28,6 +29,9 @@ type errorBody struct {
 		Code    string        `json:"code"`
 		Message string        `json:"message"`
 		Details []errorDetail `json:"details,omitempty"`
+		// DetailsTotal is how many errors there were in all: details
+		// lists at most the first maxErrorDetails.
+		DetailsTotal int `json:"details_total,omitempty"`
 	} `json:"error"`
 }
 
@@ -42,6 +46,12 @@ type errorDetail struct {
 // errors are logged with the request id and shown only as "internal error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := healthcode.ErrorCode(err)
+	if code == healthcode.EFORBIDDEN && healthcode.ActorFrom(r.Context()).Kind == "" {
+		// No credentials were sent: say that they are needed (401), not
+		// that they would not help (403).
+		err = healthcode.Errorf(healthcode.EUNAUTH, "log in, or present a source's API key")
+		code = healthcode.EUNAUTH
+	}
 	status, ok := statusOf[code]
 	if !ok {
 		status = http.StatusInternalServerError
@@ -58,12 +68,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	body := errorJSON(code, msg)
 	var he *healthcode.Error
 	if errors.As(err, &he) && status < 500 {
-		for _, d := range he.Details {
+		for _, d := range he.Details[:min(len(he.Details), maxErrorDetails)] {
 			body.Error.Details = append(body.Error.Details, errorDetail{Line: d.Line, Field: d.Field, Message: d.Message})
+		}
+		if len(he.Details) > 0 {
+			body.Error.DetailsTotal = max(he.Total, len(he.Details))
 		}
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="healthcode"`)
+	}
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(healthcode.RetryAfterSeconds(err)))
 	}
 	writeJSON(w, status, body)
 }

@@ -70,7 +70,7 @@ var authzTable = []authzRow{
 	{"GET", "/v1/rulesets/henan-health-code/1", "", "AAAAAAAAAAAA", false},
 	{"POST", "/v1/rulesets/henan-health-code/2/approve", "", "UFFFFFFFFFFF", false},
 	{"POST", "/v1/rulesets/henan-health-code/2/refuse", `{"reason":"not needed"}`, "UFFFFFFFFFFF", false},
-	{"GET", "/v1/jobs", "", "FFFAAAAAAAAF", false},
+	{"GET", "/v1/jobs", "", "UFFAAAAAAAAF", false},
 	{"GET", "/v1/alerts", "", "UFFFFFFFFFAF", false},
 	{"GET", "/v1/stats", "", "AAAAAAAAAAAA", false},
 	{"POST", "/v1/officials/o_spare/disable", `{"reason":"left the post"}`, "UFFFFFFFAAFF", false},

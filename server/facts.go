@@ -1,21 +1,14 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"time"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/store"
 )
-
-// maxFactsBody bounds a fact batch: 10,000 facts of about a kilobyte.
-const maxFactsBody = 16 << 20
 
 // factJSON is a fact as submitted.
 type factJSON struct {
@@ -27,124 +20,8 @@ type factJSON struct {
 	Payload    json.RawMessage `json:"payload"`
 }
 
-// parseFacts reads a JSON array of facts, or NDJSON (one fact per line).
-// Every malformed item is reported with its line (NDJSON) or position
-// (array), and none is returned if any is malformed.
-func parseFacts(body []byte) ([]healthcode.Fact, []int, error) {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 {
-		return nil, nil, healthcode.Errorf(healthcode.EINVALID, "the body is empty: want a JSON array of facts or NDJSON")
-	}
-	if trimmed[0] != '[' {
-		if facts, lines, ok := parseNDJSON(body); ok {
-			return facts, lines, nil
-		}
-	}
-	var items []json.RawMessage
-	var lines []int
-	if trimmed[0] == '[' {
-		if err := json.Unmarshal(trimmed, &items); err != nil {
-			return nil, nil, jsonError(err, maxFactsBody)
-		}
-		for i := range items {
-			lines = append(lines, i+1)
-		}
-	} else {
-		sc := bufio.NewScanner(bytes.NewReader(body))
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		n := 0
-		for sc.Scan() {
-			n++
-			if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
-				items = append(items, append(json.RawMessage(nil), line...))
-				lines = append(lines, n)
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, nil, healthcode.Errorf(healthcode.EINVALID, "line %d: %v", n+1, err)
-		}
-	}
-	facts := make([]healthcode.Fact, len(items))
-	var errs []*healthcode.Error
-	for i, item := range items {
-		var fj factJSON
-		dec := json.NewDecoder(bytes.NewReader(item))
-		dec.DisallowUnknownFields()
-		err := dec.Decode(&fj)
-		if err == nil {
-			if _, err2 := dec.Token(); !errors.Is(err2, io.EOF) {
-				err = fmt.Errorf("data after the fact object")
-			}
-		}
-		if err != nil {
-			he := healthcode.Error{Code: healthcode.EINVALID}
-			var e *healthcode.Error
-			if errors.As(jsonError(err, maxFactsBody), &e) {
-				he = *e
-			}
-			he.Line = lines[i]
-			errs = append(errs, &he)
-			continue
-		}
-		facts[i] = healthcode.Fact{ID: fj.ID, Kind: fj.Kind, Subject: fj.Subject, ObservedAt: fj.ObservedAt, Evidence: fj.Evidence, Payload: fj.Payload}
-	}
-	if len(errs) > 0 {
-		return nil, nil, &healthcode.Error{Code: healthcode.EINVALID, Line: errs[0].Line, Field: errs[0].Field,
-			Message: fmt.Sprintf("%s (batch rejected: %d malformed fact(s), nothing stored)", errs[0].Message, len(errs)), Details: errs}
-	}
-	return facts, lines, nil
-}
-
-// parseNDJSON is parseFacts for a well-formed NDJSON body, with one
-// decoder for the whole body rather than one per line. It returns false
-// for anything else (a malformed fact, an object spanning lines, data after
-// an object on its line), which parseFacts then takes line by line to
-// report every error.
-func parseNDJSON(body []byte) ([]healthcode.Fact, []int, bool) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	var facts []healthcode.Fact
-	var lines []int
-	line, pos := 1, 0
-	space := func(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
-	for {
-		for pos < len(body) && (space(body[pos]) || body[pos] == '\n') {
-			if body[pos] == '\n' {
-				line++
-			}
-			pos++
-		}
-		if pos == len(body) {
-			return facts, lines, true
-		}
-		if body[pos] != '{' {
-			return nil, nil, false
-		}
-		var fj factJSON
-		if err := dec.Decode(&fj); err != nil {
-			return nil, nil, false
-		}
-		end := int(dec.InputOffset())
-		if end > len(body) || bytes.IndexByte(body[pos:end], '\n') >= 0 {
-			return nil, nil, false
-		}
-		for pos = end; pos < len(body) && body[pos] != '\n'; pos++ {
-			if !space(body[pos]) {
-				return nil, nil, false
-			}
-		}
-		facts = append(facts, healthcode.Fact{ID: fj.ID, Kind: fj.Kind, Subject: fj.Subject, ObservedAt: fj.ObservedAt, Evidence: fj.Evidence, Payload: fj.Payload})
-		lines = append(lines, line)
-	}
-}
-
 func (s *Server) handleRecordFacts(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFactsBody))
-	if err != nil {
-		s.writeError(w, r, healthcode.Errorf(healthcode.EINVALID, "request body is larger than %d bytes: split the batch", maxFactsBody))
-		return
-	}
-	facts, lines, err := parseFacts(body)
+	facts, lines, err := parseFacts(http.MaxBytesReader(w, r.Body, maxFactsBody))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

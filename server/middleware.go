@@ -57,6 +57,13 @@ func (s *Server) instrument(pattern string, h http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
+		// Never sniffed into another type; and never kept by a cache when
+		// the request carries credentials (its answer is personal) or
+		// may start a session (its answer holds the token).
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if private(r) {
+			w.Header().Set("Cache-Control", "no-store")
+		}
 		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
@@ -72,8 +79,9 @@ func (s *Server) instrument(pattern string, h http.Handler) http.Handler {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			s.metrics.requests.WithLabelValues(r.Method, route, strconv.Itoa(status)).Inc()
-			s.metrics.latency.WithLabelValues(r.Method, route).Observe(d.Seconds())
+			method := metricMethod(r.Method)
+			s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+			s.metrics.latency.WithLabelValues(method, route).Observe(d.Seconds())
 			s.logger.DebugContext(ctx, "request", "request_id", id, "method", r.Method, "route", route, "status", status, "duration_ms", d.Milliseconds())
 		}()
 		h.ServeHTTP(sw, r)
@@ -113,4 +121,24 @@ func (s *Server) authenticate(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r.WithContext(healthcode.NewContext(r.Context(), actor)))
 	}
+}
+
+// metricMethod is a request's method as a metric label: the standard
+// methods as themselves, anything else (a client may send any token) as
+// "other", so that no client can create series.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
+// private reports whether a request's answer may carry personal data or
+// a session token: it carries credentials (a bearer token or a cookie),
+// or it is not a GET or HEAD (a login, a form).
+func private(r *http.Request) bool {
+	return r.Header.Get("Authorization") != "" || r.Header.Get("Cookie") != "" ||
+		(r.Method != http.MethodGet && r.Method != http.MethodHead)
 }

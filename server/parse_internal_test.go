@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,17 +12,20 @@ import (
 	"github.com/healthcode/healthcode"
 )
 
-// TestParseFactsNDJSON: a well-formed NDJSON body takes the one-decoder
-// path (parseNDJSON) and gives what line-by-line parsing gives; anything
-// else is parsed line by line, every malformed line reported.
-func TestParseFactsNDJSON(t *testing.T) {
+// TestParseFacts: NDJSON and a JSON array give the same facts with their
+// lines; a malformed body reports every malformed line.
+func TestParseFacts(t *testing.T) {
 	fact := func(id string) string {
 		return fmt.Sprintf(`{"id":%q,"kind":"test_result","subject":"r_1","observed_at":"2026-11-01T08:00:00Z","evidence":"e","payload":{"method":"pcr"}}`, id)
 	}
 	good := "\n" + fact("a") + "\r\n\n  " + fact("b") + " \t\n" + fact("c")
-	facts, lines, ok := parseNDJSON([]byte(good))
-	if !ok || len(facts) != 3 || !reflect.DeepEqual(lines, []int{2, 4, 5}) || facts[1].ID != "b" || string(facts[2].Payload) != `{"method":"pcr"}` {
-		t.Fatalf("well-formed body: ok=%v lines=%v facts=%+v", ok, lines, facts)
+	facts, lines, err := parseFacts(strings.NewReader(good))
+	if err != nil || len(facts) != 3 || !reflect.DeepEqual(lines, []int{2, 4, 5}) || facts[1].ID != "b" || string(facts[2].Payload) != `{"method":"pcr"}` {
+		t.Fatalf("well-formed NDJSON: err=%v lines=%v facts=%+v", err, lines, facts)
+	}
+	facts, lines, err = parseFacts(strings.NewReader(" [" + fact("a") + ",\n" + fact("b") + "]\n"))
+	if err != nil || len(facts) != 2 || !reflect.DeepEqual(lines, []int{1, 2}) || facts[1].ID != "b" {
+		t.Fatalf("well-formed array: err=%v lines=%v facts=%+v", err, lines, facts)
 	}
 	for _, tc := range []struct {
 		name  string
@@ -31,12 +36,11 @@ func TestParseFactsNDJSON(t *testing.T) {
 		{"two objects on a line", fact("a") + " " + fact("b"), []int{1}},
 		{"unknown field", fact("a") + "\n" + strings.Replace(fact("b"), `"id"`, `"bank":1,"id"`, 1), []int{2}},
 		{"malformed lines", fact("a") + "\n{\n" + fact("c") + "\n[1]\n", []int{2, 4}},
+		{"nested too deep", fact("a") + "\n" + strings.Replace(fact("b"), `{"method":"pcr"}`, strings.Repeat("[", maxFactDepth)+strings.Repeat("]", maxFactDepth), 1), []int{2}},
+		{"array item nested too deep", "[" + fact("a") + "," + strings.Replace(fact("b"), `{"method":"pcr"}`, strings.Repeat(`{"a":`, maxFactDepth)+"1"+strings.Repeat("}", maxFactDepth), 1) + "]", []int{2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, _, ok := parseNDJSON([]byte(tc.body)); ok {
-				t.Error("parseNDJSON accepted it")
-			}
-			_, _, err := parseFacts([]byte(tc.body))
+			_, _, err := parseFacts(strings.NewReader(tc.body))
 			var he *healthcode.Error
 			if !errors.As(err, &he) {
 				t.Fatalf("parseFacts = %v, want a *healthcode.Error", err)
@@ -52,6 +56,84 @@ func TestParseFactsNDJSON(t *testing.T) {
 	}
 }
 
+// TestParseFactsLimits: reading stops at the first line too long or the
+// first fact beyond the batch limit, and only the first maxErrorDetails
+// errors are kept, with their count.
+func TestParseFactsLimits(t *testing.T) {
+	stop := func(body io.Reader) (*healthcode.Error, int64) {
+		t.Helper()
+		cr := &countingReader{r: body}
+		_, _, err := parseFacts(cr)
+		var he *healthcode.Error
+		if !errors.As(err, &he) {
+			t.Fatalf("parseFacts = %v, want a *healthcode.Error", err)
+		}
+		return he, cr.n
+	}
+	t.Run("line too long", func(t *testing.T) {
+		he, read := stop(io.MultiReader(strings.NewReader("{}\n{\"id\":\""), endless('x')))
+		if !strings.Contains(he.Message, "line 2 is longer than") || read > 2*maxFactLine {
+			t.Errorf("%v after reading %d bytes", he, read)
+		}
+	})
+	t.Run("array item too long", func(t *testing.T) {
+		he, _ := stop(strings.NewReader(`[{},{"id":"` + strings.Repeat("x", maxFactLine) + `"}]`))
+		if !strings.Contains(he.Message, "item 2 is longer than") {
+			t.Errorf("%v", he)
+		}
+	})
+	for _, body := range []struct {
+		name string
+		r    io.Reader
+	}{
+		{"NDJSON", endlessString("{}\n")},
+		{"array", io.MultiReader(strings.NewReader("["), endlessString("{},"))},
+	} {
+		t.Run("too many facts in "+body.name, func(t *testing.T) {
+			he, read := stop(body.r)
+			if !strings.Contains(he.Message, "more than 10000 facts") || read > 256<<10 {
+				t.Errorf("%v after reading %d bytes", he, read)
+			}
+		})
+	}
+	t.Run("errors capped", func(t *testing.T) {
+		he, _ := stop(strings.NewReader(strings.Repeat(`{"id":1}`+"\n", 500)))
+		if len(he.Details) != maxErrorDetails || he.Total != 500 || he.Details[99].Line != 100 || he.Details[0].Field != "id" {
+			t.Errorf("%d details, total %d: %v", len(he.Details), he.Total, he)
+		}
+	})
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// endless is a reader of c forever.
+func endless(c byte) io.Reader { return endlessString(string(c)) }
+
+// endlessString is a reader of s repeated forever.
+func endlessString(s string) io.Reader { return &repeater{s: s} }
+
+type repeater struct {
+	s   string
+	off int
+}
+
+func (r *repeater) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = r.s[r.off]
+		r.off = (r.off + 1) % len(r.s)
+	}
+	return len(p), nil
+}
+
 // BenchmarkParseFacts parses a 1,000-fact NDJSON batch (ns/op is per
 // batch).
 func BenchmarkParseFacts(b *testing.B) {
@@ -62,7 +144,7 @@ func BenchmarkParseFacts(b *testing.B) {
 	body := []byte(sb.String())
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := parseFacts(body); err != nil {
+		if _, _, err := parseFacts(bytes.NewReader(body)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -126,16 +126,27 @@ func (db *DB) Login(ctx context.Context, login, password string) (*Session, erro
 	return db.LoginFrom(ctx, login, password, "")
 }
 
-// LoginFrom is Login from a network address: failed logins are limited
-// per account and per address (ETOOMANY once the limit is reached within
-// Limits.LoginWindow).
+// LoginFrom is Login from a network address. The attempt is reserved
+// before the password is checked; failed attempts slow down the account
+// from that address, the address, and (beyond a higher number) the
+// account from every address (ETOOMANY with Error.RetryAfter; see
+// sessionsec.go). Password checks run at most Limits.LoginChecks at once:
+// EUNAVAIL with Error.RetryAfter when no slot frees within
+// Limits.LoginQueueWait.
 func (db *DB) LoginFrom(ctx context.Context, login, password, addr string) (*Session, error) {
-	if err := db.loginAllowed(ctx, login, addr); err != nil {
+	keys := db.loginKeys(login, addr)
+	if err := db.reserveLogin(ctx, keys); err != nil {
 		return nil, err
 	}
 	sess, err := db.login(ctx, login, password)
+	// The outcome is recorded even if the client has gone.
+	ctx = context.WithoutCancel(ctx)
 	if healthcode.ErrorCode(err) == healthcode.EUNAUTH {
-		db.loginFailed(ctx, login, addr)
+		db.loginFailed(ctx, keys)
+	} else if err == nil {
+		db.loginSucceeded(ctx, keys)
+	} else {
+		db.giveBack(ctx, keys)
 	}
 	return sess, err
 }
@@ -152,7 +163,13 @@ func (db *DB) login(ctx context.Context, login, password string) (*Session, erro
 	if !found {
 		hash = dummyHash
 	}
-	if !checkPassword(hash, password) || !found || disabled != 0 {
+	release, err := db.passwordSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ok := checkPassword(hash, password)
+	release()
+	if !ok || !found || disabled != 0 {
 		return nil, healthcode.Errorf(healthcode.EUNAUTH, "wrong login or password")
 	}
 	actor, err := db.actorFor(ctx, kind, ref)

@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"runtime"
+	"time"
+)
 
 // Limits are the accountability thresholds: appeal deadlines, the cooling
 // period after a granted appeal, anomaly-alert thresholds and rate limits.
@@ -16,25 +19,36 @@ type Limits struct {
 	ReadsPerHour          int     // personal-data reads per official per hour, then ETOOMANY; default 500
 	BulkReadAlert         int     // reads per official per hour that raise an alert; default 200
 
-	LoginFailuresPerAccount int           // failed logins per account per window, then ETOOMANY; default 5
-	LoginFailuresPerAddress int           // failed logins per address per window; default 20
-	LoginWindow             time.Duration // default 15 min
+	// Logins (see the throttling in sessionsec.go): free failed attempts
+	// per window, after which each failure doubles a delay (ETOOMANY with
+	// the time to wait) from LoginDelay up to LoginWindow.
+	LoginFailuresPerAccount             int           // per account from one address; default 5
+	LoginFailuresPerAddress             int           // per address, any accounts; default 20
+	LoginFailuresPerAccountAllAddresses int           // per account from every address; default 100
+	LoginWindow                         time.Duration // failures are forgotten after this long without an attempt; default 15 min
+	LoginDelay                          time.Duration // the first delay; default 1 s
+	LoginChecks                         int           // passwords checked at once (argon2, 19 MiB each); default GOMAXPROCS
+	LoginQueueWait                      time.Duration // a login waits this long for a check slot, then EUNAVAIL; default 1 s
 }
 
 // DefaultLimits returns the defaults.
 func DefaultLimits() Limits {
 	return Limits{
-		AppealDeadline:          24 * time.Hour,
-		CoolingPeriod:           7 * 24 * time.Hour,
-		OfficialRaisesPerHour:   50,
-		SourceSurgeFactor:       10,
-		SourceSurgeMin:          100,
-		PlausibleContacts:       500,
-		ReadsPerHour:            500,
-		BulkReadAlert:           200,
-		LoginFailuresPerAccount: 5,
-		LoginFailuresPerAddress: 20,
-		LoginWindow:             15 * time.Minute,
+		AppealDeadline:                      24 * time.Hour,
+		CoolingPeriod:                       7 * 24 * time.Hour,
+		OfficialRaisesPerHour:               50,
+		SourceSurgeFactor:                   10,
+		SourceSurgeMin:                      100,
+		PlausibleContacts:                   500,
+		ReadsPerHour:                        500,
+		BulkReadAlert:                       200,
+		LoginFailuresPerAccount:             5,
+		LoginFailuresPerAddress:             20,
+		LoginWindow:                         15 * time.Minute,
+		LoginFailuresPerAccountAllAddresses: 100,
+		LoginDelay:                          time.Second,
+		LoginChecks:                         runtime.GOMAXPROCS(0),
+		LoginQueueWait:                      time.Second,
 	}
 }
 
@@ -53,6 +67,10 @@ func (l Limits) withDefaults() Limits {
 	setD(&l.AppealDeadline, d.AppealDeadline)
 	setD(&l.CoolingPeriod, d.CoolingPeriod)
 	setD(&l.LoginWindow, d.LoginWindow)
+	setD(&l.LoginDelay, d.LoginDelay)
+	setD(&l.LoginQueueWait, d.LoginQueueWait)
+	set(&l.LoginFailuresPerAccountAllAddresses, d.LoginFailuresPerAccountAllAddresses)
+	set(&l.LoginChecks, d.LoginChecks)
 	set(&l.OfficialRaisesPerHour, d.OfficialRaisesPerHour)
 	set(&l.SourceSurgeMin, d.SourceSurgeMin)
 	set(&l.PlausibleContacts, d.PlausibleContacts)

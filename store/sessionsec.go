@@ -2,38 +2,155 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/tlog"
 )
 
-// loginAllowed refuses a login attempt when the account or the address has
-// failed too often within the window.
-func (db *DB) loginAllowed(ctx context.Context, login, addr string) error {
+// Login throttling. Every attempt is reserved before its password is
+// checked, in one statement per key (an upsert that admits or refuses),
+// so that parallel guesses cannot all pass a check made before any of
+// them failed, on one replica or several. The keys are the account from
+// the client's address, the address, and the account from every address;
+// each has a number of free attempts per window (Limits), after which each
+// further failure doubles a delay, starting at Limits.LoginDelay and
+// capped at Limits.LoginWindow, before the next attempt is admitted.
+// While the last attempt beyond the free ones is checked, the key is held
+// (no other attempt is admitted). A failure keeps its reservation; a
+// success gives back those of the address and of the account from every
+// address, and forgets the account's failures from that address. So an
+// abuser failing from one address slows down that address and the
+// account from it, not the owner logging in from another.
+
+// loginHold is how long a key stays held if its attempt's outcome is
+// never recorded (a crash): longer than any password check.
+const loginHold = time.Minute
+
+// throttleKey is one key an attempt is reserved under.
+type throttleKey struct {
+	key  string
+	free int
+	mine int // this attempt's number, once reserved
+}
+
+// loginKeys are the keys of an attempt on login from addr.
+func (db *DB) loginKeys(login, addr string) []throttleKey {
 	lim := db.limits
-	since := fmtTime(db.nowMs().Add(-lim.LoginWindow))
-	count := func(key string) int {
-		var n int
-		db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT COUNT(*) FROM login_failures WHERE key = ? AND at > ?"), key, since).Scan(&n)
-		return n
+	keys := []throttleKey{
+		{key: "account:" + login + "@" + addr, free: lim.LoginFailuresPerAccount},
+		{key: "account:" + login, free: lim.LoginFailuresPerAccountAllAddresses},
 	}
-	if count("login:"+login) >= lim.LoginFailuresPerAccount {
-		return healthcode.Errorf(healthcode.ETOOMANY, "too many failed logins for this account: try again in %v", lim.LoginWindow)
+	if addr != "" {
+		keys = append(keys, throttleKey{key: "address:" + addr, free: lim.LoginFailuresPerAddress})
 	}
-	if addr != "" && count("addr:"+addr) >= lim.LoginFailuresPerAddress {
-		return healthcode.Errorf(healthcode.ETOOMANY, "too many failed logins from your address: try again in %v", lim.LoginWindow)
+	return keys
+}
+
+// loginDelay is the delay before the attempt after the n-th failure of a
+// key with free attempts.
+func (db *DB) loginDelay(n, free int) time.Duration {
+	if n < free {
+		return 0
+	}
+	d := db.limits.LoginDelay
+	for i := free; i < n && d < db.limits.LoginWindow; i++ {
+		d *= 2
+	}
+	return min(d, db.limits.LoginWindow)
+}
+
+// reserveLogin reserves an attempt under every key, or none: ETOOMANY
+// with the time to wait when a key admits no attempt yet.
+func (db *DB) reserveLogin(ctx context.Context, keys []throttleKey) error {
+	now := db.nowMs()
+	nowS, cutoff, hold := fmtTime(now), fmtTime(now.Add(-db.limits.LoginWindow)), fmtTime(now.Add(loginHold))
+	for i := range keys {
+		k := &keys[i]
+		first := nowS
+		if k.free <= 1 {
+			first = hold
+		}
+		err := db.db.QueryRowContext(ctx, db.dialect.rebind(`INSERT INTO login_throttle (key, failures, at, until) VALUES (?, 1, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+	failures = CASE WHEN login_throttle.at <= ? THEN 1 ELSE login_throttle.failures + 1 END,
+	until = CASE WHEN login_throttle.at > ? AND login_throttle.failures + 1 >= ? THEN ? ELSE login_throttle.until END,
+	at = ?
+WHERE login_throttle.until <= ?
+RETURNING failures`), k.key, nowS, first, cutoff, cutoff, k.free, hold, nowS, nowS).Scan(&k.mine)
+		if errors.Is(err, sql.ErrNoRows) {
+			db.giveBack(ctx, keys[:i])
+			var until string
+			db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT until FROM login_throttle WHERE key = ?"), k.key).Scan(&until)
+			wait := time.Second
+			if t, err := time.Parse(timeFormat, until); err == nil && t.Sub(now) > wait {
+				wait = t.Sub(now).Round(time.Second)
+			}
+			return &healthcode.Error{Code: healthcode.ETOOMANY, RetryAfter: wait,
+				Message: fmt.Sprintf("too many failed logins for this account or from your address: try again in %v", wait)}
+		}
+		if err != nil {
+			db.giveBack(ctx, keys[:i])
+			return fmt.Errorf("reserve a login attempt: %w", err)
+		}
 	}
 	return nil
 }
 
-// loginFailed counts a failed login (and forgets failures older than the
-// window).
-func (db *DB) loginFailed(ctx context.Context, login, addr string) {
+// loginFailed keeps the attempt's reservations as failures and starts the
+// delay of each key whose last attempt it was.
+func (db *DB) loginFailed(ctx context.Context, keys []throttleKey) {
 	now := db.nowMs()
-	db.db.ExecContext(ctx, db.dialect.rebind("DELETE FROM login_failures WHERE at <= ?"), fmtTime(now.Add(-db.limits.LoginWindow)))
-	db.db.ExecContext(ctx, db.dialect.rebind("INSERT INTO login_failures (key, at) VALUES (?, ?)"), "login:"+login, fmtTime(now))
-	if addr != "" {
-		db.db.ExecContext(ctx, db.dialect.rebind("INSERT INTO login_failures (key, at) VALUES (?, ?)"), "addr:"+addr, fmtTime(now))
+	for _, k := range keys {
+		if k.mine < k.free {
+			continue
+		}
+		db.db.ExecContext(ctx, db.dialect.rebind("UPDATE login_throttle SET until = ? WHERE key = ? AND failures = ?"),
+			fmtTime(now.Add(db.loginDelay(k.mine, k.free))), k.key, k.mine)
+	}
+}
+
+// loginSucceeded forgets the account's failures from the address and gives
+// back the attempt's other reservations.
+func (db *DB) loginSucceeded(ctx context.Context, keys []throttleKey) {
+	db.db.ExecContext(ctx, db.dialect.rebind("DELETE FROM login_throttle WHERE key = ?"), keys[0].key)
+	db.giveBack(ctx, keys[1:])
+}
+
+// giveBack undoes reservations: the attempt does not count, and a key it
+// held is free again.
+func (db *DB) giveBack(ctx context.Context, keys []throttleKey) {
+	now := fmtTime(db.nowMs())
+	for _, k := range keys {
+		db.db.ExecContext(ctx, db.dialect.rebind(`UPDATE login_throttle SET
+	failures = login_throttle.failures - 1,
+	until = CASE WHEN login_throttle.failures = ? AND login_throttle.until > ? THEN ? ELSE login_throttle.until END
+WHERE key = ?`), k.mine, now, now, k.key)
+	}
+}
+
+// passwordSlot waits (at most Limits.LoginQueueWait) for one of the
+// Limits.LoginChecks slots a password check runs in, each taking argon2's
+// 19 MiB: EUNAVAIL, to be tried again shortly, when none frees in time.
+func (db *DB) passwordSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case db.loginSlots <- struct{}{}:
+		return func() { <-db.loginSlots }, nil
+	default:
+	}
+	t := time.NewTimer(db.limits.LoginQueueWait)
+	defer t.Stop()
+	select {
+	case db.loginSlots <- struct{}{}:
+		return func() { <-db.loginSlots }, nil
+	case <-t.C:
+		return nil, &healthcode.Error{Code: healthcode.EUNAVAIL, RetryAfter: time.Second,
+			Message: "too many logins at once: try again in a second"}
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 

@@ -78,6 +78,9 @@ type DB struct {
 	// evaluating on a snapshot) to GOMAXPROCS-1, so that the committer,
 	// the single writer and under load the bottleneck, finds a core.
 	cpuSlots chan struct{}
+	// loginSlots bounds the password checks running at once
+	// (Limits.LoginChecks): each takes argon2's 19 MiB.
+	loginSlots chan struct{}
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -98,6 +101,7 @@ const DefaultPath = "healthcode.db"
 func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	db := &DB{now: opt.Now, rand: opt.Rand, origin: opt.LogOrigin, logger: opt.Logger, limits: opt.Limits.withDefaults(), secret: opt.KeySecret, closed: make(chan struct{}), jobChunk: defaultJobChunk,
 		cpuSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
+	db.loginSlots = make(chan struct{}, db.limits.LoginChecks)
 	if db.now == nil {
 		db.now = time.Now
 	}

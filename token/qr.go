@@ -124,10 +124,36 @@ func glyphAtlas() (*image.Alpha, error) {
 	return &image.Alpha{Pix: gray.Pix, Stride: gray.Stride, Rect: gray.Rect}, nil
 }
 
+// Limits of an image Decode reads: its file size, and the dimensions it
+// declares, checked before any pixel is decoded (a small file can declare
+// a huge image: decoding one of 429 KB took 25 s and 1.7 GB).
+const (
+	MaxImageBytes  = 8 << 20
+	MaxImageSide   = 4096
+	MaxImagePixels = 16 << 20
+)
+
 // Decode reads an image (PNG, JPEG or GIF), finds a QR code in it and
 // returns the text it encodes, e.g. for `healthcode token verify --image`.
+// An image larger than MaxImageBytes, or declaring more than MaxImageSide
+// pixels a side or MaxImagePixels in all, is refused (EINVALID) before it
+// is decoded.
 func Decode(r io.Reader) (string, error) {
-	img, _, err := image.Decode(r)
+	b, err := io.ReadAll(io.LimitReader(r, MaxImageBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("read image: %w", err)
+	}
+	if len(b) > MaxImageBytes {
+		return "", healthcode.Errorf(healthcode.EINVALID, "the image file is larger than %d bytes", MaxImageBytes)
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return "", healthcode.Errorf(healthcode.EINVALID, "decode image: %v", err)
+	}
+	if cfg.Width > MaxImageSide || cfg.Height > MaxImageSide || cfg.Width*cfg.Height > MaxImagePixels {
+		return "", healthcode.Errorf(healthcode.EINVALID, "the image is %d×%d pixels, more than %d a side: crop or scale it", cfg.Width, cfg.Height, MaxImageSide)
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
 		return "", healthcode.Errorf(healthcode.EINVALID, "decode image: %v", err)
 	}

@@ -62,6 +62,7 @@ func runFacts(ctx context.Context, e *env) error {
 						Line           int
 						Field, Message string
 					}
+					DetailsTotal int `json:"details_total"`
 				}
 			}
 			json.Unmarshal(b, &eb)
@@ -71,6 +72,9 @@ func runFacts(ctx context.Context, e *env) error {
 					where += ": " + d.Field
 				}
 				fmt.Fprintf(e.stderr, "%s: %s\n", where, d.Message)
+			}
+			if more := eb.Error.DetailsTotal - len(eb.Error.Details); more > 0 {
+				fmt.Fprintf(e.stderr, "healthcode: error: and %d more error(s) in the batch\n", more)
 			}
 			if len(eb.Error.Details) == 0 {
 				fmt.Fprintf(e.stderr, "healthcode: error: server said %d: %s\n", status, eb.Error.Message)

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/healthcode/healthcode"
 )
@@ -115,8 +116,18 @@ const maxFormBytes = 16 << 10
 var errCSRF = healthcode.Errorf(healthcode.EFORBIDDEN, "the form has expired: reload the page and try again")
 
 // localPath returns next if it is a path on this site, else "/".
+//
+// Browsers drop tabs and newlines from a URL and read a backslash as a
+// slash, so "/\t/host" and "/\\host" are "//host", another site: a path
+// with a control character or a backslash anywhere is refused, not
+// cleaned, and what is left must parse as a path with no scheme or host.
 func localPath(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") ||
+		strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' || unicode.IsControl(r) }) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next

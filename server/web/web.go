@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -271,6 +272,9 @@ func (p *Pages) error(w http.ResponseWriter, r *http.Request, err error) {
 	status := p.opts.Status(code)
 	if status == 0 {
 		status = http.StatusInternalServerError
+	}
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(healthcode.RetryAfterSeconds(err)))
 	}
 	msg := healthcode.ErrorMessage(err)
 	switch status {

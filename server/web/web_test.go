@@ -186,7 +186,14 @@ func TestScriptMessagesAreJSON(t *testing.T) {
 }
 
 func TestLocalPath(t *testing.T) {
-	for in, want := range map[string]string{"": "/", "/x?y": "/x?y", "//evil.example": "/", "https://evil.example": "/", `/\evil`: "/", "x": "/"} {
+	for in, want := range map[string]string{
+		"": "/", "/x?y": "/x?y", "/residents/r_1": "/residents/r_1", "/a/b?next=//x": "/a/b?next=//x",
+		"//evil.example": "/", "https://evil.example": "/", `/\evil`: "/", "x": "/",
+		"/\t/evil.example": "/", "/\n/evil.example": "/", "/\r/evil.example": "/", "\t//evil.example": "/",
+		`/\/evil.example`: "/", `\\evil.example`: "/", "/\x00/evil.example": "/", "/\x7f/evil": "/",
+		"/\u0085/evil.example": "/", "/%09/evil.example": "/%09/evil.example", "/x/../\t/evil": "/",
+		"javascript:alert(1)": "/", "/%2F%2Fevil.example": "/",
+	} {
 		if got := localPath(in); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)
 		}

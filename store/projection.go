@@ -115,7 +115,7 @@ var operationalTables = map[string]string{
 	"log_subjects":      "each subject's hash-chain head, checked against the recomputed chains",
 	"accounts":          "credentials: password hashes are never logged",
 	"sessions":          "login sessions",
-	"login_failures":    "rate-limit counters",
+	"login_throttle":    "login rate-limit counters and delays",
 	"source_rates":      "rate counters for the source surge alert",
 	"code_schedule":     "a cache: when each code can next change by time alone, recomputed by any evaluation",
 	"trust_state":       "signed artefacts (our trust list and recognition statement), re-signed from token_keys and trust_imports; their versions are logged",

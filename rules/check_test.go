@@ -129,11 +129,11 @@ func TestParseConditions(t *testing.T) {
 	}{
 		{`facts.contacts.exists(facts, true)`, "q.yaml:11: rule r1: a variable may not be named facts"},
 		{`areas.exists(k, areas[k].exists(a, a.level == 'high'))`, ""},
-		{`facts.vaccinations.exists(v, v.dose >= 3 && v.product == 'x')`, ""},
+		{`facts.vaccinations.exists(v, v.dose >= 3)`, ""},
 		{`facts.contacts.exists(c, c.level == 1)`, "q.yaml:11:50: rule r1: found no matching overload for '_==_' applied to '(string, int)'"},
 		{`facts.contacts.exists(c, c.exposed_at > now) || now > timestamp('2022-07-01T00:00:00Z')`, ""},
 		{`size(facts.contacts) >= 0`, "q.yaml:11: rule r1: condition holds for a resident with no facts; a code must rest on facts"},
-		{`areas['410102'].size() > 0`, "q.yaml:11: rule r1: fails for a resident with no facts: rule r1: no such key: 410102"},
+		{`areas.exists(k, areas[k].size() > 0 && areas[k][0].level == 'low')`, ""},
 		// The function programs use for areas[...] cannot be written.
 		{`@areas_of(areas, '410102').size() > 0`, "q.yaml:11:17: rule r1: Syntax error: token recognition error at: '@'"},
 	} {

@@ -46,6 +46,13 @@ func (p *parser) compile(rs *Ruleset) {
 			p.errorf(r.node, "rule %s: condition is of type %s, not bool", r.ID, ast.OutputType())
 			continue
 		}
+		if found := identifiers(ast); len(found) > 0 {
+			for _, f := range found {
+				line, col := p.position(r.node, f.line, f.col)
+				p.errs = append(p.errs, &PosError{File: p.name, Line: line, Col: col, Msg: fmt.Sprintf("rule %s: %s", r.ID, f.msg)})
+			}
+			continue
+		}
 		if msg := p.analyse(rs, r, ast); msg != "" {
 			p.errorf(r.node, "rule %s: %s", r.ID, msg)
 			continue

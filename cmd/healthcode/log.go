@@ -26,14 +26,9 @@ func runLogVerify(ctx context.Context, e *env) error {
 	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
 	}
-	if engine, target, err := store.ParseDSN(*db); err == nil && engine == store.SQLite {
-		if _, err := os.Stat(target); err != nil {
-			return fmt.Errorf("no database at %s", target)
-		}
-	}
-	st, err := store.Open(ctx, *db, store.Options{Logger: quietLogger(), KeySecret: optionalKeySecret(e, *db)})
+	st, err := openExisting(ctx, e, *db)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer st.Close()
 	start := time.Now()

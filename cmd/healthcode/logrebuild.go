@@ -22,11 +22,6 @@ func runLogRebuild(ctx context.Context, e *env) error {
 	if *into == "" {
 		return usagef("--into is required: the new database to write")
 	}
-	if engine, target, err := store.ParseDSN(*db); err == nil && engine == store.SQLite {
-		if _, err := os.Stat(target); err != nil {
-			return fmt.Errorf("no database at %s", target)
-		}
-	}
 	if engine, target, err := store.ParseDSN(*into); err != nil {
 		return usagef("bad --into: %v", err)
 	} else if engine == store.SQLite {
@@ -34,9 +29,9 @@ func runLogRebuild(ctx context.Context, e *env) error {
 			return fmt.Errorf("%s exists: rebuild into a new file", target)
 		}
 	}
-	st, err := store.Open(ctx, *db, store.Options{Logger: quietLogger(), KeySecret: optionalKeySecret(e, *db)})
+	st, err := openExisting(ctx, e, *db)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer st.Close()
 	start := time.Now()

@@ -179,8 +179,8 @@ func (t *projTable) compared() []projCol {
 	return out
 }
 
-// rowValues scans a row into strings, one per column; NULL is nullValue.
-func rowValues(rows *sql.Rows, n int) ([]string, error) {
+// scanAny scans the current row into n values.
+func scanAny(rows *sql.Rows, n int) ([]any, error) {
 	vals := make([]any, n)
 	ptrs := make([]any, n)
 	for i := range vals {
@@ -189,11 +189,30 @@ func rowValues(rows *sql.Rows, n int) ([]string, error) {
 	if err := rows.Scan(ptrs...); err != nil {
 		return nil, err
 	}
+	return vals, nil
+}
+
+// rowValues scans a row into strings, one per column; NULL is nullValue.
+func rowValues(rows *sql.Rows, n int) ([]string, error) {
+	vals, err := scanAny(rows, n)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]string, n)
 	for i, v := range vals {
 		out[i] = valueString(v)
 	}
 	return out, nil
+}
+
+// keySQL is the SQL expression of a row's key as rowKey writes it in
+// projection_last, for columns qualified by prefix ("r." or "").
+func (t *projTable) keySQL(prefix string) string {
+	parts := make([]string, len(t.key))
+	for i, k := range t.key {
+		parts[i] = "CAST(" + prefix + k + " AS TEXT)"
+	}
+	return strings.Join(parts, " || '/' || ")
 }
 
 const nullValue = "\x00NULL"
@@ -260,10 +279,6 @@ func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, re
 		names[i] = c.name
 	}
 	nk := len(t.key)
-	keyExpr := make([]string, nk)
-	for i, k := range t.key {
-		keyExpr[i] = "CAST(r." + k + " AS TEXT)"
-	}
 	lrows, err := live.db.QueryContext(ctx, "SELECT "+strings.Join(names, ", ")+" FROM "+t.name+" ORDER BY "+t.orderBy(live.dialect))
 	if err != nil {
 		return err
@@ -274,7 +289,7 @@ func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, re
 		rnames[i] = "r." + n
 	}
 	rrows, err := rebuilt.db.QueryContext(ctx, "SELECT "+strings.Join(rnames, ", ")+", COALESCE(l.idx, -1), COALESCE(l.personal, 1) FROM "+t.name+
-		" r LEFT JOIN projection_last l ON l.tbl = '"+t.name+"' AND l.row_key = "+strings.Join(keyExpr, " || '/' || ")+
+		" r LEFT JOIN projection_last l ON l.tbl = '"+t.name+"' AND l.row_key = "+t.keySQL("r.")+
 		" ORDER BY "+t.orderBy(rebuilt.dialect))
 	if err != nil {
 		return err
@@ -370,7 +385,7 @@ func (db *DB) RebuildInto(ctx context.Context, dsn string, progress func(phase s
 		}
 	}
 	for _, t := range []string{"meta", "log_entries", "log_hashes", "log_checkpoints", "log_personal", "log_subjects", "log_head"} {
-		if err := copyTable(ctx, db, dst, t, nil, phase("copy "+t)); err != nil {
+		if err := copyTable(ctx, db, dst, t, phase("copy "+t)); err != nil {
 			return fmt.Errorf("copy %s: %w", t, err)
 		}
 	}
@@ -381,7 +396,7 @@ func (db *DB) RebuildInto(ctx context.Context, dsn string, progress func(phase s
 		return err
 	}
 	for _, t := range []string{"accounts", "trust_state", "code_schedule", "source_rates"} {
-		if err := copyTable(ctx, db, dst, t, nil, phase("copy "+t)); err != nil {
+		if err := copyTable(ctx, db, dst, t, phase("copy "+t)); err != nil {
 			return fmt.Errorf("copy %s: %w", t, err)
 		}
 	}
@@ -415,16 +430,11 @@ func tableColumns(ctx context.Context, db *DB, table string) ([]string, error) {
 	return rows.Columns()
 }
 
-// copyTable copies every row of table from src to dst (the columns named,
-// or all).
-func copyTable(ctx context.Context, src, dst *DB, table string, cols []string, progress func(done, total int64)) error {
-	if cols == nil {
-		var err error
-		if cols, err = tableColumns(ctx, src, table); err != nil {
-			return err
-		}
-	}
-	rows, err := src.db.QueryContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+table)
+// copyRows reads query's rows (n columns) from src and, in one transaction
+// of dst, hands each row's values to the function setup returns. Statements
+// setup prepares on tx close with it.
+func copyRows(ctx context.Context, src, dst *DB, query string, n int, setup func(tx *sql.Tx) (func(vals []any) error, error)) error {
+	rows, err := src.db.QueryContext(ctx, query)
 	if err != nil {
 		return err
 	}
@@ -434,33 +444,48 @@ func copyTable(ctx context.Context, src, dst *DB, table string, cols []string, p
 		return err
 	}
 	defer tx.Rollback()
-	q := dst.dialect.rebind("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES (" + placeholders(len(cols)) + ")")
-	stmt, err := tx.PrepareContext(ctx, q)
+	each, err := setup(tx)
 	if err != nil {
 		return err
 	}
-	defer stmt.Close()
-	var done int64
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
 	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanAny(rows, n)
+		if err != nil {
 			return err
 		}
-		if _, err := stmt.ExecContext(ctx, vals...); err != nil {
+		if err := each(vals); err != nil {
 			return err
-		}
-		if done++; done%100000 == 0 && progress != nil {
-			progress(done, -1)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// copyTable copies every row of table from src to dst.
+func copyTable(ctx context.Context, src, dst *DB, table string, progress func(done, total int64)) error {
+	cols, err := tableColumns(ctx, src, table)
+	if err != nil {
+		return err
+	}
+	list := strings.Join(cols, ", ")
+	return copyRows(ctx, src, dst, "SELECT "+list+" FROM "+table, len(cols), func(tx *sql.Tx) (func([]any) error, error) {
+		stmt, err := tx.PrepareContext(ctx, dst.dialect.rebind("INSERT INTO "+table+" ("+list+") VALUES ("+placeholders(len(cols))+")"))
+		if err != nil {
+			return nil, err
+		}
+		var done int64
+		return func(vals []any) error {
+			if _, err := stmt.ExecContext(ctx, vals...); err != nil {
+				return err
+			}
+			if done++; done%100000 == 0 && progress != nil {
+				progress(done, -1)
+			}
+			return nil
+		}, nil
+	})
 }
 
 // copyOperational copies t's operational columns from src to dst, and its
@@ -478,74 +503,46 @@ func copyOperational(ctx context.Context, src, dst *DB, t *projTable) error {
 	if len(opCols)+len(persCols) == 0 {
 		return nil
 	}
-	all := append(append(append([]string(nil), t.key...), opCols...), persCols...)
-	rows, err := src.db.QueryContext(ctx, "SELECT "+strings.Join(all, ", ")+" FROM "+t.name)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	tx, err := dst.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
 	where := make([]string, len(t.key))
 	for i, k := range t.key {
 		where[i] = k + " = ?"
 	}
-	set := func(cols []string) string {
-		s := make([]string, len(cols))
+	update := func(tx *sql.Tx, cols []string, cond string) (*sql.Stmt, error) {
+		if len(cols) == 0 {
+			return nil, nil
+		}
+		set := make([]string, len(cols))
 		for i, c := range cols {
-			s[i] = c + " = ?"
+			set[i] = c + " = ?"
 		}
-		return strings.Join(s, ", ")
+		return tx.PrepareContext(ctx, dst.dialect.rebind("UPDATE "+t.name+" SET "+strings.Join(set, ", ")+" WHERE "+strings.Join(where, " AND ")+cond))
 	}
-	var opStmt, persStmt *sql.Stmt
-	if len(opCols) > 0 {
-		if opStmt, err = tx.PrepareContext(ctx, dst.dialect.rebind("UPDATE "+t.name+" SET "+set(opCols)+" WHERE "+strings.Join(where, " AND "))); err != nil {
-			return err
+	nk, no := len(t.key), len(opCols)
+	all := append(append(append([]string(nil), t.key...), opCols...), persCols...)
+	return copyRows(ctx, src, dst, "SELECT "+strings.Join(all, ", ")+" FROM "+t.name, len(all), func(tx *sql.Tx) (func([]any) error, error) {
+		opStmt, err := update(tx, opCols, "")
+		if err != nil {
+			return nil, err
 		}
-		defer opStmt.Close()
-	}
-	if len(persCols) > 0 {
-		keyExpr := make([]string, len(t.key))
-		for i, k := range t.key {
-			keyExpr[i] = "CAST(" + k + " AS TEXT)"
+		persStmt, err := update(tx, persCols, " AND EXISTS (SELECT 1 FROM projection_last l WHERE l.tbl = '"+t.name+"' AND l.personal = 0 AND l.row_key = "+t.keySQL("")+")")
+		if err != nil {
+			return nil, err
 		}
-		if persStmt, err = tx.PrepareContext(ctx, dst.dialect.rebind("UPDATE "+t.name+" SET "+set(persCols)+" WHERE "+strings.Join(where, " AND ")+
-			" AND EXISTS (SELECT 1 FROM projection_last l WHERE l.tbl = '"+t.name+"' AND l.personal = 0 AND l.row_key = "+strings.Join(keyExpr, " || '/' || ")+")")); err != nil {
-			return err
-		}
-		defer persStmt.Close()
-	}
-	nk := len(t.key)
-	vals := make([]any, len(all))
-	ptrs := make([]any, len(all))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return err
-		}
-		keys := vals[:nk]
-		if opStmt != nil {
-			args := append(append([]any(nil), vals[nk:nk+len(opCols)]...), keys...)
-			if _, err := opStmt.ExecContext(ctx, args...); err != nil {
-				return err
+		return func(vals []any) error {
+			keys := vals[:nk]
+			if opStmt != nil {
+				if _, err := opStmt.ExecContext(ctx, append(append([]any(nil), vals[nk:nk+no]...), keys...)...); err != nil {
+					return err
+				}
 			}
-		}
-		if persStmt != nil {
-			args := append(append([]any(nil), vals[nk+len(opCols):]...), keys...)
-			if _, err := persStmt.ExecContext(ctx, args...); err != nil {
-				return err
+			if persStmt != nil {
+				if _, err := persStmt.ExecContext(ctx, append(append([]any(nil), vals[nk+no:]...), keys...)...); err != nil {
+					return err
+				}
 			}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	return tx.Commit()
+			return nil
+		}, nil
+	})
 }
 
 // suspendEvidenceTrigger lifts the facts' evidence trigger until restore.

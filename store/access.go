@@ -36,12 +36,7 @@ func (t *Tx) recordAccess(actor healthcode.Actor, residents []string, what strin
 		return healthcode.Errorf(healthcode.ETOOMANY, "you read %d residents' data in the last hour; the limit is %d: try later", n, lim.ReadsPerHour)
 	}
 	for _, id := range residents {
-		idx, err := t.Append(tlog.KindDataAccessed, actor, id, map[string]any{"resident": id, "what": what}, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := t.exec("INSERT INTO data_access (log_index, resident, official, post, what, at) VALUES (?, ?, ?, ?, ?, ?)",
-			idx, id, actor.ID, actor.Jurisdiction, what, fmtTime(t.now)); err != nil {
+		if _, err := t.record(tlog.KindDataAccessed, actor, id, &evDataAccessed{Resident: id, What: what}, nil, nil); err != nil {
 			return err
 		}
 	}

@@ -43,15 +43,13 @@ func (t *Tx) raiseAlert(kind, subject, jurisdiction string, detail map[string]an
 		return fmt.Errorf("alert id: %w", err)
 	}
 	id := "a_" + hex.EncodeToString(b[:])
-	idx, err := t.Append(tlog.KindAlertRaised, monitor, "", map[string]any{
-		"alert": id, "kind": kind, "subject": subject, "jurisdiction": jurisdiction, "detail": detail,
-	}, nil)
+	d, err := json.Marshal(detail)
 	if err != nil {
-		return err
+		return fmt.Errorf("alert detail: %w", err)
 	}
-	d, _ := json.Marshal(detail)
-	_, err = t.exec("INSERT INTO alerts (id, kind, subject, jurisdiction, detail, raised_at, log_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		id, kind, subject, jurisdiction, string(d), fmtTime(t.now), idx)
+	_, err = t.record(tlog.KindAlertRaised, monitor, "", &evAlert{
+		Alert: id, Kind: kind, Subject: subject, Jurisdiction: jurisdiction, Detail: d,
+	}, nil, nil)
 	return err
 }
 

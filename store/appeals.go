@@ -182,33 +182,25 @@ func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error
 			deadline = fmtTime(t.now.Add(db.limits.AppealDeadline))
 		}
 		assigned := countyOf(r.Jurisdiction)
-		hashes := make([]map[string]any, len(atts))
+		hashes := make([]evAttachment, len(atts))
 		names := make([]string, len(atts))
 		for i, a := range atts {
-			hashes[i] = map[string]any{"sha256": a.SHA256, "size": a.Size}
+			hashes[i] = evAttachment{SHA256: a.SHA256, Size: int64(a.Size)}
 			names[i] = a.Name
 		}
-		personal := map[string]any{"statement": req.Statement, "attachment_names": names}
-		if req.ConsentRef != "" {
-			personal["consent_ref"] = req.ConsentRef
-		}
-		idx, err := t.Append(tlog.KindAppealFiled, actor, r.ID, map[string]any{
-			"appeal": id, "resident": r.ID, "facts": keys, "status": status, "assigned": assigned, "deadline": deadline, "attachments": hashes,
-		}, personal)
+		n := 0
+		_, err := t.record(tlog.KindAppealFiled, actor, r.ID, &evAppealFiled{
+			Appeal: id, Resident: r.ID, Facts: keys, Status: status, Assigned: assigned, Deadline: deadline, Attachments: hashes,
+		}, &evAppealFiledPersonal{Statement: req.Statement, AttachmentNames: names, ConsentRef: consentRef(consent)},
+			func(table string, cols []string, vals []any) {
+				if table == "appeal_attachments" {
+					setCol(cols, vals, "media_type", atts[n].MediaType)
+					setCol(cols, vals, "data", atts[n].Data)
+					n++
+				}
+			})
 		if err != nil {
 			return err
-		}
-		fk, _ := json.Marshal(keys)
-		if _, err := t.exec(`INSERT INTO appeals (id, resident, home, assigned, filed_by, filed_by_kind, consent, fact_keys, statement, status, filed_at, deadline, log_index)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, r.ID, r.Jurisdiction, assigned, actor.ID, actor.Kind, consent, string(fk), req.Statement, status, fmtTime(t.now), deadline, idx); err != nil {
-			return err
-		}
-		for i, a := range atts {
-			if _, err := t.exec("INSERT INTO appeal_attachments (appeal, n, name, media_type, sha256, size, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-				id, i, a.Name, a.MediaType, a.SHA256, a.Size, a.Data); err != nil {
-				return err
-			}
 		}
 		return nil
 	})
@@ -216,6 +208,15 @@ func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error
 		return nil, err
 	}
 	return db.appeal(ctx, db.db, id)
+}
+
+// consentRef is the consent reference an appeal's consent column holds,
+// if any: the one its appeal.filed entry logs.
+func consentRef(consent string) string {
+	if ref, ok := strings.CutPrefix(consent, "ref:"); ok {
+		return ref
+	}
+	return ""
 }
 
 // ConsentAppeal is the resident confirming, in their own session, an
@@ -238,32 +239,13 @@ func (db *DB) ConsentAppeal(ctx context.Context, id string) (*Appeal, error) {
 			return healthcode.Errorf(healthcode.ECONFLICT, "appeal %s is %s, not awaiting consent", id, a.Status)
 		}
 		deadline := fmtTime(t.now.Add(db.limits.AppealDeadline))
-		if err := t.appealStep(a, tlog.KindAppealConsented, actor, map[string]any{"deadline": deadline}, nil, ""); err != nil {
-			return err
-		}
-		_, err = t.exec("UPDATE appeals SET status = ?, consent = ?, deadline = ? WHERE id = ?", AppealOpen, "confirmed", deadline, id)
+		_, err = t.record(tlog.KindAppealConsented, actor, a.Resident, &evAppealConsented{Appeal: id, Deadline: deadline}, nil, nil)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return db.appeal(ctx, db.db, id)
-}
-
-// appealStep appends a step's entry (subject: the resident) and its row.
-func (t *Tx) appealStep(a *Appeal, kind tlog.Kind, actor healthcode.Actor, payload map[string]any, personal any, detail string) error {
-	payload["appeal"] = a.ID
-	idx, err := t.Append(kind, actor, a.Resident, payload, personal)
-	if err != nil {
-		return err
-	}
-	post := ""
-	if actor.Kind == healthcode.ActorOfficial {
-		post = actor.Jurisdiction
-	}
-	_, err = t.exec("INSERT INTO appeal_steps (log_index, appeal, resident, kind, actor, post, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		idx, a.ID, a.Resident, string(kind), actor.Kind+":"+actor.ID, post, detail, fmtTime(t.now))
-	return err
 }
 
 // DecideAppeal grants or denies an open appeal. The decider is a command
@@ -296,19 +278,15 @@ func (db *DB) DecideAppeal(ctx context.Context, id string, grant bool, reason st
 				return healthcode.Errorf(healthcode.EFORBIDDEN, "you recorded or approved disputed fact %s: another officer decides this appeal", k)
 			}
 		}
-		decision, status := "granted", AppealGranted
+		decision := "granted"
 		if !grant {
-			decision, status = "denied", AppealDenied
+			decision = "denied"
 		}
 		var personal any
 		if reason != "" {
-			personal = map[string]string{"reason": reason}
+			personal = &evAppealDecidedPersonal{Reason: reason}
 		}
-		if err := t.appealStep(a, tlog.KindAppealDecided, actor, map[string]any{"decision": decision, "facts": a.FactKeys}, personal, decision); err != nil {
-			return err
-		}
-		if _, err := t.exec("UPDATE appeals SET status = ?, decided_by = ?, decided_at = ?, reason = ?, decided_log = ? WHERE id = ?",
-			status, actor.ID, fmtTime(t.now), reason, t.b.size+int64(len(t.b.entries))-1, id); err != nil {
+		if _, err := t.record(tlog.KindAppealDecided, actor, a.Resident, &evAppealDecided{Appeal: id, Decision: decision, Facts: a.FactKeys}, personal, nil); err != nil {
 			return err
 		}
 		if !grant {
@@ -358,10 +336,7 @@ func (db *DB) EscalateOverdue(ctx context.Context) (int, error) {
 			}
 			to := parentScope(a.Assigned)
 			deadline := fmtTime(t.now.Add(db.limits.AppealDeadline))
-			if err := t.appealStep(a, tlog.KindAppealEscalated, sched, map[string]any{"from": a.Assigned, "to": to, "deadline": deadline}, nil, a.Assigned+" → "+to); err != nil {
-				return err
-			}
-			if _, err := t.exec("UPDATE appeals SET assigned = ?, deadline = ?, escalations = escalations + 1 WHERE id = ?", to, deadline, id); err != nil {
+			if _, err := t.record(tlog.KindAppealEscalated, sched, a.Resident, &evAppealEscalated{Appeal: id, From: a.Assigned, To: to, Deadline: deadline}, nil, nil); err != nil {
 				return err
 			}
 			if err := t.raiseAlert(AlertAppealOverdue, id, a.Assigned, map[string]any{

@@ -22,14 +22,32 @@ import (
 )
 
 // projector applies entries to one database's state tables, inside tx.
-// It notes, per row, the entry that last set it (in projection_last) and
-// which rows' personal columns could not be rebuilt because their
-// personal part is erased.
+// It is the only code that writes projected rows: the writer applies each
+// entry it appends through it, in the same transaction (live), and
+// rebuilding runs it over the log alone. Rebuilding, it notes, per row,
+// the entry that last set it (in projection_last) and which rows'
+// personal columns could not be rebuilt because their personal part is
+// erased.
 type projector struct {
 	ctx context.Context
 	tx  *sql.Tx
 	d   dialect
 	e   *tlog.Entry
+
+	// The writer's transaction: t gathers inserts into multi-row INSERTs
+	// (until the next statement or flush), and fill, if set, sets the
+	// operational columns of an inserted row (credentials, sealed keys,
+	// evidence: what the log does not hold).
+	t    *Tx
+	fill func(table string, cols []string, vals []any)
+	pend []pendingInsert
+}
+
+// pendingInsert is a run of rows of one shape waiting for one INSERT.
+type pendingInsert struct {
+	table, suffix string
+	cols          []string
+	rows          [][]any
 }
 
 // lastTable records, in a scratch or rebuilt database, which entry last
@@ -43,14 +61,57 @@ const lastTable = `CREATE TABLE IF NOT EXISTS projection_last (
 )`
 
 func (p *projector) exec(q string, args ...any) error {
+	if err := p.flush(); err != nil {
+		return err
+	}
 	_, err := p.tx.ExecContext(p.ctx, p.d.rebind(q), args...)
 	return err
+}
+
+// insert writes one row of table with the columns cols; suffix is an ON
+// CONFLICT clause or "". In the writer's transaction, rows of one shape
+// wait to be written together (flush).
+func (p *projector) insert(table string, cols []string, suffix string, vals ...any) error {
+	if p.fill != nil {
+		p.fill(table, cols, vals)
+	}
+	if p.t == nil {
+		_, err := p.tx.ExecContext(p.ctx, p.d.rebind("INSERT INTO "+table+" ("+strings.Join(cols, ", ")+") VALUES ("+placeholders(len(cols))+")"+suffix), vals...)
+		return err
+	}
+	for i := range p.pend {
+		q := &p.pend[i]
+		if q.table == table && q.suffix == suffix && &q.cols[0] == &cols[0] {
+			q.rows = append(q.rows, vals)
+			return nil
+		}
+	}
+	p.pend = append(p.pend, pendingInsert{table: table, suffix: suffix, cols: cols, rows: [][]any{vals}})
+	return nil
+}
+
+// flush writes the rows waiting, a table at a time in the order the
+// tables were first written.
+func (p *projector) flush() error {
+	for _, q := range p.pend {
+		rows := q.rows
+		if err := upsertRows(p.t, q.table+" ("+strings.Join(q.cols, ", ")+")", len(q.cols), len(rows), q.suffix,
+			func(i int) []any { return rows[i] }); err != nil {
+			p.pend = nil
+			return err
+		}
+	}
+	p.pend = p.pend[:0]
+	return nil
 }
 
 // touch notes that the current entry set a row. hasPersonal false marks
 // the row's personal columns unknown (an erased personal part); once
 // unknown they stay so. nil or true leaves the mark as it is.
 func (p *projector) touch(table string, hasPersonal *bool, key ...any) error {
+	if p.t != nil {
+		return nil // the live state keeps no projection_last
+	}
 	k := rowKey(key...)
 	if hasPersonal == nil {
 		return p.exec(`INSERT INTO projection_last (tbl, row_key, idx, personal) VALUES (?, ?, ?, 1)
@@ -90,7 +151,10 @@ func decodeStrict(data []byte, v any) error {
 // The public parts of the entries, one type per kind.
 type (
 	evJurisdiction struct {
-		Code, Name, Level, Parent string
+		Code   string `json:"code"`
+		Level  string `json:"level"`
+		Name   string `json:"name"`
+		Parent string `json:"parent"`
 	}
 	evResident struct {
 		ID           string `json:"id"`
@@ -127,9 +191,9 @@ type (
 	}
 	evFactDecided struct {
 		Key           string `json:"key"`
+		Reason        string `json:"reason,omitempty"`
 		RecordedBy    string `json:"recorded_by"`
 		RecordedEntry int64  `json:"recorded_entry"`
-		Reason        string `json:"reason"`
 	}
 	evFactRetracted struct {
 		Key            string `json:"key"`
@@ -160,7 +224,7 @@ type (
 		Decision     string `json:"decision"`
 		DraftedBy    string `json:"drafted_by"`
 		DraftedEntry int64  `json:"drafted_entry"`
-		Reason       string `json:"reason"`
+		Reason       string `json:"reason,omitempty"`
 	}
 	evKeyAdded struct {
 		ID        string `json:"id"`
@@ -188,21 +252,22 @@ type (
 		RecognitionVersion uint64 `json:"recognition_version"`
 	}
 	evAppealFiled struct {
-		Appeal      string   `json:"appeal"`
-		Resident    string   `json:"resident"`
-		Facts       []string `json:"facts"`
-		Status      string   `json:"status"`
-		Assigned    string   `json:"assigned"`
-		Deadline    string   `json:"deadline"`
-		Attachments []struct {
-			SHA256 string `json:"sha256"`
-			Size   int64  `json:"size"`
-		} `json:"attachments"`
+		Appeal      string         `json:"appeal"`
+		Resident    string         `json:"resident"`
+		Facts       []string       `json:"facts"`
+		Status      string         `json:"status"`
+		Assigned    string         `json:"assigned"`
+		Deadline    string         `json:"deadline"`
+		Attachments []evAttachment `json:"attachments"`
+	}
+	evAttachment struct {
+		SHA256 string `json:"sha256"`
+		Size   int64  `json:"size"`
 	}
 	evAppealFiledPersonal struct {
 		Statement       string   `json:"statement"`
 		AttachmentNames []string `json:"attachment_names"`
-		ConsentRef      string   `json:"consent_ref"`
+		ConsentRef      string   `json:"consent_ref,omitempty"`
 	}
 	evAppealConsented struct {
 		Appeal   string `json:"appeal"`
@@ -247,32 +312,135 @@ type (
 		Resident      string `json:"resident"`
 		PersonalParts int64  `json:"personal_parts"`
 	}
+	evAppealDecidedPersonal struct {
+		Reason string `json:"reason"`
+	}
 )
 
-// apply projects one entry. personalData is the entry's personal part
-// when it is held in log_personal and not erased, else nil.
+// newEvent returns a new value of the type of kind's public part, and of
+// its personal part held in log_personal (nil for a kind without one).
+func newEvent(kind tlog.Kind) (pub, pers any, err error) {
+	switch kind {
+	case tlog.KindJurisdictionCreated:
+		return new(evJurisdiction), nil, nil
+	case tlog.KindResidentRegistered:
+		return new(evResident), new(evResidentPersonal), nil
+	case tlog.KindOfficialCreated:
+		return new(evOfficial), new(evOfficialPersonal), nil
+	case tlog.KindOfficialDisabled:
+		return new(evOfficialDisabled), nil, nil
+	case tlog.KindSourceCreated:
+		return new(evSource), nil, nil
+	case tlog.KindSourceDisabled:
+		return new(evSourceDisabled), nil, nil
+	case tlog.KindFactRecorded:
+		return new(factEntry), nil, nil // its personal part is kept in the fact's row
+	case tlog.KindFactApproved, tlog.KindFactRejected:
+		return new(evFactDecided), nil, nil
+	case tlog.KindFactRetracted:
+		return new(evFactRetracted), nil, nil
+	case tlog.KindCodeChanged:
+		return new(evCodeChanged), nil, nil
+	case tlog.KindRulesetDrafted:
+		return new(evRulesetDrafted), nil, nil
+	case tlog.KindRulesetPublished, tlog.KindRulesetRefused:
+		return new(evRulesetDecided), nil, nil
+	case tlog.KindKeyAdded:
+		return new(evKeyAdded), nil, nil
+	case tlog.KindKeyRotated:
+		return new(evKeyRotated), nil, nil
+	case tlog.KindKeyRevoked:
+		return new(evKeyRevoked), nil, nil
+	case tlog.KindTrustImported:
+		return new(evTrustImported), nil, nil
+	case tlog.KindAppealFiled:
+		return new(evAppealFiled), new(evAppealFiledPersonal), nil
+	case tlog.KindAppealConsented:
+		return new(evAppealConsented), nil, nil
+	case tlog.KindAppealDecided:
+		return new(evAppealDecided), new(evAppealDecidedPersonal), nil
+	case tlog.KindAppealEscalated:
+		return new(evAppealEscalated), nil, nil
+	case tlog.KindDataAccessed:
+		return new(evDataAccessed), nil, nil
+	case tlog.KindAlertRaised:
+		return new(evAlert), nil, nil
+	case tlog.KindJobStarted:
+		return new(evJobStarted), nil, nil
+	case tlog.KindJobFinished:
+		return new(evJobFinished), nil, nil
+	case tlog.KindJobProgressed:
+		return nil, nil, nil // progress is operational (the job's cursor and counters)
+	case tlog.KindLogErased:
+		return new(evLogErased), nil, nil
+	}
+	return nil, nil, fmt.Errorf("no projection for kind %q", kind)
+}
+
+// decodeEvent decodes an entry's public part, and its personal part when
+// it is held and not erased (personalData not nil), into their kind's
+// types. pers is nil when there is no personal part to decode.
+func decodeEvent(e *tlog.Entry, personalData []byte) (pub, pers any, err error) {
+	pub, pers, err = newEvent(e.Kind)
+	if err != nil {
+		return nil, nil, fmt.Errorf("entry %d: %w", e.Index, err)
+	}
+	if pub != nil {
+		if err := decodeStrict(e.Payload, pub); err != nil {
+			return nil, nil, fmt.Errorf("entry %d: %s payload does not decode: %w", e.Index, e.Kind, err)
+		}
+	}
+	if pers == nil || personalData == nil {
+		return pub, nil, nil
+	}
+	if err := decodeStrict(personalData, pers); err != nil {
+		return nil, nil, fmt.Errorf("entry %d: %s personal part does not decode: %w", e.Index, e.Kind, err)
+	}
+	return pub, pers, nil
+}
+
+// apply projects one stored entry. personalData is the entry's personal
+// part when it is held in log_personal and not erased, else nil.
 func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
+	pub, pers, err := decodeEvent(e, personalData)
+	if err != nil {
+		return err
+	}
+	return p.applyEvent(e, pub, pers)
+}
+
+// event asserts that ev is of kind's type.
+func event[T any](e *tlog.Entry, ev any) (*T, error) {
+	v, ok := ev.(*T)
+	if !ok || v == nil {
+		return nil, fmt.Errorf("entry %d: %s: event is %T, not %T", e.Index, e.Kind, ev, v)
+	}
+	return v, nil
+}
+
+// personalOf asserts that a personal part, if any, is of type T; an
+// absent (nil) one yields a zero value and has false.
+func personalOf[T any](e *tlog.Entry, pers any) (v *T, has bool, err error) {
+	if pers == nil {
+		return new(T), false, nil
+	}
+	v, ok := pers.(*T)
+	if !ok || v == nil {
+		return nil, false, fmt.Errorf("entry %d: %s: personal part is %T, not %T", e.Index, e.Kind, pers, v)
+	}
+	return v, true, nil
+}
+
+// applyEvent projects one entry whose parts are decoded: pub is the
+// public part (newEvent's type for the kind), pers the personal part, or
+// nil when there is none or it is erased.
+func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 	p.e = e
 	at := fmtTime(e.Time)
-	decode := func(v any) error {
-		if err := decodeStrict(e.Payload, v); err != nil {
-			return fmt.Errorf("entry %d: %s payload does not decode: %w", e.Index, e.Kind, err)
-		}
-		return nil
-	}
-	decodePersonal := func(v any) (bool, error) {
-		if personalData == nil {
-			return false, nil
-		}
-		if err := decodeStrict(personalData, v); err != nil {
-			return false, fmt.Errorf("entry %d: %s personal part does not decode: %w", e.Index, e.Kind, err)
-		}
-		return true, nil
-	}
 	switch e.Kind {
 	case tlog.KindJurisdictionCreated:
-		var v evJurisdiction
-		if err := decode(&v); err != nil {
+		v, err := event[evJurisdiction](e, pub)
+		if err != nil {
 			return err
 		}
 		lvl, err := healthcode.LevelOf(v.Code)
@@ -283,19 +451,17 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 		if v.Parent != "" {
 			parent = v.Parent
 		}
-		if err := p.exec("INSERT INTO jurisdictions (code, name, level, parent, log_index) VALUES (?, ?, ?, ?, ?)",
-			v.Code, v.Name, int(lvl), parent, e.Index); err != nil {
+		if err := p.insert("jurisdictions", colsJurisdictions, "", v.Code, v.Name, int(lvl), parent, e.Index); err != nil {
 			return err
 		}
 		return p.touch("jurisdictions", nil, v.Code)
 
 	case tlog.KindResidentRegistered:
-		var v evResident
-		var pv evResidentPersonal
-		if err := decode(&v); err != nil {
+		v, err := event[evResident](e, pub)
+		if err != nil {
 			return err
 		}
-		has, err := decodePersonal(&pv)
+		pv, has, err := personalOf[evResidentPersonal](e, pers)
 		if err != nil {
 			return err
 		}
@@ -303,31 +469,28 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 		if !has || len(idHash) == 0 {
 			idHash = []byte("erased:" + v.ID) // unique placeholder; the column is operational
 		}
-		if err := p.exec("INSERT INTO residents (id, id_hash, name, phone, jurisdiction, created_at, log_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			v.ID, idHash, pv.Name, pv.Phone, v.Jurisdiction, at, e.Index); err != nil {
+		if err := p.insert("residents", colsResidents, "", v.ID, idHash, pv.Name, pv.Phone, v.Jurisdiction, at, e.Index); err != nil {
 			return err
 		}
 		return p.touch("residents", &has, v.ID)
 
 	case tlog.KindOfficialCreated:
-		var v evOfficial
-		var pv evOfficialPersonal
-		if err := decode(&v); err != nil {
-			return err
-		}
-		has, err := decodePersonal(&pv)
+		v, err := event[evOfficial](e, pub)
 		if err != nil {
 			return err
 		}
-		if err := p.exec("INSERT INTO officials (id, name, role, jurisdiction, disabled, created_at, log_index) VALUES (?, ?, ?, ?, 0, ?, ?)",
-			v.ID, pv.Name, v.Role, v.Jurisdiction, at, e.Index); err != nil {
+		pv, has, err := personalOf[evOfficialPersonal](e, pers)
+		if err != nil {
+			return err
+		}
+		if err := p.insert("officials", colsOfficials, "", v.ID, pv.Name, v.Role, v.Jurisdiction, 0, at, e.Index); err != nil {
 			return err
 		}
 		return p.touch("officials", &has, v.ID)
 
 	case tlog.KindOfficialDisabled:
-		var v evOfficialDisabled
-		if err := decode(&v); err != nil {
+		v, err := event[evOfficialDisabled](e, pub)
+		if err != nil {
 			return err
 		}
 		if err := p.exec("UPDATE officials SET disabled = 1 WHERE id = ?", v.ID); err != nil {
@@ -336,19 +499,18 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 		return p.touch("officials", nil, v.ID)
 
 	case tlog.KindSourceCreated:
-		var v evSource
-		if err := decode(&v); err != nil {
+		v, err := event[evSource](e, pub)
+		if err != nil {
 			return err
 		}
-		if err := p.exec("INSERT INTO sources (id, name, kinds, jurisdiction, key_hash, disabled, created_at, log_index) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-			v.ID, v.Name, strings.Join(v.Kinds, ","), v.Jurisdiction, []byte("unknown:"+v.ID), at, e.Index); err != nil {
+		if err := p.insert("sources", colsSources, "", v.ID, v.Name, strings.Join(v.Kinds, ","), v.Jurisdiction, []byte("unknown:"+v.ID), 0, at, e.Index); err != nil {
 			return err
 		}
 		return p.touch("sources", nil, v.ID)
 
 	case tlog.KindSourceDisabled:
-		var v evSourceDisabled
-		if err := decode(&v); err != nil {
+		v, err := event[evSourceDisabled](e, pub)
+		if err != nil {
 			return err
 		}
 		if err := p.exec("UPDATE sources SET disabled = 1 WHERE id = ?", v.ID); err != nil {
@@ -357,11 +519,15 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 		return p.touch("sources", nil, v.ID)
 
 	case tlog.KindFactRecorded:
-		return p.applyFactRecorded(e, at)
+		v, err := event[factEntry](e, pub)
+		if err != nil {
+			return err
+		}
+		return p.applyFactRecorded(e, v, at)
 
 	case tlog.KindFactApproved, tlog.KindFactRejected:
-		var v evFactDecided
-		if err := decode(&v); err != nil {
+		v, err := event[evFactDecided](e, pub)
+		if err != nil {
 			return err
 		}
 		status := healthcode.FactActive
@@ -375,8 +541,8 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 		return p.touch("facts", nil, v.Key)
 
 	case tlog.KindFactRetracted:
-		var v evFactRetracted
-		if err := decode(&v); err != nil {
+		v, err := event[evFactRetracted](e, pub)
+		if err != nil {
 			return err
 		}
 		if err := p.exec("UPDATE facts SET status = ?, retracted_by = ?, reason = ?, decided_log = ? WHERE uid = ?",
@@ -386,8 +552,8 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 		return p.touch("facts", nil, v.Key)
 
 	case tlog.KindCodeChanged:
-		var v evCodeChanged
-		if err := decode(&v); err != nil {
+		v, err := event[evCodeChanged](e, pub)
+		if err != nil {
 			return err
 		}
 		fids, err := json.Marshal(v.FactIDs)
@@ -398,10 +564,9 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 			ON CONFLICT (resident) DO UPDATE SET colour = excluded.colour, since = excluded.since, ruleset = excluded.ruleset,
 			ruleset_version = excluded.ruleset_version, rule = excluded.rule, fact_ids = excluded.fact_ids, log_index = excluded.log_index`,
 			e.Subject, v.Colour, at, v.Ruleset, v.RulesetVersion, v.Rule, string(fids), e.Index); err != nil {
-			return err
+			return fmt.Errorf("store code of %s: %w", e.Subject, err)
 		}
-		if err := p.exec(`INSERT INTO code_changes (resident, log_index, colour, previous, changed_at, ruleset, ruleset_version, rule, fact_ids, cause)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.Subject, e.Index, v.Colour, v.Previous, at, v.Ruleset, v.RulesetVersion, v.Rule, string(fids), v.Cause); err != nil {
+		if err := p.insert("code_changes", colsCodeChanges, "", e.Subject, e.Index, v.Colour, v.Previous, at, v.Ruleset, v.RulesetVersion, v.Rule, string(fids), v.Cause); err != nil {
 			return err
 		}
 		if err := p.touch("codes", nil, e.Subject); err != nil {
@@ -410,19 +575,18 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 		return p.touch("code_changes", nil, e.Index)
 
 	case tlog.KindRulesetDrafted:
-		var v evRulesetDrafted
-		if err := decode(&v); err != nil {
+		v, err := event[evRulesetDrafted](e, pub)
+		if err != nil {
 			return err
 		}
-		if err := p.exec(`INSERT INTO rulesets (id, version, scope, status, source, legal_number, legal_title, effective_at, drafted_by, drafted_at, log_index)
-			VALUES (?, ?, ?, ?, '', ?, '', ?, ?, ?, ?)`, v.ID, v.Version, v.Scope, RulesetDraft, v.LegalBasis, v.EffectiveAt, e.Actor.ID, at, e.Index); err != nil {
+		if err := p.insert("rulesets", colsRulesets, "", v.ID, v.Version, v.Scope, RulesetDraft, "", v.LegalBasis, "", v.EffectiveAt, e.Actor.ID, at, e.Index); err != nil {
 			return err
 		}
 		return p.touch("rulesets", nil, v.ID, v.Version)
 
 	case tlog.KindRulesetPublished, tlog.KindRulesetRefused:
-		var v evRulesetDecided
-		if err := decode(&v); err != nil {
+		v, err := event[evRulesetDecided](e, pub)
+		if err != nil {
 			return err
 		}
 		if err := p.exec("UPDATE rulesets SET status = ?, decided_by = ?, decided_at = ?, reason = ?, decided_log = ? WHERE id = ? AND version = ?",
@@ -432,15 +596,15 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 		return p.touch("rulesets", nil, v.ID, v.Version)
 
 	case tlog.KindKeyAdded:
-		var v evKeyAdded
-		if err := decode(&v); err != nil {
+		v, err := event[evKeyAdded](e, pub)
+		if err != nil {
 			return err
 		}
 		return p.insertKey(v.ID, v.Purpose, v.PublicKey, v.NotBefore, at)
 
 	case tlog.KindKeyRotated:
-		var v evKeyRotated
-		if err := decode(&v); err != nil {
+		v, err := event[evKeyRotated](e, pub)
+		if err != nil {
 			return err
 		}
 		for _, id := range v.Retired {
@@ -455,8 +619,8 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 		return p.insertKey(v.ID, PurposeToken, v.PublicKey, v.NotBefore, at)
 
 	case tlog.KindKeyRevoked:
-		var v evKeyRevoked
-		if err := decode(&v); err != nil {
+		v, err := event[evKeyRevoked](e, pub)
+		if err != nil {
 			return err
 		}
 		if err := p.exec("UPDATE token_keys SET status = ? WHERE id = ?", token.KeyRevoked, v.ID); err != nil {
@@ -465,28 +629,38 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 		return p.touch("token_keys", nil, v.ID)
 
 	case tlog.KindTrustImported:
-		var v evTrustImported
-		if err := decode(&v); err != nil {
+		v, err := event[evTrustImported](e, pub)
+		if err != nil {
 			return err
 		}
 		key, err := hex.DecodeString(v.TrustKey)
 		if err != nil {
 			return fmt.Errorf("entry %d: trust_key: %w", e.Index, err)
 		}
-		if err := p.exec(`INSERT INTO trust_imports (issuer, trust_key, version, envelope, imported_at, log_index) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (issuer) DO UPDATE SET trust_key = excluded.trust_key, version = excluded.version,
-			imported_at = excluded.imported_at, log_index = excluded.log_index`,
+		if err := p.insert("trust_imports", colsTrustImports, ` ON CONFLICT (issuer) DO UPDATE SET trust_key = excluded.trust_key, version = excluded.version,
+			envelope = excluded.envelope, imported_at = excluded.imported_at, log_index = excluded.log_index`,
 			v.Issuer, key, v.Version, []byte{}, at, e.Index); err != nil {
+			return err
+		}
+		if err := p.flush(); err != nil { // an upsert: one row a statement
 			return err
 		}
 		return p.touch("trust_imports", nil, v.Issuer)
 
 	case tlog.KindAppealFiled:
-		return p.applyAppealFiled(e, at, decode, decodePersonal)
+		v, err := event[evAppealFiled](e, pub)
+		if err != nil {
+			return err
+		}
+		pv, has, err := personalOf[evAppealFiledPersonal](e, pers)
+		if err != nil {
+			return err
+		}
+		return p.applyAppealFiled(e, v, pv, has, at)
 
 	case tlog.KindAppealConsented:
-		var v evAppealConsented
-		if err := decode(&v); err != nil {
+		v, err := event[evAppealConsented](e, pub)
+		if err != nil {
 			return err
 		}
 		if err := p.exec("UPDATE appeals SET status = ?, consent = ?, deadline = ? WHERE id = ?", AppealOpen, "confirmed", v.Deadline, v.Appeal); err != nil {
@@ -495,14 +669,11 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 		return p.appealStep(v.Appeal, "", at)
 
 	case tlog.KindAppealDecided:
-		var v evAppealDecided
-		var pv struct {
-			Reason string `json:"reason"`
-		}
-		if err := decode(&v); err != nil {
+		v, err := event[evAppealDecided](e, pub)
+		if err != nil {
 			return err
 		}
-		has, err := decodePersonal(&pv)
+		pv, has, err := personalOf[evAppealDecidedPersonal](e, pers)
 		if err != nil {
 			return err
 		}
@@ -523,8 +694,8 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 		return p.appealStep(v.Appeal, v.Decision, at)
 
 	case tlog.KindAppealEscalated:
-		var v evAppealEscalated
-		if err := decode(&v); err != nil {
+		v, err := event[evAppealEscalated](e, pub)
+		if err != nil {
 			return err
 		}
 		if err := p.exec("UPDATE appeals SET assigned = ?, deadline = ?, escalations = escalations + 1 WHERE id = ?", v.To, v.Deadline, v.Appeal); err != nil {
@@ -533,45 +704,42 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 		return p.appealStep(v.Appeal, v.From+" → "+v.To, at)
 
 	case tlog.KindDataAccessed:
-		var v evDataAccessed
-		if err := decode(&v); err != nil {
+		v, err := event[evDataAccessed](e, pub)
+		if err != nil {
 			return err
 		}
-		if err := p.exec("INSERT INTO data_access (log_index, resident, official, post, what, at) VALUES (?, ?, ?, ?, ?, ?)",
-			e.Index, v.Resident, e.Actor.ID, e.Actor.Post, v.What, at); err != nil {
+		if err := p.insert("data_access", colsDataAccess, "", e.Index, v.Resident, e.Actor.ID, e.Actor.Post, v.What, at); err != nil {
 			return err
 		}
 		return p.touch("data_access", nil, e.Index)
 
 	case tlog.KindAlertRaised:
-		var v evAlert
-		if err := decode(&v); err != nil {
+		v, err := event[evAlert](e, pub)
+		if err != nil {
 			return err
 		}
-		if err := p.exec("INSERT INTO alerts (id, kind, subject, jurisdiction, detail, raised_at, log_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			v.Alert, v.Kind, v.Subject, v.Jurisdiction, string(v.Detail), at, e.Index); err != nil {
+		if err := p.insert("alerts", colsAlerts, "", v.Alert, v.Kind, v.Subject, v.Jurisdiction, string(v.Detail), at, e.Index); err != nil {
 			return err
 		}
 		return p.touch("alerts", nil, v.Alert)
 
 	case tlog.KindJobStarted:
-		var v evJobStarted
-		if err := decode(&v); err != nil {
+		v, err := event[evJobStarted](e, pub)
+		if err != nil {
 			return err
 		}
 		params, err := json.Marshal(v.Params)
 		if err != nil {
 			return err
 		}
-		if err := p.exec("INSERT INTO jobs (id, kind, params, status, run_at, created_at, log_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			v.Job, v.Kind, string(params), JobPending, v.RunAt, at, e.Index); err != nil {
+		if err := p.insert("jobs", colsJobs, "", v.Job, v.Kind, string(params), JobPending, v.RunAt, at, e.Index); err != nil {
 			return err
 		}
 		return p.touch("jobs", nil, v.Job)
 
 	case tlog.KindJobFinished:
-		var v evJobFinished
-		if err := decode(&v); err != nil {
+		v, err := event[evJobFinished](e, pub)
+		if err != nil {
 			return err
 		}
 		if err := p.exec("UPDATE jobs SET status = ?, finished_at = ? WHERE id = ?", JobDone, at, v.Job); err != nil {
@@ -583,8 +751,8 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 		return nil // progress is operational (the job's cursor and counters)
 
 	case tlog.KindLogErased:
-		var v evLogErased
-		if err := decode(&v); err != nil {
+		v, err := event[evLogErased](e, pub)
+		if err != nil {
 			return err
 		}
 		if err := p.exec("UPDATE residents SET name = '', phone = '' WHERE id = ?", v.Resident); err != nil {
@@ -596,53 +764,90 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 	return fmt.Errorf("entry %d: no projection for kind %q", e.Index, e.Kind)
 }
 
+// The columns of the rows the apply functions insert.
+var (
+	colsJurisdictions = []string{"code", "name", "level", "parent", "log_index"}
+	colsResidents     = []string{"id", "id_hash", "name", "phone", "jurisdiction", "created_at", "log_index"}
+	colsOfficials     = []string{"id", "name", "role", "jurisdiction", "disabled", "created_at", "log_index"}
+	colsSources       = []string{"id", "name", "kinds", "jurisdiction", "key_hash", "disabled", "created_at", "log_index"}
+	colsFacts         = []string{"uid", "origin", "id", "kind", "subject", "observed_at", "recorded_at", "source", "recorded_by", "approved_by", "evidence",
+		"evidence_salt", "payload", "status", "content_hash", "log_index", "area", "case_id"}
+	colsFactHolds     = []string{"fact", "subject", "approval_scope", "why", "log_index"}
+	colsCaseCitations = []string{"case_id", "resident"}
+	colsCodeChanges   = []string{"resident", "log_index", "colour", "previous", "changed_at", "ruleset", "ruleset_version", "rule", "fact_ids", "cause"}
+	colsRulesets      = []string{"id", "version", "scope", "status", "source", "legal_number", "legal_title", "effective_at", "drafted_by", "drafted_at", "log_index"}
+	colsTokenKeys     = []string{"id", "purpose", "public_key", "sealed", "not_before", "not_after", "status", "created_at", "log_index"}
+	colsTrustImports  = []string{"issuer", "trust_key", "version", "envelope", "imported_at", "log_index"}
+	colsAppeals       = []string{"id", "resident", "home", "assigned", "filed_by", "filed_by_kind", "consent", "fact_keys", "statement", "status", "filed_at", "deadline", "log_index"}
+	colsAttachments   = []string{"appeal", "n", "name", "media_type", "sha256", "size", "data"}
+	colsAppealSteps   = []string{"log_index", "appeal", "resident", "kind", "actor", "post", "detail", "at"}
+	colsDataAccess    = []string{"log_index", "resident", "official", "post", "what", "at"}
+	colsAlerts        = []string{"id", "kind", "subject", "jurisdiction", "detail", "raised_at", "log_index"}
+	colsJobs          = []string{"id", "kind", "params", "status", "run_at", "created_at", "log_index"}
+)
+
+// setCol sets column name of an inserted row (a fill function's helper).
+func setCol(cols []string, vals []any, name string, v any) {
+	for i, c := range cols {
+		if c == name {
+			vals[i] = v
+			return
+		}
+	}
+	panic("setCol: no column " + name)
+}
+
 func (p *projector) insertKey(id, purpose, pubHex, notBefore, at string) error {
 	pub, err := hex.DecodeString(pubHex)
 	if err != nil {
 		return fmt.Errorf("entry %d: public_key: %w", p.e.Index, err)
 	}
-	if err := p.exec(`INSERT INTO token_keys (id, purpose, public_key, sealed, not_before, not_after, status, created_at, log_index)
-		VALUES (?, ?, ?, ?, ?, '', ?, ?, ?)`, id, purpose, pub, []byte{}, notBefore, token.KeyActive, at, p.e.Index); err != nil {
+	if err := p.insert("token_keys", colsTokenKeys, "", id, purpose, pub, []byte{}, notBefore, "", token.KeyActive, at, p.e.Index); err != nil {
 		return err
 	}
 	return p.touch("token_keys", nil, id)
 }
 
-func (p *projector) applyFactRecorded(e *tlog.Entry, at string) error {
-	var v factEntry
-	if err := decodeStrict(e.Payload, &v); err != nil {
-		return fmt.Errorf("entry %d: %s payload does not decode: %w", e.Index, e.Kind, err)
-	}
-	f := healthcode.Fact{Key: v.Key, ID: v.ID, Kind: v.Kind, Subject: v.Subject, Source: v.Source, Payload: v.Payload, Status: v.Status}
-	if v.Source == "" {
-		f.RecordedBy = e.Actor.ID
-	}
-	var area, caseID string
-	switch f.Kind {
+// factColumnsOf derives a fact's area and cited case from its payload,
+// the columns its row is looked up by.
+func factColumnsOf(kind, subject string, payload json.RawMessage) (area, caseID string, err error) {
+	switch kind {
 	case rules.KindAreaVisit, rules.KindCaseStatus:
 		var q struct {
 			Area   string `json:"area"`
 			CaseID string `json:"case_id"`
 		}
-		if err := json.Unmarshal(f.Payload, &q); err != nil {
-			return fmt.Errorf("entry %d: fact payload: %w", e.Index, err)
+		if err := json.Unmarshal(payload, &q); err != nil {
+			return "", "", fmt.Errorf("fact payload: %w", err)
 		}
-		area, caseID = q.Area, q.CaseID
+		return q.Area, q.CaseID, nil
 	case rules.KindRiskArea:
-		area = f.Subject
+		return subject, "", nil
 	}
-	if err := p.exec(`INSERT INTO facts (uid, origin, id, kind, subject, observed_at, recorded_at, source, recorded_by, approved_by, evidence,
-		evidence_salt, payload, status, content_hash, log_index, area, case_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, ?, ?, ?, ?, ?)`,
-		f.Key, f.Origin(), f.ID, f.Kind, f.Subject, v.ObservedAt, at, f.Source, f.RecordedBy, []byte{}, string(f.Payload), string(f.Status),
-		[]byte{}, e.Index, area, caseID); err != nil {
+	return "", "", nil
+}
+
+func (p *projector) applyFactRecorded(e *tlog.Entry, v *factEntry, at string) error {
+	f := healthcode.Fact{Key: v.Key, ID: v.ID, Kind: v.Kind, Subject: v.Subject, Source: v.Source, Payload: v.Payload, Status: v.Status}
+	if v.Source == "" {
+		f.RecordedBy = e.Actor.ID
+	}
+	area, caseID := v.area, v.caseID
+	if !v.derived {
+		var err error
+		if area, caseID, err = factColumnsOf(f.Kind, f.Subject, f.Payload); err != nil {
+			return fmt.Errorf("entry %d: %w", e.Index, err)
+		}
+	}
+	if err := p.insert("facts", colsFacts, "", f.Key, f.Origin(), f.ID, f.Kind, f.Subject, v.ObservedAt, at, f.Source, f.RecordedBy, "", "",
+		[]byte{}, string(f.Payload), string(f.Status), []byte{}, e.Index, area, caseID); err != nil {
 		return err
 	}
 	if err := p.touch("facts", nil, f.Key); err != nil {
 		return err
 	}
 	if v.ApprovalScope != "" {
-		if err := p.exec("INSERT INTO fact_holds (fact, subject, approval_scope, why, log_index) VALUES (?, ?, ?, '', ?)",
-			f.Key, personSubject(&f), v.ApprovalScope, e.Index); err != nil {
+		if err := p.insert("fact_holds", colsFactHolds, "", f.Key, personSubject(&f), v.ApprovalScope, "", e.Index); err != nil {
 			return err
 		}
 		if err := p.touch("fact_holds", nil, f.Key); err != nil {
@@ -655,7 +860,7 @@ func (p *projector) applyFactRecorded(e *tlog.Entry, at string) error {
 			return fmt.Errorf("entry %d: cited cases: %w", e.Index, err)
 		}
 		for _, c := range cases {
-			if err := p.exec("INSERT INTO case_citations (case_id, resident) VALUES (?, ?) ON CONFLICT DO NOTHING", c, f.Subject); err != nil {
+			if err := p.insert("case_citations", colsCaseCitations, " ON CONFLICT DO NOTHING", c, f.Subject); err != nil {
 				return err
 			}
 			if err := p.touch("case_citations", nil, c, f.Subject); err != nil {
@@ -666,22 +871,16 @@ func (p *projector) applyFactRecorded(e *tlog.Entry, at string) error {
 	return nil
 }
 
-func (p *projector) applyAppealFiled(e *tlog.Entry, at string, decode func(any) error, decodePersonal func(any) (bool, error)) error {
-	var v evAppealFiled
-	var pv evAppealFiledPersonal
-	if err := decode(&v); err != nil {
-		return err
-	}
-	has, err := decodePersonal(&pv)
-	if err != nil {
-		return err
-	}
+func (p *projector) applyAppealFiled(e *tlog.Entry, v *evAppealFiled, pv *evAppealFiledPersonal, has bool, at string) error {
 	consent := "self"
 	switch {
 	case v.Status == AppealAwaitingConsent:
 		consent = ""
 	case pv.ConsentRef != "":
 		consent = "ref:" + pv.ConsentRef
+	}
+	if err := p.flush(); err != nil {
+		return err
 	}
 	var home string
 	if err := p.tx.QueryRowContext(p.ctx, p.d.rebind("SELECT jurisdiction FROM residents WHERE id = ?"), v.Resident).Scan(&home); err != nil {
@@ -691,9 +890,8 @@ func (p *projector) applyAppealFiled(e *tlog.Entry, at string, decode func(any) 
 	if err != nil {
 		return err
 	}
-	if err := p.exec(`INSERT INTO appeals (id, resident, home, assigned, filed_by, filed_by_kind, consent, fact_keys, statement, status, filed_at, deadline, log_index)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		v.Appeal, v.Resident, home, v.Assigned, e.Actor.ID, e.Actor.Kind, consent, string(fk), pv.Statement, v.Status, at, v.Deadline, e.Index); err != nil {
+	if err := p.insert("appeals", colsAppeals, "", v.Appeal, v.Resident, home, v.Assigned, e.Actor.ID, e.Actor.Kind, consent, string(fk), pv.Statement,
+		v.Status, at, v.Deadline, e.Index); err != nil {
 		return err
 	}
 	if err := p.touch("appeals", &has, v.Appeal); err != nil {
@@ -704,8 +902,7 @@ func (p *projector) applyAppealFiled(e *tlog.Entry, at string, decode func(any) 
 		if i < len(pv.AttachmentNames) {
 			name = pv.AttachmentNames[i]
 		}
-		if err := p.exec("INSERT INTO appeal_attachments (appeal, n, name, media_type, sha256, size, data) VALUES (?, ?, ?, '', ?, ?, ?)",
-			v.Appeal, i, name, a.SHA256, a.Size, []byte{}); err != nil {
+		if err := p.insert("appeal_attachments", colsAttachments, "", v.Appeal, i, name, "", a.SHA256, a.Size, []byte{}); err != nil {
 			return err
 		}
 		if err := p.touch("appeal_attachments", &has, v.Appeal, i); err != nil {
@@ -718,8 +915,7 @@ func (p *projector) applyAppealFiled(e *tlog.Entry, at string, decode func(any) 
 // appealStep inserts the step row of the current entry.
 func (p *projector) appealStep(appeal, detail, at string) error {
 	e := p.e
-	if err := p.exec("INSERT INTO appeal_steps (log_index, appeal, resident, kind, actor, post, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		e.Index, appeal, e.Subject, string(e.Kind), e.Actor.Kind+":"+e.Actor.ID, e.Actor.Post, detail, at); err != nil {
+	if err := p.insert("appeal_steps", colsAppealSteps, "", e.Index, appeal, e.Subject, string(e.Kind), e.Actor.Kind+":"+e.Actor.ID, e.Actor.Post, detail, at); err != nil {
 		return err
 	}
 	if err := p.touch("appeals", nil, appeal); err != nil {

@@ -93,16 +93,7 @@ func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason s
 		if !approve {
 			kind, status = tlog.KindFactRejected, healthcode.FactRejected
 		}
-		payload := map[string]any{"key": key, "recorded_by": f.RecordedBy, "recorded_entry": f.LogIndex}
-		if reason != "" {
-			payload["reason"] = reason
-		}
-		idx, err := t.Append(kind, actor, personSubject(f), payload, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := t.exec("UPDATE facts SET status = ?, approved_by = ?, reason = ?, decided_log = ? WHERE uid = ?",
-			string(status), actor.ID, reason, idx, key); err != nil {
+		if _, err := t.record(kind, actor, personSubject(f), &evFactDecided{Key: key, RecordedBy: f.RecordedBy, RecordedEntry: f.LogIndex, Reason: reason}, nil, nil); err != nil {
 			return err
 		}
 		f.Status, f.ApprovedBy = status, actor.ID
@@ -154,14 +145,9 @@ func (t *Tx) retract(actor healthcode.Actor, f *healthcode.Fact, reason, cause s
 	if f.Status == healthcode.FactRetracted || f.Status == healthcode.FactRejected {
 		return healthcode.Errorf(healthcode.ECONFLICT, "fact %s is already %s", key, f.Status)
 	}
-	idx, err := t.Append(tlog.KindFactRetracted, actor, personSubject(f), map[string]any{
-		"key": key, "reason": reason, "previous_status": f.Status, "recorded_entry": f.LogIndex,
-	}, nil)
-	if err != nil {
-		return err
-	}
-	if _, err := t.exec("UPDATE facts SET status = ?, retracted_by = ?, reason = ?, decided_log = ? WHERE uid = ?",
-		string(healthcode.FactRetracted), actor.ID, reason, idx, key); err != nil {
+	if _, err := t.record(tlog.KindFactRetracted, actor, personSubject(f), &evFactRetracted{
+		Key: key, Reason: reason, PreviousStatus: string(f.Status), RecordedEntry: f.LogIndex,
+	}, nil, nil); err != nil {
 		return err
 	}
 	f.Status = healthcode.FactRetracted

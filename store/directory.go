@@ -27,18 +27,9 @@ func (db *DB) CreateJurisdictions(ctx context.Context, js []healthcode.Jurisdict
 	}
 	return db.write(ctx, func(t *Tx) error {
 		for _, j := range js {
-			idx, err := t.Append(tlog.KindJurisdictionCreated, actor, "", map[string]any{
-				"code": j.Code, "name": j.Name, "level": j.Level.String(), "parent": j.Parent,
-			}, nil)
-			if err != nil {
-				return err
-			}
-			var parent any
-			if j.Parent != "" {
-				parent = j.Parent
-			}
-			_, err = t.exec("INSERT INTO jurisdictions (code, name, level, parent, log_index) VALUES (?, ?, ?, ?, ?)",
-				j.Code, j.Name, int(j.Level), parent, idx)
+			_, err := t.record(tlog.KindJurisdictionCreated, actor, "", &evJurisdiction{
+				Code: j.Code, Level: j.Level.String(), Name: j.Name, Parent: j.Parent,
+			}, nil, nil)
 			if err := conflictOr(err, "jurisdiction "+j.Code+" already exists"); err != nil {
 				return err
 			}
@@ -84,22 +75,15 @@ func (db *DB) CreateResidents(ctx context.Context, rs []healthcode.Resident) err
 	return db.write(ctx, func(t *Tx) error {
 		for start := 0; start < len(rs); start += 500 {
 			part := rs[start:min(start+500, len(rs))]
-			idx := make([]int64, len(part))
-			for i, r := range part {
-				var err error
-				idx[i], err = t.AppendNew(tlog.KindResidentRegistered, actor, r.ID,
-					map[string]any{"id": r.ID, "jurisdiction": r.Jurisdiction},
-					map[string]any{"name": r.Name, "phone": r.Phone, "id_hash": r.IDHash})
-				if err != nil {
+			p := t.projector(nil)
+			for _, r := range part {
+				if _, err := p.record(tlog.KindResidentRegistered, actor, r.ID,
+					&evResident{ID: r.ID, Jurisdiction: r.Jurisdiction},
+					&evResidentPersonal{Name: r.Name, Phone: r.Phone, IDHash: r.IDHash}, true); err != nil {
 					return err
 				}
 			}
-			err := insertRows(t, "residents (id, id_hash, name, phone, jurisdiction, created_at, log_index)", 7, len(part), func(i int) []any {
-				// created_at is the registration entry's time: the row is
-				// its projection.
-				r := part[i]
-				return []any{r.ID, r.IDHash, r.Name, r.Phone, r.Jurisdiction, fmtTime(t.now), idx[i]}
-			})
+			err := p.flush()
 			if err := conflictOr(unwrapInsert(err), "a resident with this id or national id number is already registered"); err != nil {
 				return err
 			}
@@ -166,14 +150,8 @@ func (db *DB) CreateOfficial(ctx context.Context, o healthcode.Official, login, 
 		return err
 	}
 	return db.write(ctx, func(t *Tx) error {
-		idx, err := t.Append(tlog.KindOfficialCreated, actor, "", map[string]any{
-			"id": o.ID, "role": o.Role, "jurisdiction": o.Jurisdiction,
-		}, map[string]any{"name": o.Name, "login": login})
-		if err != nil {
-			return err
-		}
-		_, err = t.exec("INSERT INTO officials (id, name, role, jurisdiction, disabled, created_at, log_index) VALUES (?, ?, ?, ?, 0, ?, ?)",
-			o.ID, o.Name, string(o.Role), o.Jurisdiction, fmtTime(t.now), idx)
+		_, err := t.record(tlog.KindOfficialCreated, actor, "", &evOfficial{ID: o.ID, Role: string(o.Role), Jurisdiction: o.Jurisdiction},
+			&evOfficialPersonal{Name: o.Name, Login: login}, nil)
 		if err := conflictOr(err, "official "+o.ID+" already exists"); err != nil {
 			return err
 		}
@@ -213,14 +191,8 @@ func (db *DB) CreateSource(ctx context.Context, s healthcode.Source, apiKey stri
 		return healthcode.FieldErrorf("api_key", "must be at least 24 characters")
 	}
 	return db.write(ctx, func(t *Tx) error {
-		idx, err := t.Append(tlog.KindSourceCreated, actor, "", map[string]any{
-			"id": s.ID, "name": s.Name, "kinds": s.Kinds, "jurisdiction": s.Jurisdiction,
-		}, nil)
-		if err != nil {
-			return err
-		}
-		_, err = t.exec("INSERT INTO sources (id, name, kinds, jurisdiction, key_hash, disabled, created_at, log_index) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-			s.ID, s.Name, strings.Join(s.Kinds, ","), s.Jurisdiction, keyHash(apiKey), fmtTime(t.now), idx)
+		_, err := t.record(tlog.KindSourceCreated, actor, "", &evSource{ID: s.ID, Name: s.Name, Kinds: s.Kinds, Jurisdiction: s.Jurisdiction},
+			nil, func(table string, cols []string, vals []any) { setCol(cols, vals, "key_hash", keyHash(apiKey)) })
 		return conflictOr(err, "source "+s.ID+" or its API key already exists")
 	})
 }

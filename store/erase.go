@@ -19,14 +19,14 @@ func (db *DB) EraseResident(ctx context.Context, id string) error {
 		return err
 	}
 	return db.write(ctx, func(t *Tx) error {
-		res, err := t.exec("UPDATE residents SET name = '', phone = '' WHERE id = ?", id)
-		if err != nil {
+		var known int
+		if err := t.queryRow("SELECT COUNT(*) FROM residents WHERE id = ?", id).Scan(&known); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if known == 0 {
 			return healthcode.Errorf(healthcode.ENOTFOUND, "no resident %q", id)
 		}
-		res, err = t.exec("DELETE FROM log_personal WHERE subject = ?", id)
+		res, err := t.exec("DELETE FROM log_personal WHERE subject = ?", id)
 		if err != nil {
 			return err
 		}
@@ -42,7 +42,7 @@ func (db *DB) EraseResident(ctx context.Context, id string) error {
 		if _, err := t.exec("UPDATE facts SET evidence = '' WHERE subject = ? AND evidence <> ''", id); err != nil {
 			return err
 		}
-		_, err = t.Append(tlog.KindLogErased, actor, id, map[string]any{"resident": id, "personal_parts": n}, nil)
+		_, err = t.record(tlog.KindLogErased, actor, id, &evLogErased{Resident: id, PersonalParts: n}, nil, nil)
 		return err
 	})
 }

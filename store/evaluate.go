@@ -355,25 +355,11 @@ func (t *Tx) writeCode(id string, cur currentCode, res rules.Result, rs *rules.R
 	if rs != nil {
 		rsID, rsVersion = rs.ID(), rs.Version()
 	}
-	fids, _ := json.Marshal(res.FactIDs)
-	idx, err := t.Append(tlog.KindCodeChanged, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "evaluator"}, id, map[string]any{
-		"colour": res.Colour, "previous": cur.colour, "ruleset": rsID, "ruleset_version": rsVersion,
-		"rule": res.Rule, "fact_ids": res.FactIDs, "cause": cause,
-	}, nil)
-	if err != nil {
-		return err
-	}
-	if _, err := t.exec(`INSERT INTO codes (resident, colour, since, ruleset, ruleset_version, rule, fact_ids, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (resident) DO UPDATE SET colour = excluded.colour, since = excluded.since, ruleset = excluded.ruleset,
-		ruleset_version = excluded.ruleset_version, rule = excluded.rule, fact_ids = excluded.fact_ids, log_index = excluded.log_index`,
-		id, string(res.Colour), fmtTime(t.now), rsID, rsVersion, res.Rule, string(fids), idx); err != nil {
-		return fmt.Errorf("store code of %s: %w", id, err)
-	}
-	if _, err := t.exec(`INSERT INTO code_changes (resident, log_index, colour, previous, changed_at, ruleset, ruleset_version, rule, fact_ids, cause)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, idx, string(res.Colour), string(cur.colour), fmtTime(t.now), rsID, rsVersion, res.Rule, string(fids), cause); err != nil {
-		return fmt.Errorf("store code history of %s: %w", id, err)
-	}
-	return nil
+	_, err := t.record(tlog.KindCodeChanged, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "evaluator"}, id, &evCodeChanged{
+		Colour: string(res.Colour), Previous: string(cur.colour), Ruleset: rsID, RulesetVersion: rsVersion,
+		Rule: res.Rule, FactIDs: res.FactIDs, Cause: cause,
+	}, nil, nil)
+	return err
 }
 
 // schedule records when residents' codes can next change by time alone

@@ -333,23 +333,16 @@ func (db *DB) prepareFacts(facts []healthcode.Fact) ([]preparedFact, error) {
 		p := &out[i]
 		p.hash = contentHash(f)
 		var err error
-		if p.entry, err = encodeFactEntry(f, healthcode.FactActive, ""); err != nil {
+		p.observed = fmtTime(f.ObservedAt)
+		ev := factEntryOf(f, healthcode.FactActive, "", p.observed)
+		if p.entry, err = encodeFactEntry(f.Key, &ev); err != nil {
 			return nil, err
 		}
 		if f.Evidence != "" {
 			personal[i] = factPersonalData(f.Evidence)
 		}
-		p.observed = fmtTime(f.ObservedAt)
-		switch f.Kind {
-		case rules.KindAreaVisit, rules.KindCaseStatus:
-			var q struct {
-				Area   string `json:"area"`
-				CaseID string `json:"case_id"`
-			}
-			json.Unmarshal(f.Payload, &q)
-			p.area, p.caseID = q.Area, q.CaseID
-		case rules.KindRiskArea:
-			p.area = f.Subject
+		if p.area, p.caseID, err = factColumnsOf(f.Kind, f.Subject, f.Payload); err != nil {
+			return nil, healthcode.FieldErrorf("payload", "line %d: %v", i+1, err)
 		}
 	}
 	parts, err := db.sealPersonalData(personal)
@@ -560,24 +553,41 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 	if err := t.prefetchHeads(subjects); err != nil {
 		return nil, err
 	}
-	rows := make([]*healthcode.Fact, 0, len(fresh))
-	rowPrep := make([]*preparedFact, 0, len(fresh))
+	pr := t.projector(nil)
 	for _, i := range fresh {
 		f := &facts[i]
 		f.Status = status[i]
-		entry := prep[i].entry
-		if h, held := holds[i]; held || f.Status != healthcode.FactActive {
-			if entry, err = encodeFactEntry(f, f.Status, h.scope); err != nil {
+		pf := &prep[i]
+		entry := pf.entry
+		h, held := holds[i]
+		ev := factEntryOf(f, f.Status, h.scope, pf.observed)
+		ev.derived, ev.area, ev.caseID = true, pf.area, pf.caseID
+		if held || f.Status != healthcode.FactActive {
+			if entry, err = encodeFactEntry(f.Key, &ev); err != nil {
 				return nil, err
 			}
 		}
-		idx, err := t.appendEncoded(tlog.KindFactRecorded, actor, personSubject(f), entry, prep[i].personal, false)
+		e, err := t.appendEntry(tlog.KindFactRecorded, actor, personSubject(f), entry, pf.personal, false)
 		if err != nil {
 			return nil, err
 		}
-		f.LogIndex = idx
-		rows = append(rows, f)
-		rowPrep = append(rowPrep, &prep[i])
+		f.LogIndex = e.Index
+		// recorded_at is the fact.recorded entry's time: the row is its
+		// projection.
+		f.RecordedAt = t.now
+		pr.fill = func(table string, cols []string, vals []any) {
+			switch table {
+			case "facts":
+				setCol(cols, vals, "evidence", f.Evidence)
+				setCol(cols, vals, "evidence_salt", pf.salt())
+				setCol(cols, vals, "content_hash", pf.hash)
+			case "fact_holds":
+				setCol(cols, vals, "why", h.why)
+			}
+		}
+		if err := pr.applyEvent(e, &ev, nil); err != nil {
+			return nil, err
+		}
 		res.Facts = append(res.Facts, FactOutcome{Line: i + 1, Key: f.Key, Status: string(f.Status)})
 		if f.Status == healthcode.FactActive {
 			if rules.IsAreaKind(f.Kind) {
@@ -587,10 +597,11 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 			}
 		}
 	}
-	if err := t.insertFacts(rows, rowPrep); err != nil {
+	citedBefore, err := t.citationCounts(actor, facts, fresh)
+	if err != nil {
 		return nil, err
 	}
-	if err := t.insertHolds(facts, holds); err != nil {
+	if err := conflictOr(pr.flush(), "a fact with this id is already stored"); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(res.Facts, func(a, b FactOutcome) int { return a.Line - b.Line })
@@ -602,7 +613,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 	if err != nil {
 		return nil, err
 	}
-	if err := t.afterRecord(actor, facts, fresh, from); err != nil {
+	if err := t.afterRecord(actor, citedBefore, from); err != nil {
 		return nil, err
 	}
 	for _, a := range uniq(areaJobs) {
@@ -637,17 +648,29 @@ type factEntry struct {
 	Source        string                `json:"source,omitempty"`
 	Status        healthcode.FactStatus `json:"status"`
 	Subject       string                `json:"subject"`
+
+	// The row's lookup columns, when the writer derived them already
+	// (factColumnsOf); never encoded.
+	derived      bool
+	area, caseID string
 }
 
-func encodeFactEntry(f *healthcode.Fact, status healthcode.FactStatus, approvalScope string) (tlog.Payload, error) {
-	b, err := json.Marshal(factEntry{ApprovalScope: approvalScope, ID: f.ID, Key: f.Key, Kind: f.Kind, ObservedAt: fmtTime(f.ObservedAt),
-		Payload: f.Payload, Source: f.Source, Status: status, Subject: f.Subject})
+// factEntryOf is f's fact.recorded public part with a status and, if
+// held, the scope that must approve it; observed is f.ObservedAt
+// formatted.
+func factEntryOf(f *healthcode.Fact, status healthcode.FactStatus, approvalScope, observed string) factEntry {
+	return factEntry{ApprovalScope: approvalScope, ID: f.ID, Key: f.Key, Kind: f.Kind, ObservedAt: observed,
+		Payload: f.Payload, Source: f.Source, Status: status, Subject: f.Subject}
+}
+
+func encodeFactEntry(key string, ev *factEntry) (tlog.Payload, error) {
+	b, err := json.Marshal(ev)
 	if err != nil {
-		return tlog.Payload{}, fmt.Errorf("encode fact %s: %w", f.Key, err)
+		return tlog.Payload{}, fmt.Errorf("encode fact %s: %w", key, err)
 	}
 	p, err := tlog.CheckPayload(b)
 	if err != nil {
-		return tlog.Payload{}, fmt.Errorf("encode fact %s: %w", f.Key, err)
+		return tlog.Payload{}, fmt.Errorf("encode fact %s: %w", key, err)
 	}
 	return p, nil
 }
@@ -660,20 +683,6 @@ func factPersonalData(evidence string) []byte {
 		Evidence string `json:"evidence"`
 	}{evidence})
 	return b
-}
-
-// insertFacts stores facts with multi-row INSERTs; prep[i] is fs[i]'s.
-func (t *Tx) insertFacts(fs []*healthcode.Fact, prep []*preparedFact) error {
-	err := insertRows(t, `facts (uid, origin, id, kind, subject, observed_at, recorded_at, source, recorded_by, approved_by, evidence,
-		evidence_salt, payload, status, content_hash, log_index, area, case_id)`, 18, len(fs), func(i int) []any {
-		f, p := fs[i], prep[i]
-		// recorded_at is the fact.recorded entry's time: the row is its
-		// projection.
-		f.RecordedAt = t.now
-		return []any{f.Key, f.Origin(), f.ID, f.Kind, f.Subject, p.observed, fmtTime(t.now), f.Source, f.RecordedBy, f.ApprovedBy,
-			f.Evidence, p.salt(), string(f.Payload), string(f.Status), p.hash, f.LogIndex, p.area, p.caseID}
-	})
-	return conflictOr(unwrapInsert(err), "a fact with this id is already stored")
 }
 
 func (t *Tx) storedFacts(keys []string) (map[string]stored, error) {
@@ -805,7 +814,7 @@ func (t *Tx) input(id string) (rules.Input, error) {
 	return in, err
 }
 
-func keysOf(m map[string]bool) []string {
+func keysOf[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

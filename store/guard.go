@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/healthcode/healthcode"
@@ -45,19 +44,6 @@ func (t *Tx) checkHold(actor healthcode.Actor, key string) error {
 		return healthcode.Errorf(healthcode.EFORBIDDEN, "fact %s is held (%s) for the command of %s", key, why, scope)
 	}
 	return nil
-}
-
-// insertHolds stores the holds of a batch's facts (indexed as facts).
-func (t *Tx) insertHolds(facts []healthcode.Fact, holds map[int]hold) error {
-	idx := make([]int, 0, len(holds))
-	for i := range holds {
-		idx = append(idx, i)
-	}
-	slices.Sort(idx)
-	return insertRows(t, "fact_holds (fact, subject, approval_scope, why, log_index)", 5, len(idx), func(k int) []any {
-		f, h := &facts[idx[k]], holds[idx[k]]
-		return []any{f.Key, personSubject(f), h.scope, h.why, f.LogIndex}
-	})
 }
 
 // guardRaising applies the accountability rules to an official's pending
@@ -205,37 +191,48 @@ func (t *Tx) grantedSince(residents []string, since time.Time) (map[string]grant
 	return out, err
 }
 
-// afterRecord keeps the counters behind the case-contacts and source-surge
-// alerts once a batch is stored and evaluated; from is the first log index
-// the batch wrote.
-func (t *Tx) afterRecord(actor healthcode.Actor, facts []healthcode.Fact, fresh []int, from int64) error {
-	lim := t.db.limits
-	// Residents citing each case.
-	byCase := map[string][]string{}
+// citedCases counts, before a batch's facts are stored, the residents
+// citing each case the batch's fresh facts cite, for afterRecord's
+// case-contacts alert.
+type citedCases map[string]int
+
+func (t *Tx) citationCounts(actor healthcode.Actor, facts []healthcode.Fact, fresh []int) (citedCases, error) {
+	out := citedCases{}
 	for _, i := range fresh {
 		f := &facts[i]
 		if !cites(f.Kind) || personSubject(f) == "" {
 			continue
 		}
-		cases, _ := rules.CitedCases(f)
+		cases, err := rules.CitedCases(f)
+		if err != nil {
+			return nil, fmt.Errorf("fact %s: cited cases: %w", f.Key, err)
+		}
 		for _, c := range cases {
-			byCase[c] = append(byCase[c], f.Subject)
+			out[c] = 0
 		}
 	}
-	for _, c := range keysOf(boolSet(byCase)) {
-		var before int
-		if err := t.queryRow("SELECT COUNT(*) FROM case_citations WHERE case_id = ?", c).Scan(&before); err != nil {
-			return err
+	for _, c := range keysOf(out) {
+		var n int
+		if err := t.queryRow("SELECT COUNT(*) FROM case_citations WHERE case_id = ?", c).Scan(&n); err != nil {
+			return nil, err
 		}
-		rs := uniq(byCase[c])
-		if err := upsertRows(t, "case_citations (case_id, resident)", 2, len(rs), " ON CONFLICT DO NOTHING", func(i int) []any { return []any{c, rs[i]} }); err != nil {
-			return err
-		}
+		out[c] = n
+	}
+	return out, nil
+}
+
+// afterRecord raises the case-contacts and source-surge alerts once a
+// batch is stored and evaluated; before is citationCounts' from before the
+// batch, from the first log index the batch wrote.
+func (t *Tx) afterRecord(actor healthcode.Actor, before citedCases, from int64) error {
+	lim := t.db.limits
+	// Residents citing each case.
+	for _, c := range keysOf(before) {
 		var after int
 		if err := t.queryRow("SELECT COUNT(*) FROM case_citations WHERE case_id = ?", c).Scan(&after); err != nil {
 			return err
 		}
-		if before <= lim.PlausibleContacts && after > lim.PlausibleContacts {
+		if before[c] <= lim.PlausibleContacts && after > lim.PlausibleContacts {
 			if err := t.alertOnce(AlertCaseContacts, c, actor.Jurisdiction, time.Time{}, map[string]any{
 				"case_id": c, "residents": after, "threshold": lim.PlausibleContacts, "last_recorded_by": actor.ID,
 			}); err != nil {

@@ -54,14 +54,9 @@ func (t *Tx) enqueueJob(kind string, params map[string]string, runAt time.Time) 
 		return "", err
 	}
 	id := "j_" + hex.EncodeToString(b[:])
-	p, _ := json.Marshal(params)
-	payload := map[string]any{"job": id, "kind": kind, "params": params, "run_at": fmtTime(runAt)}
-	idx, err := t.Append(tlog.KindJobStarted, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "scheduler"}, "", payload, nil)
-	if err != nil {
-		return "", err
-	}
-	_, err = t.exec("INSERT INTO jobs (id, kind, params, status, run_at, created_at, log_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		id, kind, string(p), JobPending, fmtTime(runAt), fmtTime(t.now), idx)
+	_, err := t.record(tlog.KindJobStarted, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "scheduler"}, "", &evJobStarted{
+		Job: id, Kind: kind, Params: params, RunAt: fmtTime(runAt),
+	}, nil, nil)
 	return id, err
 }
 
@@ -175,12 +170,9 @@ func (t *Tx) jobChunk(id string) (JobProgress, error) {
 	}
 	prog := JobProgress{Job: id}
 	if len(ids) == 0 {
-		if _, err := t.Append(tlog.KindJobFinished, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "scheduler"}, "", map[string]any{
-			"job": id, "kind": kind, "params": p, "residents": done, "changed": changed,
-		}, nil); err != nil {
-			return prog, err
-		}
-		_, err := t.exec("UPDATE jobs SET status = ?, finished_at = ? WHERE id = ?", JobDone, fmtTime(t.now), id)
+		_, err := t.record(tlog.KindJobFinished, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "scheduler"}, "", &evJobFinished{
+			Job: id, Kind: kind, Params: p, Residents: done, Changed: changed,
+		}, nil, nil)
 		prog.Done, prog.Changed, prog.Finished = done, changed, true
 		return prog, err
 	}

@@ -97,13 +97,10 @@ func (db *DB) EnsureKeys(ctx context.Context, secret []byte, issuer string) erro
 			sealed  []byte
 		}{{PurposeTrust, trustPub, trustSealed}, {PurposeToken, tokPub, tokSealed}} {
 			id := token.KeyID(k.pub)
-			idx, err := t.Append(tlog.KindKeyAdded, actor, "", map[string]any{
-				"id": id, "purpose": k.purpose, "public_key": fmt.Sprintf("%x", []byte(k.pub)), "not_before": fmtTime(t.now),
-			}, nil)
-			if err != nil {
-				return err
-			}
-			if err := t.insertKey(id, k.purpose, k.pub, k.sealed, token.KeyActive, idx); err != nil {
+			_, err := t.record(tlog.KindKeyAdded, actor, "", &evKeyAdded{
+				ID: id, Purpose: k.purpose, PublicKey: fmt.Sprintf("%x", []byte(k.pub)), NotBefore: fmtTime(t.now),
+			}, nil, sealedKey(k.sealed))
+			if err := conflictOr(err, "key "+id+" already exists"); err != nil {
 				return err
 			}
 		}
@@ -129,10 +126,13 @@ func (db *DB) EnsureKeys(ctx context.Context, secret []byte, issuer string) erro
 	})
 }
 
-func (t *Tx) insertKey(id, purpose string, pub ed25519.PublicKey, sealed []byte, status string, idx int64) error {
-	_, err := t.exec(`INSERT INTO token_keys (id, purpose, public_key, sealed, not_before, not_after, status, created_at, log_index)
-		VALUES (?, ?, ?, ?, ?, '', ?, ?, ?)`, id, purpose, []byte(pub), sealed, fmtTime(t.now), status, fmtTime(t.now), idx)
-	return conflictOr(err, "key "+id+" already exists")
+// sealedKey is the fill function of a key's row: its sealed private key.
+func sealedKey(sealed []byte) func(table string, cols []string, vals []any) {
+	return func(table string, cols []string, vals []any) {
+		if table == "token_keys" {
+			setCol(cols, vals, "sealed", sealed)
+		}
+	}
 }
 
 // tokenKeys reads the token keys inside the transaction, oldest first.
@@ -271,18 +271,11 @@ func (db *DB) RotateKey(ctx context.Context, secret []byte) (*token.Key, error) 
 		if err != nil {
 			return err
 		}
-		idx, err := t.Append(tlog.KindKeyRotated, actor, "", map[string]any{
-			"id": id, "public_key": fmt.Sprintf("%x", []byte(pub)), "not_before": fmtTime(t.now),
-			"retired": old, "retired_not_after": fmtTime(closeAt), "trust_list_version": version,
-		}, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := t.exec("UPDATE token_keys SET status = ?, not_after = ? WHERE purpose = ? AND status = ?",
-			token.KeyRetired, fmtTime(closeAt), PurposeToken, token.KeyActive); err != nil {
-			return fmt.Errorf("retire keys: %w", err)
-		}
-		if err := t.insertKey(id, PurposeToken, pub, sealed, token.KeyActive, idx); err != nil {
+		_, err = t.record(tlog.KindKeyRotated, actor, "", &evKeyRotated{
+			ID: id, PublicKey: fmt.Sprintf("%x", []byte(pub)), NotBefore: fmtTime(t.now),
+			Retired: old, RetiredNotAfter: fmtTime(closeAt), TrustListVersion: version,
+		}, nil, sealedKey(sealed))
+		if err := conflictOr(err, "key "+id+" already exists"); err != nil {
 			return err
 		}
 		if err := t.publishTrustList(trustPriv, version); err != nil {
@@ -327,10 +320,7 @@ func (db *DB) RevokeKey(ctx context.Context, secret []byte, id string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := t.Append(tlog.KindKeyRevoked, actor, "", map[string]any{"id": id, "trust_list_version": version}, nil); err != nil {
-			return err
-		}
-		if _, err := t.exec("UPDATE token_keys SET status = ? WHERE id = ?", token.KeyRevoked, id); err != nil {
+		if _, err := t.record(tlog.KindKeyRevoked, actor, "", &evKeyRevoked{ID: id, TrustListVersion: version}, nil, nil); err != nil {
 			return fmt.Errorf("revoke key: %w", err)
 		}
 		return t.publishTrustList(trustPriv, version)

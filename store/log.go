@@ -182,38 +182,6 @@ func (t *Tx) queryStrings(query string, args ...any) ([]string, error) {
 	return out, err
 }
 
-// Append adds a log entry to the transaction and returns its index. payload
-// is the public part (marshalled as JSON); personal, if not nil, is the
-// erasable personal part, committed to by a salted hash in the leaf.
-func (t *Tx) Append(kind tlog.Kind, actor healthcode.Actor, subject string, payload, personal any) (int64, error) {
-	return t.append(kind, actor, subject, payload, personal, false)
-}
-
-// AppendNew is Append for the first entry about a new subject (a resident's
-// registration): it skips looking up the subject's chain head, which a
-// unique subject cannot have.
-func (t *Tx) AppendNew(kind tlog.Kind, actor healthcode.Actor, subject string, payload, personal any) (int64, error) {
-	return t.append(kind, actor, subject, payload, personal, true)
-}
-
-func (t *Tx) append(kind tlog.Kind, actor healthcode.Actor, subject string, payload, personal any, fresh bool) (int64, error) {
-	pb, err := encodePayload(kind, payload)
-	if err != nil {
-		return 0, err
-	}
-	cp, err := tlog.CheckPayload(pb)
-	if err != nil {
-		return 0, fmt.Errorf("log %s: %w", kind, err)
-	}
-	var pp personalPart
-	if personal != nil {
-		if pp, err = t.db.sealPersonal(kind, personal); err != nil {
-			return 0, err
-		}
-	}
-	return t.appendEncoded(kind, actor, subject, cp, pp, fresh)
-}
-
 // encodePayload is an entry's public part as JSON; a json.RawMessage is
 // taken as already encoded (MarshalText checks it is compact JSON).
 func encodePayload(kind tlog.Kind, payload any) ([]byte, error) {
@@ -276,9 +244,58 @@ func (db *DB) sealPersonalData(data [][]byte) ([]personalPart, error) {
 	return out, nil
 }
 
-// appendEncoded is append for a payload already encoded and checked and a
-// personal part already sealed.
-func (t *Tx) appendEncoded(kind tlog.Kind, actor healthcode.Actor, subject string, pb tlog.Payload, pp personalPart, fresh bool) (int64, error) {
+// record appends an entry and applies it to the state tables with its
+// kind's apply function, in the same transaction: the one way the writer
+// changes a projected row. pub is the public part, of the kind's event
+// type (newEvent); pers the personal part or nil; fill, if not nil, sets
+// the operational columns of the rows the entry inserts (what the log
+// does not hold: credentials, sealed keys, content committed by a hash).
+func (t *Tx) record(kind tlog.Kind, actor healthcode.Actor, subject string, pub, pers any, fill func(table string, cols []string, vals []any)) (int64, error) {
+	p := t.projector(fill)
+	idx, err := p.record(kind, actor, subject, pub, pers, false)
+	if err != nil {
+		return 0, err
+	}
+	return idx, p.flush()
+}
+
+// record is Tx.record for many entries: the rows they insert wait for
+// p.flush, to be written together. fresh is AppendNew's.
+func (p *projector) record(kind tlog.Kind, actor healthcode.Actor, subject string, pub, pers any, fresh bool) (int64, error) {
+	t := p.t
+	pb, err := encodePayload(kind, pub)
+	if err != nil {
+		return 0, err
+	}
+	cp, err := tlog.CheckPayload(pb)
+	if err != nil {
+		return 0, fmt.Errorf("log %s: %w", kind, err)
+	}
+	var pp personalPart
+	if pers != nil {
+		if pp, err = t.db.sealPersonal(kind, pers); err != nil {
+			return 0, err
+		}
+	}
+	e, err := t.appendEntry(kind, actor, subject, cp, pp, fresh)
+	if err != nil {
+		return 0, err
+	}
+	if err := p.applyEvent(e, pub, pers); err != nil {
+		return 0, err
+	}
+	return e.Index, nil
+}
+
+// projector returns a projector that writes in t's transaction.
+func (t *Tx) projector(fill func(table string, cols []string, vals []any)) *projector {
+	return &projector{ctx: t.ctx, tx: t.tx, d: t.db.dialect, t: t, fill: fill}
+}
+
+// appendEntry adds an entry whose payload is already encoded and checked
+// and whose personal part is already sealed, and returns it (without its
+// payload).
+func (t *Tx) appendEntry(kind tlog.Kind, actor healthcode.Actor, subject string, pb tlog.Payload, pp personalPart, fresh bool) (*tlog.Entry, error) {
 	e := &tlog.Entry{
 		Index:   t.b.size + int64(len(t.b.entries)),
 		Time:    t.now,
@@ -307,7 +324,7 @@ func (t *Tx) appendEncoded(kind tlog.Kind, actor healthcode.Actor, subject strin
 			case errors.Is(err, sql.ErrNoRows):
 				head = subjectHead{index: -1}
 			case err != nil:
-				return 0, fmt.Errorf("read chain head of %s: %w", subject, err)
+				return nil, fmt.Errorf("read chain head of %s: %w", subject, err)
 			default:
 				copy(head.hash[:], h)
 			}
@@ -319,11 +336,11 @@ func (t *Tx) appendEncoded(kind tlog.Kind, actor healthcode.Actor, subject strin
 		}()
 	}
 	if p.data, err = e.MarshalTextWith(pb); err != nil {
-		return 0, fmt.Errorf("log %s: %w", kind, err)
+		return nil, fmt.Errorf("log %s: %w", kind, err)
 	}
 	p.leaf = sumtlog.RecordHash(p.data)
 	t.b.entries = append(t.b.entries, p)
-	return e.Index, nil
+	return e, nil
 }
 
 func logActor(a healthcode.Actor) tlog.Actor {

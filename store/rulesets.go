@@ -80,17 +80,14 @@ func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*Ru
 			return healthcode.Errorf(healthcode.ECONFLICT, "ruleset %s already has version %d: a new draft needs a higher version", info.ID, maxVersion.Int64)
 		}
 		info.DraftedAt = t.now
-		idx, err := t.Append(tlog.KindRulesetDrafted, actor, "", map[string]any{
-			"id": info.ID, "version": info.Version, "scope": info.Scope, "source_sha256": sha256Hex(source),
-			"legal_basis": info.LegalNumber, "effective_at": fmtTime(info.EffectiveAt),
-		}, nil)
-		if err != nil {
-			return err
-		}
+		idx, err := t.record(tlog.KindRulesetDrafted, actor, "", &evRulesetDrafted{
+			ID: info.ID, Version: info.Version, Scope: info.Scope, SourceSHA256: sha256Hex(source),
+			LegalBasis: info.LegalNumber, EffectiveAt: fmtTime(info.EffectiveAt),
+		}, nil, func(table string, cols []string, vals []any) {
+			setCol(cols, vals, "source", info.Source)
+			setCol(cols, vals, "legal_title", info.LegalTitle)
+		})
 		info.LogIndex = idx
-		_, err = t.exec(`INSERT INTO rulesets (id, version, scope, status, source, legal_number, legal_title, effective_at, drafted_by, drafted_at, log_index)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, info.ID, info.Version, info.Scope, RulesetDraft, info.Source,
-			info.LegalNumber, info.LegalTitle, fmtTime(info.EffectiveAt), actor.ID, fmtTime(t.now), idx)
 		return conflictOr(err, fmt.Sprintf("ruleset %s version %d", info.ID, info.Version))
 	})
 	if err != nil {
@@ -128,16 +125,10 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 		if !approve {
 			kind, status = tlog.KindRulesetRefused, RulesetRefused
 		}
-		payload := map[string]any{"id": id, "version": version, "decision": status, "drafted_by": info.DraftedBy, "drafted_entry": info.LogIndex}
-		if reason != "" {
-			payload["reason"] = reason
-		}
-		idx, err := t.Append(kind, actor, "", payload, nil)
+		idx, err := t.record(kind, actor, "", &evRulesetDecided{
+			ID: id, Version: version, Decision: status, DraftedBy: info.DraftedBy, DraftedEntry: info.LogIndex, Reason: reason,
+		}, nil, nil)
 		if err != nil {
-			return err
-		}
-		if _, err := t.exec("UPDATE rulesets SET status = ?, decided_by = ?, decided_at = ?, reason = ?, decided_log = ? WHERE id = ? AND version = ?",
-			status, actor.ID, fmtTime(t.now), reason, idx, id, version); err != nil {
 			return err
 		}
 		info.Status, info.DecidedBy, info.DecidedAt, info.Reason, info.DecidedLog = status, actor.ID, t.now, reason, idx

@@ -170,10 +170,7 @@ func (db *DB) DisableOfficial(ctx context.Context, id, reason string) error {
 		if err := t.queryRow("SELECT jurisdiction FROM officials WHERE id = ?", id).Scan(&post); err != nil {
 			return healthcode.Errorf(healthcode.ENOTFOUND, "no official %q", id)
 		}
-		if _, err := t.Append(tlog.KindOfficialDisabled, actor, "", map[string]any{"id": id, "jurisdiction": post, "reason": reason}, nil); err != nil {
-			return err
-		}
-		if _, err := t.exec("UPDATE officials SET disabled = 1 WHERE id = ?", id); err != nil {
+		if _, err := t.record(tlog.KindOfficialDisabled, actor, "", &evOfficialDisabled{ID: id, Jurisdiction: post, Reason: reason}, nil, nil); err != nil {
 			return err
 		}
 		if _, err := t.exec("UPDATE accounts SET disabled = 1 WHERE kind = ? AND ref = ?", healthcode.ActorOfficial, id); err != nil {

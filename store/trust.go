@@ -110,17 +110,10 @@ func (db *DB) ImportTrustList(ctx context.Context, secret, data []byte, trustKey
 		case tl.Version == oldVersion:
 			return healthcode.Errorf(healthcode.ECONFLICT, "trust list %s version %d differs from the imported list of the same version", tl.Issuer, tl.Version)
 		}
-		idx, err := t.Append(tlog.KindTrustImported, actor, "", map[string]any{
-			"issuer": tl.Issuer, "version": tl.Version, "trust_key": hex.EncodeToString(trustKey),
-			"keys": len(tl.Keys), "recognition_version": recVersion + 1,
-		}, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := t.exec(`INSERT INTO trust_imports (issuer, trust_key, version, envelope, imported_at, log_index) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (issuer) DO UPDATE SET trust_key = excluded.trust_key, version = excluded.version,
-			envelope = excluded.envelope, imported_at = excluded.imported_at, log_index = excluded.log_index`,
-			tl.Issuer, []byte(trustKey), tl.Version, data, fmtTime(t.now), idx); err != nil {
+		if _, err := t.record(tlog.KindTrustImported, actor, "", &evTrustImported{
+			Issuer: tl.Issuer, Version: tl.Version, TrustKey: hex.EncodeToString(trustKey),
+			Keys: len(tl.Keys), RecognitionVersion: recVersion + 1,
+		}, nil, func(table string, cols []string, vals []any) { setCol(cols, vals, "envelope", data) }); err != nil {
 			return fmt.Errorf("store imported trust list: %w", err)
 		}
 		return t.publishRecognition(trustPriv, own, recVersion+1)

@@ -8,13 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/apitest"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/server"
@@ -106,8 +106,7 @@ func TestAuthorizationTable(t *testing.T) {
 		f := mustFixture(t, dsn)
 		logs := &syncBuffer{}
 		srv := server.New(f.db, server.Config{MaxBodyBytes: 1 << 20, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-		ts := httptest.NewServer(srv)
-		defer ts.Close()
+		ts := apitest.Server(t, srv)
 
 		// Every /v1 route has a row.
 		rows := map[string]bool{}

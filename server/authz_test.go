@@ -292,12 +292,22 @@ func routePattern(p string) string {
 
 func doRaw(t *testing.T, base, method, path, token, body string) (int, []byte) {
 	t.Helper()
+	ctype := ""
+	if body != "" {
+		ctype = "application/json"
+	}
+	return doTyped(t, base, method, path, token, ctype, body)
+}
+
+// doTyped sends body with the given Content-Type (none if empty).
+func doTyped(t *testing.T, base, method, path, token, ctype, body string) (int, []byte) {
+	t.Helper()
 	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

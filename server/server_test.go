@@ -35,7 +35,14 @@ type fixture struct {
 
 func mustFixture(t *testing.T, dsn string) *fixture {
 	t.Helper()
-	db, err := store.Open(context.Background(), dsn, store.Options{Logger: quiet})
+	return mustFixtureWith(t, dsn, store.Limits{})
+}
+
+// mustFixtureWith is mustFixture with the store's limits (zero fields
+// take the defaults).
+func mustFixtureWith(t *testing.T, dsn string, limits store.Limits) *fixture {
+	t.Helper()
+	db, err := store.Open(context.Background(), dsn, store.Options{Logger: quiet, Limits: limits})
 	if err != nil {
 		t.Fatal(err)
 	}

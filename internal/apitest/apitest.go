@@ -221,5 +221,5 @@ func (c *checker) checkUnrouted(rec *httptest.ResponseRecorder) error {
 	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
 		return fmt.Errorf("error body is not JSON: %w", err)
 	}
-	return c.errs.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.VisitAsResponse())
+	return c.errs.VisitJSON(v, openapi3.VisitAsResponse())
 }

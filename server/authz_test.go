@@ -8,13 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/apitest"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/server"
@@ -106,8 +106,7 @@ func TestAuthorizationTable(t *testing.T) {
 		f := mustFixture(t, dsn)
 		logs := &syncBuffer{}
 		srv := server.New(f.db, server.Config{MaxBodyBytes: 1 << 20, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-		ts := httptest.NewServer(srv)
-		defer ts.Close()
+		ts := apitest.Server(t, srv)
 
 		// Every /v1 route has a row.
 		rows := map[string]bool{}
@@ -293,12 +292,22 @@ func routePattern(p string) string {
 
 func doRaw(t *testing.T, base, method, path, token, body string) (int, []byte) {
 	t.Helper()
+	ctype := ""
+	if body != "" {
+		ctype = "application/json"
+	}
+	return doTyped(t, base, method, path, token, ctype, body)
+}
+
+// doTyped sends body with the given Content-Type (none if empty).
+func doTyped(t *testing.T, base, method, path, token, ctype, body string) (int, []byte) {
+	t.Helper()
 	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

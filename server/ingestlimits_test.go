@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/apitest"
 	"github.com/healthcode/healthcode/internal/testdb"
 )
 
@@ -30,7 +31,7 @@ func TestIngestBoundedMemory(t *testing.T) {
 			req := httptest.NewRequest("POST", "/v1/facts", body)
 			req.Header.Set("Authorization", "Bearer "+key)
 			w := httptest.NewRecorder()
-			f.srv.ServeHTTP(w, req)
+			apitest.Handler(t, f.srv).ServeHTTP(w, req)
 			return w
 		}
 		post(strings.NewReader("{}\n")) // warm up: the source's key, caches

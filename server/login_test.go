@@ -3,11 +3,11 @@ package server_test
 import (
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
 
+	"github.com/healthcode/healthcode/internal/apitest"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/server"
 )
@@ -17,8 +17,7 @@ import (
 // logs in from address B at once.
 func TestLoginFailuresDoNotLockOutTheOwner(t *testing.T) {
 	f := mustFixture(t, testdb.SQLite(t))
-	ts := httptest.NewServer(server.New(f.db, server.Config{Logger: quiet, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}))
-	defer ts.Close()
+	ts := apitest.Server(t, server.New(f.db, server.Config{Logger: quiet, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}))
 	login := func(pw, from string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequest("POST", ts.URL+"/v1/sessions", strings.NewReader(fmt.Sprintf(`{"login":"login-o_op","password":%q}`, pw)))

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/apitest"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/server"
 	"github.com/healthcode/healthcode/store"
@@ -67,8 +67,7 @@ func TestLoginLimitsBehindProxy(t *testing.T) {
 	}
 
 	// Behind a trusted proxy (the test server's peer is 127.0.0.1).
-	behind := httptest.NewServer(server.New(db, server.Config{Logger: quiet, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}))
-	defer behind.Close()
+	behind := apitest.Server(t, server.New(db, server.Config{Logger: quiet, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}))
 	if s := login(t, behind.URL, "login-o_a", false, false, "203.0.113.1"); s != 401 {
 		t.Fatalf("first failure: %d", s)
 	}
@@ -96,8 +95,7 @@ func TestLoginLimitsBehindProxy(t *testing.T) {
 
 	// Without trusted proxies the header is ignored: all the above came
 	// from 127.0.0.1 as far as this server can tell.
-	direct := httptest.NewServer(server.New(db, server.Config{Logger: quiet}))
-	defer direct.Close()
+	direct := apitest.Server(t, server.New(db, server.Config{Logger: quiet}))
 	if s := login(t, direct.URL, "login-o_d", false, false, "192.0.2.1"); s != 401 {
 		t.Fatalf("failure: %d", s)
 	}

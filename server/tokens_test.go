@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/apitest"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/server"
 	"github.com/healthcode/healthcode/store"
@@ -30,8 +31,7 @@ func mustTokenServer(t *testing.T, db *store.DB, issuer string) *httptest.Server
 	if err := srv.StartTokens(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
+	ts := apitest.Server(t, srv)
 	return ts
 }
 

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/apitest"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/token"
 )
@@ -316,8 +316,7 @@ const vectorsJS = `(async () => {
 // forged ones.
 func testVerifierOffline(t *testing.T, browser context.Context, shared *fixture) {
 	// A server of its own to stop, over the shared database.
-	f := &fixture{db: shared.db, srv: shared.srv, ts: httptest.NewServer(shared.srv)}
-	t.Cleanup(f.ts.Close)
+	f := &fixture{db: shared.db, srv: shared.srv, ts: apitest.Server(t, shared.srv)}
 	valid := mustToken(t, f, "login-r_res1", "r_res1")
 
 	tb := newTab(t, browser)

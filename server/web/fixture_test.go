@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/apitest"
 	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/server"
 	"github.com/healthcode/healthcode/store"
@@ -101,8 +102,7 @@ func mustIssuerFixture(t *testing.T, dsn string, tokens bool, issuer string) *fi
 			t.Fatal(err)
 		}
 	}
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
+	ts := apitest.Server(t, srv)
 	return &fixture{db: db, srv: srv, ts: ts}
 }
 

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,7 +19,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	sumtlog "golang.org/x/mod/sumdb/tlog"
 
-	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/server"
 	"github.com/healthcode/healthcode/store"
 	"github.com/healthcode/healthcode/tlog"
@@ -79,30 +76,14 @@ func mustProofLog(b *testing.B, engine string) *store.DB {
 // server, creating it if it does not exist. It is not dropped.
 func mustProofPostgres(b *testing.B, name string) string {
 	b.Helper()
-	base := os.Getenv(testdb.EnvPostgres)
-	if base == "" {
-		b.Skip("set " + testdb.EnvPostgres + " to benchmark PostgreSQL")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		b.Fatal(err)
-	}
+	admin, base := mustPostgresAdmin(b)
 	defer admin.Close()
-	var n int
-	if err := admin.QueryRow("SELECT COUNT(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
-		b.Fatal(err)
-	}
-	if n == 0 {
+	if !pgHas(b, admin, name) {
 		if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
 			b.Fatal(err)
 		}
 	}
-	u, err := url.Parse(base)
-	if err != nil {
-		b.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return pgURL(base, name)
 }
 
 func mustLogSize(b *testing.B, db *store.DB) int64 {

@@ -1,0 +1,168 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/healthcode/healthcode/internal/testdb"
+	"github.com/healthcode/healthcode/store"
+)
+
+// BenchmarkVerifyLog measures log verify and log rebuild beside a full
+// re-evaluation, in the same run, on the same database: the re-evaluation
+// benchmark's (n residents, each registered and with a PCR result, so
+// about 2n entries). Each run re-evaluates every resident under a new
+// ruleset (timed), then verifies the whole log with the projection rebuilt
+// and compared (timed), then rebuilds the database from the log into a new
+// one (timed). It reports the three times, the log's size and verify's
+// time over the re-evaluation's. The starting database is built once and
+// kept: SQLite in the temp directory, PostgreSQL as a database on the
+// HEALTHCODE_TEST_POSTGRES server, each run working on a copy.
+//
+//	HEALTHCODE_BENCH_RESIDENTS=1000000 go test -run '^$' -bench VerifyLog/sqlite -benchtime 1x -timeout 3h ./store
+func BenchmarkVerifyLog(b *testing.B) {
+	n := benchResidents()
+	b.Run("sqlite", func(b *testing.B) {
+		cached := reevalCache(b, n)
+		for range b.N {
+			b.StopTimer()
+			benchVerify(b, cloneDB(b, cached), filepath.Join(b.TempDir(), "rebuilt.db"), n)
+		}
+	})
+	b.Run("postgres", func(b *testing.B) {
+		cached := mustReevalPostgres(b, n)
+		for range b.N {
+			b.StopTimer()
+			benchVerify(b, cloneDB(b, cached), testdb.Postgres(b), n)
+		}
+	})
+}
+
+func benchVerify(b *testing.B, dsn, into string, n int) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn, store.Options{Now: func() time.Time { return reevalNow }, Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	cpu := cpuTime()
+	reeval := reevaluateAll(b, db, n)
+	reevalCPU := cpuTime() - cpu
+	reevalRSS := maxRSS()
+
+	b.StartTimer()
+	start, cpu := time.Now(), cpuTime()
+	rep, err := db.VerifyLog(ctx, nil)
+	verify, verifyCPU := time.Since(start), cpuTime()-cpu
+	b.StopTimer()
+	verifyRSS := maxRSS()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(rep.Problems) > 0 {
+		b.Fatalf("verify: %d problems, the first %v", len(rep.Problems), rep.Problems[0])
+	}
+
+	b.StartTimer()
+	start, cpu = time.Now(), cpuTime()
+	err = db.RebuildInto(ctx, into, nil)
+	rebuild, rebuildCPU := time.Since(start), cpuTime()-cpu
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%d residents, %d entries, %d projected rows: re-evaluation %v (CPU %v), verify %v (CPU %v), rebuild %v (CPU %v); max RSS %d MiB after the re-evaluation, %d MiB after verify, %d MiB after rebuild",
+		n, rep.Size, rep.Projected, reeval.Round(time.Millisecond), reevalCPU.Round(time.Millisecond), verify.Round(time.Millisecond), verifyCPU.Round(time.Millisecond),
+		rebuild.Round(time.Millisecond), rebuildCPU.Round(time.Millisecond), reevalRSS>>20, verifyRSS>>20, maxRSS()>>20)
+	b.ReportMetric(float64(rep.Size), "entries")
+	b.ReportMetric(reeval.Seconds(), "reeval-s")
+	b.ReportMetric(verify.Seconds(), "verify-s")
+	b.ReportMetric(rebuild.Seconds(), "rebuild-s")
+	b.ReportMetric(verify.Seconds()/reeval.Seconds(), "verify/reeval")
+	b.ReportMetric(verifyCPU.Seconds()/reevalCPU.Seconds(), "verify/reeval-cpu")
+}
+
+// cpuTime is the CPU time the process has used, user and system: on this
+// shared machine a phase's CPU time says more than its wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// maxRSS is the process's peak resident set so far, in bytes.
+func maxRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss << 10 // KiB on Linux
+}
+
+// mustReevalPostgres is the PostgreSQL database of n residents the
+// verify benchmark starts from, built once (under another name, renamed
+// when complete) and kept on the test server.
+func mustReevalPostgres(b *testing.B, n int) string {
+	b.Helper()
+	admin, base := mustPostgresAdmin(b)
+	defer admin.Close()
+	name := fmt.Sprintf("hcbench_reeval_v2_%d", n)
+	if !pgHas(b, admin, name) {
+		building := name + "_building"
+		for _, q := range []string{"DROP DATABASE IF EXISTS " + building + " WITH (FORCE)", "CREATE DATABASE " + building} {
+			if _, err := admin.Exec(q); err != nil {
+				b.Fatal(err)
+			}
+		}
+		buildReevalDB(b, pgURL(base, building), n)
+		if _, err := admin.Exec("ALTER DATABASE " + building + " RENAME TO " + name); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return pgURL(base, name)
+}
+
+// mustPostgresAdmin connects to the HEALTHCODE_TEST_POSTGRES server, or
+// skips the benchmark.
+func mustPostgresAdmin(b *testing.B) (*sql.DB, *url.URL) {
+	b.Helper()
+	base := os.Getenv(testdb.EnvPostgres)
+	if base == "" {
+		b.Skip("set " + testdb.EnvPostgres + " to benchmark PostgreSQL")
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return admin, u
+}
+
+// pgHas reports whether the server has the named database.
+func pgHas(b *testing.B, admin *sql.DB, name string) bool {
+	b.Helper()
+	var n int
+	if err := admin.QueryRow("SELECT COUNT(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n > 0
+}
+
+// pgURL is base naming another database.
+func pgURL(base *url.URL, name string) string {
+	u := *base
+	u.Path = "/" + name
+	return u.String()
+}

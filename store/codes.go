@@ -22,7 +22,9 @@ func (db *DB) Code(ctx context.Context, residentID string) (*healthcode.CodeStat
 	return db.code(ctx, db.db, r.ID)
 }
 
-// code reads the code state without authorisation.
+// code reads the code state without authorisation, checked against the
+// log (checkCode): it returns an *IntegrityError, and no state, for a
+// state that differs from the log.
 func (db *DB) code(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 }, residentID string) (*healthcode.CodeState, error) {
@@ -41,8 +43,13 @@ func (db *DB) code(ctx context.Context, q interface {
 			return nil, fmt.Errorf("read resident: %w", err)
 		}
 		c.Colour = healthcode.Green
-		c.Since, err = parseTime(created)
-		return c, err
+		if c.Since, err = parseTime(created); err != nil {
+			return nil, err
+		}
+		if err := db.checkCode(ctx, c, false); err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read code: %w", err)
@@ -56,6 +63,9 @@ func (db *DB) code(ctx context.Context, q interface {
 	}
 	if err := json.Unmarshal([]byte(factIDs), &c.FactIDs); err != nil {
 		return nil, fmt.Errorf("code of %s: fact ids: %w", residentID, err)
+	}
+	if err := db.checkCode(ctx, c, true); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

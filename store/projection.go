@@ -118,6 +118,8 @@ var operationalTables = map[string]string{
 	"login_throttle":    "login rate-limit counters and delays",
 	"source_rates":      "rate counters for the source surge alert",
 	"code_schedule":     "a cache: when each code can next change by time alone, recomputed by any evaluation",
+	"code_heads":        "the log's index of each resident's latest code.changed entry, written with the entry; the auditor checks it against its projection of the log",
+	"audit_state":       "the background auditor's cursors",
 	"trust_state":       "signed artefacts (our trust list and recognition statement), re-signed from token_keys and trust_imports; their versions are logged",
 }
 

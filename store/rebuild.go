@@ -395,6 +395,11 @@ func (db *DB) RebuildInto(ctx context.Context, dsn string, progress func(phase s
 		}
 		return err
 	}
+	// The rebuilt codes are the log's: their entries are the latest
+	// code.changed of each resident.
+	if _, err := dst.wdb.ExecContext(ctx, "INSERT INTO code_heads (resident, log_index) SELECT resident, log_index FROM codes"); err != nil {
+		return fmt.Errorf("code heads: %w", err)
+	}
 	for _, t := range []string{"accounts", "trust_state", "code_schedule", "source_rates"} {
 		if err := copyTable(ctx, db, dst, t, phase("copy "+t)); err != nil {
 			return fmt.Errorf("copy %s: %w", t, err)

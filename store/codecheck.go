@@ -91,6 +91,8 @@ type integrityState struct {
 	mu     sync.Mutex
 	raised map[string]bool
 	alerts atomic.Int64 // integrity alerts this process raised
+
+	auditor atomic.Pointer[Auditor] // the auditor open on the database, if any
 }
 
 // IntegrityAlerts is how many integrity alerts this process raised.

@@ -28,6 +28,18 @@ type projTable struct {
 	key  []string        // the primary key, in order
 	ints map[string]bool // key columns that are integers (ordered numerically)
 	cols []projCol       // every other column
+
+	// rebuilt is the table of the rebuilt projection this one is compared
+	// with, if not the same (the auditor's check of code_heads: codes).
+	rebuilt string
+}
+
+// rebuiltFrom is the rebuilt table t is compared with.
+func (t *projTable) rebuiltFrom() string {
+	if t.rebuilt != "" {
+		return t.rebuilt
+	}
+	return t.name
 }
 
 type projCol struct {

@@ -503,7 +503,9 @@ func (a *Auditor) openShadow(ctx context.Context) error {
 		return fmt.Errorf("auditor projection %s: %w", a.cfg.Path, err)
 	}
 	a.shadow = shadow
-	for _, q := range []string{"PRAGMA synchronous = OFF", "CREATE INDEX IF NOT EXISTS projection_last_idx ON projection_last (idx)"} {
+	// A cache needs no durability; its WAL is checkpointed as it goes
+	// (the store's own databases are checkpointed by the store).
+	for _, q := range []string{"PRAGMA synchronous = OFF", "PRAGMA wal_autocheckpoint = 1000", "CREATE INDEX IF NOT EXISTS projection_last_idx ON projection_last (idx)"} {
 		if _, err := shadow.wdb.ExecContext(ctx, q); err != nil {
 			shadow.closeDBs()
 			return fmt.Errorf("auditor projection: %w", err)

@@ -101,6 +101,9 @@ func TestRoutesRefuseEditedCode(t *testing.T) {
 			if d := alerts[0].Detail; d["table"] != "codes" || d["key"] != "r_res2" || !strings.Contains(strings.Join(strings.Fields(jsonString(d["columns"])), ""), edit.columns) {
 				t.Errorf("%s: alert detail %v, want codes r_res2 %s", edit.name, d, edit.columns)
 			}
+			if resp, body := c.do("GET", "/metrics", nil); resp.StatusCode != 200 || !strings.Contains(body, "\nhealthcode_integrity_alerts_total 1\n") {
+				t.Errorf("%s: /metrics does not count the one integrity alert: %d", edit.name, resp.StatusCode)
+			}
 			// Another resident is served.
 			c1 := f.client(t)
 			c1.login("login-r_res1")

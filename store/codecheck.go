@@ -10,6 +10,10 @@ package store
 // difference is refused (IntegrityError, EUNAVAIL) and raises one
 // integrity alert per difference.
 //
+// The entries checked are kept in memory (they never change), so that a
+// code served again costs no more reads than before the check: code_heads
+// is read in the same query as the row.
+//
 // An insider who edits both the codes row and code_heads passes this
 // check; the background auditor (auditor.go) compares code_heads with its
 // own projection of the log and finds them.
@@ -90,7 +94,9 @@ func newIntegrityError(d Difference) *IntegrityError {
 type integrityState struct {
 	mu     sync.Mutex
 	raised map[string]bool
-	alerts atomic.Int64 // integrity alerts this process raised
+	// entries are code.changed entries read and checked, by index.
+	entries map[int64]*loggedCode
+	alerts  atomic.Int64 // integrity alerts this process raised
 
 	auditor atomic.Pointer[Auditor] // the auditor open on the database, if any
 }
@@ -101,10 +107,11 @@ func (db *DB) IntegrityAlerts() int64 { return db.integrity.alerts.Load() }
 // checkCode checks a code state against the log before it is served. row
 // says c was read from the resident's codes row; without one, c is the
 // green of a resident never evaluated, which is right only if the log has
-// no code.changed entry for the resident. A difference raises the
-// integrity alert and returns an *IntegrityError.
-func (db *DB) checkCode(ctx context.Context, c *healthcode.CodeState, row bool) error {
-	d, err := db.codeDifference(ctx, c, row)
+// no code.changed entry for the resident. head is the resident's latest
+// code.changed entry as code_heads has it, read with the row (-1: none).
+// A difference raises the integrity alert and returns an *IntegrityError.
+func (db *DB) checkCode(ctx context.Context, c *healthcode.CodeState, row bool, head int64) error {
+	d, err := db.codeDifference(ctx, c, row, head)
 	if err != nil || d == nil {
 		return err
 	}
@@ -115,47 +122,41 @@ func (db *DB) checkCode(ctx context.Context, c *healthcode.CodeState, row bool) 
 	return newIntegrityError(*d)
 }
 
+// loggedCode is what a code.changed entry says, once read and checked
+// against the log's stored leaf hash. Entries never change, so it is kept.
+type loggedCode struct {
+	subject string
+	at      time.Time
+	v       evCodeChanged
+	bad     string // why the entry is not a code.changed entry one can serve; "" if it is
+}
+
 // codeDifference returns how c differs from the resident's latest
 // code.changed entry, or nil.
-func (db *DB) codeDifference(ctx context.Context, c *healthcode.CodeState, row bool) (*Difference, error) {
-	var head sql.NullInt64
-	var data, leaf []byte
-	// One round trip: the head, its entry, and the stored leaf hash of the
-	// entry the row points to (which is the head unless they differ).
-	err := db.db.QueryRowContext(ctx, db.dialect.rebind(`SELECT h.log_index, e.data, lh.hash FROM code_heads h
-		LEFT JOIN log_entries e ON e.idx = h.log_index LEFT JOIN log_hashes lh ON lh.idx = ? WHERE h.resident = ?`),
-		sumtlog.StoredHashIndex(0, c.LogIndex), c.Resident).Scan(&head, &data, &leaf)
-	if errors.Is(err, sql.ErrNoRows) {
-		if row {
-			return &Difference{Columns: []string{"log_index"}, Entry: c.LogIndex, stored: []string{fmt.Sprint(c.LogIndex)},
-				What: fmt.Sprintf("the row cites entry %d, but the log has no code.changed entry for this resident", c.LogIndex)}, nil
-		}
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("check code of %s against the log: %w", c.Resident, err)
-	}
-	idx := head.Int64
+func (db *DB) codeDifference(ctx context.Context, c *healthcode.CodeState, row bool, idx int64) (*Difference, error) {
 	switch {
+	case idx < 0 && !row:
+		return nil, nil
+	case idx < 0:
+		return &Difference{Columns: []string{"log_index"}, Entry: c.LogIndex, stored: []string{fmt.Sprint(c.LogIndex)},
+			What: fmt.Sprintf("the row cites entry %d, but the log has no code.changed entry for this resident", c.LogIndex)}, nil
 	case !row:
 		return &Difference{Entry: idx, What: fmt.Sprintf("the row is missing, but entry %d set it", idx)}, nil
 	case idx != c.LogIndex:
 		return &Difference{Columns: []string{"log_index"}, Entry: idx, stored: []string{fmt.Sprint(c.LogIndex)}, logged: []string{fmt.Sprint(idx)},
 			What: fmt.Sprintf("log_index is %d, but the resident's latest code.changed entry is %d", c.LogIndex, idx)}, nil
-	case data == nil:
-		return &Difference{Entry: idx, What: fmt.Sprintf("entry %d is missing from the log", idx)}, nil
 	}
-	if h := sumtlog.RecordHash(data); !bytes.Equal(leaf, h[:]) {
-		return &Difference{Entry: idx, What: fmt.Sprintf("entry %d does not match the log's stored hash", idx)}, nil
+	lc, err := db.loggedCode(ctx, idx)
+	if err != nil {
+		return nil, fmt.Errorf("check code of %s against the log: %w", c.Resident, err)
 	}
-	e, err := tlog.ParseEntry(data)
-	if err != nil || e.Kind != tlog.KindCodeChanged || e.Subject != c.Resident {
-		return &Difference{Entry: idx, What: fmt.Sprintf("entry %d is not a code.changed entry about this resident", idx)}, nil
+	if lc.bad == "" && lc.subject != c.Resident {
+		lc = &loggedCode{bad: fmt.Sprintf("entry %d is about another resident", idx)}
 	}
-	var v evCodeChanged
-	if err := decodeStrict(e.Payload, &v); err != nil {
-		return &Difference{Entry: idx, What: fmt.Sprintf("entry %d: code.changed payload does not decode: %v", idx, err)}, nil
+	if lc.bad != "" {
+		return &Difference{Entry: idx, What: lc.bad}, nil
 	}
+	v := &lc.v
 	fids, err := json.Marshal(c.FactIDs)
 	if err != nil {
 		return nil, err
@@ -167,7 +168,7 @@ func (db *DB) codeDifference(ctx context.Context, c *healthcode.CodeState, row b
 	d := &Difference{Entry: idx}
 	for _, col := range []struct{ name, stored, logged string }{
 		{"colour", string(c.Colour), v.Colour},
-		{"since", fmtTime(c.Since), fmtTime(e.Time)},
+		{"since", fmtTime(c.Since), fmtTime(lc.at)},
 		{"ruleset", c.RuleSet, v.Ruleset},
 		{"ruleset_version", fmt.Sprint(c.RuleSetVersion), fmt.Sprint(v.RulesetVersion)},
 		{"rule", c.Rule, v.Rule},
@@ -183,6 +184,44 @@ func (db *DB) codeDifference(ctx context.Context, c *healthcode.CodeState, row b
 	}
 	d.What = fmt.Sprintf("%s differ from entry %d", strings.Join(d.Columns, ", "), idx)
 	return d, nil
+}
+
+// loggedCode reads entry idx, checked against its stored leaf hash, as a
+// code.changed entry; from the process's cache when it was read before.
+func (db *DB) loggedCode(ctx context.Context, idx int64) (*loggedCode, error) {
+	st := &db.integrity
+	st.mu.Lock()
+	lc, ok := st.entries[idx]
+	st.mu.Unlock()
+	if ok {
+		return lc, nil
+	}
+	var data, leaf []byte
+	err := db.db.QueryRowContext(ctx, db.dialect.rebind(`SELECT e.data, lh.hash FROM log_entries e LEFT JOIN log_hashes lh ON lh.idx = ? WHERE e.idx = ?`),
+		sumtlog.StoredHashIndex(0, idx), idx).Scan(&data, &leaf)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return &loggedCode{bad: fmt.Sprintf("entry %d is missing from the log", idx)}, nil // not kept: it may yet commit
+	case err != nil:
+		return nil, err
+	}
+	lc = &loggedCode{}
+	if h := sumtlog.RecordHash(data); !bytes.Equal(leaf, h[:]) {
+		lc.bad = fmt.Sprintf("entry %d does not match the log's stored hash", idx)
+	} else if e, err := tlog.ParseEntry(data); err != nil || e.Kind != tlog.KindCodeChanged {
+		lc.bad = fmt.Sprintf("entry %d is not a code.changed entry", idx)
+	} else if err := decodeStrict(e.Payload, &lc.v); err != nil {
+		lc.bad = fmt.Sprintf("entry %d: code.changed payload does not decode: %v", idx, err)
+	} else {
+		lc.subject, lc.at = e.Subject, e.Time
+	}
+	st.mu.Lock()
+	if st.entries == nil || len(st.entries) >= cacheMaxIntegrity {
+		st.entries = make(map[int64]*loggedCode)
+	}
+	st.entries[idx] = lc
+	st.mu.Unlock()
+	return lc, nil
 }
 
 // raiseIntegrity raises the integrity alert of a difference unless it was

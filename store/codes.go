@@ -30,12 +30,15 @@ func (db *DB) code(ctx context.Context, q interface {
 }, residentID string) (*healthcode.CodeState, error) {
 	c := &healthcode.CodeState{Resident: residentID}
 	var colour, since, factIDs, next string
-	err := q.QueryRowContext(ctx, db.dialect.rebind(`SELECT c.colour, c.since, c.ruleset, c.ruleset_version, c.rule, c.fact_ids, c.log_index, COALESCE(s.next_check, '')
-		FROM codes c LEFT JOIN code_schedule s ON s.resident = c.resident WHERE c.resident = ?`), residentID).
-		Scan(&colour, &since, &c.RuleSet, &c.RuleSetVersion, &c.Rule, &factIDs, &c.LogIndex, &next)
+	var head int64 // the resident's latest code.changed entry (code_heads), or -1
+	err := q.QueryRowContext(ctx, db.dialect.rebind(`SELECT c.colour, c.since, c.ruleset, c.ruleset_version, c.rule, c.fact_ids, c.log_index, COALESCE(s.next_check, ''),
+		COALESCE(h.log_index, -1) FROM codes c LEFT JOIN code_schedule s ON s.resident = c.resident LEFT JOIN code_heads h ON h.resident = c.resident
+		WHERE c.resident = ?`), residentID).
+		Scan(&colour, &since, &c.RuleSet, &c.RuleSetVersion, &c.Rule, &factIDs, &c.LogIndex, &next, &head)
 	if errors.Is(err, sql.ErrNoRows) {
 		var created string
-		err := q.QueryRowContext(ctx, db.dialect.rebind("SELECT created_at, log_index FROM residents WHERE id = ?"), residentID).Scan(&created, &c.LogIndex)
+		err := q.QueryRowContext(ctx, db.dialect.rebind(`SELECT r.created_at, r.log_index, COALESCE(h.log_index, -1) FROM residents r
+			LEFT JOIN code_heads h ON h.resident = r.id WHERE r.id = ?`), residentID).Scan(&created, &c.LogIndex, &head)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, healthcode.Errorf(healthcode.ENOTFOUND, "no resident %q", residentID)
 		}
@@ -46,7 +49,7 @@ func (db *DB) code(ctx context.Context, q interface {
 		if c.Since, err = parseTime(created); err != nil {
 			return nil, err
 		}
-		if err := db.checkCode(ctx, c, false); err != nil {
+		if err := db.checkCode(ctx, c, false, head); err != nil {
 			return nil, err
 		}
 		return c, nil
@@ -64,7 +67,7 @@ func (db *DB) code(ctx context.Context, q interface {
 	if err := json.Unmarshal([]byte(factIDs), &c.FactIDs); err != nil {
 		return nil, fmt.Errorf("code of %s: fact ids: %w", residentID, err)
 	}
-	if err := db.checkCode(ctx, c, true); err != nil {
+	if err := db.checkCode(ctx, c, true, head); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -41,5 +41,36 @@ func newMetrics(db *store.DB) *metrics {
 	} {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help}, func() float64 { return c.value(db.CommitStats()) }))
 	}
+	// The server checking itself: integrity alerts raised by the code
+	// routes and the background auditor, and the auditor's progress.
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "healthcode_integrity_alerts_total",
+		Help: "Integrity alerts this process raised: a state row that differs from the log (found by the code routes or the auditor)."},
+		func() float64 { return float64(db.IntegrityAlerts()) }))
+	for _, g := range []struct {
+		name, help string
+		value      func(store.AuditStatus) float64
+		counter    bool
+	}{
+		{"healthcode_audit_followed_entries", "The log size the background auditor's projection reached.", func(s store.AuditStatus) float64 { return float64(s.Followed) }, false},
+		{"healthcode_audit_checked_rows_total", "Rows the auditor compared with its projection.", func(s store.AuditStatus) float64 { return float64(s.Checked) }, true},
+		{"healthcode_audit_differences_total", "Differences the auditor found.", func(s store.AuditStatus) float64 { return float64(s.Differences) }, true},
+		{"healthcode_audit_sweeps_total", "Sweeps of the whole projection the auditor completed.", func(s store.AuditStatus) float64 { return float64(s.Sweeps) }, true},
+		{"healthcode_audit_last_sweep_timestamp_seconds", "When the auditor's last complete sweep ended (Unix time; 0: never).", func(s store.AuditStatus) float64 {
+			if s.LastSweep.IsZero() {
+				return 0
+			}
+			return float64(s.LastSweep.Unix())
+		}, false},
+	} {
+		value := func() float64 {
+			s, _ := db.AuditStatus()
+			return g.value(s)
+		}
+		if g.counter {
+			m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: g.name, Help: g.help}, value))
+		} else {
+			m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: g.name, Help: g.help}, value))
+		}
+	}
 	return m
 }

@@ -668,6 +668,9 @@ func (db *DB) flushLog(t *Tx, oldRoot sumtlog.Hash) (map[int64]sumtlog.Hash, err
 		}); err != nil {
 		return nil, err
 	}
+	if err := t.writeCodeHeads(b.entries); err != nil {
+		return nil, err
+	}
 
 	newSize := b.size + int64(len(b.entries))
 	newRoot, err := sumtlog.TreeHash(newSize, r)

@@ -28,6 +28,18 @@ type projTable struct {
 	key  []string        // the primary key, in order
 	ints map[string]bool // key columns that are integers (ordered numerically)
 	cols []projCol       // every other column
+
+	// rebuilt is the table of the rebuilt projection this one is compared
+	// with, if not the same (the auditor's check of code_heads: codes).
+	rebuilt string
+}
+
+// rebuiltFrom is the rebuilt table t is compared with.
+func (t *projTable) rebuiltFrom() string {
+	if t.rebuilt != "" {
+		return t.rebuilt
+	}
+	return t.name
 }
 
 type projCol struct {
@@ -118,6 +130,8 @@ var operationalTables = map[string]string{
 	"login_throttle":    "login rate-limit counters and delays",
 	"source_rates":      "rate counters for the source surge alert",
 	"code_schedule":     "a cache: when each code can next change by time alone, recomputed by any evaluation",
+	"code_heads":        "the log's index of each resident's latest code.changed entry, written with the entry; the auditor checks it against its projection of the log",
+	"audit_state":       "the background auditor's cursors",
 	"trust_state":       "signed artefacts (our trust list and recognition statement), re-signed from token_keys and trust_imports; their versions are logged",
 }
 

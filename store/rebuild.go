@@ -45,14 +45,21 @@ func (db *DB) projectLog(ctx context.Context, dst *DB, progress func(done, total
 	if err := db.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx), -1) + 1 FROM log_entries").Scan(&total); err != nil {
 		return -1, fmt.Errorf("count entries: %w", err)
 	}
+	return db.projectRange(ctx, db.db, dst, 0, total, progress, nil)
+}
+
+// projectRange is projectLog for the entries from..total-1, read through
+// q; done, if not nil, runs in each chunk's transaction of dst before it
+// commits, with the index the chunk ends at.
+func (db *DB) projectRange(ctx context.Context, q querier, dst *DB, from, total int64, progress func(done, total int64), done func(tx *sql.Tx, end int64) error) (int64, error) {
 	const chunk = 5000
-	for start := int64(0); start < total; start += chunk {
+	for start := from; start < total; start += chunk {
 		end := min(start+chunk, total)
 		type item struct {
 			data, personal []byte
 		}
 		var items []item
-		rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT e.idx, e.data, p.data FROM log_entries e
+		rows, err := q.QueryContext(ctx, db.dialect.rebind(`SELECT e.idx, e.data, p.data FROM log_entries e
 			LEFT JOIN log_personal p ON p.idx = e.idx WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx`), start, end)
 		if err != nil {
 			return -1, fmt.Errorf("read entries: %w", err)
@@ -83,6 +90,12 @@ func (db *DB) projectLog(ctx context.Context, dst *DB, progress func(done, total
 			if err := pr.apply(e, it.personal); err != nil {
 				tx.Rollback()
 				return e.Index, fmt.Errorf("project entry %d (%s): %w", e.Index, e.Kind, err)
+			}
+		}
+		if done != nil {
+			if err := done(tx, end); err != nil {
+				tx.Rollback()
+				return -1, err
 			}
 		}
 		if err := tx.Commit(); err != nil {
@@ -273,26 +286,44 @@ func (t *projTable) compareKeys(a, b []string) int {
 // compareTable merges the live rows of t with the rebuilt ones, both in
 // key order, and reports every difference.
 func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, rebuilt *DB) error {
+	n, err := compareRows(ctx, t, live.dialect, live.db, rebuilt.db, nil, nil, func(d Difference) {
+		rep.add(d.Entry, "%s", d.What)
+	})
+	rep.Projected += n
+	return err
+}
+
+// compareRows merges t's live rows (read through live, in dialect d) with
+// the rebuilt ones (in rebuilt, SQLite), both in key order and restricted
+// by where (a condition on the key columns in a dialect, with args; nil
+// for every row), and hands every difference to emit. It returns how many
+// live rows it read.
+func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt querier, where func(dialect) string, args []any, emit func(Difference)) (int, error) {
 	cols := t.compared()
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = c.name
 	}
 	nk := len(t.key)
-	lrows, err := live.db.QueryContext(ctx, "SELECT "+strings.Join(names, ", ")+" FROM "+t.name+" ORDER BY "+t.orderBy(live.dialect))
+	cond, rcond := "", ""
+	if where != nil {
+		cond, rcond = " WHERE "+where(d), " WHERE "+where(sqliteDialect{})
+	}
+	lrows, err := live.QueryContext(ctx, d.rebind("SELECT "+strings.Join(names, ", ")+" FROM "+t.name+cond+" ORDER BY "+t.orderBy(d)), args...)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer lrows.Close()
 	rnames := make([]string, len(names))
 	for i, n := range names {
 		rnames[i] = "r." + n
 	}
-	rrows, err := rebuilt.db.QueryContext(ctx, "SELECT "+strings.Join(rnames, ", ")+", COALESCE(l.idx, -1), COALESCE(l.personal, 1) FROM "+t.name+
-		" r LEFT JOIN projection_last l ON l.tbl = '"+t.name+"' AND l.row_key = "+t.keySQL("r.")+
-		" ORDER BY "+t.orderBy(rebuilt.dialect))
+	from := t.rebuiltFrom()
+	rrows, err := rebuilt.QueryContext(ctx, "SELECT "+strings.Join(rnames, ", ")+", COALESCE(l.idx, -1), COALESCE(l.personal, 1) FROM "+from+
+		" r LEFT JOIN projection_last l ON l.tbl = '"+from+"' AND l.row_key = "+t.keySQL("r.")+rcond+
+		" ORDER BY "+t.orderBy(sqliteDialect{}), args...)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rrows.Close()
 	next := func(rows *sql.Rows, n int) ([]string, error) {
@@ -303,13 +334,14 @@ func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, re
 	}
 	lv, err := next(lrows, len(cols))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	rv, err := next(rrows, len(cols)+2)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	key := func(v []string) string { return strings.Join(v[:nk], "/") }
+	nlive := 0
 	for lv != nil || rv != nil {
 		c := 0
 		switch {
@@ -322,19 +354,19 @@ func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, re
 		}
 		switch {
 		case c < 0: // stored, not in the log
-			rep.add(-1, "%s %s is stored, but no log entry records it", t.name, key(lv))
-			rep.Projected++
+			emit(Difference{Table: t.name, Key: key(lv), Entry: -1, What: fmt.Sprintf("%s %s is stored, but no log entry records it", t.name, key(lv))})
+			nlive++
 			if lv, err = next(lrows, len(cols)); err != nil {
-				return err
+				return nlive, err
 			}
 		case c > 0: // in the log, not stored
 			idx, _ := strconv.ParseInt(rv[len(cols)], 10, 64)
-			rep.add(idx, "records %s %s, which is not stored", t.name, key(rv))
+			emit(Difference{Table: t.name, Key: key(rv), Entry: idx, What: fmt.Sprintf("records %s %s, which is not stored", t.name, key(rv))})
 			if rv, err = next(rrows, len(cols)+2); err != nil {
-				return err
+				return nlive, err
 			}
 		default:
-			rep.Projected++
+			nlive++
 			idx, _ := strconv.ParseInt(rv[len(cols)], 10, 64)
 			withPersonal := rv[len(cols)+1] != "0"
 			for i := nk; i < len(cols); i++ {
@@ -342,18 +374,19 @@ func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, re
 					continue
 				}
 				if lv[i] != rv[i] {
-					rep.add(idx, "%s %s: %s is %s, but the log says %s (this entry last set it)", t.name, key(lv), cols[i].name, show(lv[i]), show(rv[i]))
+					emit(Difference{Table: t.name, Key: key(lv), Columns: []string{cols[i].name}, Entry: idx, stored: []string{lv[i]}, logged: []string{rv[i]},
+						What: fmt.Sprintf("%s %s: %s is %s, but the log says %s (this entry last set it)", t.name, key(lv), cols[i].name, show(lv[i]), show(rv[i]))})
 				}
 			}
 			if lv, err = next(lrows, len(cols)); err != nil {
-				return err
+				return nlive, err
 			}
 			if rv, err = next(rrows, len(cols)+2); err != nil {
-				return err
+				return nlive, err
 			}
 		}
 	}
-	return nil
+	return nlive, nil
 }
 
 // RebuildInto writes a fresh database at dsn whose state is the projection
@@ -394,6 +427,11 @@ func (db *DB) RebuildInto(ctx context.Context, dsn string, progress func(phase s
 			return healthcode.Errorf(healthcode.EINVALID, "entry %d cannot be projected: %v", failed, err)
 		}
 		return err
+	}
+	// The rebuilt codes are the log's: their entries are the latest
+	// code.changed of each resident.
+	if _, err := dst.wdb.ExecContext(ctx, "INSERT INTO code_heads (resident, log_index) SELECT resident, log_index FROM codes"); err != nil {
+		return fmt.Errorf("code heads: %w", err)
 	}
 	for _, t := range []string{"accounts", "trust_state", "code_schedule", "source_rates"} {
 		if err := copyTable(ctx, db, dst, t, phase("copy "+t)); err != nil {

@@ -72,6 +72,8 @@ type DB struct {
 	rulesets rulesetCache
 	jobChunk int      // residents per job transaction
 	compiled sync.Map // "id@version" → *rules.Ruleset
+	// integrity remembers the integrity alerts raised (codecheck.go).
+	integrity integrityState
 
 	// cpuSlots bounds the goroutines doing CPU-bound work for writes
 	// before they reach the committer (validating and encoding facts,

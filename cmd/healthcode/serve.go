@@ -30,6 +30,10 @@ func runServe(ctx context.Context, e *env) error {
 	issuer := fs.String("issuer", e.envOr("HEALTHCODE_ISSUER", store.DefaultIssuer), "issuer name of a new deployment's trust list, e.g. cn-41 (env HEALTHCODE_ISSUER)")
 	proxies := fs.String("trusted-proxies", e.envOr("HEALTHCODE_TRUSTED_PROXIES", ""),
 		"comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client, for per-address login limits (env HEALTHCODE_TRUSTED_PROXIES)")
+	auditEvery := fs.String("audit-interval", e.envOr("HEALTHCODE_AUDIT_INTERVAL", store.DefaultAuditInterval.String()),
+		"time between two sweeps of the whole projection by the background auditor; 0 turns the auditor off (env HEALTHCODE_AUDIT_INTERVAL)")
+	auditPath := fs.String("audit-path", e.envOr("HEALTHCODE_AUDIT_PATH", ""),
+		"the background auditor's own projection of the log, a SQLite file; default: beside a SQLite database, in the temporary directory for PostgreSQL (env HEALTHCODE_AUDIT_PATH)")
 	limits := limitFlags(e, fs)
 	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
@@ -37,6 +41,10 @@ func runServe(ctx context.Context, e *env) error {
 	lim, err := limits()
 	if err != nil {
 		return err
+	}
+	auditInterval, err := time.ParseDuration(*auditEvery)
+	if err != nil || auditInterval < 0 {
+		return usagef("--audit-interval: want a duration such as 24h (0: no auditor), not %q", *auditEvery)
 	}
 	trusted, err := parsePrefixes("trusted-proxies", *proxies)
 	if err != nil {
@@ -97,10 +105,51 @@ func runServe(ctx context.Context, e *env) error {
 	// Due re-evaluation jobs and codes whose facts age out run in the
 	// background for as long as the server does.
 	go st.Schedule(ctx, 2*time.Second)
+	if err := startAuditor(ctx, logger, st, *db, *auditPath, auditInterval); err != nil {
+		return err
+	}
 	return srv.ListenAndServe(ctx, *addr, func(bound string) {
 		fmt.Fprintf(e.stdout, "healthcode serving on http://%s (%s database %s)\n", bound, st.Engine(), *db)
 		logger.Info("serving", "addr", bound, "engine", st.Engine())
 	})
+}
+
+// startAuditor runs the background auditor (store.Auditor) for as long as
+// the server does, unless interval is 0.
+func startAuditor(ctx context.Context, logger *slog.Logger, st *store.DB, dsn, path string, interval time.Duration) error {
+	if interval == 0 {
+		logger.Warn("background auditor off (--audit-interval 0): state rows edited behind the log are found only by log verify and the code routes")
+		return nil
+	}
+	if path == "" {
+		path = auditPathFor(dsn, st.LogOrigin())
+	}
+	a, err := st.OpenAuditor(ctx, store.AuditConfig{Path: path, Interval: interval})
+	if err != nil {
+		return fmt.Errorf("background auditor: %w", err)
+	}
+	logger.Info("background auditor", "projection", path, "sweep_interval", interval.String())
+	go func() {
+		defer a.Close()
+		a.Run(ctx)
+	}()
+	return nil
+}
+
+// auditPathFor is the default file of the auditor's projection: beside a
+// SQLite database, else in the temporary directory, named by the log's
+// origin (one per deployment).
+func auditPathFor(dsn, origin string) string {
+	if engine, target, err := store.ParseDSN(dsn); err == nil && engine == store.SQLite {
+		return target + ".audit"
+	}
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '_'
+	}, origin)
+	return filepath.Join(os.TempDir(), "healthcode-audit-"+name+".db")
 }
 
 func newLogger(e *env, level string) (*slog.Logger, error) {

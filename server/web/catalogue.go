@@ -59,6 +59,7 @@ var catalogue = map[string]map[string]string{
 		"error.unauthorized": "请先登录",
 		"error.too_many":     "请求过于频繁，请稍后再试",
 		"error.unavailable":  "服务暂时不可用，请稍后再试",
+		"error.integrity":    "该健康码的存储数据与日志不一致，暂不显示；系统已自动告警，请稍后再试",
 		"error.status":       "HTTP 状态 %d",
 		"error.home":         "返回首页",
 
@@ -254,6 +255,7 @@ var catalogue = map[string]map[string]string{
 		"error.unauthorized": "Please log in first",
 		"error.too_many":     "Too many requests: please try again later",
 		"error.unavailable":  "The service is unavailable: please try again later",
+		"error.integrity":    "This code's stored record differs from the log, so it is withheld; an integrity alert has been raised: please try again later",
 		"error.status":       "HTTP status %d",
 		"error.home":         "Back to the start page",
 

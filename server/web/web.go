@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -284,6 +285,11 @@ func (p *Pages) error(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusForbidden:
 		p.log.WarnContext(r.Context(), "page denied", "request_id", p.opts.RequestID(r), "actor", healthcode.ActorFrom(r.Context()).ID, "path", r.URL.Path)
 		msg = ""
+	}
+	// A code withheld because its row differs from the log says so.
+	var ie *store.IntegrityError
+	if errors.As(err, &ie) {
+		code = "integrity"
 	}
 	p.render(w, r, status, p.newPage(w, r, "error", errorData{Status: status, Code: code, Message: msg}))
 }

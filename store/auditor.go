@@ -1,0 +1,665 @@
+package store
+
+// The background auditor: the server checking itself. It keeps its own
+// projection of the log (a SQLite file, rebuilt from the entries alone by
+// the apply functions, as log verify's scratch database is) and follows
+// the log:
+//
+//   - every Poll it reads the live database in one snapshot, applies the
+//     entries appended since to its projection, and compares, column by
+//     column, the rows those entries set (projection_last names them) with
+//     the live rows: a row written beside its entry, or edited just after,
+//     is found within a poll;
+//   - on a schedule (Interval, daily by default) it sweeps the whole
+//     projection: every projected table, and code_heads against the
+//     projected codes, compared a chunk of rows at a time in key order,
+//     with the cursor kept in the live database's audit_state so that a
+//     restart resumes the sweep where it stood.
+//
+// Both compare the live rows and the projection at the same log size (the
+// projection is brought to the snapshot's size first), so a write that
+// commits meanwhile is never taken for a difference. A difference raises
+// an integrity alert (alert.raised, once per difference) naming the table,
+// the row's key, the column and the entry that last set the row.
+//
+// The projection file is the auditor's cache, not a source of truth: it
+// records the log size and leaf hash it reached, and is rebuilt from the
+// log when they no longer match the live log (or the file is gone); a
+// rebuild is followed by a sweep.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	sumtlog "golang.org/x/mod/sumdb/tlog"
+)
+
+// Defaults of AuditConfig.
+const (
+	DefaultAuditInterval = 24 * time.Hour
+	DefaultAuditPoll     = 10 * time.Second
+	defaultSweepRows     = 5000
+	defaultSweepBudget   = 2 * time.Second
+	// followMax bounds the entries one poll projects; a larger backlog
+	// (a new projection, a long pause) is caught up without row checks
+	// and followed by a sweep.
+	followMax = 50000
+)
+
+// AuditConfig configures the background auditor.
+type AuditConfig struct {
+	// Path is the auditor's own projection of the log, a SQLite file
+	// (created if missing). Required.
+	Path string
+	// Interval is the time from the end of one sweep of the whole
+	// projection to the start of the next; DefaultAuditInterval if 0.
+	Interval time.Duration
+	// Poll is how often the auditor follows the log; DefaultAuditPoll if
+	// 0. New entries are checked within a poll.
+	Poll time.Duration
+	// SweepRows is how many rows a sweep compares per step, and
+	// SweepBudget how long a poll may sweep (then the next poll goes on).
+	SweepRows   int
+	SweepBudget time.Duration
+}
+
+// AuditStatus is what the auditor has done.
+type AuditStatus struct {
+	Followed    int64     // the log size its projection reached
+	Checked     int64     // rows compared since start (after new entries and by sweeps)
+	Differences int64     // differences found since start
+	Sweeps      int64     // sweeps completed since start
+	LastSweep   time.Time // when the last complete sweep ended (kept across restarts); zero if never
+	Sweeping    bool      // a sweep is in progress
+	SweepTable  string    // the table the sweep in progress stands at
+	SweepRows   int64     // rows the sweep in progress compared so far
+}
+
+// Auditor follows one database's log; see the comment at the top.
+type Auditor struct {
+	db     *DB
+	cfg    AuditConfig
+	shadow *DB
+
+	mu     sync.Mutex
+	status AuditStatus
+	sweep  *sweepCursor // in progress, or nil
+}
+
+// sweepCursor is where a sweep stands: kept in audit_state as "sweep".
+type sweepCursor struct {
+	Table   string   `json:"table"`   // the table being compared
+	Key     []string `json:"key"`     // the last key compared in it; nil: none yet
+	Rows    int64    `json:"rows"`    // rows compared so far
+	Started string   `json:"started"` // when the sweep started
+}
+
+// auditTables are the tables a sweep compares, in order: every projected
+// table, then code_heads (operational, written with the log) against the
+// projected codes.
+var auditTables = append(append([]projTable(nil), projection...),
+	projTable{name: "code_heads", key: []string{"resident"}, cols: []projCol{pcol("log_index")}, rebuilt: "codes"})
+
+// OpenAuditor opens (or creates) the auditor's projection and reads the
+// sweep cursor and the last sweep's time from the live database. Returns
+// EINVALID without a Path.
+func (db *DB) OpenAuditor(ctx context.Context, cfg AuditConfig) (*Auditor, error) {
+	if cfg.Path == "" {
+		return nil, fmt.Errorf("auditor: no path for its projection")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultAuditInterval
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = DefaultAuditPoll
+	}
+	if cfg.SweepRows <= 0 {
+		cfg.SweepRows = defaultSweepRows
+	}
+	if cfg.SweepBudget <= 0 {
+		cfg.SweepBudget = defaultSweepBudget
+	}
+	a := &Auditor{db: db, cfg: cfg}
+	if err := a.openShadow(ctx); err != nil {
+		return nil, err
+	}
+	state, err := db.auditState(ctx)
+	if err != nil {
+		a.shadow.closeDBs()
+		return nil, err
+	}
+	if s := state["sweep"]; s != "" {
+		var c sweepCursor
+		if err := json.Unmarshal([]byte(s), &c); err != nil {
+			a.shadow.closeDBs()
+			return nil, fmt.Errorf("auditor: audit_state sweep: %w", err)
+		}
+		a.sweep = &c
+		a.status.Sweeping, a.status.SweepTable, a.status.SweepRows = true, c.Table, c.Rows
+		db.logger.Info("audit: resuming the sweep", "table", c.Table, "key", strings.Join(c.Key, "/"), "rows", c.Rows)
+	}
+	if s := state["sweep.done"]; s != "" {
+		if a.status.LastSweep, err = parseTime(s); err != nil {
+			a.shadow.closeDBs()
+			return nil, fmt.Errorf("auditor: audit_state sweep.done: %w", err)
+		}
+	}
+	db.integrity.auditor.Store(a)
+	return a, nil
+}
+
+// Close closes the auditor's projection.
+func (a *Auditor) Close() error {
+	a.db.integrity.auditor.CompareAndSwap(a, nil)
+	a.shadow.closeDBs()
+	return nil
+}
+
+// Status returns what the auditor has done.
+func (a *Auditor) Status() AuditStatus {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.status
+}
+
+// AuditStatus returns the status of the auditor open on db, if any.
+func (db *DB) AuditStatus() (AuditStatus, bool) {
+	a := db.integrity.auditor.Load()
+	if a == nil {
+		return AuditStatus{}, false
+	}
+	return a.Status(), true
+}
+
+// Run follows the log every Poll until ctx ends, logging its progress.
+func (a *Auditor) Run(ctx context.Context) {
+	t := time.NewTicker(a.cfg.Poll)
+	defer t.Stop()
+	lastLog := time.Time{}
+	for {
+		behind, err := a.step(ctx, a.cfg.SweepBudget)
+		if err != nil && ctx.Err() == nil {
+			a.db.logger.Error("audit step failed", "err", err)
+		}
+		if st := a.Status(); time.Since(lastLog) >= time.Minute {
+			lastLog = time.Now()
+			a.db.logger.Info("audit progress", "followed", st.Followed, "checked", st.Checked, "differences", st.Differences,
+				"sweeping", st.Sweeping, "sweep_table", st.SweepTable, "sweep_rows", st.SweepRows, "last_sweep", st.LastSweep)
+		}
+		if behind && err == nil && ctx.Err() == nil {
+			continue // catching up with a long log: no pause
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Step follows the log once: it brings the projection to the live log's
+// size and checks the rows the new entries set, then, if a sweep is due
+// or in progress, sweeps for up to SweepBudget.
+func (a *Auditor) Step(ctx context.Context) error {
+	_, err := a.step(ctx, a.cfg.SweepBudget)
+	return err
+}
+
+// step is Step with a sweep budget (negative: one chunk); it reports
+// whether the projection is still behind the log (catching up).
+func (a *Auditor) step(ctx context.Context, budget time.Duration) (behind bool, err error) {
+	snap, err := a.db.db.BeginTx(ctx, a.db.dialect.snapshotOptions())
+	if err != nil {
+		return false, fmt.Errorf("audit snapshot: %w", err)
+	}
+	defer snap.Rollback()
+	var size int64
+	if err := snap.QueryRowContext(ctx, "SELECT size FROM log_head WHERE id = 1").Scan(&size); err != nil {
+		return false, fmt.Errorf("audit: read log size: %w", err)
+	}
+	caughtUp, err := a.follow(ctx, snap, size)
+	if err != nil || !caughtUp {
+		return !caughtUp, err
+	}
+	a.mu.Lock()
+	due := a.sweep != nil || a.status.LastSweep.IsZero() || a.db.now().Sub(a.status.LastSweep) >= a.cfg.Interval
+	a.mu.Unlock()
+	if !due {
+		return false, nil
+	}
+	deadline := time.Now().Add(budget)
+	for {
+		done, err := a.sweepChunk(ctx, snap)
+		if err != nil || done || budget < 0 || time.Now().After(deadline) {
+			return false, err
+		}
+	}
+}
+
+// follow applies the entries up to size to the projection and checks the
+// rows they set; it reports whether the projection reached size.
+func (a *Auditor) follow(ctx context.Context, snap *sql.Tx, size int64) (bool, error) {
+	a.mu.Lock()
+	from := a.status.Followed
+	a.mu.Unlock()
+	if from > size {
+		// The log is shorter than the projection: rolled back, or another
+		// database. Start again (the rollback itself is for log verify and
+		// the witnesses to refuse).
+		a.db.logger.Error("audit: the log is shorter than the auditor's projection; rebuilding it", "projected", from, "log_size", size)
+		if err := a.resetShadow(ctx); err != nil {
+			return false, err
+		}
+		from = 0
+	}
+	if from == size {
+		return true, nil
+	}
+	to := size
+	catchUp := from == 0 || size-from > followMax
+	if catchUp {
+		to = min(size, from+followMax)
+		a.db.logger.Info("audit: projecting the log", "from", from, "to", to, "log_size", size)
+	}
+	failed, err := a.db.projectRange(ctx, snap, a.shadow, from, to, nil, func(tx *sql.Tx, end int64) error {
+		leaf, err := a.leafAt(ctx, snap, end-1)
+		if err != nil {
+			return err
+		}
+		return setAuditState(ctx, tx, sqliteDialect{}, "projected", strconv.FormatInt(end, 10)+" "+hex.EncodeToString(leaf[:]))
+	})
+	if err != nil {
+		if failed >= 0 {
+			// An entry that cannot be projected: the log itself is at fault.
+			d := Difference{Table: "log_entries", Key: strconv.FormatInt(failed, 10), Entry: failed, What: err.Error()}
+			if rerr := a.db.raiseIntegrity(ctx, d, "auditor"); rerr != nil {
+				return false, rerr
+			}
+			a.count(0, 1)
+		}
+		if rerr := a.readProjected(ctx); rerr != nil {
+			return false, rerr
+		}
+		return false, err
+	}
+	a.mu.Lock()
+	a.status.Followed = to
+	a.mu.Unlock()
+	if catchUp {
+		// Caught up without row checks: sweep everything next.
+		a.mu.Lock()
+		if a.sweep == nil {
+			a.status.LastSweep = time.Time{}
+		}
+		a.mu.Unlock()
+		return to == size, nil
+	}
+	return true, a.checkTouched(ctx, snap, from, to)
+}
+
+// checkTouched compares the live rows that the entries from..to-1 set with
+// the projection's.
+func (a *Auditor) checkTouched(ctx context.Context, snap *sql.Tx, from, to int64) error {
+	rows, err := a.shadow.db.QueryContext(ctx, "SELECT tbl, row_key FROM projection_last WHERE idx >= ? AND idx < ?", from, to)
+	if err != nil {
+		return err
+	}
+	touched := map[string][]string{}
+	for rows.Next() {
+		var tbl, key string
+		if err := rows.Scan(&tbl, &key); err != nil {
+			rows.Close()
+			return err
+		}
+		touched[tbl] = append(touched[tbl], key)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	const chunk = 500
+	for i := range auditTables {
+		t := &auditTables[i]
+		keys := touched[t.rebuiltFrom()]
+		sort.Strings(keys)
+		for start := 0; start < len(keys); start += chunk {
+			part := keys[start:min(start+chunk, len(keys))]
+			args := make([]any, 0, len(part)*len(t.key))
+			for _, k := range part {
+				args = append(args, t.keyArgs(splitKey(k, len(t.key)))...)
+			}
+			where := func(d dialect) string { return t.keyIn(len(part)) }
+			if err := a.compare(ctx, snap, t, where, args); err != nil {
+				return fmt.Errorf("audit %s: %w", t.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// sweepChunk compares the next chunk of rows of the sweep, starting one if
+// none is in progress, and reports whether the sweep is complete.
+func (a *Auditor) sweepChunk(ctx context.Context, snap *sql.Tx) (bool, error) {
+	a.mu.Lock()
+	c := a.sweep
+	a.mu.Unlock()
+	if c == nil {
+		c = &sweepCursor{Table: auditTables[0].name, Started: fmtTime(a.db.now())}
+		a.db.logger.Info("audit: sweep started")
+	}
+	ti := -1
+	for i := range auditTables {
+		if auditTables[i].name == c.Table {
+			ti = i
+		}
+	}
+	if ti < 0 { // a table no longer audited: start again
+		c = &sweepCursor{Table: auditTables[0].name, Started: fmtTime(a.db.now())}
+		ti = 0
+	}
+	t := &auditTables[ti]
+	d := a.db.dialect
+	// The chunk ends at the key of the SweepRows-th live row after the
+	// cursor; the last chunk of a table has no end.
+	var after []any
+	cond := ""
+	if c.Key != nil {
+		after = t.keyArgs(c.Key)
+		cond = " WHERE " + t.keyAfter(d, ">")
+	}
+	keyCols := strings.Join(t.key, ", ")
+	rows, err := snap.QueryContext(ctx, d.rebind("SELECT "+keyCols+" FROM "+t.name+cond+" ORDER BY "+t.orderBy(d)+
+		" LIMIT 1 OFFSET "+strconv.Itoa(a.cfg.SweepRows-1)), after...)
+	if err != nil {
+		return false, fmt.Errorf("audit sweep %s: %w", t.name, err)
+	}
+	var end []string
+	if rows.Next() {
+		if end, err = rowValues(rows, len(t.key)); err != nil {
+			rows.Close()
+			return false, err
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return false, err
+	}
+	var conds []string
+	args := append([]any(nil), after...)
+	if c.Key != nil {
+		conds = append(conds, ">")
+	}
+	if end != nil {
+		conds = append(conds, "<=")
+		args = append(args, t.keyArgs(end)...)
+	}
+	where := func(d dialect) string {
+		parts := make([]string, len(conds))
+		for i, op := range conds {
+			parts[i] = t.keyAfter(d, op)
+		}
+		return strings.Join(parts, " AND ")
+	}
+	if len(conds) == 0 {
+		where = nil
+	}
+	n, err := a.compareCount(ctx, snap, t, where, args)
+	if err != nil {
+		return false, fmt.Errorf("audit sweep %s: %w", t.name, err)
+	}
+	c.Rows += int64(n)
+	complete := false
+	switch {
+	case end != nil:
+		c.Key = end
+	case ti+1 < len(auditTables):
+		c.Table, c.Key = auditTables[ti+1].name, nil
+	default:
+		complete = true
+	}
+	now := a.db.now()
+	err = a.db.write(ctx, func(tx *Tx) error {
+		tx.local = true
+		if complete {
+			if _, err := tx.exec("DELETE FROM audit_state WHERE name = 'sweep'"); err != nil {
+				return err
+			}
+			return setAuditState(ctx, tx.tx, a.db.dialect, "sweep.done", fmtTime(now))
+		}
+		b, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		return setAuditState(ctx, tx.tx, a.db.dialect, "sweep", string(b))
+	})
+	if err != nil {
+		return false, fmt.Errorf("audit: save the sweep cursor: %w", err)
+	}
+	a.mu.Lock()
+	if complete {
+		a.sweep = nil
+		a.status.Sweeps++
+		a.status.LastSweep = now
+		a.status.Sweeping, a.status.SweepTable = false, ""
+	} else {
+		a.sweep = c
+		a.status.Sweeping, a.status.SweepTable = true, c.Table
+	}
+	a.status.SweepRows = c.Rows
+	st := a.status
+	a.mu.Unlock()
+	if complete {
+		a.db.logger.Info("audit: sweep complete", "rows", c.Rows, "started", c.Started, "differences_since_start", st.Differences)
+	}
+	return complete, nil
+}
+
+// compare compares t's rows selected by where in the live snapshot with
+// the projection's, raising an alert for each difference.
+func (a *Auditor) compare(ctx context.Context, snap *sql.Tx, t *projTable, where func(dialect) string, args []any) error {
+	_, err := a.compareCount(ctx, snap, t, where, args)
+	return err
+}
+
+func (a *Auditor) compareCount(ctx context.Context, snap *sql.Tx, t *projTable, where func(dialect) string, args []any) (int, error) {
+	var diffs []Difference
+	n, err := compareRows(ctx, t, a.db.dialect, snap, a.shadow.db, where, args, func(d Difference) {
+		d.Table = t.name
+		diffs = append(diffs, d)
+	})
+	if err != nil {
+		return n, err
+	}
+	for _, d := range diffs {
+		if err := a.db.raiseIntegrity(ctx, d, "auditor"); err != nil {
+			return n, err
+		}
+	}
+	a.count(int64(n), int64(len(diffs)))
+	return n, nil
+}
+
+func (a *Auditor) count(checked, diffs int64) {
+	a.mu.Lock()
+	a.status.Checked += checked
+	a.status.Differences += diffs
+	a.mu.Unlock()
+}
+
+// openShadow opens the auditor's projection and checks that it is a
+// projection of this log (its last entry's leaf hash is the live one's);
+// else it starts a new one.
+func (a *Auditor) openShadow(ctx context.Context) error {
+	shadow, err := openBare(ctx, a.cfg.Path)
+	if err != nil {
+		return fmt.Errorf("auditor projection %s: %w", a.cfg.Path, err)
+	}
+	a.shadow = shadow
+	// A cache needs no durability; its WAL is checkpointed as it goes
+	// (the store's own databases are checkpointed by the store).
+	for _, q := range []string{"PRAGMA synchronous = OFF", "PRAGMA wal_autocheckpoint = 1000", "CREATE INDEX IF NOT EXISTS projection_last_idx ON projection_last (idx)"} {
+		if _, err := shadow.wdb.ExecContext(ctx, q); err != nil {
+			shadow.closeDBs()
+			return fmt.Errorf("auditor projection: %w", err)
+		}
+	}
+	if err := a.readProjected(ctx); err != nil {
+		shadow.closeDBs()
+		return err
+	}
+	n := a.status.Followed
+	if n == 0 {
+		return nil
+	}
+	state, err := a.shadow.auditState(ctx)
+	if err != nil {
+		return err
+	}
+	leaf, err := a.leafAt(ctx, a.db.db, n-1)
+	if err == nil && strings.HasSuffix(state["projected"], " "+hex.EncodeToString(leaf[:])) {
+		return nil
+	}
+	a.db.logger.Warn("audit: the auditor's projection is not of this log; rebuilding it", "path", a.cfg.Path, "projected", n)
+	return a.resetShadow(ctx)
+}
+
+// resetShadow replaces the projection by an empty one.
+func (a *Auditor) resetShadow(ctx context.Context) error {
+	a.shadow.closeDBs()
+	for _, f := range []string{a.cfg.Path, a.cfg.Path + "-wal", a.cfg.Path + "-shm"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("auditor projection: %w", err)
+		}
+	}
+	a.mu.Lock()
+	a.status.Followed = 0
+	a.mu.Unlock()
+	return a.openShadow(ctx)
+}
+
+// readProjected reads how far the projection got.
+func (a *Auditor) readProjected(ctx context.Context) error {
+	state, err := a.shadow.auditState(ctx)
+	if err != nil {
+		return err
+	}
+	var n int64
+	if s := state["projected"]; s != "" {
+		f, _, _ := strings.Cut(s, " ")
+		if n, err = strconv.ParseInt(f, 10, 64); err != nil {
+			return fmt.Errorf("auditor projection: projected %q: %w", s, err)
+		}
+	}
+	a.mu.Lock()
+	a.status.Followed = n
+	a.mu.Unlock()
+	return nil
+}
+
+// leafAt is the stored leaf hash of entry idx.
+func (a *Auditor) leafAt(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, idx int64) (sumtlog.Hash, error) {
+	var h sumtlog.Hash
+	var b []byte
+	if err := q.QueryRowContext(ctx, a.db.dialect.rebind("SELECT hash FROM log_hashes WHERE idx = ?"), sumtlog.StoredHashIndex(0, idx)).Scan(&b); err != nil {
+		return h, fmt.Errorf("leaf hash of entry %d: %w", idx, err)
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
+// auditState reads audit_state.
+func (db *DB) auditState(ctx context.Context) (map[string]string, error) {
+	rows, err := db.db.QueryContext(ctx, "SELECT name, value FROM audit_state")
+	if err != nil {
+		return nil, fmt.Errorf("read audit_state: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, rows.Err()
+}
+
+func setAuditState(ctx context.Context, tx *sql.Tx, d dialect, name, value string) error {
+	_, err := tx.ExecContext(ctx, d.rebind("INSERT INTO audit_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value"), name, value)
+	return err
+}
+
+// splitKey splits a row key (rowKey) into n columns: a two-column key's
+// second column (an integer or a resident id) never holds a "/".
+func splitKey(k string, n int) []string {
+	if n == 1 {
+		return []string{k}
+	}
+	i := strings.LastIndex(k, "/")
+	if i < 0 {
+		return []string{k, ""}
+	}
+	return []string{k[:i], k[i+1:]}
+}
+
+// keyArgs are a key's values as query arguments: integers as integers.
+func (t *projTable) keyArgs(key []string) []any {
+	out := make([]any, len(t.key))
+	for i, k := range t.key {
+		if t.ints[k] {
+			n, _ := strconv.ParseInt(key[i], 10, 64)
+			out[i] = n
+		} else {
+			out[i] = key[i]
+		}
+	}
+	return out
+}
+
+// keyAfter is the condition "t's key op (?, ...)" in d, in the order
+// orderBy sorts by.
+func (t *projTable) keyAfter(d dialect, op string) string {
+	cols := make([]string, len(t.key))
+	ph := make([]string, len(t.key))
+	for i, k := range t.key {
+		cols[i], ph[i] = k, "?"
+		if d.name() == Postgres && !t.ints[k] {
+			cols[i] += ` COLLATE "C"`
+		}
+	}
+	if len(cols) == 1 {
+		return cols[0] + " " + op + " ?"
+	}
+	return "(" + strings.Join(cols, ", ") + ") " + op + " (" + strings.Join(ph, ", ") + ")"
+}
+
+// keyIn is the condition "t's key is one of n keys".
+func (t *projTable) keyIn(n int) string {
+	if len(t.key) == 1 {
+		return t.key[0] + " IN (" + placeholders(n) + ")"
+	}
+	row := make([]string, len(t.key))
+	for i, k := range t.key {
+		row[i] = "?"
+		if t.ints[k] {
+			row[i] = "CAST(? AS BIGINT)"
+		}
+	}
+	one := "(" + strings.Join(row, ", ") + ")"
+	rows := make([]string, n)
+	for i := range rows {
+		rows[i] = one
+	}
+	return "(" + strings.Join(t.key, ", ") + ") IN (VALUES " + strings.Join(rows, ", ") + ")"
+}

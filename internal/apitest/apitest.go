@@ -149,6 +149,7 @@ func Handler(t testing.TB, h http.Handler) http.Handler {
 		w.WriteHeader(rec.Code)
 		w.Write(rec.Body.Bytes())
 
+		var err error
 		if rerr != nil {
 			err = c.checkUnrouted(rec)
 		} else {

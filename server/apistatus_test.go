@@ -74,6 +74,13 @@ func TestAPIStatuses(t *testing.T) {
 			{"POST", "/v1/facts/" + fact + "/reject", "command-in", `{"reason":"no evidence"}`, 200},
 			{"POST", "/v1/officials/o_spare/disable", "operator", `{"reason":""}`, 400},
 			{"POST", "/v1/officials/o_nobody/disable", "operator", `{"reason":"left the post"}`, 404},
+			// A command officer's account takes a second operator: 202 until then.
+			{"POST", "/v1/officials/o_cmdout/disable", "operator", `{"reason":"compromised account"}`, 202},
+			{"POST", "/v1/officials/o_cmdout/disable", "operator", `{"reason":"compromised account"}`, 409},
+			{"POST", "/v1/officials/o_cmdout/enable", "operator", `{"reason":""}`, 400},
+			{"POST", "/v1/officials/o_nobody/enable", "operator", `{"reason":"cleared"}`, 404},
+			{"POST", "/v1/officials/o_cmdout/enable", "operator", `{"reason":"request withdrawn"}`, 204},
+			{"POST", "/v1/officials/o_cmdout/enable", "operator", `{"reason":"request withdrawn"}`, 409},
 		}
 		for _, row := range rows {
 			ctype := ""

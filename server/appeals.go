@@ -158,7 +158,27 @@ func (s *Server) handleDisableOfficial(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.db.DisableOfficial(r.Context(), r.PathValue("id"), reason); err != nil {
+	id := r.PathValue("id")
+	pending, err := s.db.DisableOfficial(r.Context(), id, reason)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if pending {
+		writeJSON(w, http.StatusAccepted, map[string]any{"official": id, "status": "requested",
+			"message": "a command officer's or an admin's account is disabled when a second data operator confirms"})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleEnableOfficial(w http.ResponseWriter, r *http.Request) {
+	reason, err := s.decodeReason(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.db.EnableOfficial(r.Context(), r.PathValue("id"), reason); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

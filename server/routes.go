@@ -63,6 +63,7 @@ func (s *Server) routeTable() []struct {
 		{"GET /v1/alerts", s.authenticate(s.handleAlerts)},
 		{"GET /v1/stats", http.HandlerFunc(s.handleStats)},
 		{"POST /v1/officials/{id}/disable", s.authenticate(s.handleDisableOfficial)},
+		{"POST /v1/officials/{id}/enable", s.authenticate(s.handleEnableOfficial)},
 		{"GET /v1/residents/{id}/token", pageSession(s.authenticateCached(s.handleToken))},
 
 		{"GET /v1/trust", http.HandlerFunc(s.handleTrust)},

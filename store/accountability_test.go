@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/tlog"
 )
 
 var (
@@ -528,10 +530,12 @@ func TestLoginLimitsAndDisabling(t *testing.T) {
 		if _, err := w.db.Authenticate(ctx, sess.Token); err != nil {
 			t.Fatal(err)
 		}
-		mustCode(t, w.db.DisableOfficial(as(cmdProvince1), tracer.ID, "left the post"), healthcode.EFORBIDDEN, "command officer disabling")
-		mustCode(t, w.db.DisableOfficial(as(operator), tracer.ID, ""), healthcode.EINVALID, "no reason")
-		if err := w.db.DisableOfficial(as(operator), tracer.ID, "left the post"); err != nil {
-			t.Fatal(err)
+		_, err = w.db.DisableOfficial(as(cmdProvince1), tracer.ID, "left the post")
+		mustCode(t, err, healthcode.EFORBIDDEN, "command officer disabling")
+		_, err = w.db.DisableOfficial(as(operator), tracer.ID, "")
+		mustCode(t, err, healthcode.EINVALID, "no reason")
+		if pending, err := w.db.DisableOfficial(as(operator), tracer.ID, "left the post"); err != nil || pending {
+			t.Fatalf("disable a flow tracer: pending %v, %v", pending, err)
 		}
 		_, err = w.db.Authenticate(ctx, sess.Token)
 		mustCode(t, err, healthcode.EUNAUTH, "disabled official's session")
@@ -558,4 +562,105 @@ func TestAppealsPerResident(t *testing.T) {
 		_, err = w.db.FileAppeal(self("r_test000001"), store.AppealRequest{Resident: "r_test000001", FactKeys: req.FactKeys, Statement: "x"})
 		mustCode(t, err, healthcode.EINVALID, "a fact that does not exist")
 	})
+}
+
+// TestAccountManagement: disabling an official is scoped to the
+// operator's post, takes two operators for a command officer or an admin,
+// spares the operator's own account and the last admin, and can be undone,
+// each step in the log (issue 16).
+func TestAccountManagement(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustAccWorld(t, dsn, store.Limits{}, 6)
+		ctx := context.Background()
+		cityOperator := healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_op_city", Role: healthcode.RoleOperator, Jurisdiction: "410100"}
+		operator2 := healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_operator2", Role: healthcode.RoleOperator, Jurisdiction: "410000"}
+		admin := healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_admin", Role: healthcode.RoleAdmin, Jurisdiction: "410000"}
+		for _, a := range []healthcode.Actor{cityOperator, operator2, admin} {
+			o := healthcode.Official{ID: a.ID, Name: "官员" + a.ID, Role: a.Role, Jurisdiction: a.Jurisdiction}
+			if err := w.db.CreateOfficial(system, o, "login-"+a.ID, "correct horse battery"); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		// Scope: a city's operator cannot disable the province's officials.
+		_, err := w.db.DisableOfficial(as(cityOperator), cmdProvince1.ID, "left the post")
+		mustCode(t, err, healthcode.EFORBIDDEN, "outside the operator's post")
+		// Nobody disables their own account, nor the last admin.
+		_, err = w.db.DisableOfficial(as(operator), operator.ID, "leaving")
+		mustCode(t, err, healthcode.EFORBIDDEN, "one's own account")
+		_, err = w.db.DisableOfficial(as(operator), admin.ID, "compromised")
+		mustCode(t, err, healthcode.ECONFLICT, "the last admin")
+
+		// A command officer's account takes two operators.
+		pending, err := w.db.DisableOfficial(as(operator), cmdProvince1.ID, "compromised account")
+		if err != nil || !pending {
+			t.Fatalf("first operator: pending %v, %v", pending, err)
+		}
+		if _, err := w.db.LoginFrom(ctx, "login-"+cmdProvince1.ID, "correct horse battery", "10.0.0.9"); err != nil {
+			t.Fatalf("a requested account still logs in: %v", err)
+		}
+		_, err = w.db.DisableOfficial(as(operator), cmdProvince1.ID, "compromised account")
+		mustCode(t, err, healthcode.ECONFLICT, "the same operator twice")
+		if pending, err := w.db.DisableOfficial(as(operator2), cmdProvince1.ID, "confirmed: compromised"); err != nil || pending {
+			t.Fatalf("second operator: pending %v, %v", pending, err)
+		}
+		_, err = w.db.LoginFrom(ctx, "login-"+cmdProvince1.ID, "correct horse battery", "10.0.0.9")
+		mustCode(t, err, healthcode.EUNAUTH, "disabled command officer's login")
+		_, err = w.db.DisableOfficial(as(operator2), cmdProvince1.ID, "again")
+		mustCode(t, err, healthcode.ECONFLICT, "already disabled")
+
+		// The way back: an audited re-enable.
+		err = w.db.EnableOfficial(as(cityOperator), cmdProvince1.ID, "cleared")
+		mustCode(t, err, healthcode.EFORBIDDEN, "re-enable outside the post")
+		err = w.db.EnableOfficial(as(operator), cmdCity1.ID, "nothing to undo")
+		mustCode(t, err, healthcode.ECONFLICT, "re-enable an enabled account")
+		if err := w.db.EnableOfficial(as(operator), cmdProvince1.ID, "investigation cleared the account"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.LoginFrom(ctx, "login-"+cmdProvince1.ID, "correct horse battery", "10.0.0.9"); err != nil {
+			t.Fatalf("a re-enabled account logs in: %v", err)
+		}
+		// A withdrawn request must be asked again from the start.
+		if pending, err := w.db.DisableOfficial(as(operator), cmdCity1.ID, "suspicious approvals"); err != nil || !pending {
+			t.Fatalf("request: pending %v, %v", pending, err)
+		}
+		if err := w.db.EnableOfficial(as(operator2), cmdCity1.ID, "the approvals were in order"); err != nil {
+			t.Fatal(err)
+		}
+		if pending, err := w.db.DisableOfficial(as(operator2), cmdCity1.ID, "suspicious approvals"); err != nil || !pending {
+			t.Fatalf("after a withdrawn request: pending %v, %v", pending, err)
+		}
+
+		// Each step is an entry naming who acted, and the projection holds.
+		entries := w.entriesOfKind(t, "official.disable_requested", "official.disabled", "official.enabled")
+		if len(entries) != 6 {
+			t.Fatalf("%d account entries, want 6: %v", len(entries), entries)
+		}
+		mustVerified(t, w.db)
+	})
+}
+
+// entriesOfKind returns "kind actor" for each log entry of the kinds.
+func (w *world) entriesOfKind(t *testing.T, kinds ...string) []string {
+	t.Helper()
+	ctx := context.Background()
+	rep, err := w.db.VerifyLog(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves, err := w.db.ReadLeaves(ctx, 0, rep.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range leaves {
+		e, err := tlog.ParseEntry(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(kinds, string(e.Kind)) {
+			out = append(out, string(e.Kind)+" "+e.Actor.ID)
+		}
+	}
+	return out
 }

@@ -178,6 +178,17 @@ type (
 		ID           string `json:"id"`
 		Jurisdiction string `json:"jurisdiction"`
 		Reason       string `json:"reason"`
+		// RequestedBy is the first operator, when disabling took two
+		// (the actor confirmed their official.disable_requested).
+		RequestedBy    string `json:"requested_by,omitempty"`
+		RequestedEntry int64  `json:"requested_entry,omitempty"`
+	}
+	// evOfficialAccount is a request to disable an official's account
+	// (official.disable_requested) or its re-enabling (official.enabled).
+	evOfficialAccount struct {
+		ID           string `json:"id"`
+		Jurisdiction string `json:"jurisdiction"`
+		Reason       string `json:"reason"`
 	}
 	evSource struct {
 		ID           string   `json:"id"`
@@ -329,6 +340,8 @@ func newEvent(kind tlog.Kind) (pub, pers any, err error) {
 		return new(evOfficial), new(evOfficialPersonal), nil
 	case tlog.KindOfficialDisabled:
 		return new(evOfficialDisabled), nil, nil
+	case tlog.KindOfficialDisableReq, tlog.KindOfficialEnabled:
+		return new(evOfficialAccount), nil, nil
 	case tlog.KindSourceCreated:
 		return new(evSource), nil, nil
 	case tlog.KindSourceDisabled:
@@ -493,7 +506,27 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		if err != nil {
 			return err
 		}
-		if err := p.exec("UPDATE officials SET disabled = 1 WHERE id = ?", v.ID); err != nil {
+		if err := p.exec("UPDATE officials SET disabled = 1, disable_requested_by = '', disable_requested_log = -1 WHERE id = ?", v.ID); err != nil {
+			return err
+		}
+		return p.touch("officials", nil, v.ID)
+
+	case tlog.KindOfficialDisableReq:
+		v, err := event[evOfficialAccount](e, pub)
+		if err != nil {
+			return err
+		}
+		if err := p.exec("UPDATE officials SET disable_requested_by = ?, disable_requested_log = ? WHERE id = ?", e.Actor.ID, e.Index, v.ID); err != nil {
+			return err
+		}
+		return p.touch("officials", nil, v.ID)
+
+	case tlog.KindOfficialEnabled:
+		v, err := event[evOfficialAccount](e, pub)
+		if err != nil {
+			return err
+		}
+		if err := p.exec("UPDATE officials SET disabled = 0, disable_requested_by = '', disable_requested_log = -1 WHERE id = ?", v.ID); err != nil {
 			return err
 		}
 		return p.touch("officials", nil, v.ID)

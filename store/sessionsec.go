@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/tlog"
@@ -155,28 +157,119 @@ func (db *DB) passwordSlot(ctx context.Context) (release func(), err error) {
 }
 
 // DisableOfficial disables an official's account and ends every session
-// of it, with an official.disabled entry. Returns EUNAUTH, EFORBIDDEN,
-// ENOTFOUND, EINVALID (no reason).
-func (db *DB) DisableOfficial(ctx context.Context, id, reason string) error {
+// of it, with an official.disabled entry. The operator's post must cover
+// the official's; nobody disables their own account or the last enabled
+// admin. A command officer's or an admin's account takes two operators:
+// the first call records an official.disable_requested entry and returns
+// pending; a second, different operator's call disables it. Returns
+// EUNAUTH, EFORBIDDEN, ENOTFOUND, ECONFLICT (already disabled, the last
+// admin, requested twice by one operator), EINVALID (no reason).
+func (db *DB) DisableOfficial(ctx context.Context, id, reason string) (pending bool, err error) {
 	actor := healthcode.ActorFrom(ctx)
 	if err := healthcode.Authorize(actor, healthcode.OpManageAccounts, "", ""); err != nil {
-		return err
+		return false, err
 	}
-	if len(reason) < 4 {
-		return healthcode.FieldErrorf("reason", "disabling an account needs a written reason")
+	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 4 {
+		return false, healthcode.FieldErrorf("reason", "disabling an account needs a written reason")
 	}
-	return db.write(ctx, func(t *Tx) error {
-		var post string
-		if err := t.queryRow("SELECT jurisdiction FROM officials WHERE id = ?", id).Scan(&post); err != nil {
-			return healthcode.Errorf(healthcode.ENOTFOUND, "no official %q", id)
+	err = db.write(ctx, func(t *Tx) error {
+		o, err := t.accountOf(actor, id)
+		if err != nil {
+			return err
 		}
-		if _, err := t.record(tlog.KindOfficialDisabled, actor, "", &evOfficialDisabled{ID: id, Jurisdiction: post, Reason: reason}, nil, nil); err != nil {
+		if id == actor.ID {
+			return healthcode.Errorf(healthcode.EFORBIDDEN, "you cannot disable your own account: another operator must")
+		}
+		if o.disabled {
+			return healthcode.Errorf(healthcode.ECONFLICT, "official %s is already disabled", id)
+		}
+		if o.role == healthcode.RoleAdmin {
+			var others int
+			if err := t.queryRow("SELECT COUNT(*) FROM officials WHERE role = ? AND disabled = 0 AND id <> ?", string(healthcode.RoleAdmin), id).Scan(&others); err != nil {
+				return err
+			}
+			if others == 0 {
+				return healthcode.Errorf(healthcode.ECONFLICT, "official %s is the last enabled admin and cannot be disabled", id)
+			}
+		}
+		ev := &evOfficialDisabled{ID: id, Jurisdiction: o.post, Reason: reason}
+		if o.role == healthcode.RoleAdmin || o.role == healthcode.RoleCommand {
+			switch o.requestedBy {
+			case "":
+				pending = true
+				_, err := t.record(tlog.KindOfficialDisableReq, actor, "", &evOfficialAccount{ID: id, Jurisdiction: o.post, Reason: reason}, nil, nil)
+				return err
+			case actor.ID:
+				return healthcode.Errorf(healthcode.ECONFLICT, "you asked already to disable official %s: a second operator must confirm it", id)
+			}
+			ev.RequestedBy, ev.RequestedEntry = o.requestedBy, o.requestedLog
+		}
+		if _, err := t.record(tlog.KindOfficialDisabled, actor, "", ev, nil, nil); err != nil {
 			return err
 		}
 		if _, err := t.exec("UPDATE accounts SET disabled = 1 WHERE kind = ? AND ref = ?", healthcode.ActorOfficial, id); err != nil {
 			return err
 		}
-		_, err := t.exec("DELETE FROM sessions WHERE login IN (SELECT login FROM accounts WHERE kind = ? AND ref = ?)", healthcode.ActorOfficial, id)
+		_, err = t.exec("DELETE FROM sessions WHERE login IN (SELECT login FROM accounts WHERE kind = ? AND ref = ?)", healthcode.ActorOfficial, id)
 		return err
 	})
+	return pending, err
+}
+
+// EnableOfficial is the way back: it re-enables a disabled official's
+// account, or withdraws a pending request to disable it, with a reason and
+// an official.enabled entry. The operator's post must cover the
+// official's. Returns EUNAUTH, EFORBIDDEN, ENOTFOUND, ECONFLICT (neither
+// disabled nor requested), EINVALID (no reason).
+func (db *DB) EnableOfficial(ctx context.Context, id, reason string) error {
+	actor := healthcode.ActorFrom(ctx)
+	if err := healthcode.Authorize(actor, healthcode.OpManageAccounts, "", ""); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 4 {
+		return healthcode.FieldErrorf("reason", "re-enabling an account needs a written reason")
+	}
+	return db.write(ctx, func(t *Tx) error {
+		o, err := t.accountOf(actor, id)
+		if err != nil {
+			return err
+		}
+		if !o.disabled && o.requestedBy == "" {
+			return healthcode.Errorf(healthcode.ECONFLICT, "official %s is enabled and no one asked to disable it", id)
+		}
+		if _, err := t.record(tlog.KindOfficialEnabled, actor, "", &evOfficialAccount{ID: id, Jurisdiction: o.post, Reason: reason}, nil, nil); err != nil {
+			return err
+		}
+		_, err = t.exec("UPDATE accounts SET disabled = 0 WHERE kind = ? AND ref = ?", healthcode.ActorOfficial, id)
+		return err
+	})
+}
+
+// officialAccount is what managing an official's account needs to know.
+type officialAccount struct {
+	post, requestedBy string
+	role              healthcode.Role
+	disabled          bool
+	requestedLog      int64
+}
+
+// accountOf reads official id for actor to manage: an official actor's
+// post must cover the official's.
+func (t *Tx) accountOf(actor healthcode.Actor, id string) (*officialAccount, error) {
+	var o officialAccount
+	var role string
+	var disabled int
+	err := t.queryRow("SELECT jurisdiction, role, disabled, disable_requested_by, disable_requested_log FROM officials WHERE id = ?", id).
+		Scan(&o.post, &role, &disabled, &o.requestedBy, &o.requestedLog)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, healthcode.Errorf(healthcode.ENOTFOUND, "no official %q", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read official %s: %w", id, err)
+	}
+	o.role, o.disabled = healthcode.Role(role), disabled != 0
+	if actor.Kind == healthcode.ActorOfficial && !healthcode.Covers(actor.Jurisdiction, o.post) {
+		return nil, healthcode.Errorf(healthcode.EFORBIDDEN, "official %s serves %s, outside your post %s", id, o.post, actor.Jurisdiction)
+	}
+	return &o, nil
 }

@@ -62,6 +62,8 @@ const (
 	KindTrustImported       Kind = "trust.imported"
 	KindOfficialCreated     Kind = "official.created"
 	KindOfficialDisabled    Kind = "official.disabled"
+	KindOfficialDisableReq  Kind = "official.disable_requested"
+	KindOfficialEnabled     Kind = "official.enabled"
 	KindSourceCreated       Kind = "source.created"
 	KindSourceDisabled      Kind = "source.disabled"
 	KindJurisdictionCreated Kind = "jurisdiction.created"
@@ -83,7 +85,7 @@ var kinds = map[Kind]bool{
 	KindRulesetDrafted: true, KindRulesetApproved: true, KindRulesetPublished: true, KindRulesetRefused: true,
 	KindCodeChanged: true,
 	KindKeyAdded:    true, KindKeyRotated: true, KindKeyRevoked: true, KindTrustImported: true,
-	KindOfficialCreated: true, KindOfficialDisabled: true,
+	KindOfficialCreated: true, KindOfficialDisabled: true, KindOfficialDisableReq: true, KindOfficialEnabled: true,
 	KindSourceCreated: true, KindSourceDisabled: true,
 	KindJurisdictionCreated: true, KindResidentRegistered: true,
 	KindAppealFiled: true, KindAppealDecided: true, KindAppealEscalated: true, KindAppealConsented: true,
@@ -98,7 +100,7 @@ func Kinds() []Kind {
 		KindFactRecorded, KindFactApproved, KindFactRejected, KindFactRetracted,
 		KindRulesetDrafted, KindRulesetApproved, KindRulesetPublished, KindRulesetRefused, KindCodeChanged,
 		KindKeyAdded, KindKeyRotated, KindKeyRevoked, KindTrustImported,
-		KindOfficialCreated, KindOfficialDisabled, KindSourceCreated, KindSourceDisabled,
+		KindOfficialCreated, KindOfficialDisableReq, KindOfficialDisabled, KindOfficialEnabled, KindSourceCreated, KindSourceDisabled,
 		KindJurisdictionCreated, KindResidentRegistered,
 		KindAppealFiled, KindAppealConsented, KindAppealDecided, KindAppealEscalated,
 		KindDataAccessed, KindAlertRaised,

@@ -61,6 +61,11 @@ func (s *Server) instrument(pattern string, h http.Handler) http.Handler {
 		// the request carries credentials (its answer is personal) or
 		// may start a session (its answer holds the token).
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if s.cfg.HTTPS {
+			// Published over https: browsers never fall back to plain
+			// http for this host, where a session cookie could be read.
+			w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		if private(r) {
 			w.Header().Set("Cache-Control", "no-store")
 		}

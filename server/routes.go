@@ -64,7 +64,7 @@ func (s *Server) routeTable() []struct {
 		{"GET /v1/stats", http.HandlerFunc(s.handleStats)},
 		{"POST /v1/officials/{id}/disable", s.authenticate(s.handleDisableOfficial)},
 		{"POST /v1/officials/{id}/enable", s.authenticate(s.handleEnableOfficial)},
-		{"GET /v1/residents/{id}/token", pageSession(s.authenticateCached(s.handleToken))},
+		{"GET /v1/residents/{id}/token", s.pageSession(s.authenticateCached(s.handleToken))},
 
 		{"GET /v1/trust", http.HandlerFunc(s.handleTrust)},
 		{"GET /v1/trust/key", http.HandlerFunc(s.handleTrustKey)},

@@ -44,6 +44,12 @@ type Config struct {
 	// proxy), for per-address login limits; the header of any other peer
 	// is ignored, since a client can write it.
 	TrustedProxies []netip.Prefix
+
+	// HTTPS says the server is published at an https URL (behind a TLS
+	// proxy): session and CSRF cookies are then Secure with the __Host-
+	// prefix, and every response carries Strict-Transport-Security. A
+	// request that itself arrives over TLS gets Secure cookies anyway.
+	HTTPS bool
 }
 
 // Server holds what handlers share.

@@ -14,10 +14,11 @@ type DemoLogin = web.DemoLogin
 // (<img src="/v1/residents/{id}/token?format=png">). Only there, so a
 // cross-site link can never make an official's browser read, and log a
 // read of, a resident's data through the API.
-func pageSession(h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) pageSession(h http.HandlerFunc) http.HandlerFunc {
+	name := web.SessionCookieName(s.cfg.HTTPS)
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") == "" {
-			if c, err := r.Cookie(web.SessionCookie); err == nil && c.Value != "" {
+			if c, err := r.Cookie(name); err == nil && c.Value != "" {
 				r = r.Clone(r.Context())
 				r.Header.Set("Authorization", "Bearer "+c.Value)
 			}
@@ -44,6 +45,7 @@ func (s *Server) newPages() *web.Pages {
 		RequestID:  func(r *http.Request) string { return requestID(r.Context()) },
 		ClientAddr: s.clientAddr,
 		Tokens:     func() bool { return s.tokens.Load() != nil },
+		HTTPS:      s.cfg.HTTPS,
 	})
 	if err != nil {
 		panic("server: web pages: " + err.Error())

@@ -91,7 +91,7 @@ func runServe(ctx context.Context, e *env) error {
 	fmt.Fprintf(e.stdout, "log origin: %s\n", st.LogOrigin())
 	fmt.Fprintf(e.stdout, "log verifier key: %s\n", st.LogVerifierKey())
 	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag, DemoLogins: logins, KeySecret: secret, Issuer: *issuer,
-		TrustedProxies: trusted})
+		TrustedProxies: trusted, HTTPS: strings.HasPrefix(strings.ToLower(*publicURL), "https://")})
 	if secret == nil {
 		logger.Warn("token issuing disabled: no key secret (set " + envKeySecret + ")")
 	} else {

@@ -21,7 +21,7 @@ func (p *Pages) checkPost(w http.ResponseWriter, r *http.Request, limit int64) b
 			return false
 		}
 	}
-	if !checkCSRF(r) {
+	if !p.checkCSRF(r) {
 		p.error(w, r, errCSRF)
 		return false
 	}

@@ -25,7 +25,7 @@ func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) {
 // default.
 func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if !checkCSRF(r) {
+	if !p.checkCSRF(r) {
 		p.error(w, r, errCSRF)
 		return
 	}
@@ -72,11 +72,11 @@ func homeOf(a healthcode.Actor) string {
 // Logout ends the session in the store and clears the cookie.
 func (p *Pages) Logout(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if !checkCSRF(r) {
+	if !p.checkCSRF(r) {
 		p.error(w, r, errCSRF)
 		return
 	}
-	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+	if c, err := r.Cookie(p.sessionCookie()); err == nil && c.Value != "" {
 		if err := p.db.Logout(r.Context(), c.Value); err != nil {
 			p.error(w, r, err)
 			return

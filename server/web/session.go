@@ -16,19 +16,44 @@ import (
 
 // Cookie names. The session cookie holds the store's session token
 // (store.Login); the API accepts it for GET requests too, so that an
-// <img> on a page can load the resident's QR code.
+// <img> on a page can load the resident's QR code. Published over https,
+// the session and CSRF cookies carry the __Host- prefix: browsers then
+// keep them only if Secure, for this host and path /, so a sibling
+// subdomain or a plain-http page cannot set or overwrite them.
 const (
 	SessionCookie = "hc_session"
 	csrfCookie    = "hc_csrf"
 	langCookie    = "hc_lang"
+	hostPrefix    = "__Host-"
 )
+
+// SessionCookieName is the session cookie's name on a site published over
+// https or not.
+func SessionCookieName(https bool) string {
+	if https {
+		return hostPrefix + SessionCookie
+	}
+	return SessionCookie
+}
+
+func (p *Pages) sessionCookie() string { return SessionCookieName(p.opts.HTTPS) }
+
+func (p *Pages) csrfCookie() string {
+	if p.opts.HTTPS {
+		return hostPrefix + csrfCookie
+	}
+	return csrfCookie
+}
+
+// secure reports whether cookies set in answer to r are Secure.
+func (p *Pages) secure(r *http.Request) bool { return p.opts.HTTPS || r.TLS != nil }
 
 // Session puts the actor of the request's session cookie in its context.
 // Without a cookie the request acts as the public; an unknown or expired
 // session is cleared and the request goes on as the public.
 func (p *Pages) Session(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, err := r.Cookie(SessionCookie)
+		c, err := r.Cookie(p.sessionCookie())
 		if err != nil || c.Value == "" {
 			h(w, r)
 			return
@@ -47,16 +72,14 @@ func (p *Pages) Session(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func secure(r *http.Request) bool { return r.TLS != nil }
-
 func (p *Pages) setSession(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: token, Path: "/", Expires: expires,
-		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: p.sessionCookie(), Value: token, Path: "/", Expires: expires,
+		HttpOnly: true, Secure: p.secure(r), SameSite: http.SameSiteLaxMode})
 }
 
 func (p *Pages) clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: p.sessionCookie(), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: p.secure(r), SameSite: http.SameSiteLaxMode})
 }
 
 // csrfToken returns the token forms on this page carry. It is a
@@ -65,10 +88,10 @@ func (p *Pages) clearSession(w http.ResponseWriter, r *http.Request) {
 // visitor's token is derived from the session instead, so logging in
 // changes it.
 func (p *Pages) csrfToken(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && healthcode.ActorFrom(r.Context()).Kind != "" {
+	if c, err := r.Cookie(p.sessionCookie()); err == nil && c.Value != "" && healthcode.ActorFrom(r.Context()).Kind != "" {
 		return sessionCSRF(c.Value)
 	}
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) == 43 {
+	if c, err := r.Cookie(p.csrfCookie()); err == nil && len(c.Value) == 43 {
 		return c.Value
 	}
 	var b [32]byte
@@ -76,9 +99,9 @@ func (p *Pages) csrfToken(w http.ResponseWriter, r *http.Request) string {
 		return ""
 	}
 	v := base64.RawURLEncoding.EncodeToString(b[:])
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/", HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{Name: p.csrfCookie(), Value: v, Path: "/", HttpOnly: true, Secure: p.secure(r), SameSite: http.SameSiteLaxMode})
 	// Later code in this request must see the same value.
-	r.AddCookie(&http.Cookie{Name: csrfCookie, Value: v})
+	r.AddCookie(&http.Cookie{Name: p.csrfCookie(), Value: v})
 	return v
 }
 
@@ -90,7 +113,7 @@ func sessionCSRF(session string) string {
 // checkCSRF reports whether a POST carries the token of its session (or of
 // its csrf cookie, before login) and, when the browser says where it comes
 // from, comes from this site.
-func checkCSRF(r *http.Request) bool {
+func (p *Pages) checkCSRF(r *http.Request) bool {
 	if o := r.Header.Get("Origin"); o != "" && o != "null" {
 		u, err := url.Parse(o)
 		if err != nil || u.Host != r.Host {
@@ -102,9 +125,9 @@ func checkCSRF(r *http.Request) bool {
 		return false
 	}
 	var want string
-	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" && healthcode.ActorFrom(r.Context()).Kind != "" {
+	if c, err := r.Cookie(p.sessionCookie()); err == nil && c.Value != "" && healthcode.ActorFrom(r.Context()).Kind != "" {
 		want = sessionCSRF(c.Value)
-	} else if c, err := r.Cookie(csrfCookie); err == nil {
+	} else if c, err := r.Cookie(p.csrfCookie()); err == nil {
 		want = c.Value
 	}
 	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1

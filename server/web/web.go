@@ -66,6 +66,9 @@ type Options struct {
 	Rand io.Reader
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// HTTPS: the site is published at an https URL, so its session and
+	// CSRF cookies are Secure and __Host- prefixed (SessionCookieName).
+	HTTPS bool
 }
 
 // Pages holds the parsed templates and what handlers share.

@@ -74,6 +74,10 @@ func TestAPIStatuses(t *testing.T) {
 			{"POST", "/v1/facts/" + fact + "/reject", "command-in", `{"reason":"no evidence"}`, 200},
 			{"POST", "/v1/officials/o_spare/disable", "operator", `{"reason":""}`, 400},
 			{"POST", "/v1/officials/o_nobody/disable", "operator", `{"reason":"left the post"}`, 404},
+			{"GET", "/v1/logins?official=o_cmdout", "auditor", "", 200},
+			{"GET", "/v1/logins?limit=0", "auditor", "", 400},
+			{"GET", "/v1/logins?limit=many", "auditor", "", 400},
+			{"GET", "/v1/logins", "operator", "", 403},
 			// A command officer's account takes a second operator: 202 until then.
 			{"POST", "/v1/officials/o_cmdout/disable", "operator", `{"reason":"compromised account"}`, 202},
 			{"POST", "/v1/officials/o_cmdout/disable", "operator", `{"reason":"compromised account"}`, 409},

@@ -134,6 +134,25 @@ func (s *Server) handleAccessLog(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"accesses": list})
 }
 
+// handleLogins lists officials' login attempts to auditors.
+func (s *Server) handleLogins(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			s.writeError(w, r, healthcode.FieldErrorf("limit", "must be a number, not %q", v))
+			return
+		}
+		limit = n
+	}
+	list, err := s.db.OfficialLogins(r.Context(), r.URL.Query().Get("official"), limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"logins": list})
+}
+
 func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 	list, err := s.db.Alerts(r.Context(), r.URL.Query().Get("kind"))
 	if err != nil {

@@ -61,6 +61,7 @@ func (s *Server) routeTable() []struct {
 		{"GET /v1/residents/{id}/appeals", s.authenticate(s.handleResidentAppeals)},
 		{"GET /v1/residents/{id}/access", s.authenticate(s.handleAccessLog)},
 		{"GET /v1/alerts", s.authenticate(s.handleAlerts)},
+		{"GET /v1/logins", s.authenticate(s.handleLogins)},
 		{"GET /v1/stats", http.HandlerFunc(s.handleStats)},
 		{"POST /v1/officials/{id}/disable", s.authenticate(s.handleDisableOfficial)},
 		{"POST /v1/officials/{id}/enable", s.authenticate(s.handleEnableOfficial)},

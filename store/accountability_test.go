@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -663,4 +664,61 @@ func (w *world) entriesOfKind(t *testing.T, kinds ...string) []string {
 		}
 	}
 	return out
+}
+
+// TestOfficialLogins: every checked login attempt on an official's
+// account (success, wrong password, disabled) is recorded with its
+// address where auditors, and only they, can read it; residents' logins
+// and attempts on unknown logins are not (issue 16).
+func TestOfficialLogins(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustAccWorld(t, dsn, store.Limits{}, 6)
+		ctx := context.Background()
+		if err := w.db.CreateResidentAccount(system, "r_test000001", "res-1", "correct horse battery"); err != nil {
+			t.Fatal(err)
+		}
+		w.db.LoginFrom(ctx, "login-"+tracer.ID, "wrong password!", "203.0.113.7")
+		if _, err := w.db.LoginFrom(ctx, "login-"+tracer.ID, "correct horse battery", "198.51.100.2"); err != nil {
+			t.Fatal(err)
+		}
+		w.db.LoginFrom(ctx, "nobody", "wrong password!", "203.0.113.7")
+		if _, err := w.db.LoginFrom(ctx, "res-1", "correct horse battery", "198.51.100.3"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.DisableOfficial(as(operator), tracer.ID, "left the post"); err != nil {
+			t.Fatal(err)
+		}
+		w.db.LoginFrom(ctx, "login-"+tracer.ID, "correct horse battery", "198.51.100.2")
+
+		_, err := w.db.OfficialLogins(as(operator), "", 10)
+		mustCode(t, err, healthcode.EFORBIDDEN, "an operator reading logins")
+		_, err = w.db.OfficialLogins(as(auditor), "", 0)
+		mustCode(t, err, healthcode.EINVALID, "limit 0")
+		all, err := w.db.OfficialLogins(as(auditor), "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range all {
+			got = append(got, l.Official+" "+l.Address+" "+l.Outcome)
+		}
+		want := []string{
+			"o_tracer 198.51.100.2 disabled",
+			"o_tracer 198.51.100.2 ok",
+			"o_tracer 203.0.113.7 wrong_password",
+		}
+		// The world's own logins come first in time; compare the newest.
+		if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+			t.Fatalf("logins, newest first:\n%v\nwant to begin with\n%v", got, want)
+		}
+		for _, g := range got {
+			if strings.Contains(g, "198.51.100.3") || strings.HasPrefix(g, "nobody") {
+				t.Errorf("recorded %q: not an official's account", g)
+			}
+		}
+		one, err := w.db.OfficialLogins(as(auditor), cmdCity1.ID, 100)
+		if err != nil || len(one) != 0 {
+			t.Fatalf("logins of an official who never logged in: %v, %v", one, err)
+		}
+	})
 }

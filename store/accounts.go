@@ -138,7 +138,7 @@ func (db *DB) LoginFrom(ctx context.Context, login, password, addr string) (*Ses
 	if err := db.reserveLogin(ctx, keys); err != nil {
 		return nil, err
 	}
-	sess, err := db.login(ctx, login, password)
+	sess, err := db.login(ctx, login, password, addr)
 	// The outcome is recorded even if the client has gone.
 	ctx = context.WithoutCancel(ctx)
 	if healthcode.ErrorCode(err) == healthcode.EUNAUTH {
@@ -151,7 +151,7 @@ func (db *DB) LoginFrom(ctx context.Context, login, password, addr string) (*Ses
 	return sess, err
 }
 
-func (db *DB) login(ctx context.Context, login, password string) (*Session, error) {
+func (db *DB) login(ctx context.Context, login, password, addr string) (*Session, error) {
 	var hash, kind, ref string
 	var disabled int
 	err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT password_hash, kind, ref, disabled FROM accounts WHERE login = ?"), login).
@@ -169,6 +169,18 @@ func (db *DB) login(ctx context.Context, login, password string) (*Session, erro
 	}
 	ok := checkPassword(hash, password)
 	release()
+	if found && kind == healthcode.ActorOfficial {
+		outcome := LoginOK
+		switch {
+		case !ok:
+			outcome = LoginWrongPassword
+		case disabled != 0:
+			outcome = LoginDisabled
+		}
+		if err := db.recordLogin(context.WithoutCancel(ctx), ref, addr, outcome); err != nil {
+			return nil, err
+		}
+	}
 	if !ok || !found || disabled != 0 {
 		return nil, healthcode.Errorf(healthcode.EUNAUTH, "wrong login or password")
 	}
@@ -245,4 +257,67 @@ func (db *DB) Authenticate(ctx context.Context, token string) (healthcode.Actor,
 func (db *DB) Logout(ctx context.Context, token string) error {
 	_, err := db.db.ExecContext(ctx, db.dialect.rebind("DELETE FROM sessions WHERE token_hash = ?"), keyHash(token))
 	return err
+}
+
+// The outcomes of an official's login attempt.
+const (
+	LoginOK            = "ok"
+	LoginWrongPassword = "wrong_password"
+	LoginDisabled      = "disabled"
+)
+
+// LoginRecord is one login attempt on an official's account.
+type LoginRecord struct {
+	Official string    `json:"official"`
+	At       time.Time `json:"at"`
+	Address  string    `json:"address"` // the client's address, or "" when unknown
+	Outcome  string    `json:"outcome"` // LoginOK, LoginWrongPassword, LoginDisabled
+}
+
+// recordLogin notes an attempt on an official's account whose password
+// was checked.
+func (db *DB) recordLogin(ctx context.Context, official, addr, outcome string) error {
+	_, err := db.db.ExecContext(ctx, db.dialect.rebind("INSERT INTO official_logins (official, at, address, outcome) VALUES (?, ?, ?, ?)"),
+		official, fmtTime(db.nowMs()), addr, outcome)
+	if err != nil {
+		return fmt.Errorf("record login of %s: %w", official, err)
+	}
+	return nil
+}
+
+// OfficialLogins lists the login attempts on officials' accounts, newest
+// first, at most limit (1 to 1000), optionally of one official: to
+// auditors. Returns EUNAUTH, EFORBIDDEN, EINVALID.
+func (db *DB) OfficialLogins(ctx context.Context, official string, limit int) ([]LoginRecord, error) {
+	if err := healthcode.Authorize(healthcode.ActorFrom(ctx), healthcode.OpReadAlerts, "", ""); err != nil {
+		return nil, err
+	}
+	if limit < 1 || limit > 1000 {
+		return nil, healthcode.FieldErrorf("limit", "must be 1 to 1000, not %d", limit)
+	}
+	q := "SELECT official, at, address, outcome FROM official_logins"
+	var args []any
+	if official != "" {
+		q += " WHERE official = ?"
+		args = append(args, official)
+	}
+	q = limitClause(q+" ORDER BY at DESC, id DESC", limit)
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read logins: %w", err)
+	}
+	defer rows.Close()
+	out := []LoginRecord{}
+	for rows.Next() {
+		var r LoginRecord
+		var at string
+		if err := rows.Scan(&r.Official, &at, &r.Address, &r.Outcome); err != nil {
+			return nil, fmt.Errorf("read logins: %w", err)
+		}
+		if r.At, err = parseTime(at); err != nil {
+			return nil, fmt.Errorf("read logins: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

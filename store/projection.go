@@ -129,6 +129,7 @@ var operationalTables = map[string]string{
 	"accounts":          "credentials: password hashes are never logged",
 	"sessions":          "login sessions",
 	"login_throttle":    "login rate-limit counters and delays",
+	"official_logins":   "officials' logins and failed attempts with their addresses, for auditors: not public, not in the log",
 	"source_rates":      "rate counters for the source surge alert",
 	"code_schedule":     "a cache: when each code can next change by time alone, recomputed by any evaluation",
 	"code_heads":        "the log's index of each resident's latest code.changed entry, written with the entry; the auditor checks it against its projection of the log",

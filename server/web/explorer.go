@@ -123,6 +123,48 @@ func (p *Pages) Explorer(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, http.StatusOK, p.newPage(w, r, "explorer", d))
 }
 
+// proofScript is a proof page's data for static/logverify.js, as JSON in
+// the page: the signed checkpoint and the log key the page delivers (the
+// script pins the key on first use), and the inclusion (Index, Leaf) or
+// consistency (Old, New, OldRoot) proof.
+type proofScript struct {
+	Kind       string   `json:"kind"` // "inclusion" or "consistency"
+	Key        string   `json:"key"`
+	Origin     string   `json:"origin"`
+	Checkpoint string   `json:"checkpoint"`
+	Index      int64    `json:"index"`
+	Leaf       string   `json:"leaf,omitempty"`
+	Old        int64    `json:"old,omitempty"`
+	New        int64    `json:"new,omitempty"`
+	OldRoot    string   `json:"old_root,omitempty"`
+	Proof      []string `json:"proof"`
+	// NewRoot and NewProof, when New is below the checkpoint's size, prove
+	// the server's root of size New from the signed one.
+	NewRoot  string   `json:"new_root,omitempty"`
+	NewProof []string `json:"new_proof,omitempty"`
+}
+
+// hashStrings are hashes in base64, never nil.
+func hashStrings(hs []sumtlog.Hash) []string {
+	out := make([]string, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, h.String())
+	}
+	return out
+}
+
+// renderWithScript renders a page with the messages of its script, those
+// whose keys start with prefix.
+func (p *Pages) renderWithScript(w http.ResponseWriter, r *http.Request, pg *page, prefix string) {
+	msgs, err := scriptMessages(pg.Lang, prefix)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	pg.Messages = msgs
+	p.render(w, r, http.StatusOK, pg)
+}
+
 func (p *Pages) hashReader(ctx context.Context) sumtlog.HashReader {
 	return sumtlog.HashReaderFunc(func(idx []int64) ([]sumtlog.Hash, error) { return p.db.ReadHashes(ctx, idx) })
 }

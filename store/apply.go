@@ -247,6 +247,13 @@ type (
 		Resident      string `json:"resident"`
 		PersonalParts int64  `json:"personal_parts"`
 	}
+	// evLogContinued is the first entry of a log moved to a new origin
+	// (logmove.go): it cites the previous origin's final checkpoint.
+	evLogContinued struct {
+		FromOrigin string `json:"from_origin"`
+		FromKey    string `json:"from_key"`
+		Checkpoint string `json:"checkpoint"`
+	}
 )
 
 // apply projects one entry. personalData is the entry's personal part
@@ -581,6 +588,10 @@ func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 
 	case tlog.KindJobProgressed:
 		return nil // progress is operational (the job's cursor and counters)
+
+	case tlog.KindLogContinued:
+		var v evLogContinued
+		return decode(&v) // projects to no row: VerifyLog checks the cited checkpoint
 
 	case tlog.KindLogErased:
 		var v evLogErased

@@ -58,6 +58,13 @@ func (tp *tamperer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
+// tamperRoot changes the root line of the page's signed checkpoint.
+func tamperRoot(d map[string]any) {
+	lines := strings.SplitN(d["checkpoint"].(string), "\n", 4)
+	lines[2] = flip(lines[2])
+	d["checkpoint"] = strings.Join(lines, "\n")
+}
+
 // flip changes the first character of a base64 hash.
 func flip(s string) string {
 	if s[0] == 'A' {
@@ -120,6 +127,9 @@ func TestBrowserLogProofs(t *testing.T) {
 
 	t.Run("honest pages verify", func(t *testing.T) {
 		tb := newTab(t, browser)
+		if got := visit(tb, "/explorer", nil); got.Outcome != "verified" || !strings.Contains(got.Text, fmt.Sprint(size())) {
+			t.Errorf("explorer: %+v", got)
+		}
 		got := visit(tb, "/explorer/entries/3", nil)
 		expect("entry", got, "verified", "")
 		if !strings.HasPrefix(got.Text, "已验证（在本浏览器中）") || !strings.Contains(got.Note, f.db.LogVerifierKey()) {
@@ -145,11 +155,9 @@ func TestBrowserLogProofs(t *testing.T) {
 		{"tampered leaf", "/explorer/entries/3", func(d map[string]any) {
 			d["leaf"] = strings.Replace(d["leaf"].(string), "\npayload {", "\npayload {\"x\":1,", 1)
 		}, "bad_proof"},
-		{"tampered checkpoint", "/explorer/entries/3", func(d map[string]any) {
-			lines := strings.SplitN(d["checkpoint"].(string), "\n", 4)
-			lines[2] = flip(lines[2])
-			d["checkpoint"] = strings.Join(lines, "\n")
-		}, "bad_signature"},
+		{"tampered checkpoint", "/explorer/entries/3", tamperRoot, "bad_signature"},
+		{"tampered checkpoint of the list", "/explorer", tamperRoot, "bad_signature"},
+		{"tampered checkpoint of a consistency proof", "/explorer/consistency?old=3", tamperRoot, "bad_signature"},
 		{"checkpoint signed by another key", "/explorer/entries/3", func(d map[string]any) {
 			s, _, _ := note.GenerateKey(rand.Reader, d["origin"].(string))
 			signer, _ := note.NewSigner(s)
@@ -188,7 +196,7 @@ func TestBrowserLogProofs(t *testing.T) {
 	t.Run("a root the browser verified beats the server's", func(t *testing.T) {
 		tb := newTab(t, browser)
 		old := size()
-		expect("entry", visit(tb, "/explorer/entries/1", nil), "verified", "") // remembers the root of size old
+		expect("explorer", visit(tb, "/explorer", nil), "verified", "") // remembers the root of size old
 		sys := system
 		if _, err := f.db.AppendEvents(sys, []store.Event{{Kind: tlog.KindJobProgressed, Payload: map[string]int{"n": 1}}}); err != nil {
 			t.Fatal(err)

@@ -160,6 +160,7 @@ var catalogue = map[string]map[string]string{
 
 		"logverify.checking":             "正在本浏览器中核验……",
 		"logverify.noscript":             "本页在浏览器中核验证明，需要 JavaScript。也可以用 healthcode log prove 或 log monitor 自行核验。",
+		"logverify.checkpoint.ok":        "已验证（在本浏览器中）：大小为 %d 的检查点的签名已用本浏览器固定的日志公钥核验，本浏览器记下了它的根哈希。",
 		"logverify.inclusion.ok":         "已验证（在本浏览器中）：该记录包含在大小为 %d 的检查点中，检查点的签名已用本浏览器固定的日志公钥核验。",
 		"logverify.consistency.ok":       "已验证（在本浏览器中）：大小为 %d 的日志是大小为 %d 的已签名日志的前缀。",
 		"logverify.fail":                 "核验失败：%s。",
@@ -368,6 +369,7 @@ var catalogue = map[string]map[string]string{
 
 		"logverify.checking":             "Verifying in this browser…",
 		"logverify.noscript":             "This page verifies the proof in the browser, which needs JavaScript. You can also check it yourself with healthcode log prove or log monitor.",
+		"logverify.checkpoint.ok":        "Verified in this browser: the checkpoint of size %d is signed by the log key pinned in this browser, which remembers its root hash.",
 		"logverify.inclusion.ok":         "Verified in this browser: this entry is in the checkpoint of size %d, whose signature was checked with the log key pinned in this browser.",
 		"logverify.consistency.ok":       "Verified in this browser: the log of size %d is a prefix of the signed log of size %d.",
 		"logverify.fail":                 "Verification failed: %s.",

@@ -81,7 +81,7 @@ func TestRenderEveryPage(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
-					if name == "entry" || name == "consistency" {
+					if name == "entry" || name == "consistency" || name == "explorer" {
 						var err error
 						if pg.Messages, err = scriptMessages(lang, "logverify."); err != nil {
 							t.Fatal(err)

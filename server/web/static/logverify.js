@@ -195,6 +195,15 @@
     return { size: cp.size, oldFrom, pin };
   }
 
+  // checkListed verifies the explorer list's checkpoint, and remembers it.
+  async function checkListed(d) {
+    const pin = pinnedKey(d.key);
+    const cp = await openCheckpoint(d.checkpoint, await parseKey(pin.key), d.origin);
+    checkSeen(cp);
+    remember(cp);
+    return { size: cp.size, pin };
+  }
+
   globalThis.HCLog = { parseKey, openCheckpoint, verifyInclusion, verifyConsistency, leafHash, LogError };
 
   // The page.
@@ -214,7 +223,11 @@
     try {
       if (!globalThis.crypto || !crypto.subtle) fail('no_webcrypto', 'WebCrypto is only available over HTTPS or on localhost');
       const note = document.getElementById('proof-note');
-      if (d.kind === 'inclusion') {
+      if (d.kind === 'checkpoint') {
+        const r = await checkListed(d);
+        show(true, m('checkpoint.ok', r.size));
+        if (note) note.textContent = m('pinned', r.pin.at, r.pin.key);
+      } else if (d.kind === 'inclusion') {
         const r = await checkEntry(d);
         show(true, m('inclusion.ok', r.size));
         if (note) note.textContent = m('pinned', r.pin.at, r.pin.key);

@@ -187,6 +187,19 @@ func TestBrowserLogProofs(t *testing.T) {
 		if !strings.Contains(got.Text, f.db.LogVerifierKey()) {
 			t.Errorf("the refusal does not name the pinned key: %q", got.Text)
 		}
+		// A key obtained out of band is pinned by hand on the list page,
+		// replacing the pin; the page then checks against it.
+		pin := func(key string) result {
+			tb.do(t, chromedp.Navigate(ts.URL+"/explorer"), chromedp.WaitVisible(chromedp.CSS(`#proof-result[data-outcome]`)),
+				chromedp.Evaluate[chromedp.Void](`document.getElementById('pin-box').open = true`),
+				chromedp.SetValue(chromedp.CSS("#pin-key"), key),
+				chromedp.Evaluate[chromedp.Void](`document.getElementById('proof-result').removeAttribute('data-outcome')`),
+				chromedp.Click(chromedp.CSS("#pin-button")),
+				chromedp.WaitVisible(chromedp.CSS(`#proof-result[data-outcome]`)))
+			return eval[result](t, tb, `(() => { const o = document.getElementById('proof-result'); return {Outcome: o.dataset.outcome, Reason: o.dataset.reason || '', Text: o.textContent}; })()`)
+		}
+		expect("another key pinned by hand", pin(vkey), "failed", "key_changed")
+		expect("the log's key pinned by hand", pin(f.db.LogVerifierKey()), "verified", "")
 		// A browser that never saw the log pins what it is given: a
 		// server that swaps key and signature together fools only it.
 		fresh := newTab(t, browser)

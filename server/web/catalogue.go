@@ -159,6 +159,10 @@ var catalogue = map[string]map[string]string{
 		"consistency.result": "大小 %d → %d",
 
 		"logverify.checking":             "正在本浏览器中核验……",
+		"logverify.pin.title":            "固定日志公钥",
+		"logverify.pin.intro":            "本浏览器在首次使用时固定本站给出的日志公钥，此后每页都用它核验。若您从可靠渠道（如省政府公告）得到了日志公钥，可在此固定它；日志迁移到新名称后，也在此固定新公钥。",
+		"logverify.pin.key":              "日志公钥",
+		"logverify.pin.submit":           "固定",
 		"logverify.noscript":             "本页在浏览器中核验证明，需要 JavaScript。也可以用 healthcode log prove 或 log monitor 自行核验。",
 		"logverify.checkpoint.ok":        "已验证（在本浏览器中）：大小为 %d 的检查点的签名已用本浏览器固定的日志公钥核验，本浏览器记下了它的根哈希。",
 		"logverify.inclusion.ok":         "已验证（在本浏览器中）：该记录包含在大小为 %d 的检查点中，检查点的签名已用本浏览器固定的日志公钥核验。",
@@ -368,6 +372,10 @@ var catalogue = map[string]map[string]string{
 		"consistency.result": "Size %d → %d",
 
 		"logverify.checking":             "Verifying in this browser…",
+		"logverify.pin.title":            "Pin the log key",
+		"logverify.pin.intro":            "This browser pins the log key this site gives on first use, and checks every page with it. If you have the log key from a source you trust (such as the province's announcement), pin it here; after the log moves to a new origin, pin its new key here.",
+		"logverify.pin.key":              "Log key",
+		"logverify.pin.submit":           "Pin",
 		"logverify.noscript":             "This page verifies the proof in the browser, which needs JavaScript. You can also check it yourself with healthcode log prove or log monitor.",
 		"logverify.checkpoint.ok":        "Verified in this browser: the checkpoint of size %d is signed by the log key pinned in this browser, which remembers its root hash.",
 		"logverify.inclusion.ok":         "Verified in this browser: this entry is in the checkpoint of size %d, whose signature was checked with the log key pinned in this browser.",

@@ -206,7 +206,23 @@
 
   globalThis.HCLog = { parseKey, openCheckpoint, verifyInclusion, verifyConsistency, leafHash, LogError };
 
-  // The page.
+  // The page. On the list, a log key obtained out of band (the one the
+  // province publishes) may be pinned by hand, replacing the pin.
+  const pinForm = document.getElementById('pin-form');
+  if (pinForm) {
+    pinForm.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const key = document.getElementById('pin-key').value.trim();
+      try {
+        await parseKey(key);
+      } catch (e) {
+        document.getElementById('pin-status').textContent = e.detail || e.message;
+        return;
+      }
+      mem.set('pin', { key, at: new Date().toISOString() });
+      location.reload();
+    });
+  }
   const data = document.getElementById('hc-log-proof');
   const out = document.getElementById('proof-result');
   if (!data || !out) return;

@@ -186,9 +186,11 @@
       const up = (d.new_proof || []).map((h, i) => hash32(h, 'new proof hash ' + i));
       if (!await verifyConsistency(newSize, cp.size, newRoot, cp.root, up)) fail('bad_proof', 'the root of size ' + newSize + ' is not proved from the signed one');
     }
+    const served = hash32(d.old_root, 'old root');
     let oldRoot = seenRoot(oldSize);
     const oldFrom = oldRoot ? 'seen' : 'server';
-    if (!oldRoot) oldRoot = hash32(d.old_root, 'old root');
+    if (oldRoot && !equal(oldRoot, served)) fail('bad_root', 'the page gives root ' + V.b64encode(served) + ' for size ' + oldSize + ', but this browser verified a signed checkpoint of that size with root ' + V.b64encode(oldRoot));
+    if (!oldRoot) oldRoot = served;
     const proof = d.proof.map((h, i) => hash32(h, 'proof hash ' + i));
     if (!await verifyConsistency(oldSize, newSize, oldRoot, newRoot, proof)) fail('bad_proof', 'the consistency proof does not lead from the old root to the signed one');
     remember(cp);

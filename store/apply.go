@@ -326,6 +326,13 @@ type (
 	evAppealDecidedPersonal struct {
 		Reason string `json:"reason"`
 	}
+	// evLogContinued is the first entry of a log moved to a new origin
+	// (logmove.go): it cites the previous origin's final checkpoint.
+	evLogContinued struct {
+		FromOrigin string `json:"from_origin"`
+		FromKey    string `json:"from_key"`
+		Checkpoint string `json:"checkpoint"`
+	}
 )
 
 // newEvent returns a new value of the type of kind's public part, and of
@@ -386,6 +393,8 @@ func newEvent(kind tlog.Kind) (pub, pers any, err error) {
 		return nil, nil, nil // progress is operational (the job's cursor and counters)
 	case tlog.KindLogErased:
 		return new(evLogErased), nil, nil
+	case tlog.KindLogContinued:
+		return new(evLogContinued), nil, nil
 	}
 	return nil, nil, fmt.Errorf("no projection for kind %q", kind)
 }
@@ -782,6 +791,10 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 
 	case tlog.KindJobProgressed:
 		return nil // progress is operational (the job's cursor and counters)
+
+	case tlog.KindLogContinued:
+		_, err := event[evLogContinued](e, pub)
+		return err // projects to no row: VerifyLog checks the cited checkpoint
 
 	case tlog.KindLogErased:
 		v, err := event[evLogErased](e, pub)

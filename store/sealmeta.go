@@ -197,3 +197,28 @@ func (db *DB) CanSign() error {
 	}
 	return nil
 }
+
+// KeysInClear lists the secrets this database holds unsealed
+// ("log_signer_key", "id_hmac_key"): those of a database created, and
+// since opened, without the key secret. Anyone with a copy of such a
+// database (a backup, a replica) can sign checkpoints under the published
+// log key and invert the stored ID hashes. Opening it once with the key
+// secret seals them (sealMeta).
+func (db *DB) KeysInClear(ctx context.Context) ([]string, error) {
+	rows, err := db.db.QueryContext(ctx, "SELECT key, value FROM meta WHERE key IN ('log_signer_key', 'id_hmac_key') ORDER BY key DESC")
+	if err != nil {
+		return nil, fmt.Errorf("read keys: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		if (k == "log_signer_key" && !strings.HasPrefix(v, sealedSignerPrefix)) || (k == "id_hmac_key" && !strings.HasPrefix(v, sealedIDPrefix)) {
+			out = append(out, k)
+		}
+	}
+	return out, rows.Err()
+}

@@ -124,6 +124,9 @@ func TestOldDatabaseKeysAreSealed(t *testing.T) {
 		}
 		vkey := old.LogVerifierKey()
 		h := old.HashNationalID("410105199001011234")
+		if got, err := old.KeysInClear(context.Background()); err != nil || strings.Join(got, " ") != "log_signer_key id_hmac_key" {
+			t.Fatalf("KeysInClear of a database without a secret = %v, %v; want both keys", got, err)
+		}
 		old.Close()
 		if _, err := note.NewSigner(rawMeta(t, dsn, "log_signer_key")); err != nil {
 			t.Fatalf("precondition: old format holds the log key in clear: %v", err)
@@ -139,6 +142,9 @@ func TestOldDatabaseKeysAreSealed(t *testing.T) {
 			t.Fatalf("ID hash changed by sealing")
 		}
 		assertInsiderCannotSign(t, dsn, db, idKey)
+		if got, err := db.KeysInClear(context.Background()); err != nil || len(got) != 0 {
+			t.Fatalf("KeysInClear after sealing = %v, %v; want none", got, err)
+		}
 		if err := db.CreateJurisdictions(system, newCounty); err != nil {
 			t.Fatal(err)
 		}

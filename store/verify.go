@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"golang.org/x/mod/sumdb/note"
 	sumtlog "golang.org/x/mod/sumdb/tlog"
 
 	"github.com/healthcode/healthcode/tlog"
@@ -98,6 +99,7 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 		return nil, err
 	}
 	personal := make(map[int64]sumtlog.Hash) // commitments, checked against log_personal
+	var continued []*tlog.Entry              // log.continued entries: the origins the log moved from
 	total := maxIdx + 1
 	const chunk = 10000
 	next := int64(0)
@@ -145,6 +147,9 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 				}
 				replay.entry(e)
 				delete(expect, idx)
+				if e.Kind == tlog.KindLogContinued {
+					continued = append(continued, e)
+				}
 			}
 			hs, err := sumtlog.StoredHashes(idx, data, reader)
 			if err != nil {
@@ -169,6 +174,26 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 	rep.Size = next
 	rep.CodeChanges = replay.Changes
 
+	// Each origin the log moved from signed the checkpoints up to the size
+	// its log.continued entry cites.
+	var eras []logEra
+	for _, e := range continued {
+		era, err := checkContinued(e, reader)
+		if err != nil {
+			rep.add(e.Index, "log.continued: %v", err)
+			continue
+		}
+		eras = append(eras, era)
+	}
+	signerOf := func(size int64) (note.Verifier, string) {
+		for _, era := range eras {
+			if size <= era.Size {
+				return era.Verifier, era.Origin
+			}
+		}
+		return db.log.verifier, db.origin
+	}
+
 	// Checkpoints: the latest, and every one ever signed, against the tree.
 	rows, err := db.db.QueryContext(ctx, "SELECT size, root, signed FROM log_checkpoints ORDER BY size")
 	if err != nil {
@@ -182,7 +207,8 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 			return nil, err
 		}
 		rep.Checkpoints++
-		c, err := tlog.OpenCheckpoint(s, db.log.verifier, db.origin)
+		ver, origin := signerOf(size)
+		c, err := tlog.OpenCheckpoint(s, ver, origin)
 		switch {
 		case err != nil:
 			rep.add(-1, "checkpoint of size %d does not verify: %v", size, err)

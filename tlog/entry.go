@@ -78,6 +78,7 @@ const (
 	KindJobProgressed       Kind = "job.progressed"
 	KindJobFinished         Kind = "job.finished"
 	KindLogErased           Kind = "log.erased"
+	KindLogContinued        Kind = "log.continued"
 )
 
 var kinds = map[Kind]bool{
@@ -91,7 +92,7 @@ var kinds = map[Kind]bool{
 	KindAppealFiled: true, KindAppealDecided: true, KindAppealEscalated: true, KindAppealConsented: true,
 	KindDataAccessed: true, KindAlertRaised: true,
 	KindJobStarted: true, KindJobProgressed: true, KindJobFinished: true,
-	KindLogErased: true,
+	KindLogErased: true, KindLogContinued: true,
 }
 
 // Kinds returns every known kind, in the order of docs/log.md.
@@ -104,7 +105,7 @@ func Kinds() []Kind {
 		KindJurisdictionCreated, KindResidentRegistered,
 		KindAppealFiled, KindAppealConsented, KindAppealDecided, KindAppealEscalated,
 		KindDataAccessed, KindAlertRaised,
-		KindJobStarted, KindJobProgressed, KindJobFinished, KindLogErased,
+		KindJobStarted, KindJobProgressed, KindJobFinished, KindLogErased, KindLogContinued,
 	}
 }
 

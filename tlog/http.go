@@ -24,10 +24,18 @@ type Backend interface {
 	ReadLeaves(ctx context.Context, start, end int64) ([][]byte, error)
 }
 
-// Cache-Control values.
+// Cache-Control values, per C2SP tlog-tiles: the checkpoint is mutable
+// and may not be cached beyond a few seconds, so every read revalidates
+// it (a checkpoint gains witness cosignatures as well as size); a tile or
+// entry bundle path names bytes that never change (a partial one names its
+// width), so tiles are long-lived. A full tile is immutable for good; a
+// partial one is superseded by the full tile once 256 entries fill it (and
+// the spec lets a log stop serving it then), so caches keep it a day
+// rather than a year.
 const (
-	cacheImmutable = "public, max-age=31536000, immutable"
-	cacheShort     = "public, max-age=5"
+	cacheImmutable  = "public, max-age=31536000, immutable"
+	cachePartial    = "public, max-age=86400"
+	cacheCheckpoint = "no-cache"
 )
 
 // Handler serves a log read-only in the C2SP tlog-tiles layout under the
@@ -38,8 +46,8 @@ const (
 //	GET /log/tile/entries/{N}[.p/{W}]    entry bundles
 //
 // Mount it with mux.Handle("GET /log/", h). Tiles beyond the size of the
-// backend's current checkpoint are 404. Full tiles are served as immutable,
-// partial tiles and the checkpoint with a short max-age. Errors are JSON:
+// backend's current checkpoint are 404. Full tiles and bundles are served
+// as immutable, partial ones for a day, the checkpoint as no-cache. Errors are JSON:
 // {"error":{"code":"not_found","message":"..."}}.
 type Handler struct {
 	Backend Backend
@@ -80,7 +88,7 @@ func (h *Handler) serveCheckpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", cacheShort)
+	w.Header().Set("Cache-Control", cacheCheckpoint)
 	w.Write(msg)
 }
 
@@ -125,7 +133,7 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request, t sumtlog.Ti
 	if t.W == tileWidth {
 		w.Header().Set("Cache-Control", cacheImmutable)
 	} else {
-		w.Header().Set("Cache-Control", cacheShort)
+		w.Header().Set("Cache-Control", cachePartial)
 	}
 	w.Write(data)
 }

@@ -76,7 +76,7 @@ func TestHandler(t *testing.T) {
 	}
 
 	resp, body := get("/log/checkpoint")
-	if resp.StatusCode != 200 || !bytes.Equal(body, l.checkpoint) || resp.Header.Get("Cache-Control") != cacheShort {
+	if resp.StatusCode != 200 || !bytes.Equal(body, l.checkpoint) || resp.Header.Get("Cache-Control") != "no-cache" {
 		t.Errorf("checkpoint: %s %q cache %q", resp.Status, body, resp.Header.Get("Cache-Control"))
 	}
 
@@ -86,11 +86,11 @@ func TestHandler(t *testing.T) {
 		tile  sumtlog.Tile
 		cache string
 	}{
-		{"/log/tile/0/000", sumtlog.Tile{H: 8, L: 0, N: 0, W: 256}, cacheImmutable},
-		{"/log/tile/0/001", sumtlog.Tile{H: 8, L: 0, N: 1, W: 256}, cacheImmutable},
-		{"/log/tile/0/002.p/88", sumtlog.Tile{H: 8, L: 0, N: 2, W: 88}, cacheShort},
-		{"/log/tile/0/002.p/5", sumtlog.Tile{H: 8, L: 0, N: 2, W: 5}, cacheShort},
-		{"/log/tile/1/000.p/2", sumtlog.Tile{H: 8, L: 1, N: 0, W: 2}, cacheShort},
+		{"/log/tile/0/000", sumtlog.Tile{H: 8, L: 0, N: 0, W: 256}, "public, max-age=31536000, immutable"},
+		{"/log/tile/0/001", sumtlog.Tile{H: 8, L: 0, N: 1, W: 256}, "public, max-age=31536000, immutable"},
+		{"/log/tile/0/002.p/88", sumtlog.Tile{H: 8, L: 0, N: 2, W: 88}, "public, max-age=86400"},
+		{"/log/tile/0/002.p/5", sumtlog.Tile{H: 8, L: 0, N: 2, W: 5}, "public, max-age=86400"},
+		{"/log/tile/1/000.p/2", sumtlog.Tile{H: 8, L: 1, N: 0, W: 2}, "public, max-age=86400"},
 	} {
 		resp, body := get(tt.path)
 		want, err := sumtlog.ReadTileData(tt.tile, hr)
@@ -106,8 +106,8 @@ func TestHandler(t *testing.T) {
 	}
 
 	resp, body = get("/log/tile/entries/002.p/88")
-	if resp.StatusCode != 200 {
-		t.Fatalf("entry bundle: %s %s", resp.Status, body)
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "public, max-age=86400" {
+		t.Fatalf("entry bundle: %s %s, Cache-Control %q", resp.Status, body, resp.Header.Get("Cache-Control"))
 	}
 	leaves, err := parseEntryBundle(body)
 	if err != nil || len(leaves) != 88 {
@@ -120,7 +120,7 @@ func TestHandler(t *testing.T) {
 		t.Errorf("first length prefix = %d, want %d", n, len(l.tree.leaves[512]))
 	}
 	resp, _ = get("/log/tile/entries/000")
-	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != cacheImmutable {
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
 		t.Errorf("full entry bundle: %s, Cache-Control %q", resp.Status, resp.Header.Get("Cache-Control"))
 	}
 

@@ -17,7 +17,7 @@ import (
 )
 
 func runLog(ctx context.Context, e *env) error {
-	return runSubcommand(ctx, e, "log", []subcommand{{"verify", runLogVerify}, {"rebuild", runLogRebuild}, {"monitor", runLogMonitor}, {"prove", runLogProve}})
+	return runSubcommand(ctx, e, "log", []subcommand{{"verify", runLogVerify}, {"rebuild", runLogRebuild}, {"move-origin", runLogMoveOrigin}, {"monitor", runLogMonitor}, {"prove", runLogProve}})
 }
 
 func runLogVerify(ctx context.Context, e *env) error {

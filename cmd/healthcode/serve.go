@@ -72,6 +72,7 @@ func runServe(ctx context.Context, e *env) error {
 	}
 	defer st.Close()
 	warnLooseModes(logger, privateFiles(*db)...)
+	warnKeysInClear(ctx, logger, st)
 	if err := st.CanSign(); err != nil {
 		logger.Error("writes disabled: the log cannot sign", "err", err)
 	}
@@ -202,6 +203,22 @@ func warnLooseModes(logger *slog.Logger, files ...string) {
 			continue
 		}
 		logger.Warn("file readable by others: run chmod 600", "file", f, "mode", st.Mode().Perm().String())
+	}
+}
+
+// warnKeysInClear logs a warning when the database holds its log signing
+// key or its ID HMAC key unsealed: it was created, and is still opened,
+// without the key secret, so a copy of it can sign forked checkpoints and
+// invert ID hashes.
+func warnKeysInClear(ctx context.Context, logger *slog.Logger, st *store.DB) {
+	keys, err := st.KeysInClear(ctx)
+	if err != nil {
+		logger.Warn("cannot tell whether the keys are sealed", "err", err)
+		return
+	}
+	if len(keys) > 0 {
+		logger.Warn("keys stored in clear in the database: anyone with a copy of it can sign checkpoints and invert ID hashes; set "+envKeySecret+" and restart to seal them",
+			"keys", strings.Join(keys, ","))
 	}
 }
 

@@ -177,7 +177,7 @@ func TestBrowser(t *testing.T) {
 		}
 		tb.screenshot(t, "resident")
 		// The log entry the code cites opens with its inclusion proof.
-		tb.do(t, chromedp.Click(chromedp.CSS(`a[href^="/explorer/entries/"]`)), chromedp.WaitVisible(chromedp.CSS("#proof-result")))
+		tb.do(t, chromedp.Click(chromedp.CSS(`a[href^="/explorer/entries/"]`)), chromedp.WaitVisible(chromedp.CSS("#proof-result[data-outcome]")))
 		if got := tb.text(t, "#proof-result"); !strings.HasPrefix(got, "已验证") {
 			t.Errorf("proof result %q", got)
 		}
@@ -224,8 +224,8 @@ func TestBrowser(t *testing.T) {
 		if got := eval[string](t, tb, `location.pathname + ' ' + document.documentElement.lang + ' ' + document.querySelector('h1').textContent`); got != "/explorer en Public log" {
 			t.Errorf("after switching: %q", got)
 		}
-		tb.do(t, chromedp.Navigate(f.ts.URL+"/explorer/consistency?old=2&new=5"), chromedp.WaitVisible(chromedp.CSS("#consistency-result")))
-		if got := tb.text(t, "#consistency-result"); !strings.HasPrefix(got, "Verified") {
+		tb.do(t, chromedp.Navigate(f.ts.URL+"/explorer/consistency?old=2&new=5"), chromedp.WaitVisible(chromedp.CSS("#proof-result[data-outcome]")))
+		if got := tb.text(t, "#proof-result"); !strings.HasPrefix(got, "Verified") {
 			t.Errorf("consistency in English: %q", got)
 		}
 		tb.do(t, chromedp.Click(chromedp.CSS("#lang-zh")), chromedp.WaitVisible(chromedp.CSS("#lang-en")))

@@ -37,6 +37,7 @@ type explorerData struct {
 	Kind       tlog.Kind     // the kind listed, or "" for all
 	Kinds      []tlog.Kind   // every kind, for the filter
 	Scanned    int64         // entries read for this page
+	Script     proofScript   // the checkpoint, for static/logverify.js
 }
 
 // latest reads the log's signed checkpoint and verifies it with the log's
@@ -77,7 +78,8 @@ func (p *Pages) Explorer(w http.ResponseWriter, r *http.Request) {
 		}
 		before = min(n, cp.Size)
 	}
-	d := explorerData{Checkpoint: cpd, Kinds: tlog.Kinds(), Kind: tlog.Kind(q.Get("kind"))}
+	d := explorerData{Checkpoint: cpd, Kinds: tlog.Kinds(), Kind: tlog.Kind(q.Get("kind")),
+		Script: proofScript{Kind: "checkpoint", Key: cpd.Key, Origin: cpd.Origin, Checkpoint: cpd.Signed, Proof: []string{}}}
 	if d.Kind != "" && !d.Kind.Valid() {
 		p.error(w, r, healthcode.FieldErrorf("kind", "unknown entry kind %q", d.Kind))
 		return
@@ -120,7 +122,50 @@ func (p *Pages) Explorer(w http.ResponseWriter, r *http.Request) {
 	if start > 0 {
 		d.Older = start
 	}
-	p.render(w, r, http.StatusOK, p.newPage(w, r, "explorer", d))
+	p.renderWithScript(w, r, p.newPage(w, r, "explorer", d), "logverify.")
+}
+
+// proofScript is a log page's data for static/logverify.js, as JSON in
+// the page: the signed checkpoint and the log key the page delivers (the
+// script pins the key on first use), and the inclusion (Index, Leaf) or
+// consistency (Old, New, OldRoot) proof; the explorer's list has only the
+// checkpoint (kind "checkpoint"), which the script checks and remembers.
+type proofScript struct {
+	Kind       string   `json:"kind"` // "inclusion", "consistency" or "checkpoint"
+	Key        string   `json:"key"`
+	Origin     string   `json:"origin"`
+	Checkpoint string   `json:"checkpoint"`
+	Index      int64    `json:"index"`
+	Leaf       string   `json:"leaf,omitempty"`
+	Old        int64    `json:"old,omitempty"`
+	New        int64    `json:"new,omitempty"`
+	OldRoot    string   `json:"old_root,omitempty"`
+	Proof      []string `json:"proof"`
+	// NewRoot and NewProof, when New is below the checkpoint's size, prove
+	// the server's root of size New from the signed one.
+	NewRoot  string   `json:"new_root,omitempty"`
+	NewProof []string `json:"new_proof,omitempty"`
+}
+
+// hashStrings are hashes in base64, never nil.
+func hashStrings(hs []sumtlog.Hash) []string {
+	out := make([]string, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, h.String())
+	}
+	return out
+}
+
+// renderWithScript renders a page with the messages of its script, those
+// whose keys start with prefix.
+func (p *Pages) renderWithScript(w http.ResponseWriter, r *http.Request, pg *page, prefix string) {
+	msgs, err := scriptMessages(pg.Lang, prefix)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	pg.Messages = msgs
+	p.render(w, r, http.StatusOK, pg)
 }
 
 func (p *Pages) hashReader(ctx context.Context) sumtlog.HashReader {

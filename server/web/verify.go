@@ -9,12 +9,5 @@ import "net/http"
 // docs/token.md: the token format, trust-list envelopes and the verifier
 // rules, in their order.
 func (p *Pages) Verify(w http.ResponseWriter, r *http.Request) {
-	pg := p.newPage(w, r, "verify", nil)
-	msgs, err := scriptMessages(pg.Lang, "verify.")
-	if err != nil {
-		p.fail(w, r, err)
-		return
-	}
-	pg.Messages = msgs
-	p.render(w, r, http.StatusOK, pg)
+	p.renderWithScript(w, r, p.newPage(w, r, "verify", nil), "verify.")
 }

@@ -50,8 +50,8 @@ func samples() map[string][]any {
 				Access: []store.Access{{LogIndex: 3, At: at, By: store.Party{Kind: "official", ID: "o_1", Name: "赵六", Role: "command_officer", Post: "410000"}, What: "code"}}, QR: "/v1/residents/r_1/token?format=png", QRRefresh: 240}},
 		"explorer": {explorerData{Checkpoint: cp}, explorerData{Checkpoint: cp, Entries: []*tlog.Entry{entry}, Newer: 5, Older: 1},
 			explorerData{Checkpoint: cp, Kind: tlog.KindCodeChanged, Kinds: tlog.Kinds(), Scanned: 9}},
-		"entry":       {entryData{Checkpoint: cp, Entry: entry, Payload: "{}", Prev: "p", Personal: "c", Proof: []string{"h"}, Verified: true}, entryData{Checkpoint: cp, Entry: &tlog.Entry{Index: 0, Time: at}}},
-		"consistency": {consistencyData{Checkpoint: cp, Old: 1, New: 3}, consistencyData{Checkpoint: cp, Old: 1, New: 3, Asked: true, Proof: []string{"h"}, Verified: true}, consistencyData{Checkpoint: cp, Asked: true}},
+		"entry":       {entryData{Checkpoint: cp, Entry: entry, Payload: "{}", Prev: "p", Personal: "c", Proof: []string{"h"}, Script: proofScript{Kind: "inclusion", Proof: []string{"h"}}}, entryData{Checkpoint: cp, Entry: &tlog.Entry{Index: 0, Time: at}}},
+		"consistency": {consistencyData{Checkpoint: cp, Old: 1, New: 3}, consistencyData{Checkpoint: cp, Old: 1, New: 3, Asked: true, Proof: []string{"h"}, Script: proofScript{Kind: "consistency", Old: 1, New: 3, Proof: []string{}}}, consistencyData{Checkpoint: cp, Asked: true}},
 		"verify":      {nil},
 	}
 	addDeskSamples(s, at, res, red, green)
@@ -78,6 +78,12 @@ func TestRenderEveryPage(t *testing.T) {
 					if name == "verify" {
 						var err error
 						if pg.Messages, err = scriptMessages(lang, "verify."); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if name == "entry" || name == "consistency" || name == "explorer" {
+						var err error
+						if pg.Messages, err = scriptMessages(lang, "logverify."); err != nil {
 							t.Fatal(err)
 						}
 					}
@@ -160,6 +166,14 @@ func TestCatalogue(t *testing.T) {
 	for _, r := range regexp.MustCompile(`fail\('([a-z_]+)'`).FindAllStringSubmatch(string(js), -1) {
 		used = append(used, "verify.reason."+r[1])
 	}
+	lj, _ := staticFS.ReadFile("static/logverify.js")
+	for _, m := range regexp.MustCompile(`\bm\('([a-z_]+(?:\.[a-z_]+)*)'[,)]`).FindAllStringSubmatch(string(lj), -1) {
+		used = append(used, "logverify."+m[1])
+	}
+	for _, r := range regexp.MustCompile(`fail\('([a-z_]+)'`).FindAllStringSubmatch(string(lj), -1) {
+		used = append(used, "logverify.reason."+r[1])
+	}
+	used = append(used, "logverify.oldroot.seen", "logverify.oldroot.server", "logverify.reason.no_webcrypto")
 	if len(used) < 50 {
 		t.Fatalf("found only %d keys in use: the patterns are broken", len(used))
 	}

@@ -392,7 +392,11 @@
     return keyChanged ? 'key_changed' : 'ok';
   }
 
-  globalThis.HCVerify = { parseToken, parseTrustList, parseRecognition, verifyToken, b45decode, hex, unhex, VerifyError };
+  const b64encode = (b) => btoa(String.fromCharCode(...b));
+
+  // The log verifier (logverify.js) checks checkpoint signatures with the
+  // same ed25519Verify.
+  globalThis.HCVerify = { parseToken, parseTrustList, parseRecognition, verifyToken, b45decode, hex, unhex, unbase64, b64encode, concat, ed25519Verify, VerifyError };
 
   // The page.
   const root = document.getElementById('verifier');

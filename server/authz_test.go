@@ -72,8 +72,10 @@ var authzTable = []authzRow{
 	{"POST", "/v1/rulesets/henan-health-code/2/refuse", `{"reason":"not needed"}`, "UFFFFFFFFFFF", false},
 	{"GET", "/v1/jobs", "", "UFFAAAAAAAAF", false},
 	{"GET", "/v1/alerts", "", "UFFFFFFFFFAF", false},
+	{"GET", "/v1/logins", "", "UFFFFFFFFFAF", false},
 	{"GET", "/v1/stats", "", "AAAAAAAAAAAA", false},
 	{"POST", "/v1/officials/o_spare/disable", `{"reason":"left the post"}`, "UFFFFFFFAAFF", false},
+	{"POST", "/v1/officials/o_spare/enable", `{"reason":"back at the post"}`, "UFFFFFFFAAFF", false}, // 409 (not disabled) when allowed
 	// No signing keys in this fixture: the trust routes are 404 for everyone, never 401 or 403.
 	{"GET", "/v1/trust", "", "NNNNNNNNNNNN", false},
 	{"GET", "/v1/trust/key", "", "NNNNNNNNNNNN", false},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/healthcode/healthcode/server"
 	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/tlog"
 )
 
 func runServe(ctx context.Context, e *env) error {
@@ -30,9 +31,25 @@ func runServe(ctx context.Context, e *env) error {
 	issuer := fs.String("issuer", e.envOr("HEALTHCODE_ISSUER", store.DefaultIssuer), "issuer name of a new deployment's trust list, e.g. cn-41 (env HEALTHCODE_ISSUER)")
 	proxies := fs.String("trusted-proxies", e.envOr("HEALTHCODE_TRUSTED_PROXIES", ""),
 		"comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client, for per-address login limits (env HEALTHCODE_TRUSTED_PROXIES)")
+	witnesses := fs.String("witnesses", e.envOr("HEALTHCODE_WITNESSES", ""), "witness policy file: lines 'witness NAME VKEY URL' and 'quorum K|all'; the server asks them to cosign each checkpoint (env HEALTHCODE_WITNESSES)")
+	refresh := fs.Duration("witness-refresh", server.DefaultWitnessRefresh, "renew the witnesses' cosignatures of an unchanged checkpoint this often, to show the log is live")
+	alertAfter := fs.Duration("witness-alert-after", server.DefaultWitnessAlertAfter, "raise a 'witness' alert when the witness policy has not been met for this long")
 	limits := limitFlags(e, fs)
 	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
+	}
+	var policy *tlog.Policy
+	if *witnesses != "" {
+		p, err := readPolicy(*witnesses)
+		if err != nil {
+			return err
+		}
+		for _, w := range p.Witnesses {
+			if w.URL == "" {
+				return fmt.Errorf("witness policy %s: witness %s has no URL: the server needs it to ask for cosignatures", *witnesses, w.Name)
+			}
+		}
+		policy = p
 	}
 	lim, err := limits()
 	if err != nil {
@@ -93,6 +110,12 @@ func runServe(ctx context.Context, e *env) error {
 		if m, err := st.Trust(ctx); err == nil {
 			fmt.Fprintf(e.stdout, "trust-list key: %x (issuer %s, trust list version %d; key secret from %s)\n", []byte(m.TrustKey), m.Issuer, m.Version, from)
 		}
+	}
+	if policy != nil {
+		if err := srv.StartWitnessing(ctx, server.WitnessConfig{Policy: policy, Refresh: *refresh, AlertAfter: *alertAfter}); err != nil {
+			return fmt.Errorf("witnessing: %w", err)
+		}
+		fmt.Fprintf(e.stdout, "witness policy: %s\n", policy)
 	}
 	// Due re-evaluation jobs and codes whose facts age out run in the
 	// background for as long as the server does.

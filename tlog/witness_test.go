@@ -149,3 +149,50 @@ func TestWitnessServer(t *testing.T) {
 		t.Errorf("after restart: got %v, want a conflict naming 10", err)
 	}
 }
+
+func TestParsePolicy(t *testing.T) {
+	_, vkey := mustWitnessVKey(t, "w1.test")
+	_, vkey2 := mustWitnessVKey(t, "w2.test")
+	p, err := ParsePolicy([]byte("# two provinces\nwitness w1.test " + vkey + " https://w1.example/\nwitness w2.test " + vkey2 + "\nquorum all\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Quorum != 2 || p.Witnesses[0].URL != "https://w1.example" || p.Witnesses[1].URL != "" || p.String() != "2 of w1.test, w2.test" {
+		t.Errorf("policy %+v", p)
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"witness w1.test " + vkey + "\n", "no quorum line"},
+		{"witness w1.test " + vkey + "\nquorum 2\n", "quorum 2 of 1 witnesses"},
+		{"witness w1.test " + vkey + "\nwitness w1.test " + vkey + "\nquorum 1\n", "named twice"},
+		{"witness other " + vkey + "\nquorum 1\n", `line 1: witness "other": the key is named "w1.test"`},
+		{"witness w1.test " + vkey + " ftp://x\nquorum 1\n", "line 1: witness \"w1.test\": URL \"ftp://x\" is not an http(s) URL"},
+		{"witness w1.test nokey\nquorum 1\n", "line 1: witness key"},
+		{"witness w1.test " + vkey + "\nquorum none\n", "line 2: quorum \"none\""},
+		{"group g 1 w1.test\n", "line 1: want"},
+	} {
+		if _, err := ParsePolicy([]byte(tc.text)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParsePolicy(%q) = %v, want an error containing %q", tc.text, err, tc.want)
+		}
+	}
+	// A log's plain Ed25519 key is not taken for a witness's with another
+	// name, and NAME= must repeat the key's name.
+	if _, err := ParseWitness("w9.test=" + vkey); err == nil {
+		t.Error("ParseWitness accepted a NAME= that is not the key's name")
+	}
+	if w, err := ParseWitness("w1.test=" + vkey); err != nil || w.Name != "w1.test" {
+		t.Errorf("ParseWitness(NAME=VKEY) = %+v, %v", w, err)
+	}
+}
+
+func mustWitnessVKey(t *testing.T, name string) (note.Signer, string) {
+	t.Helper()
+	skey, _, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, vkey, err := NewWitnessSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, vkey
+}

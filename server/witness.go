@@ -117,6 +117,8 @@ type cosigner struct {
 
 	met atomic.Int64 // unix nanoseconds when the policy was last met; 0 never
 
+	alerted time.Time // the metAt of the last outage alerted, so as to ask the store once
+
 	cur   []byte          // the checkpoint being cosigned
 	curCp tlog.Checkpoint //
 	sigs  map[string]tlog.Cosignature
@@ -282,7 +284,7 @@ func (c *cosigner) store(ctx context.Context) error {
 // gone unmet for longer than AlertAfter.
 func (c *cosigner) alert(ctx context.Context, now time.Time) error {
 	since := c.metAt()
-	if now.Sub(since) < c.cfg.AlertAfter {
+	if now.Sub(since) < c.cfg.AlertAfter || c.alerted.Equal(since) {
 		return nil
 	}
 	var missing []string
@@ -291,7 +293,11 @@ func (c *cosigner) alert(ctx context.Context, now time.Time) error {
 			missing = append(missing, w.Name)
 		}
 	}
-	return c.s.db.RaiseWitnessAlert(ctx, c.cfg.Policy.String(), since, map[string]any{
+	err := c.s.db.RaiseWitnessAlert(ctx, c.cfg.Policy.String(), since, map[string]any{
 		"policy": c.cfg.Policy.String(), "last_met": since.UTC().Format(time.RFC3339), "size": c.curCp.Size, "missing": missing,
 	})
+	if err == nil {
+		c.alerted = since
+	}
+	return err
 }

@@ -127,9 +127,10 @@ type cosigner struct {
 
 // witnessState is what the cosigner knows of one witness.
 type witnessState struct {
-	known int64     // the size it last cosigned, the next request's old size
-	fails int       // consecutive failures
-	next  time.Time // no request before
+	known  int64     // the size it last cosigned, the next request's old size
+	fails  int       // consecutive failures
+	next   time.Time // no request before
+	signed time.Time // when it last cosigned, by our clock (its own may be off)
 }
 
 func (c *cosigner) metAt() time.Time {
@@ -176,8 +177,8 @@ func (c *cosigner) round(ctx context.Context) error {
 	var due []tlog.Witness
 	for _, w := range c.cfg.Policy.Witnesses {
 		st := c.wit[w.Name]
-		sig, ok := c.sigs[w.Name]
-		if now.Before(st.next) || (ok && now.Sub(sig.Time) < c.cfg.Refresh) {
+		_, ok := c.sigs[w.Name]
+		if now.Before(st.next) || (ok && now.Sub(st.signed) < c.cfg.Refresh) {
 			continue
 		}
 		due = append(due, w)
@@ -220,7 +221,7 @@ func (c *cosigner) ask(ctx context.Context, due []tlog.Witness) {
 		if r.err == nil {
 			c.requests.WithLabelValues(r.w, "cosigned").Inc()
 			c.sigs[r.w] = r.sig
-			st.known, st.fails, st.next = c.curCp.Size, 0, time.Time{}
+			st.known, st.fails, st.next, st.signed = c.curCp.Size, 0, time.Time{}, now
 			continue
 		}
 		result := "unreachable"

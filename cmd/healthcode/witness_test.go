@@ -257,6 +257,17 @@ func TestWitnessDown(t *testing.T) {
 		before := logSize(t, st)
 		waitFor(t, "cosigned 2 of 2", func() bool { return cosignedAt(t, url, st, policy, before) })
 
+		// Idle, the same checkpoint is cosigned again with newer
+		// timestamps: the liveness of an unchanged log.
+		quorumTime := func() time.Time {
+			cs, _ := policy.Cosignatures(served(t, url))
+			return policy.QuorumTime(cs)
+		}
+		first := quorumTime()
+		waitFor(t, "fresh cosignatures of the unchanged checkpoint", func() bool {
+			return quorumTime().After(first) && cosignedAt(t, url, st, policy, before)
+		})
+
 		w2.down.Store(true)
 		start := time.Now()
 		mustWrites(t, st, 3, "during") // writes do not wait for witnesses

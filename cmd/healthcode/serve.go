@@ -111,6 +111,15 @@ func runServe(ctx context.Context, e *env) error {
 			fmt.Fprintf(e.stdout, "trust-list key: %x (issuer %s, trust list version %d; key secret from %s)\n", []byte(m.TrustKey), m.Issuer, m.Version, from)
 		}
 	}
+	if policy == nil && *demoFlag {
+		// A newcomer sees cosigned checkpoints: two in-process witnesses.
+		if policy, err = startDemoWitnesses(ctx, e, logger, *db, st.LogVerifierKey()); err != nil {
+			return fmt.Errorf("demo witnesses: %w", err)
+		}
+		for _, w := range policy.Witnesses {
+			fmt.Fprintf(e.stdout, "demo witness: %s at %s\n", w.VKey, w.URL)
+		}
+	}
 	if policy != nil {
 		if err := srv.StartWitnessing(ctx, server.WitnessConfig{Policy: policy, Refresh: *refresh, AlertAfter: *alertAfter}); err != nil {
 			return fmt.Errorf("witnessing: %w", err)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -210,4 +211,54 @@ func printCosignatures(e *env, cs []tlog.Cosignature) {
 	for _, c := range cs {
 		fmt.Fprintf(e.stdout, "  cosigned by %s at %s\n", c.Witness, c.Time.Format(time.RFC3339))
 	}
+}
+
+// demoWitnessNames are the in-process witnesses of serve --demo.
+var demoWitnessNames = []string{"witness-a.demo.healthcode.local", "witness-b.demo.healthcode.local"}
+
+// startDemoWitnesses runs, for serve --demo without a policy, two
+// in-process witnesses of the log on loopback, keeping their keys and
+// state in a demo-witnesses directory beside the database (as the demo
+// credentials are), and returns the policy "2 of both".
+func startDemoWitnesses(ctx context.Context, e *env, logger *slog.Logger, dsn, logVKey string) (*tlog.Policy, error) {
+	dir := filepath.Join(filepath.Dir(credentialsPath(dsn)), "demo-witnesses")
+	lv, err := note.NewVerifier(logVKey)
+	if err != nil {
+		return nil, err
+	}
+	var witnesses []tlog.Witness
+	for _, name := range demoWitnessNames {
+		keyFile := filepath.Join(dir, name+".key")
+		if _, err := os.Stat(keyFile); errors.Is(err, os.ErrNotExist) {
+			skey, _, err := note.GenerateKey(rand.Reader, name)
+			if err != nil {
+				return nil, err
+			}
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(keyFile, []byte(skey+"\n"), 0o600); err != nil {
+				return nil, err
+			}
+		}
+		signer, vkey, err := readWitnessKey(e, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ws := &tlog.WitnessServer{Signer: signer, Logs: map[string]note.Verifier{lv.Name(): lv}, Dir: filepath.Join(dir, name), Logger: logger}
+		hs := &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second}
+		go hs.Serve(ln)
+		go func() { <-ctx.Done(); hs.Close() }()
+		w, err := tlog.ParseWitness(vkey)
+		if err != nil {
+			return nil, err
+		}
+		w.URL = "http://" + ln.Addr().String()
+		witnesses = append(witnesses, w)
+	}
+	return tlog.NewPolicy(witnesses, len(witnesses))
 }

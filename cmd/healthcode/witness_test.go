@@ -288,6 +288,12 @@ func TestWitnessDown(t *testing.T) {
 
 		w2.down.Store(false)
 		waitFor(t, "cosignatures to resume", func() bool { return cosignedAt(t, url, st, policy, logSize(t, st)) })
+
+		// The witness alert is an entry like any other: the log verifies.
+		rep, err := st.VerifyLog(context.Background(), nil)
+		if err != nil || len(rep.Problems) > 0 {
+			t.Errorf("log verify: %v %v", err, rep.Problems)
+		}
 	})
 }
 

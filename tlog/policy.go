@@ -45,10 +45,15 @@ func ParseWitness(s string) (Witness, error) {
 }
 
 // A Policy is what a checkpoint needs to be believed: cosignatures of at
-// least Quorum of its Witnesses. A Policy with no witnesses needs none.
+// least Quorum of its Witnesses and, if MaxAge is set, a quorum of them no
+// older than MaxAge by Now (time.Now if nil): the witnesses' timestamps say
+// the log was live then, so a log that stopped growing, or a server that
+// keeps serving an old checkpoint to hide newer entries, is refused.
 type Policy struct {
 	Witnesses []Witness
 	Quorum    int
+	MaxAge    time.Duration
+	Now       func() time.Time
 }
 
 // NewPolicy returns the policy "quorum of witnesses", checking that the
@@ -145,8 +150,12 @@ type Cosignature struct {
 }
 
 // ErrNoQuorum is wrapped by the error of a checkpoint that lacks the
-// cosignatures its policy requires.
-var ErrNoQuorum = errors.New("tlog: checkpoint not cosigned by a quorum of witnesses")
+// cosignatures its policy requires; ErrStale by that of one whose quorum of
+// cosignatures is older than the policy's MaxAge.
+var (
+	ErrNoQuorum = errors.New("tlog: checkpoint not cosigned by a quorum of witnesses")
+	ErrStale    = errors.New("tlog: checkpoint's cosignatures are too old")
+)
 
 // Cosignatures returns the policy's witnesses' valid cosignatures on the
 // signed checkpoint msg, in policy order. Signatures by other keys are
@@ -191,6 +200,16 @@ func (p *Policy) Check(msg []byte) ([]Cosignature, error) {
 		return nil, err
 	}
 	if len(cs) >= p.Quorum {
+		if p.MaxAge > 0 {
+			now := time.Now
+			if p.Now != nil {
+				now = p.Now
+			}
+			if at := p.QuorumTime(cs); now().Sub(at) > p.MaxAge {
+				return cs, fmt.Errorf("%w: the quorum of %s cosigned at %s, %s ago, more than %s",
+					ErrStale, p, at.Format(time.RFC3339), now().Sub(at).Round(time.Second), p.MaxAge)
+			}
+		}
 		return cs, nil
 	}
 	var missing []string

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	sumtlog "golang.org/x/mod/sumdb/tlog"
@@ -107,6 +108,17 @@ func TestWitnessServer(t *testing.T) {
 	if _, err := one.Check(msg); err != nil {
 		t.Errorf("1 of 1: %v", err)
 	}
+	// With MaxAge, a quorum cosigned too long ago is stale.
+	one.MaxAge = time.Minute
+	one.Now = func() time.Time { return c.Time.Add(30 * time.Second) }
+	if _, err := one.Check(msg); err != nil {
+		t.Errorf("1 of 1, 30 s old, max age 1 min: %v", err)
+	}
+	one.Now = func() time.Time { return c.Time.Add(2 * time.Minute) }
+	if _, err := one.Check(msg); !errors.Is(err, ErrStale) {
+		t.Errorf("1 of 1, 2 min old, max age 1 min: %v", err)
+	}
+	one.MaxAge = 0
 	other, _ := mustWitness(t, "other.test", t.TempDir(), vkey)
 	two, _ := NewPolicy([]Witness{w, other}, 2)
 	if _, err := two.Check(msg); !errors.Is(err, ErrNoQuorum) || !strings.Contains(err.Error(), "none from other.test") {

@@ -160,37 +160,51 @@ func policyFlags(e *env, fs *flag.FlagSet) func() (*tlog.Policy, error) {
 	fs.Var(&keys, "witness", "a witness whose cosignature counts towards the quorum: [NAME=]VKEY (repeat for each)")
 	quorum := fs.Int("quorum", 0, "cosignatures required of the --witness keys (default: all of them)")
 	file := fs.String("witnesses", e.getenv("HEALTHCODE_WITNESSES"), "witness policy file (lines 'witness NAME VKEY [URL]' and 'quorum K|all'), instead of --witness and --quorum (env HEALTHCODE_WITNESSES)")
+	maxAge := fs.Duration("max-age", 0, "refuse a checkpoint whose quorum of cosignatures is older than this, e.g. 10m (default: any age)")
 	return func() (*tlog.Policy, error) {
-		if *file != "" {
-			if len(keys) > 0 || *quorum != 0 {
-				return nil, usagef("give either --witnesses or --witness and --quorum, not both")
+		p, err := parsePolicyFlags(keys, *quorum, *file)
+		if p == nil || err != nil {
+			if err == nil && *maxAge != 0 {
+				return nil, usagef("--max-age needs --witness keys or --witnesses")
 			}
-			return readPolicy(*file)
+			return p, err
 		}
-		if len(keys) == 0 {
-			if *quorum != 0 {
-				return nil, usagef("--quorum needs --witness keys")
-			}
-			return nil, nil
-		}
-		var ws []tlog.Witness
-		for _, k := range keys {
-			w, err := tlog.ParseWitness(k)
-			if err != nil {
-				return nil, usagef("bad --witness: %v", err)
-			}
-			ws = append(ws, w)
-		}
-		k := *quorum
-		if k == 0 {
-			k = len(ws)
-		}
-		p, err := tlog.NewPolicy(ws, k)
-		if err != nil {
-			return nil, usagef("witness policy: %v", err)
-		}
+		p.MaxAge = *maxAge
 		return p, nil
 	}
+}
+
+// parsePolicyFlags builds the policy of --witness, --quorum and --witnesses.
+func parsePolicyFlags(keys []string, quorum int, file string) (*tlog.Policy, error) {
+	if file != "" {
+		if len(keys) > 0 || quorum != 0 {
+			return nil, usagef("give either --witnesses or --witness and --quorum, not both")
+		}
+		return readPolicy(file)
+	}
+	if len(keys) == 0 {
+		if quorum != 0 {
+			return nil, usagef("--quorum needs --witness keys")
+		}
+		return nil, nil
+	}
+	var ws []tlog.Witness
+	for _, k := range keys {
+		w, err := tlog.ParseWitness(k)
+		if err != nil {
+			return nil, usagef("bad --witness: %v", err)
+		}
+		ws = append(ws, w)
+	}
+	k := quorum
+	if k == 0 {
+		k = len(ws)
+	}
+	p, err := tlog.NewPolicy(ws, k)
+	if err != nil {
+		return nil, usagef("witness policy: %v", err)
+	}
+	return p, nil
 }
 
 // readPolicy reads a witness policy file.

@@ -88,7 +88,7 @@ func runLogMonitor(ctx context.Context, e *env) error {
 	url := fs.String("url", "", "the server's address, e.g. http://127.0.0.1:8080")
 	key := fs.String("key", e.getenv("HEALTHCODE_LOG_KEY"), "the log's verifier key (env HEALTHCODE_LOG_KEY)")
 	state := fs.String("state", "", "directory keeping the last verified checkpoint")
-	policy := policyFlags(e, fs)
+	policy := policyFlags(fs)
 	if err := parseFlags(e, fs, e.args); err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func runLogProve(ctx context.Context, e *env) error {
 	url := fs.String("url", "", "the server's address, e.g. http://127.0.0.1:8080")
 	key := fs.String("key", e.getenv("HEALTHCODE_LOG_KEY"), "the log's verifier key (env HEALTHCODE_LOG_KEY)")
 	index := fs.Int64("index", -1, "the entry's index")
-	policy := policyFlags(e, fs)
+	policy := policyFlags(fs)
 	if err := parseFlags(e, fs, e.args); err != nil {
 		return err
 	}

@@ -164,7 +164,7 @@ func runTrustFetch(ctx context.Context, e *env) error {
 	key := fs.String("key", "", "the server's trust-list public key (hex or base64), obtained out of band ('healthcode keys list')")
 	dir := fs.String("dir", "", "directory of the verifier's cached trust lists")
 	logKey := fs.String("log-key", e.getenv("HEALTHCODE_LOG_KEY"), "the server's log verifier key: also check that its log is append-only since the last fetch and, with --witness, cosigned by a quorum (env HEALTHCODE_LOG_KEY)")
-	policy := policyFlags(e, fs)
+	policy := policyFlags(fs)
 	if err := parseFlags(e, fs, e.args); err != nil {
 		return err
 	}

@@ -155,11 +155,11 @@ func runWitnessServe(ctx context.Context, e *env) error {
 // policyFlags adds the verifier's witness policy flags to fs: --witness
 // (repeatable), --quorum and --witnesses. The returned function gives the
 // policy, nil if no witness was named.
-func policyFlags(e *env, fs *flag.FlagSet) func() (*tlog.Policy, error) {
+func policyFlags(fs *flag.FlagSet) func() (*tlog.Policy, error) {
 	var keys listFlag
 	fs.Var(&keys, "witness", "a witness whose cosignature counts towards the quorum: [NAME=]VKEY (repeat for each)")
 	quorum := fs.Int("quorum", 0, "cosignatures required of the --witness keys (default: all of them)")
-	file := fs.String("witnesses", e.getenv("HEALTHCODE_WITNESSES"), "witness policy file (lines 'witness NAME VKEY [URL]' and 'quorum K|all'), instead of --witness and --quorum (env HEALTHCODE_WITNESSES)")
+	file := fs.String("witnesses", "", "witness policy file (lines 'witness NAME VKEY [URL]' and 'quorum K|all'), instead of --witness and --quorum")
 	maxAge := fs.Duration("max-age", 0, "refuse a checkpoint whose quorum of cosignatures is older than this, e.g. 10m (default: any age)")
 	return func() (*tlog.Policy, error) {
 		p, err := parsePolicyFlags(keys, *quorum, *file)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 
 	"golang.org/x/mod/sumdb/note"
 	sumtlog "golang.org/x/mod/sumdb/tlog"
@@ -14,9 +15,22 @@ import (
 )
 
 // logBackend adapts the store to the tile handler.
-type logBackend struct{ db *store.DB }
+type logBackend struct {
+	db         *store.DB
+	witnessing *atomic.Bool // set by StartWitnessing
+}
 
-func (b logBackend) Checkpoint(ctx context.Context) ([]byte, error) { return b.db.LogCheckpoint(ctx) }
+// Checkpoint is the checkpoint /log/checkpoint serves: with witnessing,
+// the newest one whose cosignatures met the policy, with them (the latest
+// checkpoint while none has); without, the latest.
+func (b logBackend) Checkpoint(ctx context.Context) ([]byte, error) {
+	if b.witnessing.Load() {
+		if msg, _, err := b.db.LogWitnessed(ctx); err != nil || msg != nil {
+			return msg, err
+		}
+	}
+	return b.db.LogCheckpoint(ctx)
+}
 func (b logBackend) ReadHashes(ctx context.Context, idx []int64) ([]sumtlog.Hash, error) {
 	return b.db.ReadHashes(ctx, idx)
 }

@@ -20,7 +20,7 @@ func (s *Server) routeTable() []struct {
 	pattern string
 	h       http.Handler
 } {
-	logTiles := tlog.NewHandler(logBackend{s.db})
+	logTiles := tlog.NewHandler(logBackend{s.db, &s.witnessing})
 	logTiles.Logger = s.logger
 	return []struct {
 		pattern string

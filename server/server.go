@@ -61,9 +61,10 @@ type Server struct {
 	handler http.Handler
 	pages   *web.Pages // the HTML pages (routes.go registers them)
 
-	tokens   atomic.Pointer[tokenService] // nil until StartTokens
-	sessions *sessionCache                // for the token route
-	codes    *codeCache                   // for the token route
+	tokens     atomic.Pointer[tokenService] // nil until StartTokens
+	witnessing atomic.Bool                  // set by StartWitnessing
+	sessions   *sessionCache                // for the token route
+	codes      *codeCache                   // for the token route
 }
 
 // New returns a server over db.

@@ -21,6 +21,7 @@ const (
 	AlertBulkReads      = "bulk_reads"           // one official's personal-data reads in an hour above BulkReadAlert
 	AlertAppealOverdue  = "appeal_overdue"       // an appeal passed its deadline undecided and escalated
 	AlertReraise        = "reraise_after_appeal" // a raising fact recorded in the cooling period after a granted appeal
+	AlertWitness        = "witness"              // the log's witness policy not met for longer than the server allows (RaiseWitnessAlert)
 )
 
 // Alert is an anomaly for auditors, with its alert.raised entry.

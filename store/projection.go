@@ -126,6 +126,7 @@ var operationalTables = map[string]string{
 	"log_checkpoints":   "the log itself: signed checkpoints",
 	"log_personal":      "personal parts held outside the leaves, each checked against its entry's commitment",
 	"log_subjects":      "each subject's hash-chain head, checked against the recomputed chains",
+	"log_witnessed":     "witness cosignatures on a signed checkpoint, checked by every verifier against the witnesses' keys",
 	"accounts":          "credentials: password hashes are never logged",
 	"sessions":          "login sessions",
 	"login_throttle":    "login rate-limit counters and delays",

@@ -37,7 +37,9 @@ const tileCacheSize = 4096
 //
 // BaseURL is the log's prefix, the URL the tlog-tiles paths are relative
 // to: for a healthcode server, "https://host/log". HTTP nil means
-// http.DefaultClient; Origin "" means DefaultOrigin.
+// http.DefaultClient; Origin "" means DefaultOrigin. A Policy, if set, is
+// required of every checkpoint the Client accepts: cosignatures of a
+// quorum of its witnesses.
 //
 // A Client caches authenticated tiles in memory; it is safe for concurrent
 // use and must not be copied after first use.
@@ -46,6 +48,7 @@ type Client struct {
 	HTTP     *http.Client
 	Verifier note.Verifier
 	Origin   string
+	Policy   *Policy
 
 	mu    sync.Mutex
 	tiles map[tileKey][]byte
@@ -90,8 +93,10 @@ func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
 	return body, nil
 }
 
-// Checkpoint fetches the log's latest checkpoint and verifies its signature
-// and origin. It returns the checkpoint and the signed note, which is the
+// Checkpoint fetches the log's latest checkpoint and verifies its
+// signature and origin, and the Client's Policy if it has one (an error
+// wrapping ErrNoQuorum says which cosignatures are missing). It returns
+// the checkpoint and the signed note, cosignatures included, which is the
 // evidence to keep.
 func (c *Client) Checkpoint(ctx context.Context) (Checkpoint, []byte, error) {
 	msg, err := c.get(ctx, "checkpoint")
@@ -101,6 +106,11 @@ func (c *Client) Checkpoint(ctx context.Context) (Checkpoint, []byte, error) {
 	cp, err := OpenCheckpoint(msg, c.Verifier, c.Origin)
 	if err != nil {
 		return Checkpoint{}, nil, err
+	}
+	if c.Policy != nil {
+		if _, err := c.Policy.Check(msg); err != nil {
+			return Checkpoint{}, nil, fmt.Errorf("checkpoint of size %d: %w", cp.Size, err)
+		}
 	}
 	return cp, msg, nil
 }

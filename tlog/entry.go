@@ -3,6 +3,9 @@
 // later be erased, signed checkpoints (C2SP tlog-checkpoint), serving the log
 // over HTTP in the C2SP tlog-tiles layout, and the client side that proves
 // inclusion, checks consistency and monitors a log for forks and rollbacks.
+// It also holds witnessing: witness policies (K of N) that verifiers
+// require, the C2SP tlog-witness add-checkpoint client, and a witness
+// server (WitnessServer) that cosigns other logs' checkpoints.
 //
 // The Merkle tree itself, its hashes and proofs, are golang.org/x/mod's
 // sumdb/tlog (imported here as sumtlog); nothing in this package hashes
@@ -10,7 +13,8 @@
 // database and appends them in the same transaction as the state change.
 //
 // This package imports only the standard library, golang.org/x/mod/sumdb/tlog,
-// golang.org/x/mod/sumdb/note and the root healthcode package. See
+// golang.org/x/mod/sumdb/note, github.com/transparency-dev/formats/note (the
+// C2SP tlog-cosignature signatures) and the root healthcode package. See
 // docs/log.md for the formats.
 package tlog
 

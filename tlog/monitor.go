@@ -17,6 +17,10 @@ type MonitorResult struct {
 	First bool       // no checkpoint was stored before this run
 	Old   Checkpoint // the stored checkpoint (zero on the first run)
 	New   Checkpoint // the log's latest checkpoint, now stored
+
+	// Cosignatures are the policy's witnesses' cosignatures on New, kept
+	// with it in the state (none without a Policy).
+	Cosignatures []Cosignature
 }
 
 // An InconsistencyError is proof that a log misbehaved: Old and New are two
@@ -36,9 +40,11 @@ func (e *InconsistencyError) Unwrap() error { return e.Err }
 
 // Monitor checks that the log served at c only ever grows. It loads the
 // last verified signed checkpoint from stateDir (none on the first run),
-// fetches and verifies the log's latest one, proves from the log's tiles
+// fetches and verifies the log's latest one (with the quorum of witness
+// cosignatures the Client's Policy requires, if it has one), proves from the log's tiles
 // that the old tree is a prefix of the new one, and then stores the new
-// checkpoint in stateDir (atomically: temporary file and rename).
+// checkpoint in stateDir, cosignatures included (atomically: temporary
+// file and rename).
 //
 // A fork or a rollback is returned as an *InconsistencyError holding both
 // signed checkpoints; the stored checkpoint is then left unchanged, so the
@@ -62,6 +68,11 @@ func Monitor(ctx context.Context, c *Client, stateDir string) (MonitorResult, er
 		return res, fmt.Errorf("fetch checkpoint: %w", err)
 	}
 	res.New = newCp
+	if c.Policy != nil {
+		if res.Cosignatures, err = c.Policy.Cosignatures(newMsg); err != nil {
+			return res, err
+		}
+	}
 	if !res.First {
 		if err := c.CheckConsistency(ctx, res.Old, newCp); err != nil {
 			if errors.Is(err, ErrInconsistent) || errors.Is(err, ErrRollback) {

@@ -8,6 +8,12 @@
 // Flags: -entries N (entries appended per run, default 4096). Tessera with
 // batch size 1 makes several fsyncs per entry: at 4096 entries that run
 // alone takes about a minute on the 2-core development machine.
+//
+// It also holds the witness interoperability tests (witness_test.go):
+// filippo.io/torchwood's litewitness, a Go tool of this module, against
+// healthcode's witness and server:
+//
+//	cd bench/peers && go test -run Witness .
 package peers
 
 import (

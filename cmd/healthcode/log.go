@@ -54,8 +54,9 @@ func runLogVerify(ctx context.Context, e *env) error {
 	return fmt.Errorf("log verification found %d problem(s)", len(rep.Problems))
 }
 
-// logClient builds a client for a server's log from --url and --key.
-func logClient(url, key string) (*tlog.Client, error) {
+// logClient builds a client for a server's log from --url, --key and the
+// witness policy (nil: none required).
+func logClient(url, key string, policy *tlog.Policy) (*tlog.Client, error) {
 	if url == "" {
 		return nil, usagef("--url is required (the server, e.g. http://127.0.0.1:8080)")
 	}
@@ -66,7 +67,7 @@ func logClient(url, key string) (*tlog.Client, error) {
 	if err != nil {
 		return nil, usagef("bad --key %q: %v", key, err)
 	}
-	return &tlog.Client{BaseURL: logBaseURL(url), HTTP: &http.Client{Timeout: 30 * time.Second}, Verifier: v, Origin: v.Name()}, nil
+	return &tlog.Client{BaseURL: logBaseURL(url), HTTP: &http.Client{Timeout: 30 * time.Second}, Verifier: v, Origin: v.Name(), Policy: policy}, nil
 }
 
 // logBaseURL is the log's base URL, the prefix of its tlog-tiles paths,
@@ -83,17 +84,22 @@ func logBaseURL(raw string) string {
 }
 
 func runLogMonitor(ctx context.Context, e *env) error {
-	fs := newFlags(e, "log monitor", "log monitor --url URL --key VERIFIER_KEY --state DIR")
+	fs := newFlags(e, "log monitor", "log monitor --url URL --key VERIFIER_KEY --state DIR [--witness VKEY]... [--quorum K]")
 	url := fs.String("url", "", "the server's address, e.g. http://127.0.0.1:8080")
 	key := fs.String("key", e.getenv("HEALTHCODE_LOG_KEY"), "the log's verifier key (env HEALTHCODE_LOG_KEY)")
 	state := fs.String("state", "", "directory keeping the last verified checkpoint")
+	policy := policyFlags(fs)
 	if err := parseFlags(e, fs, e.args); err != nil {
 		return err
 	}
 	if *state == "" {
 		return usagef("--state is required: a directory for the last verified checkpoint")
 	}
-	c, err := logClient(*url, *key)
+	p, err := policy()
+	if err != nil {
+		return err
+	}
+	c, err := logClient(*url, *key, p)
 	if err != nil {
 		return err
 	}
@@ -104,6 +110,16 @@ func runLogMonitor(ctx context.Context, e *env) error {
 	var ie *tlog.InconsistencyError
 	if errors.As(err, &ie) {
 		fmt.Fprintf(e.stdout, "INCONSISTENT: %v\n\nstored checkpoint:\n%s\nserved checkpoint:\n%s", ie.Err, ie.Old, ie.New)
+		if p != nil {
+			for _, m := range []struct {
+				what string
+				msg  []byte
+			}{{"stored", ie.Old}, {"served", ie.New}} {
+				cs, _ := p.Cosignatures(m.msg)
+				fmt.Fprintf(e.stdout, "\n%s checkpoint: %d witness cosignature(s)\n", m.what, len(cs))
+				printCosignatures(e, cs)
+			}
+		}
 		return fmt.Errorf("the log is not append-only: keep both signed checkpoints above as evidence")
 	}
 	if err != nil {
@@ -111,28 +127,34 @@ func runLogMonitor(ctx context.Context, e *env) error {
 	}
 	if res.First {
 		fmt.Fprintf(e.stdout, "first checkpoint stored: size %d, root %s\n", res.New.Size, res.New.Root)
-		return nil
+	} else {
+		fmt.Fprintf(e.stdout, "consistent: size %d → %d, root %s\n", res.Old.Size, res.New.Size, res.New.Root)
 	}
-	fmt.Fprintf(e.stdout, "consistent: size %d → %d, root %s\n", res.Old.Size, res.New.Size, res.New.Root)
+	printCosignatures(e, res.Cosignatures)
 	return nil
 }
 
 func runLogProve(ctx context.Context, e *env) error {
-	fs := newFlags(e, "log prove", "log prove --url URL --key VERIFIER_KEY --index N")
+	fs := newFlags(e, "log prove", "log prove --url URL --key VERIFIER_KEY --index N [--witness VKEY]... [--quorum K]")
 	url := fs.String("url", "", "the server's address, e.g. http://127.0.0.1:8080")
 	key := fs.String("key", e.getenv("HEALTHCODE_LOG_KEY"), "the log's verifier key (env HEALTHCODE_LOG_KEY)")
 	index := fs.Int64("index", -1, "the entry's index")
+	policy := policyFlags(fs)
 	if err := parseFlags(e, fs, e.args); err != nil {
 		return err
 	}
 	if *index < 0 {
 		return usagef("--index is required and must not be negative")
 	}
-	c, err := logClient(*url, *key)
+	p, err := policy()
 	if err != nil {
 		return err
 	}
-	cp, _, err := c.Checkpoint(ctx)
+	c, err := logClient(*url, *key, p)
+	if err != nil {
+		return err
+	}
+	cp, msg, err := c.Checkpoint(ctx)
 	if err != nil {
 		return fmt.Errorf("fetch checkpoint: %w", err)
 	}
@@ -145,5 +167,9 @@ func runLogProve(ctx context.Context, e *env) error {
 	}
 	text, _ := entry.MarshalText()
 	fmt.Fprintf(e.stdout, "entry %d is in the log of size %d (root %s), signed by %s:\n%s", *index, cp.Size, cp.Root, c.Verifier.Name(), text)
+	if p != nil {
+		cs, _ := p.Cosignatures(msg)
+		printCosignatures(e, cs)
+	}
 	return nil
 }

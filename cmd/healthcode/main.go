@@ -39,16 +39,17 @@ type command struct {
 // commands is the table of subcommands.
 func commands() map[string]command {
 	return map[string]command{
-		"serve": {"run the server", runServe},
-		"demo":  {"seed a demo province into a database", runDemo},
-		"log":   {"verify, monitor and prove the transparency log", runLog},
-		"keys":  {"create, list, rotate and revoke the token signing keys", runKeys},
-		"trust": {"fetch, import and export signed trust lists", runTrust},
-		"token": {"verify a health code token offline", runToken},
-		"bench": {"measure the token route under load (loopback)", runBench},
-		"rules": {"check ruleset files: compile, type-check, run the examples", runRules},
-		"facts": {"import facts into a server from an NDJSON or JSON file", runFacts},
-		"code":  {"explain a resident's code from the database", runCode},
+		"serve":   {"run the server", runServe},
+		"demo":    {"seed a demo province into a database", runDemo},
+		"log":     {"verify, monitor and prove the transparency log", runLog},
+		"keys":    {"create, list, rotate and revoke the token signing keys", runKeys},
+		"trust":   {"fetch, import and export signed trust lists", runTrust},
+		"token":   {"verify a health code token offline", runToken},
+		"bench":   {"measure the token route under load (loopback)", runBench},
+		"rules":   {"check ruleset files: compile, type-check, run the examples", runRules},
+		"facts":   {"import facts into a server from an NDJSON or JSON file", runFacts},
+		"code":    {"explain a resident's code from the database", runCode},
+		"witness": {"run a C2SP witness that cosigns other logs' checkpoints; make its key", runWitness},
 	}
 }
 

@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -46,6 +48,25 @@ func TestScripts(t *testing.T) {
 					}
 					if time.Now().After(deadline) {
 						ts.Fatalf("%s did not answer: %v", args[0], err)
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			},
+			// waitfor URL REGEXP: wait up to 30 s for URL's body (any
+			// status) to match REGEXP.
+			"waitfor": func(ts *testscript.TestScript, neg bool, args []string) {
+				re := regexp.MustCompile(args[1])
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					if resp, err := http.Get(args[0]); err == nil {
+						b, _ := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if re.Match(b) {
+							return
+						}
+					}
+					if time.Now().After(deadline) {
+						ts.Fatalf("%s did not match %s", args[0], args[1])
 					}
 					time.Sleep(100 * time.Millisecond)
 				}

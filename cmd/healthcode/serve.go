@@ -15,6 +15,7 @@ import (
 
 	"github.com/healthcode/healthcode/server"
 	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/tlog"
 )
 
 func runServe(ctx context.Context, e *env) error {
@@ -34,9 +35,25 @@ func runServe(ctx context.Context, e *env) error {
 		"time between two sweeps of the whole projection by the background auditor; 0 turns the auditor off (env HEALTHCODE_AUDIT_INTERVAL)")
 	auditPath := fs.String("audit-path", e.envOr("HEALTHCODE_AUDIT_PATH", ""),
 		"the background auditor's own projection of the log, a SQLite file; default: beside a SQLite database, in the temporary directory for PostgreSQL (env HEALTHCODE_AUDIT_PATH)")
+	witnesses := fs.String("witnesses", e.envOr("HEALTHCODE_WITNESSES", ""), "witness policy file: lines 'witness NAME VKEY URL' and 'quorum K|all'; the server asks them to cosign each checkpoint (env HEALTHCODE_WITNESSES)")
+	refresh := fs.Duration("witness-refresh", server.DefaultWitnessRefresh, "renew the witnesses' cosignatures of an unchanged checkpoint this often, to show the log is live")
+	alertAfter := fs.Duration("witness-alert-after", server.DefaultWitnessAlertAfter, "raise a 'witness' alert when the witness policy has not been met for this long")
 	limits := limitFlags(e, fs)
 	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
+	}
+	var policy *tlog.Policy
+	if *witnesses != "" {
+		p, err := readPolicy(*witnesses)
+		if err != nil {
+			return err
+		}
+		for _, w := range p.Witnesses {
+			if w.URL == "" {
+				return fmt.Errorf("witness policy %s: witness %s has no URL: the server needs it to ask for cosignatures", *witnesses, w.Name)
+			}
+		}
+		policy = p
 	}
 	lim, err := limits()
 	if err != nil {
@@ -102,6 +119,21 @@ func runServe(ctx context.Context, e *env) error {
 		if m, err := st.Trust(ctx); err == nil {
 			fmt.Fprintf(e.stdout, "trust-list key: %x (issuer %s, trust list version %d; key secret from %s)\n", []byte(m.TrustKey), m.Issuer, m.Version, from)
 		}
+	}
+	if policy == nil && *demoFlag {
+		// A newcomer sees cosigned checkpoints: two in-process witnesses.
+		if policy, err = startDemoWitnesses(ctx, e, logger, *db, st.LogVerifierKey()); err != nil {
+			return fmt.Errorf("demo witnesses: %w", err)
+		}
+		for _, w := range policy.Witnesses {
+			fmt.Fprintf(e.stdout, "demo witness: %s at %s\n", w.VKey, w.URL)
+		}
+	}
+	if policy != nil {
+		if err := srv.StartWitnessing(ctx, server.WitnessConfig{Policy: policy, Refresh: *refresh, AlertAfter: *alertAfter}); err != nil {
+			return fmt.Errorf("witnessing: %w", err)
+		}
+		fmt.Fprintf(e.stdout, "witness policy: %s\n", policy)
 	}
 	// Due re-evaluation jobs and codes whose facts age out run in the
 	// background for as long as the server does.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/tlog"
 	"github.com/healthcode/healthcode/token"
 )
 
@@ -162,6 +163,8 @@ func runTrustFetch(ctx context.Context, e *env) error {
 	url := fs.String("url", "", "the server, e.g. http://127.0.0.1:8080")
 	key := fs.String("key", "", "the server's trust-list public key (hex or base64), obtained out of band ('healthcode keys list')")
 	dir := fs.String("dir", "", "directory of the verifier's cached trust lists")
+	logKey := fs.String("log-key", e.getenv("HEALTHCODE_LOG_KEY"), "the server's log verifier key: also check that its log is append-only since the last fetch and, with --witness, cosigned by a quorum (env HEALTHCODE_LOG_KEY)")
+	policy := policyFlags(fs)
 	if err := parseFlags(e, fs, e.args); err != nil {
 		return err
 	}
@@ -171,6 +174,13 @@ func runTrustFetch(ctx context.Context, e *env) error {
 	case *url == "" || *key == "" || *dir == "":
 		return usagef("--url, --key and --dir are required")
 	}
+	p, err := policy()
+	if err != nil {
+		return err
+	}
+	if p != nil && *logKey == "" {
+		return usagef("--witness needs --log-key: the witnesses cosign the server's log")
+	}
 	pin, err := token.ParsePublicKey(*key)
 	if err != nil {
 		return usagef("bad --key: %v", err)
@@ -178,6 +188,11 @@ func runTrustFetch(ctx context.Context, e *env) error {
 	base := strings.TrimSuffix(*url, "/")
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return err
+	}
+	if *logKey != "" {
+		if err := monitorTrustLog(ctx, e, base, *logKey, p, filepath.Join(*dir, "log")); err != nil {
+			return err
+		}
 	}
 	state, err := readPins(*dir)
 	if err != nil {
@@ -245,4 +260,24 @@ func runTrustFetch(ctx context.Context, e *env) error {
 		fmt.Fprintf(e.stdout, "%s version %d (%d keys), recognised by %s\n", tl.Issuer, tl.Version, len(tl.Keys), ours.Issuer)
 	}
 	return writePins(*dir, state)
+}
+
+// monitorTrustLog is trust fetch's log check: the server's log, as
+// log monitor sees it with state in dir, must have grown append-only since
+// the last fetch and meet the witness policy p (if any).
+func monitorTrustLog(ctx context.Context, e *env, base, logKey string, p *tlog.Policy, dir string) error {
+	c, err := logClient(base, logKey, p)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	res, err := tlog.Monitor(ctx, c, dir)
+	if err != nil {
+		return fmt.Errorf("the server's log: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "log of size %d, append-only since the last fetch\n", res.New.Size)
+	printCosignatures(e, res.Cosignatures)
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,10 +38,18 @@ func SQLite(t testing.TB) string {
 // the test ends. It skips the test when HEALTHCODE_TEST_POSTGRES is unset.
 func Postgres(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(EnvPostgres)
-	if base == "" {
+	if os.Getenv(EnvPostgres) == "" {
 		t.Skip("PostgreSQL tests skipped: set " + EnvPostgres + "=postgres://postgres@127.0.0.1:5432/test?sslmode=disable to run them")
 	}
+	return createPostgres(t, "")
+}
+
+// createPostgres creates a database on the HEALTHCODE_TEST_POSTGRES
+// server, empty or a copy of template, dropped when the test ends, and
+// returns its URL.
+func createPostgres(t testing.TB, template string) string {
+	t.Helper()
+	base := os.Getenv(EnvPostgres)
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatalf("%s: %v", EnvPostgres, err)
@@ -55,7 +64,11 @@ func Postgres(t testing.TB) string {
 	name := "hctest_" + hex.EncodeToString(b[:])
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+	q := "CREATE DATABASE " + name
+	if template != "" {
+		q += " TEMPLATE " + template
+	}
+	if _, err := admin.ExecContext(ctx, q); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -68,4 +81,29 @@ func Postgres(t testing.TB) string {
 	})
 	u.Path = "/" + name
 	return u.String()
+}
+
+// Copy returns the DSN of a copy of the database dsn names (as an insider
+// with a backup would have it). No store may have it open: close it first.
+// A PostgreSQL copy is dropped when the test ends.
+func Copy(t testing.TB, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		return createPostgres(t, strings.TrimPrefix(u.Path, "/"))
+	}
+	dst := filepath.Join(t.TempDir(), "copy.db")
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(dsn + suffix)
+		if suffix != "" && os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("copy database: %v", err)
+		}
+		if err := os.WriteFile(dst+suffix, b, 0o600); err != nil {
+			t.Fatalf("copy database: %v", err)
+		}
+	}
+	return dst
 }

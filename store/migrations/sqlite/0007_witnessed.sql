@@ -1,0 +1,13 @@
+-- healthcode schema 0007, SQLite dialect: witness cosignatures.
+
+-- The newest checkpoint whose witness cosignatures meet the server's
+-- witness policy: the log's signed checkpoint with the cosignature lines
+-- added, served at /log/checkpoint. quorum_at is when the policy was last
+-- met (the quorum-th newest cosignature timestamp). One row; it only ever
+-- moves to a larger or equal size.
+CREATE TABLE log_witnessed (
+	id        INTEGER PRIMARY KEY CHECK (id = 1),
+	size      INTEGER NOT NULL,
+	signed    BLOB NOT NULL,
+	quorum_at TEXT NOT NULL
+);

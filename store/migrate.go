@@ -44,6 +44,11 @@ func migrations(d dialect) ([]migration, error) {
 		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s/%s and %s have the same number", dir, ms[i-1].name, ms[i].name)
+		}
+	}
 	return ms, nil
 }
 

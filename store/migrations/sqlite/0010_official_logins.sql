@@ -1,9 +1,9 @@
--- healthcode schema 0009: every login of an official, successful or not,
+-- healthcode schema 0010: every login of an official, successful or not,
 -- where auditors can read it (GET /v1/logins). Not in the public log:
 -- addresses are personal, and a failed guess is not an act of the
 -- official's.
 CREATE TABLE official_logins (
-	id       BIGSERIAL PRIMARY KEY,
+	id       INTEGER PRIMARY KEY,
 	official TEXT NOT NULL,
 	at       TEXT NOT NULL,
 	address  TEXT NOT NULL,

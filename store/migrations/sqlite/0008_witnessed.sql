@@ -1,4 +1,4 @@
--- healthcode schema 0007, PostgreSQL dialect: witness cosignatures.
+-- healthcode schema 0008, SQLite dialect: witness cosignatures.
 
 -- The newest checkpoint whose witness cosignatures meet the server's
 -- witness policy: the log's signed checkpoint with the cosignature lines
@@ -6,8 +6,8 @@
 -- met (the quorum-th newest cosignature timestamp). One row; it only ever
 -- moves to a larger or equal size.
 CREATE TABLE log_witnessed (
-	id        BIGINT PRIMARY KEY CHECK (id = 1),
-	size      BIGINT NOT NULL,
-	signed    BYTEA NOT NULL,
+	id        INTEGER PRIMARY KEY CHECK (id = 1),
+	size      INTEGER NOT NULL,
+	signed    BLOB NOT NULL,
 	quorum_at TEXT NOT NULL
 );

@@ -61,6 +61,9 @@ type Difference struct {
 	// The values compared, for the fingerprint of the difference; never
 	// shown (they may be personal).
 	stored, logged []string
+	// side is -1 for a row stored but not in the log, 1 for a row of the
+	// log not stored, 0 for columns that differ.
+	side int
 }
 
 // fingerprint identifies the difference: the same edit found again gives

@@ -99,10 +99,14 @@ type Auditor struct {
 // sweepCursor is where a sweep stands: kept in audit_state as "sweep".
 type sweepCursor struct {
 	Table   string   `json:"table"`   // the table being compared
+	Phase   string   `json:"phase"`   // "": its live rows; phaseLog: the projection's
 	Key     []string `json:"key"`     // the last key compared in it; nil: none yet
 	Rows    int64    `json:"rows"`    // rows compared so far
 	Started string   `json:"started"` // when the sweep started
 }
+
+// phaseLog is the second phase of a table's sweep: the projection's keys.
+const phaseLog = "log"
 
 // auditTables are the tables a sweep compares, in order: every projected
 // table, then code_heads (operational, written with the log) against the
@@ -367,61 +371,67 @@ func (a *Auditor) sweepChunk(ctx context.Context, snap *sql.Tx) (bool, error) {
 		ti = 0
 	}
 	t := &auditTables[ti]
-	d := a.db.dialect
-	// The chunk ends at the key of the SweepRows-th live row after the
-	// cursor; the last chunk of a table has no end.
+	// A chunk is the next SweepRows keys after the cursor, in the order of
+	// the table's primary key (an index scan on either engine; PostgreSQL's
+	// collation need not be byte order): first the live table's keys, then
+	// (phase "log") the projection's, which finds the rows of the log that
+	// are not stored. Each chunk's rows are then compared by key.
+	list, d, from := querier(snap), a.db.dialect, t.name
+	if c.Phase == phaseLog {
+		list, d, from = a.shadow.db, sqliteDialect{}, t.rebuiltFrom()
+	}
 	var after []any
 	cond := ""
 	if c.Key != nil {
 		after = t.keyArgs(c.Key)
-		cond = " WHERE " + t.keyAfter(d, ">")
+		cond = " WHERE " + t.keyAfter(">")
 	}
 	keyCols := strings.Join(t.key, ", ")
-	rows, err := snap.QueryContext(ctx, d.rebind("SELECT "+keyCols+" FROM "+t.name+cond+" ORDER BY "+t.orderBy(d)+
-		" LIMIT 1 OFFSET "+strconv.Itoa(a.cfg.SweepRows-1)), after...)
+	rows, err := list.QueryContext(ctx, d.rebind("SELECT "+keyCols+" FROM "+from+cond+" ORDER BY "+keyCols+
+		" LIMIT "+strconv.Itoa(a.cfg.SweepRows)), after...)
 	if err != nil {
 		return false, fmt.Errorf("audit sweep %s: %w", t.name, err)
 	}
-	var end []string
-	if rows.Next() {
-		if end, err = rowValues(rows, len(t.key)); err != nil {
+	var keys [][]string
+	for rows.Next() {
+		k, err := rowValues(rows, len(t.key))
+		if err != nil {
 			rows.Close()
 			return false, err
 		}
+		keys = append(keys, k)
 	}
 	if err := rows.Close(); err != nil {
 		return false, err
 	}
-	var conds []string
-	args := append([]any(nil), after...)
-	if c.Key != nil {
-		conds = append(conds, ">")
-	}
-	if end != nil {
-		conds = append(conds, "<=")
-		args = append(args, t.keyArgs(end)...)
-	}
-	where := func(d dialect) string {
-		parts := make([]string, len(conds))
-		for i, op := range conds {
-			parts[i] = t.keyAfter(d, op)
+	if len(keys) > 0 {
+		args := make([]any, 0, len(keys)*len(t.key))
+		for _, k := range keys {
+			args = append(args, t.keyArgs(k)...)
 		}
-		return strings.Join(parts, " AND ")
+		where := func(dialect) string { return t.keyIn(len(keys)) }
+		// The log phase reports only the rows not stored: the others were
+		// compared in the live phase.
+		var only func(Difference) bool
+		if c.Phase == phaseLog {
+			only = func(d Difference) bool { return d.side > 0 }
+		}
+		n, err := a.compareCount(ctx, snap, t, where, args, only)
+		if err != nil {
+			return false, fmt.Errorf("audit sweep %s: %w", t.name, err)
+		}
+		if c.Phase != phaseLog {
+			c.Rows += int64(n)
+		}
 	}
-	if len(conds) == 0 {
-		where = nil
-	}
-	n, err := a.compareCount(ctx, snap, t, where, args)
-	if err != nil {
-		return false, fmt.Errorf("audit sweep %s: %w", t.name, err)
-	}
-	c.Rows += int64(n)
 	complete := false
 	switch {
-	case end != nil:
-		c.Key = end
+	case len(keys) == a.cfg.SweepRows:
+		c.Key = keys[len(keys)-1]
+	case c.Phase != phaseLog:
+		c.Phase, c.Key = phaseLog, nil
 	case ti+1 < len(auditTables):
-		c.Table, c.Key = auditTables[ti+1].name, nil
+		c.Table, c.Phase, c.Key = auditTables[ti+1].name, "", nil
 	default:
 		complete = true
 	}
@@ -465,15 +475,18 @@ func (a *Auditor) sweepChunk(ctx context.Context, snap *sql.Tx) (bool, error) {
 // compare compares t's rows selected by where in the live snapshot with
 // the projection's, raising an alert for each difference.
 func (a *Auditor) compare(ctx context.Context, snap *sql.Tx, t *projTable, where func(dialect) string, args []any) error {
-	_, err := a.compareCount(ctx, snap, t, where, args)
+	_, err := a.compareCount(ctx, snap, t, where, args, nil)
 	return err
 }
 
-func (a *Auditor) compareCount(ctx context.Context, snap *sql.Tx, t *projTable, where func(dialect) string, args []any) (int, error) {
+// compareCount is compare, raising alerts only for the differences only
+// accepts (nil: all); it returns how many live rows it compared.
+func (a *Auditor) compareCount(ctx context.Context, snap *sql.Tx, t *projTable, where func(dialect) string, args []any, only func(Difference) bool) (int, error) {
 	var diffs []Difference
 	n, err := compareRows(ctx, t, a.db.dialect, snap, a.shadow.db, where, args, func(d Difference) {
-		d.Table = t.name
-		diffs = append(diffs, d)
+		if only == nil || only(d) {
+			diffs = append(diffs, d)
+		}
 	})
 	if err != nil {
 		return n, err
@@ -627,16 +640,13 @@ func (t *projTable) keyArgs(key []string) []any {
 	return out
 }
 
-// keyAfter is the condition "t's key op (?, ...)" in d, in the order
-// orderBy sorts by.
-func (t *projTable) keyAfter(d dialect, op string) string {
-	cols := make([]string, len(t.key))
+// keyAfter is the condition "t's key op (?, ...)", in the order of the
+// table's primary key.
+func (t *projTable) keyAfter(op string) string {
+	cols := t.key
 	ph := make([]string, len(t.key))
-	for i, k := range t.key {
-		cols[i], ph[i] = k, "?"
-		if d.name() == Postgres && !t.ints[k] {
-			cols[i] += ` COLLATE "C"`
-		}
+	for i := range ph {
+		ph[i] = "?"
 	}
 	if len(cols) == 1 {
 		return cols[0] + " " + op + " ?"

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -80,6 +81,27 @@ func TestAuditorFindsEditedRows(t *testing.T) {
 			if got := integrityAlertsOn(t, w.db, "facts", factKey); len(got) != 1 || !slices.Equal(got[0], []string{"recorded_by"}) {
 				t.Fatalf("after sweep %d: integrity alerts on facts %s: %v, want one naming recorded_by", 2+i, factKey, got)
 			}
+		}
+
+		// A history row deleted, and a spurious access-log row inserted:
+		// rows of the log not stored, rows stored not in the log.
+		var change int64
+		if err := raw.QueryRow("SELECT MAX(log_index) FROM code_changes").Scan(&change); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(rebind("DELETE FROM code_changes WHERE log_index = ?"), change); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec("INSERT INTO data_access (log_index, resident, official, post, what, at) VALUES (999999, 'r_test000002', 'o_cmdc', '410105', 'code', '2026-11-01T08:00:00.000Z')"); err != nil {
+			t.Fatal(err)
+		}
+		w.now = w.now.Add(store.DefaultAuditInterval + time.Minute)
+		mustStep(t, a)
+		if got := integrityAlertsOn(t, w.db, "code_changes", fmt.Sprint(change)); len(got) != 1 || len(got[0]) != 0 {
+			t.Errorf("history row deleted: alerts %v, want one naming the row", got)
+		}
+		if got := integrityAlertsOn(t, w.db, "data_access", "999999"); len(got) != 1 || len(got[0]) != 0 {
+			t.Errorf("spurious row: alerts %v, want one naming the row", got)
 		}
 
 		// A new entry's row, edited before the auditor sees the entry.

@@ -61,6 +61,9 @@ type Difference struct {
 	// The values compared, for the fingerprint of the difference; never
 	// shown (they may be personal).
 	stored, logged []string
+	// side is -1 for a row stored but not in the log, 1 for a row of the
+	// log not stored, 0 for columns that differ.
+	side int
 }
 
 // fingerprint identifies the difference: the same edit found again gives
@@ -157,13 +160,11 @@ func (db *DB) codeDifference(ctx context.Context, c *healthcode.CodeState, row b
 		return &Difference{Entry: idx, What: lc.bad}, nil
 	}
 	v := &lc.v
-	fids, err := json.Marshal(c.FactIDs)
-	if err != nil {
-		return nil, err
-	}
-	lfids, err := json.Marshal(v.FactIDs)
-	if err != nil {
-		return nil, err
+	fids, lfids := "", ""
+	if !slices.Equal(c.FactIDs, v.FactIDs) { // encoded only to be shown
+		a, _ := json.Marshal(c.FactIDs)
+		b, _ := json.Marshal(v.FactIDs)
+		fids, lfids = string(a), string(b)
 	}
 	d := &Difference{Entry: idx}
 	for _, col := range []struct{ name, stored, logged string }{
@@ -172,7 +173,7 @@ func (db *DB) codeDifference(ctx context.Context, c *healthcode.CodeState, row b
 		{"ruleset", c.RuleSet, v.Ruleset},
 		{"ruleset_version", fmt.Sprint(c.RuleSetVersion), fmt.Sprint(v.RulesetVersion)},
 		{"rule", c.Rule, v.Rule},
-		{"fact_ids", string(fids), string(lfids)},
+		{"fact_ids", fids, lfids},
 	} {
 		if col.stored != col.logged {
 			d.Columns = append(d.Columns, col.name)

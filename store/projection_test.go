@@ -477,6 +477,14 @@ func TestRebuild(t *testing.T) {
 		if _, err := rb.Login(context.Background(), "login-o_cmdc", "correct horse battery"); err != nil {
 			t.Errorf("login on the rebuilt database: %v", err)
 		}
+		// It serves every code: the code routes' check against the log
+		// (code_heads, rebuilt from the projected codes) passes.
+		for i := range 6 {
+			r := fmt.Sprintf("r_test%06d", i)
+			if _, err := rb.Code(self(r), r); err != nil {
+				t.Errorf("code of %s on the rebuilt database: %v", r, err)
+			}
+		}
 		if err := w.db.RebuildInto(context.Background(), into, nil); healthcode.ErrorCode(err) != healthcode.EINVALID {
 			t.Errorf("rebuild into a non-empty database: %v", err)
 		}

@@ -354,14 +354,14 @@ func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt que
 		}
 		switch {
 		case c < 0: // stored, not in the log
-			emit(Difference{Table: t.name, Key: key(lv), Entry: -1, What: fmt.Sprintf("%s %s is stored, but no log entry records it", t.name, key(lv))})
+			emit(Difference{Table: t.name, Key: key(lv), Entry: -1, side: -1, What: fmt.Sprintf("%s %s is stored, but no log entry records it", t.name, key(lv))})
 			nlive++
 			if lv, err = next(lrows, len(cols)); err != nil {
 				return nlive, err
 			}
 		case c > 0: // in the log, not stored
 			idx, _ := strconv.ParseInt(rv[len(cols)], 10, 64)
-			emit(Difference{Table: t.name, Key: key(rv), Entry: idx, What: fmt.Sprintf("records %s %s, which is not stored", t.name, key(rv))})
+			emit(Difference{Table: t.name, Key: key(rv), Entry: idx, side: 1, What: fmt.Sprintf("records %s %s, which is not stored", t.name, key(rv))})
 			if rv, err = next(rrows, len(cols)+2); err != nil {
 				return nlive, err
 			}

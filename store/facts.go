@@ -36,7 +36,8 @@ type RecordResult struct {
 }
 
 // RecordFacts stores a batch of facts from the actor in the context: a
-// registered source (only the kinds it is registered for), or an official
+// registered source (only the kinds it is registered for, about residents
+// and areas inside the jurisdiction it is registered for), or an official
 // entering facts by hand (only the kinds their role may enter, about
 // residents and areas inside their jurisdiction). The batch is accepted or
 // rejected whole; a rejected batch's error (EINVALID) lists every error
@@ -67,6 +68,7 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 		if src, err = db.source(ctx, actor.ID); err != nil {
 			return nil, err
 		}
+		actor.Jurisdiction = src.Jurisdiction // its scope, as registered
 	}
 	release, err := db.cpuSlot(ctx)
 	if err != nil {
@@ -476,9 +478,15 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 			fail(line, "subject", "no resident %q", f.Subject)
 			continue
 		}
-		if actor.Kind == healthcode.ActorOfficial {
+		switch actor.Kind {
+		case healthcode.ActorOfficial:
 			if err := healthcode.Authorize(actor, healthcode.OpRecordFact, target, f.Subject); err != nil {
 				fail(line, "subject", "%s is outside your jurisdiction %s", f.Subject, actor.Jurisdiction)
+				continue
+			}
+		case healthcode.ActorSource:
+			if !healthcode.Covers(actor.Jurisdiction, target) {
+				fail(line, "subject", "%s (in %s) is outside the jurisdiction %s this source is registered for", f.Subject, target, actor.Jurisdiction)
 				continue
 			}
 		}

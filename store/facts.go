@@ -446,6 +446,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 	res := &RecordResult{}
 	var fresh []int // indexes of facts to store
 	seen := map[string]int{}
+	var designations []*healthcode.Fact // earlier in the batch
 	for i := range facts {
 		f := &facts[i]
 		line := i + 1
@@ -489,6 +490,21 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 				fail(line, "subject", "%s (in %s) is outside the jurisdiction %s this source is registered for", f.Subject, target, actor.Jurisdiction)
 				continue
 			}
+		}
+		if f.Kind == rules.KindRiskArea {
+			if msg, ok := checkDesignationLength(f, t.db.limits.MaxDesignation); !ok {
+				fail(line, "payload.until", "%s", msg)
+				continue
+			}
+			msg, ok, err := t.checkDesignationCap(f, designations)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				fail(line, "subject", "%s", msg)
+				continue
+			}
+			designations = append(designations, f)
 		}
 		var cited []string
 		if cites(f.Kind) {
@@ -765,13 +781,11 @@ func (t *Tx) caseStatuses(ids []string) (map[string]bool, error) {
 }
 
 // raises reports whether a hand-entered fact would make a code more
-// severe: for a person fact, that resident's; for a risk area, any
-// designation above low counts as raising (it can turn many codes).
+// severe under the ruleset in force: for a person fact, that resident's;
+// for a designation, any resident's or a visitor's (raisesArea).
 func (t *Tx) raises(f *healthcode.Fact) (bool, error) {
 	if f.Kind == rules.KindRiskArea {
-		var p struct{ Level string }
-		json.Unmarshal(f.Payload, &p)
-		return p.Level != "low", nil
+		return t.raisesArea(f)
 	}
 	list, err := t.db.published(t.ctx, t.tx)
 	if err != nil {

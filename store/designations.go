@@ -189,3 +189,53 @@ func (t *Tx) raisesArea(f *healthcode.Fact) (bool, error) {
 	}
 	return false, nil
 }
+
+// restoredRaised returns the residents restored by an appeal granted since
+// whom the designation f would raise under the ruleset in force, with
+// their appeals: the re-raise guard's subjects for a designation.
+func (t *Tx) restoredRaised(f *healthcode.Fact, since time.Time) ([]string, map[string]granted, error) {
+	rows, err := t.query(`SELECT DISTINCT a.resident, r.jurisdiction FROM appeals a
+		JOIN facts v ON v.subject = a.resident AND v.kind = 'area_visit' AND v.status = 'active' AND v.area LIKE ?
+		JOIN residents r ON r.id = a.resident
+		WHERE a.status = 'granted' AND a.decided_at >= ? ORDER BY a.resident`, healthcode.CodePrefix(f.Subject)+"%", fmtTime(since))
+	if err != nil {
+		return nil, nil, err
+	}
+	homes := map[string]string{}
+	var ids []string
+	for rows.Next() {
+		var id, home string
+		if err := rows.Scan(&id, &home); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		ids, homes[id] = append(ids, id), home
+	}
+	if err := rows.Close(); err != nil || len(ids) == 0 {
+		return nil, nil, err
+	}
+	list, err := t.db.published(t.ctx, t.tx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var raised []string
+	for _, id := range ids {
+		rs := applicable(list, homes[id], t.now)
+		if rs == nil {
+			continue
+		}
+		in, err := t.input(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		up, err := rules.Raises(rs, in, forEval(*f))
+		if err != nil {
+			return nil, nil, err
+		}
+		if up {
+			raised = append(raised, id)
+		}
+	}
+	appeals, err := t.grantedSince(raised, since)
+	return raised, appeals, err
+}

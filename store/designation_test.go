@@ -214,3 +214,36 @@ func TestReraiseByDesignation(t *testing.T) {
 		mustVerified(t, w.db)
 	})
 }
+
+// TestDesignationManyVisitors: a designation of a place with more visiting
+// residents than the store evaluates inside a write counts as raising and
+// waits for a second command officer, even a "low" one under the default
+// ruleset.
+func TestDesignationManyVisitors(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustDesignationWorld(t, dsn, store.Limits{})
+		var rs []healthcode.Resident
+		var visits []healthcode.Fact
+		arrived := w.now.Add(-30 * time.Minute)
+		for i := range 1001 {
+			r := resident(1000+i, "410105001001")
+			rs = append(rs, r)
+			visits = append(visits, w.fact(fmt.Sprint("mv-", i), "area_visit", r.ID, arrived, fmt.Sprintf(`{"area":"410105001001","arrived_at":%q,"departed_at":%q}`,
+				arrived.Format(time.RFC3339), arrived.Add(10*time.Minute).Format(time.RFC3339))))
+		}
+		if err := w.db.CreateResidents(system, rs); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.RecordFacts(as(healthcode.Actor{Kind: healthcode.ActorSource, ID: "s_itin"}), visits); err != nil {
+			t.Fatal(err)
+		}
+		res, err := w.db.RecordFacts(as(cmdCounty), []healthcode.Fact{w.designation("ra-1", "410105001001", "low", 72*time.Hour)})
+		if err != nil || res.Facts[0].Status != "pending" {
+			t.Fatalf("designation of a place with 1,001 visitors: %+v %v, want pending", res, err)
+		}
+		res, err = w.db.RecordFacts(as(cmdCounty), []healthcode.Fact{w.designation("ra-2", "410105001002", "low", 72*time.Hour)})
+		if err != nil || res.Facts[0].Status != "active" {
+			t.Fatalf("designation of a place with one visitor: %+v %v, want active", res, err)
+		}
+	})
+}

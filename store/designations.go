@@ -125,6 +125,11 @@ func (t *Tx) checkDesignationCap(f *healthcode.Fact, batch []*healthcode.Fact) (
 	return "", true, nil
 }
 
+// maxRaiseChecks bounds the residents raisesArea evaluates in the write
+// transaction; a designation of a place with more visitors counts as
+// raising (it waits for a second command officer) without evaluating them.
+const maxRaiseChecks = 1000
+
 // raisesArea reports whether a designation would make any code more severe
 // under the ruleset in force: the code of a visitor who comes while it is
 // in force (so a designation of a place nobody has visited yet raises too,
@@ -157,8 +162,8 @@ func (t *Tx) raisesArea(f *healthcode.Fact) (bool, error) {
 			return raises, err
 		}
 	}
-	rows, err := t.query("SELECT DISTINCT f.subject, r.jurisdiction FROM facts f JOIN residents r ON r.id = f.subject WHERE f.kind = 'area_visit' AND f.status = 'active' AND f.area LIKE ? ORDER BY f.subject",
-		healthcode.CodePrefix(f.Subject)+"%")
+	rows, err := t.query("SELECT DISTINCT f.subject, r.jurisdiction FROM facts f JOIN residents r ON r.id = f.subject WHERE f.kind = 'area_visit' AND f.status = 'active' AND f.area LIKE ? ORDER BY f.subject LIMIT ?",
+		healthcode.CodePrefix(f.Subject)+"%", maxRaiseChecks+1)
 	if err != nil {
 		return false, err
 	}
@@ -173,6 +178,11 @@ func (t *Tx) raisesArea(f *healthcode.Fact) (bool, error) {
 	}
 	if err := rows.Close(); err != nil {
 		return false, err
+	}
+	if len(visitors) > maxRaiseChecks {
+		// Too many to evaluate inside the write: count it as raising, so
+		// it waits for a second command officer.
+		return true, nil
 	}
 	for _, v := range visitors {
 		rs := applicable(list, v[1], t.now)

@@ -189,3 +189,24 @@ func TestParseFactsDuplicateKeys(t *testing.T) {
 		t.Fatalf("good fact: %v %+v", err, facts)
 	}
 }
+
+// BenchmarkParseFactsArray is BenchmarkParseFacts for the same batch as a
+// JSON array.
+func BenchmarkParseFactsArray(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("[")
+	for i := range 1000 {
+		if i > 0 {
+			sb.WriteString(",\n")
+		}
+		fmt.Fprintf(&sb, `{"id":"pcr-%d","kind":"test_result","subject":"r_%08d","observed_at":"2026-11-01T08:00:00Z","evidence":"report %d","payload":{"method":"pcr","result":"negative","sampled_at":"2026-11-01T08:00:00Z","lab":"lab"}}`, i, i, i)
+	}
+	sb.WriteString("]")
+	body := []byte(sb.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := parseFacts(bytes.NewReader(body)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -54,6 +54,11 @@ func TestCheckBadRulesets(t *testing.T) {
 			`testdata/bad_yaml.yaml:6: unknown key "owner" in ruleset`,
 			"testdata/bad_yaml.yaml:9: colour: a rule raises a code to yellow or red; green is what no rule matching means",
 		}},
+		{"duplicate_keys.yaml", []string{
+			`testdata/duplicate_keys.yaml:4: duplicate key "scope" in ruleset`,
+			`testdata/duplicate_keys.yaml:10: duplicate key "en" in reason`,
+			`testdata/duplicate_keys.yaml:16: example payload: mapping key "level" already defined at line 16`,
+		}},
 		{"yaml_syntax.yaml", []string{
 			"testdata/yaml_syntax.yaml:3: yaml: did not find expected '-' indicator",
 		}},

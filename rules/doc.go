@@ -7,6 +7,7 @@
 // Evaluate computes a resident's colour, the rule that decided it, the facts
 // it rests on, and when it could next change.
 //
-// The package imports only the standard library, the root package, cel-go
-// and yaml.v3. It does no I/O and reads no clock: the time is an input.
+// The package imports only the standard library, the root package, cel-go,
+// yaml.v3 and go-json-experiment's jsontext (which finds a duplicate name
+// in a payload). It does no I/O and reads no clock: the time is an input.
 package rules

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -101,6 +102,13 @@ func (p *parser) fact(ex *example, n *yaml.Node) (healthcode.Fact, bool) {
 		"payload": func(n *yaml.Node) {
 			var v map[string]any
 			if err := n.Decode(&v); err != nil {
+				// A key given twice is a *yaml.TypeError "line N: mapping key ... already defined".
+				var te *yaml.TypeError
+				if errors.As(err, &te) && len(te.Errors) > 0 && strings.Contains(te.Errors[0], "already defined") {
+					_, msg, _ := strings.Cut(te.Errors[0], ": ")
+					p.errorf(n, "example payload: %s", msg)
+					return
+				}
 				p.errorf(n, "payload must be a mapping")
 				return
 			}

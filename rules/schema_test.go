@@ -52,6 +52,7 @@ func TestValidateFactBad(t *testing.T) {
 		{"missing field", withPayload(tr, `{"method":"pcr","result":"negative","lab":"x"}`), "payload.sampled_at"},
 		{"ill-typed string", withPayload(tr, `{"method":1,"result":"negative","sampled_at":"2022-07-10T08:00:00+08:00","lab":"x"}`), "payload.method"},
 		{"null field", withPayload(tr, `{"method":"pcr","result":null,"sampled_at":"2022-07-10T08:00:00+08:00","lab":"x"}`), "payload.result"},
+		{"duplicate field", withPayload(tr, `{"method":"pcr","result":"negative","result":"positive","sampled_at":"2022-07-10T08:00:00+08:00","lab":"x"}`), "payload.result"},
 		{"bad enum", withPayload(tr, `{"method":"pcr","result":"maybe","sampled_at":"2022-07-10T08:00:00+08:00","lab":"x"}`), "payload.result"},
 		{"empty string", withPayload(tr, `{"method":"pcr","result":"negative","sampled_at":"2022-07-10T08:00:00+08:00","lab":""}`), "payload.lab"},
 		{"time not RFC 3339", withPayload(tr, `{"method":"pcr","result":"negative","sampled_at":"2022-07-10 08:00","lab":"x"}`), "payload.sampled_at"},

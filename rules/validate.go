@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -11,6 +13,7 @@ import (
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/healthcode/healthcode"
 )
@@ -28,6 +31,9 @@ import (
 func ValidateFact(f *healthcode.Fact, now time.Time) error {
 	if err := f.Validate(); err != nil {
 		return err
+	}
+	if field := duplicateField(f.Payload); field != "" {
+		return healthcode.FieldErrorf(field, "is given more than once: each field may appear only once")
 	}
 	d, err := decode(f)
 	if err != nil {
@@ -184,6 +190,26 @@ func decode(f *healthcode.Fact) (*decoded, error) {
 		d.cases = nil // a case status is the case itself, not a citation
 	}
 	return d, nil
+}
+
+// duplicateField is the first member name that the JSON text payload gives
+// twice, at any depth, as a field ("payload.result"); "" if there is none.
+// A duplicate is ambiguous: the evaluator would take one value and a reader
+// of the logged text might take the other.
+func duplicateField(payload []byte) string {
+	if jsontext.Value(payload).IsValid() {
+		return ""
+	}
+	_, err := jsontext.NewDecoder(bytes.NewReader(payload)).ReadValue()
+	var se *jsontext.SyntacticError
+	if !errors.As(err, &se) || !errors.Is(se.Err, jsontext.ErrDuplicateName) {
+		return ""
+	}
+	field := "payload"
+	for tok := range se.JSONPointer.Tokens() {
+		field += "." + tok
+	}
+	return field
 }
 
 // decodeObject decodes a JSON object's members, each left encoded for

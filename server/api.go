@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/healthcode/healthcode"
 )
@@ -107,38 +105,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // decodeJSON reads one JSON value from the body into v: the body limit
-// applies, unknown fields and trailing data are errors, and every error
-// names what was wrong and where.
+// applies, unknown or duplicate fields and trailing data are errors
+// (decodeStrict), and every error names what was wrong and where.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err, s.cfg.MaxBodyBytes)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return healthcode.Errorf(healthcode.EINVALID, "request body has data after the JSON value")
-	}
-	return nil
-}
-
-func jsonError(err error, limit int64) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	var me *http.MaxBytesError
-	switch {
-	case errors.As(err, &me):
-		return healthcode.Errorf(healthcode.EINVALID, "request body is larger than %d bytes", limit)
-	case errors.Is(err, io.EOF):
-		return healthcode.Errorf(healthcode.EINVALID, "request body is empty: want a JSON object")
-	case errors.As(err, &se):
-		return healthcode.Errorf(healthcode.EINVALID, "malformed JSON at byte %d: %v", se.Offset, se)
-	case errors.As(err, &te):
-		return healthcode.FieldErrorf(te.Field, "must be %s, not %s", te.Type, te.Value)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return healthcode.Errorf(healthcode.EINVALID, "unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return healthcode.Errorf(healthcode.EINVALID, "malformed JSON: body ends early")
-	}
-	return healthcode.Errorf(healthcode.EINVALID, "malformed JSON: %v", err)
+	return decodeStrictRead(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), v, s.cfg.MaxBodyBytes)
 }

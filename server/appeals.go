@@ -1,9 +1,6 @@
 package server
 
 import (
-	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -29,14 +26,8 @@ type appealRequest struct {
 
 func (s *Server) handleFileAppeal(w http.ResponseWriter, r *http.Request) {
 	var req appealRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAppealBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		s.writeError(w, r, jsonError(err, maxAppealBody))
-		return
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		s.writeError(w, r, healthcode.Errorf(healthcode.EINVALID, "request body has data after the JSON value"))
+	if err := decodeStrictRead(http.MaxBytesReader(w, r.Body, maxAppealBody), &req, maxAppealBody); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	in := store.AppealRequest{Resident: req.Resident, FactKeys: req.FactKeys, Statement: req.Statement, ConsentRef: req.ConsentRef}

@@ -3,11 +3,12 @@ package server
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/store"
@@ -135,15 +136,17 @@ func (b *factBatch) readLines(br *bufio.Reader, first int) error {
 	}
 }
 
-// readArray reads a JSON array of facts, item by item.
+// readArray reads a JSON array of facts, item by item. The stream itself
+// lets duplicate names and invalid UTF-8 through, so that decodeFact
+// refuses them with the item's number.
 func (b *factBatch) readArray(br *bufio.Reader) error {
-	dec := json.NewDecoder(br)
-	if _, err := dec.Token(); err != nil {
+	dec := jsontext.NewDecoder(br, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if _, err := dec.ReadToken(); err != nil {
 		return bodyError(err)
 	}
-	for i := 1; dec.More(); i++ {
-		var item json.RawMessage
-		if err := dec.Decode(&item); err != nil {
+	for i := 1; dec.PeekKind() != ']'; i++ {
+		item, err := dec.ReadValue()
+		if err != nil {
 			return bodyError(err)
 		}
 		if len(item) > maxFactLine {
@@ -153,29 +156,25 @@ func (b *factBatch) readArray(br *bufio.Reader) error {
 			return err
 		}
 	}
-	if _, err := dec.Token(); err != nil {
+	if _, err := dec.ReadToken(); err != nil {
 		return bodyError(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return healthcode.Errorf(healthcode.EINVALID, "request body has data after the JSON array")
 	}
 	return nil
 }
 
-// decodeFact decodes one fact object; unknown fields, data after it and
-// nesting deeper than maxFactDepth are errors.
+// decodeFact decodes one fact object, strictly (decodeStrict): unknown or
+// duplicate fields, data after it and nesting deeper than maxFactDepth are
+// errors.
 func decodeFact(item []byte) (healthcode.Fact, error) {
 	if tooDeep(item, maxFactDepth) {
 		return healthcode.Fact{}, healthcode.Errorf(healthcode.EINVALID, "objects and arrays nested deeper than %d", maxFactDepth)
 	}
 	var fj factJSON
-	dec := json.NewDecoder(bytes.NewReader(item))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&fj); err != nil {
-		return healthcode.Fact{}, jsonError(err, maxFactsBody)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return healthcode.Fact{}, healthcode.Errorf(healthcode.EINVALID, "data after the fact object")
+	if err := decodeStrict(item, &fj); err != nil {
+		return healthcode.Fact{}, err
 	}
 	return healthcode.Fact{ID: fj.ID, Kind: fj.Kind, Subject: fj.Subject, ObservedAt: fj.ObservedAt, Evidence: fj.Evidence, Payload: fj.Payload}, nil
 }
@@ -232,5 +231,5 @@ func bodyError(err error) error {
 	if errors.As(err, &me) {
 		return healthcode.Errorf(healthcode.EINVALID, "request body is larger than %d bytes: split the batch", maxFactsBody)
 	}
-	return jsonError(err, maxFactsBody)
+	return strictError(err, maxFactsBody)
 }

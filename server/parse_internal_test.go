@@ -149,3 +149,64 @@ func BenchmarkParseFacts(b *testing.B) {
 		}
 	}
 }
+
+// TestParseFactsDuplicateKeys: a name given twice, in the fact or in its
+// payload, in NDJSON or a JSON array, is refused with the line and the
+// field named; so is a name that differs only in case (encoding/json would
+// have matched it case-insensitively and taken the last).
+func TestParseFactsDuplicateKeys(t *testing.T) {
+	const good = `{"id":"a","kind":"test_result","subject":"r_1","observed_at":"2026-11-01T08:00:00Z","payload":{"method":"pcr","result":"negative"}}`
+	for _, tc := range []struct {
+		name, fact, field string
+	}{
+		{"fact id", strings.Replace(good, `"id":"a"`, `"id":"a","id":"b"`, 1), "id"},
+		{"payload result", strings.Replace(good, `"result":"negative"`, `"result":"negative","result":"positive"`, 1), "payload.result"},
+		{"nested", strings.Replace(good, `"method":"pcr"`, `"method":{"x":1,"x":2}`, 1), "payload.method.x"},
+		{"case variant", strings.Replace(good, `"id":"a"`, `"id":"a","ID":"b"`, 1), "ID"},
+	} {
+		for _, body := range []struct {
+			name string
+			text string
+			line int
+		}{
+			{"NDJSON", good + "\n" + tc.fact + "\n", 2},
+			{"array", "[" + good + ",\n" + tc.fact + "]", 2},
+		} {
+			t.Run(tc.name+"/"+body.name, func(t *testing.T) {
+				facts, _, err := parseFacts(strings.NewReader(body.text))
+				var he *healthcode.Error
+				if !errors.As(err, &he) {
+					t.Fatalf("parseFacts = %d facts, %v; want a *healthcode.Error", len(facts), err)
+				}
+				if he.Line != body.line || he.Field != tc.field {
+					t.Errorf("error at line %d field %q, want line %d field %q (%v)", he.Line, he.Field, body.line, tc.field, err)
+				}
+			})
+		}
+	}
+	facts, _, err := parseFacts(strings.NewReader(good))
+	if err != nil || len(facts) != 1 || string(facts[0].Payload) != `{"method":"pcr","result":"negative"}` {
+		t.Fatalf("good fact: %v %+v", err, facts)
+	}
+}
+
+// BenchmarkParseFactsArray is BenchmarkParseFacts for the same batch as a
+// JSON array.
+func BenchmarkParseFactsArray(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("[")
+	for i := range 1000 {
+		if i > 0 {
+			sb.WriteString(",\n")
+		}
+		fmt.Fprintf(&sb, `{"id":"pcr-%d","kind":"test_result","subject":"r_%08d","observed_at":"2026-11-01T08:00:00Z","evidence":"report %d","payload":{"method":"pcr","result":"negative","sampled_at":"2026-11-01T08:00:00Z","lab":"lab"}}`, i, i, i)
+	}
+	sb.WriteString("]")
+	body := []byte(sb.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := parseFacts(bytes.NewReader(body)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

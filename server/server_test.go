@@ -240,3 +240,45 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIDuplicateKeys: a body that gives a field twice is refused with the
+// field named, on every kind of body: a plain one (login), one decoded by
+// its handler (an appeal) and a ruleset sent as JSON.
+func TestAPIDuplicateKeys(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		f := mustFixture(t, dsn)
+		if err := f.db.CreateOfficial(system, healthcode.Official{ID: "o_cmd", Name: "孙八", Role: healthcode.RoleCommand, Jurisdiction: "410000"}, "login-o_cmd", password); err != nil {
+			t.Fatal(err)
+		}
+		res1, cmd := f.login(t, "login-r_res1"), f.login(t, "login-o_cmd")
+		for _, tc := range []struct {
+			name, path, token, ctype, body, field string
+		}{
+			{"login", "/v1/sessions", "", "", fmt.Sprintf(`{"login":"nobody","login":"login-r_res1","password":%q}`, password), "login"},
+			{"appeal", "/v1/appeals", res1, "", `{"resident":"r_res1","fact_keys":["k"],"statement":"a","statement":"b"}`, "statement"},
+			{"ruleset", "/v1/rulesets", cmd, "application/json", `{"name":"a.yaml","source":"x: 1","source":"x: 2"}`, "source"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				req, _ := http.NewRequest("POST", f.ts.URL+tc.path, strings.NewReader(tc.body))
+				if tc.token != "" {
+					req.Header.Set("Authorization", "Bearer "+tc.token)
+				}
+				if tc.ctype != "" {
+					req.Header.Set("Content-Type", tc.ctype)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var m struct {
+					Error struct{ Code, Message string }
+				}
+				json.NewDecoder(resp.Body).Decode(&m)
+				if resp.StatusCode != 400 || !strings.HasPrefix(m.Error.Message, tc.field+": ") || !strings.Contains(m.Error.Message, "more than once") {
+					t.Errorf("%d %+v, want 400 naming %s given more than once", resp.StatusCode, m.Error, tc.field)
+				}
+			})
+		}
+	})
+}

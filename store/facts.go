@@ -36,7 +36,8 @@ type RecordResult struct {
 }
 
 // RecordFacts stores a batch of facts from the actor in the context: a
-// registered source (only the kinds it is registered for), or an official
+// registered source (only the kinds it is registered for, about residents
+// and areas inside the jurisdiction it is registered for), or an official
 // entering facts by hand (only the kinds their role may enter, about
 // residents and areas inside their jurisdiction). The batch is accepted or
 // rejected whole; a rejected batch's error (EINVALID) lists every error
@@ -67,6 +68,7 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 		if src, err = db.source(ctx, actor.ID); err != nil {
 			return nil, err
 		}
+		actor.Jurisdiction = src.Jurisdiction // its scope, as registered
 	}
 	release, err := db.cpuSlot(ctx)
 	if err != nil {
@@ -444,6 +446,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 	res := &RecordResult{}
 	var fresh []int // indexes of facts to store
 	seen := map[string]int{}
+	var designations []*healthcode.Fact // earlier in the batch
 	for i := range facts {
 		f := &facts[i]
 		line := i + 1
@@ -476,11 +479,32 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 			fail(line, "subject", "no resident %q", f.Subject)
 			continue
 		}
-		if actor.Kind == healthcode.ActorOfficial {
+		switch actor.Kind {
+		case healthcode.ActorOfficial:
 			if err := healthcode.Authorize(actor, healthcode.OpRecordFact, target, f.Subject); err != nil {
 				fail(line, "subject", "%s is outside your jurisdiction %s", f.Subject, actor.Jurisdiction)
 				continue
 			}
+		case healthcode.ActorSource:
+			if !healthcode.Covers(actor.Jurisdiction, target) {
+				fail(line, "subject", "%s (in %s) is outside the jurisdiction %s this source is registered for", f.Subject, target, actor.Jurisdiction)
+				continue
+			}
+		}
+		if f.Kind == rules.KindRiskArea {
+			if msg, ok := checkDesignationLength(f, t.db.limits.MaxDesignation); !ok {
+				fail(line, "payload.until", "%s", msg)
+				continue
+			}
+			msg, ok, err := t.checkDesignationCap(f, designations)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				fail(line, "subject", "%s", msg)
+				continue
+			}
+			designations = append(designations, f)
 		}
 		var cited []string
 		if cites(f.Kind) {
@@ -757,13 +781,11 @@ func (t *Tx) caseStatuses(ids []string) (map[string]bool, error) {
 }
 
 // raises reports whether a hand-entered fact would make a code more
-// severe: for a person fact, that resident's; for a risk area, any
-// designation above low counts as raising (it can turn many codes).
+// severe under the ruleset in force: for a person fact, that resident's;
+// for a designation, any resident's or a visitor's (raisesArea).
 func (t *Tx) raises(f *healthcode.Fact) (bool, error) {
 	if f.Kind == rules.KindRiskArea {
-		var p struct{ Level string }
-		json.Unmarshal(f.Payload, &p)
-		return p.Level != "low", nil
+		return t.raisesArea(f)
 	}
 	list, err := t.db.published(t.ctx, t.tx)
 	if err != nil {

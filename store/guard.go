@@ -52,7 +52,8 @@ func (t *Tx) checkHold(actor healthcode.Actor, key string) error {
 //   - in the cooling period after a granted appeal, a raising fact about
 //     that resident must not repeat the retracted facts' evidence reference
 //     or content (EINVALID), is held for the parent jurisdiction's command,
-//     and raises an alert;
+//     and raises an alert; so is a designation that would raise that
+//     resident (one alert per such resident);
 //   - beyond Limits.OfficialRaisesPerHour raising facts in an hour, the
 //     official's further ones are held for the parent jurisdiction's
 //     command, and crossing the threshold raises an alert.
@@ -105,6 +106,26 @@ func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh
 	}
 	if len(errs) > 0 {
 		return nil, batchError(errs)
+	}
+	// A designation that would raise a resident restored by an appeal.
+	for _, i := range pending {
+		f := &facts[i]
+		if f.Kind != rules.KindRiskArea {
+			continue
+		}
+		raised, appeals, err := t.restoredRaised(f, t.now.Add(-lim.CoolingPeriod))
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range raised {
+			g := appeals[r]
+			holds[i] = hold{scope: up, why: "reraise"}
+			if err := t.raiseAlert(AlertReraise, f.Key, actor.Jurisdiction, map[string]any{
+				"resident": r, "appeal": g.appeal, "granted_at": fmtTime(g.at), "official": actor.ID, "post": actor.Jurisdiction, "approval_scope": up, "designation": f.Subject,
+			}); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	// One official's hourly volume.

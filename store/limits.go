@@ -11,6 +11,7 @@ import (
 type Limits struct {
 	AppealDeadline time.Duration // an open appeal escalates when undecided this long; default 24 h
 	CoolingPeriod  time.Duration // after a granted appeal, re-raising needs the parent command; default 7 days
+	MaxDesignation time.Duration // a risk-area designation's until − from at most; longer is a new designation; default 14 days
 
 	OfficialRaisesPerHour int     // hand-entered raising facts per official per hour before an alert and parent approval; default 50
 	SourceSurgeFactor     float64 // a source's codes raised this hour above this many times its baseline alert; default 10
@@ -36,6 +37,7 @@ func DefaultLimits() Limits {
 	return Limits{
 		AppealDeadline:                      24 * time.Hour,
 		CoolingPeriod:                       7 * 24 * time.Hour,
+		MaxDesignation:                      14 * 24 * time.Hour,
 		OfficialRaisesPerHour:               50,
 		SourceSurgeFactor:                   10,
 		SourceSurgeMin:                      100,
@@ -66,6 +68,7 @@ func (l Limits) withDefaults() Limits {
 	}
 	setD(&l.AppealDeadline, d.AppealDeadline)
 	setD(&l.CoolingPeriod, d.CoolingPeriod)
+	setD(&l.MaxDesignation, d.MaxDesignation)
 	setD(&l.LoginWindow, d.LoginWindow)
 	setD(&l.LoginDelay, d.LoginDelay)
 	setD(&l.LoginQueueWait, d.LoginQueueWait)

@@ -91,15 +91,7 @@ func (r *replayer) entry(e *tlog.Entry) {
 		}
 		r.compiled[key] = rs
 		r.published = append(r.published, rs)
-		slices.SortStableFunc(r.published, func(a, b *rules.Ruleset) int {
-			switch {
-			case len(a.Scope()) != len(b.Scope()):
-				return len(b.Scope()) - len(a.Scope())
-			case !a.EffectiveAt().Equal(b.EffectiveAt()):
-				return b.EffectiveAt().Compare(a.EffectiveAt())
-			}
-			return b.Version() - a.Version()
-		})
+		slices.SortStableFunc(r.published, rulesetOrder)
 	case tlog.KindFactRecorded:
 		f := healthcode.Fact{Key: str("key"), ID: str("key"), Kind: str("kind"), Subject: str("subject"), Payload: p["payload"],
 			Status: healthcode.FactStatus(str("status"))}

@@ -5,7 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,6 +63,9 @@ func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*Ru
 	rs, err := rules.Parse(name, source)
 	if err != nil {
 		return nil, healthcode.Errorf(healthcode.EINVALID, "%v", err)
+	}
+	if l, _ := healthcode.LevelOf(rs.Scope()); l != healthcode.Province {
+		return nil, healthcode.FieldErrorf("scope", "%s is a %s: a ruleset is scoped to a province (一省一码: one code and one set of rules per province; local additions, 码上加码, are forbidden)", rs.Scope(), l)
 	}
 	if err := healthcode.Authorize(actor, healthcode.OpDraftRuleset, rs.Scope(), ""); err != nil {
 		return nil, err
@@ -218,8 +222,7 @@ func (c *rulesetCache) invalidate() {
 	c.mu.Unlock()
 }
 
-// published returns the compiled published rulesets, most specific scope
-// first, then latest effective, then highest version.
+// published returns the compiled published rulesets in rulesetOrder.
 func (db *DB) published(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
@@ -256,23 +259,29 @@ func (db *DB) published(ctx context.Context, q interface {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	sort.Slice(list, func(i, j int) bool {
-		a, b := list[i], list[j]
-		if len(a.Scope()) != len(b.Scope()) {
-			return len(a.Scope()) > len(b.Scope())
-		}
-		if !a.EffectiveAt().Equal(b.EffectiveAt()) {
-			return a.EffectiveAt().After(b.EffectiveAt())
-		}
-		return a.Version() > b.Version()
-	})
+	slices.SortStableFunc(list, rulesetOrder)
 	c.list, c.mark, c.stale = list, mark, false
 	return list, nil
 }
 
+// rulesetOrder orders published rulesets as applicable looks for the one
+// in force: latest effective first, then highest version, then id. There
+// is no precedence by scope: a ruleset is scoped to a province (drafts
+// below one are refused), so the one in force for a resident is the
+// latest effective of their province.
+func rulesetOrder(a, b *rules.Ruleset) int {
+	if c := b.EffectiveAt().Compare(a.EffectiveAt()); c != 0 {
+		return c
+	}
+	if c := b.Version() - a.Version(); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID(), b.ID())
+}
+
 // applicable returns the ruleset in force at now for a resident living in
-// home: the most specific published scope covering home, then the latest
-// effective, then the highest version. nil if none.
+// home: the first in rulesetOrder whose scope covers home and that is
+// effective at now. nil if none.
 func applicable(list []*rules.Ruleset, home string, now time.Time) *rules.Ruleset {
 	for _, rs := range list {
 		if healthcode.Covers(rs.Scope(), home) && !rs.EffectiveAt().After(now) {

@@ -50,22 +50,29 @@ func seedDemoStory(ctx context.Context, e *env, st *store.DB, p *demo.Province) 
 	patient, red, yellow, pending := res(logins[4].ResidentIndex), res(logins[1].ResidentIndex), res(logins[2].ResidentIndex), res(logins[3].ResidentIndex)
 	now := time.Now().UTC().Truncate(time.Second)
 	day := now.Add(-26 * time.Hour)
-	lab := p.Sources[0] // a city's PCR lab
 
-	// 1. Routine negative PCRs for the first 200 residents, and the patient's positive one.
-	var tests []healthcode.Fact
+	// 1. Routine negative PCRs for the first 200 residents, and the patient's
+	// positive one, each from the PCR lab of the resident's city (a source
+	// records only inside the jurisdiction it is registered for).
+	tests := map[string][]healthcode.Fact{}
 	for i := 0; i < 200; i++ {
 		r := res(i)
 		result := "negative"
 		if r.ID == patient.ID {
 			result = "positive"
 		}
-		tests = append(tests, fact(fmt.Sprintf("pcr-%06d", i), "test_result", r.ID, day, "实验室报告 "+fmt.Sprint(100000+i),
+		lab := cityLab(p, r.Jurisdiction)
+		tests[lab.ID] = append(tests[lab.ID], fact(fmt.Sprintf("pcr-%06d", i), "test_result", r.ID, day, "实验室报告 "+fmt.Sprint(100000+i),
 			map[string]any{"method": "pcr", "result": result, "sampled_at": day, "lab": lab.Name}))
 	}
-	srcCtx := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSource, ID: lab.ID, Name: lab.Name, Jurisdiction: lab.Jurisdiction})
-	if _, err := st.RecordFacts(srcCtx, tests); err != nil {
-		return err
+	for _, lab := range p.Sources {
+		if len(tests[lab.ID]) == 0 {
+			continue
+		}
+		srcCtx := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSource, ID: lab.ID, Name: lab.Name, Jurisdiction: lab.Jurisdiction})
+		if _, err := st.RecordFacts(srcCtx, tests[lab.ID]); err != nil {
+			return err
+		}
 	}
 
 	// 2. A provincial command officer enters the confirmed case; a second approves it.
@@ -106,6 +113,16 @@ func seedDemoStory(ctx context.Context, e *env, st *store.DB, p *demo.Province) 
 	_, err = st.RunJobs(ctx, nil)
 	fmt.Fprintf(e.stderr, "healthcode: demo story: ruleset published, a confirmed case, contacts traced (one awaiting approval), one appeal open\n")
 	return err
+}
+
+// cityLab is the PCR laboratory of the city that covers jurisdiction.
+func cityLab(p *demo.Province, jurisdiction string) demo.Source {
+	for _, s := range p.Sources {
+		if l, _ := healthcode.LevelOf(s.Jurisdiction); l == healthcode.City && healthcode.Covers(s.Jurisdiction, jurisdiction) {
+			return s
+		}
+	}
+	return p.Sources[0]
 }
 
 func fact(id, kind, subject string, observed time.Time, evidence string, payload map[string]any) healthcode.Fact {

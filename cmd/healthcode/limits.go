@@ -17,6 +17,8 @@ func limitFlags(e *env, fs *flag.FlagSet) func() (store.Limits, error) {
 		"an appeal undecided this long escalates to the parent jurisdiction's command (env HEALTHCODE_APPEAL_DEADLINE)")
 	cooling := fs.String("cooling-period", e.envOr("HEALTHCODE_COOLING_PERIOD", d.CoolingPeriod.String()),
 		"after a granted appeal, raising the code again needs new evidence and the parent command for this long (env HEALTHCODE_COOLING_PERIOD)")
+	designation := fs.String("max-designation", e.envOr("HEALTHCODE_MAX_DESIGNATION", d.MaxDesignation.String()),
+		"the longest a risk-area designation may last (until - from); extending one is a new designation (env HEALTHCODE_MAX_DESIGNATION)")
 	raises := fs.String("raises-per-hour", e.envOr("HEALTHCODE_RAISES_PER_HOUR", strconv.Itoa(d.OfficialRaisesPerHour)),
 		"hand-entered raising facts per official per hour before an alert and the parent command's approval (env HEALTHCODE_RAISES_PER_HOUR)")
 	contacts := fs.String("plausible-contacts", e.envOr("HEALTHCODE_PLAUSIBLE_CONTACTS", strconv.Itoa(d.PlausibleContacts)),
@@ -42,6 +44,7 @@ func limitFlags(e *env, fs *flag.FlagSet) func() (store.Limits, error) {
 		}
 		dur("appeal-deadline", *deadline, &l.AppealDeadline)
 		dur("cooling-period", *cooling, &l.CoolingPeriod)
+		dur("max-designation", *designation, &l.MaxDesignation)
 		num("raises-per-hour", *raises, &l.OfficialRaisesPerHour)
 		num("plausible-contacts", *contacts, &l.PlausibleContacts)
 		num("reads-per-hour", *reads, &l.ReadsPerHour)

@@ -82,6 +82,9 @@ func (s *Server) instrument(pattern string, h http.Handler) http.Handler {
 			method := metricMethod(r.Method)
 			s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 			s.metrics.latency.WithLabelValues(method, route).Observe(d.Seconds())
+			if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && route != "/readyz" {
+				s.metrics.shed.WithLabelValues(route, strconv.Itoa(status)).Inc()
+			}
 			s.logger.DebugContext(ctx, "request", "request_id", id, "method", r.Method, "route", route, "status", status, "duration_ms", d.Milliseconds())
 		}()
 		h.ServeHTTP(sw, r)

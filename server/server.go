@@ -68,7 +68,7 @@ func New(db *store.DB, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{db: db, cfg: cfg, logger: cfg.Logger, metrics: newMetrics(db), sessions: newSessionCache(), codes: newCodeCache()}
+	s := &Server{db: db, cfg: cfg, logger: cfg.Logger, metrics: newMetrics(db, cfg.Logger), sessions: newSessionCache(), codes: newCodeCache()}
 	s.pages = s.newPages()
 	s.handler = s.routes()
 	return s

@@ -112,7 +112,9 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 	// will do. A handful, whose facts just changed or aged, get the time
 	// it does change, so they are not re-evaluated for nothing.
 	st.exact = !contiguous
+	start := time.Now()
 	results, rulesets, err := st.run(ids, t.now, runtime.GOMAXPROCS(0))
+	t.db.observer().Evaluated(len(ids), time.Since(start))
 	if err != nil {
 		return 0, err
 	}
@@ -363,6 +365,7 @@ func (t *Tx) writeCode(id string, cur currentCode, res rules.Result, rs *rules.R
 	if err != nil {
 		return err
 	}
+	t.b.changes = append(t.b.changes, codeChange{res.Colour, cause})
 	if _, err := t.exec(`INSERT INTO codes (resident, colour, since, ruleset, ruleset_version, rule, fact_ids, log_index) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (resident) DO UPDATE SET colour = excluded.colour, since = excluded.since, ruleset = excluded.ruleset,
 		ruleset_version = excluded.ruleset_version, rule = excluded.rule, fact_ids = excluded.fact_ids, log_index = excluded.log_index`,

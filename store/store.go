@@ -252,6 +252,9 @@ func redact(s string) string {
 	return u.String()
 }
 
+// Name is the database as given to Open, any password redacted.
+func (db *DB) Name() string { return db.dsn }
+
 // Engine returns SQLite or Postgres.
 func (db *DB) Engine() string { return db.dialect.name() }
 

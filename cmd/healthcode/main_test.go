@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +49,22 @@ func TestScripts(t *testing.T) {
 						ts.Fatalf("%s did not answer: %v", args[0], err)
 					}
 					time.Sleep(100 * time.Millisecond)
+				}
+			},
+			// jsonlines stdout|stderr: every line of the last command's
+			// output is a JSON object with time, level and msg.
+			"jsonlines": func(ts *testscript.TestScript, neg bool, args []string) {
+				out := ts.ReadFile(args[0])
+				for i, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+					var rec map[string]any
+					if err := json.Unmarshal([]byte(line), &rec); err != nil {
+						ts.Fatalf("%s line %d is not a JSON record: %q", args[0], i+1, line)
+					}
+					for _, k := range []string{"time", "level", "msg"} {
+						if _, ok := rec[k]; !ok {
+							ts.Fatalf("%s line %d has no %q: %q", args[0], i+1, k, line)
+						}
+					}
 				}
 			},
 			// jsonfield FILE KEY... VAR: set VAR to a value in a JSON file,

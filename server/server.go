@@ -60,7 +60,8 @@ type Server struct {
 	codes    *codeCache                   // for the token route
 }
 
-// New returns a server over db.
+// New returns a server over db. Its metrics become the store's observer
+// (store.DB.Observe), replacing any earlier server's: one server per store.
 func New(db *store.DB, cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20

@@ -34,9 +34,11 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: withCmds(tokenCmds, map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			// waithttp URL: wait up to 30 s for URL to answer 200.
+			// waithttp URL: wait up to 90 s for URL to answer 200 (a
+			// demo server's start-up takes over 30 s on a loaded CI
+			// machine).
 			"waithttp": func(ts *testscript.TestScript, neg bool, args []string) {
-				deadline := time.Now().Add(30 * time.Second)
+				deadline := time.Now().Add(90 * time.Second)
 				for {
 					resp, err := http.Get(args[0])
 					if err == nil {

@@ -331,17 +331,18 @@ func TestComposeStackAsProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	gen := string(conf)
-	for old, repl := range map[string]string{
-		"server healthcode-1:8080": "server " + upstreams[0],
-		"server healthcode-2:8080": "server " + upstreams[1],
-		"listen 8080;":             "listen " + proxyAddr + ";",
-		"/tmp/":                    nginxDir + "/",
-		"access_log /dev/stdout;":  "access_log " + nginxDir + "/access.log;",
+	// In order: /tmp first, as the test's own directory may be under it.
+	for _, r := range [][2]string{
+		{"/tmp/", nginxDir + "/"},
+		{"server healthcode-1:8080", "server " + upstreams[0]},
+		{"server healthcode-2:8080", "server " + upstreams[1]},
+		{"listen 8080;", "listen " + proxyAddr + ";"},
+		{"access_log /dev/stdout;", "access_log " + nginxDir + "/access.log;"},
 	} {
-		if !strings.Contains(gen, old) {
-			t.Fatalf("deploy/nginx.conf has no %q to replace", old)
+		if !strings.Contains(gen, r[0]) {
+			t.Fatalf("deploy/nginx.conf has no %q to replace", r[0])
 		}
-		gen = strings.ReplaceAll(gen, old, repl)
+		gen = strings.ReplaceAll(gen, r[0], r[1])
 	}
 	confPath := filepath.Join(nginxDir, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(gen), 0o644); err != nil {

@@ -55,9 +55,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusInternalServerError
 	}
 	if status == http.StatusInternalServerError || status == http.StatusServiceUnavailable {
-		s.logger.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
+		s.logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	} else if status == http.StatusForbidden {
-		s.logger.WarnContext(r.Context(), "request denied", "request_id", requestID(r.Context()), "actor", healthcode.ActorFrom(r.Context()).ID, "path", r.URL.Path)
+		s.logger.WarnContext(r.Context(), "request denied", "path", r.URL.Path)
 	}
 	msg := healthcode.ErrorMessage(err)
 	if status == http.StatusForbidden {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/http"
@@ -11,13 +10,6 @@ import (
 
 	"github.com/healthcode/healthcode"
 )
-
-type requestIDKey struct{}
-
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
 
 // statusWriter records the status a handler wrote.
 type statusWriter struct {
@@ -69,12 +61,12 @@ func (s *Server) instrument(pattern string, h http.Handler) http.Handler {
 		if private(r) {
 			w.Header().Set("Cache-Control", "no-store")
 		}
-		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx := withRequestInfo(r.Context(), id)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
-				s.logger.ErrorContext(ctx, "panic", "request_id", id, "path", r.URL.Path, "panic", p)
+				s.logger.ErrorContext(ctx, "panic", "path", r.URL.Path, "panic", p)
 				if sw.status == 0 {
 					s.writeError(sw, r, healthcode.Errorf(healthcode.EINTERNAL, "internal error"))
 				}
@@ -87,7 +79,10 @@ func (s *Server) instrument(pattern string, h http.Handler) http.Handler {
 			method := metricMethod(r.Method)
 			s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 			s.metrics.latency.WithLabelValues(method, route).Observe(d.Seconds())
-			s.logger.DebugContext(ctx, "request", "request_id", id, "method", r.Method, "route", route, "status", status, "duration_ms", d.Milliseconds())
+			if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && route != "/readyz" {
+				s.metrics.shed.WithLabelValues(route, strconv.Itoa(status)).Inc()
+			}
+			s.logger.DebugContext(ctx, "request", "method", r.Method, "route", route, "status", status, "duration_ms", d.Milliseconds())
 		}()
 		h.ServeHTTP(sw, r)
 	})
@@ -124,6 +119,7 @@ func (s *Server) authenticate(h http.HandlerFunc) http.HandlerFunc {
 			}
 			actor = a
 		}
+		noteActor(r.Context(), actor)
 		h(w, r.WithContext(healthcode.NewContext(r.Context(), actor)))
 	}
 }

@@ -28,7 +28,7 @@ func (s *Server) routeTable() []struct {
 	}{
 		{"GET /healthz", http.HandlerFunc(s.handleHealthz)},
 		{"GET /readyz", http.HandlerFunc(s.handleReadyz)},
-		{"GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})},
+		{"GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})},
 
 		{"POST /v1/sessions", s.authenticate(s.handleLogin)},
 		{"DELETE /v1/sessions", s.authenticate(s.handleLogout)},

@@ -67,7 +67,8 @@ type Server struct {
 	codes      *codeCache                   // for the token route
 }
 
-// New returns a server over db.
+// New returns a server over db. Its metrics become the store's observer
+// (store.DB.Observe), replacing any earlier server's: one server per store.
 func New(db *store.DB, cfg Config) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
@@ -75,7 +76,7 @@ func New(db *store.DB, cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{db: db, cfg: cfg, logger: cfg.Logger, metrics: newMetrics(db), sessions: newSessionCache(), codes: newCodeCache()}
+	s := &Server{db: db, cfg: cfg, logger: slog.New(requestLogHandler{cfg.Logger.Handler()}), metrics: newMetrics(db, cfg.Logger), sessions: newSessionCache(), codes: newCodeCache()}
 	s.pages = s.newPages()
 	s.handler = s.routes()
 	return s
@@ -88,8 +89,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
 
 // ListenAndServe serves on addr until ctx ends, then shuts down gracefully,
-// giving in-flight requests up to 10 seconds. ready, if not nil, is called
-// with the bound address once the listener is open.
+// giving in-flight requests up to 10 seconds, and logs the shutdown. ready,
+// if not nil, is called with the bound address once the listener is open.
 func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(addr string)) error {
 	hs := &http.Server{
 		Addr:              addr,
@@ -114,11 +115,16 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(add
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	const grace = 10 * time.Second
+	s.logger.Info("shutting down", "addr", ln.Addr().String(), "grace_seconds", grace.Seconds())
+	start := time.Now()
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
+		s.logger.Error("shutdown incomplete: requests still in flight were cut off", "err", err)
 		return err
 	}
+	s.logger.Info("stopped serving", "duration_ms", time.Since(start).Milliseconds())
 	return nil
 }
 

@@ -87,6 +87,7 @@ func (s *Server) authenticateCached(h http.HandlerFunc) http.HandlerFunc {
 			s.sessions.put(token, a, now)
 			actor = a
 		}
+		noteActor(r.Context(), actor)
 		h(w, r.WithContext(healthcode.NewContext(r.Context(), actor)))
 	}
 }

@@ -165,6 +165,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
+	s.metrics.tokens.Inc()
 }
 
 // Header values shared by every token response (never modified).

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/server/web"
 )
 
@@ -42,7 +43,7 @@ func (s *Server) newPages() *web.Pages {
 			}
 			return http.StatusInternalServerError
 		},
-		RequestID:  func(r *http.Request) string { return requestID(r.Context()) },
+		NoteActor:  func(r *http.Request, a healthcode.Actor) { noteActor(r.Context(), a) },
 		ClientAddr: s.clientAddr,
 		Tokens:     func() bool { return s.tokens.Load() != nil },
 		HTTPS:      s.cfg.HTTPS,

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -350,6 +351,19 @@ func TestAlertThresholds(t *testing.T) {
 		}
 		_, err = w.db.Alerts(as(cmdProvince1), "")
 		mustCode(t, err, healthcode.EFORBIDDEN, "command officer reading alerts")
+		// The counts by kind (healthcode_alerts_raised_total) are the
+		// alerts listed.
+		counts, err := w.db.AlertCounts(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int64{}
+		for _, a := range alertsOf(t, w.db, "") {
+			want[a.Kind]++
+		}
+		if len(want) < 4 || !maps.Equal(counts, want) {
+			t.Errorf("alert counts %v, want %v", counts, want)
+		}
 		mustVerified(t, w.db)
 	})
 }

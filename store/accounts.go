@@ -136,12 +136,16 @@ func (db *DB) Login(ctx context.Context, login, password string) (*Session, erro
 func (db *DB) LoginFrom(ctx context.Context, login, password, addr string) (*Session, error) {
 	keys := db.loginKeys(login, addr)
 	if err := db.reserveLogin(ctx, keys); err != nil {
+		if healthcode.ErrorCode(err) == healthcode.ETOOMANY {
+			db.observer().LoginFailed(true)
+		}
 		return nil, err
 	}
 	sess, err := db.login(ctx, login, password, addr)
 	// The outcome is recorded even if the client has gone.
 	ctx = context.WithoutCancel(ctx)
 	if healthcode.ErrorCode(err) == healthcode.EUNAUTH {
+		db.observer().LoginFailed(false)
 		db.loginFailed(ctx, keys)
 	} else if err == nil {
 		db.loginSucceeded(ctx, keys)

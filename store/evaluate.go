@@ -112,7 +112,9 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 	// will do. A handful, whose facts just changed or aged, get the time
 	// it does change, so they are not re-evaluated for nothing.
 	st.exact = !contiguous
+	start := time.Now()
 	results, rulesets, err := st.run(ids, t.now, runtime.GOMAXPROCS(0))
+	t.db.observer().Evaluated(len(ids), time.Since(start))
 	if err != nil {
 		return 0, err
 	}
@@ -359,7 +361,11 @@ func (t *Tx) writeCode(id string, cur currentCode, res rules.Result, rs *rules.R
 		Colour: string(res.Colour), Previous: string(cur.colour), Ruleset: rsID, RulesetVersion: rsVersion,
 		Rule: res.Rule, FactIDs: res.FactIDs, Cause: cause,
 	}, nil, nil)
-	return err
+	if err != nil {
+		return err
+	}
+	t.b.changes = append(t.b.changes, codeChange{res.Colour, cause})
+	return nil
 }
 
 // schedule records when residents' codes can next change by time alone

@@ -77,6 +77,7 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 	prep, facts, err := db.checkFacts(in, actor, src)
 	release()
 	if err != nil {
+		db.observeFacts(actor, len(in), nil, err)
 		return nil, err
 	}
 	local := localFacts(actor, facts)
@@ -96,6 +97,7 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 		t.local = local
 		return err
 	})
+	db.observeFacts(actor, len(in), res, err)
 	return res, err
 }
 
@@ -252,7 +254,10 @@ func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact) (*fact
 	}
 	defer release()
 	// One worker: concurrent batches already use the slots.
-	if snap.results, snap.rulesets, err = snap.eval.run(snap.ids, snap.at, 1); err != nil {
+	start := time.Now()
+	snap.results, snap.rulesets, err = snap.eval.run(snap.ids, snap.at, 1)
+	db.observer().Evaluated(len(snap.ids), time.Since(start))
+	if err != nil {
 		return nil, err
 	}
 	return snap, nil

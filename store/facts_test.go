@@ -283,9 +283,24 @@ func TestRiskAreaJob(t *testing.T) {
 		if _, err := w.db.DecideFact(as(cmdProvince1), res.Facts[0].Key, true, ""); err != nil {
 			t.Fatal(err)
 		}
+		// The designation's job waits in the queue (healthcode_jobs_*)
+		// until a scheduler runs it.
+		w.now = w.now.Add(time.Minute)
+		if q, err := w.db.JobQueue(context.Background()); err != nil || q.Pending != 1 || q.OldestDueAge != time.Minute {
+			t.Errorf("job queue before the run: %+v %v, want 1 pending, due a minute ago", q, err)
+		}
 		var last store.JobProgress
 		if n, err := w.db.RunJobs(context.Background(), func(p store.JobProgress) { last = p }); err != nil || n != 1 {
 			t.Fatalf("jobs: %d %v", n, err)
+		}
+		if q, err := w.db.JobQueue(context.Background()); err != nil || q.Pending != 0 || q.OldestDueAge != 0 {
+			t.Errorf("job queue after the run: %+v %v, want empty", q, err)
+		}
+		// The log head: the job's last entry is the newest checkpoint's
+		// (healthcode_log_size_entries, healthcode_log_checkpoint_age_seconds).
+		w.now = w.now.Add(30 * time.Second)
+		if h, err := w.db.LogHead(context.Background()); err != nil || h.Size == 0 || h.Age != 30*time.Second {
+			t.Errorf("log head: %+v %v, want the last entry 30 s old", h, err)
 		}
 		if !last.Finished || last.Done != 6 || last.Changed != 1 {
 			t.Errorf("job progress %+v", last)

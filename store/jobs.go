@@ -232,16 +232,19 @@ func (db *DB) Schedule(ctx context.Context, interval time.Duration) {
 		if n, err := db.RunJobs(ctx, func(p JobProgress) {
 			db.logger.Info("job progress", "job", p.Job, "done", p.Done, "total", p.Total, "changed", p.Changed, "finished", p.Finished)
 		}); err != nil && ctx.Err() == nil {
+			db.observer().TaskFailed(TaskJobs)
 			db.logger.Error("run jobs", "err", err)
 		} else if n > 0 {
 			db.logger.Info("jobs finished", "count", n)
 		}
 		if n, err := db.EscalateOverdue(ctx); err != nil && ctx.Err() == nil {
+			db.observer().TaskFailed(TaskEscalate)
 			db.logger.Error("escalate overdue appeals", "err", err)
 		} else if n > 0 {
 			db.logger.Info("overdue appeals escalated", "count", n)
 		}
 		if n, err := db.ReevaluateDue(ctx); err != nil && ctx.Err() == nil {
+			db.observer().TaskFailed(TaskReevaluateDue)
 			db.logger.Error("re-evaluate aged codes", "err", err)
 		} else if n > 0 {
 			db.logger.Info("codes changed as facts aged", "count", n)

@@ -115,6 +115,7 @@ type batch struct {
 	entries  []pendingEntry
 	subjects map[string]subjectHead
 	undo     []subjectUndo
+	changes  []codeChange           // for the observer once committed
 	heads    map[string]subjectHead // chain heads read ahead from the database (see prefetchHeads)
 }
 
@@ -392,9 +393,9 @@ func (t *Tx) prefetchHeads(subjects []string) error {
 }
 
 // mark and rollback let a failed request in a batch take back its entries.
-type batchMark struct{ entries, undo int }
+type batchMark struct{ entries, undo, changes int }
 
-func (b *batch) mark() batchMark { return batchMark{len(b.entries), len(b.undo)} }
+func (b *batch) mark() batchMark { return batchMark{len(b.entries), len(b.undo), len(b.changes)} }
 
 func (b *batch) rollback(m batchMark) {
 	for i := len(b.undo) - 1; i >= m.undo; i-- {
@@ -407,6 +408,7 @@ func (b *batch) rollback(m batchMark) {
 	}
 	b.undo = b.undo[:m.undo]
 	b.entries = b.entries[:m.entries]
+	b.changes = b.changes[:m.changes]
 }
 
 // write runs fn in a transaction with the log, batched with concurrent
@@ -568,6 +570,9 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 	db.log.commits.Add(1)
 	db.log.requests.Add(int64(ok))
 	db.log.entries.Add(int64(len(b.entries)))
+	for _, c := range b.changes {
+		db.observer().CodeChanged(c.colour, c.cause)
+	}
 	newSize := size + int64(len(b.entries))
 	db.log.lastSize = newSize
 	switch {

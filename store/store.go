@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -50,6 +51,9 @@ type Options struct {
 	// for reading but refuses to sign; one whose keys are in clear (or a
 	// new one) keeps them in clear.
 	KeySecret []byte
+	// Observer receives the store's events for metrics (see Observe);
+	// default none.
+	Observer Observer
 }
 
 // DB is an open store.
@@ -84,6 +88,8 @@ type DB struct {
 	// (Limits.LoginChecks): each takes argon2's 19 MiB.
 	loginSlots chan struct{}
 
+	obs atomic.Pointer[Observer] // never nil after Open (see Observe)
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -104,6 +110,7 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	db := &DB{now: opt.Now, rand: opt.Rand, origin: opt.LogOrigin, logger: opt.Logger, limits: opt.Limits.withDefaults(), secret: opt.KeySecret, closed: make(chan struct{}), jobChunk: defaultJobChunk,
 		cpuSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
 	db.loginSlots = make(chan struct{}, db.limits.LoginChecks)
+	db.Observe(opt.Observer)
 	if db.now == nil {
 		db.now = time.Now
 	}
@@ -246,6 +253,9 @@ func redact(s string) string {
 	}
 	return u.String()
 }
+
+// Name is the database as given to Open, any password redacted.
+func (db *DB) Name() string { return db.dsn }
 
 // Engine returns SQLite or Postgres.
 func (db *DB) Engine() string { return db.dialect.name() }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -29,7 +31,7 @@ func runDemo(ctx context.Context, e *env) error {
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer st.Close()
-	creds, err := seedDemo(ctx, e, st, *db, *seed, *residents)
+	creds, err := seedDemo(ctx, cliLogger(e), st, *db, *seed, *residents)
 	if err != nil {
 		return err
 	}
@@ -50,8 +52,8 @@ func credentialsPath(dsn string) string {
 
 // seedDemo seeds the demo province into st unless it is there already,
 // resumes an interrupted seeding, and writes the credentials file. Progress
-// goes to stderr.
-func seedDemo(ctx context.Context, e *env, st *store.DB, dsn string, seed int64, residents int) (string, error) {
+// goes to log.
+func seedDemo(ctx context.Context, log *slog.Logger, st *store.DB, dsn string, seed int64, residents int) (string, error) {
 	p, err := demo.Generate(demo.Config{Seed: seed, Residents: residents})
 	if err != nil {
 		return "", err
@@ -63,7 +65,7 @@ func seedDemo(ctx context.Context, e *env, st *store.DB, dsn string, seed int64,
 	}
 	switch {
 	case len(js) == 0:
-		fmt.Fprintf(e.stderr, "healthcode: seeding demo province %s (seed %d, %d residents)\n", p.Jurisdictions[0].Name, seed, residents)
+		log.Info("seeding demo province", "province", p.Jurisdictions[0].Name, "seed", seed, "residents", residents)
 		if err := st.CreateJurisdictions(sys, p.Jurisdictions); err != nil {
 			return "", fmt.Errorf("seed jurisdictions: %w", err)
 		}
@@ -87,9 +89,9 @@ func seedDemo(ctx context.Context, e *env, st *store.DB, dsn string, seed int64,
 	}
 	if int(have) < residents {
 		if have > 0 {
-			fmt.Fprintf(e.stderr, "healthcode: resuming: %d of %d residents already seeded\n", have, residents)
+			log.Info("resuming demo seeding", "seeded", have, "residents", residents)
 		}
-		if err := seedResidents(sys, e, st, p, int(have), residents); err != nil {
+		if err := seedResidents(sys, log, st, p, int(have), residents); err != nil {
 			return "", err
 		}
 		for _, rl := range p.ResidentLogins {
@@ -99,9 +101,9 @@ func seedDemo(ctx context.Context, e *env, st *store.DB, dsn string, seed int64,
 			}
 		}
 	} else {
-		fmt.Fprintf(e.stderr, "healthcode: demo province already seeded (%d residents)\n", have)
+		log.Info("demo province already seeded", "residents", have)
 	}
-	if err := seedDemoStory(ctx, e, st, p); err != nil {
+	if err := seedDemoStory(ctx, log, st, p); err != nil {
 		return "", fmt.Errorf("seed demo facts: %w", err)
 	}
 	path := credentialsPath(dsn)
@@ -111,7 +113,7 @@ func seedDemo(ctx context.Context, e *env, st *store.DB, dsn string, seed int64,
 	return path, nil
 }
 
-func seedResidents(ctx context.Context, e *env, st *store.DB, p *demo.Province, from, to int) error {
+func seedResidents(ctx context.Context, log *slog.Logger, st *store.DB, p *demo.Province, from, to int) error {
 	const chunk = 2000
 	start := time.Now()
 	last := start
@@ -127,7 +129,7 @@ func seedResidents(ctx context.Context, e *env, st *store.DB, p *demo.Province, 
 		if done := i + n; time.Since(last) > time.Second || done == to {
 			last = time.Now()
 			rate := float64(done-from) / time.Since(start).Seconds()
-			fmt.Fprintf(e.stderr, "healthcode: residents %d/%d (%.0f%%, %.0f/s)\n", done, to, 100*float64(done)/float64(to), rate)
+			log.Info("seeding residents", "done", done, "residents", to, "per_second", math.Round(rate))
 		}
 	}
 	return nil

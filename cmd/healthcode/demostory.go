@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/healthcode/healthcode"
@@ -21,7 +22,7 @@ import (
 // demo residents with logins get a green, a red, a yellow and a pending
 // code. Times are relative to now, so the codes are current whenever the
 // demo is seeded. It does nothing on a database that already has a ruleset.
-func seedDemoStory(ctx context.Context, e *env, st *store.DB, p *demo.Province) error {
+func seedDemoStory(ctx context.Context, log *slog.Logger, st *store.DB, p *demo.Province) error {
 	list, err := st.Rulesets(ctx)
 	if err != nil || len(list) > 0 {
 		return err
@@ -111,7 +112,7 @@ func seedDemoStory(ctx context.Context, e *env, st *store.DB, p *demo.Province) 
 		return fmt.Errorf("the demo appeal: %w", err)
 	}
 	_, err = st.RunJobs(ctx, nil)
-	fmt.Fprintf(e.stderr, "healthcode: demo story: ruleset published, a confirmed case, contacts traced (one awaiting approval), one appeal open\n")
+	log.Info("demo story seeded: ruleset published, a confirmed case, contacts traced (one awaiting approval), one appeal open")
 	return err
 }
 

@@ -50,7 +50,18 @@ func commands() map[string]command {
 		"facts":   {"import facts into a server from an NDJSON or JSON file", runFacts},
 		"code":    {"explain a resident's code from the database", runCode},
 		"witness": {"run a C2SP witness that cosigns other logs' checkpoints; make its key", runWitness},
+		"version": {"print the version and VCS revision (also --version)", runVersion},
 	}
+}
+
+// runVersion prints the binary's build: module version, VCS revision,
+// commit time and whether the tree was modified, Go version.
+func runVersion(_ context.Context, e *env) error {
+	if err := parseNoArgs(e, newFlags(e, "version", "version"), e.args); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, healthcode.ReadBuild())
+	return nil
 }
 
 // usageError is a command-line mistake: exit status 2.
@@ -75,6 +86,9 @@ func realMain(ctx context.Context, e *env) int {
 			return 2
 		}
 		return 0
+	}
+	if e.args[0] == "--version" || e.args[0] == "-version" {
+		e.args[0] = "version"
 	}
 	c, ok := cmds[e.args[0]]
 	if !ok {
@@ -172,6 +186,17 @@ func (e *env) envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// cliLogger is the progress of a one-shot command on stderr: text
+// records without the time.
+func cliLogger(e *env) *slog.Logger {
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
 }
 
 // quietLogger logs warnings and errors only, for one-shot commands.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,9 +36,11 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: withCmds(tokenCmds, map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			// waithttp URL: wait up to 30 s for URL to answer 200.
+			// waithttp URL: wait up to 90 s for URL to answer 200 (a
+			// demo server's start-up takes over 30 s on a loaded CI
+			// machine).
 			"waithttp": func(ts *testscript.TestScript, neg bool, args []string) {
-				deadline := time.Now().Add(30 * time.Second)
+				deadline := time.Now().Add(90 * time.Second)
 				for {
 					resp, err := http.Get(args[0])
 					if err == nil {
@@ -69,6 +72,20 @@ func TestScripts(t *testing.T) {
 						ts.Fatalf("%s did not match %s", args[0], args[1])
 					}
 					time.Sleep(100 * time.Millisecond)
+			// jsonlines stdout|stderr: every line of the last command's
+			// output is a JSON object with time, level and msg.
+			"jsonlines": func(ts *testscript.TestScript, neg bool, args []string) {
+				out := ts.ReadFile(args[0])
+				for i, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+					var rec map[string]any
+					if err := json.Unmarshal([]byte(line), &rec); err != nil {
+						ts.Fatalf("%s line %d is not a JSON record: %q", args[0], i+1, line)
+					}
+					for _, k := range []string{"time", "level", "msg"} {
+						if _, ok := rec[k]; !ok {
+							ts.Fatalf("%s line %d has no %q: %q", args[0], i+1, k, line)
+						}
+					}
 				}
 			},
 			// jsonfield FILE KEY... VAR: set VAR to a value in a JSON file,

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/server"
 	"github.com/healthcode/healthcode/store"
 	"github.com/healthcode/healthcode/tlog"
@@ -26,6 +27,7 @@ func runServe(ctx context.Context, e *env) error {
 	residents := fs.Int("residents", 10000, "residents in the demo province (with --demo)")
 	seed := fs.Int64("seed", 1, "seed of the demo province (with --demo)")
 	level := fs.String("log-level", e.envOr("HEALTHCODE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env HEALTHCODE_LOG_LEVEL)")
+	format := fs.String("log-format", e.envOr("HEALTHCODE_LOG_FORMAT", ""), "log format: json, or text (key=value); default text when stderr is a terminal, JSON otherwise (env HEALTHCODE_LOG_FORMAT)")
 	origin := fs.String("log-origin", e.envOr("HEALTHCODE_LOG_ORIGIN", ""), "origin line of the transparency log's checkpoints; default: the database's own, or for a new one derived from --public-url or --issuer (env HEALTHCODE_LOG_ORIGIN)")
 	publicURL := fs.String("public-url", e.envOr("HEALTHCODE_PUBLIC_URL", ""), "the URL under which this server is published, e.g. https://hc.example.gov.cn; names a new log (env HEALTHCODE_PUBLIC_URL)")
 	issuer := fs.String("issuer", e.envOr("HEALTHCODE_ISSUER", store.DefaultIssuer), "issuer name of a new deployment's trust list, e.g. cn-41 (env HEALTHCODE_ISSUER)")
@@ -67,11 +69,13 @@ func runServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	logger, err := newLogger(e, *level)
+	logger, err := newLogger(e, *level, *format)
 	if err != nil {
 		return err
 	}
 	slog.SetDefault(logger)
+	b := healthcode.ReadBuild()
+	logger.Info("starting", "version", b.Version, "revision", b.Revision, "modified", b.Modified, "go", b.GoVersion)
 
 	// The key secret seals the log and ID keys as well as the token keys,
 	// so it is read before the database is opened.
@@ -96,18 +100,17 @@ func runServe(ctx context.Context, e *env) error {
 
 	var logins []server.DemoLogin
 	if *demoFlag {
-		creds, err := seedDemo(ctx, e, st, *db, *seed, *residents)
+		creds, err := seedDemo(ctx, logger, st, *db, *seed, *residents)
 		if err != nil {
 			return err
 		}
 		abs, _ := filepath.Abs(creds)
-		fmt.Fprintf(e.stdout, "demo credentials: %s\n", abs)
+		logger.Info("demo credentials written", "file", abs)
 		if logins, err = demoLogins(creds); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(e.stdout, "log origin: %s\n", st.LogOrigin())
-	fmt.Fprintf(e.stdout, "log verifier key: %s\n", st.LogVerifierKey())
+	logger.Info("transparency log", "origin", st.LogOrigin(), "verifier_key", st.LogVerifierKey())
 	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag, DemoLogins: logins, KeySecret: secret, Issuer: *issuer,
 		TrustedProxies: trusted, HTTPS: strings.HasPrefix(strings.ToLower(*publicURL), "https://")})
 	if secret == nil {
@@ -117,7 +120,7 @@ func runServe(ctx context.Context, e *env) error {
 			return fmt.Errorf("token keys: %w", err)
 		}
 		if m, err := st.Trust(ctx); err == nil {
-			fmt.Fprintf(e.stdout, "trust-list key: %x (issuer %s, trust list version %d; key secret from %s)\n", []byte(m.TrustKey), m.Issuer, m.Version, from)
+			logger.Info("token issuing", "trust_list_key", fmt.Sprintf("%x", []byte(m.TrustKey)), "issuer", m.Issuer, "trust_list_version", m.Version, "key_secret_from", from)
 		}
 	}
 	if policy == nil && *demoFlag {
@@ -126,14 +129,14 @@ func runServe(ctx context.Context, e *env) error {
 			return fmt.Errorf("demo witnesses: %w", err)
 		}
 		for _, w := range policy.Witnesses {
-			fmt.Fprintf(e.stdout, "demo witness: %s at %s\n", w.VKey, w.URL)
+			logger.Info("demo witness", "verifier_key", w.VKey, "url", w.URL)
 		}
 	}
 	if policy != nil {
 		if err := srv.StartWitnessing(ctx, server.WitnessConfig{Policy: policy, Refresh: *refresh, AlertAfter: *alertAfter}); err != nil {
 			return fmt.Errorf("witnessing: %w", err)
 		}
-		fmt.Fprintf(e.stdout, "witness policy: %s\n", policy)
+		logger.Info("witness policy", "policy", policy.String())
 	}
 	// Due re-evaluation jobs and codes whose facts age out run in the
 	// background for as long as the server does.
@@ -141,10 +144,14 @@ func runServe(ctx context.Context, e *env) error {
 	if err := startAuditor(ctx, logger, st, *db, *auditPath, auditInterval); err != nil {
 		return err
 	}
-	return srv.ListenAndServe(ctx, *addr, func(bound string) {
-		fmt.Fprintf(e.stdout, "healthcode serving on http://%s (%s database %s)\n", bound, st.Engine(), *db)
-		logger.Info("serving", "addr", bound, "engine", st.Engine())
+	err = srv.ListenAndServe(ctx, *addr, func(bound string) {
+		logger.Info("serving", "url", "http://"+bound, "engine", st.Engine(), "db", st.Name())
 	})
+	if err != nil {
+		return err
+	}
+	logger.Info("shut down")
+	return nil
 }
 
 // startAuditor runs the background auditor (store.Auditor) for as long as
@@ -185,12 +192,38 @@ func auditPathFor(dsn, origin string) string {
 	return filepath.Join(os.TempDir(), "healthcode-audit-"+name+".db")
 }
 
-func newLogger(e *env, level string) (*slog.Logger, error) {
+// newLogger is the server's logger on stderr: JSON (one object a line) or
+// text (key=value, logfmt-like); format "" picks text when stderr is a
+// terminal (a person reads it) and JSON otherwise (a collector does).
+func newLogger(e *env, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
 		return nil, usagef("bad --log-level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l})), nil
+	if format == "" {
+		format = "json"
+		if isTerminal(e.stderr) {
+			format = "text"
+		}
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
+	}
+	return nil, usagef("bad --log-format %q: want json or text", format)
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // parsePrefixes reads a comma-separated list of addresses (one host each)

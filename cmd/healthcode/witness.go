@@ -104,6 +104,7 @@ func runWitnessServe(ctx context.Context, e *env) error {
 	var logs listFlag
 	fs.Var(&logs, "log", "verifier key of a log to witness (its name is the log's origin; repeat for each log, e.g. each province recognised)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	format := fs.String("log-format", "", "log format: json, or text (key=value); default text when stderr is a terminal, JSON otherwise")
 	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func runWitnessServe(ctx context.Context, e *env) error {
 	if err := os.MkdirAll(*state, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	logger, err := newLogger(e, *level)
+	logger, err := newLogger(e, *level, *format)
 	if err != nil {
 		return err
 	}

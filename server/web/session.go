@@ -68,6 +68,7 @@ func (p *Pages) Session(h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 			return
 		}
+		p.opts.NoteActor(r, actor)
 		h(w, r.WithContext(healthcode.NewContext(r.Context(), actor)))
 	}
 }

@@ -53,8 +53,10 @@ type Options struct {
 	// Status maps an error code (healthcode.EINVALID, ...) to the HTTP
 	// status the API uses for it, so pages and API agree.
 	Status func(code string) int
-	// RequestID returns the request id of a request's context, for logs.
-	RequestID func(r *http.Request) string
+	// NoteActor tells the server the actor of a request's session, for
+	// its log lines (which carry the request id and actor: the Logger's
+	// handler adds them from the context).
+	NoteActor func(r *http.Request, a healthcode.Actor)
 	// ClientAddr returns the address a request comes from, for
 	// per-address login limits; nil means the peer's address.
 	ClientAddr func(r *http.Request) string
@@ -96,8 +98,8 @@ func New(db *store.DB, opts Options) (*Pages, error) {
 	if opts.Status == nil {
 		opts.Status = func(string) int { return http.StatusInternalServerError }
 	}
-	if opts.RequestID == nil {
-		opts.RequestID = func(*http.Request) string { return "" }
+	if opts.NoteActor == nil {
+		opts.NoteActor = func(*http.Request, healthcode.Actor) {}
 	}
 	if opts.Tokens == nil {
 		opts.Tokens = func() bool { return false }
@@ -254,7 +256,7 @@ const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 
 // fail renders a rendering failure without its details: an internal error.
 func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
-	p.log.ErrorContext(r.Context(), "page failed", "request_id", p.opts.RequestID(r), "path", r.URL.Path, "err", err)
+	p.log.ErrorContext(r.Context(), "page failed", "path", r.URL.Path, "err", err)
 	http.Error(w, "internal error / 内部错误", http.StatusInternalServerError)
 }
 
@@ -283,10 +285,10 @@ func (p *Pages) error(w http.ResponseWriter, r *http.Request, err error) {
 	msg := healthcode.ErrorMessage(err)
 	switch status {
 	case http.StatusInternalServerError, http.StatusServiceUnavailable:
-		p.log.ErrorContext(r.Context(), "page failed", "request_id", p.opts.RequestID(r), "method", r.Method, "path", r.URL.Path, "err", err)
+		p.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		msg = ""
 	case http.StatusForbidden:
-		p.log.WarnContext(r.Context(), "page denied", "request_id", p.opts.RequestID(r), "actor", healthcode.ActorFrom(r.Context()).ID, "path", r.URL.Path)
+		p.log.WarnContext(r.Context(), "page denied", "path", r.URL.Path)
 		msg = ""
 	}
 	// A code withheld because its row differs from the log says so.

@@ -72,6 +72,8 @@ func TestScripts(t *testing.T) {
 						ts.Fatalf("%s did not match %s", args[0], args[1])
 					}
 					time.Sleep(100 * time.Millisecond)
+				}
+			},
 			// jsonlines stdout|stderr: every line of the last command's
 			// output is a JSON object with time, level and msg.
 			"jsonlines": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -10,7 +10,8 @@
 // database and appends them in the same transaction as the state change.
 //
 // This package imports only the standard library, golang.org/x/mod/sumdb/tlog,
-// golang.org/x/mod/sumdb/note and the root healthcode package. See
+// golang.org/x/mod/sumdb/note, the root healthcode package and
+// internal/atomicfile (standard library only). See
 // docs/log.md for the formats.
 package tlog
 

@@ -75,6 +75,14 @@ func rowKey(key ...any) string {
 
 // decodeStrict decodes an entry's JSON part into v, refusing fields the
 // kind does not have.
+// decodeEntry decodes e's public payload into v, its kind's type.
+func decodeEntry(e *tlog.Entry, v any) error {
+	if err := decodeStrict(e.Payload, v); err != nil {
+		return fmt.Errorf("entry %d: %s payload does not decode: %w", e.Index, e.Kind, err)
+	}
+	return nil
+}
+
 func decodeStrict(data []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()
@@ -254,12 +262,7 @@ type (
 func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
 	p.e = e
 	at := fmtTime(e.Time)
-	decode := func(v any) error {
-		if err := decodeStrict(e.Payload, v); err != nil {
-			return fmt.Errorf("entry %d: %s payload does not decode: %w", e.Index, e.Kind, err)
-		}
-		return nil
-	}
+	decode := func(v any) error { return decodeEntry(e, v) }
 	decodePersonal := func(v any) (bool, error) {
 		if personalData == nil {
 			return false, nil
@@ -610,26 +613,16 @@ func (p *projector) insertKey(id, purpose, pubHex, notBefore, at string) error {
 
 func (p *projector) applyFactRecorded(e *tlog.Entry, at string) error {
 	var v factEntry
-	if err := decodeStrict(e.Payload, &v); err != nil {
-		return fmt.Errorf("entry %d: %s payload does not decode: %w", e.Index, e.Kind, err)
+	if err := decodeEntry(e, &v); err != nil {
+		return err
 	}
 	f := healthcode.Fact{Key: v.Key, ID: v.ID, Kind: v.Kind, Subject: v.Subject, Source: v.Source, Payload: v.Payload, Status: v.Status}
 	if v.Source == "" {
 		f.RecordedBy = e.Actor.ID
 	}
-	var area, caseID string
-	switch f.Kind {
-	case rules.KindAreaVisit, rules.KindCaseStatus:
-		var q struct {
-			Area   string `json:"area"`
-			CaseID string `json:"case_id"`
-		}
-		if err := json.Unmarshal(f.Payload, &q); err != nil {
-			return fmt.Errorf("entry %d: fact payload: %w", e.Index, err)
-		}
-		area, caseID = q.Area, q.CaseID
-	case rules.KindRiskArea:
-		area = f.Subject
+	area, caseID, err := factRefs(&f)
+	if err != nil {
+		return fmt.Errorf("entry %d: %w", e.Index, err)
 	}
 	if err := p.exec(`INSERT INTO facts (uid, origin, id, kind, subject, observed_at, recorded_at, source, recorded_by, approved_by, evidence,
 		evidence_salt, payload, status, content_hash, log_index, area, case_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', ?, ?, ?, ?, ?, ?, ?)`,

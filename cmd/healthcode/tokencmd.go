@@ -45,7 +45,9 @@ func runTokenVerify(ctx context.Context, e *env) error {
 			return err
 		}
 		text, err = token.Decode(f)
-		f.Close()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return fmt.Errorf("read QR code from %s: %w", *image, err)
 		}

@@ -3,19 +3,19 @@ package server
 import (
 	"net/http"
 
+	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/store"
 )
 
-// lang is the language a request asks for: ?lang=en, else Accept-Language
-// starting with en; zh-CN by default.
+// lang is the language an API request asks for: ?lang=, else its
+// Accept-Language, as web.MatchLang matches them; web.DefaultLang if
+// neither names one of web.Langs.
 func lang(r *http.Request) string {
-	if l := r.URL.Query().Get("lang"); l == "en" || l == "zh-CN" {
+	if l, ok := web.MatchLang(r.URL.Query().Get("lang")); ok {
 		return l
 	}
-	if al := r.Header.Get("Accept-Language"); len(al) >= 2 && al[:2] == "en" {
-		return "en"
-	}
-	return "zh-CN"
+	l, _ := web.MatchLang(r.Header.Get("Accept-Language"))
+	return l
 }
 
 // explanationJSON is an explanation with the reason in one language.

@@ -147,7 +147,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if format == "png" {
 		slot, ctype = bodyPNG, pngContentType
 	}
-	body, ok := s.codes.body(slot, id, text, lang)
+	body, ok := s.cachedBodyFor(slot, id, text, lang)
 	if !ok {
 		var err error
 		if slot == bodyPNG {
@@ -161,7 +161,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		s.codes.setBody(slot, id, text, lang, body)
+		s.keepBody(slot, id, text, lang, body)
 	}
 	h["Content-Type"] = ctype
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/store"
 )
@@ -28,7 +29,7 @@ type explanationJSON struct {
 func explain(ex *store.Explanation, l string) explanationJSON {
 	out := explanationJSON{Explanation: ex, Label: ex.Colour.Label(l), ReasonText: ex.Reason[l]}
 	if out.ReasonText == "" && ex.Rule == "" {
-		out.ReasonText = map[string]string{"zh-CN": "未命中任何赋码规则", "en": "No rule applies"}[l]
+		out.ReasonText = rules.NoRuleReason(l)
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/store"
 )
 
@@ -15,7 +16,7 @@ func runCode(ctx context.Context, e *env) (err error) {
 	}
 	fs := newFlags(e, "code explain", "code explain [--db DB] [--lang zh-CN|en] RESIDENT")
 	db := dbFlag(e, fs)
-	lang := fs.String("lang", "zh-CN", "language of reasons: zh-CN or en")
+	lang := fs.String("lang", web.DefaultLang, "language of reasons: "+strings.Join(web.Langs, " or "))
 	history := fs.Bool("history", false, "print every change, not only the current code")
 	if err := parseFlags(e, fs, e.args[1:]); err != nil {
 		return err
@@ -23,9 +24,11 @@ func runCode(ctx context.Context, e *env) (err error) {
 	if fs.NArg() != 1 {
 		return usagef("code explain needs exactly one resident id")
 	}
-	if *lang != "zh-CN" && *lang != "en" {
-		return usagef("--lang must be zh-CN or en")
+	l, ok := web.MatchLang(*lang)
+	if !ok {
+		return usagef("--lang must be %s", strings.Join(web.Langs, " or "))
 	}
+	*lang = l
 	st, err := openExisting(ctx, e, *db)
 	if err != nil {
 		return err

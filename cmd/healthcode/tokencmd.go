@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/token"
 )
 
@@ -74,7 +75,7 @@ func runTokenVerify(ctx context.Context, e *env) error {
 			}
 		}
 	}
-	fmt.Fprintf(e.stdout, "VALID %s (%s)\n", c.Colour.Label("zh-CN"), c.Colour)
+	fmt.Fprintf(e.stdout, "VALID %s (%s)\n", c.Colour.Label(web.DefaultLang), c.Colour)
 	fmt.Fprintf(e.stdout, "name:      %s\n", c.Name)
 	fmt.Fprintf(e.stdout, "subject:   %s\n", c.Subject)
 	fmt.Fprintf(e.stdout, "valid:     %s to %s\n", c.IssuedAt.UTC().Format(time.RFC3339), c.ExpiresAt.UTC().Format(time.RFC3339))

@@ -36,6 +36,10 @@ type Result struct {
 
 var greenReason = map[string]string{"zh-CN": "未命中任何赋码规则", "en": "No rule applies"}
 
+// NoRuleReason is the reason of a green code that no rule gave, by
+// language; one message of the shared map.
+func NoRuleReason(lang string) string { return greenReason[lang] }
+
 // Prepared is one resident's input decoded once, so that it can be
 // evaluated against several rulesets without decoding again.
 type Prepared struct {

@@ -3,19 +3,20 @@ package server
 import (
 	"net/http"
 
+	"github.com/healthcode/healthcode/rules"
+	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/store"
 )
 
-// lang is the language a request asks for: ?lang=en, else Accept-Language
-// starting with en; zh-CN by default.
+// lang is the language an API request asks for: ?lang=, else its
+// Accept-Language, as web.MatchLang matches them; web.DefaultLang if
+// neither names one of web.Langs.
 func lang(r *http.Request) string {
-	if l := r.URL.Query().Get("lang"); l == "en" || l == "zh-CN" {
+	if l, ok := web.MatchLang(r.URL.Query().Get("lang")); ok {
 		return l
 	}
-	if al := r.Header.Get("Accept-Language"); len(al) >= 2 && al[:2] == "en" {
-		return "en"
-	}
-	return "zh-CN"
+	l, _ := web.MatchLang(r.Header.Get("Accept-Language"))
+	return l
 }
 
 // explanationJSON is an explanation with the reason in one language.
@@ -28,7 +29,7 @@ type explanationJSON struct {
 func explain(ex *store.Explanation, l string) explanationJSON {
 	out := explanationJSON{Explanation: ex, Label: ex.Colour.Label(l), ReasonText: ex.Reason[l]}
 	if out.ReasonText == "" && ex.Rule == "" {
-		out.ReasonText = map[string]string{"zh-CN": "未命中任何赋码规则", "en": "No rule applies"}[l]
+		out.ReasonText = rules.NoRuleReason(l)
 	}
 	return out
 }

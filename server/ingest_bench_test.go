@@ -139,6 +139,8 @@ func benchIngest(b *testing.B, dsn string) {
 // cpuTime is the CPU time (user and system) this process has used.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

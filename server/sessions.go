@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/healthcode/healthcode"
@@ -29,42 +28,10 @@ const (
 	cacheMaxEntries = 1 << 17 // then start afresh, bounding memory
 )
 
-type sessionEntry struct {
-	actor healthcode.Actor
-	at    time.Time
-}
+// sessionCache maps a session token to its actor.
+type sessionCache = ttlCache[string, healthcode.Actor]
 
-type sessionCache struct {
-	mu sync.Mutex
-	m  map[string]sessionEntry
-}
-
-func newSessionCache() *sessionCache { return &sessionCache{m: make(map[string]sessionEntry)} }
-
-func (c *sessionCache) get(token string, now time.Time) (healthcode.Actor, bool) {
-	c.mu.Lock()
-	e, ok := c.m[token]
-	c.mu.Unlock()
-	if !ok || now.Sub(e.at) >= SessionCacheTTL || now.Before(e.at) {
-		return healthcode.Actor{}, false
-	}
-	return e.actor, true
-}
-
-func (c *sessionCache) put(token string, a healthcode.Actor, now time.Time) {
-	c.mu.Lock()
-	if len(c.m) >= cacheMaxEntries {
-		c.m = make(map[string]sessionEntry)
-	}
-	c.m[token] = sessionEntry{a, now}
-	c.mu.Unlock()
-}
-
-func (c *sessionCache) forget(token string) {
-	c.mu.Lock()
-	delete(c.m, token)
-	c.mu.Unlock()
-}
+func newSessionCache() *sessionCache { return newTTLCache[string, healthcode.Actor](SessionCacheTTL) }
 
 // authenticateCached is authenticate with the session cache in front of
 // the database, for the token route.
@@ -96,7 +63,6 @@ type codeEntry struct {
 	name   string
 	colour healthcode.Colour
 	index  int64
-	at     time.Time
 
 	// The bodies last served for this resident, JSON and PNG: the same
 	// token is served for minutes, so each is encoded once.
@@ -114,22 +80,17 @@ const (
 	bodyPNG
 )
 
-type codeCache struct {
-	mu sync.Mutex
-	m  map[string]codeEntry
-}
+// codeCache maps a resident id to their code state and the bodies last
+// served.
+type codeCache = ttlCache[string, codeEntry]
 
-func newCodeCache() *codeCache { return &codeCache{m: make(map[string]codeEntry)} }
+func newCodeCache() *codeCache { return newTTLCache[string, codeEntry](CodeCacheTTL) }
 
 // get returns a resident's name and code state, from the cache if fresh,
 // else read through the store as the context's actor (which authorises).
 func (s *Server) codeFor(ctx context.Context, id string) (codeEntry, error) {
-	c := s.codes
 	now := time.Now()
-	c.mu.Lock()
-	e, ok := c.m[id]
-	c.mu.Unlock()
-	if ok && now.Sub(e.at) < CodeCacheTTL && !now.Before(e.at) {
+	if e, ok := s.codes.get(id, now); ok {
 		return e, nil
 	}
 	res, err := s.db.Resident(ctx, id)
@@ -140,25 +101,18 @@ func (s *Server) codeFor(ctx context.Context, id string) (codeEntry, error) {
 	if err != nil {
 		return codeEntry{}, err
 	}
-	e = codeEntry{name: res.Name, colour: st.Colour, index: st.LogIndex, at: now}
-	c.mu.Lock()
-	if old, ok := c.m[id]; ok {
-		e.bodies = old.bodies
+	e := codeEntry{name: res.Name, colour: st.Colour, index: st.LogIndex}
+	if old, ok := s.codes.peek(id); ok {
+		e.bodies = old.bodies // still valid while the token text is the same
 	}
-	if len(c.m) >= cacheMaxEntries {
-		c.m = make(map[string]codeEntry)
-	}
-	c.m[id] = e
-	c.mu.Unlock()
+	s.codes.put(id, e, now)
 	return e, nil
 }
 
-// body returns the body (JSON or PNG, by slot) cached for the resident's
-// token text and language.
-func (c *codeCache) body(slot int, id, text, lang string) ([]byte, bool) {
-	c.mu.Lock()
-	e, ok := c.m[id]
-	c.mu.Unlock()
+// cachedBodyFor returns the body (JSON or PNG, by slot) cached for the
+// resident's token text and language.
+func (s *Server) cachedBodyFor(slot int, id, text, lang string) ([]byte, bool) {
+	e, ok := s.codes.peek(id)
 	b := e.bodies[slot]
 	if !ok || b.text != text || b.lang != lang || b.body == nil {
 		return nil, false
@@ -166,11 +120,8 @@ func (c *codeCache) body(slot int, id, text, lang string) ([]byte, bool) {
 	return b.body, true
 }
 
-func (c *codeCache) setBody(slot int, id, text, lang string, body []byte) {
-	c.mu.Lock()
-	if e, ok := c.m[id]; ok {
-		e.bodies[slot] = cachedBody{text, lang, body}
-		c.m[id] = e
-	}
-	c.mu.Unlock()
+// keepBody caches the body served for the resident's token text and
+// language.
+func (s *Server) keepBody(slot int, id, text, lang string, body []byte) {
+	s.codes.update(id, func(e *codeEntry) { e.bodies[slot] = cachedBody{text, lang, body} })
 }

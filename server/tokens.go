@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/token"
 )
 
@@ -114,13 +115,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	format, lang := q.Get("format"), q.Get("lang")
+	format := q.Get("format")
+	lang, ok := web.MatchLang(q.Get("lang"))
 	switch {
 	case format != "" && format != "json" && format != "png":
 		s.writeError(w, r, healthcode.FieldErrorf("format", "must be json or png, not %q", format))
 		return
-	case lang != "" && lang != "en" && lang != "zh-CN":
-		s.writeError(w, r, healthcode.FieldErrorf("lang", "must be zh-CN or en, not %q", lang))
+	case q.Get("lang") != "" && !ok:
+		s.writeError(w, r, healthcode.FieldErrorf("lang", "must be zh-CN or en, not %q", q.Get("lang")))
 		return
 	}
 	svc := s.tokens.Load()
@@ -145,7 +147,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if format == "png" {
 		slot, ctype = bodyPNG, pngContentType
 	}
-	body, ok := s.codes.body(slot, id, text, lang)
+	body, ok := s.cachedBodyFor(slot, id, text, lang)
 	if !ok {
 		var err error
 		if slot == bodyPNG {
@@ -159,7 +161,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		s.codes.setBody(slot, id, text, lang, body)
+		s.keepBody(slot, id, text, lang, body)
 	}
 	h["Content-Type"] = ctype
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}

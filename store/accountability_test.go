@@ -532,7 +532,8 @@ func TestLoginLimitsAndDisabling(t *testing.T) {
 			t.Fatalf("the owner from another address: %v", err)
 		}
 		for i := 0; i < 2; i++ {
-			w.db.LoginFrom(ctx, fmt.Sprint("nobody", i), "wrong password!", "10.0.0.2")
+			_, err := w.db.LoginFrom(ctx, fmt.Sprint("nobody", i), "wrong password!", "10.0.0.2")
+			mustCode(t, err, healthcode.EUNAUTH, "a wrong password for an unknown login")
 		}
 		_, err = w.db.LoginFrom(ctx, "login-o_cmdp1", "correct horse battery", "10.0.0.2")
 		mustCode(t, err, healthcode.ETOOMANY, "sixth attempt from the address")

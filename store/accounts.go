@@ -144,13 +144,22 @@ func (db *DB) LoginFrom(ctx context.Context, login, password, addr string) (*Ses
 	sess, err := db.login(ctx, login, password, addr)
 	// The outcome is recorded even if the client has gone.
 	ctx = context.WithoutCancel(ctx)
-	if healthcode.ErrorCode(err) == healthcode.EUNAUTH {
+	switch {
+	case healthcode.ErrorCode(err) == healthcode.EUNAUTH:
 		db.observer().LoginFailed(false)
-		db.loginFailed(ctx, keys)
-	} else if err == nil {
-		db.loginSucceeded(ctx, keys)
-	} else {
-		db.giveBack(ctx, keys)
+		// A failure that cannot be counted is not let through as a
+		// mere wrong password.
+		if ferr := db.loginFailed(ctx, keys); ferr != nil {
+			return nil, ferr
+		}
+	case err == nil:
+		if serr := db.loginSucceeded(ctx, keys); serr != nil {
+			db.logger.Warn("login: the account's earlier failures stay counted", "err", serr)
+		}
+	default:
+		if gerr := db.giveBack(ctx, keys); gerr != nil {
+			db.logger.Warn("login: the attempt stays counted", "err", gerr)
+		}
 	}
 	return sess, err
 }
@@ -232,12 +241,13 @@ func (db *DB) actorFor(ctx context.Context, kind, ref string) (healthcode.Actor,
 // Authenticate returns the actor of a session token and marks the session
 // used. Returns EUNAUTH for an unknown, expired or idle session.
 func (db *DB) Authenticate(ctx context.Context, token string) (healthcode.Actor, error) {
-	var login, lastSeen, expires, kind, ref string
+	var login, kind, ref string
+	var ls, ex time.Time
 	var disabled int
 	h := keyHash(token)
 	err := db.db.QueryRowContext(ctx, db.dialect.rebind(`SELECT s.login, s.last_seen, s.expires_at, a.kind, a.ref, a.disabled
 		FROM sessions s JOIN accounts a ON a.login = s.login WHERE s.token_hash = ?`), h).
-		Scan(&login, &lastSeen, &expires, &kind, &ref, &disabled)
+		Scan(&login, timeCol(&ls), timeCol(&ex), &kind, &ref, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return healthcode.Actor{}, healthcode.Errorf(healthcode.EUNAUTH, "session unknown or expired: log in again")
 	}
@@ -245,14 +255,16 @@ func (db *DB) Authenticate(ctx context.Context, token string) (healthcode.Actor,
 		return healthcode.Actor{}, fmt.Errorf("read session: %w", err)
 	}
 	now := db.nowMs()
-	ls, _ := parseTime(lastSeen)
-	ex, _ := parseTime(expires)
 	if disabled != 0 || !now.Before(ex) || now.Sub(ls) >= SessionIdle {
-		db.db.ExecContext(ctx, db.dialect.rebind("DELETE FROM sessions WHERE token_hash = ?"), h)
+		if _, err := db.db.ExecContext(ctx, db.dialect.rebind("DELETE FROM sessions WHERE token_hash = ?"), h); err != nil {
+			return healthcode.Actor{}, fmt.Errorf("end an expired session: %w", err)
+		}
 		return healthcode.Actor{}, healthcode.Errorf(healthcode.EUNAUTH, "session unknown or expired: log in again")
 	}
 	if now.Sub(ls) > time.Minute { // refresh at most once a minute
-		db.db.ExecContext(ctx, db.dialect.rebind("UPDATE sessions SET last_seen = ? WHERE token_hash = ?"), fmtTime(now), h)
+		if _, err := db.db.ExecContext(ctx, db.dialect.rebind("UPDATE sessions SET last_seen = ? WHERE token_hash = ?"), fmtTime(now), h); err != nil {
+			return healthcode.Actor{}, fmt.Errorf("mark a session used: %w", err)
+		}
 	}
 	return db.actorFor(ctx, kind, ref)
 }

@@ -91,12 +91,9 @@ func (db *DB) Alerts(ctx context.Context, kind string) ([]*Alert, error) {
 	out := []*Alert{}
 	for rows.Next() {
 		a := &Alert{}
-		var detail, raised string
-		if err := rows.Scan(&a.ID, &a.Kind, &a.Subject, &a.Jurisdiction, &detail, &raised, &a.LogIndex); err != nil {
-			return nil, err
+		if err := rows.Scan(&a.ID, &a.Kind, &a.Subject, &a.Jurisdiction, jsonCol(&a.Detail), timeCol(&a.RaisedAt), &a.LogIndex); err != nil {
+			return nil, fmt.Errorf("read alerts: %w", err)
 		}
-		json.Unmarshal([]byte(detail), &a.Detail)
-		a.RaisedAt, _ = parseTime(raised)
 		out = append(out, a)
 	}
 	return out, rows.Err()

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -365,7 +364,9 @@ func (db *DB) Appeal(ctx context.Context, id string) (*Appeal, error) {
 		return nil, err
 	}
 	var home string
-	db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT home FROM appeals WHERE id = ?"), id).Scan(&home)
+	if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT home FROM appeals WHERE id = ?"), id).Scan(&home); err != nil {
+		return nil, fmt.Errorf("read appeal %s: %w", id, err)
+	}
 	if err := healthcode.Authorize(actor, healthcode.OpReadAppeal, home, a.Resident); err != nil {
 		if healthcode.Authorize(actor, healthcode.OpReadAppeal, a.Assigned, a.Resident) != nil {
 			return nil, err
@@ -431,23 +432,16 @@ type PendingFact struct {
 func (db *DB) pendingAbout(ctx context.Context, resident string) ([]PendingFact, error) {
 	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT f.uid, f.kind, f.recorded_at, f.recorded_by, COALESCE(h.approval_scope, ''), COALESCE(h.why, ''), f.log_index
 		FROM facts f LEFT JOIN fact_holds h ON h.fact = f.uid WHERE f.subject = ? AND f.status = 'pending' ORDER BY f.log_index`), resident)
-	if err != nil {
-		return nil, err
-	}
 	out := []PendingFact{}
-	for rows.Next() {
-		var p PendingFact
-		var at, by string
-		if err := rows.Scan(&p.Key, &p.Kind, &at, &by, &p.ApprovalScope, &p.Why, &p.LogIndex); err != nil {
-			rows.Close()
-			return nil, err
+	if err := scanRows(rows, err, func(rows *sql.Rows) error {
+		p := PendingFact{RecordedBy: Party{Kind: healthcode.ActorOfficial}}
+		if err := rows.Scan(&p.Key, &p.Kind, timeCol(&p.RecordedAt), &p.RecordedBy.ID, &p.ApprovalScope, &p.Why, &p.LogIndex); err != nil {
+			return err
 		}
-		p.RecordedAt, _ = parseTime(at)
-		p.RecordedBy = Party{Kind: healthcode.ActorOfficial, ID: by}
 		out = append(out, p)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read pending facts: %w", err)
 	}
 	for i := range out {
 		out[i].RecordedBy = db.party(ctx, healthcode.ActorOfficial, out[i].RecordedBy.ID)
@@ -470,22 +464,18 @@ func (db *DB) AppealQueue(ctx context.Context, status string) ([]*Appeal, error)
 		return nil, healthcode.FieldErrorf("status", "unknown status %q", status)
 	}
 	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT id, assigned FROM appeals WHERE status = ? ORDER BY deadline, filed_at, id"), status)
-	if err != nil {
-		return nil, err
-	}
 	var ids []string
-	for rows.Next() {
+	if err := scanRows(rows, err, func(rows *sql.Rows) error {
 		var id, assigned string
 		if err := rows.Scan(&id, &assigned); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		if healthcode.Covers(actor.Jurisdiction, assigned) {
 			ids = append(ids, id)
 		}
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read appeal queue: %w", err)
 	}
 	out := []*Appeal{}
 	var shown []string
@@ -526,56 +516,45 @@ type queryer interface {
 // appeal reads an appeal with its attachments' descriptions and steps.
 func (db *DB) appeal(ctx context.Context, q queryer, id string) (*Appeal, error) {
 	a := &Appeal{ID: id}
-	var filedBy, filedKind, keys, filed, deadline string
+	var filedBy, filedKind string
+	var deadline time.Time
 	err := q.QueryRowContext(ctx, db.dialect.rebind(`SELECT resident, status, fact_keys, statement, filed_by, filed_by_kind, consent, filed_at, deadline, assigned, escalations, reason, log_index
-		FROM appeals WHERE id = ?`), id).Scan(&a.Resident, &a.Status, &keys, &a.Statement, &filedBy, &filedKind, &a.Consent, &filed, &deadline, &a.Assigned, &a.Escalations, &a.Reason, &a.LogIndex)
+		FROM appeals WHERE id = ?`), id).Scan(&a.Resident, &a.Status, jsonCol(&a.FactKeys), &a.Statement, &filedBy, &filedKind, &a.Consent, timeCol(&a.FiledAt), timeCol(&deadline), &a.Assigned, &a.Escalations, &a.Reason, &a.LogIndex)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, healthcode.Errorf(healthcode.ENOTFOUND, "no appeal %q", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read appeal: %w", err)
+		return nil, fmt.Errorf("read appeal %s: %w", id, err)
 	}
-	json.Unmarshal([]byte(keys), &a.FactKeys)
-	a.FiledAt, _ = parseTime(filed)
-	if deadline != "" && (a.Status == AppealOpen || a.Status == AppealAwaitingConsent) {
-		d, _ := parseTime(deadline)
-		a.Deadline = &d
+	if !deadline.IsZero() && (a.Status == AppealOpen || a.Status == AppealAwaitingConsent) {
+		a.Deadline = &deadline
 	}
 	a.FiledBy = Party{Kind: filedKind, ID: filedBy}
 	a.Attachments = []Attachment{}
 	rows, err := q.QueryContext(ctx, db.dialect.rebind("SELECT name, media_type, sha256, size FROM appeal_attachments WHERE appeal = ? ORDER BY n"), id)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	if err := scanRows(rows, err, func(rows *sql.Rows) error {
 		var at Attachment
 		if err := rows.Scan(&at.Name, &at.MediaType, &at.SHA256, &at.Size); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		a.Attachments = append(a.Attachments, at)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read appeal %s attachments: %w", id, err)
 	}
 	a.Steps = []AppealStep{{Kind: string(tlog.KindAppealFiled), At: a.FiledAt, By: a.FiledBy, LogIndex: a.LogIndex}}
 	rows, err = q.QueryContext(ctx, db.dialect.rebind("SELECT log_index, kind, actor, post, detail, at FROM appeal_steps WHERE appeal = ? ORDER BY log_index"), id)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	if err := scanRows(rows, err, func(rows *sql.Rows) error {
 		var s AppealStep
-		var actor, at string
-		if err := rows.Scan(&s.LogIndex, &s.Kind, &actor, &s.By.Post, &s.Detail, &at); err != nil {
-			rows.Close()
-			return nil, err
+		var actor string
+		if err := rows.Scan(&s.LogIndex, &s.Kind, &actor, &s.By.Post, &s.Detail, timeCol(&s.At)); err != nil {
+			return err
 		}
 		s.By.Kind, s.By.ID, _ = strings.Cut(actor, ":")
-		s.At, _ = parseTime(at)
 		a.Steps = append(a.Steps, s)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read appeal %s steps: %w", id, err)
 	}
 	// Names of the officials involved (outside the transaction's reads is
 	// fine: officials are never deleted).
@@ -596,14 +575,14 @@ func (db *DB) appeal(ctx context.Context, q queryer, id string) (*Appeal, error)
 }
 
 func scanStrings(rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
+	err := scanRows(rows, nil, func(rows *sql.Rows) error {
 		var s string
 		if err := rows.Scan(&s); err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, s)
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }

@@ -136,6 +136,14 @@ func rowKey(key ...any) string {
 
 // decodeStrict decodes an entry's JSON part into v, refusing fields the
 // kind does not have.
+// decodeEntry decodes e's public payload into v, its kind's type.
+func decodeEntry(e *tlog.Entry, v any) error {
+	if err := decodeStrict(e.Payload, v); err != nil {
+		return fmt.Errorf("entry %d: %s payload does not decode: %w", e.Index, e.Kind, err)
+	}
+	return nil
+}
+
 func decodeStrict(data []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()

@@ -173,20 +173,16 @@ func (db *DB) PendingFacts(ctx context.Context) ([]*healthcode.Fact, error) {
 		return nil, err
 	}
 	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT "+factColumns+" FROM facts WHERE status = ? ORDER BY recorded_at, uid"), string(healthcode.FactPending))
-	if err != nil {
-		return nil, fmt.Errorf("list pending facts: %w", err)
-	}
 	var all []healthcode.Fact
-	for rows.Next() {
+	if err := scanRows(rows, err, func(rows *sql.Rows) error {
 		f, err := scanFact(rows)
 		if err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		all = append(all, f)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list pending facts: %w", err)
 	}
 	var out []*healthcode.Fact
 	for i := range all {

@@ -61,16 +61,64 @@ type rowScanner interface{ Scan(dest ...any) error }
 
 func scanFact(r rowScanner) (healthcode.Fact, error) {
 	var f healthcode.Fact
-	var observed, recorded, payload, status string
-	if err := r.Scan(&f.Key, &f.ID, &f.Kind, &f.Subject, &observed, &recorded, &f.Source, &f.RecordedBy, &f.ApprovedBy,
+	var payload, status string
+	if err := r.Scan(&f.Key, &f.ID, &f.Kind, &f.Subject, timeCol(&f.ObservedAt), timeCol(&f.RecordedAt), &f.Source, &f.RecordedBy, &f.ApprovedBy,
 		&f.Evidence, &payload, &status, &f.LogIndex); err != nil {
 		return f, err
 	}
-	f.ObservedAt, _ = parseTime(observed)
-	f.RecordedAt, _ = parseTime(recorded)
 	f.Payload = json.RawMessage(payload)
 	f.Status = healthcode.FactStatus(status)
 	return f, nil
+}
+
+// factRefs is the area and case id that a fact's row keeps beside its
+// payload, for the queries by area and by case: an area visit's area and a
+// case status's case id from the payload, a risk area's subject.
+func factRefs(f *healthcode.Fact) (area, caseID string, err error) {
+	switch f.Kind {
+	case rules.KindAreaVisit, rules.KindCaseStatus:
+		var q struct {
+			Area   string `json:"area"`
+			CaseID string `json:"case_id"`
+		}
+		if err := decodeStored("fact "+f.Key+" payload", f.Payload, &q); err != nil {
+			return "", "", err
+		}
+		return q.Area, q.CaseID, nil
+	case rules.KindRiskArea:
+		return f.Subject, "", nil
+	}
+	return "", "", nil
+}
+
+// caseStatus is a case-status payload's case id and whether it makes the
+// person a case that contacts can cite (confirmed or asymptomatic); what
+// names the payload in the error.
+func caseStatus(what string, payload []byte) (caseID string, isCase bool, err error) {
+	var q struct {
+		Status string `json:"status"`
+		CaseID string `json:"case_id"`
+	}
+	if err := decodeStored(what, payload, &q); err != nil {
+		return "", false, err
+	}
+	return q.CaseID, q.Status == "confirmed" || q.Status == "asymptomatic", nil
+}
+
+// addVisitedAreas adds to set the area an area-visit fact names and its
+// ancestors: the risk areas that can apply to the resident.
+func addVisitedAreas(set map[string]bool, f *healthcode.Fact) error {
+	if f.Kind != rules.KindAreaVisit {
+		return nil
+	}
+	area, _, err := factRefs(f)
+	if err != nil {
+		return err
+	}
+	for _, a := range healthcode.Ancestors(area) {
+		set[a] = true
+	}
+	return nil
 }
 
 // forEval returns a copy of f identified by its platform-wide key, so that
@@ -157,15 +205,9 @@ func (t *Tx) loadEval(ids []string, contiguous bool, homes map[string]string, ex
 		scheduled: make(map[string]string, len(ids)),
 	}
 	areaSet := make(map[string]bool)
-	addFact := func(f healthcode.Fact) {
+	addFact := func(f healthcode.Fact) error {
 		st.facts[f.Subject] = append(st.facts[f.Subject], forEval(f))
-		if f.Kind == rules.KindAreaVisit {
-			var p struct{ Area string }
-			json.Unmarshal(f.Payload, &p)
-			for _, a := range healthcode.Ancestors(p.Area) {
-				areaSet[a] = true
-			}
-		}
+		return addVisitedAreas(areaSet, &f)
 	}
 	// Load homes, active facts and current codes: by ranges of ids when
 	// the ids are a contiguous run in id order (a job's chunk), else by
@@ -192,8 +234,7 @@ func (t *Tx) loadEval(ids []string, contiguous bool, homes map[string]string, ex
 			if err != nil {
 				return err
 			}
-			addFact(f)
-			return nil
+			return addFact(f)
 		}); err != nil {
 			return err
 		}
@@ -208,12 +249,12 @@ func (t *Tx) loadEval(ids []string, contiguous bool, homes map[string]string, ex
 			return err
 		}
 		return t.eachRow("SELECT resident, colour, rule, fact_ids FROM codes WHERE resident "+where, args, func(rows *sql.Rows) error {
-			var id, colour, rule, fids string
-			if err := rows.Scan(&id, &colour, &rule, &fids); err != nil {
+			var id, colour string
+			c := currentCode{exists: true}
+			if err := rows.Scan(&id, &colour, &c.rule, jsonCol(&c.factIDs)); err != nil {
 				return err
 			}
-			c := currentCode{colour: healthcode.Colour(colour), rule: rule, exists: true}
-			json.Unmarshal([]byte(fids), &c.factIDs)
+			c.colour = healthcode.Colour(colour)
 			st.current[id] = c
 			return nil
 		})
@@ -229,7 +270,9 @@ func (t *Tx) loadEval(ids []string, contiguous bool, homes map[string]string, ex
 		return nil, fmt.Errorf("load residents for evaluation: %w", err)
 	}
 	for _, f := range extra {
-		addFact(f)
+		if err := addFact(f); err != nil {
+			return nil, err
+		}
 	}
 	for _, fs := range st.facts {
 		slices.SortFunc(fs, func(a, b healthcode.Fact) int { return strings.Compare(a.Key, b.Key) })

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -63,9 +64,9 @@ func (db *DB) Explain(ctx context.Context, residentID string) (*Explanation, err
 	ex := &Explanation{Resident: residentID, Colour: c.Colour, Since: c.Since, LogIndex: c.LogIndex,
 		RuleSet: c.RuleSet, RuleSetVersion: c.RuleSetVersion, Rule: c.Rule}
 	if c.RuleSet != "" {
-		var cause string
-		db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT previous, cause FROM code_changes WHERE log_index = ?"), c.LogIndex).Scan(&ex.Previous, &cause)
-		ex.Cause = cause
+		if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT previous, cause FROM code_changes WHERE log_index = ?"), c.LogIndex).Scan(&ex.Previous, &ex.Cause); err != nil {
+			return nil, fmt.Errorf("read code change %d: %w", c.LogIndex, err)
+		}
 	}
 	return ex, db.fillExplanation(ctx, ex, c.FactIDs)
 }
@@ -78,28 +79,21 @@ func (db *DB) History(ctx context.Context, residentID string) ([]*Explanation, e
 	}
 	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT log_index, colour, previous, changed_at, ruleset, ruleset_version, rule, fact_ids, cause
 		FROM code_changes WHERE resident = ? ORDER BY log_index DESC`), residentID)
-	if err != nil {
-		return nil, fmt.Errorf("read history: %w", err)
-	}
 	type row struct {
 		ex  *Explanation
 		ids []string
 	}
 	var list []row
-	for rows.Next() {
-		ex := &Explanation{Resident: residentID}
-		var changed, fids string
-		if err := rows.Scan(&ex.LogIndex, &ex.Colour, &ex.Previous, &changed, &ex.RuleSet, &ex.RuleSetVersion, &ex.Rule, &fids, &ex.Cause); err != nil {
-			rows.Close()
-			return nil, err
+	if err := scanRows(rows, err, func(rows *sql.Rows) error {
+		r := row{ex: &Explanation{Resident: residentID}}
+		ex := r.ex
+		if err := rows.Scan(&ex.LogIndex, &ex.Colour, &ex.Previous, timeCol(&ex.Since), &ex.RuleSet, &ex.RuleSetVersion, &ex.Rule, jsonCol(&r.ids), &ex.Cause); err != nil {
+			return err
 		}
-		ex.Since, _ = parseTime(changed)
-		var ids []string
-		json.Unmarshal([]byte(fids), &ids)
-		list = append(list, row{ex, ids})
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
+		list = append(list, r)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read history: %w", err)
 	}
 	out := make([]*Explanation, len(list))
 	for i, r := range list {

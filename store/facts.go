@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"time"
@@ -380,7 +379,7 @@ func contentHash(f *healthcode.Fact) []byte {
 	for _, s := range [...]string{f.Kind, f.Subject, fmtTime(f.ObservedAt), f.Evidence, string(f.Payload)} {
 		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
 		h.Write(n[:])
-		io.WriteString(h, s)
+		h.Write([]byte(s))
 	}
 	return h.Sum(nil)
 }
@@ -522,12 +521,12 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 		}
 		// A case status recorded earlier in the batch can be cited later.
 		if f.Kind == rules.KindCaseStatus {
-			var q struct {
-				Status string `json:"status"`
-				CaseID string `json:"case_id"`
+			id, isCase, err := caseStatus("payload", f.Payload)
+			if err != nil {
+				fail(line, "payload", "%v", err)
+				continue
 			}
-			json.Unmarshal(f.Payload, &q)
-			cases[q.CaseID] = q.Status == "confirmed" || q.Status == "asymptomatic"
+			cases[id] = isCase
 		}
 		fresh = append(fresh, i)
 	}
@@ -763,24 +762,19 @@ func (t *Tx) caseStatuses(ids []string) (map[string]bool, error) {
 	latest := map[string]string{}
 	err := inChunks(ids, func(part []string, args []any) error {
 		rows, err := t.query("SELECT case_id, observed_at, payload FROM facts WHERE kind = 'case_status' AND status = 'active' AND case_id <> '' AND case_id IN ("+placeholders(len(part))+")", args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return scanRows(rows, err, func(rows *sql.Rows) error {
 			var id, observed, payload string
 			if err := rows.Scan(&id, &observed, &payload); err != nil {
 				return err
 			}
 			if observed < latest[id] {
-				continue
+				return nil
 			}
 			latest[id] = observed
-			var p struct{ Status string }
-			json.Unmarshal([]byte(payload), &p)
-			out[id] = p.Status == "confirmed" || p.Status == "asymptomatic"
-		}
-		return rows.Err()
+			_, isCase, err := caseStatus("case "+id+" status", []byte(payload))
+			out[id] = isCase
+			return err
+		})
 	})
 	return out, err
 }
@@ -815,27 +809,16 @@ func (t *Tx) raises(f *healthcode.Fact) (bool, error) {
 func (t *Tx) input(id string) (rules.Input, error) {
 	in := rules.Input{Now: t.now}
 	rows, err := t.query("SELECT "+factColumns+" FROM facts WHERE subject = ? AND status = 'active'", id)
-	if err != nil {
-		return in, err
-	}
 	areaSet := map[string]bool{}
-	for rows.Next() {
+	if err := scanRows(rows, err, func(rows *sql.Rows) error {
 		f, err := scanFact(rows)
 		if err != nil {
-			rows.Close()
-			return in, err
+			return err
 		}
 		in.Facts = append(in.Facts, forEval(f))
-		if f.Kind == rules.KindAreaVisit {
-			var p struct{ Area string }
-			json.Unmarshal(f.Payload, &p)
-			for _, a := range healthcode.Ancestors(p.Area) {
-				areaSet[a] = true
-			}
-		}
-	}
-	if err := rows.Close(); err != nil {
-		return in, err
+		return addVisitedAreas(areaSet, &f)
+	}); err != nil {
+		return in, fmt.Errorf("read facts of %s: %w", id, err)
 	}
 	in.Areas, err = t.riskAreas(areaSet)
 	return in, err

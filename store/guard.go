@@ -175,30 +175,25 @@ func (t *Tx) grantedSince(residents []string, since time.Time) (map[string]grant
 	err := inChunks(residents, func(part []string, args []any) error {
 		rows, err := t.query("SELECT id, resident, decided_at, fact_keys FROM appeals WHERE status = 'granted' AND decided_at >= ? AND resident IN ("+placeholders(len(part))+") ORDER BY decided_at",
 			append([]any{fmtTime(since)}, args...)...)
-		if err != nil {
-			return err
-		}
 		type row struct {
-			id, resident, at, keys string
+			granted
+			resident string
+			keys     []string
 		}
 		var list []row
-		for rows.Next() {
+		if err := scanRows(rows, err, func(rows *sql.Rows) error {
 			var r row
-			if err := rows.Scan(&r.id, &r.resident, &r.at, &r.keys); err != nil {
-				rows.Close()
+			if err := rows.Scan(&r.appeal, &r.resident, timeCol(&r.at), jsonCol(&r.keys)); err != nil {
 				return err
 			}
 			list = append(list, r)
-		}
-		if err := rows.Close(); err != nil {
-			return err
+			return nil
+		}); err != nil {
+			return fmt.Errorf("read granted appeals: %w", err)
 		}
 		for _, r := range list {
-			g := granted{appeal: r.id}
-			g.at, _ = parseTime(r.at)
-			var keys []string
-			json.Unmarshal([]byte(r.keys), &keys)
-			for _, k := range keys {
+			g := r.granted
+			for _, k := range r.keys {
 				f, err := scanFact(t.queryRow("SELECT "+factColumns+" FROM facts WHERE uid = ?", k))
 				if err != nil {
 					return fmt.Errorf("read appealed fact %s: %w", k, err)

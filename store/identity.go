@@ -36,6 +36,6 @@ func (db *DB) HashNationalID(id string) []byte {
 		return nil
 	}
 	m := hmac.New(sha256.New, db.idKey)
-	io.WriteString(m, id)
+	m.Write([]byte(id))
 	return m.Sum(nil)
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -70,23 +69,30 @@ func (db *DB) Jobs(ctx context.Context) ([]*Job, error) {
 	var out []*Job
 	for rows.Next() {
 		j := &Job{}
-		var params, runAt, created, finished string
-		if err := rows.Scan(&j.ID, &j.Kind, &params, &j.Status, &runAt, &j.Cursor, &j.Done, &j.Changed, &created, &finished, &j.LogIndex); err != nil {
-			return nil, err
+		if err := rows.Scan(&j.ID, &j.Kind, jsonCol(&j.Params), &j.Status, timeCol(&j.RunAt), &j.Cursor, &j.Done, &j.Changed,
+			timeCol(&j.CreatedAt), timeCol(&j.FinishedAt), &j.LogIndex); err != nil {
+			return nil, fmt.Errorf("list jobs: %w", err)
 		}
-		json.Unmarshal([]byte(params), &j.Params)
-		j.RunAt, _ = parseTime(runAt)
-		j.CreatedAt, _ = parseTime(created)
-		j.FinishedAt, _ = parseTime(finished)
 		out = append(out, j)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list jobs: %w", err)
 	}
 	for _, j := range out {
-		db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT COUNT(*) FROM residents WHERE jurisdiction LIKE ?"), healthcode.CodePrefix(j.Params["scope"])+"%").Scan(&j.Total)
+		if j.Total, err = db.residentsIn(ctx, j.Params["scope"]); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
+}
+
+// residentsIn counts the residents whose home is in scope.
+func (db *DB) residentsIn(ctx context.Context, scope string) (int64, error) {
+	var n int64
+	if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT COUNT(*) FROM residents WHERE jurisdiction LIKE ?"), healthcode.CodePrefix(scope)+"%").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count residents in %q: %w", scope, err)
+	}
+	return n, nil
 }
 
 // JobProgress reports a running job's progress.
@@ -117,12 +123,13 @@ func (db *DB) RunJobs(ctx context.Context, progress func(JobProgress)) (int, err
 			db.logger.Warn("refreshing planner statistics before a job failed; the job runs anyway", "job", id, "err", err)
 		}
 		// The number of residents in scope, for progress reports only.
-		var total int64
-		var params string
-		if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT params FROM jobs WHERE id = ?"), id).Scan(&params); err == nil {
-			var p map[string]string
-			json.Unmarshal([]byte(params), &p)
-			db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT COUNT(*) FROM residents WHERE jurisdiction LIKE ?"), healthcode.CodePrefix(p["scope"])+"%").Scan(&total)
+		var params map[string]string
+		if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT params FROM jobs WHERE id = ?"), id).Scan(jsonCol(&params)); err != nil {
+			return finished, fmt.Errorf("job %s: read params: %w", id, err)
+		}
+		total, err := db.residentsIn(ctx, params["scope"])
+		if err != nil {
+			return finished, fmt.Errorf("job %s: %w", id, err)
 		}
 		for {
 			if err := ctx.Err(); err != nil {
@@ -152,17 +159,16 @@ func (db *DB) RunJobs(ctx context.Context, progress func(JobProgress)) (int, err
 // jobChunk evaluates the job's next chunk of residents and advances its
 // cursor; at the end it finishes the job with a job.finished entry.
 func (t *Tx) jobChunk(id string) (JobProgress, error) {
-	var kind, params, status, cursor string
+	var kind, status, cursor string
+	var p map[string]string
 	var done, changed int64
-	err := t.queryRow("SELECT kind, params, status, cursor, done, changed FROM jobs WHERE id = ?", id).Scan(&kind, &params, &status, &cursor, &done, &changed)
+	err := t.queryRow("SELECT kind, params, status, cursor, done, changed FROM jobs WHERE id = ?", id).Scan(&kind, jsonCol(&p), &status, &cursor, &done, &changed)
 	if err != nil {
-		return JobProgress{}, err
+		return JobProgress{}, fmt.Errorf("read job: %w", err)
 	}
 	if status != JobPending {
 		return JobProgress{}, nil // another process finished it
 	}
-	var p map[string]string
-	json.Unmarshal([]byte(params), &p)
 	like := healthcode.CodePrefix(p["scope"]) + "%"
 	ids, err := t.queryStrings(limitClause("SELECT id FROM residents WHERE jurisdiction LIKE ? AND id > ? ORDER BY id", t.db.jobChunk), like, cursor)
 	if err != nil {

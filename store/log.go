@@ -157,16 +157,7 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 // eachRow runs a query and calls scan for each row it returns.
 func (t *Tx) eachRow(query string, args []any, scan func(*sql.Rows) error) error {
 	rows, err := t.query(query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return scanRows(rows, err, scan)
 }
 
 // queryStrings runs a query returning one text column and collects it.
@@ -452,7 +443,9 @@ func (db *DB) committer() {
 	defer close(db.log.stopped)
 	defer func() {
 		for _, s := range db.log.stmts {
-			s.Close()
+			if err := s.Close(); err != nil {
+				db.logger.Warn("closing a prepared statement failed", "err", err)
+			}
 		}
 	}()
 	for {
@@ -887,7 +880,7 @@ func readHashes(ctx context.Context, db *DB, q querier, indexes []int64) (map[in
 			copy(hh[:], h)
 			got[x] = hh
 		}
-		if err := rows.Close(); err != nil {
+		if err := endRows(rows); err != nil {
 			return nil, err
 		}
 	}

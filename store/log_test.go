@@ -57,7 +57,9 @@ func holdLogLock(t *testing.T, dsn string) (release func()) {
 	var once sync.Once
 	release = func() {
 		once.Do(func() {
-			conn.ExecContext(ctx, "ROLLBACK")
+			if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+				t.Errorf("release the log lock: %v", err)
+			}
 			conn.Close()
 			raw.Close()
 		})

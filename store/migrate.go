@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -88,7 +89,14 @@ func (db *DB) migrate(ctx context.Context) error {
 		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(7216001)"); err != nil {
 			return db.describeOpenError(err)
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(7216001)")
+		defer func() {
+			if _, err := conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(7216001)"); err != nil {
+				// A connection that may still hold the lock must not go
+				// back to the pool, where it would block every migration.
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+				db.logger.Warn("releasing the migration lock failed; its connection is discarded", "err", err)
+			}
+		}()
 	}
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
 		return db.describeOpenError(err)

@@ -137,21 +137,3 @@ var operationalTables = map[string]string{
 	"audit_state":       "the background auditor's cursors",
 	"trust_state":       "signed artefacts (our trust list and recognition statement), re-signed from token_keys and trust_imports; their versions are logged",
 }
-
-// columns returns every column of t, the key first.
-func (t *projTable) columns() []string {
-	out := append([]string(nil), t.key...)
-	for _, c := range t.cols {
-		out = append(out, c.name)
-	}
-	return out
-}
-
-func projTableNamed(name string) *projTable {
-	for i := range projection {
-		if projection[i].name == name {
-			return &projection[i]
-		}
-	}
-	return nil
-}

@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -26,12 +27,10 @@ func openBare(ctx context.Context, dsn string) (*DB, error) {
 		return nil, err
 	}
 	if err := db.migrate(ctx); err != nil {
-		db.closeDBs()
-		return nil, err
+		return nil, errors.Join(err, db.closeDBs())
 	}
 	if _, err := db.wdb.ExecContext(ctx, lastTable); err != nil {
-		db.closeDBs()
-		return nil, fmt.Errorf("create projection_last: %w", err)
+		return nil, errors.Join(fmt.Errorf("create projection_last: %w", err), db.closeDBs())
 	}
 	return db, nil
 }
@@ -73,7 +72,7 @@ func (db *DB) projectRange(ctx context.Context, q querier, dst *DB, from, total 
 			}
 			items = append(items, it)
 		}
-		if err := rows.Close(); err != nil {
+		if err := endRows(rows); err != nil {
 			return -1, fmt.Errorf("read entries: %w", err)
 		}
 		tx, err := dst.wdb.BeginTx(ctx, nil)
@@ -118,19 +117,29 @@ func (db *DB) scratchProjection(ctx context.Context, progress func(done, total i
 	if err != nil {
 		return nil, -1, nil, fmt.Errorf("scratch database: %w", err)
 	}
-	removeDir := func() { os.RemoveAll(dir) }
+	// The scratch database is gone with its directory: a failure to
+	// close or remove it only leaves a temporary file, worth a warning.
+	removeDir := func() {
+		if err := os.RemoveAll(dir); err != nil {
+			db.logger.Warn("removing the scratch database failed", "dir", dir, "err", err)
+		}
+	}
 	scratch, err = openBare(ctx, filepath.Join(dir, "projection.db"))
 	if err != nil {
 		removeDir()
 		return nil, -1, nil, fmt.Errorf("scratch database: %w", err)
 	}
+	done := func() {
+		if err := scratch.closeDBs(); err != nil {
+			db.logger.Warn("closing the scratch database failed", "dir", dir, "err", err)
+		}
+		removeDir()
+	}
 	// A scratch database needs no durability.
 	if _, err := scratch.wdb.ExecContext(ctx, "PRAGMA synchronous = OFF"); err != nil {
-		scratch.closeDBs()
-		removeDir()
+		done()
 		return nil, -1, nil, err
 	}
-	done := func() { scratch.closeDBs(); removeDir() }
 	failed, err = db.projectLog(ctx, scratch, progress)
 	if err != nil && failed < 0 {
 		done()
@@ -397,12 +406,16 @@ func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt que
 // were edited behind the log's back: the log wins. dsn must name an empty
 // database. Returns EINVALID if it is not empty or an entry cannot be
 // projected.
-func (db *DB) RebuildInto(ctx context.Context, dsn string, progress func(phase string, done, total int64)) error {
+func (db *DB) RebuildInto(ctx context.Context, dsn string, progress func(phase string, done, total int64)) (err error) {
 	dst, err := openBare(ctx, dsn)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dsn, err)
 	}
-	defer dst.closeDBs()
+	defer func() {
+		if cerr := dst.closeDBs(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close %s: %w", dst.dsn, cerr))
+		}
+	}()
 	var n int64
 	if err := dst.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM log_entries").Scan(&n); err != nil {
 		return err

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -48,65 +47,86 @@ func (db *DB) newReplayer(ctx context.Context, rep *VerifyReport) (*replayer, er
 	return r, rows.Err()
 }
 
-// entry feeds one entry, in log order.
+// entry feeds one entry, in log order. An entry whose payload does not
+// decode into its kind's type is a problem of the report, never skipped.
 func (r *replayer) entry(e *tlog.Entry) {
-	var p map[string]json.RawMessage
-	if json.Unmarshal(e.Payload, &p) != nil {
-		return
+	if err := r.follow(e); err != nil {
+		r.rep.add(e.Index, "%v", err)
 	}
-	str := func(k string) string {
-		var s string
-		json.Unmarshal(p[k], &s)
-		return s
-	}
-	num := func(k string) int {
-		var n int
-		json.Unmarshal(p[k], &n)
-		return n
-	}
+}
+
+func (r *replayer) follow(e *tlog.Entry) error {
 	switch e.Kind {
 	case tlog.KindResidentRegistered:
-		r.homes[str("id")] = str("jurisdiction")
+		var v evResident
+		if err := decodeEntry(e, &v); err != nil {
+			return err
+		}
+		r.homes[v.ID] = v.Jurisdiction
 	case tlog.KindRulesetDrafted:
-		key := fmt.Sprintf("%s@%d", str("id"), num("version"))
+		var v evRulesetDrafted
+		if err := decodeEntry(e, &v); err != nil {
+			return err
+		}
+		key := fmt.Sprintf("%s@%d", v.ID, v.Version)
 		src, ok := r.sources[key]
 		switch {
 		case !ok:
 			r.rep.add(e.Index, "ruleset %s was drafted but its text is not stored", key)
-		case sha256Hex(src) != str("source_sha256"):
+		case sha256Hex(src) != v.SourceSHA256:
 			r.rep.add(e.Index, "the stored text of ruleset %s is not the one drafted (SHA-256 differs)", key)
 		default:
 			r.drafted[key] = true
 		}
 	case tlog.KindRulesetPublished:
-		key := fmt.Sprintf("%s@%d", str("id"), num("version"))
+		var v evRulesetDecided
+		if err := decodeEntry(e, &v); err != nil {
+			return err
+		}
+		key := fmt.Sprintf("%s@%d", v.ID, v.Version)
 		if !r.drafted[key] {
-			r.rep.add(e.Index, "publishes ruleset %s, which was never drafted intact", key)
-			return
+			return fmt.Errorf("publishes ruleset %s, which was never drafted intact", key)
 		}
 		rs, err := rules.Parse(key, r.sources[key])
 		if err != nil {
-			r.rep.add(e.Index, "ruleset %s does not compile: %v", key, err)
-			return
+			return fmt.Errorf("ruleset %s does not compile: %v", key, err)
 		}
 		r.compiled[key] = rs
 		r.published = append(r.published, rs)
 		slices.SortStableFunc(r.published, rulesetOrder)
 	case tlog.KindFactRecorded:
-		f := healthcode.Fact{Key: str("key"), ID: str("key"), Kind: str("kind"), Subject: str("subject"), Payload: p["payload"],
-			Status: healthcode.FactStatus(str("status"))}
-		f.ObservedAt, _ = time.Parse(timeFormat, str("observed_at"))
+		var v factEntry
+		if err := decodeEntry(e, &v); err != nil {
+			return err
+		}
+		f := healthcode.Fact{Key: v.Key, ID: v.Key, Kind: v.Kind, Subject: v.Subject, Payload: v.Payload, Status: v.Status}
+		var err error
+		if f.ObservedAt, err = time.Parse(timeFormat, v.ObservedAt); err != nil {
+			return fmt.Errorf("records fact %s observed at %q: %v", v.Key, v.ObservedAt, err)
+		}
 		if r.facts[f.Subject] == nil {
 			r.facts[f.Subject] = map[string]healthcode.Fact{}
 		}
 		r.facts[f.Subject][f.Key] = f
 		r.where[f.Key] = f.Subject
 	case tlog.KindFactApproved, tlog.KindFactRejected, tlog.KindFactRetracted:
-		key := str("key")
+		var key string
+		if e.Kind == tlog.KindFactRetracted {
+			var v evFactRetracted
+			if err := decodeEntry(e, &v); err != nil {
+				return err
+			}
+			key = v.Key
+		} else {
+			var v evFactDecided
+			if err := decodeEntry(e, &v); err != nil {
+				return err
+			}
+			key = v.Key
+		}
 		subj, ok := r.where[key]
 		if !ok {
-			r.rep.add(e.Index, "decides fact %s, which no earlier entry recorded", key)
-			return
+			return fmt.Errorf("decides fact %s, which no earlier entry recorded", key)
 		}
 		f := r.facts[subj][key]
 		f.Status = map[tlog.Kind]healthcode.FactStatus{
@@ -114,20 +134,22 @@ func (r *replayer) entry(e *tlog.Entry) {
 		}[e.Kind]
 		r.facts[subj][key] = f
 	case tlog.KindCodeChanged:
-		r.codeChanged(e, str("colour"), str("rule"), p["fact_ids"])
+		var v evCodeChanged
+		if err := decodeEntry(e, &v); err != nil {
+			return err
+		}
+		return r.codeChanged(e, v.Colour, v.Rule, v.FactIDs)
 	}
+	return nil
 }
 
-func (r *replayer) codeChanged(e *tlog.Entry, colour, rule string, fidsJSON json.RawMessage) {
+func (r *replayer) codeChanged(e *tlog.Entry, colour, rule string, want []string) error {
 	r.Changes++
 	id := e.Subject
 	home, ok := r.homes[id]
 	if !ok {
-		r.rep.add(e.Index, "changes the code of %s, who was never registered", id)
-		return
+		return fmt.Errorf("changes the code of %s, who was never registered", id)
 	}
-	var want []string
-	json.Unmarshal(fidsJSON, &want)
 	got := rules.Result{Colour: healthcode.Green}
 	rs := applicable(r.published, home, e.Time)
 	if rs != nil {
@@ -138,12 +160,8 @@ func (r *replayer) codeChanged(e *tlog.Entry, colour, rule string, fidsJSON json
 				continue
 			}
 			in.Facts = append(in.Facts, f)
-			if f.Kind == rules.KindAreaVisit {
-				var v struct{ Area string }
-				json.Unmarshal(f.Payload, &v)
-				for _, a := range healthcode.Ancestors(v.Area) {
-					areas[a] = true
-				}
+			if err := addVisitedAreas(areas, &f); err != nil {
+				return fmt.Errorf("replaying the code of %s: %v", id, err)
 			}
 		}
 		for a := range areas {
@@ -158,8 +176,7 @@ func (r *replayer) codeChanged(e *tlog.Entry, colour, rule string, fidsJSON json
 		slices.SortFunc(in.Areas, func(a, b healthcode.Fact) int { return cmpString(a.Key, b.Key) })
 		var err error
 		if got, err = rs.Evaluate(in); err != nil {
-			r.rep.add(e.Index, "replaying the code of %s: %v", id, err)
-			return
+			return fmt.Errorf("replaying the code of %s: %v", id, err)
 		}
 	}
 	if got.FactIDs == nil {
@@ -172,6 +189,7 @@ func (r *replayer) codeChanged(e *tlog.Entry, colour, rule string, fidsJSON json
 		r.rep.add(e.Index, "the code of %s does not follow from the logged facts and rules: the log says %s (rule %q, facts %v), replay gives %s (rule %q, facts %v)",
 			id, colour, rule, want, got.Colour, got.Rule, got.FactIDs)
 	}
+	return nil
 }
 
 func cmpString(a, b string) int {

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
@@ -76,7 +77,11 @@ func (db *DB) logSigner(stored string) (note.Signer, error) {
 		return nil, fmt.Errorf("log signer key in %s: malformed sealed key", db.dsn)
 	}
 	if db.secret == nil {
-		return refusingSigner{name: parts[0], hash: parts[1]}, nil
+		h, err := strconv.ParseUint(parts[1], 16, 32)
+		if err != nil || len(parts[1]) != 8 {
+			return nil, fmt.Errorf("log signer key in %s: malformed key hash %q in the sealed key", db.dsn, parts[1])
+		}
+		return refusingSigner{name: parts[0], hash: uint32(h)}, nil
 	}
 	blob, err := base64.StdEncoding.DecodeString(parts[2])
 	if err != nil {
@@ -91,14 +96,13 @@ func (db *DB) logSigner(stored string) (note.Signer, error) {
 }
 
 // refusingSigner stands for a sealed log key opened without the secret.
-type refusingSigner struct{ name, hash string }
-
-func (s refusingSigner) Name() string { return s.name }
-func (s refusingSigner) KeyHash() uint32 {
-	var h uint32
-	fmt.Sscanf(s.hash, "%08x", &h)
-	return h
+type refusingSigner struct {
+	name string
+	hash uint32
 }
+
+func (s refusingSigner) Name() string    { return s.name }
+func (s refusingSigner) KeyHash() uint32 { return s.hash }
 func (s refusingSigner) Sign([]byte) ([]byte, error) {
 	return nil, fmt.Errorf("sign checkpoint: %w", ErrNoKeySecret)
 }

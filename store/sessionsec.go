@@ -84,19 +84,22 @@ ON CONFLICT (key) DO UPDATE SET
 WHERE login_throttle.until <= ?
 RETURNING failures`), k.key, nowS, first, cutoff, cutoff, k.free, hold, nowS, nowS).Scan(&k.mine)
 		if errors.Is(err, sql.ErrNoRows) {
-			db.giveBack(ctx, keys[:i])
-			var until string
-			db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT until FROM login_throttle WHERE key = ?"), k.key).Scan(&until)
+			if err := db.giveBack(ctx, keys[:i]); err != nil {
+				return err
+			}
+			var until time.Time
+			if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT until FROM login_throttle WHERE key = ?"), k.key).Scan(timeCol(&until)); err != nil {
+				return fmt.Errorf("read a login delay: %w", err)
+			}
 			wait := time.Second
-			if t, err := time.Parse(timeFormat, until); err == nil && t.Sub(now) > wait {
-				wait = t.Sub(now).Round(time.Second)
+			if until.Sub(now) > wait {
+				wait = until.Sub(now).Round(time.Second)
 			}
 			return &healthcode.Error{Code: healthcode.ETOOMANY, RetryAfter: wait,
 				Message: fmt.Sprintf("too many failed logins for this account or from your address: try again in %v", wait)}
 		}
 		if err != nil {
-			db.giveBack(ctx, keys[:i])
-			return fmt.Errorf("reserve a login attempt: %w", err)
+			return errors.Join(fmt.Errorf("reserve a login attempt: %w", err), db.giveBack(ctx, keys[:i]))
 		}
 	}
 	return nil
@@ -104,34 +107,43 @@ RETURNING failures`), k.key, nowS, first, cutoff, cutoff, k.free, hold, nowS, no
 
 // loginFailed keeps the attempt's reservations as failures and starts the
 // delay of each key whose last attempt it was.
-func (db *DB) loginFailed(ctx context.Context, keys []throttleKey) {
+func (db *DB) loginFailed(ctx context.Context, keys []throttleKey) error {
 	now := db.nowMs()
 	for _, k := range keys {
 		if k.mine < k.free {
 			continue
 		}
-		db.db.ExecContext(ctx, db.dialect.rebind("UPDATE login_throttle SET until = ? WHERE key = ? AND failures = ?"),
-			fmtTime(now.Add(db.loginDelay(k.mine, k.free))), k.key, k.mine)
+		if _, err := db.db.ExecContext(ctx, db.dialect.rebind("UPDATE login_throttle SET until = ? WHERE key = ? AND failures = ?"),
+			fmtTime(now.Add(db.loginDelay(k.mine, k.free))), k.key, k.mine); err != nil {
+			return fmt.Errorf("start a login delay: %w", err)
+		}
 	}
+	return nil
 }
 
 // loginSucceeded forgets the account's failures from the address and gives
 // back the attempt's other reservations.
-func (db *DB) loginSucceeded(ctx context.Context, keys []throttleKey) {
-	db.db.ExecContext(ctx, db.dialect.rebind("DELETE FROM login_throttle WHERE key = ?"), keys[0].key)
-	db.giveBack(ctx, keys[1:])
+func (db *DB) loginSucceeded(ctx context.Context, keys []throttleKey) error {
+	if _, err := db.db.ExecContext(ctx, db.dialect.rebind("DELETE FROM login_throttle WHERE key = ?"), keys[0].key); err != nil {
+		return fmt.Errorf("forget failed logins: %w", err)
+	}
+	return db.giveBack(ctx, keys[1:])
 }
 
 // giveBack undoes reservations: the attempt does not count, and a key it
-// held is free again.
-func (db *DB) giveBack(ctx context.Context, keys []throttleKey) {
+// held is free again. A reservation not given back still counts: the
+// error errs on the side of the limit.
+func (db *DB) giveBack(ctx context.Context, keys []throttleKey) error {
 	now := fmtTime(db.nowMs())
 	for _, k := range keys {
-		db.db.ExecContext(ctx, db.dialect.rebind(`UPDATE login_throttle SET
+		if _, err := db.db.ExecContext(ctx, db.dialect.rebind(`UPDATE login_throttle SET
 	failures = login_throttle.failures - 1,
 	until = CASE WHEN login_throttle.failures = ? AND login_throttle.until > ? THEN ? ELSE login_throttle.until END
-WHERE key = ?`), k.mine, now, now, k.key)
+WHERE key = ?`), k.mine, now, now, k.key); err != nil {
+			return fmt.Errorf("give back a login attempt: %w", err)
+		}
 	}
+	return nil
 }
 
 // passwordSlot waits (at most Limits.LoginQueueWait) for one of the

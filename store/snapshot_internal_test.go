@@ -187,7 +187,9 @@ func TestScheduleOnlyChanges(t *testing.T) {
 		var got []string
 		for rows.Next() {
 			var r string
-			rows.Scan(&r)
+			if err := rows.Scan(&r); err != nil {
+				t.Fatal(err)
+			}
 			got = append(got, r)
 		}
 		if !slices.Equal(got, []string{"r_pos"}) {

@@ -128,20 +128,16 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 		return nil, err
 	}
 	if err := db.migrate(ctx); err != nil {
-		db.closeDBs()
-		return nil, err
+		return nil, errors.Join(err, db.closeDBs())
 	}
 	if err := db.sealMeta(ctx); err != nil {
-		db.closeDBs()
-		return nil, err
+		return nil, errors.Join(err, db.closeDBs())
 	}
 	if err := db.initIdentity(ctx); err != nil {
-		db.closeDBs()
-		return nil, err
+		return nil, errors.Join(err, db.closeDBs())
 	}
 	if err := db.initLog(ctx); err != nil {
-		db.closeDBs()
-		return nil, err
+		return nil, errors.Join(err, db.closeDBs())
 	}
 	return db, nil
 }
@@ -172,7 +168,9 @@ func (db *DB) open(ctx context.Context, dsn string) error {
 		// A new database file is created 0600 (SQLite gives its -wal and
 		// -shm files the database file's mode): it holds personal data.
 		if f, err := os.OpenFile(target, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
-			f.Close()
+			if err := f.Close(); err != nil {
+				return fmt.Errorf("create sqlite %s: %w", target, err)
+			}
 		}
 		// temp_store(MEMORY): each write request in a group commit runs in
 		// a savepoint, whose journal of the pages it changes otherwise
@@ -185,16 +183,14 @@ func (db *DB) open(ctx context.Context, dsn string) error {
 		}
 		db.db.SetMaxOpenConns(8)
 		if db.wdb, err = sql.Open("sqlite", u+"&_txlock=immediate"); err != nil {
-			db.db.Close()
-			return fmt.Errorf("open sqlite %s: %w", target, err)
+			return errors.Join(fmt.Errorf("open sqlite %s: %w", target, err), db.db.Close())
 		}
 		db.wdb.SetMaxOpenConns(1)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.wdb.PingContext(pctx); err != nil {
-		db.closeDBs()
-		return db.describeOpenError(err)
+		return errors.Join(db.describeOpenError(err), db.closeDBs())
 	}
 	return nil
 }

@@ -104,7 +104,9 @@ func TestMigrationsMatch(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	corrupt := filepath.Join(dir, "corrupt.db")
-	os.WriteFile(corrupt, []byte(strings.Repeat("this is not a database ", 1000)), 0o600)
+	if err := os.WriteFile(corrupt, []byte(strings.Repeat("this is not a database ", 1000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, dsn, want string
 	}{
@@ -123,7 +125,9 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if os.Getuid() != 0 { // root ignores file modes
 		ro := filepath.Join(dir, "ro")
-		os.Mkdir(ro, 0o500)
+		if err := os.Mkdir(ro, 0o500); err != nil {
+			t.Fatal(err)
+		}
 		_, err := store.Open(context.Background(), filepath.Join(ro, "x.db"), store.Options{})
 		if err == nil {
 			t.Errorf("Open in a read-only directory succeeded")

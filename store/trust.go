@@ -140,7 +140,7 @@ func (t *Tx) publishRecognition(trustPriv ed25519.PrivateKey, own string, versio
 		ri.TrustKey = ed25519.PublicKey(pub)
 		r.Issuers = append(r.Issuers, ri)
 	}
-	if err := rows.Close(); err != nil {
+	if err := endRows(rows); err != nil {
 		return err
 	}
 	data, err := SignRecognition(trustPriv, r)

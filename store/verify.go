@@ -158,7 +158,7 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 			}
 			hashes = append(hashes, hs...)
 		}
-		if err := rows.Close(); err != nil {
+		if err := endRows(rows); err != nil {
 			return nil, err
 		}
 		if err := db.compareHashes(ctx, rep, hashes, sumtlog.StoredHashIndex(0, start), sumtlog.StoredHashIndex(0, end)); err != nil {
@@ -223,7 +223,7 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 			}
 		}
 	}
-	if err := rows.Close(); err != nil {
+	if err := endRows(rows); err != nil {
 		return nil, err
 	}
 	if cp.Size <= rep.Size {

@@ -104,7 +104,7 @@ func (db *DB) stateExpectations(ctx context.Context, rep *VerifyReport) (map[int
 			}
 			out[idx] = append(out[idx], x)
 		}
-		if err := rows.Close(); err != nil {
+		if err := endRows(rows); err != nil {
 			return nil, err
 		}
 	}

@@ -97,3 +97,12 @@ func operationalCol(t *projTable, name string) bool {
 	}
 	return false
 }
+
+func projTableNamed(name string) *projTable {
+	for i := range projection {
+		if projection[i].name == name {
+			return &projection[i]
+		}
+	}
+	return nil
+}

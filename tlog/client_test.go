@@ -157,7 +157,9 @@ func TestMonitor(t *testing.T) {
 	if err != nil || !res.First || res.New.Size != 300 {
 		t.Fatalf("first run: %+v, %v", res, err)
 	}
-	stored := mustReadFile(t, filepath.Join(dir, "checkpoint"))
+	if got := mustReadFile(t, filepath.Join(dir, "checkpoint")); got != string(honest.checkpoint) {
+		t.Fatal("first run did not store the checkpoint it was served")
+	}
 
 	res, err = Monitor(ctx, c, dir) // unchanged
 	if err != nil || res.First || res.Old.Size != 300 || res.New.Size != 300 {
@@ -169,7 +171,7 @@ func TestMonitor(t *testing.T) {
 	if err != nil || res.Old.Size != 300 || res.New.Size != 700 {
 		t.Fatalf("after growth: %+v, %v", res, err)
 	}
-	stored = mustReadFile(t, filepath.Join(dir, "checkpoint"))
+	stored := mustReadFile(t, filepath.Join(dir, "checkpoint"))
 	if stored != string(honest.checkpoint) {
 		t.Fatal("stored checkpoint is not the latest")
 	}

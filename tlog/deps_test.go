@@ -11,17 +11,19 @@ import (
 
 // TestImports enforces the package's rule: only the standard library,
 // x/mod's sumdb/tlog and sumdb/note, transparency-dev/formats/note for
-// witness cosignatures, and the root package.
+// witness cosignatures, the root package and internal/atomicfile (itself
+// standard library only).
 func TestImports(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	allowed := map[string]bool{
-		"golang.org/x/mod/sumdb/tlog":              true,
-		"golang.org/x/mod/sumdb/note":              true,
-		"github.com/transparency-dev/formats/note": true, // cosignature/v1 (C2SP tlog-cosignature)
-		"github.com/healthcode/healthcode":         true,
+		"golang.org/x/mod/sumdb/tlog":                          true,
+		"golang.org/x/mod/sumdb/note":                          true,
+		"github.com/transparency-dev/formats/note":             true, // cosignature/v1 (C2SP tlog-cosignature)
+		"github.com/healthcode/healthcode":                     true,
+		"github.com/healthcode/healthcode/internal/atomicfile": true,
 	}
 	for _, file := range files {
 		if strings.HasSuffix(file, "_test.go") {

@@ -14,7 +14,8 @@
 //
 // This package imports only the standard library, golang.org/x/mod/sumdb/tlog,
 // golang.org/x/mod/sumdb/note, github.com/transparency-dev/formats/note (the
-// C2SP tlog-cosignature signatures) and the root healthcode package. See
+// C2SP tlog-cosignature signatures), the root healthcode package and
+// internal/atomicfile (standard library only). See
 // docs/log.md for the formats.
 package tlog
 

@@ -51,8 +51,9 @@ func ExampleMonitor() {
 	var ie *tlog.InconsistencyError
 	if errors.As(err, &ie) {
 		// Publish both signed checkpoints: they prove the log misbehaved.
-		os.WriteFile("evidence-old", ie.Old, 0o644)
-		os.WriteFile("evidence-new", ie.New, 0o644)
+		if err := errors.Join(os.WriteFile("evidence-old", ie.Old, 0o644), os.WriteFile("evidence-new", ie.New, 0o644)); err != nil {
+			log.Printf("keep the evidence: %v", err)
+		}
 		log.Fatal(err)
 	}
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/healthcode/healthcode/internal/atomicfile"
 )
 
 // checkpointFile is the name, in a monitor's state directory, of the last
@@ -81,41 +83,8 @@ func Monitor(ctx context.Context, c *Client, stateDir string) (MonitorResult, er
 			return res, fmt.Errorf("check consistency: %w", err)
 		}
 	}
-	if err := writeFileAtomic(path, newMsg); err != nil {
+	if err := atomicfile.Write(path, newMsg, 0o600); err != nil {
 		return res, fmt.Errorf("store checkpoint: %w", err)
 	}
 	return res, nil
-}
-
-// writeFileAtomic writes data to a temporary file next to path, syncs it
-// and renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, ".checkpoint-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name()) // fails harmlessly after the rename
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil { // make the rename durable, where supported
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

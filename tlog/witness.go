@@ -20,6 +20,8 @@ import (
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 	sumtlog "golang.org/x/mod/sumdb/tlog"
+
+	"github.com/healthcode/healthcode/internal/atomicfile"
 )
 
 // A WitnessServer is a C2SP tlog-witness: it serves
@@ -177,7 +179,7 @@ func (w *WitnessServer) add(body []byte) ([]byte, error) {
 			return nil, refuse(http.StatusUnprocessableEntity, "checkpoint of size %d is not consistent with size %d cosigned before: %v", cp.Size, known.Size, err)
 		}
 	}
-	if err := writeFileAtomic(w.statePath(origin), msg); err != nil {
+	if err := atomicfile.Write(w.statePath(origin), msg, 0o600); err != nil {
 		return nil, fmt.Errorf("persist witness state: %w", err)
 	}
 	signed, err := note.Sign(&note.Note{Text: cp.String()}, w.Signer)
@@ -212,7 +214,7 @@ func (w *WitnessServer) state(origin string, v note.Verifier) (Checkpoint, error
 // keepEvidence saves a refused request whose checkpoint the log signed.
 func (w *WitnessServer) keepEvidence(origin string, body []byte) {
 	name := filepath.Join(w.Dir, "evidence", url.PathEscape(origin)+"-"+time.Now().UTC().Format("20060102T150405.000000000Z"))
-	if err := writeFileAtomic(name, body); err != nil {
+	if err := atomicfile.Write(name, body, 0o600); err != nil {
 		w.logger().Error("keeping evidence of a fork", "err", err)
 		return
 	}

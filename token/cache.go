@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/atomicfile"
 )
 
 // A Cache keeps the newest trust list of each pinned issuer in a
@@ -64,7 +65,7 @@ func (c *Cache) Put(data []byte) (*TrustList, error) {
 	case tl.Version == old.Version:
 		return nil, healthcode.Errorf(healthcode.ECONFLICT, "trust list %s version %d differs from the cached list of the same version", tl.Issuer, tl.Version)
 	}
-	if err := writeFileAtomic(c.path(tl.Issuer), data); err != nil {
+	if err := atomicfile.Write(c.path(tl.Issuer), data, 0o600); err != nil {
 		return nil, fmt.Errorf("store trust list: %w", err)
 	}
 	return tl, nil
@@ -131,27 +132,4 @@ func (c *Cache) get(issuer string) (*TrustList, []byte, error) {
 		return nil, nil, verr(ErrMalformed, "cached file for %q holds issuer %q", issuer, tl.Issuer)
 	}
 	return tl, data, nil
-}
-
-func writeFileAtomic(name string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
 }

@@ -31,6 +31,9 @@ import (
 	"github.com/healthcode/healthcode"
 )
 
+// glyphPixels is the pixel size the label glyphs are rendered at.
+const glyphPixels = 36
+
 const fontFile = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"
 
 func TestGenerateGlyphs(t *testing.T) {

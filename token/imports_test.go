@@ -16,7 +16,8 @@ func TestImports(t *testing.T) {
 	}
 	allowed := []string{
 		"github.com/healthcode/healthcode/token",
-		"golang.org/x/crypto/", "golang.org/x/sys/", // argon2
+		"github.com/healthcode/healthcode/internal/atomicfile", // standard library only
+		"golang.org/x/crypto/", "golang.org/x/sys/",            // argon2
 		"rsc.io/qr",
 		"github.com/makiuchi-d/gozxing", "golang.org/x/text/", "golang.org/x/xerrors", // gozxing and its dependencies
 	}

@@ -20,9 +20,6 @@ import (
 	"github.com/healthcode/healthcode"
 )
 
-// glyphPixels is the pixel size the label glyphs were rendered at.
-const glyphPixels = 36
-
 // glyphs.png holds the label glyphs as an alpha atlas, rendered from
 // Droid Sans Fallback by glyphgen_test.go (see docs/token.md for licence).
 //

@@ -68,7 +68,9 @@ func TestPNG(t *testing.T) {
 				}
 			})
 			if os.Getenv("HEALTHCODE_WRITE_PNG") != "" {
-				os.WriteFile(filepath.Join(os.Getenv("HEALTHCODE_WRITE_PNG"), strings.ReplaceAll(tt.name, " ", "-")+".png"), img, 0o644)
+				if err := os.WriteFile(filepath.Join(os.Getenv("HEALTHCODE_WRITE_PNG"), strings.ReplaceAll(tt.name, " ", "-")+".png"), img, 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 		})
 	}
@@ -102,7 +104,9 @@ func TestPNGErrors(t *testing.T) {
 	}
 	blank := image.NewGray(image.Rect(0, 0, 200, 200))
 	var buf bytes.Buffer
-	png.Encode(&buf, blank)
+	if err := png.Encode(&buf, blank); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := Decode(&buf); healthcode.ErrorCode(err) != healthcode.EINVALID {
 		t.Errorf("Decode(blank) = %v, want EINVALID", err)
 	}

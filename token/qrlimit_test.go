@@ -39,16 +39,24 @@ func pngOfZeros(t *testing.T, side int) []byte {
 	zw, _ := zlib.NewWriterLevel(&idat, zlib.BestSpeed)
 	row := make([]byte, 1+side) // filter byte 0, then the pixels
 	for range side {
-		zw.Write(row)
+		if _, err := zw.Write(row); err != nil {
+			t.Fatal(err)
+		}
 	}
-	zw.Close()
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	var out bytes.Buffer
 	out.WriteString("\x89PNG\r\n\x1a\n")
 	chunk := func(typ string, data []byte) {
-		binary.Write(&out, binary.BigEndian, uint32(len(data)))
+		if err := binary.Write(&out, binary.BigEndian, uint32(len(data))); err != nil {
+			t.Fatal(err)
+		}
 		td := append([]byte(typ), data...)
 		out.Write(td)
-		binary.Write(&out, binary.BigEndian, crc32.ChecksumIEEE(td))
+		if err := binary.Write(&out, binary.BigEndian, crc32.ChecksumIEEE(td)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ihdr := make([]byte, 13)
 	binary.BigEndian.PutUint32(ihdr[0:], uint32(side))

@@ -7,8 +7,9 @@
 // It imports the standard library, the root healthcode package,
 // golang.org/x/crypto (argon2), rsc.io/qr (QR encoding) and
 // github.com/makiuchi-d/gozxing (QR decoding); golang.org/x/image only in
-// the glyph generator behind the glyphgen build tag. It never imports
-// store, server or any other healthcode package (TestImports).
+// the glyph generator behind the glyphgen build tag. Of healthcode's own
+// packages it imports only internal/atomicfile (standard library only),
+// never store or server (TestImports).
 // docs/token.md specifies the formats byte by byte.
 package token
 

@@ -126,7 +126,9 @@ func TestCache(t *testing.T) {
 		t.Errorf("storing the same list again: %v", err)
 	}
 	compact := new(bytes.Buffer)
-	json.Compact(compact, mustSignTrustList(t, tkA, testList(t, "cn-41", 2)))
+	if err := json.Compact(compact, mustSignTrustList(t, tkA, testList(t, "cn-41", 2))); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.Put(compact.Bytes()); err != nil {
 		t.Errorf("storing the same list with another layout: %v", err)
 	}
@@ -165,11 +167,15 @@ func TestCache(t *testing.T) {
 	// A cached file altered on disk is refused on read.
 	name := filepath.Join(c.Dir, "cn-42.json")
 	data, _ := os.ReadFile(name)
-	os.WriteFile(name, bytes.Replace(data, []byte(`"key_id"`), []byte(`"key_id" `), 1), 0o644)
+	if err := os.WriteFile(name, bytes.Replace(data, []byte(`"key_id"`), []byte(`"key_id" `), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.Get("cn-42"); err != nil {
 		t.Errorf("whitespace change refused: %v", err)
 	}
-	os.WriteFile(name, mustSignTrustList(t, tkA, testList(t, "cn-42", 9)), 0o644)
+	if err := os.WriteFile(name, mustSignTrustList(t, tkA, testList(t, "cn-42", 9)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.Get("cn-42"); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("Get(file signed by wrong key) = %v, want ErrBadSignature", err)
 	}

@@ -150,7 +150,9 @@ func TestVectors(t *testing.T) {
 	}
 	var s sealVector
 	data, _ = os.ReadFile("testdata/sealed_key.json")
-	json.Unmarshal(data, &s)
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
 	sb, _ := hex.DecodeString(s.Sealed)
 	priv, err := Open([]byte(s.Secret), sb)
 	if err != nil || hex.EncodeToString(priv.Seed()) != s.Seed {

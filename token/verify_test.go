@@ -13,14 +13,13 @@ import (
 
 // world is a verifier's view of two issuers, each with one active key.
 type world struct {
-	a, b   ed25519.PrivateKey // token keys of issuers "cn-41" and "cn-42"
-	now    time.Time
-	v      *Verifier
-	listA  *TrustList
-	listB  *TrustList
-	tkA    ed25519.PrivateKey // trust-list keys
-	tkB    ed25519.PrivateKey
-	signed []byte
+	a, b  ed25519.PrivateKey // token keys of issuers "cn-41" and "cn-42"
+	now   time.Time
+	v     *Verifier
+	listA *TrustList
+	listB *TrustList
+	tkA   ed25519.PrivateKey // trust-list keys
+	tkB   ed25519.PrivateKey
 }
 
 func newWorld(t *testing.T) *world {

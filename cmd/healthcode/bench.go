@@ -36,7 +36,7 @@ func runBench(ctx context.Context, e *env) error {
 // fresh SQLite database in a temporary directory, beside GET /healthz (a
 // trivial JSON handler) measured by the same generator in the same run. The
 // server and the generator share the machine, over loopback.
-func runBenchTokens(ctx context.Context, e *env) error {
+func runBenchTokens(ctx context.Context, e *env) (err error) {
 	fs := newFlags(e, "bench tokens", "bench tokens [--duration D] [--conns N] [--residents N] [--rounds N]")
 	duration := fs.Duration("duration", 5*time.Second, "length of each measurement (at most 2m)")
 	conns := fs.Int("conns", 32, "concurrent keep-alive connections")
@@ -57,13 +57,17 @@ func runBenchTokens(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := store.Open(ctx, filepath.Join(dir, "bench.db"), store.Options{Logger: quiet})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st, &err)
 	fmt.Fprintf(e.stderr, "healthcode: seeding %d residents with sessions\n", *residents)
 	ids, err := seedBench(ctx, st, *residents)
 	if err != nil {
@@ -80,13 +84,17 @@ func runBenchTokens(ctx context.Context, e *env) error {
 		return err
 	}
 	addr := ln.Addr().String()
-	ln.Close()
+	if err := ln.Close(); err != nil {
+		return err
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.ListenAndServe(sctx, addr, nil) }()
 	var sess []string
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
+			if err := c.Close(); err != nil {
+				return err
+			}
 			break
 		}
 		if time.Now().After(deadline) {

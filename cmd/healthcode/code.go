@@ -6,16 +6,17 @@ import (
 	"strings"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/store"
 )
 
-func runCode(ctx context.Context, e *env) error {
+func runCode(ctx context.Context, e *env) (err error) {
 	if len(e.args) == 0 || e.args[0] != "explain" {
 		return usagef("usage: healthcode code explain --db DB RESIDENT")
 	}
 	fs := newFlags(e, "code explain", "code explain [--db DB] [--lang zh-CN|en] RESIDENT")
-	db := fs.String("db", e.envOr("HEALTHCODE_DB", store.DefaultPath), "database: a SQLite file, sqlite:PATH, or a postgres:// URL")
-	lang := fs.String("lang", "zh-CN", "language of reasons: zh-CN or en")
+	db := dbFlag(e, fs)
+	lang := fs.String("lang", web.DefaultLang, "language of reasons: "+strings.Join(web.Langs, " or "))
 	history := fs.Bool("history", false, "print every change, not only the current code")
 	if err := parseFlags(e, fs, e.args[1:]); err != nil {
 		return err
@@ -23,14 +24,16 @@ func runCode(ctx context.Context, e *env) error {
 	if fs.NArg() != 1 {
 		return usagef("code explain needs exactly one resident id")
 	}
-	if *lang != "zh-CN" && *lang != "en" {
-		return usagef("--lang must be zh-CN or en")
+	l, ok := web.MatchLang(*lang)
+	if !ok {
+		return usagef("--lang must be %s", strings.Join(web.Langs, " or "))
 	}
-	st, err := store.Open(ctx, *db, store.Options{Logger: quietLogger(), KeySecret: optionalKeySecret(e, *db)})
+	*lang = l
+	st, err := openExisting(ctx, e, *db)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
-	defer st.Close()
+	defer closeStore(st, &err)
 	// The operator at the database acts as the system; the explanation is
 	// the same one the resident reads.
 	sys := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "cli"})

@@ -6,18 +6,18 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/atomicfile"
 	"github.com/healthcode/healthcode/internal/demo"
 	"github.com/healthcode/healthcode/store"
 )
 
-func runDemo(ctx context.Context, e *env) error {
+func runDemo(ctx context.Context, e *env) (err error) {
 	fs := newFlags(e, "demo", "demo [--db DB] [--residents N] [--seed N]")
-	db := fs.String("db", e.envOr("HEALTHCODE_DB", store.DefaultPath), "database: a SQLite file, sqlite:PATH, or a postgres:// URL")
+	db := dbFlag(e, fs)
 	residents := fs.Int("residents", 10000, "residents in the demo province")
 	seed := fs.Int64("seed", 1, "seed: the same seed gives the same province")
 	if err := parseNoArgs(e, fs, e.args); err != nil {
@@ -30,7 +30,7 @@ func runDemo(ctx context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
-	defer st.Close()
+	defer closeStore(st, &err)
 	creds, err := seedDemo(ctx, cliLogger(e), st, *db, *seed, *residents)
 	if err != nil {
 		return err
@@ -186,9 +186,8 @@ func writeCredentials(path string, p *demo.Province, st *store.DB) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write demo credentials: %w", err)
 	}
-	return os.Rename(tmp, path)
+	return nil
 }

@@ -65,7 +65,9 @@ func runFacts(ctx context.Context, e *env) error {
 					DetailsTotal int `json:"details_total"`
 				}
 			}
-			json.Unmarshal(b, &eb)
+			if err := json.Unmarshal(b, &eb); err != nil {
+				return fmt.Errorf("batch of lines %d–%d: server said %d with a body that is not a JSON error (%v): %.200s", part[0].line, part[len(part)-1].line, status, err, b)
+			}
 			for _, d := range eb.Error.Details {
 				where := fmt.Sprintf("%s:%d", fs.Arg(0), part[d.Line-1].line)
 				if d.Field != "" {
@@ -189,7 +191,9 @@ func readFactLines(name string) ([]factLine, error) {
 		out := make([]factLine, len(items))
 		for i, it := range items {
 			var c bytes.Buffer
-			json.Compact(&c, it)
+			if err := json.Compact(&c, it); err != nil {
+				return nil, fmt.Errorf("%s: fact %d: %v", name, i+1, err)
+			}
 			out[i] = factLine{i + 1, c.Bytes()}
 		}
 		return out, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"os"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/store"
@@ -20,27 +19,7 @@ func operatorContext(ctx context.Context) context.Context {
 	return healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "cli", Name: "healthcode command line"})
 }
 
-// openExisting opens a database that must already exist.
-func openExisting(ctx context.Context, e *env, dsn string) (*store.DB, error) {
-	if engine, target, err := store.ParseDSN(dsn); err == nil && engine == store.SQLite {
-		if _, err := os.Stat(target); err != nil {
-			return nil, fmt.Errorf("no database at %s", target)
-		}
-	}
-	st, err := store.Open(ctx, dsn, store.Options{Logger: quietLogger(), KeySecret: optionalKeySecret(e, dsn)})
-	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	return st, nil
-}
-
-func dbFlag(e *env, fs interface {
-	String(name, value, usage string) *string
-}) *string {
-	return fs.String("db", e.envOr("HEALTHCODE_DB", store.DefaultPath), "database: a SQLite file, sqlite:PATH, or a postgres:// URL (env HEALTHCODE_DB)")
-}
-
-func runKeysInit(ctx context.Context, e *env) error {
+func runKeysInit(ctx context.Context, e *env) (err error) {
 	fs := newFlags(e, "keys init", "keys init --db DB [--issuer NAME]")
 	db := dbFlag(e, fs)
 	issuer := fs.String("issuer", e.envOr("HEALTHCODE_ISSUER", store.DefaultIssuer), "issuer name in the trust list, e.g. cn-41 (env HEALTHCODE_ISSUER)")
@@ -55,14 +34,14 @@ func runKeysInit(ctx context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
-	defer st.Close()
+	defer closeStore(st, &err)
 	if err := st.EnsureKeys(operatorContext(ctx), secret, *issuer); err != nil {
 		return err
 	}
 	return printKeys(ctx, e, st)
 }
 
-func runKeysList(ctx context.Context, e *env) error {
+func runKeysList(ctx context.Context, e *env) (err error) {
 	fs := newFlags(e, "keys list", "keys list --db DB")
 	db := dbFlag(e, fs)
 	if err := parseNoArgs(e, fs, e.args); err != nil {
@@ -72,7 +51,7 @@ func runKeysList(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st, &err)
 	return printKeys(ctx, e, st)
 }
 
@@ -99,7 +78,7 @@ func printKeys(ctx context.Context, e *env, st *store.DB) error {
 	return nil
 }
 
-func runKeysRotate(ctx context.Context, e *env) error {
+func runKeysRotate(ctx context.Context, e *env) (err error) {
 	fs := newFlags(e, "keys rotate", "keys rotate --db DB")
 	db := dbFlag(e, fs)
 	if err := parseNoArgs(e, fs, e.args); err != nil {
@@ -113,7 +92,7 @@ func runKeysRotate(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st, &err)
 	k, err := st.RotateKey(operatorContext(ctx), secret)
 	if err != nil {
 		return err
@@ -127,7 +106,7 @@ func runKeysRotate(ctx context.Context, e *env) error {
 	return nil
 }
 
-func runKeysRevoke(ctx context.Context, e *env) error {
+func runKeysRevoke(ctx context.Context, e *env) (err error) {
 	fs := newFlags(e, "keys revoke", "keys revoke --db DB ID")
 	db := dbFlag(e, fs)
 	if err := parseFlags(e, fs, e.args); err != nil {
@@ -144,7 +123,7 @@ func runKeysRevoke(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st, &err)
 	if err := st.RevokeKey(operatorContext(ctx), secret, fs.Arg(0)); err != nil {
 		return err
 	}

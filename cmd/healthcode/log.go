@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/healthcode/healthcode/store"
 	"github.com/healthcode/healthcode/tlog"
 )
 
@@ -20,9 +19,9 @@ func runLog(ctx context.Context, e *env) error {
 	return runSubcommand(ctx, e, "log", []subcommand{{"verify", runLogVerify}, {"rebuild", runLogRebuild}, {"move-origin", runLogMoveOrigin}, {"monitor", runLogMonitor}, {"prove", runLogProve}})
 }
 
-func runLogVerify(ctx context.Context, e *env) error {
+func runLogVerify(ctx context.Context, e *env) (err error) {
 	fs := newFlags(e, "log verify", "log verify --db DB")
-	db := fs.String("db", e.envOr("HEALTHCODE_DB", store.DefaultPath), "database: a SQLite file, sqlite:PATH, or a postgres:// URL")
+	db := dbFlag(e, fs)
 	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
 	}
@@ -30,7 +29,7 @@ func runLogVerify(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st, &err)
 	start := time.Now()
 	last := start
 	rep, err := st.VerifyLog(ctx, func(done, total int64) {

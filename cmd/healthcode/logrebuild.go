@@ -12,9 +12,9 @@ import (
 // runLogRebuild writes a fresh database whose state is the projection of
 // another's log: the recovery after state rows were edited behind the
 // log's back.
-func runLogRebuild(ctx context.Context, e *env) error {
+func runLogRebuild(ctx context.Context, e *env) (err error) {
 	fs := newFlags(e, "log rebuild", "log rebuild --db DB --into NEWDB")
-	db := fs.String("db", e.envOr("HEALTHCODE_DB", store.DefaultPath), "database whose log is rebuilt: a SQLite file, sqlite:PATH, or a postgres:// URL")
+	db := dbFlag(e, fs)
 	into := fs.String("into", "", "the new database: a SQLite file that does not exist yet, or an empty postgres:// database")
 	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
@@ -23,7 +23,7 @@ func runLogRebuild(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st, &err)
 	start := time.Now()
 	if err := st.RebuildInto(ctx, *into, copyProgress(e)); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/healthcode/healthcode/internal/atomicfile"
 	"github.com/healthcode/healthcode/store"
 )
 
@@ -65,16 +66,9 @@ func keySecret(e *env, dsn string, create bool) ([]byte, string, error) {
 		return nil, "", err
 	}
 	s := base64.RawURLEncoding.EncodeToString(raw[:])
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	// Never over an existing secret, and never half-written.
+	if err := atomicfile.Create(path, []byte(s+"\n"), 0o600); err != nil {
 		return nil, "", fmt.Errorf("create key secret file: %w", err)
-	}
-	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
-		return nil, "", err
-	}
-	if err := f.Close(); err != nil {
-		return nil, "", err
 	}
 	return []byte(s), path, nil
 }

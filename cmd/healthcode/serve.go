@@ -19,9 +19,9 @@ import (
 	"github.com/healthcode/healthcode/tlog"
 )
 
-func runServe(ctx context.Context, e *env) error {
+func runServe(ctx context.Context, e *env) (err error) {
 	fs := newFlags(e, "serve", "serve [--db DB] [--addr HOST:PORT] [--demo] [--residents N] [--seed N]")
-	db := fs.String("db", e.envOr("HEALTHCODE_DB", store.DefaultPath), "database: a SQLite file, sqlite:PATH, or a postgres:// URL (env HEALTHCODE_DB)")
+	db := dbFlag(e, fs)
 	addr := fs.String("addr", e.envOr("HEALTHCODE_ADDR", "127.0.0.1:8080"), "address to listen on (env HEALTHCODE_ADDR)")
 	demoFlag := fs.Bool("demo", false, "seed a demo province if the database is empty")
 	residents := fs.Int("residents", 10000, "residents in the demo province (with --demo)")
@@ -91,7 +91,7 @@ func runServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
-	defer st.Close()
+	defer closeStore(st, &err)
 	warnLooseModes(logger, privateFiles(*db)...)
 	warnKeysInClear(ctx, logger, st)
 	if err := st.CanSign(); err != nil {

@@ -20,7 +20,9 @@ func TestWarnLooseModes(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, name), nil, mode); err != nil {
 			t.Fatal(err)
 		}
-		os.Chmod(filepath.Join(dir, name), mode)
+		if err := os.Chmod(filepath.Join(dir, name), mode); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var buf bytes.Buffer
 	warnLooseModes(slog.New(slog.NewTextHandler(&buf, nil)), privateFiles(db)...)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/token"
 )
 
@@ -45,7 +46,9 @@ func runTokenVerify(ctx context.Context, e *env) error {
 			return err
 		}
 		text, err = token.Decode(f)
-		f.Close()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return fmt.Errorf("read QR code from %s: %w", *image, err)
 		}
@@ -72,7 +75,7 @@ func runTokenVerify(ctx context.Context, e *env) error {
 			}
 		}
 	}
-	fmt.Fprintf(e.stdout, "VALID %s (%s)\n", c.Colour.Label("zh-CN"), c.Colour)
+	fmt.Fprintf(e.stdout, "VALID %s (%s)\n", c.Colour.Label(web.DefaultLang), c.Colour)
 	fmt.Fprintf(e.stdout, "name:      %s\n", c.Name)
 	fmt.Fprintf(e.stdout, "subject:   %s\n", c.Subject)
 	fmt.Fprintf(e.stdout, "valid:     %s to %s\n", c.IssuedAt.UTC().Format(time.RFC3339), c.ExpiresAt.UTC().Format(time.RFC3339))

@@ -116,7 +116,9 @@ func TestKeySecretFile(t *testing.T) {
 		t.Errorf("env: %q %s", got, from)
 	}
 	e.getenv = func(string) string { return "" }
-	os.Chmod(filepath.Join(dir, keySecretFile), 0o644)
+	if err := os.Chmod(filepath.Join(dir, keySecretFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := keySecret(e, db, false); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("world-readable file: %v", err)
 	}

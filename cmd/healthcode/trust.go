@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/atomicfile"
 	"github.com/healthcode/healthcode/store"
 	"github.com/healthcode/healthcode/tlog"
 	"github.com/healthcode/healthcode/token"
@@ -26,7 +27,7 @@ func runTrust(ctx context.Context, e *env) error {
 	return runSubcommand(ctx, e, "trust", []subcommand{{"fetch", runTrustFetch}, {"import", runTrustImport}, {"export", runTrustExport}})
 }
 
-func runTrustExport(ctx context.Context, e *env) error {
+func runTrustExport(ctx context.Context, e *env) (err error) {
 	fs := newFlags(e, "trust export", "trust export --db DB")
 	db := dbFlag(e, fs)
 	if err := parseNoArgs(e, fs, e.args); err != nil {
@@ -36,7 +37,7 @@ func runTrustExport(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st, &err)
 	m, err := st.Trust(ctx)
 	if err != nil {
 		return err
@@ -45,7 +46,7 @@ func runTrustExport(ctx context.Context, e *env) error {
 	return err
 }
 
-func runTrustImport(ctx context.Context, e *env) error {
+func runTrustImport(ctx context.Context, e *env) (err error) {
 	fs := newFlags(e, "trust import", "trust import --db DB --key TRUSTKEY FILE")
 	db := dbFlag(e, fs)
 	key := fs.String("key", "", "the other issuer's trust-list public key (hex or base64), obtained out of band")
@@ -74,7 +75,7 @@ func runTrustImport(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st, &err)
 	tl, err := st.ImportTrustList(operatorContext(ctx), secret, data, pin)
 	if err != nil {
 		return err
@@ -129,11 +130,7 @@ func writePins(dir string, p *pinsState) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, ".pins.tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, pinsFile))
+	return atomicfile.Write(filepath.Join(dir, pinsFile), append(b, '\n'), 0o644)
 }
 
 func httpGetBody(ctx context.Context, url string) ([]byte, error) {

@@ -58,7 +58,11 @@ func createPostgres(t testing.TB, template string) string {
 	if err != nil {
 		t.Fatalf("open %s: %v", EnvPostgres, err)
 	}
-	defer admin.Close()
+	defer func() {
+		if err := admin.Close(); err != nil {
+			t.Logf("close %s: %v", EnvPostgres, err)
+		}
+	}()
 	var b [6]byte
 	rand.Read(b[:])
 	name := "hctest_" + hex.EncodeToString(b[:])
@@ -74,10 +78,15 @@ func createPostgres(t testing.TB, template string) string {
 	t.Cleanup(func() {
 		db, err := sql.Open("pgx", base)
 		if err != nil {
+			t.Logf("drop test database %s: %v", name, err)
 			return
 		}
-		defer db.Close()
-		db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		if _, err := db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
+			t.Logf("drop test database %s: %v", name, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Logf("drop test database %s: %v", name, err)
+		}
 	})
 	u.Path = "/" + name
 	return u.String()

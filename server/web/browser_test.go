@@ -375,7 +375,9 @@ func mustToken(t *testing.T, f *fixture, login, id string) string {
 		t.Fatal(err)
 	}
 	var sess struct{ Token string }
-	json.NewDecoder(resp.Body).Decode(&sess)
+	if err := json.NewDecoder(resp.Body).Decode(&sess); err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	req, _ := http.NewRequest("GET", f.ts.URL+"/v1/residents/"+id+"/token", nil)
 	req.Header.Set("Authorization", "Bearer "+sess.Token)
@@ -454,7 +456,9 @@ func testVerifierRecognition(t *testing.T, browser context.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	json.NewDecoder(resp.Body).Decode(&key)
+	if err := json.NewDecoder(resp.Body).Decode(&key); err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	pin, err := hex.DecodeString(key.PublicKey)
 	if err != nil || len(pin) != ed25519.PublicKeySize {

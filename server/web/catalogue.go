@@ -1,438 +1,79 @@
 package web
 
-// catalogue holds every user-visible string of the pages, by language and
-// key. Both languages must have the same keys (TestCatalogue); templates
-// ask for a message with {{.T "key" args...}}, and a missing key fails the
-// render.
-var catalogue = map[string]map[string]string{
-	"zh-CN": {
-		"site.name":       "健康码平台",
-		"nav.skip":        "跳到正文",
-		"nav.label":       "主导航",
-		"nav.explorer":    "公开日志",
-		"nav.verify":      "核验健康码",
-		"nav.mycode":      "我的健康码",
-		"nav.logout":      "退出登录",
-		"nav.login":       "登录",
-		"lang.label":      "语言",
-		"footer.loggedin": "已登录：%s",
-		"footer.about":    "healthcode 是开源的可问责健康码平台：每一次赋码都有可查的规则和事实，每一次变更都记录在公开的防篡改日志中。",
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+)
 
-		"home.title":        "可问责的健康码",
-		"home.what":         "居民持有绿码、黄码或红码；检查点离线核验；码由公开的规则根据有来源的流行病学事实计算得出，任何人都不能直接“设置颜色”。",
-		"home.invariant":    "谁把这个码变红了、依据哪条规则、凭什么证据——这个问题永远有答案，而且任何人都能核查：每一次变更都是公开 Merkle 日志中的一条记录。",
-		"home.try":          "可以试试",
-		"home.try.login":    "以居民身份登录，查看自己的健康码和赋码依据",
-		"home.try.explorer": "浏览公开日志：检查点、每条记录及其包含证明、一致性证明",
-		"home.try.verify":   "打开核验页：粘贴或扫描健康码，在浏览器中离线核验签名",
-		"home.demo":         "演示账号",
-		"home.find":         "查看居民",
-		"home.find.note":    "您只能查看辖区内居民的数据；每次查看都会记入公开日志，并显示给该居民。",
-		"home.find.id":      "居民编号",
-		"home.find.submit":  "查看",
-		"home.demo.note":    "这是合成的演示省份。点击即可登录，无需输入密码。",
-		"home.demo.as":      "以 %s（%s）登录",
-		"home.demo.none":    "没有演示账号。",
+// The message catalogue holds every user-visible string of the pages, by
+// language and key: messages/LANG.json for each of Langs, a JSON object of
+// key to message (a fmt format where the message takes arguments). Both
+// languages must have the same keys (TestCatalogue); templates ask for a
+// message with {{.T "key" args...}}, and a missing key fails the render.
+//
+//go:embed messages/*.json
+var messageFiles embed.FS
 
-		"role.resident":         "居民",
-		"role.community_worker": "社区工作人员",
-		"role.flow_tracer":      "流调人员",
-		"role.command_officer":  "指挥部",
-		"role.data_operator":    "数据局",
-		"role.auditor":          "审计",
-		"role.admin":            "平台管理员",
+var catalogue = mustLoadCatalogue(messageFiles)
 
-		"login.title":    "登录",
-		"login.login":    "账号",
-		"login.password": "密码",
-		"login.submit":   "登录",
-		"login.demo":     "使用演示账号",
-		"login.missing":  "请输入账号和密码。",
-		"login.wrong":    "账号或密码错误。",
+func mustLoadCatalogue(fsys fs.FS) map[string]map[string]string {
+	c, err := loadCatalogue(fsys)
+	if err != nil {
+		panic(err) // the files are embedded: TestCatalogue fails first
+	}
+	return c
+}
 
-		"error.title":        "出错了",
-		"error.conflict":     "与现有数据冲突",
-		"error.internal":     "服务器内部错误，请稍后再试",
-		"error.invalid":      "请求有误",
-		"error.not_found":    "找不到该页面或数据",
-		"error.forbidden":    "您无权执行此操作（如果刚提交了表单，请刷新页面后重试）",
-		"error.unauthorized": "请先登录",
-		"error.too_many":     "请求过于频繁，请稍后再试",
-		"error.unavailable":  "服务暂时不可用，请稍后再试",
-		"error.integrity":    "该健康码的存储数据与日志不一致，暂不显示；系统已自动告警，请稍后再试",
-		"error.status":       "HTTP 状态 %d",
-		"error.home":         "返回首页",
+// loadCatalogue reads messages/LANG.json for each of Langs. A file that is
+// missing, is not an object of strings or names a key twice is an error.
+func loadCatalogue(fsys fs.FS) (map[string]map[string]string, error) {
+	out := make(map[string]map[string]string, len(Langs))
+	for _, lang := range Langs {
+		name := "messages/" + lang + ".json"
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("message catalogue: %w", err)
+		}
+		msgs, err := decodeMessages(b)
+		if err != nil {
+			return nil, fmt.Errorf("message catalogue %s: %w", name, err)
+		}
+		out[lang] = msgs
+	}
+	return out, nil
+}
 
-		"cause.fact":             "记录或批准了一项事实",
-		"cause.retraction":       "撤回了一项事实",
-		"cause.appeal":           "申诉获准，撤回了有误的事实",
-		"cause.ruleset":          "新规则集生效",
-		"cause.risk_area":        "地区风险等级变化",
-		"cause.time":             "事实超出或进入有效时间窗",
-		"factstatus.active":      "有效",
-		"factstatus.pending":     "待第二人批准",
-		"factstatus.rejected":    "已驳回",
-		"factstatus.retracted":   "已撤回",
-		"resident.title":         "我的健康码",
-		"resident.qr.alt":        "健康码二维码：%s",
-		"resident.qr.refresh":    "二维码会在过期前自动刷新。",
-		"resident.qr.pending":    "二维码将在签发服务启用后显示在这里。",
-		"resident.since":         "自 %s 起",
-		"resident.why":           "为什么是这个颜色",
-		"resident.rule":          "规则",
-		"resident.ruleset":       "规则集",
-		"resident.norule":        "没有规则命中：默认绿码",
-		"resident.facts":         "依据的事实",
-		"resident.nofacts":       "无",
-		"resident.entry":         "日志记录",
-		"resident.entry.link":    "第 %d 条（含包含证明）",
-		"resident.nextcheck":     "下次复核",
-		"resident.history":       "历史",
-		"resident.history.none":  "自登记以来没有变更。",
-		"resident.access":        "谁查看了我的数据",
-		"resident.access.none":   "没有工作人员查看过您的数据。",
-		"resident.access.what":   "查看了%s",
-		"access.resident":        "个人信息",
-		"access.code":            "健康码及依据",
-		"access.history":         "赋码历史",
-		"access.appeal":          "申诉",
-		"access.appeals":         "申诉记录",
-		"access.appeal_queue":    "申诉队列",
-		"access.pending_facts":   "待批准的事实",
-		"access.fact":            "事实",
-		"resident.cause":         "起因",
-		"resident.legal":         "法律依据",
-		"resident.fact.status":   "状态：%s",
-		"resident.fact.recorded": "录入：%s（%s）",
-		"resident.fact.approved": "批准：%s（%s）",
-
-		"explorer.title":       "公开日志",
-		"explorer.intro":       "所有事实、撤回、审批、规则发布、密钥轮换和赋码变更都记录在这个只增不改的 Merkle 日志中。任何人都可以核查；个人信息从不出现在日志里，只有对它的承诺（哈希）。",
-		"explorer.entries":     "日志记录",
-		"explorer.goto":        "跳到第几条",
-		"explorer.goto.submit": "查看",
-		"explorer.empty":       "日志为空。",
-		"explorer.kind":        "类型",
-		"explorer.kind.all":    "全部",
-		"explorer.kind.none":   "没有找到这一类记录。",
-		"explorer.kind.submit": "筛选",
-		"explorer.kind.note":   "只列出 %s 类记录（本页查找了 %d 条）。",
-		"explorer.pages":       "翻页",
-		"explorer.newer":       "← 较新",
-		"explorer.older":       "较旧 →",
-		"explorer.consistency": "检查两个日志大小之间的一致性",
-
-		"entry.title":         "日志记录 #%d",
-		"entry.decoded":       "内容",
-		"entry.index":         "序号",
-		"entry.time":          "时间",
-		"entry.time.utc":      "时间（UTC）",
-		"entry.kind":          "类型",
-		"entry.actor":         "操作者",
-		"entry.post":          "岗位",
-		"entry.subject":       "对象（化名编号）",
-		"entry.prev":          "该对象上一条记录的哈希",
-		"entry.personal":      "个人信息承诺",
-		"entry.personal.note": "个人信息保存在日志之外，可依法删除；日志只保存这个加盐哈希。",
-		"entry.payload":       "公开内容",
-		"entry.nopayload":     "无公开内容。",
-		"entry.proof":         "包含证明",
-		"entry.proof.empty":   "（空证明：树中只有这一条）",
-		"entry.proof.cli":     "自行核验：healthcode log prove --url 本站地址 --key 日志公钥 --index %d",
-		"entry.leafhash":      "叶子哈希",
-		"entry.leaf":          "叶子原文",
-		"entry.prevlink":      "← 上一条",
-		"entry.nextlink":      "下一条 →",
-
-		"checkpoint.title":    "最新检查点",
-		"checkpoint.size":     "记录数",
-		"checkpoint.root":     "根哈希",
-		"checkpoint.origin":   "日志名",
-		"checkpoint.key":      "日志公钥",
-		"checkpoint.signed":   "签名的检查点原文",
-		"checkpoint.verified": "检查点的签名已用日志公钥核验。",
-
-		"consistency.title":  "一致性证明",
-		"consistency.intro":  "证明较小的日志是较大日志的前缀：已发布的记录没有被改写或删除。",
-		"consistency.old":    "旧大小",
-		"consistency.new":    "新大小",
-		"consistency.submit": "证明",
-		"consistency.result": "大小 %d → %d",
-
-		"logverify.checking":             "正在本浏览器中核验……",
-		"logverify.pin.title":            "固定日志公钥",
-		"logverify.pin.intro":            "本浏览器在首次使用时固定本站给出的日志公钥，此后每页都用它核验。若您从可靠渠道（如省政府公告）得到了日志公钥，可在此固定它；日志迁移到新名称后，也在此固定新公钥。",
-		"logverify.pin.key":              "日志公钥",
-		"logverify.pin.submit":           "固定",
-		"logverify.noscript":             "本页在浏览器中核验证明，需要 JavaScript。也可以用 healthcode log prove 或 log monitor 自行核验。",
-		"logverify.checkpoint.ok":        "已验证（在本浏览器中）：大小为 %d 的检查点的签名已用本浏览器固定的日志公钥核验，本浏览器记下了它的根哈希。",
-		"logverify.inclusion.ok":         "已验证（在本浏览器中）：该记录包含在大小为 %d 的检查点中，检查点的签名已用本浏览器固定的日志公钥核验。",
-		"logverify.consistency.ok":       "已验证（在本浏览器中）：大小为 %d 的日志是大小为 %d 的已签名日志的前缀。",
-		"logverify.fail":                 "核验失败：%s。",
-		"logverify.pinned":               "日志公钥于 %s 首次使用时固定在本浏览器中：%s。",
-		"logverify.oldroot.seen":         "旧根哈希取自本浏览器先前核验过的检查点。",
-		"logverify.oldroot.server":       "旧根哈希是服务器给出的：请与您保存的检查点比对。",
-		"logverify.reason.malformed":     "数据格式错误",
-		"logverify.reason.bad_signature": "检查点的签名不能用固定的日志公钥核验",
-		"logverify.reason.key_changed":   "本页给出的日志公钥与本浏览器先前固定的不同",
-		"logverify.reason.bad_leaf":      "记录内容不是本页所示序号的记录",
-		"logverify.reason.bad_proof":     "证明与已签名的根哈希不符",
-		"logverify.reason.fork":          "同一大小出现了两个不同的已签名根哈希：日志被分叉",
-		"logverify.reason.bad_root":      "本页给出的旧根哈希与本浏览器先前核验过的检查点不同",
-		"logverify.reason.unsigned_root": "新大小超出了已签名的检查点",
-		"logverify.reason.no_webcrypto":  "本浏览器无法核验 Ed25519 签名（需要 HTTPS 或 localhost）",
-		"consistency.oldroot":            "大小 %d 的根哈希",
-		"consistency.newroot":            "大小 %d 的根哈希",
-
-		"verify.title":                     "核验健康码",
-		"verify.intro":                     "粘贴健康码文本或用摄像头扫描二维码。核验在本机浏览器中完成，使用已缓存的信任列表，断网也能用。",
-		"verify.trust.loading":             "正在加载信任列表……",
-		"verify.token":                     "健康码文本（以 HCT1: 开头）",
-		"verify.submit":                    "核验",
-		"verify.scan":                      "扫描二维码",
-		"verify.result":                    "核验结果",
-		"verify.offline":                   "本页不向服务器发送任何扫描数据。",
-		"verify.trust.have":                "信任列表：%s（更新于 %s）。",
-		"verify.trust.none":                "尚无信任列表：请在联网时打开本页一次。",
-		"verify.trust.offline":             "无法连接服务器，使用缓存的信任列表。",
-		"verify.trust.keychanged":          "警告：服务器的信任列表公钥与本机固定的不同，已忽略。",
-		"verify.colour.green":              "绿码",
-		"verify.colour.yellow":             "黄码",
-		"verify.colour.red":                "红码",
-		"verify.name":                      "姓名",
-		"verify.expires":                   "有效期至",
-		"verify.issued":                    "签发时间",
-		"verify.issuer":                    "签发方 · 密钥",
-		"verify.logindex":                  "日志记录",
-		"verify.refused":                   "无效，不予通过",
-		"verify.reason":                    "原因",
-		"verify.detail":                    "详情",
-		"verify.reason.malformed":          "格式错误：不是有效的健康码",
-		"verify.reason.bad_signature":      "签名无效：健康码被伪造或篡改",
-		"verify.reason.unknown_key":        "未知签发密钥：不在信任列表中",
-		"verify.reason.revoked_key":        "签发密钥已被吊销",
-		"verify.reason.key_window":         "签发时间不在密钥有效期内",
-		"verify.reason.expired":            "健康码已过期",
-		"verify.reason.not_yet_valid":      "健康码尚未生效（请检查本机时间）",
-		"verify.reason.trust_list_too_old": "信任列表过旧",
-		"verify.reason.no_webcrypto":       "此浏览器无法核验签名（需要 HTTPS 及 Ed25519 支持）",
-		"verify.scan.denied":               "无法使用摄像头，请粘贴健康码文本。",
-		"verify.scan.looking":              "请将二维码对准摄像头……",
-		"verify.scan.unsupported":          "此浏览器不支持扫码，请粘贴健康码文本。",
-	},
-	"en": {
-		"site.name":       "healthcode",
-		"nav.skip":        "Skip to content",
-		"nav.label":       "Main",
-		"nav.explorer":    "Public log",
-		"nav.verify":      "Verify a code",
-		"nav.mycode":      "My code",
-		"nav.logout":      "Log out",
-		"nav.login":       "Log in",
-		"lang.label":      "Language",
-		"footer.loggedin": "Logged in as %s",
-		"footer.about":    "healthcode is an open-source, accountable health code platform: every code rests on published rules and attributable facts, and every change is an entry in a public, tamper-evident log.",
-
-		"home.title":        "Accountable health codes",
-		"home.what":         "Residents hold a green, yellow or red code; checkpoints verify it offline; codes are computed by published rules from epidemiological facts with a known source. Nobody can simply “set a colour”.",
-		"home.invariant":    "Who turned this code red, under which rule, on what evidence — that question always has an answer anyone can check: every change is an entry in a public Merkle log.",
-		"home.try":          "What to try",
-		"home.try.login":    "Log in as a resident to see your code and why it has its colour",
-		"home.try.explorer": "Browse the public log: checkpoints, each entry with its inclusion proof, consistency proofs",
-		"home.try.verify":   "Open the verifier: paste or scan a code and verify its signature offline, in the browser",
-		"home.demo":         "Demo logins",
-		"home.find":         "Look up a resident",
-		"home.find.note":    "You can read only the residents of your jurisdiction; every read is an entry in the public log, shown to the resident.",
-		"home.find.id":      "Resident id",
-		"home.find.submit":  "Show",
-		"home.demo.note":    "This is a synthetic demo province. One click logs you in; no password to type.",
-		"home.demo.as":      "Log in as %s (%s)",
-		"home.demo.none":    "There are no demo logins.",
-
-		"role.resident":         "resident",
-		"role.community_worker": "community worker",
-		"role.flow_tracer":      "flow-tracing officer",
-		"role.command_officer":  "command officer",
-		"role.data_operator":    "data operator",
-		"role.auditor":          "auditor",
-		"role.admin":            "platform administrator",
-
-		"login.title":    "Log in",
-		"login.login":    "Login",
-		"login.password": "Password",
-		"login.submit":   "Log in",
-		"login.demo":     "Use a demo login",
-		"login.missing":  "Enter your login and password.",
-		"login.wrong":    "Wrong login or password.",
-
-		"error.title":        "Something went wrong",
-		"error.conflict":     "This conflicts with existing data",
-		"error.internal":     "Internal error: please try again later",
-		"error.invalid":      "The request is not valid",
-		"error.not_found":    "There is no such page or record",
-		"error.forbidden":    "You may not do this (if you just sent a form, reload the page and try again)",
-		"error.unauthorized": "Please log in first",
-		"error.too_many":     "Too many requests: please try again later",
-		"error.unavailable":  "The service is unavailable: please try again later",
-		"error.integrity":    "This code's stored record differs from the log, so it is withheld; an integrity alert has been raised: please try again later",
-		"error.status":       "HTTP status %d",
-		"error.home":         "Back to the start page",
-
-		"cause.fact":             "a fact was recorded or approved",
-		"cause.retraction":       "a fact was retracted",
-		"cause.appeal":           "a granted appeal retracted facts",
-		"cause.ruleset":          "a new ruleset took effect",
-		"cause.risk_area":        "an area's risk designation changed",
-		"cause.time":             "facts aged into or out of their windows",
-		"factstatus.active":      "in force",
-		"factstatus.pending":     "awaiting a second official's approval",
-		"factstatus.rejected":    "rejected",
-		"factstatus.retracted":   "retracted",
-		"resident.title":         "My health code",
-		"resident.qr.alt":        "Health code QR: %s",
-		"resident.qr.refresh":    "The QR code refreshes itself before it expires.",
-		"resident.qr.pending":    "Your QR code will appear here once token issuing is enabled.",
-		"resident.since":         "Since %s",
-		"resident.why":           "Why this colour",
-		"resident.rule":          "Rule",
-		"resident.ruleset":       "Ruleset",
-		"resident.norule":        "No rule matched: green by default",
-		"resident.facts":         "Facts behind it",
-		"resident.nofacts":       "None",
-		"resident.entry":         "Log entry",
-		"resident.entry.link":    "Entry %d (with inclusion proof)",
-		"resident.nextcheck":     "Next check",
-		"resident.history":       "History",
-		"resident.history.none":  "No change since registration.",
-		"resident.access":        "Who looked at my data",
-		"resident.access.none":   "No official has looked at your data.",
-		"resident.access.what":   "read %s",
-		"access.resident":        "personal details",
-		"access.code":            "the code and its reasons",
-		"access.history":         "the code's history",
-		"access.appeal":          "an appeal",
-		"access.appeals":         "the appeals",
-		"access.appeal_queue":    "the appeals queue",
-		"access.pending_facts":   "pending facts",
-		"access.fact":            "a fact",
-		"resident.cause":         "Cause",
-		"resident.legal":         "Legal basis",
-		"resident.fact.status":   "status: %s",
-		"resident.fact.recorded": "recorded by %s (%s)",
-		"resident.fact.approved": "approved by %s (%s)",
-
-		"explorer.title":       "Public log",
-		"explorer.intro":       "Every fact, retraction, approval, ruleset publication, key rotation and code change is an entry in this append-only Merkle log. Anyone can check it; personal data is never in the log, only a commitment (hash) to it.",
-		"explorer.entries":     "Entries",
-		"explorer.goto":        "Go to entry",
-		"explorer.goto.submit": "Show",
-		"explorer.empty":       "The log is empty.",
-		"explorer.kind":        "Kind",
-		"explorer.kind.all":    "all",
-		"explorer.kind.none":   "No entries of this kind found.",
-		"explorer.kind.submit": "Filter",
-		"explorer.kind.note":   "Only %s entries (this page looked through %d).",
-		"explorer.pages":       "Pages",
-		"explorer.newer":       "← Newer",
-		"explorer.older":       "Older →",
-		"explorer.consistency": "Check consistency between two log sizes",
-
-		"entry.title":         "Log entry #%d",
-		"entry.decoded":       "Content",
-		"entry.index":         "Index",
-		"entry.time":          "Time",
-		"entry.time.utc":      "Time (UTC)",
-		"entry.kind":          "Kind",
-		"entry.actor":         "Actor",
-		"entry.post":          "post",
-		"entry.subject":       "Subject (pseudonymous id)",
-		"entry.prev":          "Subject's previous entry hash",
-		"entry.personal":      "Personal data commitment",
-		"entry.personal.note": "Personal data is kept outside the log, where it can be erased; the log keeps only this salted hash.",
-		"entry.payload":       "Public content",
-		"entry.nopayload":     "No public content.",
-		"entry.proof":         "Inclusion proof",
-		"entry.proof.empty":   "(empty proof: the tree holds only this entry)",
-		"entry.proof.cli":     "Check it yourself: healthcode log prove --url THIS-SITE --key LOG-KEY --index %d",
-		"entry.leafhash":      "Leaf hash",
-		"entry.leaf":          "Leaf text",
-		"entry.prevlink":      "← Previous",
-		"entry.nextlink":      "Next →",
-
-		"checkpoint.title":    "Latest checkpoint",
-		"checkpoint.size":     "Entries",
-		"checkpoint.root":     "Root hash",
-		"checkpoint.origin":   "Log name",
-		"checkpoint.key":      "Log key",
-		"checkpoint.signed":   "Signed checkpoint text",
-		"checkpoint.verified": "The checkpoint's signature was checked with the log's key.",
-
-		"consistency.title":  "Consistency proof",
-		"consistency.intro":  "Proves that the smaller log is a prefix of the larger one: no published entry was rewritten or removed.",
-		"consistency.old":    "Old size",
-		"consistency.new":    "New size",
-		"consistency.submit": "Prove",
-		"consistency.result": "Size %d → %d",
-
-		"logverify.checking":             "Verifying in this browser…",
-		"logverify.pin.title":            "Pin the log key",
-		"logverify.pin.intro":            "This browser pins the log key this site gives on first use, and checks every page with it. If you have the log key from a source you trust (such as the province's announcement), pin it here; after the log moves to a new origin, pin its new key here.",
-		"logverify.pin.key":              "Log key",
-		"logverify.pin.submit":           "Pin",
-		"logverify.noscript":             "This page verifies the proof in the browser, which needs JavaScript. You can also check it yourself with healthcode log prove or log monitor.",
-		"logverify.checkpoint.ok":        "Verified in this browser: the checkpoint of size %d is signed by the log key pinned in this browser, which remembers its root hash.",
-		"logverify.inclusion.ok":         "Verified in this browser: this entry is in the checkpoint of size %d, whose signature was checked with the log key pinned in this browser.",
-		"logverify.consistency.ok":       "Verified in this browser: the log of size %d is a prefix of the signed log of size %d.",
-		"logverify.fail":                 "Verification failed: %s.",
-		"logverify.pinned":               "Log key pinned in this browser on first use, %s: %s.",
-		"logverify.oldroot.seen":         "The old root hash is that of a checkpoint this browser verified before.",
-		"logverify.oldroot.server":       "The old root hash is the server's: compare it with a checkpoint you kept.",
-		"logverify.reason.malformed":     "the data is malformed",
-		"logverify.reason.bad_signature": "the checkpoint's signature does not verify with the pinned log key",
-		"logverify.reason.key_changed":   "this page gives a different log key from the one this browser pinned",
-		"logverify.reason.bad_leaf":      "the entry's bytes are not those of the entry shown",
-		"logverify.reason.bad_proof":     "the proof does not lead to the signed root hash",
-		"logverify.reason.fork":          "two different signed root hashes for one size: the log was forked",
-		"logverify.reason.bad_root":      "the page's old root hash differs from that of a checkpoint this browser verified",
-		"logverify.reason.unsigned_root": "the new size is beyond the signed checkpoint",
-		"logverify.reason.no_webcrypto":  "this browser cannot verify Ed25519 signatures (it needs HTTPS or localhost)",
-		"consistency.oldroot":            "Root hash at size %d",
-		"consistency.newroot":            "Root hash at size %d",
-
-		"verify.title":                     "Verify a health code",
-		"verify.intro":                     "Paste a code's text or scan its QR code with the camera. Verification happens in this browser against cached trust lists, so it works offline.",
-		"verify.trust.loading":             "Loading trust lists…",
-		"verify.token":                     "Code text (starts with HCT1:)",
-		"verify.submit":                    "Verify",
-		"verify.scan":                      "Scan QR code",
-		"verify.result":                    "Result",
-		"verify.offline":                   "This page sends no scan to the server.",
-		"verify.trust.have":                "Trust lists: %s (updated %s).",
-		"verify.trust.none":                "No trust list yet: open this page once while online.",
-		"verify.trust.offline":             "Server unreachable: using the cached trust lists.",
-		"verify.trust.keychanged":          "Warning: the server's trust-list key differs from the one pinned here; ignored.",
-		"verify.colour.green":              "Green code",
-		"verify.colour.yellow":             "Yellow code",
-		"verify.colour.red":                "Red code",
-		"verify.name":                      "Name",
-		"verify.expires":                   "Valid until",
-		"verify.issued":                    "Issued",
-		"verify.issuer":                    "Issuer · key",
-		"verify.logindex":                  "Log entry",
-		"verify.refused":                   "Not valid: refuse",
-		"verify.reason":                    "Reason",
-		"verify.detail":                    "Detail",
-		"verify.reason.malformed":          "Malformed: not a valid health code",
-		"verify.reason.bad_signature":      "Bad signature: forged or altered",
-		"verify.reason.unknown_key":        "Unknown signing key: not in any trust list",
-		"verify.reason.revoked_key":        "The signing key has been revoked",
-		"verify.reason.key_window":         "Issued outside its key's validity window",
-		"verify.reason.expired":            "The code has expired",
-		"verify.reason.not_yet_valid":      "Not yet valid (check this device's clock)",
-		"verify.reason.trust_list_too_old": "Trust list too old",
-		"verify.reason.no_webcrypto":       "This browser cannot verify signatures (needs HTTPS and Ed25519)",
-		"verify.scan.denied":               "The camera is not available: paste the code's text.",
-		"verify.scan.looking":              "Point the camera at the QR code…",
-		"verify.scan.unsupported":          "This browser cannot scan QR codes: paste the code's text.",
-	},
+// decodeMessages decodes a flat JSON object of strings, refusing a key
+// that appears twice (json.Unmarshal would let the last one win).
+func decodeMessages(b []byte) (map[string]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object (%v)", err)
+	}
+	out := map[string]string{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k := tok.(string) // object keys are strings
+		var v string
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("message %q: %w", k, err)
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("message %q appears twice", k)
+		}
+		out[k] = v
+	}
+	if _, err := dec.Token(); err != nil { // }
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("data after the object")
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -63,12 +64,14 @@ func formTime(field, v string) (time.Time, error) {
 
 // newID returns a random id for a hand-entered fact: the recorder's own id
 // space, so a form posted twice records two facts only if filled twice.
-func (p *Pages) newID(prefix string) string {
+func (p *Pages) newID(prefix string) (string, error) {
 	var b [8]byte
 	src := p.opts.Rand
 	if src == nil {
 		src = rand.Reader
 	}
-	io.ReadFull(src, b[:])
-	return prefix + hex.EncodeToString(b[:])
+	if _, err := io.ReadFull(src, b[:]); err != nil {
+		return "", fmt.Errorf("new fact id: %w", err)
+	}
+	return prefix + hex.EncodeToString(b[:]), nil
 }

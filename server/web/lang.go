@@ -10,9 +10,9 @@ import (
 // Lang switches the language: it remembers {lang} in a cookie for a year
 // and goes back to the page named by next.
 func (p *Pages) Lang(w http.ResponseWriter, r *http.Request) {
-	lang := r.PathValue("lang")
-	if _, ok := catalogue[lang]; !ok {
-		p.error(w, r, healthcode.Errorf(healthcode.ENOTFOUND, "no language %q", lang))
+	lang, ok := MatchLang(r.PathValue("lang"))
+	if !ok {
+		p.error(w, r, healthcode.Errorf(healthcode.ENOTFOUND, "no language %q", r.PathValue("lang")))
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: langCookie, Value: lang, Path: "/", MaxAge: int(365 * 24 * time.Hour / time.Second),
@@ -20,11 +20,13 @@ func (p *Pages) Lang(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
 }
 
-// langOf is the request's language: the cookie's, else zh-CN.
+// langOf is a page's language: the one switched to (the cookie's), else
+// DefaultLang. Pages do not follow the browser's Accept-Language: a
+// resident sees zh-CN first and English on asking for it.
 func langOf(r *http.Request) string {
 	if c, err := r.Cookie(langCookie); err == nil {
-		if _, ok := catalogue[c.Value]; ok {
-			return c.Value
+		if l, ok := MatchLang(c.Value); ok {
+			return l
 		}
 	}
 	return DefaultLang

@@ -105,12 +105,22 @@ func TestDeskPages(t *testing.T) {
 		// its bytes, never rendered inline.
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
-		mw.WriteField("csrf", res.csrf("/residents/r_res1"))
-		mw.WriteField("fact", key)
-		mw.WriteField("statement", "我当天不在郑州")
+		if err := mw.WriteField("csrf", res.csrf("/residents/r_res1")); err != nil {
+			t.Fatal(err)
+		}
+		if err := mw.WriteField("fact", key); err != nil {
+			t.Fatal(err)
+		}
+		if err := mw.WriteField("statement", "我当天不在郑州"); err != nil {
+			t.Fatal(err)
+		}
 		fw, _ := mw.CreateFormFile("attachment", "车票.txt")
-		fw.Write([]byte("G1234 2022-06-13"))
-		mw.Close()
+		if _, err := fw.Write([]byte("G1234 2022-06-13")); err != nil {
+			t.Fatal(err)
+		}
+		if err := mw.Close(); err != nil {
+			t.Fatal(err)
+		}
 		req, _ := http.NewRequest("POST", f.ts.URL+"/residents/r_res1/appeals", &buf)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
 		resp, err := res.hc.Do(req)

@@ -89,7 +89,11 @@ func (p *Pages) Record(w http.ResponseWriter, r *http.Request) {
 
 func (p *Pages) factFromForm(r *http.Request) (healthcode.Fact, error) {
 	v := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
-	f := healthcode.Fact{ID: p.newID("web-"), Kind: v("kind"), Subject: v("subject"), Evidence: v("evidence")}
+	id, err := p.newID("web-")
+	if err != nil {
+		return healthcode.Fact{}, err
+	}
+	f := healthcode.Fact{ID: id, Kind: v("kind"), Subject: v("subject"), Evidence: v("evidence")}
 	var payload map[string]any
 	switch f.Kind {
 	case "case_status":

@@ -22,13 +22,6 @@ func withRequestInfo(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestInfoKey{}, &requestInfo{id: id})
 }
 
-func requestID(ctx context.Context) string {
-	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
-		return info.id
-	}
-	return ""
-}
-
 // noteActor records the request's authenticated actor for its log lines.
 func noteActor(ctx context.Context, a healthcode.Actor) {
 	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {

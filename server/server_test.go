@@ -274,7 +274,9 @@ func TestAPIDuplicateKeys(t *testing.T) {
 				var m struct {
 					Error struct{ Code, Message string }
 				}
-				json.NewDecoder(resp.Body).Decode(&m)
+				if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+					t.Fatalf("error answer: %v", err)
+				}
 				if resp.StatusCode != 400 || !strings.HasPrefix(m.Error.Message, tc.field+": ") || !strings.Contains(m.Error.Message, "more than once") {
 					t.Errorf("%d %+v, want 400 naming %s given more than once", resp.StatusCode, m.Error, tc.field)
 				}

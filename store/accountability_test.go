@@ -692,20 +692,23 @@ func TestOfficialLogins(t *testing.T) {
 		if err := w.db.CreateResidentAccount(system, "r_test000001", "res-1", "correct horse battery"); err != nil {
 			t.Fatal(err)
 		}
-		w.db.LoginFrom(ctx, "login-"+tracer.ID, "wrong password!", "203.0.113.7")
+		_, err := w.db.LoginFrom(ctx, "login-"+tracer.ID, "wrong password!", "203.0.113.7")
+		mustCode(t, err, healthcode.EUNAUTH, "wrong password")
 		if _, err := w.db.LoginFrom(ctx, "login-"+tracer.ID, "correct horse battery", "198.51.100.2"); err != nil {
 			t.Fatal(err)
 		}
-		w.db.LoginFrom(ctx, "nobody", "wrong password!", "203.0.113.7")
+		_, err = w.db.LoginFrom(ctx, "nobody", "wrong password!", "203.0.113.7")
+		mustCode(t, err, healthcode.EUNAUTH, "unknown login")
 		if _, err := w.db.LoginFrom(ctx, "res-1", "correct horse battery", "198.51.100.3"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := w.db.DisableOfficial(as(operator), tracer.ID, "left the post"); err != nil {
 			t.Fatal(err)
 		}
-		w.db.LoginFrom(ctx, "login-"+tracer.ID, "correct horse battery", "198.51.100.2")
+		_, err = w.db.LoginFrom(ctx, "login-"+tracer.ID, "correct horse battery", "198.51.100.2")
+		mustCode(t, err, healthcode.EUNAUTH, "disabled account")
 
-		_, err := w.db.OfficialLogins(as(operator), "", 10)
+		_, err = w.db.OfficialLogins(as(operator), "", 10)
 		mustCode(t, err, healthcode.EFORBIDDEN, "an operator reading logins")
 		_, err = w.db.OfficialLogins(as(auditor), "", 0)
 		mustCode(t, err, healthcode.EINVALID, "limit 0")

@@ -139,14 +139,12 @@ func (db *DB) OpenAuditor(ctx context.Context, cfg AuditConfig) (*Auditor, error
 	}
 	state, err := db.auditState(ctx)
 	if err != nil {
-		a.shadow.closeDBs()
-		return nil, err
+		return nil, errors.Join(err, a.shadow.closeDBs())
 	}
 	if s := state["sweep"]; s != "" {
 		var c sweepCursor
 		if err := json.Unmarshal([]byte(s), &c); err != nil {
-			a.shadow.closeDBs()
-			return nil, fmt.Errorf("auditor: audit_state sweep: %w", err)
+			return nil, errors.Join(fmt.Errorf("auditor: audit_state sweep: %w", err), a.shadow.closeDBs())
 		}
 		a.sweep = &c
 		a.status.Sweeping, a.status.SweepTable, a.status.SweepRows = true, c.Table, c.Rows
@@ -154,8 +152,7 @@ func (db *DB) OpenAuditor(ctx context.Context, cfg AuditConfig) (*Auditor, error
 	}
 	if s := state["sweep.done"]; s != "" {
 		if a.status.LastSweep, err = parseTime(s); err != nil {
-			a.shadow.closeDBs()
-			return nil, fmt.Errorf("auditor: audit_state sweep.done: %w", err)
+			return nil, errors.Join(fmt.Errorf("auditor: audit_state sweep.done: %w", err), a.shadow.closeDBs())
 		}
 	}
 	db.integrity.auditor.Store(a)
@@ -165,8 +162,7 @@ func (db *DB) OpenAuditor(ctx context.Context, cfg AuditConfig) (*Auditor, error
 // Close closes the auditor's projection.
 func (a *Auditor) Close() error {
 	a.db.integrity.auditor.CompareAndSwap(a, nil)
-	a.shadow.closeDBs()
-	return nil
+	return a.shadow.closeDBs()
 }
 
 // Status returns what the auditor has done.
@@ -520,13 +516,11 @@ func (a *Auditor) openShadow(ctx context.Context) error {
 	// (the store's own databases are checkpointed by the store).
 	for _, q := range []string{"PRAGMA synchronous = OFF", "PRAGMA wal_autocheckpoint = 1000", "CREATE INDEX IF NOT EXISTS projection_last_idx ON projection_last (idx)"} {
 		if _, err := shadow.wdb.ExecContext(ctx, q); err != nil {
-			shadow.closeDBs()
-			return fmt.Errorf("auditor projection: %w", err)
+			return errors.Join(fmt.Errorf("auditor projection: %w", err), shadow.closeDBs())
 		}
 	}
 	if err := a.readProjected(ctx); err != nil {
-		shadow.closeDBs()
-		return err
+		return errors.Join(err, shadow.closeDBs())
 	}
 	n := a.status.Followed
 	if n == 0 {
@@ -546,7 +540,9 @@ func (a *Auditor) openShadow(ctx context.Context) error {
 
 // resetShadow replaces the projection by an empty one.
 func (a *Auditor) resetShadow(ctx context.Context) error {
-	a.shadow.closeDBs()
+	if err := a.shadow.closeDBs(); err != nil {
+		return fmt.Errorf("auditor projection: close: %w", err)
+	}
 	for _, f := range []string{a.cfg.Path, a.cfg.Path + "-wal", a.cfg.Path + "-shm"} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("auditor projection: %w", err)

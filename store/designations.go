@@ -17,15 +17,20 @@ import (
 // force — decided by evaluating it, never by its level.
 
 // designationSpan is a designation's from and until, as recorded.
-func designationSpan(f *healthcode.Fact) (from, until time.Time) {
+func designationSpan(f *healthcode.Fact) (from, until time.Time, err error) {
 	var p struct{ From, Until time.Time }
-	json.Unmarshal(f.Payload, &p)
-	return p.From, p.Until
+	if err := json.Unmarshal(f.Payload, &p); err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("designation %s: payload: %w", f.Key, err)
+	}
+	return p.From, p.Until, nil
 }
 
 // checkDesignationLength refuses a designation longer than the limit.
 func checkDesignationLength(f *healthcode.Fact, limit time.Duration) (string, bool) {
-	from, until := designationSpan(f)
+	from, until, err := designationSpan(f)
+	if err != nil {
+		return err.Error(), false
+	}
 	if d := until.Sub(from); d > limit {
 		return fmt.Sprintf("a designation lasts at most %s (Limits.MaxDesignation), this one %s: to extend one, record a new designation, approved on its own",
 			fmtDays(limit), fmtDays(d)), false
@@ -140,7 +145,10 @@ func (t *Tx) raisesArea(f *healthcode.Fact) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	from, until := designationSpan(f)
+	from, until, err := designationSpan(f)
+	if err != nil {
+		return false, err
+	}
 	at := t.now
 	if at.Before(from) || !at.Before(until) {
 		at = from

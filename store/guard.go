@@ -291,11 +291,3 @@ func (t *Tx) afterRecord(actor healthcode.Actor, before citedCases, from int64) 
 	}
 	return nil
 }
-
-func boolSet(m map[string][]string) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k := range m {
-		out[k] = true
-	}
-	return out
-}

@@ -43,7 +43,7 @@ type MovedLog struct {
 // Returns EINVALID for a bad or unchanged origin or a non-empty dsn,
 // ErrNoKeySecret if db's keys are sealed and it has no secret, ECONFLICT
 // if db's log grew during the move.
-func (db *DB) MoveOriginInto(ctx context.Context, dsn, origin string, progress func(phase string, done, total int64)) (*MovedLog, error) {
+func (db *DB) MoveOriginInto(ctx context.Context, dsn, origin string, progress func(phase string, done, total int64)) (moved *MovedLog, err error) {
 	if origin == db.origin {
 		return nil, healthcode.Errorf(healthcode.EINVALID, "the log's origin is already %q", origin)
 	}
@@ -76,7 +76,11 @@ func (db *DB) MoveOriginInto(ctx context.Context, dsn, origin string, progress f
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dsn, err)
 	}
-	defer nd.Close()
+	defer func() {
+		if cerr := nd.Close(); cerr != nil && err == nil {
+			moved, err = nil, fmt.Errorf("close %s: %w", dsn, cerr)
+		}
+	}()
 	payload := evLogContinued{FromOrigin: db.origin, FromKey: db.log.vkey, Checkpoint: string(final)}
 	var idx int64
 	err = nd.write(ctx, func(t *Tx) error {
@@ -95,12 +99,16 @@ func (db *DB) MoveOriginInto(ctx context.Context, dsn, origin string, progress f
 
 // replaceLogKeys puts the new log key pair in the moved database at dsn,
 // after checking that its copied head is the old log's final checkpoint.
-func replaceLogKeys(ctx context.Context, dsn string, final []byte, skey, vkey string) error {
+func replaceLogKeys(ctx context.Context, dsn string, final []byte, skey, vkey string) (err error) {
 	dst := &DB{closed: make(chan struct{}), logger: slog.New(slog.DiscardHandler)}
 	if err := dst.open(ctx, dsn); err != nil {
 		return err
 	}
-	defer dst.closeDBs()
+	defer func() {
+		if cerr := dst.closeDBs(); cerr != nil && err == nil {
+			err = fmt.Errorf("close %s: %w", dsn, cerr)
+		}
+	}()
 	tx, err := dst.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err

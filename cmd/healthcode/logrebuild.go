@@ -55,7 +55,7 @@ func openCopySource(ctx context.Context, e *env, db, into string) (*store.DB, er
 func removeSQLite(dsn string) {
 	if engine, target, err := store.ParseDSN(dsn); err == nil && engine == store.SQLite {
 		for _, f := range []string{target, target + "-wal", target + "-shm"} {
-			os.Remove(f)
+			_ = os.Remove(f) // best effort after an error already reported; absent files are fine
 		}
 	}
 }
@@ -79,7 +79,7 @@ func copyProgress(e *env) func(phase string, done, total int64) {
 // runLogMoveOrigin writes a new database that continues a log under a new
 // origin (store.MoveOriginInto): for a database created with the shared
 // default origin, which witnesses cannot tell from another province's.
-func runLogMoveOrigin(ctx context.Context, e *env) error {
+func runLogMoveOrigin(ctx context.Context, e *env) (err error) {
 	fs := newFlags(e, "log move-origin", "log move-origin --db DB --into NEWDB --origin ORIGIN")
 	db := fs.String("db", e.envOr("HEALTHCODE_DB", store.DefaultPath), "database whose log moves (its server stopped): a SQLite file, sqlite:PATH, or a postgres:// URL")
 	into := fs.String("into", "", "the new database: a SQLite file that does not exist yet, or an empty postgres:// database")
@@ -94,7 +94,7 @@ func runLogMoveOrigin(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer closeStore(st, &err)
 	m, err := st.MoveOriginInto(ctx, *into, *origin, copyProgress(e))
 	if err != nil {
 		removeSQLite(*into) // a move that failed half-way leaves no database behind

@@ -246,7 +246,7 @@ func TestImageBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
 			t.Errorf("the binary names a dynamic loader (PT_INTERP): not static")
@@ -374,14 +374,16 @@ func TestComposeStackAsProcesses(t *testing.T) {
 		logins[from] = true
 		if session == "" {
 			var sess struct{ Token string }
-			json.Unmarshal(b, &sess)
+			if err := json.Unmarshal(b, &sess); err != nil {
+				t.Fatalf("login answer: %v: %s", err, b)
+			}
 			session = sess.Token
 		}
 	}
 	for i := 0; i < 20 && len(tokens) < 2; i++ {
 		status, from, b := request(t, "GET", base+"/v1/residents/"+res.ID+"/token", session, nil)
 		var tok struct{ Token, Colour string }
-		if json.Unmarshal(b, &tok); status != http.StatusOK || tok.Token == "" {
+		if err := json.Unmarshal(b, &tok); err != nil || status != http.StatusOK || tok.Token == "" {
 			t.Fatalf("token through the proxy (replica %s): %d %s", from, status, b)
 		}
 		tokens[from] = true
@@ -446,7 +448,7 @@ func startProcess(t *testing.T, name, dir, bin string, env []string, args ...str
 	}
 	go func() { p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
-		p.cmd.Process.Signal(os.Interrupt)
+		_ = p.cmd.Process.Signal(os.Interrupt) // it may have exited already
 		select {
 		case <-p.done:
 		case <-time.After(15 * time.Second):

@@ -170,8 +170,10 @@ func startAuditor(ctx context.Context, logger *slog.Logger, st *store.DB, dsn, p
 	}
 	logger.Info("background auditor", "projection", path, "sweep_interval", interval.String())
 	go func() {
-		defer a.Close()
 		a.Run(ctx)
+		if err := a.Close(); err != nil {
+			logger.Warn("background auditor: close its projection", "err", err)
+		}
 	}()
 	return nil
 }

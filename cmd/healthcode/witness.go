@@ -46,8 +46,7 @@ func runWitnessKeygen(ctx context.Context, e *env) error {
 		return fmt.Errorf("create witness key: %w", err)
 	}
 	if _, err := f.WriteString(skey + "\n"); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -145,7 +144,9 @@ func runWitnessServe(ctx context.Context, e *env) error {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		hs.Shutdown(sctx)
+		if err := hs.Shutdown(sctx); err != nil {
+			logger.Warn("witness: shutdown", "err", err)
+		}
 	}()
 	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
@@ -266,8 +267,17 @@ func startDemoWitnesses(ctx context.Context, e *env, logger *slog.Logger, dsn, l
 		}
 		ws := &tlog.WitnessServer{Signer: signer, Logs: map[string]note.Verifier{lv.Name(): lv}, Dir: filepath.Join(dir, name), Logger: logger}
 		hs := &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second}
-		go hs.Serve(ln)
-		go func() { <-ctx.Done(); hs.Close() }()
+		go func() {
+			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("demo witness stopped", "witness", name, "err", err)
+			}
+		}()
+		go func() {
+			<-ctx.Done()
+			if err := hs.Close(); err != nil {
+				logger.Warn("demo witness: close", "witness", name, "err", err)
+			}
+		}()
 		w, err := tlog.ParseWitness(vkey)
 		if err != nil {
 			return nil, err

@@ -323,7 +323,7 @@ func (a *Auditor) checkTouched(ctx context.Context, snap *sql.Tx, from, to int64
 		}
 		touched[tbl] = append(touched[tbl], key)
 	}
-	if err := rows.Close(); err != nil {
+	if err := endRows(rows); err != nil {
 		return err
 	}
 	const chunk = 500
@@ -397,7 +397,7 @@ func (a *Auditor) sweepChunk(ctx context.Context, snap *sql.Tx) (bool, error) {
 		}
 		keys = append(keys, k)
 	}
-	if err := rows.Close(); err != nil {
+	if err := endRows(rows); err != nil {
 		return false, err
 	}
 	if len(keys) > 0 {

@@ -78,7 +78,7 @@ func (t *Tx) checkDesignationCap(f *healthcode.Fact, batch []*healthcode.Fact) (
 		}
 		near = append(near, g)
 	}
-	if err := rows.Close(); err != nil {
+	if err := endRows(rows); err != nil {
 		return "", false, err
 	}
 	for _, g := range batch {
@@ -184,7 +184,7 @@ func (t *Tx) raisesArea(f *healthcode.Fact) (bool, error) {
 		}
 		visitors = append(visitors, v)
 	}
-	if err := rows.Close(); err != nil {
+	if err := endRows(rows); err != nil {
 		return false, err
 	}
 	if len(visitors) > maxRaiseChecks {
@@ -229,7 +229,7 @@ func (t *Tx) restoredRaised(f *healthcode.Fact, since time.Time) ([]string, map[
 		}
 		ids, homes[id] = append(ids, id), home
 	}
-	if err := rows.Close(); err != nil || len(ids) == 0 {
+	if err := endRows(rows); err != nil || len(ids) == 0 {
 		return nil, nil, err
 	}
 	list, err := t.db.published(t.ctx, t.tx)

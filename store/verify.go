@@ -53,10 +53,15 @@ func (r *VerifyReport) add(index int64, format string, args ...any) {
 // subject's hash chain is unbroken; every personal part opens its
 // commitment; every state row links to an entry that records it.
 //
-// progress, if not nil, is called with entries checked so far. Memory use
-// is about 64 bytes per entry (the recomputed stored hashes).
+// The projection is rebuilt from the log alone and compared with the
+// state (verifyProjection) beside these checks, on another core. progress,
+// if not nil, is called with the entries both checked and projected so
+// far, from either goroutine but one call at a time. Memory grows with
+// the log: the recomputed stored hashes (64 bytes per entry), each
+// subject's chain head, and the replayer's facts (BENCHMARKS.md).
 func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (*VerifyReport, error) {
 	rep := &VerifyReport{}
+	prog := &verifyProgress{f: progress}
 	signed, err := db.LogCheckpoint(ctx)
 	if err != nil {
 		return nil, err
@@ -100,6 +105,10 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 	}
 	personal := make(map[int64]sumtlog.Hash) // commitments, checked against log_personal
 	var continued []*tlog.Entry              // log.continued entries: the origins the log moved from
+	// The projection: every projected row rebuilt from the log alone and
+	// compared with the stored one, while the entries are checked.
+	proj := db.startProjection(ctx, prog.projection)
+	defer proj.stop()
 	total := maxIdx + 1
 	const chunk = 10000
 	next := int64(0)
@@ -164,9 +173,7 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 		if err := db.compareHashes(ctx, rep, hashes, sumtlog.StoredHashIndex(0, start), sumtlog.StoredHashIndex(0, end)); err != nil {
 			return nil, err
 		}
-		if progress != nil {
-			progress(end, total)
-		}
+		prog.entries(end, total)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -238,9 +245,7 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 	if err := db.verifyPersonal(ctx, rep, personal); err != nil {
 		return nil, err
 	}
-	// The projection: every projected row rebuilt from the log alone and
-	// compared with the stored one.
-	if err := db.verifyProjection(ctx, rep, nil); err != nil {
+	if err := proj.wait(rep); err != nil {
 		return nil, err
 	}
 	for idx, xs := range expect {

@@ -35,7 +35,7 @@ func runLogVerify(ctx context.Context, e *env) (err error) {
 	rep, err := st.VerifyLog(ctx, func(done, total int64) {
 		if time.Since(last) > time.Second {
 			last = time.Now()
-			fmt.Fprintf(e.stderr, "healthcode: verified %d/%d entries\n", done, total)
+			fmt.Fprintf(e.stderr, "healthcode: verified %d/%d entries (checked, and projected into a scratch database)\n", done, total)
 		}
 	})
 	if err != nil {

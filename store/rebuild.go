@@ -41,8 +41,7 @@ func openBare(ctx context.Context, dsn string) (*DB, error) {
 		// a read of it.
 		for _, q := range []string{"PRAGMA wal_autocheckpoint = 16384", "PRAGMA cache_size = -262144"} {
 			if _, err := db.wdb.ExecContext(ctx, q); err != nil {
-				db.closeDBs()
-				return nil, fmt.Errorf("%s: %w", q, err)
+				return nil, errors.Join(fmt.Errorf("%s: %w", q, err), db.closeDBs())
 			}
 		}
 	}

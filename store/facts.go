@@ -625,6 +625,8 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 			}
 		}
 	}
+	// The batch's rows are still waiting in pr (fact.recorded only
+	// inserts), so these are the counts from before the batch.
 	citedBefore, err := t.citationCounts(actor, facts, fresh)
 	if err != nil {
 		return nil, err

@@ -252,7 +252,8 @@ func (t *Tx) record(kind tlog.Kind, actor healthcode.Actor, subject string, pub,
 }
 
 // record is Tx.record for many entries: the rows they insert wait for
-// p.flush, to be written together. fresh is AppendNew's.
+// p.flush, to be written together. fresh says subject is new (a resident's
+// registration), so its chain head is not looked up.
 func (p *projector) record(kind tlog.Kind, actor healthcode.Actor, subject string, pub, pers any, fresh bool) (int64, error) {
 	t := p.t
 	pb, err := encodePayload(kind, pub)

@@ -3,8 +3,6 @@ package server
 import (
 	"net/http"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/tlog"
@@ -28,7 +26,7 @@ func (s *Server) routeTable() []struct {
 	}{
 		{"GET /healthz", http.HandlerFunc(s.handleHealthz)},
 		{"GET /readyz", http.HandlerFunc(s.handleReadyz)},
-		{"GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})},
+		{"GET /metrics", s.MetricsHandler()},
 
 		{"POST /v1/sessions", s.authenticate(s.handleLogin)},
 		{"DELETE /v1/sessions", s.authenticate(s.handleLogout)},
@@ -112,6 +110,9 @@ func (s *Server) routeTable() []struct {
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range s.routeTable() {
+		if rt.pattern == "GET /metrics" && s.cfg.MetricsAddr != "" {
+			continue // on its own listener (ListenAndServe)
+		}
 		mux.Handle(rt.pattern, s.instrument(rt.pattern, rt.h))
 	}
 	unmatched := s.instrument("unmatched", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

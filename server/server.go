@@ -9,6 +9,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/store"
@@ -50,6 +53,11 @@ type Config struct {
 	// prefix, and every response carries Strict-Transport-Security. A
 	// request that itself arrives over TLS gets Secure cookies anyway.
 	HTTPS bool
+
+	// MetricsAddr, if set, is where /metrics is served, on a listener of
+	// its own (ListenAndServe opens it), so that it can stay off the public
+	// network; the main listener then answers 404 for /metrics.
+	MetricsAddr string
 }
 
 // Server holds what handlers share.
@@ -82,6 +90,12 @@ func New(db *store.DB, cfg Config) *Server {
 	return s
 }
 
+// MetricsHandler serves the Prometheus metrics: on the main listener's
+// /metrics, or on Config.MetricsAddr's.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
@@ -105,10 +119,31 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(add
 	if err != nil {
 		return err
 	}
+	errc := make(chan error, 2)
+	if s.cfg.MetricsAddr != "" {
+		mln, err := listen(s.cfg.MetricsAddr)
+		if err != nil {
+			return errors.Join(fmt.Errorf("metrics listener: %w", err), ln.Close())
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.MetricsHandler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second,
+			ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn)}
+		s.logger.Info("metrics", "url", "http://"+mln.Addr().String()+"/metrics")
+		go func() {
+			if err := ms.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+		defer func() {
+			if err := ms.Close(); err != nil {
+				s.logger.Warn("metrics listener: close", "err", err)
+			}
+		}()
+	}
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
-	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -32,8 +33,12 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("PORT", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
-			ln.Close()
-			return nil
+			ln2, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return errors.Join(err, ln.Close())
+			}
+			env.Setenv("PORT2", strconv.Itoa(ln2.Addr().(*net.TCPAddr).Port))
+			return errors.Join(ln.Close(), ln2.Close())
 		},
 		Cmds: withCmds(tokenCmds, map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// waithttp URL: wait up to 90 s for URL to answer 200 (a

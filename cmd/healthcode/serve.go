@@ -31,6 +31,8 @@ func runServe(ctx context.Context, e *env) (err error) {
 	origin := fs.String("log-origin", e.envOr("HEALTHCODE_LOG_ORIGIN", ""), "origin line of the transparency log's checkpoints; default: the database's own, or for a new one derived from --public-url or --issuer (env HEALTHCODE_LOG_ORIGIN)")
 	publicURL := fs.String("public-url", e.envOr("HEALTHCODE_PUBLIC_URL", ""), "the URL under which this server is published, e.g. https://hc.example.gov.cn; names a new log (env HEALTHCODE_PUBLIC_URL)")
 	issuer := fs.String("issuer", e.envOr("HEALTHCODE_ISSUER", store.DefaultIssuer), "issuer name of a new deployment's trust list, e.g. cn-41 (env HEALTHCODE_ISSUER)")
+	metricsAddr := fs.String("metrics-addr", e.envOr("HEALTHCODE_METRICS_ADDR", ""),
+		"serve /metrics only on this HOST:PORT, a listener of its own (e.g. 127.0.0.1:9090), not on --addr (env HEALTHCODE_METRICS_ADDR)")
 	proxies := fs.String("trusted-proxies", e.envOr("HEALTHCODE_TRUSTED_PROXIES", ""),
 		"comma-separated addresses or CIDR prefixes of reverse proxies whose X-Forwarded-For names the client, for per-address login limits (env HEALTHCODE_TRUSTED_PROXIES)")
 	auditEvery := fs.String("audit-interval", e.envOr("HEALTHCODE_AUDIT_INTERVAL", store.DefaultAuditInterval.String()),
@@ -112,7 +114,7 @@ func runServe(ctx context.Context, e *env) (err error) {
 	}
 	logger.Info("transparency log", "origin", st.LogOrigin(), "verifier_key", st.LogVerifierKey())
 	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag, DemoLogins: logins, KeySecret: secret, Issuer: *issuer,
-		TrustedProxies: trusted, HTTPS: strings.HasPrefix(strings.ToLower(*publicURL), "https://")})
+		TrustedProxies: trusted, HTTPS: strings.HasPrefix(strings.ToLower(*publicURL), "https://"), MetricsAddr: *metricsAddr})
 	if secret == nil {
 		logger.Warn("token issuing disabled: no key secret (set " + envKeySecret + ")")
 	} else {

@@ -158,8 +158,6 @@ func rowKey(key ...any) string {
 	return strings.Join(parts, "/")
 }
 
-// decodeStrict decodes an entry's JSON part into v, refusing fields the
-// kind does not have.
 // decodeEntry decodes e's public payload into v, its kind's type.
 func decodeEntry(e *tlog.Entry, v any) error {
 	if err := decodeStrict(e.Payload, v); err != nil {
@@ -168,6 +166,8 @@ func decodeEntry(e *tlog.Entry, v any) error {
 	return nil
 }
 
+// decodeStrict decodes an entry's JSON part into v, refusing fields the
+// kind does not have.
 func decodeStrict(data []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()
@@ -440,8 +440,8 @@ func decodeEvent(e *tlog.Entry, personalData []byte) (pub, pers any, err error) 
 		return nil, nil, fmt.Errorf("entry %d: %w", e.Index, err)
 	}
 	if pub != nil {
-		if err := decodeStrict(e.Payload, pub); err != nil {
-			return nil, nil, fmt.Errorf("entry %d: %s payload does not decode: %w", e.Index, e.Kind, err)
+		if err := decodeEntry(e, pub); err != nil {
+			return nil, nil, err
 		}
 	}
 	if pers == nil || personalData == nil {
@@ -886,25 +886,6 @@ func (p *projector) insertKey(id, purpose, pubHex, notBefore, at string) error {
 	return p.touch("token_keys", nil, id)
 }
 
-// factColumnsOf derives a fact's area and cited case from its payload,
-// the columns its row is looked up by.
-func factColumnsOf(kind, subject string, payload json.RawMessage) (area, caseID string, err error) {
-	switch kind {
-	case rules.KindAreaVisit, rules.KindCaseStatus:
-		var q struct {
-			Area   string `json:"area"`
-			CaseID string `json:"case_id"`
-		}
-		if err := json.Unmarshal(payload, &q); err != nil {
-			return "", "", fmt.Errorf("fact payload: %w", err)
-		}
-		return q.Area, q.CaseID, nil
-	case rules.KindRiskArea:
-		return subject, "", nil
-	}
-	return "", "", nil
-}
-
 func (p *projector) applyFactRecorded(e *tlog.Entry, v *factEntry, at string) error {
 	f := healthcode.Fact{Key: v.Key, ID: v.ID, Kind: v.Kind, Subject: v.Subject, Source: v.Source, Payload: v.Payload, Status: v.Status}
 	if v.Source == "" {
@@ -913,7 +894,7 @@ func (p *projector) applyFactRecorded(e *tlog.Entry, v *factEntry, at string) er
 	area, caseID := v.area, v.caseID
 	if !v.derived {
 		var err error
-		if area, caseID, err = factColumnsOf(f.Kind, f.Subject, f.Payload); err != nil {
+		if area, caseID, err = factRefs(&f); err != nil {
 			return fmt.Errorf("entry %d: %w", e.Index, err)
 		}
 	}

@@ -347,7 +347,7 @@ func (db *DB) prepareFacts(facts []healthcode.Fact) ([]preparedFact, error) {
 		if f.Evidence != "" {
 			personal[i] = factPersonalData(f.Evidence)
 		}
-		if p.area, p.caseID, err = factColumnsOf(f.Kind, f.Subject, f.Payload); err != nil {
+		if p.area, p.caseID, err = factRefs(f); err != nil {
 			return nil, healthcode.FieldErrorf("payload", "line %d: %v", i+1, err)
 		}
 	}
@@ -680,7 +680,7 @@ type factEntry struct {
 	Subject       string                `json:"subject"`
 
 	// The row's lookup columns, when the writer derived them already
-	// (factColumnsOf); never encoded.
+	// (factRefs); never encoded.
 	derived      bool
 	area, caseID string
 }

@@ -588,20 +588,20 @@ func (a *Auditor) leafAt(ctx context.Context, q interface {
 
 // auditState reads audit_state.
 func (db *DB) auditState(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
 	rows, err := db.db.QueryContext(ctx, "SELECT name, value FROM audit_state")
+	err = scanRows(rows, err, func(rows *sql.Rows) error {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return err
+		}
+		out[k] = v
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read audit_state: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return nil, err
-		}
-		out[k] = v
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func setAuditState(ctx context.Context, tx *sql.Tx, d dialect, name, value string) error {

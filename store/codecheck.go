@@ -237,11 +237,11 @@ func (db *DB) raiseIntegrity(ctx context.Context, d Difference, foundBy string) 
 		return nil
 	}
 	subject := d.Table + "/" + d.Key
-	cols := d.Columns
+	// A sorted copy: d.Columns stays in step with the values beside it.
+	cols := slices.Sorted(slices.Values(d.Columns))
 	if cols == nil {
 		cols = []string{}
 	}
-	sort.Strings(cols)
 	raised := false
 	err := db.write(context.WithoutCancel(ctx), func(t *Tx) error {
 		var n int
@@ -254,7 +254,7 @@ func (db *DB) raiseIntegrity(ctx context.Context, d Difference, foundBy string) 
 		}
 		raised = true
 		return t.raiseAlert(AlertIntegrity, subject, "", map[string]any{
-			"table": d.Table, "key": d.Key, "columns": slices.Clone(cols), "entry": d.Entry, "what": d.What,
+			"table": d.Table, "key": d.Key, "columns": cols, "entry": d.Entry, "what": d.What,
 			"found_by": foundBy, "difference": fp,
 		})
 	})

@@ -68,14 +68,18 @@ func (postgresDialect) snapshotOptions() *sql.TxOptions {
 // a connection has run five times keeps the generic plan made then: made
 // while a table was nearly empty, it scans the whole table for each lookup
 // (building 1,000,000 residents slowed to a few hundred per second by
-// 75,000). New statistics replace such plans.
+// 75,000). New statistics replace such plans. A table counts as changed
+// as autovacuum counts it (its default analyze threshold: 50 rows and a
+// tenth of the table): without the 50 a three-row table was analyzed again
+// when another connection's insert statistics arrived late, which they do
+// by up to a second.
 func (postgresDialect) analyze(ctx context.Context, db *sql.DB, tables ...string) error {
 	if tables == nil {
 		tables = []string{}
 	}
 	rows, err := db.QueryContext(ctx, `SELECT relname FROM pg_stat_user_tables
 		WHERE schemaname = current_schema() AND (cardinality($1::text[]) = 0 OR relname = ANY($1))
-		AND (COALESCE(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > n_live_tup / 10)`, tables)
+		AND (COALESCE(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > 50 + n_live_tup / 10)`, tables)
 	if err != nil {
 		return err
 	}

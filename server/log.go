@@ -17,14 +17,14 @@ import (
 // logBackend adapts the store to the tile handler.
 type logBackend struct {
 	db         *store.DB
-	witnessing *atomic.Bool // set by StartWitnessing
+	witnessing *atomic.Pointer[tlog.Policy] // set by StartWitnessing
 }
 
 // Checkpoint is the checkpoint /log/checkpoint serves: with witnessing,
 // the newest one whose cosignatures met the policy, with them (the latest
 // checkpoint while none has); without, the latest.
 func (b logBackend) Checkpoint(ctx context.Context) ([]byte, error) {
-	if b.witnessing.Load() {
+	if b.witnessing.Load() != nil {
 		if msg, _, err := b.db.LogWitnessed(ctx); err != nil || msg != nil {
 			return msg, err
 		}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/tlog"
 )
 
 // Config is the server's configuration.
@@ -70,7 +71,7 @@ type Server struct {
 	pages   *web.Pages // the HTML pages (routes.go registers them)
 
 	tokens     atomic.Pointer[tokenService] // nil until StartTokens
-	witnessing atomic.Bool                  // set by StartWitnessing
+	witnessing atomic.Pointer[tlog.Policy]  // the witness policy, set by StartWitnessing
 	sessions   *sessionCache                // for the token route
 	codes      *codeCache                   // for the token route
 }

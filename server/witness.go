@@ -101,7 +101,7 @@ func (s *Server) StartWitnessing(ctx context.Context, cfg WitnessConfig) error {
 		return err
 	}
 	c.requests = requests
-	s.witnessing.Store(true)
+	s.witnessing.Store(cfg.Policy)
 	go c.run(ctx)
 	return nil
 }

@@ -27,6 +27,20 @@ type checkpointData struct {
 	Size   int64
 	Root   string
 	Key    string // the log's verifier key
+	// Witnesses are the verifier keys of the server's witness policy and
+	// Quorum how many of them must have cosigned Signed; none without
+	// witnessing.
+	Witnesses []string
+	Quorum    int
+}
+
+// script is the part of a page's proofScript that is the checkpoint's.
+func (c checkpointData) script(kind string) proofScript {
+	ws := c.Witnesses
+	if ws == nil {
+		ws = []string{}
+	}
+	return proofScript{Kind: kind, Key: c.Key, Origin: c.Origin, Checkpoint: c.Signed, Witnesses: ws, Quorum: c.Quorum}
 }
 
 type explorerData struct {
@@ -41,11 +55,31 @@ type explorerData struct {
 }
 
 // latest reads the log's signed checkpoint and verifies it with the log's
-// key: pages show only what the signature covers.
+// key: pages show only what the signature covers. With witnessing it is
+// the newest checkpoint whose cosignatures met the witness policy, as
+// /log/checkpoint serves it (the latest while none has: the page's script
+// then says that it lacks them), so that the page's proofs are against a
+// checkpoint the witnesses vouch for, not one only the server signed.
 func (p *Pages) latest(ctx context.Context) (checkpointData, tlog.Checkpoint, error) {
-	signed, err := p.db.LogCheckpoint(ctx)
-	if err != nil {
-		return checkpointData{}, tlog.Checkpoint{}, err
+	var signed []byte
+	var ws []string
+	quorum := 0
+	policy := p.opts.Witnesses()
+	if policy != nil {
+		var err error
+		if signed, _, err = p.db.LogWitnessed(ctx); err != nil {
+			return checkpointData{}, tlog.Checkpoint{}, err
+		}
+		for _, w := range policy.Witnesses {
+			ws = append(ws, w.VKey)
+		}
+		quorum = policy.Quorum
+	}
+	if signed == nil {
+		var err error
+		if signed, err = p.db.LogCheckpoint(ctx); err != nil {
+			return checkpointData{}, tlog.Checkpoint{}, err
+		}
 	}
 	v, err := note.NewVerifier(p.db.LogVerifierKey())
 	if err != nil {
@@ -55,7 +89,7 @@ func (p *Pages) latest(ctx context.Context) (checkpointData, tlog.Checkpoint, er
 	if err != nil {
 		return checkpointData{}, tlog.Checkpoint{}, err
 	}
-	return checkpointData{Signed: string(signed), Origin: cp.Origin, Size: cp.Size, Root: cp.Root.String(), Key: p.db.LogVerifierKey()}, cp, nil
+	return checkpointData{Signed: string(signed), Origin: cp.Origin, Size: cp.Size, Root: cp.Root.String(), Key: p.db.LogVerifierKey(), Witnesses: ws, Quorum: quorum}, cp, nil
 }
 
 // Explorer is the public log explorer: the latest checkpoint and the
@@ -79,7 +113,8 @@ func (p *Pages) Explorer(w http.ResponseWriter, r *http.Request) {
 		before = min(n, cp.Size)
 	}
 	d := explorerData{Checkpoint: cpd, Kinds: tlog.Kinds(), Kind: tlog.Kind(q.Get("kind")),
-		Script: proofScript{Kind: "checkpoint", Key: cpd.Key, Origin: cpd.Origin, Checkpoint: cpd.Signed, Proof: []string{}}}
+		Script: cpd.script("checkpoint")}
+	d.Script.Proof = []string{}
 	if d.Kind != "" && !d.Kind.Valid() {
 		p.error(w, r, healthcode.FieldErrorf("kind", "unknown entry kind %q", d.Kind))
 		return
@@ -131,16 +166,20 @@ func (p *Pages) Explorer(w http.ResponseWriter, r *http.Request) {
 // consistency (Old, New, OldRoot) proof; the explorer's list has only the
 // checkpoint (kind "checkpoint"), which the script checks and remembers.
 type proofScript struct {
-	Kind       string   `json:"kind"` // "inclusion", "consistency" or "checkpoint"
-	Key        string   `json:"key"`
-	Origin     string   `json:"origin"`
-	Checkpoint string   `json:"checkpoint"`
-	Index      int64    `json:"index"`
-	Leaf       string   `json:"leaf,omitempty"`
-	Old        int64    `json:"old,omitempty"`
-	New        int64    `json:"new,omitempty"`
-	OldRoot    string   `json:"old_root,omitempty"`
-	Proof      []string `json:"proof"`
+	Kind       string `json:"kind"` // "inclusion", "consistency" or "checkpoint"
+	Key        string `json:"key"`
+	Origin     string `json:"origin"`
+	Checkpoint string `json:"checkpoint"`
+	// Witnesses and Quorum are the witness policy the script pins beside
+	// the log key and requires of Checkpoint (none: not witnessed).
+	Witnesses []string `json:"witnesses"`
+	Quorum    int      `json:"quorum"`
+	Index     int64    `json:"index"`
+	Leaf      string   `json:"leaf,omitempty"`
+	Old       int64    `json:"old,omitempty"`
+	New       int64    `json:"new,omitempty"`
+	OldRoot   string   `json:"old_root,omitempty"`
+	Proof     []string `json:"proof"`
 	// NewRoot and NewProof, when New is below the checkpoint's size, prove
 	// the server's root of size New from the signed one.
 	NewRoot  string   `json:"new_root,omitempty"`

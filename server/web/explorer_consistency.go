@@ -77,7 +77,8 @@ func (p *Pages) ExplorerConsistency(w http.ResponseWriter, r *http.Request) {
 	d.Asked = true
 	d.OldRoot, d.NewRoot = oldRoot.String(), newRoot.String()
 	d.Proof = hashStrings(proof.Proof)
-	d.Script = proofScript{Kind: "consistency", Key: cpd.Key, Origin: cpd.Origin, Checkpoint: cpd.Signed, Old: d.Old, New: d.New, OldRoot: d.OldRoot, Proof: d.Proof}
+	d.Script = cpd.script("consistency")
+	d.Script.Old, d.Script.New, d.Script.OldRoot, d.Script.Proof = d.Old, d.New, d.OldRoot, d.Proof
 	if d.New < cp.Size {
 		up, err := tlog.NewConsistencyProof(hr, cp.Size, d.New, cp.Size)
 		if err != nil {

@@ -80,6 +80,7 @@ func (p *Pages) ExplorerEntry(w http.ResponseWriter, r *http.Request) {
 		d.Personal = e.Personal.String()
 	}
 	d.Proof = hashStrings(proof.Proof)
-	d.Script = proofScript{Kind: "inclusion", Key: cpd.Key, Origin: cpd.Origin, Checkpoint: cpd.Signed, Index: index, Leaf: d.Leaf, Proof: d.Proof}
+	d.Script = cpd.script("inclusion")
+	d.Script.Index, d.Script.Leaf, d.Script.Proof = index, d.Leaf, d.Proof
 	p.renderWithScript(w, r, p.newPage(w, r, "entry", d), "logverify.")
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/tlog"
 )
 
 //go:embed templates/*.html
@@ -71,6 +72,10 @@ type Options struct {
 	// HTTPS: the site is published at an https URL, so its session and
 	// CSRF cookies are Secure and __Host- prefixed (SessionCookieName).
 	HTTPS bool
+	// Witnesses returns the server's witness policy, nil without
+	// witnessing: the explorer then shows the newest checkpoint whose
+	// cosignatures met it, and its script requires them (logverify.js).
+	Witnesses func() *tlog.Policy
 }
 
 // Pages holds the parsed templates and what handlers share.
@@ -100,6 +105,9 @@ func New(db *store.DB, opts Options) (*Pages, error) {
 	}
 	if opts.NoteActor == nil {
 		opts.NoteActor = func(*http.Request, healthcode.Actor) {}
+	}
+	if opts.Witnesses == nil {
+		opts.Witnesses = func() *tlog.Policy { return nil }
 	}
 	if opts.Tokens == nil {
 		opts.Tokens = func() bool { return false }

@@ -42,6 +42,10 @@ func (p *Pages) ExplorerEntry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if index >= cp.Size {
+		if len(cpd.Witnesses) > 0 {
+			p.error(w, r, healthcode.Errorf(healthcode.ENOTFOUND, "entry %d is beyond the witnessed checkpoint's size %d: the witnesses cosign new entries within about a minute", index, cp.Size))
+			return
+		}
 		p.error(w, r, healthcode.Errorf(healthcode.ENOTFOUND, "entry %d is beyond the log's size %d", index, cp.Size))
 		return
 	}

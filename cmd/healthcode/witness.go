@@ -125,9 +125,11 @@ func runWitnessServe(ctx context.Context, e *env) error {
 		}
 		ws.Logs[v.Name()] = v
 	}
-	if err := os.MkdirAll(*state, 0o700); err != nil {
-		return fmt.Errorf("state directory: %w", err)
+	unlock, err := ws.Lock()
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	logger, err := newLogger(e, *level, *format)
 	if err != nil {
 		return err
@@ -266,6 +268,11 @@ func startDemoWitnesses(ctx context.Context, e *env, logger *slog.Logger, dsn, l
 			return nil, err
 		}
 		ws := &tlog.WitnessServer{Signer: signer, Logs: map[string]note.Verifier{lv.Name(): lv}, Dir: filepath.Join(dir, name), Logger: logger}
+		unlock, err := ws.Lock()
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
 		hs := &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -274,6 +281,7 @@ func startDemoWitnesses(ctx context.Context, e *env, logger *slog.Logger, dsn, l
 		}()
 		go func() {
 			<-ctx.Done()
+			defer unlock()
 			if err := hs.Close(); err != nil {
 				logger.Warn("demo witness: close", "witness", name, "err", err)
 			}

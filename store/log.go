@@ -492,7 +492,7 @@ func (db *DB) commitBatch(reqs []*request) {
 		if errs[i] == nil {
 			errs[i] = err
 		}
-		r.done <- errs[i]
+		r.done <- DescribeError(errs[i])
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/store"
 )
 
 // statusOf is the one table mapping error codes to HTTP statuses.
@@ -43,6 +44,7 @@ type errorDetail struct {
 // writeError renders err as {"error": {...}} with its status. Internal
 // errors are logged with the request id and shown only as "internal error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	err = store.DescribeError(err) // a full disk or a database restarting: 503, not 500
 	code := healthcode.ErrorCode(err)
 	if code == healthcode.EFORBIDDEN && healthcode.ActorFrom(r.Context()).Kind == "" {
 		// No credentials were sent: say that they are needed (401), not

@@ -89,6 +89,10 @@ func (p *projector) run(q string, args ...any) error {
 	if err != nil {
 		return err
 	}
+	if p.t != nil {
+		p.t.db.failpoint(failStmtBefore)
+		defer p.t.db.failpoint(failStmtAfter)
+	}
 	_, err = st.ExecContext(p.ctx, args...)
 	return err
 }

@@ -24,3 +24,13 @@ func ProjectedColumns() []ProjColumn {
 
 // OperationalTables are the tables that are not projected, with the reason.
 func OperationalTables() map[string]string { return operationalTables }
+
+// SetFailpoint sets the hook the write path calls at each failpoint
+// (failpoint.go); set it right after Open, before any write.
+func SetFailpoint(db *DB, f func(name string)) { db.failHook = f }
+
+// Failpoints lists every failpoint, in the order the write path passes them.
+func Failpoints() []string { return failpoints }
+
+// SetJobChunk sets how many residents one transaction of a job evaluates.
+func SetJobChunk(db *DB, n int) { db.jobChunk = n }

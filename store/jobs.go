@@ -144,6 +144,7 @@ func (db *DB) RunJobs(ctx context.Context, progress func(JobProgress)) (int, err
 			if err != nil {
 				return finished, fmt.Errorf("job %s: %w", id, err)
 			}
+			db.failpoint(failJobCommitted)
 			p.Total = total
 			if progress != nil && p.Job != "" {
 				progress(p)
@@ -190,6 +191,7 @@ func (t *Tx) jobChunk(id string) (JobProgress, error) {
 	if err != nil {
 		return prog, err
 	}
+	t.db.failpoint(failJobEvaluated)
 	done += int64(len(ids))
 	changed += int64(n)
 	_, err = t.exec("UPDATE jobs SET cursor = ?, done = ?, changed = ? WHERE id = ?", ids[len(ids)-1], done, changed, id)

@@ -143,7 +143,10 @@ type subjectUndo struct {
 func (t *Tx) Now() time.Time { return t.now }
 
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(t.ctx, t.db.dialect.rebind(query), args...)
+	t.db.failpoint(failStmtBefore)
+	res, err := t.tx.ExecContext(t.ctx, t.db.dialect.rebind(query), args...)
+	t.db.failpoint(failStmtAfter)
+	return res, err
 }
 
 func (t *Tx) queryRow(query string, args ...any) *sql.Row {
@@ -489,7 +492,7 @@ func (db *DB) commitBatch(reqs []*request) {
 		if errs[i] == nil {
 			errs[i] = err
 		}
-		r.done <- errs[i]
+		r.done <- DescribeError(errs[i])
 	}
 }
 
@@ -511,6 +514,7 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 	if err := sqltx.QueryRowContext(ctx, db.dialect.lockHead()).Scan(&size, &root, &cp); err != nil {
 		return fmt.Errorf("lock log head: %w", err)
 	}
+	db.failpoint(failBatchBegun)
 	if size != db.log.lastSize {
 		// Another process wrote since our last commit (or this is the
 		// first): nothing read before now can be known current.
@@ -524,9 +528,11 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 	for i, r := range reqs {
 		t.local = false
 		if single {
+			db.failpoint(failRequestBefore)
 			if errs[i] = r.fn(t); errs[i] != nil {
 				return errs[i]
 			}
+			db.failpoint(failRequestAfter)
 			b.global = b.global || !t.local
 			ok++
 			break
@@ -535,7 +541,10 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 			return fmt.Errorf("savepoint: %w", err)
 		}
 		m := b.mark()
-		if errs[i] = r.fn(t); errs[i] != nil {
+		db.failpoint(failRequestBefore)
+		errs[i] = r.fn(t)
+		db.failpoint(failRequestAfter)
+		if errs[i] != nil {
 			b.rollback(m)
 			if _, err := sqltx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT req"); err != nil {
 				return fmt.Errorf("rollback to savepoint: %w", err)
@@ -558,9 +567,11 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 	if err != nil {
 		return fmt.Errorf("append to log: %w", err)
 	}
+	db.failpoint(failCommitBefore)
 	if err := sqltx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	db.failpoint(failCommitAfter)
 	db.log.commits.Add(1)
 	db.log.requests.Add(int64(ok))
 	db.log.entries.Add(int64(len(b.entries)))
@@ -686,16 +697,19 @@ func (db *DB) flushLog(t *Tx, oldRoot sumtlog.Hash) (map[int64]sumtlog.Hash, err
 			return nil, fmt.Errorf("new tree of size %d is not consistent with the signed tree of size %d: %w", newSize, b.size, err)
 		}
 	}
+	db.failpoint(failSignBefore)
 	signed, err := tlog.SignCheckpoint(db.log.signer, db.origin, newSize, newRoot)
 	if err != nil {
 		return nil, err
 	}
+	db.failpoint(failSignAfter)
 	if _, err := t.exec("UPDATE log_head SET size = ?, root = ?, checkpoint = ? WHERE id = 1", newSize, newRoot[:], signed); err != nil {
 		return nil, fmt.Errorf("update log head: %w", err)
 	}
 	if _, err := t.exec("INSERT INTO log_checkpoints (size, root, signed, created_at) VALUES (?, ?, ?, ?)", newSize, newRoot[:], signed, fmtTime(t.now)); err != nil {
 		return nil, fmt.Errorf("store checkpoint: %w", err)
 	}
+	db.failpoint(failCheckpointAfter)
 	return r.overlay, nil
 }
 
@@ -722,7 +736,9 @@ func upsertRows(t *Tx, table string, width, n int, suffix string, row func(i int
 		}
 		stmt, err := t.prepared(t.db.insertQuery(table, width, rows, suffix))
 		if err == nil {
+			t.db.failpoint(failStmtBefore)
 			_, err = stmt.ExecContext(t.ctx, args...)
+			t.db.failpoint(failStmtAfter)
 		}
 		if err != nil {
 			return fmt.Errorf("insert into %s: %w", table, err)

@@ -90,6 +90,8 @@ type DB struct {
 
 	obs atomic.Pointer[Observer] // never nil after Open (see Observe)
 
+	failHook func(name string) // the fault tests' hook (failpoint.go); nil outside them
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }

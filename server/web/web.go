@@ -277,6 +277,7 @@ type errorData struct {
 // error renders err as a friendly page with the API's status for its code.
 // EUNAUTH sends the visitor to the login page instead.
 func (p *Pages) error(w http.ResponseWriter, r *http.Request, err error) {
+	err = store.DescribeError(err) // a full disk or a database restarting: 503, not 500
 	code := healthcode.ErrorCode(err)
 	if code == healthcode.EUNAUTH && r.Method == http.MethodGet {
 		p.clearSession(w, r)

@@ -47,6 +47,8 @@ func (s *Server) newPages() *web.Pages {
 		ClientAddr: s.clientAddr,
 		Tokens:     func() bool { return s.tokens.Load() != nil },
 		HTTPS:      s.cfg.HTTPS,
+		Hotline:    s.cfg.Hotline,
+		Office:     s.cfg.Office,
 	})
 	if err != nil {
 		panic("server: web pages: " + err.Error())

@@ -71,7 +71,15 @@ type Options struct {
 	// HTTPS: the site is published at an https URL, so its session and
 	// CSRF cookies are Secure and __Host- prefixed (SessionCookieName).
 	HTTPS bool
+	// Hotline is the telephone number the resident page gives under a
+	// yellow or red code (default DefaultHotline); Office is the office
+	// responsible for codes, named there ("" names the epidemic-prevention
+	// command of the resident's county, in the page's language).
+	Hotline, Office string
 }
+
+// DefaultHotline is the government service hotline, 12345.
+const DefaultHotline = "12345"
 
 // Pages holds the parsed templates and what handlers share.
 type Pages struct {
@@ -101,6 +109,9 @@ func New(db *store.DB, opts Options) (*Pages, error) {
 	if opts.NoteActor == nil {
 		opts.NoteActor = func(*http.Request, healthcode.Actor) {}
 	}
+	if opts.Hotline == "" {
+		opts.Hotline = DefaultHotline
+	}
 	if opts.Tokens == nil {
 		opts.Tokens = func() bool { return false }
 	}
@@ -124,10 +135,12 @@ func (p *Pages) PageNames() []string {
 	return names
 }
 
-// parseTemplates parses layout.html with each other template into its own
-// set, so every page defines "content" and "title" independently.
+// parseTemplates parses layout.html and the partials (partial_*.html: blocks
+// that pages include, like the resident page's outlook) with each other
+// template into its own set, so every page defines "content" and "title"
+// independently.
 func parseTemplates(funcs template.FuncMap) (map[string]*template.Template, error) {
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partial_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)
 	}
@@ -138,7 +151,7 @@ func parseTemplates(funcs template.FuncMap) (map[string]*template.Template, erro
 	out := make(map[string]*template.Template)
 	for _, f := range files {
 		name := strings.TrimSuffix(path.Base(f), ".html")
-		if name == "layout" {
+		if name == "layout" || strings.HasPrefix(name, "partial_") {
 			continue
 		}
 		t, err := template.Must(base.Clone()).ParseFS(templateFS, f)

@@ -55,6 +55,7 @@ func samples() map[string][]any {
 		"verify":      {nil},
 	}
 	addDeskSamples(s, at, res, red, green)
+	addOutlookSamples(s, at, res, red)
 	return s
 }
 

@@ -56,6 +56,7 @@ func samples() map[string][]any {
 	}
 	addDeskSamples(s, at, res, red, green)
 	addOutlookSamples(s, at, res, red)
+	addRulesetSamples(s, at)
 	return s
 }
 

@@ -25,8 +25,8 @@ type factField struct {
 // enumPrefix names the catalogue keys of an enum field's values, by kind
 // and field; others are "enum.FIELD.VALUE".
 var enumPrefix = map[string]string{
-	rules.KindContact + ".level":    "contact.",
-	rules.KindRiskArea + ".level":   "risk.",
+	rules.KindContact + ".level":     "contact.",
+	rules.KindRiskArea + ".level":    "risk.",
 	rules.KindCaseStatus + ".status": "casestatus.",
 }
 

@@ -88,6 +88,8 @@ func (s *Server) routeTable() []struct {
 		{"POST /rulesets/{id}/{version}/decide", s.pages.Session(s.pages.DecideRuleset)},
 		{"GET /record", s.pages.Session(s.pages.RecordForm)},
 		{"POST /record", s.pages.Session(s.pages.Record)},
+		{"GET /rulesets", s.pages.Session(s.pages.Rulesets)},
+		{"GET /rulesets/{id}/{version}", s.pages.Session(s.pages.Ruleset)},
 		{"GET /rulesets/new", s.pages.Session(s.pages.RulesetDraftForm)},
 		{"POST /rulesets/new", s.pages.Session(s.pages.RulesetDraft)},
 		{"GET /stats", s.pages.Session(s.pages.Stats)},

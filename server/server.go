@@ -59,6 +59,11 @@ type Config struct {
 	// its own (ListenAndServe opens it), so that it can stay off the public
 	// network; the main listener then answers 404 for /metrics.
 	MetricsAddr string
+
+	// Hotline and Office are what the resident page tells a resident
+	// with a yellow or red code to call and where to turn (see
+	// web.Options).
+	Hotline, Office string
 }
 
 // Server holds what handlers share.

@@ -48,6 +48,8 @@ func (s *Server) newPages() *web.Pages {
 		Tokens:     func() bool { return s.tokens.Load() != nil },
 		HTTPS:      s.cfg.HTTPS,
 		Witnesses:  s.witnessing.Load,
+		Hotline:    s.cfg.Hotline,
+		Office:     s.cfg.Office,
 	})
 	if err != nil {
 		panic("server: web pages: " + err.Error())

@@ -48,13 +48,17 @@ type Explanation struct {
 	Rule           string            `json:"rule,omitempty"`
 	Reason         map[string]string `json:"reason,omitempty"`
 	Facts          []ExplainedFact   `json:"facts"`
+	// Outlook is what happens next if nothing new is recorded (Explain
+	// only; History leaves it nil).
+	Outlook *Outlook `json:"outlook,omitempty"`
 }
 
 // Explain returns why the resident's code is what it is now. Officials'
 // reads are logged as data.accessed and shown to the resident. Returns
 // ENOTFOUND, EUNAUTH, EFORBIDDEN.
 func (db *DB) Explain(ctx context.Context, residentID string) (*Explanation, error) {
-	if _, err := db.readResident(ctx, residentID, "code"); err != nil {
+	res, err := db.readResident(ctx, residentID, "code")
+	if err != nil {
 		return nil, err
 	}
 	c, err := db.code(ctx, db.db, residentID)
@@ -67,6 +71,9 @@ func (db *DB) Explain(ctx context.Context, residentID string) (*Explanation, err
 		if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT previous, cause FROM code_changes WHERE log_index = ?"), c.LogIndex).Scan(&ex.Previous, &ex.Cause); err != nil {
 			return nil, fmt.Errorf("read code change %d: %w", c.LogIndex, err)
 		}
+	}
+	if ex.Outlook, err = db.outlook(ctx, residentID, res.Jurisdiction); err != nil {
+		return nil, err
 	}
 	return ex, db.fillExplanation(ctx, ex, c.FactIDs)
 }

@@ -39,6 +39,8 @@ func runServe(ctx context.Context, e *env) (err error) {
 		"time between two sweeps of the whole projection by the background auditor; 0 turns the auditor off (env HEALTHCODE_AUDIT_INTERVAL)")
 	auditPath := fs.String("audit-path", e.envOr("HEALTHCODE_AUDIT_PATH", ""),
 		"the background auditor's own projection of the log, a SQLite file; default: beside a SQLite database, in the temporary directory for PostgreSQL (env HEALTHCODE_AUDIT_PATH)")
+	hotline := fs.String("hotline", e.envOr("HEALTHCODE_HOTLINE", "12345"), "telephone number the resident page gives under a yellow or red code (env HEALTHCODE_HOTLINE)")
+	office := fs.String("office", e.envOr("HEALTHCODE_OFFICE", ""), "the office responsible for codes, as the resident page names it, e.g. 中原省疫情防控指挥部办公室; default: the command of the resident's county (env HEALTHCODE_OFFICE)")
 	witnesses := fs.String("witnesses", e.envOr("HEALTHCODE_WITNESSES", ""), "witness policy file: lines 'witness NAME VKEY URL' and 'quorum K|all'; the server asks them to cosign each checkpoint (env HEALTHCODE_WITNESSES)")
 	refresh := fs.Duration("witness-refresh", server.DefaultWitnessRefresh, "renew the witnesses' cosignatures of an unchanged checkpoint this often, to show the log is live")
 	alertAfter := fs.Duration("witness-alert-after", server.DefaultWitnessAlertAfter, "raise a 'witness' alert when the witness policy has not been met for this long")
@@ -114,7 +116,8 @@ func runServe(ctx context.Context, e *env) (err error) {
 	}
 	logger.Info("transparency log", "origin", st.LogOrigin(), "verifier_key", st.LogVerifierKey())
 	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag, DemoLogins: logins, KeySecret: secret, Issuer: *issuer,
-		TrustedProxies: trusted, HTTPS: strings.HasPrefix(strings.ToLower(*publicURL), "https://"), MetricsAddr: *metricsAddr})
+		TrustedProxies: trusted, HTTPS: strings.HasPrefix(strings.ToLower(*publicURL), "https://"), MetricsAddr: *metricsAddr,
+		Hotline: *hotline, Office: *office})
 	if secret == nil {
 		logger.Warn("token issuing disabled: no key secret (set " + envKeySecret + ")")
 	} else {

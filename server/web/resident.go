@@ -36,6 +36,9 @@ type residentData struct {
 	AttachMax, AttachMiB int
 	// Appeal is a refused appeal form, shown again with the reason.
 	Appeal *appealForm
+	// Hotline and Office are where a resident with a yellow or red code
+	// turns (Options), shown with the outlook (partial_outlook.html).
+	Hotline, Office string
 }
 
 // qrRefreshSeconds is well under the time the server keeps a served token
@@ -75,7 +78,7 @@ func (p *Pages) residentPage(r *http.Request, id string) (*residentData, error) 
 	if err != nil {
 		return nil, err
 	}
-	d := &residentData{Resident: res, Code: ex, History: hist, QRRefresh: qrRefreshSeconds}
+	d := &residentData{Resident: res, Code: ex, History: hist, QRRefresh: qrRefreshSeconds, Hotline: p.opts.Hotline, Office: p.opts.Office}
 	if a := healthcode.ActorFrom(r.Context()); a.Kind == healthcode.ActorResident && a.ID == res.ID {
 		d.Own = true
 		if d.Access, err = p.db.AccessLog(r.Context(), id); err != nil {

@@ -25,6 +25,11 @@ type rulesetDraftData struct {
 	Version int
 	Scope   string
 	Stored  *store.RulesetInfo // the draft, once stored
+	// Base is the ruleset in force for the draft's scope (or, before a
+	// check, the province's), the text the editor starts from; Diff is
+	// the checked text's line diff from it (nil: the same text).
+	Base *store.RulesetInfo
+	Diff []diffLine
 }
 
 // sourceLine is a line of the checked text near an error, with the errors
@@ -42,6 +47,24 @@ func (p *Pages) RulesetDraftForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := rulesetDraftData{Name: rules.DefaultName, Source: string(rules.DefaultSource())}
+	// Start from the ruleset in force, as its next version, so that
+	// checking and submitting the text unchanged both pass.
+	a := healthcode.ActorFrom(r.Context())
+	if len(a.Jurisdiction) >= 2 {
+		base, err := p.db.RulesetInForce(r.Context(), a.Jurisdiction[:2]+"0000")
+		if err != nil {
+			p.error(w, r, err)
+			return
+		}
+		if base != nil {
+			latest, err := p.latestVersion(r, base.ID)
+			if err != nil {
+				p.error(w, r, err)
+				return
+			}
+			d.Base, d.Name, d.Source = base, base.ID+".yaml", nextVersion(base.Source, latest)
+		}
+	}
 	p.render(w, r, http.StatusOK, p.newPage(w, r, "ruleset_draft", d))
 }
 
@@ -80,6 +103,14 @@ func (p *Pages) RulesetDraft(w http.ResponseWriter, r *http.Request) {
 	if len(errs) == 0 {
 		if rs, err := rules.Parse(d.Name, []byte(d.Source)); err == nil {
 			d.Rules, d.Legal, d.ID, d.Version, d.Scope = rs.Rules(), rs.LegalBasis(), rs.ID(), rs.Version(), rs.Scope()
+			base, err := p.db.RulesetInForce(r.Context(), rs.Scope())
+			if err != nil {
+				p.error(w, r, err)
+				return
+			}
+			if base != nil {
+				d.Base, d.Diff = base, hunks(lineDiff(base.Source, d.Source))
+			}
 		}
 	}
 	if len(errs) == 0 && r.PostFormValue("action") == "submit" {
@@ -94,4 +125,19 @@ func (p *Pages) RulesetDraft(w http.ResponseWriter, r *http.Request) {
 		d.Stored = info
 	}
 	p.render(w, r, http.StatusOK, p.newPage(w, r, "ruleset_draft", d))
+}
+
+// latestVersion is the highest stored version of ruleset id (any status).
+func (p *Pages) latestVersion(r *http.Request, id string) (int, error) {
+	all, err := p.db.Rulesets(r.Context())
+	if err != nil {
+		return 0, err
+	}
+	v := 0
+	for _, rs := range all {
+		if rs.ID == id {
+			v = max(v, rs.Version)
+		}
+	}
+	return v, nil
 }

@@ -76,7 +76,15 @@ type Options struct {
 	// witnessing: the explorer then shows the newest checkpoint whose
 	// cosignatures met it, and its script requires them (logverify.js).
 	Witnesses func() *tlog.Policy
+	// Hotline is the telephone number the resident page gives under a
+	// yellow or red code (default DefaultHotline); Office is the office
+	// responsible for codes, named there ("" names the epidemic-prevention
+	// command of the resident's county, in the page's language).
+	Hotline, Office string
 }
+
+// DefaultHotline is the government service hotline, 12345.
+const DefaultHotline = "12345"
 
 // Pages holds the parsed templates and what handlers share.
 type Pages struct {
@@ -109,6 +117,9 @@ func New(db *store.DB, opts Options) (*Pages, error) {
 	if opts.Witnesses == nil {
 		opts.Witnesses = func() *tlog.Policy { return nil }
 	}
+	if opts.Hotline == "" {
+		opts.Hotline = DefaultHotline
+	}
 	if opts.Tokens == nil {
 		opts.Tokens = func() bool { return false }
 	}
@@ -132,10 +143,12 @@ func (p *Pages) PageNames() []string {
 	return names
 }
 
-// parseTemplates parses layout.html with each other template into its own
-// set, so every page defines "content" and "title" independently.
+// parseTemplates parses layout.html and the partials (partial_*.html: blocks
+// that pages include, like the resident page's outlook) with each other
+// template into its own set, so every page defines "content" and "title"
+// independently.
 func parseTemplates(funcs template.FuncMap) (map[string]*template.Template, error) {
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partial_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)
 	}
@@ -146,7 +159,7 @@ func parseTemplates(funcs template.FuncMap) (map[string]*template.Template, erro
 	out := make(map[string]*template.Template)
 	for _, f := range files {
 		name := strings.TrimSuffix(path.Base(f), ".html")
-		if name == "layout" {
+		if name == "layout" || strings.HasPrefix(name, "partial_") {
 			continue
 		}
 		t, err := template.Must(base.Clone()).ParseFS(templateFS, f)

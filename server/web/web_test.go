@@ -55,6 +55,8 @@ func samples() map[string][]any {
 		"verify":      {nil},
 	}
 	addDeskSamples(s, at, res, red, green)
+	addOutlookSamples(s, at, res, red)
+	addRulesetSamples(s, at)
 	return s
 }
 

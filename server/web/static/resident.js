@@ -27,3 +27,34 @@
     if (document.visibilityState === 'visible' && Date.now() - last > every / 2) reload();
   });
 })();
+
+// The code as text (issue 17 item 7), for a checkpoint that cannot scan:
+// fetched when the resident opens it, and again with each QR reload, so
+// it is as fresh as the image; a copy button puts it on the clipboard.
+(function () {
+  const box = document.getElementById('token-box');
+  if (!box) return;
+  const text = document.getElementById('token-text');
+  const status = document.getElementById('token-status');
+  const load = async () => {
+    try {
+      const r = await fetch(box.dataset.tokenUrl, { cache: 'no-store', credentials: 'same-origin' });
+      if (!r.ok) throw new Error('HTTP ' + r.status);
+      text.value = (await r.json()).token;
+      box.dataset.loaded = 'true';
+    } catch (e) {
+      status.textContent = box.dataset.failed;
+    }
+  };
+  box.addEventListener('toggle', () => { if (box.open) load(); });
+  document.getElementById('qr').addEventListener('load', () => { if (box.open) load(); });
+  document.getElementById('token-copy').addEventListener('click', async () => {
+    text.select();
+    try {
+      await navigator.clipboard.writeText(text.value);
+    } catch (e) {
+      document.execCommand('copy'); // over plain HTTP, no Clipboard API
+    }
+    status.textContent = box.dataset.copied;
+  });
+})();

@@ -473,6 +473,36 @@
     }
   }
 
+  // Reading QR codes: the browser's BarcodeDetector where it has one,
+  // else jsQR (static/jsqr.js, vendored from npm with its licence), on
+  // camera frames and on an uploaded photo alike.
+  const native = 'BarcodeDetector' in globalThis;
+  const detector = native ? new BarcodeDetector({ formats: ['qr_code'] }) : null;
+  const canvas = document.createElement('canvas');
+  const MAX_SIDE = 1280; // a photo is scaled down to this for decoding
+  // decode returns the token text found in an image source (a video, an
+  // image bitmap), or ''.
+  async function decode(src, width, height) {
+    if (detector) {
+      for (const code of await detector.detect(src)) if (code.rawValue.startsWith(PREFIX)) return code.rawValue;
+      return '';
+    }
+    if (typeof globalThis.jsQR !== 'function') return '';
+    const scale = Math.min(1, MAX_SIDE / Math.max(width, height));
+    canvas.width = Math.max(1, Math.round(width * scale));
+    canvas.height = Math.max(1, Math.round(height * scale));
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(src, 0, 0, canvas.width, canvas.height);
+    const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    const code = globalThis.jsQR(img.data, img.width, img.height, { inversionAttempts: 'attemptBoth' });
+    return code && code.data.startsWith(PREFIX) ? code.data : '';
+  }
+  function found(text) {
+    $('token').value = text;
+    $('scan-status').textContent = '';
+    verify();
+  }
+
   let stream = null;
   async function scan() {
     const video = $('camera');
@@ -485,19 +515,15 @@
     video.hidden = false;
     video.srcObject = stream;
     await video.play();
-    const detector = new BarcodeDetector({ formats: ['qr_code'] });
     $('scan-status').textContent = m('scan.looking');
     const tick = async () => {
       if (!stream) return;
       try {
-        for (const code of await detector.detect(video)) {
-          if (code.rawValue.startsWith(PREFIX)) {
-            $('token').value = code.rawValue;
-            stopScan();
-            $('scan-status').textContent = '';
-            verify();
-            return;
-          }
+        const text = video.videoWidth ? await decode(video, video.videoWidth, video.videoHeight) : '';
+        if (text) {
+          stopScan();
+          found(text);
+          return;
         }
       } catch (e) { /* a frame that cannot be read: try the next */ }
       setTimeout(tick, 200);
@@ -509,14 +535,32 @@
     stream = null;
     $('camera').hidden = true;
   }
+  async function photo(file) {
+    $('scan-status').textContent = m('scan.reading');
+    let text = '';
+    try {
+      const bmp = await createImageBitmap(file);
+      text = await decode(bmp, bmp.width, bmp.height);
+      bmp.close();
+    } catch (e) { /* not an image */ }
+    if (text) found(text);
+    else $('scan-status').textContent = m('scan.nocode');
+    $('scan-status').dataset.done = text ? 'found' : 'none';
+  }
 
   $('verify-form').addEventListener('submit', (ev) => { ev.preventDefault(); verify(); });
-  if ('BarcodeDetector' in globalThis && navigator.mediaDevices) {
+  const canDecode = native || typeof globalThis.jsQR === 'function';
+  if (canDecode && navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
     $('scan').hidden = false;
     $('scan').addEventListener('click', scan);
+  }
+  if (canDecode) {
+    $('photo-row').hidden = false;
+    $('photo').addEventListener('change', (ev) => { const f = ev.target.files[0]; if (f) photo(f); });
   } else {
     $('scan-status').textContent = m('scan.unsupported');
   }
+  root.dataset.decoder = native ? 'native' : (canDecode ? 'jsqr' : 'none');
   // The service worker keeps this page for offline use; where the browser
   // has none (or not over plain HTTP), the page still works once loaded.
   if ('serviceWorker' in navigator && window.isSecureContext) {

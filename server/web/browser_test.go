@@ -132,10 +132,11 @@ func eval[T any](t *testing.T, tb *tab, js string) T {
 	return v
 }
 
-// screenshot saves the whole page as docs/screenshots/NAME.png when
-// HEALTHCODE_SCREENSHOTS=1.
+// screenshot checks the page with axe (browser_a11y_test.go) and saves
+// the whole page as docs/screenshots/NAME.png when HEALTHCODE_SCREENSHOTS=1.
 func (tb *tab) screenshot(t *testing.T, name string) {
 	t.Helper()
+	tb.axe(t)
 	if os.Getenv("HEALTHCODE_SCREENSHOTS") != "1" {
 		return
 	}

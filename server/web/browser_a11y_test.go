@@ -58,6 +58,11 @@ func (tb *tab) axeEverywhere(t *testing.T) {
 		for _, w := range []int64{360, 1280} {
 			tb.do(t, chromedp.EmulateViewport(w, 800))
 			tb.axe(t)
+			// Nothing wider than the screen but what scrolls in its own
+			// box (tables, charts, texts).
+			if got := eval[int](t, tb, `document.documentElement.scrollWidth`); got > int(w) {
+				t.Errorf("%s at %d px is %d px wide", eval[string](t, tb, `location.pathname`), w, got)
+			}
 		}
 	}
 	tb.do(t, chromedp.Click(chromedp.CSS("#lang-zh")), chromedp.WaitVisible(chromedp.CSS("#lang-en")), chromedp.EmulateViewport(360, 740))

@@ -170,6 +170,25 @@ func TestBrowserApprovals(t *testing.T) {
 		p.screenshot(t, "rulesets")
 	})
 
+	t.Run("statistics legible on a phone", func(t *testing.T) {
+		tb := newTab(t, browser)
+		tb.do(t, chromedp.Navigate(f.ts.URL+"/stats"), chromedp.WaitVisible(chromedp.CSS("#codes-chart")))
+		// The smallest chart font as drawn at 360 px, in CSS px: its size
+		// times the chart's scale.
+		least := eval[float64](t, tb, `Math.min(...[...document.querySelectorAll('svg.chart text')].map(e => {
+			const svg = e.ownerSVGElement;
+			return parseFloat(e.getAttribute('font-size')) * svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+		}))`)
+		if least < 12 {
+			t.Errorf("chart text %.1f px high at 360 px, want at least 12", least)
+		}
+		// The jurisdictions as a tree: the province, then its city, indented.
+		if got := eval[string](t, tb, `[...document.querySelectorAll('#codes-h ~ details tbody tr')].map(r => r.className).join(' ')`); !strings.HasPrefix(got, "depth-0 depth-1") {
+			t.Errorf("jurisdiction rows %q", got)
+		}
+		tb.screenshot(t, "stats")
+	})
+
 	t.Run("a red code says what happens next", func(t *testing.T) {
 		tb := newTab(t, browser)
 		tb.logInAs(t, f, "login-r_res2")

@@ -75,6 +75,11 @@ func TestBrowserDesk(t *testing.T) {
 		tb.logIn(t, f, "login-o_cmd2", "#resident-id")
 		tb.do(t, chromedp.Navigate(f.ts.URL+"/command"), chromedp.WaitVisible(chromedp.CSS(`li[data-key="`+key+`"]`)))
 		tb.screenshot(t, "command")
+		// The pending fact in words, not JSON (issue 17 item 4).
+		if got := tb.text(t, `li[data-key="`+key+`"] dl.fact-words`); !strings.Contains(got, "病例状态") || !strings.Contains(got, "确诊") ||
+			!strings.Contains(got, "ZY-2022-0614-002") || !strings.Contains(got, "流调报告 2022-0614-002") || strings.Contains(got, "{") {
+			t.Errorf("pending fact in words: %q", got)
+		}
 		tb.do(t, chromedp.Click(chromedp.CSS(`li[data-key="`+key+`"] button.approve`)),
 			chromedp.WaitNotPresent(chromedp.CSS(`li[data-key="`+key+`"]`)))
 		code("红码")

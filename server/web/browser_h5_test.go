@@ -118,3 +118,87 @@ func TestBrowserScanner(t *testing.T) {
 		}
 	})
 }
+
+// TestBrowserApprovals: a command officer drafts a new version from the
+// one in force; a second one opens it from the desk, sees the rules in
+// words and the line diff, and publishes it; anyone reads it at
+// /rulesets. A red code says what happens next.
+func TestBrowserApprovals(t *testing.T) {
+	browser := mustBrowser(t)
+	f := mustFixture(t, testdb.SQLite(t), false)
+
+	t.Run("draft, review the diff, publish", func(t *testing.T) {
+		tb := newTab(t, browser)
+		tb.logInAs(t, f, "login-o_cmd1")
+		tb.do(t, chromedp.Navigate(f.ts.URL+"/rulesets/new"), chromedp.WaitVisible(chromedp.CSS("#draft-base")))
+		src := eval[string](t, tb, `document.getElementById('rs-source').value`)
+		if !strings.Contains(src, "\nversion: 2\n") {
+			t.Fatalf("the editor does not start from v1 as version 2:\n%.300s", src)
+		}
+		tb.do(t, chromedp.Evaluate[chromedp.Void](`const s = document.getElementById('rs-source'); s.value = s.value.replace('密切接触者,末次暴露后7天内', '密切接触者,末次暴露后7天内(修订)')`),
+			chromedp.Click(chromedp.CSS("#rs-submit")), chromedp.WaitVisible(chromedp.CSS("#draft-stored")))
+		if got := tb.text(t, "#draft-diff"); !strings.Contains(got, "+") || !strings.Contains(got, "(修订)") {
+			t.Errorf("draft diff %q", got)
+		}
+
+		c := newTab(t, browser)
+		c.logInAs(t, f, "login-o_cmd2")
+		c.do(t, chromedp.Navigate(f.ts.URL+"/command"), chromedp.WaitVisible(chromedp.CSS("a.ruleset-link")),
+			chromedp.Click(chromedp.CSS("a.ruleset-link")), chromedp.WaitVisible(chromedp.CSS("#decide")))
+		if n := eval[int](t, c, `document.querySelectorAll('#rule-words > li').length`); n != 10 {
+			t.Errorf("%d rules in words, want 10", n)
+		}
+		lines := func(sel string) string {
+			return eval[string](t, c, `[...document.querySelectorAll('`+sel+`')].map(l => l.textContent).join('\n')`)
+		}
+		add, del := lines("#diff li.add"), lines("#diff li.del")
+		if !strings.Contains(add, "(修订)") || strings.Contains(del, "(修订)") || !strings.Contains(del, "末次暴露后7天内") {
+			t.Errorf("diff: added %q, removed %q", add, del)
+		}
+		c.screenshot(t, "ruleset-review")
+		c.do(t, chromedp.Click(chromedp.CSS("#ruleset-approve")), chromedp.WaitVisible(chromedp.CSS("#ruleset-status strong")))
+		if got := c.text(t, "#ruleset-status"); !strings.Contains(got, "已发布") || !strings.Contains(got, "现行") {
+			t.Errorf("after approval: %q", got)
+		}
+
+		// Anyone, not logged in, reads the rules in force.
+		p := newTab(t, browser)
+		p.do(t, chromedp.Navigate(f.ts.URL+"/rulesets"), chromedp.WaitVisible(chromedp.CSS("#in-force")))
+		if got := p.text(t, "#in-force"); !strings.Contains(got, "henan-health-code") || !strings.Contains(got, "2") {
+			t.Errorf("in force: %q", got)
+		}
+		p.screenshot(t, "rulesets")
+	})
+
+	t.Run("statistics legible on a phone", func(t *testing.T) {
+		tb := newTab(t, browser)
+		tb.do(t, chromedp.Navigate(f.ts.URL+"/stats"), chromedp.WaitVisible(chromedp.CSS("#codes-chart")))
+		// The smallest chart font as drawn at 360 px, in CSS px: its size
+		// times the chart's scale.
+		least := eval[float64](t, tb, `Math.min(...[...document.querySelectorAll('svg.chart text')].map(e => {
+			const svg = e.ownerSVGElement;
+			return parseFloat(e.getAttribute('font-size')) * svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+		}))`)
+		if least < 12 {
+			t.Errorf("chart text %.1f px high at 360 px, want at least 12", least)
+		}
+		// The jurisdictions as a tree: the province, then its city, indented.
+		if got := eval[string](t, tb, `[...document.querySelectorAll('#codes-h ~ details tbody tr')].map(r => r.className).join(' ')`); !strings.HasPrefix(got, "depth-0 depth-1") {
+			t.Errorf("jurisdiction rows %q", got)
+		}
+		tb.screenshot(t, "stats")
+	})
+
+	t.Run("a red code says what happens next", func(t *testing.T) {
+		tb := newTab(t, browser)
+		tb.logInAs(t, f, "login-r_res2")
+		tb.do(t, chromedp.Navigate(f.ts.URL+"/residents/r_res2"), chromedp.WaitVisible(chromedp.CSS("#outlook")))
+		got := tb.text(t, "#outlook")
+		for _, want := range []string{"接下来会怎样", "不会自动改变", "确诊病例或无症状感染者", "12345"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("outlook lacks %q:\n%s", want, got)
+			}
+		}
+		tb.screenshot(t, "resident-red-next")
+	})
+}

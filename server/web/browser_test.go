@@ -76,7 +76,7 @@ func newTab(t *testing.T, browser context.Context) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(cancelTimeout)
 	tb := &tab{ctx: ctx}
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 740)); err != nil {
@@ -132,10 +132,11 @@ func eval[T any](t *testing.T, tb *tab, js string) T {
 	return v
 }
 
-// screenshot saves the whole page as docs/screenshots/NAME.png when
-// HEALTHCODE_SCREENSHOTS=1.
+// screenshot checks the page with axe (browser_a11y_test.go) and saves
+// the whole page as docs/screenshots/NAME.png when HEALTHCODE_SCREENSHOTS=1.
 func (tb *tab) screenshot(t *testing.T, name string) {
 	t.Helper()
+	tb.axe(t)
 	if os.Getenv("HEALTHCODE_SCREENSHOTS") != "1" {
 		return
 	}

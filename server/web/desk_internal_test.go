@@ -63,7 +63,7 @@ func TestCharts(t *testing.T) {
 	n := func(v int64) store.Count { return &v }
 	label := func(c healthcode.Colour) string { return string(c) }
 	ch := codesChart([]jurisdictionCodes{{Code: "410000", Name: "p", Counts: map[healthcode.Colour]store.Count{healthcode.Green: n(300), healthcode.Yellow: n(100), healthcode.Red: nil}}}, label)
-	if len(ch.Rects) != 2 || ch.Rects[0].W != 240 || ch.Rects[1].W != 80 {
+	if len(ch.Rects) != 2 || ch.Rects[0].W != 210 || ch.Rects[1].W != 70 {
 		t.Errorf("codes bars: %+v", ch.Rects)
 	}
 	var texts []string

@@ -55,7 +55,7 @@ func (p *Pages) Stats(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			continue
 		}
-		jc := jurisdictionCodes{Code: j.Code, Name: j.Name, Counts: map[healthcode.Colour]store.Count{}}
+		jc := jurisdictionCodes{Code: j.Code, Name: j.Name, Depth: int(j.Level - healthcode.Province), Counts: map[healthcode.Colour]store.Count{}}
 		for _, c := range colours {
 			jc.Counts[c] = m[string(c)]
 		}

@@ -58,18 +58,27 @@ func countVal(c store.Count) int64 {
 
 type jurisdictionCodes struct {
 	Code, Name string
-	Counts     map[healthcode.Colour]store.Count
+	// Depth is the level below the top of the list (0: the province),
+	// for the indented tree the page and the chart show.
+	Depth  int
+	Counts map[healthcode.Colour]store.Count
 }
+
+// chartIndent indents a jurisdiction's name per level of the tree. The
+// charts are drawn at their natural size (scrolling sideways where wider
+// than the screen, never scaled down: stats.html), so their text is 13 and
+// 15 px on a 360 px phone too.
+const chartIndent = 14
 
 // codesChart draws one row per jurisdiction: a bar split into its green,
 // yellow and red shares, and the three counts written out ("<10" when
 // suppressed, which the bar leaves out).
 func codesChart(rows []jurisdictionCodes, label func(healthcode.Colour) string) svgChart {
-	const rowH, labelW, barW, pad = 44, 0, 320, 8
+	const rowH, labelW, barW, pad = 46, 0, 280, 8
 	ch := svgChart{ID: "codes-chart", Width: barW + 2*pad, Height: pad + rowH*len(rows) + 24}
 	for i, r := range rows {
 		y := pad + i*rowH
-		ch.Texts = append(ch.Texts, svgText{X: pad, Y: y + 12, Anchor: "start", Text: r.Name + " " + r.Code, Small: true})
+		ch.Texts = append(ch.Texts, svgText{X: pad + chartIndent*r.Depth, Y: y + 13, Anchor: "start", Text: r.Name + " " + r.Code, Small: true})
 		var total int64
 		for _, c := range colours {
 			total += countVal(r.Counts[c])
@@ -94,7 +103,7 @@ func codesChart(rows []jurisdictionCodes, label func(healthcode.Colour) string) 
 		if total == 0 {
 			ch.Rects = append(ch.Rects, svgRect{X: pad, Y: y + 16, W: barW, H: 12, Fill: "#d0d7de", Title: line})
 		}
-		ch.Texts = append(ch.Texts, svgText{X: pad, Y: y + 40, Anchor: "start", Text: line, Small: true})
+		ch.Texts = append(ch.Texts, svgText{X: pad, Y: y + 42, Anchor: "start", Text: line, Small: true})
 	}
 	return ch
 }
@@ -107,8 +116,8 @@ type dayRow struct {
 // changesChart draws code changes per day as stacked columns by cause; a
 // suppressed count is a thin grey cap marked "<10".
 func changesChart(days []dayRow, causes []string, label func(string) string) svgChart {
-	const plotH, colW, gap, pad, head, legendH = 160, 18, 6, 8, 18, 18
-	ch := svgChart{ID: "changes-chart", Width: max(2*pad+len(days)*(colW+gap), 320), Height: head + plotH + 40 + legendH*len(causes)}
+	const plotH, colW, gap, pad, head, legendH = 160, 22, 8, 8, 20, 20
+	ch := svgChart{ID: "changes-chart", Width: max(2*pad+len(days)*(colW+gap), 296), Height: head + plotH + 44 + legendH*len(causes)}
 	var top int64 = 1
 	for _, d := range days {
 		var t int64
@@ -140,11 +149,11 @@ func changesChart(days []dayRow, causes []string, label func(string) string) svg
 			ch.Texts = append(ch.Texts, svgText{X: x + colW/2, Y: y - 6, Anchor: "middle", Text: suppressed, Small: true})
 		}
 		if i == 0 || i == len(days)-1 || len(days) <= 7 {
-			ch.Texts = append(ch.Texts, svgText{X: x + colW/2, Y: base + 14, Anchor: "middle", Text: d.Day[5:], Small: true})
+			ch.Texts = append(ch.Texts, svgText{X: x + colW/2, Y: base + 16, Anchor: "middle", Text: d.Day[5:], Small: true})
 		}
 	}
 	for j, c := range causes {
-		y := base + 28 + j*legendH
+		y := base + 34 + j*legendH
 		ch.Rects = append(ch.Rects, svgRect{X: pad, Y: y - 10, W: 12, H: 12, Fill: causeFill[j%len(causeFill)], Title: label(c)})
 		ch.Texts = append(ch.Texts, svgText{X: pad + 18, Y: y, Anchor: "start", Text: label(c), Small: true})
 	}

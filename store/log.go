@@ -188,14 +188,12 @@ func encodePayload(kind tlog.Kind, payload any) ([]byte, error) {
 	return pb, nil
 }
 
-// personalPart is an entry's erasable personal part, encoded, with its
-// salt and the commitment the entry carries in its place.
+// personalPart is the kind's personal fields of an entry, encoded, with
+// the salt of the personal part (appendEntry commits to the whole part).
 type personalPart struct {
-	data       []byte // the kind's personal fields; nil: none
-	salt       [32]byte
-	salted     bool         // salt is drawn (a v2 entry about a resident has a personal part even without data)
-	commitment sumtlog.Hash // of data alone: the v1 commitment (v2 commits to the whole personal part, in appendEntry)
-	external   bool         // v1: the caller stores data and salt (a fact's row), not log_personal
+	data   []byte // the kind's personal fields; nil: none
+	salt   [32]byte
+	salted bool // salt is drawn (a v2 entry about a resident has a personal part even without data)
 }
 
 // sealPersonal encodes and salts one personal part.
@@ -239,9 +237,6 @@ func (db *DB) sealPersonalData(data [][]byte, all bool) ([]personalPart, error) 
 		out[i].salted = true
 		copy(out[i].salt[:], salts)
 		salts = salts[32:]
-		if d != nil {
-			out[i].commitment = tlog.PersonalCommitment(out[i].salt, d)
-		}
 	}
 	return out, nil
 }

@@ -49,6 +49,7 @@ var authzTable = []authzRow{
 	{"GET", "/v1/residents/{res}", "", "UAFAFAAFFFFF", false},
 	{"GET", "/v1/residents/{res}/code", "", "UAFAFAAFFFFF", false},
 	{"GET", "/v1/residents/{res}/history", "", "UAFAFAAFFFFF", false},
+	{"GET", "/v1/residents/{res}/entries", "", "UAFAFAAFFFFF", false},
 	{"GET", "/v1/residents/{res}/token", "", "UAFFFFFFFFFF", false},
 	{"GET", "/v1/residents/{res}/appeals", "", "UAFAFFAFFFFF", false},
 	{"GET", "/v1/residents/{res}/access", "", "UAFFFFFFFFFF", false},

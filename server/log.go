@@ -67,6 +67,8 @@ type entryJSON struct {
 	Time       string               `json:"time"`
 	Kind       string               `json:"kind"`
 	Actor      map[string]string    `json:"actor"`
+	Version    int                  `json:"version"`
+	County     string               `json:"county,omitempty"`
 	Subject    string               `json:"subject,omitempty"`
 	Prev       string               `json:"prev,omitempty"`
 	Personal   string               `json:"personal_commitment,omitempty"`
@@ -112,6 +114,8 @@ func (s *Server) handleLogEntry(w http.ResponseWriter, r *http.Request) {
 		Time:       e.Time.UTC().Format(tlog.TimeFormat),
 		Kind:       string(e.Kind),
 		Actor:      map[string]string{"kind": e.Actor.Kind, "id": e.Actor.ID, "post": e.Actor.Post},
+		Version:    max(e.Version, tlog.V1),
+		County:     e.County,
 		Subject:    e.Subject,
 		Payload:    rawJSON(e.Payload),
 		LeafHash:   sumtlog.RecordHash(leaves[0]).String(),

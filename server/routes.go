@@ -34,6 +34,7 @@ func (s *Server) routeTable() []struct {
 		{"GET /v1/residents/{id}", s.authenticate(s.handleResident)},
 		{"GET /v1/residents/{id}/code", s.authenticate(s.handleCode)},
 		{"GET /v1/residents/{id}/history", s.authenticate(s.handleHistory)},
+		{"GET /v1/residents/{id}/entries", s.authenticate(s.handleResidentEntries)},
 
 		{"POST /v1/facts", s.authenticate(s.handleRecordFacts)},
 		{"GET /v1/facts/pending", s.authenticate(s.handlePendingFacts)},

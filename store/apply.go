@@ -457,14 +457,22 @@ func decodeEvent(e *tlog.Entry, personalData []byte) (pub, pers any, err error) 
 	return pub, pers, nil
 }
 
-// apply projects one stored entry. personalData is the entry's personal
-// part when it is held in log_personal and not erased, else nil.
-func (p *projector) apply(e *tlog.Entry, personalData []byte) error {
-	pub, pers, err := decodeEvent(e, personalData)
+// apply projects one stored entry, opened (openEntry). A v2 entry about
+// a resident whose personal part is erased projects to nothing: whom it
+// was about is no longer known (the log.erased entry removed the rows it
+// had set).
+func (p *projector) apply(o *openedEntry) error {
+	if o.erased {
+		return nil
+	}
+	pub, pers, err := decodeEvent(o.Entry, o.personal)
 	if err != nil {
 		return err
 	}
-	return p.applyEvent(e, pub, pers)
+	if err := o.checkView(pub); err != nil {
+		return err
+	}
+	return p.applyEvent(o.Entry, pub, pers)
 }
 
 // event asserts that ev is of kind's type.
@@ -761,7 +769,9 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		}
 		// The reason is personal; a decision without one has no personal
 		// part, which is no erasure.
-		known := has || e.Personal == (sumtlog.Hash{})
+		// A v2 entry is applied only with its personal part (an erased
+		// one is not applied at all).
+		known := has || e.Personal == (sumtlog.Hash{}) || e.V2()
 		if err := p.exec("UPDATE appeals SET status = ?, decided_by = ?, decided_at = ?, reason = ?, decided_log = ? WHERE id = ?",
 			status, e.Actor.ID, at, pv.Reason, e.Index, v.Appeal); err != nil {
 			return err
@@ -836,6 +846,11 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		v, err := event[evLogErased](e, pub)
 		if err != nil {
 			return err
+		}
+		if e.V2() {
+			// The resident's v2 entries no longer open: the rows they set
+			// cannot be rebuilt, and go, with those of any v1 entries.
+			return p.eraseRows(v.Resident)
 		}
 		if err := p.exec("UPDATE residents SET name = '', phone = '' WHERE id = ?", v.Resident); err != nil {
 			return err
@@ -985,4 +1000,27 @@ func (p *projector) appealStep(appeal, detail, at string) error {
 		return err
 	}
 	return p.touch("appeal_steps", nil, e.Index)
+}
+
+// eraseRows deletes every projected row about resident id (log.erased in
+// a v2 log): the rebuilt projection, which cannot open the resident's
+// erased entries, has none of them either.
+func (p *projector) eraseRows(id string) error {
+	for _, q := range []string{
+		"DELETE FROM appeal_attachments WHERE appeal IN (SELECT id FROM appeals WHERE resident = ?)",
+		"DELETE FROM appeal_steps WHERE resident = ?",
+		"DELETE FROM appeals WHERE resident = ?",
+		"DELETE FROM code_changes WHERE resident = ?",
+		"DELETE FROM codes WHERE resident = ?",
+		"DELETE FROM fact_holds WHERE subject = ?",
+		"DELETE FROM case_citations WHERE resident = ?",
+		"DELETE FROM facts WHERE subject = ? AND kind <> 'risk_area'",
+		"DELETE FROM data_access WHERE resident = ?",
+		"DELETE FROM residents WHERE id = ?",
+	} {
+		if err := p.exec(q, id); err != nil {
+			return fmt.Errorf("erase the rows of %s: %w", id, err)
+		}
+	}
+	return nil
 }

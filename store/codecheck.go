@@ -197,9 +197,10 @@ func (db *DB) loggedCode(ctx context.Context, idx int64) (*loggedCode, error) {
 	if ok {
 		return lc, nil
 	}
-	var data, leaf []byte
-	err := db.db.QueryRowContext(ctx, db.dialect.rebind(`SELECT e.data, lh.hash FROM log_entries e LEFT JOIN log_hashes lh ON lh.idx = ? WHERE e.idx = ?`),
-		sumtlog.StoredHashIndex(0, idx), idx).Scan(&data, &leaf)
+	var data, leaf, stored, salt []byte
+	err := db.db.QueryRowContext(ctx, db.dialect.rebind(`SELECT e.data, lh.hash, p.data, p.salt FROM log_entries e LEFT JOIN log_hashes lh ON lh.idx = ?
+		LEFT JOIN log_personal p ON p.idx = e.idx WHERE e.idx = ?`),
+		sumtlog.StoredHashIndex(0, idx), idx).Scan(&data, &leaf, &stored, &salt)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return &loggedCode{bad: fmt.Sprintf("entry %d is missing from the log", idx)}, nil // not kept: it may yet commit
@@ -209,10 +210,14 @@ func (db *DB) loggedCode(ctx context.Context, idx int64) (*loggedCode, error) {
 	lc = &loggedCode{}
 	if h := sumtlog.RecordHash(data); !bytes.Equal(leaf, h[:]) {
 		lc.bad = fmt.Sprintf("entry %d does not match the log's stored hash", idx)
-	} else if e, err := tlog.ParseEntry(data); err != nil || e.Kind != tlog.KindCodeChanged {
+	} else if e, err := openEntry(data, stored); err != nil || e.Kind != tlog.KindCodeChanged {
 		lc.bad = fmt.Sprintf("entry %d is not a code.changed entry", idx)
+	} else if e.erased || e.V2() && stored != nil && !checkOpening(e.Personal, salt, stored) {
+		lc.bad = fmt.Sprintf("entry %d: its personal part is erased or does not open its commitment", idx)
 	} else if err := decodeStrict(e.Payload, &lc.v); err != nil {
 		lc.bad = fmt.Sprintf("entry %d: code.changed payload does not decode: %v", idx, err)
+	} else if err := e.checkView(&lc.v); err != nil {
+		lc.bad = err.Error()
 	} else {
 		lc.subject, lc.at = e.Subject, e.Time
 	}

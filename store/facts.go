@@ -308,20 +308,17 @@ func (snap *factSnapshot) holdsAt(i int, now time.Time) bool {
 type preparedFact struct {
 	hash     []byte
 	entry    tlog.Payload
-	personal personalPart // external: kept in the fact's row (see factPersonalData)
+	personal personalPart // salted; its data the evidence reference, if any
 
 	// Column values of the fact's row.
 	observed     string
 	area, caseID string // from an area visit's or risk area's, a case status's payload
 }
 
-// salt is the evidence_salt column: the personal part's salt, or empty.
-func (p *preparedFact) salt() []byte {
-	if p.personal.data == nil {
-		return []byte{}
-	}
-	return p.personal.salt[:]
-}
+// salt is the evidence_salt column: empty since v2 leaves, whose
+// personal part (the fact with its evidence, in log_personal) has the
+// salt; set only by facts recorded between migrations 0005 and 0013.
+func (p *preparedFact) salt() []byte { return []byte{} }
 
 // prepareFacts compacts the facts' payloads (so that the stored fact, its
 // entry and its content hash agree byte for byte) and prepares each fact.
@@ -351,13 +348,12 @@ func (db *DB) prepareFacts(facts []healthcode.Fact) ([]preparedFact, error) {
 			return nil, healthcode.FieldErrorf("payload", "line %d: %v", i+1, err)
 		}
 	}
-	parts, err := db.sealPersonalData(personal)
+	parts, err := db.sealPersonalData(personal, true)
 	if err != nil {
 		return nil, err
 	}
 	for i := range out {
 		out[i].personal = parts[i]
-		out[i].personal.external = true
 	}
 	return out, nil
 }
@@ -595,7 +591,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 				return nil, err
 			}
 		}
-		e, err := t.appendEntry(tlog.KindFactRecorded, actor, personSubject(f), entry, pf.personal, false)
+		e, err := t.appendEntry(tlog.KindFactRecorded, actor, personSubject(f), entry, &ev, pf.personal, false)
 		if err != nil {
 			return nil, err
 		}

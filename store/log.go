@@ -129,8 +129,9 @@ type pendingEntry struct {
 }
 
 type subjectHead struct {
-	index int64
-	hash  sumtlog.Hash
+	index  int64
+	hash   sumtlog.Hash
+	county string // the subject's county, the jurisdiction its v2 entries name
 }
 
 type subjectUndo struct {
@@ -190,35 +191,39 @@ func encodePayload(kind tlog.Kind, payload any) ([]byte, error) {
 	return pb, nil
 }
 
-// personalPart is an entry's erasable personal part, encoded, with its
-// salt and the commitment the entry carries in its place.
+// personalPart is the kind's personal fields of an entry, encoded, with
+// the salt of the personal part (appendEntry commits to the whole part).
 type personalPart struct {
-	data       []byte // nil: the entry has no personal part
-	salt       [32]byte
-	commitment sumtlog.Hash
-	external   bool // the caller stores data and salt (a fact's row), not log_personal
+	data   []byte // the kind's personal fields; nil: none
+	salt   [32]byte
+	salted bool // salt is drawn (a v2 entry about a resident has a personal part even without data)
 }
 
 // sealPersonal encodes and salts one personal part.
+// personal nil draws a salt alone, for a v2 entry about a resident.
 func (db *DB) sealPersonal(kind tlog.Kind, personal any) (personalPart, error) {
-	data, err := json.Marshal(personal)
-	if err != nil {
-		return personalPart{}, fmt.Errorf("log %s: encode personal part: %w", kind, err)
+	var data []byte
+	if personal != nil {
+		var err error
+		if data, err = json.Marshal(personal); err != nil {
+			return personalPart{}, fmt.Errorf("log %s: encode personal part: %w", kind, err)
+		}
 	}
-	parts, err := db.sealPersonalData([][]byte{data})
+	parts, err := db.sealPersonalData([][]byte{data}, true)
 	if err != nil {
 		return personalPart{}, err
 	}
 	return parts[0], nil
 }
 
-// sealPersonalData salts encoded personal parts (nil for none), reading
-// the random source once for all of them. It needs no transaction, so
-// callers run it before their write reaches the committer.
-func (db *DB) sealPersonalData(data [][]byte) ([]personalPart, error) {
+// sealPersonalData salts encoded personal parts (nil for none; with all,
+// those get a salt too), reading the random source once for all of them.
+// It needs no transaction, so callers run it before their write reaches
+// the committer.
+func (db *DB) sealPersonalData(data [][]byte, all bool) ([]personalPart, error) {
 	n := 0
 	for _, d := range data {
-		if d != nil {
+		if d != nil || all {
 			n++
 		}
 	}
@@ -228,13 +233,13 @@ func (db *DB) sealPersonalData(data [][]byte) ([]personalPart, error) {
 	}
 	out := make([]personalPart, len(data))
 	for i, d := range data {
-		if d == nil {
+		if d == nil && !all {
 			continue
 		}
 		out[i].data = d
+		out[i].salted = true
 		copy(out[i].salt[:], salts)
 		salts = salts[32:]
-		out[i].commitment = tlog.PersonalCommitment(out[i].salt, d)
 	}
 	return out, nil
 }
@@ -268,12 +273,12 @@ func (p *projector) record(kind tlog.Kind, actor healthcode.Actor, subject strin
 		return 0, fmt.Errorf("log %s: %w", kind, err)
 	}
 	var pp personalPart
-	if pers != nil {
+	if pers != nil || subject != "" {
 		if pp, err = t.db.sealPersonal(kind, pers); err != nil {
 			return 0, err
 		}
 	}
-	e, err := t.appendEntry(kind, actor, subject, cp, pp, fresh)
+	e, err := t.appendEntry(kind, actor, subject, cp, pub, pp, fresh)
 	if err != nil {
 		return 0, err
 	}
@@ -288,11 +293,15 @@ func (t *Tx) projector(fill func(table string, cols []string, vals []any)) *proj
 	return &projector{ctx: t.ctx, tx: t.tx, d: t.db.dialect, t: t, fill: fill}
 }
 
-// appendEntry adds an entry whose payload is already encoded and checked
-// and whose personal part is already sealed, and returns it (without its
-// payload).
-func (t *Tx) appendEntry(kind tlog.Kind, actor healthcode.Actor, subject string, pb tlog.Payload, pp personalPart, fresh bool) (*tlog.Entry, error) {
+// appendEntry adds an entry whose payload (the event pub, encoded as pb)
+// is already encoded and checked and whose personal part is already
+// sealed, and returns it. The entry is v2: one about a resident (subject)
+// keeps in its leaf the public view of pub and the resident's county,
+// and in its personal part the subject, the chain link, the event and
+// the kind's personal fields.
+func (t *Tx) appendEntry(kind tlog.Kind, actor healthcode.Actor, subject string, pb tlog.Payload, pub any, pp personalPart, fresh bool) (*tlog.Entry, error) {
 	e := &tlog.Entry{
+		Version: tlog.V2,
 		Index:   t.b.size + int64(len(t.b.entries)),
 		Time:    t.now,
 		Kind:    kind,
@@ -300,43 +309,78 @@ func (t *Tx) appendEntry(kind tlog.Kind, actor healthcode.Actor, subject string,
 		Subject: subject,
 	}
 	p := pendingEntry{idx: e.Index, subject: subject}
-	if pp.data != nil {
-		e.Personal = pp.commitment
-		if !pp.external {
-			p.personal, p.salt = pp.data, pp.salt
-		}
-	}
 	var err error
 	if subject != "" {
 		head, ok := t.b.subjects[subject]
 		if !ok && fresh {
 			head = subjectHead{index: -1}
+			if r, isReg := pub.(*evResident); isReg {
+				head.county = countyOf(r.Jurisdiction)
+			}
 		} else if h, pre := t.b.heads[subject]; !ok && pre {
 			head = h
 		} else if !ok {
-			var h []byte
-			err := t.queryRow("SELECT last_index, last_hash FROM log_subjects WHERE subject = ?", subject).Scan(&head.index, &h)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				head = subjectHead{index: -1}
-			case err != nil:
-				return nil, fmt.Errorf("read chain head of %s: %w", subject, err)
-			default:
-				copy(head.hash[:], h)
+			if head, err = t.chainHead(subject); err != nil {
+				return nil, err
 			}
 		}
-		e.Prev = head.hash
+		if head.county == "" {
+			var home string
+			if err := t.queryRow("SELECT jurisdiction FROM residents WHERE id = ?", subject).Scan(&home); err != nil {
+				return nil, fmt.Errorf("log %s: the county of %s: %w", kind, subject, err)
+			}
+			head.county = countyOf(home)
+		}
+		e.Prev, e.County = head.hash, head.county
 		defer func() {
 			t.b.undo = append(t.b.undo, subjectUndo{subject: subject, prev: head, had: ok})
-			t.b.subjects[subject] = subjectHead{index: e.Index, hash: p.leaf}
+			t.b.subjects[subject] = subjectHead{index: e.Index, hash: p.leaf, county: head.county}
 		}()
 	}
-	if p.data, err = e.MarshalTextWith(pb); err != nil {
+	leafPayload := pb
+	if subject != "" || pp.data != nil {
+		if !pp.salted {
+			return nil, fmt.Errorf("log %s: personal part without a salt", kind)
+		}
+		part := tlog.PersonalPart{Subject: subject, Prev: e.Prev, Data: pp.data}
+		if subject != "" {
+			part.Event = pb.Bytes()
+			view, err := publicView(kind, pub)
+			if err == nil {
+				leafPayload, err = tlog.CheckPayload(view)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("log %s: %w", kind, err)
+			}
+		}
+		p.personal = part.AppendText(make([]byte, 0, len(part.Event)+len(part.Data)+112))
+		p.salt = pp.salt
+		e.Personal = tlog.PersonalCommitment(pp.salt, p.personal)
+	}
+	if p.data, err = e.MarshalTextWith(leafPayload); err != nil {
 		return nil, fmt.Errorf("log %s: %w", kind, err)
 	}
+	// The caller's view of the entry is the opened one: its whole event.
+	e.Payload = pb.Bytes()
 	p.leaf = sumtlog.RecordHash(p.data)
 	t.b.entries = append(t.b.entries, p)
 	return e, nil
+}
+
+// chainHead reads subject's chain head from the database (index -1:
+// none).
+func (t *Tx) chainHead(subject string) (subjectHead, error) {
+	var head subjectHead
+	var h []byte
+	err := t.queryRow("SELECT last_index, last_hash, county FROM log_subjects WHERE subject = ?", subject).Scan(&head.index, &h, &head.county)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return subjectHead{index: -1}, nil
+	case err != nil:
+		return head, fmt.Errorf("read chain head of %s: %w", subject, err)
+	}
+	copy(head.hash[:], h)
+	return head, nil
 }
 
 func logActor(a healthcode.Actor) tlog.Actor {
@@ -365,7 +409,7 @@ func (t *Tx) prefetchHeads(subjects []string) error {
 		}
 	}
 	return inChunks(need, func(part []string, args []any) error {
-		rows, err := t.query("SELECT subject, last_index, last_hash FROM log_subjects WHERE subject IN ("+placeholders(len(part))+")", args...)
+		rows, err := t.query("SELECT subject, last_index, last_hash, county FROM log_subjects WHERE subject IN ("+placeholders(len(part))+")", args...)
 		if err != nil {
 			return err
 		}
@@ -377,7 +421,7 @@ func (t *Tx) prefetchHeads(subjects []string) error {
 			var s string
 			var h subjectHead
 			var hash []byte
-			if err := rows.Scan(&s, &h.index, &hash); err != nil {
+			if err := rows.Scan(&s, &h.index, &hash, &h.county); err != nil {
 				return err
 			}
 			copy(h.hash[:], hash)
@@ -670,11 +714,11 @@ func (db *DB) flushLog(t *Tx, oldRoot sumtlog.Hash) (map[int64]sumtlog.Hash, err
 		subjects = append(subjects, subject)
 	}
 	sort.Strings(subjects) // a fixed order, so concurrent upserts cannot deadlock
-	if err := upsertRows(t, "log_subjects (subject, last_index, last_hash)", 3, len(subjects),
-		" ON CONFLICT (subject) DO UPDATE SET last_index = excluded.last_index, last_hash = excluded.last_hash",
+	if err := upsertRows(t, "log_subjects (subject, last_index, last_hash, county)", 4, len(subjects),
+		" ON CONFLICT (subject) DO UPDATE SET last_index = excluded.last_index, last_hash = excluded.last_hash, county = excluded.county",
 		func(i int) []any {
 			h := b.subjects[subjects[i]]
-			return []any{subjects[i], h.index, h.hash[:]}
+			return []any{subjects[i], h.index, h.hash[:], h.county}
 		}); err != nil {
 		return nil, err
 	}

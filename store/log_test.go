@@ -173,8 +173,8 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		logged := make(map[string]int)
-		for _, l := range leaves {
-			e, err := tlog.ParseEntry(l)
+		for i := range leaves {
+			e, _, err := db.OpenedEntry(context.Background(), before+int64(i))
 			if err != nil {
 				t.Fatal(err)
 			}

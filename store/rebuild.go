@@ -17,7 +17,6 @@ import (
 	"sync"
 
 	"github.com/healthcode/healthcode"
-	"github.com/healthcode/healthcode/tlog"
 )
 
 // openBare opens dsn and applies the migrations, nothing else: no
@@ -94,12 +93,12 @@ func (db *DB) projectRange(ctx context.Context, q querier, dst *DB, from, total 
 		}
 		pr := &projector{ctx: ctx, tx: tx, d: dst.dialect}
 		for i, it := range items {
-			e, err := tlog.ParseEntry(it.data)
+			e, err := openEntry(it.data, it.personal)
 			if err != nil {
 				tx.Rollback()
 				return start + int64(i), fmt.Errorf("entry %d does not parse: %w", start+int64(i), err)
 			}
-			if err := pr.apply(e, it.personal); err != nil {
+			if err := pr.apply(e); err != nil {
 				tx.Rollback()
 				return e.Index, fmt.Errorf("project entry %d (%s): %w", e.Index, e.Kind, err)
 			}
@@ -642,7 +641,8 @@ func copyOperational(ctx context.Context, src, dst *DB, t *projTable) error {
 		}
 		set := make([]string, len(cols))
 		for i, c := range cols {
-			set[i] = c + " = ?"
+			// An empty BLOB scans as nil: keep the rebuilt (empty) value.
+			set[i] = c + " = COALESCE(?, " + c + ")"
 		}
 		return tx.PrepareContext(ctx, dst.dialect.rebind("UPDATE "+t.name+" SET "+strings.Join(set, ", ")+" WHERE "+strings.Join(where, " AND ")+cond))
 	}

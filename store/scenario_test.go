@@ -147,7 +147,7 @@ func TestScenarioZhengzhou(t *testing.T) {
 				if err := p.Verify(cp.Root, sumtlog.RecordHash(leaves[0])); err != nil {
 					t.Fatalf("%s: entry %d does not verify: %v", id, idx, err)
 				}
-				e, err := tlog.ParseEntry(leaves[0])
+				e, _, err := w.db.OpenedEntry(ctx, idx)
 				if err != nil || e.Subject != id {
 					t.Fatalf("%s: entry %d: %+v %v", id, idx, e, err)
 				}

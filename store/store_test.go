@@ -276,8 +276,8 @@ func TestLogConcurrentWriters(t *testing.T) {
 			t.Fatal(err)
 		}
 		var subjects []string
-		for i, l := range leaves {
-			e, err := tlog.ParseEntry(l)
+		for i := range leaves {
+			e, _, err := db.OpenedEntry(context.Background(), int64(i))
 			if err != nil {
 				t.Fatalf("entry %d: %v", i, err)
 			}

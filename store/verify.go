@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -34,7 +35,11 @@ type VerifyReport struct {
 	StateRows   int   // state rows checked against the entries that made them
 	Projected   int   // projected rows rebuilt from the log and compared column by column
 	CodeChanges int   // code changes recomputed from the logged facts and rulesets
-	Problems    []Problem
+	// Exposed counts, by kind, the v1 leaves (written before migration
+	// 0013; immutable) that name their resident or carry a health payload
+	// in public: a known exposure, listed, not hidden.
+	Exposed  map[tlog.Kind]int64
+	Problems []Problem
 }
 
 // maxProblems bounds the report; verification stops collecting after it.
@@ -114,14 +119,15 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 	next := int64(0)
 	for start := int64(0); start < total; start += chunk {
 		end := min(start+chunk, total)
-		rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT idx, data FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx"), start, end)
+		rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT e.idx, e.data, p.data FROM log_entries e
+			LEFT JOIN log_personal p ON p.idx = e.idx WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx`), start, end)
 		if err != nil {
 			return nil, fmt.Errorf("read entries: %w", err)
 		}
 		for rows.Next() {
 			var idx int64
-			var data []byte
-			if err := rows.Scan(&idx, &data); err != nil {
+			var data, stored []byte
+			if err := rows.Scan(&idx, &data, &stored); err != nil {
 				rows.Close()
 				return nil, err
 			}
@@ -130,12 +136,22 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 				return rep, rows.Close() // the tree cannot be recomputed past a gap
 			}
 			next = idx + 1
-			e, err := tlog.ParseEntry(data)
+			o, err := openEntry(data, stored)
 			if err != nil {
 				rep.add(idx, "does not parse: %v", err)
 			} else {
+				e := o.Entry
 				if e.Index != idx {
 					rep.add(idx, "is stored at index %d but says it is entry %d", idx, e.Index)
+				}
+				if !e.V2() && e.Subject != "" {
+					if rep.Exposed == nil {
+						rep.Exposed = make(map[tlog.Kind]int64)
+					}
+					rep.Exposed[e.Kind]++
+				}
+				if e.Kind == tlog.KindLogErased && e.Prev == (sumtlog.Hash{}) {
+					delete(heads, e.Subject) // erasure starts the resident's chain anew
 				}
 				if e.Subject != "" {
 					if e.Prev != heads[e.Subject] {
@@ -154,7 +170,9 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 				for _, x := range expect[idx] {
 					x.check(rep, e)
 				}
-				replay.entry(e)
+				if !o.erased {
+					replay.entry(e)
+				}
 				delete(expect, idx)
 				if e.Kind == tlog.KindLogContinued {
 					continued = append(continued, e)
@@ -371,6 +389,39 @@ func (db *DB) verifyPersonal(ctx context.Context, rep *VerifyReport, commitments
 		}
 		open(idx, salt, factPersonalData(evidence), "its fact stores evidence but the entry commits to no personal part",
 			"its fact's evidence does not open the commitment in the entry")
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// Since v2 leaves, a fact's evidence is in its entry's personal part
+	// (checked above); the row's copy must be the one in it.
+	rows, err = db.db.QueryContext(ctx, `SELECT f.log_index, f.evidence, p.data FROM facts f JOIN log_personal p ON p.idx = f.log_index
+		WHERE length(f.evidence_salt) = 0`)
+	if err != nil {
+		return fmt.Errorf("read facts' evidence: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var idx int64
+		var evidence string
+		var data []byte
+		if err := rows.Scan(&idx, &evidence, &data); err != nil {
+			return err
+		}
+		pp, err := tlog.ParsePersonalPart(data)
+		if err != nil {
+			continue // a v1 part: only facts' evidence rows, checked above
+		}
+		var ev struct{ Evidence string }
+		if len(pp.Data) > 0 {
+			if err := json.Unmarshal(pp.Data, &ev); err != nil {
+				rep.add(idx, "its personal part's data is not JSON")
+				continue
+			}
+		}
+		if ev.Evidence != evidence {
+			rep.add(idx, "its fact's evidence does not open the commitment in the entry: it differs from the entry's personal part")
+		}
 	}
 	// A commitment without a stored part is an erased personal part: fine.
 	return rows.Err()

@@ -39,8 +39,22 @@ const MaxEntrySize = 65535
 // maxIDLen bounds actor ids, posts and subjects.
 const maxIDLen = 256
 
-// entryVersion is the first line of every encoded entry.
-const entryVersion = "healthcode/log/v1"
+// The first line of every encoded entry names its version. Leaves written
+// before the v2 migration stay v1 (they are immutable); new leaves are v2.
+const (
+	entryVersion   = "healthcode/log/v1"
+	entryVersionV2 = "healthcode/log/v2"
+)
+
+// Entry versions (Entry.Version). The zero value means V1.
+const (
+	V1 = 1
+	// V2 leaves name no one: no subject line and no chain link; the
+	// subject, the link and the personal fields are in the personal part
+	// (PersonalPart), committed by the personal line. The jurisdiction is
+	// the resident's county at most.
+	V2 = 2
+)
 
 // TimeFormat is the layout of an entry's time line: UTC, always three
 // fractional digits.
@@ -135,16 +149,26 @@ type Actor struct {
 
 // Entry is one log entry. Its encoding (MarshalText) is the leaf data of the
 // Merkle tree; see docs/log.md.
+//
+// In a V2 entry, Subject and Prev are not part of the leaf: they are what
+// its opened personal part (PersonalPart) says, set by whoever opened it,
+// and empty after ParseEntry. County is a V2 line: the subject's county
+// (or coarser), or empty.
 type Entry struct {
+	Version  int // V1 (or 0) or V2
 	Index    int64
 	Time     time.Time // UTC, millisecond precision
 	Kind     Kind
 	Actor    Actor
+	County   string          // V2: jurisdiction code of the subject, no finer than county; or ""
 	Subject  string          // resident pseudonymous id, or ""
 	Prev     sumtlog.Hash    // leaf hash of the subject's previous entry; zero if none or no subject
 	Personal sumtlog.Hash    // commitment to the personal part kept outside the leaf; zero if none
 	Payload  json.RawMessage // public part, compact JSON object, never personal data
 }
+
+// V2 reports whether e is encoded in the v2 format.
+func (e *Entry) V2() bool { return e.Version == V2 }
 
 // Validate reports the first field of e that cannot be encoded canonically,
 // as a *healthcode.Error of code EINVALID naming the field.
@@ -187,12 +211,44 @@ func (e *Entry) validateHeader() error {
 	if err := checkID("actor.id", e.Actor.ID); err != nil {
 		return err
 	}
+	switch e.Version {
+	case 0, V1:
+		if e.County != "" {
+			return healthcode.FieldErrorf("county", "is a v2 line")
+		}
+	case V2:
+		if err := checkCounty(e.County); err != nil {
+			return err
+		}
+		if e.Subject != "" && e.Personal == (sumtlog.Hash{}) {
+			return healthcode.FieldErrorf("personal", "is missing: a v2 entry about a subject commits to it in its personal part")
+		}
+	default:
+		return healthcode.FieldErrorf("version", "unknown version %d", e.Version)
+	}
 	if e.Subject != "" {
 		if err := checkID("subject", e.Subject); err != nil {
 			return err
 		}
 	} else if e.Prev != (sumtlog.Hash{}) {
 		return healthcode.FieldErrorf("prev", "must be zero when there is no subject")
+	}
+	return nil
+}
+
+// checkCounty accepts "" or a division code of 2, 4 or 6 digits: no
+// finer than a county.
+func checkCounty(c string) error {
+	if c == "" {
+		return nil
+	}
+	if len(c) > 6 || len(c)%2 != 0 {
+		return healthcode.FieldErrorf("county", "must be a division code no finer than a county (at most 6 digits)")
+	}
+	for i := 0; i < len(c); i++ {
+		if c[i] < '0' || c[i] > '9' {
+			return healthcode.FieldErrorf("county", "must be digits only")
+		}
 	}
 	return nil
 }
@@ -229,6 +285,9 @@ func CheckPayload(p []byte) (Payload, error) {
 	}
 	return Payload{p}, nil
 }
+
+// Bytes returns the checked payload.
+func (p Payload) Bytes() []byte { return p.b }
 
 // MarshalTextWith is MarshalText for e with payload p (it sets e.Payload),
 // which is already checked.
@@ -297,15 +356,23 @@ func (e *Entry) encode() ([]byte, error) {
 		}
 		b.WriteByte('\n')
 	}
-	line(entryVersion, "")
+	if e.V2() {
+		line(entryVersionV2, "")
+	} else {
+		line(entryVersion, "")
+	}
 	line("index", strconv.FormatInt(e.Index, 10))
 	line("time", e.Time.UTC().Format(TimeFormat))
 	line("kind", string(e.Kind))
 	line("actor.kind", e.Actor.Kind)
 	line("actor.id", e.Actor.ID)
 	line("actor.post", e.Actor.Post)
-	line("subject", e.Subject)
-	line("prev", hashText(e.Prev))
+	if e.V2() {
+		line("county", e.County)
+	} else {
+		line("subject", e.Subject)
+		line("prev", hashText(e.Prev))
+	}
 	line("personal", hashText(e.Personal))
 	payload := string(e.Payload)
 	if payload == "" {
@@ -327,7 +394,8 @@ func hashText(h sumtlog.Hash) string {
 }
 
 // LeafHash returns the Merkle leaf hash of e: sumtlog.RecordHash of its
-// encoding. It is what a later entry of the same subject puts in Prev.
+// encoding. It is what a later entry of the same subject puts in Prev
+// (in a v2 entry, in its personal part).
 func (e *Entry) LeafHash() (sumtlog.Hash, error) {
 	data, err := e.MarshalText()
 	if err != nil {
@@ -350,11 +418,15 @@ func ParseEntry(data []byte) (*Entry, error) {
 		return nil, healthcode.Errorf(healthcode.EINVALID, "entry does not end in a newline")
 	}
 	lines := strings.Split(string(data[:len(data)-1]), "\n")
-	keys := []string{entryVersion, "index", "time", "kind", "actor.kind", "actor.id", "actor.post", "subject", "prev", "personal", "payload"}
+	version := V1
+	keys := keysV1
+	if len(lines) > 0 && lines[0] == entryVersionV2 {
+		version, keys = V2, keysV2
+	}
 	if len(lines) != len(keys) {
 		return nil, healthcode.Errorf(healthcode.EINVALID, "entry has %d lines, want %d", len(lines), len(keys))
 	}
-	v := make([]string, len(keys))
+	v := make(map[string]string, len(keys))
 	for i, key := range keys {
 		l := lines[i]
 		if l == key {
@@ -364,28 +436,33 @@ func ParseEntry(data []byte) (*Entry, error) {
 		if !ok {
 			return nil, healthcode.Errorf(healthcode.EINVALID, "line %d: want key %q", i+1, key)
 		}
-		v[i] = rest
+		v[key] = rest
 	}
-	if v[0] != "" {
+	if v[keys[0]] != "" {
 		return nil, healthcode.Errorf(healthcode.EINVALID, "line 1: unknown version")
 	}
 	e := &Entry{
-		Kind:    Kind(v[3]),
-		Actor:   Actor{Kind: v[4], ID: v[5], Post: v[6]},
-		Subject: v[7],
-		Payload: json.RawMessage(v[10]),
+		Version: version,
+		Kind:    Kind(v["kind"]),
+		Actor:   Actor{Kind: v["actor.kind"], ID: v["actor.id"], Post: v["actor.post"]},
+		County:  v["county"],
+		Subject: v["subject"],
+		Payload: json.RawMessage(v["payload"]),
+	}
+	if version == V1 {
+		e.Version = 0 // the zero value means V1, so that re-encoding is the same
 	}
 	var err error
-	if e.Index, err = strconv.ParseInt(v[1], 10, 64); err != nil {
+	if e.Index, err = strconv.ParseInt(v["index"], 10, 64); err != nil {
 		return nil, healthcode.FieldErrorf("index", "not a decimal number")
 	}
-	if e.Time, err = time.Parse(TimeFormat, v[2]); err != nil {
+	if e.Time, err = time.Parse(TimeFormat, v["time"]); err != nil {
 		return nil, healthcode.FieldErrorf("time", "not in the format %s", TimeFormat)
 	}
-	if e.Prev, err = parseHashText(v[8]); err != nil {
+	if e.Prev, err = parseHashText(v["prev"]); err != nil {
 		return nil, healthcode.FieldErrorf("prev", "%v", err)
 	}
-	if e.Personal, err = parseHashText(v[9]); err != nil {
+	if e.Personal, err = parseHashText(v["personal"]); err != nil {
 		return nil, healthcode.FieldErrorf("personal", "%v", err)
 	}
 	enc, err := e.MarshalText()
@@ -397,6 +474,12 @@ func ParseEntry(data []byte) (*Entry, error) {
 	}
 	return e, nil
 }
+
+// The lines of each version, in order.
+var (
+	keysV1 = []string{entryVersion, "index", "time", "kind", "actor.kind", "actor.id", "actor.post", "subject", "prev", "personal", "payload"}
+	keysV2 = []string{entryVersionV2, "index", "time", "kind", "actor.kind", "actor.id", "actor.post", "county", "personal", "payload"}
+)
 
 // parseHashText parses base64 of a 32-byte hash; "" is the zero hash.
 // Non-canonical forms are caught by ParseEntry's re-encoding check.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	neturl "net/url"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -43,6 +44,17 @@ func runLogVerify(ctx context.Context, e *env) (err error) {
 	}
 	fmt.Fprintf(e.stdout, "log of %d entries, %d signed checkpoints, %d resident chains, %d state rows, %d projected rows rebuilt from the log and compared, %d code changes replayed, checked in %.1fs\n",
 		rep.Size, rep.Checkpoints, rep.Subjects, rep.StateRows, rep.Projected, rep.CodeChanges, time.Since(start).Seconds())
+	if len(rep.Exposed) > 0 {
+		kinds := make([]string, 0, len(rep.Exposed))
+		var n int64
+		for k, c := range rep.Exposed {
+			kinds = append(kinds, fmt.Sprintf("%s %d", k, c))
+			n += c
+		}
+		sort.Strings(kinds)
+		fmt.Fprintf(e.stdout, "KNOWN EXPOSURE: %d v1 leaves (written before the v2 migration, immutable) name their resident and carry their payload in public: %s\n",
+			n, strings.Join(kinds, ", "))
+	}
 	if len(rep.Problems) == 0 {
 		fmt.Fprintln(e.stdout, "OK: the log is intact and matches the state")
 		return nil

@@ -240,7 +240,8 @@
   async function checkEntry(d) {
     const { cp, pin, wit } = await openPinned(d);
     const leaf = enc.encode(d.leaf);
-    if (!d.leaf.startsWith('healthcode/log/v1\nindex ' + d.index + '\n')) fail('bad_leaf', 'the entry\'s bytes are not entry ' + d.index);
+    // v1 leaves (before migration 0013) and v2 leaves (docs/log.md).
+    if (!d.leaf.startsWith('healthcode/log/v1\nindex ' + d.index + '\n') && !d.leaf.startsWith('healthcode/log/v2\nindex ' + d.index + '\n')) fail('bad_leaf', 'the entry\'s bytes are not entry ' + d.index);
     const proof = d.proof.map((h, i) => hash32(h, 'proof hash ' + i));
     if (!await verifyInclusion(d.index, cp.size, await leafHash(leaf), proof, cp.root)) fail('bad_proof', 'the inclusion proof does not lead from the entry to the signed root');
     remember(cp);

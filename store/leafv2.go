@@ -1,0 +1,176 @@
+package store
+
+// The v2 leaf (docs/log.md): an entry about a resident names no one in
+// public. Its leaf keeps the kind, time, actor, the resident's county and
+// the public view of its event (the accountability fields); the subject,
+// the chain link, the whole event and the kind's personal fields are its
+// personal part (tlog.PersonalPart), committed by a salted hash and kept
+// in log_personal. Entries about no resident keep their whole event in
+// the leaf, as in v1.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/tlog"
+)
+
+// The public views of the events about a resident, one type per kind
+// that has fields worth publishing. Every other kind about a resident
+// shows none ("{}").
+type (
+	viewFactRecorded struct {
+		Kind          string                `json:"fact_kind"`
+		Status        healthcode.FactStatus `json:"status"`
+		ApprovalScope string                `json:"approval_scope,omitempty"`
+		Source        string                `json:"source,omitempty"`
+	}
+	viewFactDecided struct {
+		RecordedBy string `json:"recorded_by"`
+	}
+	viewFactRetracted struct {
+		PreviousStatus string `json:"previous_status"`
+	}
+	viewCodeChanged struct {
+		Colour         string `json:"colour"`
+		Previous       string `json:"previous"`
+		Ruleset        string `json:"ruleset"`
+		RulesetVersion int    `json:"ruleset_version"`
+		Rule           string `json:"rule"`
+		Cause          string `json:"cause"`
+	}
+	viewAppealFiled struct {
+		Status      string `json:"status"`
+		Assigned    string `json:"assigned"`
+		Attachments int    `json:"attachments"`
+	}
+	viewAppealDecided struct {
+		Decision string `json:"decision"`
+	}
+	viewAppealEscalated struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	}
+	viewDataAccessed struct {
+		What string `json:"what"`
+	}
+	viewLogErased struct {
+		PersonalParts int64 `json:"personal_parts"`
+	}
+)
+
+// emptyView is the public part of an event about a resident that shows
+// no field.
+var emptyView = []byte("{}")
+
+// publicView returns the public part of a v2 entry about a resident, from
+// its event (of its kind's type, or JSON for a kind without one).
+func publicView(kind tlog.Kind, pub any) ([]byte, error) {
+	var v any
+	switch ev := pub.(type) {
+	case *factEntry:
+		v = viewFactRecorded{Kind: ev.Kind, Status: ev.Status, ApprovalScope: ev.ApprovalScope, Source: ev.Source}
+	case *evFactDecided:
+		v = viewFactDecided{RecordedBy: ev.RecordedBy}
+	case *evFactRetracted:
+		v = viewFactRetracted{PreviousStatus: ev.PreviousStatus}
+	case *evCodeChanged:
+		v = viewCodeChanged{Colour: ev.Colour, Previous: ev.Previous, Ruleset: ev.Ruleset, RulesetVersion: ev.RulesetVersion, Rule: ev.Rule, Cause: ev.Cause}
+	case *evAppealFiled:
+		v = viewAppealFiled{Status: ev.Status, Assigned: ev.Assigned, Attachments: len(ev.Attachments)}
+	case *evAppealDecided:
+		v = viewAppealDecided{Decision: ev.Decision}
+	case *evAppealEscalated:
+		v = viewAppealEscalated{From: ev.From, To: ev.To}
+	case *evDataAccessed:
+		v = viewDataAccessed{What: ev.What}
+	case *evLogErased:
+		v = viewLogErased{PersonalParts: ev.PersonalParts}
+	default:
+		return emptyView, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("log %s: encode public view: %w", kind, err)
+	}
+	return b, nil
+}
+
+// openedEntry is a stored entry with its personal part opened: for a v2
+// entry about a resident, Subject, Prev and the whole event (Payload) are
+// the personal part's, and public is the leaf's payload.
+type openedEntry struct {
+	*tlog.Entry
+	public   []byte // the leaf's payload (for v1 and entries about no resident, the same as Payload)
+	personal []byte // the kind's personal fields, or nil (none, or erased)
+	// erased: a v2 entry about a resident whose personal part is gone:
+	// whom and what it was about is no longer known.
+	erased bool
+}
+
+// openEntry parses a stored entry and opens its stored personal part
+// (nil if none or erased). The commitment itself is checked by
+// verifyPersonal; here a personal part that does not decode is an error.
+func openEntry(data, stored []byte) (*openedEntry, error) {
+	e, err := tlog.ParseEntry(data)
+	if err != nil {
+		return nil, err
+	}
+	o := &openedEntry{Entry: e, public: e.Payload}
+	if !e.V2() {
+		o.personal = stored
+		return o, nil
+	}
+	if stored == nil {
+		o.erased = e.County != "" && e.Personal != ([32]byte{})
+		return o, nil
+	}
+	pp, err := tlog.ParsePersonalPart(stored)
+	if err != nil {
+		return nil, fmt.Errorf("entry %d: %w", e.Index, err)
+	}
+	if (pp.Subject != "") != (e.County != "") {
+		return nil, fmt.Errorf("entry %d: a v2 entry names a county exactly when it is about a resident", e.Index)
+	}
+	e.Subject, e.Prev = pp.Subject, pp.Prev
+	if pp.Subject != "" {
+		e.Payload = pp.Event
+		if len(e.Payload) == 0 {
+			e.Payload = json.RawMessage("{}")
+		}
+	} else if len(pp.Event) > 0 {
+		return nil, fmt.Errorf("entry %d: an entry about no resident keeps its event in the leaf", e.Index)
+	}
+	if len(pp.Data) > 0 {
+		o.personal = pp.Data
+	}
+	return o, nil
+}
+
+// checkView reports whether the leaf's public part of an opened v2 entry
+// about a resident is the public view of its event pub: the public leaf
+// must not say other than the event it commits to.
+func (o *openedEntry) checkView(pub any) error {
+	if !o.V2() || o.Subject == "" {
+		return nil
+	}
+	want, err := publicView(o.Kind, pub)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(want, o.public) {
+		return fmt.Errorf("entry %d: %s: the public part %s is not the public view %s of the event in the personal part", o.Index, o.Kind, o.public, want)
+	}
+	return nil
+}
+
+// checkOpening reports whether a stored salt and personal part open the
+// commitment c.
+func checkOpening(c [32]byte, salt, data []byte) bool {
+	if len(salt) != 32 {
+		return false
+	}
+	return tlog.CheckPersonal(c, [32]byte(salt), data)
+}

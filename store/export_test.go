@@ -1,5 +1,7 @@
 package store
 
+import "context"
+
 // ProjColumn is a column of a projected table, for the tests of the
 // projection outside the package.
 type ProjColumn struct {
@@ -24,3 +26,8 @@ func ProjectedColumns() []ProjColumn {
 
 // OperationalTables are the tables that are not projected, with the reason.
 func OperationalTables() map[string]string { return operationalTables }
+
+// VerifyLogRuns is VerifyLog sorting the chain links in runs of runSize.
+func (db *DB) VerifyLogRuns(ctx context.Context, progress func(done, total int64), runSize int) (*VerifyReport, error) {
+	return db.verifyLog(ctx, progress, runSize)
+}

@@ -223,7 +223,7 @@ func (db *DB) checkTreeSizes(ctx context.Context, rep *VerifyReport, hashes sumt
 	if err != nil {
 		return fmt.Errorf("read checkpoints: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
 	for rows.Next() {
 		var size int64
 		var root []byte
@@ -258,7 +258,7 @@ func (db *DB) checkSignatures(ctx context.Context, rep *VerifyReport, eras []log
 	if err != nil {
 		return fmt.Errorf("read checkpoints: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
 	for rows.Next() {
 		var size int64
 		var root, s []byte
@@ -286,7 +286,7 @@ func (db *DB) compareHashes(ctx context.Context, rep *VerifyReport, hashes *hash
 	if err != nil {
 		return fmt.Errorf("read stored hashes: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
 	next := from
 	for rows.Next() {
 		var idx int64
@@ -334,7 +334,7 @@ func (db *DB) verifySubjects(ctx context.Context, rep *VerifyReport, chains *cha
 	if err != nil {
 		return fmt.Errorf("read chain heads: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
 	type head struct {
 		subject string
 		idx     int64
@@ -437,7 +437,7 @@ func (db *DB) verifyPersonal(ctx context.Context, rep *VerifyReport, commitments
 	if err != nil {
 		return fmt.Errorf("read personal parts: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
 	for rows.Next() {
 		var idx int64
 		var salt, data []byte
@@ -456,7 +456,7 @@ func (db *DB) verifyPersonal(ctx context.Context, rep *VerifyReport, commitments
 	if err != nil {
 		return fmt.Errorf("read facts' evidence: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
 	for rows.Next() {
 		var idx int64
 		var evidence string

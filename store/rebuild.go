@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/tlog"
 )
 
 // openBare opens dsn and applies the migrations, nothing else: no
@@ -56,13 +57,16 @@ func (db *DB) projectLog(ctx context.Context, dst *DB, progress func(done, total
 	if err := db.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx), -1) + 1 FROM log_entries").Scan(&total); err != nil {
 		return -1, fmt.Errorf("count entries: %w", err)
 	}
-	return db.projectRange(ctx, db.db, dst, 0, total, progress, nil)
+	return db.projectRange(ctx, db.db, dst, 0, total, progress, nil, nil)
 }
 
 // projectRange is projectLog for the entries from..total-1, read through
-// q; done, if not nil, runs in each chunk's transaction of dst before it
-// commits, with the index the chunk ends at.
-func (db *DB) projectRange(ctx context.Context, q querier, dst *DB, from, total int64, progress func(done, total int64), done func(tx *sql.Tx, end int64) error) (int64, error) {
+// q; each, if not nil, sees every entry in the chunk's transaction of dst
+// before it is applied (the state as of the entry); done, if not nil,
+// runs in each chunk's transaction before it commits, with the index the
+// chunk ends at.
+func (db *DB) projectRange(ctx context.Context, q querier, dst *DB, from, total int64, progress func(done, total int64),
+	each func(tx *sql.Tx, e *tlog.Entry) error, done func(tx *sql.Tx, end int64) error) (int64, error) {
 	const chunk = 5000
 	for start := from; start < total; start += chunk {
 		end := min(start+chunk, total)
@@ -98,6 +102,14 @@ func (db *DB) projectRange(ctx context.Context, q querier, dst *DB, from, total 
 				tx.Rollback()
 				return start + int64(i), fmt.Errorf("entry %d does not parse: %w", start+int64(i), err)
 			}
+			if each != nil && !e.erased {
+				// An erased resident's entries cannot be opened: the
+				// replay of their code decisions is skipped, as it was.
+				if err := each(tx, e.Entry); err != nil {
+					tx.Rollback()
+					return -1, fmt.Errorf("replay entry %d (%s): %w", e.Index, e.Kind, err)
+				}
+			}
 			if err := pr.apply(e); err != nil {
 				tx.Rollback()
 				return e.Index, fmt.Errorf("project entry %d (%s): %w", e.Index, e.Kind, err)
@@ -124,7 +136,7 @@ func (db *DB) projectRange(ctx context.Context, q querier, dst *DB, from, total 
 
 // scratchProjection rebuilds db's projection into a temporary SQLite
 // database, which the caller closes and removes with cleanup.
-func (db *DB) scratchProjection(ctx context.Context, progress func(done, total int64)) (scratch *DB, failed int64, cleanup func(), err error) {
+func (db *DB) scratchProjection(ctx context.Context, progress func(done, total int64), each func(tx *sql.Tx, e *tlog.Entry) error) (scratch *DB, failed int64, cleanup func(), err error) {
 	dir, err := os.MkdirTemp("", "healthcode-verify-*")
 	if err != nil {
 		return nil, -1, nil, fmt.Errorf("scratch database: %w", err)
@@ -152,7 +164,12 @@ func (db *DB) scratchProjection(ctx context.Context, progress func(done, total i
 		done()
 		return nil, -1, nil, err
 	}
-	failed, err = db.projectLog(ctx, scratch, progress)
+	var total int64
+	if err := db.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx), -1) + 1 FROM log_entries").Scan(&total); err != nil {
+		done()
+		return nil, -1, nil, fmt.Errorf("count entries: %w", err)
+	}
+	failed, err = db.projectRange(ctx, db.db, scratch, 0, total, progress, each, nil)
 	if err != nil && failed < 0 {
 		done()
 		return nil, -1, nil, err
@@ -163,10 +180,16 @@ func (db *DB) scratchProjection(ctx context.Context, progress func(done, total i
 	return scratch, -1, done, nil
 }
 
-// verifyProjection rebuilds the projection from the log alone and compares
+// verifyProjection rebuilds the projection from the log alone, replays
+// every code change from the state projected before it, and compares
 // every projected column of every row with the live state.
 func (db *DB) verifyProjection(ctx context.Context, rep *VerifyReport, progress func(done, total int64)) error {
-	scratch, failed, cleanup, err := db.scratchProjection(ctx, progress)
+	replay, err := db.newReplayer(ctx, rep)
+	if err != nil {
+		return err
+	}
+	scratch, failed, cleanup, err := db.scratchProjection(ctx, progress, replay.entry)
+	rep.CodeChanges = replay.Changes
 	if failed >= 0 {
 		defer cleanup()
 		rep.add(failed, "cannot be projected, so the state cannot be rebuilt from the log: %v", err)
@@ -212,6 +235,7 @@ func (bp *backgroundProjection) wait(rep *VerifyReport) error {
 		return bp.err
 	}
 	rep.Projected += bp.rep.Projected
+	rep.CodeChanges += bp.rep.CodeChanges
 	for _, p := range bp.rep.Problems {
 		rep.add(p.Index, "%s", p.What)
 	}

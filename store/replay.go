@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -11,26 +14,27 @@ import (
 	"github.com/healthcode/healthcode/tlog"
 )
 
-// replayer recomputes codes from the log alone: it follows the facts and
-// rulesets the entries record and, at every code.changed entry,
-// re-evaluates the resident as of that entry and compares. It is what makes
-// "a code is a pure function of published rules and attributable facts"
-// checkable by anyone holding the log and the published ruleset texts.
+// replayer recomputes codes from the log alone: it follows the rulesets
+// the entries record and, at every code.changed entry, re-evaluates the
+// resident from the facts projected from the entries before it (in the
+// scratch database's transaction: the state as of that entry) and
+// compares. It is what makes "a code is a pure function of published
+// rules and attributable facts" checkable by anyone holding the log and
+// the published ruleset texts. It holds only the rulesets in memory.
 type replayer struct {
+	ctx       context.Context
 	rep       *VerifyReport
 	sources   map[string][]byte // "id@version" → stored ruleset text
-	compiled  map[string]*rules.Ruleset
-	drafted   map[string]bool // "id@version" drafted and its text matches
+	drafted   map[string]bool   // "id@version" drafted and its text matches
 	published []*rules.Ruleset
-	homes     map[string]string                     // resident → home jurisdiction
-	facts     map[string]map[string]healthcode.Fact // subject → key → fact (person facts; area facts under their area)
-	where     map[string]string                     // fact key → subject it is filed under
-	Changes   int                                   // code changes replayed
+	Changes   int // code changes replayed
+
+	tx    *sql.Tx // the projection's transaction, and its statements
+	stmts map[string]*sql.Stmt
 }
 
 func (db *DB) newReplayer(ctx context.Context, rep *VerifyReport) (*replayer, error) {
-	r := &replayer{rep: rep, sources: map[string][]byte{}, compiled: map[string]*rules.Ruleset{}, drafted: map[string]bool{},
-		homes: map[string]string{}, facts: map[string]map[string]healthcode.Fact{}, where: map[string]string{}}
+	r := &replayer{ctx: ctx, rep: rep, sources: map[string][]byte{}, drafted: map[string]bool{}}
 	rows, err := db.db.QueryContext(ctx, "SELECT id, version, source FROM rulesets")
 	if err != nil {
 		return nil, fmt.Errorf("read rulesets: %w", err)
@@ -47,22 +51,50 @@ func (db *DB) newReplayer(ctx context.Context, rep *VerifyReport) (*replayer, er
 	return r, rows.Err()
 }
 
-// entry feeds one entry, in log order. An entry whose payload does not
-// decode into its kind's type is a problem of the report, never skipped.
-func (r *replayer) entry(e *tlog.Entry) {
-	if err := r.follow(e); err != nil {
+// entry feeds one entry, in log order, before it is projected through tx.
+// An entry whose payload does not decode into its kind's type is a problem
+// of the report, never skipped.
+func (r *replayer) entry(tx *sql.Tx, e *tlog.Entry) error {
+	if tx != r.tx {
+		r.tx, r.stmts = tx, map[string]*sql.Stmt{}
+	}
+	err := r.follow(e)
+	var qe *queryError
+	if errors.As(err, &qe) {
+		return qe.err
+	}
+	if err != nil {
 		r.rep.add(e.Index, "%v", err)
 	}
+	return nil
+}
+
+// queryError is a failure to read the scratch database: it stops the
+// replay, unlike a problem of the log.
+type queryError struct{ err error }
+
+func (q *queryError) Error() string { return q.err.Error() }
+
+// query runs q on the projection's transaction with a statement prepared
+// once per transaction.
+func (r *replayer) query(q string, args ...any) (*sql.Rows, error) {
+	st := r.stmts[q]
+	if st == nil {
+		var err error
+		if st, err = r.tx.PrepareContext(r.ctx, q); err != nil {
+			return nil, &queryError{err}
+		}
+		r.stmts[q] = st
+	}
+	rows, err := st.QueryContext(r.ctx, args...)
+	if err != nil {
+		return nil, &queryError{err}
+	}
+	return rows, nil
 }
 
 func (r *replayer) follow(e *tlog.Entry) error {
 	switch e.Kind {
-	case tlog.KindResidentRegistered:
-		var v evResident
-		if err := decodeEntry(e, &v); err != nil {
-			return err
-		}
-		r.homes[v.ID] = v.Jurisdiction
 	case tlog.KindRulesetDrafted:
 		var v evRulesetDrafted
 		if err := decodeEntry(e, &v); err != nil {
@@ -91,48 +123,8 @@ func (r *replayer) follow(e *tlog.Entry) error {
 		if err != nil {
 			return fmt.Errorf("ruleset %s does not compile: %v", key, err)
 		}
-		r.compiled[key] = rs
 		r.published = append(r.published, rs)
 		slices.SortStableFunc(r.published, rulesetOrder)
-	case tlog.KindFactRecorded:
-		var v factEntry
-		if err := decodeEntry(e, &v); err != nil {
-			return err
-		}
-		f := healthcode.Fact{Key: v.Key, ID: v.Key, Kind: v.Kind, Subject: v.Subject, Payload: v.Payload, Status: v.Status}
-		var err error
-		if f.ObservedAt, err = time.Parse(timeFormat, v.ObservedAt); err != nil {
-			return fmt.Errorf("records fact %s observed at %q: %v", v.Key, v.ObservedAt, err)
-		}
-		if r.facts[f.Subject] == nil {
-			r.facts[f.Subject] = map[string]healthcode.Fact{}
-		}
-		r.facts[f.Subject][f.Key] = f
-		r.where[f.Key] = f.Subject
-	case tlog.KindFactApproved, tlog.KindFactRejected, tlog.KindFactRetracted:
-		var key string
-		if e.Kind == tlog.KindFactRetracted {
-			var v evFactRetracted
-			if err := decodeEntry(e, &v); err != nil {
-				return err
-			}
-			key = v.Key
-		} else {
-			var v evFactDecided
-			if err := decodeEntry(e, &v); err != nil {
-				return err
-			}
-			key = v.Key
-		}
-		subj, ok := r.where[key]
-		if !ok {
-			return fmt.Errorf("decides fact %s, which no earlier entry recorded", key)
-		}
-		f := r.facts[subj][key]
-		f.Status = map[tlog.Kind]healthcode.FactStatus{
-			tlog.KindFactApproved: healthcode.FactActive, tlog.KindFactRejected: healthcode.FactRejected, tlog.KindFactRetracted: healthcode.FactRetracted,
-		}[e.Kind]
-		r.facts[subj][key] = f
 	case tlog.KindCodeChanged:
 		var v evCodeChanged
 		if err := decodeEntry(e, &v); err != nil {
@@ -143,38 +135,76 @@ func (r *replayer) follow(e *tlog.Entry) error {
 	return nil
 }
 
+// activeFacts reads the active facts filed under subject (of kind, if not
+// ""), in key order, as the projection holds them now.
+func (r *replayer) activeFacts(subject, kind string) ([]healthcode.Fact, error) {
+	q, args := "SELECT uid, kind, observed_at, payload FROM facts WHERE subject = ? AND status = 'active' ORDER BY uid", []any{subject}
+	if kind != "" {
+		q, args = "SELECT uid, kind, observed_at, payload FROM facts WHERE subject = ? AND status = 'active' AND kind = ? ORDER BY uid", []any{subject, kind}
+	}
+	rows, err := r.query(q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []healthcode.Fact
+	for rows.Next() {
+		f := healthcode.Fact{Subject: subject, Status: healthcode.FactActive}
+		var observed, payload string
+		if err := rows.Scan(&f.Key, &f.Kind, &observed, &payload); err != nil {
+			return nil, &queryError{err}
+		}
+		f.ID, f.Payload = f.Key, []byte(payload)
+		if f.ObservedAt, err = time.Parse(timeFormat, observed); err != nil {
+			return nil, fmt.Errorf("fact %s observed at %q: %v", f.Key, observed, err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, &queryError{err}
+	}
+	return out, nil
+}
+
 func (r *replayer) codeChanged(e *tlog.Entry, colour, rule string, want []string) error {
 	r.Changes++
 	id := e.Subject
-	home, ok := r.homes[id]
-	if !ok {
+	rows, err := r.query("SELECT jurisdiction FROM residents WHERE id = ?", id)
+	if err != nil {
+		return err
+	}
+	var home string
+	found := rows.Next()
+	if found {
+		err = rows.Scan(&home)
+	}
+	if err := errors.Join(err, endRows(rows)); err != nil {
+		return &queryError{err}
+	}
+	if !found {
 		return fmt.Errorf("changes the code of %s, who was never registered", id)
 	}
 	got := rules.Result{Colour: healthcode.Green}
 	rs := applicable(r.published, home, e.Time)
 	if rs != nil {
 		in := rules.Input{Now: e.Time}
+		if in.Facts, err = r.activeFacts(id, ""); err != nil {
+			return err
+		}
 		areas := map[string]bool{}
-		for _, f := range r.facts[id] {
-			if f.Status != healthcode.FactActive {
-				continue
-			}
-			in.Facts = append(in.Facts, f)
-			if err := addVisitedAreas(areas, &f); err != nil {
+		for i := range in.Facts {
+			if err := addVisitedAreas(areas, &in.Facts[i]); err != nil {
 				return fmt.Errorf("replaying the code of %s: %v", id, err)
 			}
 		}
-		for a := range areas {
-			for _, f := range r.facts[a] {
-				if f.Status == healthcode.FactActive && f.Kind == rules.KindRiskArea {
-					in.Areas = append(in.Areas, f)
-				}
+		for _, a := range slices.Sorted(maps.Keys(areas)) {
+			fs, err := r.activeFacts(a, rules.KindRiskArea)
+			if err != nil {
+				return err
 			}
+			in.Areas = append(in.Areas, fs...)
 		}
-		// Map iteration order must not matter: sort inputs by key.
-		slices.SortFunc(in.Facts, func(a, b healthcode.Fact) int { return cmpString(a.Key, b.Key) })
 		slices.SortFunc(in.Areas, func(a, b healthcode.Fact) int { return cmpString(a.Key, b.Key) })
-		var err error
 		if got, err = rs.Evaluate(in); err != nil {
 			return fmt.Errorf("replaying the code of %s: %v", id, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 
 	"golang.org/x/mod/sumdb/note"
@@ -32,7 +33,6 @@ type VerifyReport struct {
 	Size        int64 // entries checked
 	Checkpoints int   // signed checkpoints checked against the recomputed tree
 	Subjects    int   // per-subject hash chains checked
-	StateRows   int   // state rows checked against the entries that made them
 	Projected   int   // projected rows rebuilt from the log and compared column by column
 	CodeChanges int   // code changes recomputed from the logged facts and rulesets
 	// Exposed counts, by kind, the v1 leaves (written before migration
@@ -55,16 +55,30 @@ func (r *VerifyReport) add(index int64, format string, args ...any) {
 // against everything stored: every entry parses canonically and sits at its
 // index; the stored hashes equal the recomputed ones; the latest signed
 // checkpoint and every earlier one match the recomputed tree; every
-// subject's hash chain is unbroken; every personal part opens its
-// commitment; every state row links to an entry that records it.
+// subject's hash chain is unbroken and ends at its stored head; every
+// personal part opens its commitment.
 //
-// The projection is rebuilt from the log alone and compared with the
-// state (verifyProjection) beside these checks, on another core. progress,
-// if not nil, is called with the entries both checked and projected so
-// far, from either goroutine but one call at a time. Memory grows with
-// the log: the recomputed stored hashes (64 bytes per entry), each
-// subject's chain head, and the replayer's facts (BENCHMARKS.md).
+// The projection is rebuilt from the log alone, every code change is
+// replayed from the facts and rulesets projected before it, and the
+// rebuilt state is compared with the live one column by column
+// (verifyProjection), beside these checks, on another core. progress, if
+// not nil, is called with the entries both checked and projected so far,
+// from either goroutine but one call at a time.
+//
+// Memory does not grow with the log: entries are read in chunks; of the
+// recomputed stored hashes only a chunk's and the tree's frontier are
+// held; the commitments and the chain links go to temporary files (the
+// links sorted by subject in runs of bounded size and merged at the end);
+// the projection and the replay's facts live in the scratch database.
 func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (*VerifyReport, error) {
+	return db.verifyLog(ctx, progress, verifyRunSize)
+}
+
+// verifyRunSize is how many chain links VerifyLog sorts in memory before
+// it writes them out as a run (about 100 bytes each).
+const verifyRunSize = 1 << 16
+
+func (db *DB) verifyLog(ctx context.Context, progress func(done, total int64), runSize int) (*VerifyReport, error) {
 	rep := &VerifyReport{}
 	prog := &verifyProgress{f: progress}
 	signed, err := db.LogCheckpoint(ctx)
@@ -87,29 +101,27 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 		rep.add(-1, "%d entries stored for indices 0..%d: some are missing", count, maxIdx)
 	}
 
-	var hashes []sumtlog.Hash // recomputed stored hashes, by stored-hash index
-	reader := sumtlog.HashReaderFunc(func(idx []int64) ([]sumtlog.Hash, error) {
-		out := make([]sumtlog.Hash, len(idx))
-		for i, x := range idx {
-			if x < 0 || x >= int64(len(hashes)) {
-				return nil, fmt.Errorf("hash %d not computed", x)
-			}
-			out[i] = hashes[x]
+	dir, err := os.MkdirTemp("", "healthcode-verify-*")
+	if err != nil {
+		return nil, fmt.Errorf("verify: temporary directory: %w", err)
+	}
+	defer func() {
+		if err := os.RemoveAll(dir); err != nil {
+			db.logger.Warn("removing verify's temporary files failed", "dir", dir, "err", err)
 		}
-		return out, nil
-	})
-	heads := make(map[string]sumtlog.Hash) // subject → leaf hash of its last entry
-	lastOf := make(map[string]int64)
-	expect, err := db.stateExpectations(ctx, rep)
+	}()
+	commits, err := newCommitFile(dir)
 	if err != nil {
 		return nil, err
 	}
-	replay, err := db.newReplayer(ctx, rep)
-	if err != nil {
-		return nil, err
-	}
-	personal := make(map[int64]sumtlog.Hash) // commitments, checked against log_personal
-	var continued []*tlog.Entry              // log.continued entries: the origins the log moved from
+	defer func() {
+		if err := commits.close(); err != nil {
+			db.logger.Warn("closing verify's commitments file failed", "dir", dir, "err", err)
+		}
+	}()
+	chains := &chainSorter{dir: dir, runSize: runSize}
+	hashes := &hashFrontier{}
+	var eras []logEra // the origins the log moved from (log.continued entries)
 	// The projection: every projected row rebuilt from the log alone and
 	// compared with the stored one, while the entries are checked.
 	proj := db.startProjection(ctx, prog.projection)
@@ -150,45 +162,47 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 					}
 					rep.Exposed[e.Kind]++
 				}
-				if e.Kind == tlog.KindLogErased && e.Prev == (sumtlog.Hash{}) {
-					delete(heads, e.Subject) // erasure starts the resident's chain anew
-				}
 				if e.Subject != "" {
-					if e.Prev != heads[e.Subject] {
-						if _, ok := heads[e.Subject]; ok {
-							rep.add(idx, "breaks the hash chain of %s: prev is not the hash of its entry %d", e.Subject, lastOf[e.Subject])
-						} else {
-							rep.add(idx, "is the first entry about %s but has a prev hash", e.Subject)
-						}
+					// An erasure starts the resident's chain anew.
+					restart := e.Kind == tlog.KindLogErased && e.Prev == (sumtlog.Hash{})
+					if err := chains.add(chainLink{subject: e.Subject, idx: idx, hash: sumtlog.RecordHash(data), prev: e.Prev, restart: restart}); err != nil {
+						rows.Close()
+						return nil, err
 					}
-					heads[e.Subject] = sumtlog.RecordHash(data)
-					lastOf[e.Subject] = idx
 				}
 				if e.Personal != (sumtlog.Hash{}) {
-					personal[idx] = e.Personal
+					if err := commits.add(idx, e.Personal); err != nil {
+						rows.Close()
+						return nil, err
+					}
 				}
-				for _, x := range expect[idx] {
-					x.check(rep, e)
-				}
-				if !o.erased {
-					replay.entry(e)
-				}
-				delete(expect, idx)
 				if e.Kind == tlog.KindLogContinued {
-					continued = append(continued, e)
+					// The tree of size idx is the one the frontier holds now.
+					if era, err := checkContinued(e, hashes); err != nil {
+						rep.add(e.Index, "log.continued: %v", err)
+					} else {
+						eras = append(eras, era)
+					}
 				}
 			}
-			hs, err := sumtlog.StoredHashes(idx, data, reader)
+			hs, err := sumtlog.StoredHashes(idx, data, hashes)
 			if err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("recompute hashes of entry %d: %w", idx, err)
 			}
-			hashes = append(hashes, hs...)
+			hashes.add(hs)
 		}
 		if err := endRows(rows); err != nil {
 			return nil, err
 		}
 		if err := db.compareHashes(ctx, rep, hashes, sumtlog.StoredHashIndex(0, start), sumtlog.StoredHashIndex(0, end)); err != nil {
+			return nil, err
+		}
+		// The signed trees of the sizes this chunk reached.
+		if err := db.checkTreeSizes(ctx, rep, hashes, cp, start, end); err != nil {
+			return nil, err
+		}
+		if err := hashes.advance(end); err != nil {
 			return nil, err
 		}
 		prog.entries(end, total)
@@ -197,19 +211,56 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 		}
 	}
 	rep.Size = next
-	rep.CodeChanges = replay.Changes
-
-	// Each origin the log moved from signed the checkpoints up to the size
-	// its log.continued entry cites.
-	var eras []logEra
-	for _, e := range continued {
-		era, err := checkContinued(e, reader)
-		if err != nil {
-			rep.add(e.Index, "log.continued: %v", err)
-			continue
-		}
-		eras = append(eras, era)
+	if err := commits.done(); err != nil {
+		return nil, fmt.Errorf("commitments file: %w", err)
 	}
+	if err := db.checkSignatures(ctx, rep, eras); err != nil {
+		return nil, err
+	}
+	if err := db.verifySubjects(ctx, rep, chains); err != nil {
+		return nil, err
+	}
+	if err := db.verifyPersonal(ctx, rep, commits); err != nil {
+		return nil, err
+	}
+	if err := proj.wait(rep); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(rep.Problems, func(i, j int) bool { return rep.Problems[i].Index < rep.Problems[j].Index })
+	return rep, nil
+}
+
+// checkTreeSizes compares the root of every stored checkpoint of a size
+// in (start, end], and the latest signed one's, with the tree recomputed
+// from the entries; hashes holds the chunk [start, end).
+func (db *DB) checkTreeSizes(ctx context.Context, rep *VerifyReport, hashes sumtlog.HashReader, latest tlog.Checkpoint, start, end int64) error {
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT size, root FROM log_checkpoints WHERE size > ? AND size <= ? ORDER BY size"), start, end)
+	if err != nil {
+		return fmt.Errorf("read checkpoints: %w", err)
+	}
+	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
+	for rows.Next() {
+		var size int64
+		var root []byte
+		if err := rows.Scan(&size, &root); err != nil {
+			return err
+		}
+		if h, err := sumtlog.TreeHash(size, hashes); err != nil || !bytes.Equal(h[:], root) {
+			rep.add(size-1, "the signed checkpoint of size %d does not match the tree recomputed from the entries", size)
+		}
+	}
+	if latest.Size > start && latest.Size <= end {
+		if h, err := sumtlog.TreeHash(latest.Size, hashes); err != nil || h != latest.Root {
+			rep.add(-1, "the latest signed checkpoint (size %d) does not match the tree recomputed from the entries", latest.Size)
+		}
+	}
+	return rows.Err()
+}
+
+// checkSignatures checks every stored checkpoint's signature, under the
+// key of its era, and that its size and root are the signed ones (which
+// checkTreeSizes compared with the tree).
+func (db *DB) checkSignatures(ctx context.Context, rep *VerifyReport, eras []logEra) error {
 	signerOf := func(size int64) (note.Verifier, string) {
 		for _, era := range eras {
 			if size <= era.Size {
@@ -218,18 +269,16 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 		}
 		return db.log.verifier, db.origin
 	}
-
-	// Checkpoints: the latest, and every one ever signed, against the tree.
 	rows, err := db.db.QueryContext(ctx, "SELECT size, root, signed FROM log_checkpoints ORDER BY size")
 	if err != nil {
-		return nil, fmt.Errorf("read checkpoints: %w", err)
+		return fmt.Errorf("read checkpoints: %w", err)
 	}
+	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
 	for rows.Next() {
 		var size int64
 		var root, s []byte
 		if err := rows.Scan(&size, &root, &s); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		rep.Checkpoints++
 		ver, origin := signerOf(size)
@@ -241,47 +290,18 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 			rep.add(-1, "checkpoint of size %d: stored size or root differs from the signed one", size)
 		case size > rep.Size:
 			rep.add(-1, "checkpoint of size %d is beyond the %d entries stored", size, rep.Size)
-		default:
-			h, err := sumtlog.TreeHash(size, reader)
-			if err != nil || h != c.Root {
-				rep.add(size-1, "the signed checkpoint of size %d does not match the tree recomputed from the entries", size)
-			}
 		}
 	}
-	if err := endRows(rows); err != nil {
-		return nil, err
-	}
-	if cp.Size <= rep.Size {
-		if h, err := sumtlog.TreeHash(cp.Size, reader); err != nil || h != cp.Root {
-			rep.add(-1, "the latest signed checkpoint (size %d) does not match the tree recomputed from the entries", cp.Size)
-		}
-	}
-
-	if err := db.verifySubjects(ctx, rep, heads, lastOf); err != nil {
-		return nil, err
-	}
-	if err := db.verifyPersonal(ctx, rep, personal); err != nil {
-		return nil, err
-	}
-	if err := proj.wait(rep); err != nil {
-		return nil, err
-	}
-	for idx, xs := range expect {
-		for _, x := range xs {
-			rep.add(idx, "%s %s refers to this entry, which does not exist", x.table, x.key)
-		}
-	}
-	sort.SliceStable(rep.Problems, func(i, j int) bool { return rep.Problems[i].Index < rep.Problems[j].Index })
-	return rep, nil
+	return rows.Err()
 }
 
 // compareHashes compares the stored hashes [from, to) with the recomputed.
-func (db *DB) compareHashes(ctx context.Context, rep *VerifyReport, hashes []sumtlog.Hash, from, to int64) error {
+func (db *DB) compareHashes(ctx context.Context, rep *VerifyReport, hashes *hashFrontier, from, to int64) error {
 	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT idx, hash FROM log_hashes WHERE idx >= ? AND idx < ? ORDER BY idx"), from, to)
 	if err != nil {
 		return fmt.Errorf("read stored hashes: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
 	next := from
 	for rows.Next() {
 		var idx int64
@@ -293,7 +313,7 @@ func (db *DB) compareHashes(ctx context.Context, rep *VerifyReport, hashes []sum
 			rep.add(recordOf(next), "stored hash %d is missing", next)
 		}
 		next = idx + 1
-		if idx < int64(len(hashes)) && !bytes.Equal(h, hashes[idx][:]) {
+		if want, ok := hashes.get(idx); ok && !bytes.Equal(h, want[:]) {
 			rep.add(recordOf(idx), "stored hash %d differs from the hash recomputed from the entries", idx)
 		}
 	}
@@ -317,38 +337,107 @@ func recordOf(x int64) int64 {
 	return lo - 1
 }
 
-func (db *DB) verifySubjects(ctx context.Context, rep *VerifyReport, heads map[string]sumtlog.Hash, lastOf map[string]int64) error {
-	rows, err := db.db.QueryContext(ctx, "SELECT subject, last_index, last_hash FROM log_subjects")
+// verifySubjects checks every subject's hash chain, from the links sorted
+// by subject and index, and that its stored head is its last entry: a
+// merge of the links with log_subjects in the same (byte) order.
+func (db *DB) verifySubjects(ctx context.Context, rep *VerifyReport, chains *chainSorter) error {
+	order := "subject"
+	if db.dialect.name() == Postgres {
+		order += ` COLLATE "C"`
+	}
+	rows, err := db.db.QueryContext(ctx, "SELECT subject, last_index, last_hash FROM log_subjects ORDER BY "+order)
 	if err != nil {
 		return fmt.Errorf("read chain heads: %w", err)
 	}
-	defer rows.Close()
-	seen := 0
-	for rows.Next() {
-		var s string
-		var idx int64
-		var h []byte
-		if err := rows.Scan(&s, &idx, &h); err != nil {
+	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
+	type head struct {
+		subject string
+		idx     int64
+		hash    []byte
+	}
+	var stored *head // the next stored head, nil at the end
+	nstored := 0
+	nextHead := func() error {
+		if !rows.Next() {
+			stored = nil
+			return rows.Err()
+		}
+		stored = &head{}
+		if err := rows.Scan(&stored.subject, &stored.idx, &stored.hash); err != nil {
 			return err
 		}
-		seen++
-		if want, ok := heads[s]; !ok || lastOf[s] != idx || !bytes.Equal(want[:], h) {
-			rep.add(idx, "the chain head of %s does not match its last entry %d", s, lastOf[s])
+		nstored++
+		return nil
+	}
+	if err := nextHead(); err != nil {
+		return err
+	}
+	// end checks the chain of a subject, whose last link is last, against
+	// the stored heads up to it.
+	end := func(last chainLink) error {
+		for stored != nil && stored.subject < last.subject {
+			rep.add(stored.idx, "the chain head of %s does not match its last entry %d", stored.subject, 0)
+			if err := nextHead(); err != nil {
+				return err
+			}
+		}
+		if stored != nil && stored.subject == last.subject {
+			if stored.idx != last.idx || !bytes.Equal(stored.hash, last.hash[:]) {
+				rep.add(stored.idx, "the chain head of %s does not match its last entry %d", last.subject, last.idx)
+			}
+			return nextHead()
+		}
+		return nil
+	}
+	var last chainLink
+	subjects := 0
+	err = chains.each(func(l chainLink) error {
+		if subjects == 0 || l.subject != last.subject {
+			if subjects > 0 {
+				if err := end(last); err != nil {
+					return err
+				}
+			}
+			subjects++
+			if l.prev != (sumtlog.Hash{}) {
+				rep.add(l.idx, "is the first entry about %s but has a prev hash", l.subject)
+			}
+		} else if l.prev != last.hash && !l.restart {
+			rep.add(l.idx, "breaks the hash chain of %s: prev is not the hash of its entry %d", l.subject, last.idx)
+		}
+		last = l
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if subjects > 0 {
+		if err := end(last); err != nil {
+			return err
 		}
 	}
-	rep.Subjects = len(heads)
-	if seen != len(heads) {
-		rep.add(-1, "%d subjects have entries but %d chain heads are stored", len(heads), seen)
+	for stored != nil {
+		rep.add(stored.idx, "the chain head of %s does not match its last entry %d", stored.subject, 0)
+		if err := nextHead(); err != nil {
+			return err
+		}
+	}
+	rep.Subjects = subjects
+	if nstored != subjects {
+		rep.add(-1, "%d subjects have entries but %d chain heads are stored", subjects, nstored)
 	}
 	return rows.Err()
 }
 
-func (db *DB) verifyPersonal(ctx context.Context, rep *VerifyReport, commitments map[int64]sumtlog.Hash) error {
+func (db *DB) verifyPersonal(ctx context.Context, rep *VerifyReport, commitments *commitFile) error {
 	// Personal parts are kept in log_personal, and facts' evidence (the
 	// personal part of their entries) in their own rows (see
 	// factPersonalData): each must open its entry's commitment.
-	open := func(idx int64, salt, data []byte, unasked, wrong string) {
-		c, ok := commitments[idx]
+	open := func(idx int64, salt, data []byte, unasked, wrong string) error {
+		c, ok, err := commitments.at(idx)
+		if err != nil {
+			return err
+		}
 		var s [32]byte
 		copy(s[:], salt)
 		switch {
@@ -357,20 +446,23 @@ func (db *DB) verifyPersonal(ctx context.Context, rep *VerifyReport, commitments
 		case len(salt) != 32 || !tlog.CheckPersonal(c, s, data):
 			rep.add(idx, "%s", wrong)
 		}
+		return nil
 	}
 	rows, err := db.db.QueryContext(ctx, "SELECT idx, salt, data FROM log_personal")
 	if err != nil {
 		return fmt.Errorf("read personal parts: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
 	for rows.Next() {
 		var idx int64
 		var salt, data []byte
 		if err := rows.Scan(&idx, &salt, &data); err != nil {
 			return err
 		}
-		open(idx, salt, data, "has a stored personal part but commits to none",
-			"its personal part does not open the commitment in the entry")
+		if err := open(idx, salt, data, "has a stored personal part but commits to none",
+			"its personal part does not open the commitment in the entry"); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -379,7 +471,7 @@ func (db *DB) verifyPersonal(ctx context.Context, rep *VerifyReport, commitments
 	if err != nil {
 		return fmt.Errorf("read facts' evidence: %w", err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
 	for rows.Next() {
 		var idx int64
 		var evidence string
@@ -387,8 +479,10 @@ func (db *DB) verifyPersonal(ctx context.Context, rep *VerifyReport, commitments
 		if err := rows.Scan(&idx, &evidence, &salt); err != nil {
 			return err
 		}
-		open(idx, salt, factPersonalData(evidence), "its fact stores evidence but the entry commits to no personal part",
-			"its fact's evidence does not open the commitment in the entry")
+		if err := open(idx, salt, factPersonalData(evidence), "its fact stores evidence but the entry commits to no personal part",
+			"its fact's evidence does not open the commitment in the entry"); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return err

@@ -42,8 +42,8 @@ func runLogVerify(ctx context.Context, e *env) (err error) {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "log of %d entries, %d signed checkpoints, %d resident chains, %d state rows, %d projected rows rebuilt from the log and compared, %d code changes replayed, checked in %.1fs\n",
-		rep.Size, rep.Checkpoints, rep.Subjects, rep.StateRows, rep.Projected, rep.CodeChanges, time.Since(start).Seconds())
+	fmt.Fprintf(e.stdout, "log of %d entries, %d signed checkpoints, %d resident chains, %d projected rows rebuilt from the log and compared, %d code changes replayed, checked in %.1fs\n",
+		rep.Size, rep.Checkpoints, rep.Subjects, rep.Projected, rep.CodeChanges, time.Since(start).Seconds())
 	if len(rep.Exposed) > 0 {
 		kinds := make([]string, 0, len(rep.Exposed))
 		var n int64

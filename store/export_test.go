@@ -36,6 +36,7 @@ func Failpoints() []string { return failpoints }
 
 // SetJobChunk sets how many residents one transaction of a job evaluates.
 func SetJobChunk(db *DB, n int) { db.jobChunk = n }
+
 // VerifyLogRuns is VerifyLog sorting the chain links in runs of runSize.
 func (db *DB) VerifyLogRuns(ctx context.Context, progress func(done, total int64), runSize int) (*VerifyReport, error) {
 	return db.verifyLog(ctx, progress, runSize)

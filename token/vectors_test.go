@@ -23,11 +23,11 @@ type vector struct {
 	Label    string    `json:"name"`
 	Seed     string    `json:"seed"` // Ed25519 seed, hex
 	KeyID    string    `json:"key_id"`
-	Subject  string    `json:"subject"`   // bound into the token, not carried
-	LogIndex int64     `json:"log_index"` // bound into the token, not carried
-	Nonce    string    `json:"nonce"`     // the issuer's random value, hex
-	Binding  string    `json:"binding"`   // Issuer.Bind(subject, log index, nonce)
-	FullName string    `json:"full_name"` // before MaskName
+	Subject  string    `json:"subject"`     // bound into the token, not carried
+	LogIndex int64     `json:"log_index"`   // bound into the token, not carried
+	Nonce    string    `json:"nonce"`       // the issuer's random value, hex
+	Binding  string    `json:"binding"`     // Issuer.Bind(subject, log index, nonce)
+	FullName string    `json:"full_name"`   // before MaskName
 	Masked   string    `json:"masked_name"` // masked
 	Colour   string    `json:"colour"`
 	Issued   time.Time `json:"issued_at"`

@@ -351,9 +351,23 @@ type (
 		Residents int64             `json:"residents"`
 		Changed   int64             `json:"changed"`
 	}
+	// evLogErased records an erasure (erase.go): on a data operator's
+	// request that a second one approved (Cause "request", citing the
+	// request entry), or by the programme's end (Cause "sunset"). Entries
+	// from before issue 15 carry only Resident and PersonalParts.
 	evLogErased struct {
-		Resident      string `json:"resident"`
-		PersonalParts int64  `json:"personal_parts"`
+		Resident       string `json:"resident"`
+		PersonalParts  int64  `json:"personal_parts"`
+		Cause          string `json:"cause,omitempty"`
+		Reason         string `json:"reason,omitempty"`
+		RequestedBy    string `json:"requested_by,omitempty"`
+		RequestedEntry int64  `json:"requested_entry,omitempty"`
+	}
+	// evEraseRequested is a data operator's request to erase a resident's
+	// personal data, which a second operator approves (log.erased).
+	evEraseRequested struct {
+		Resident string `json:"resident"`
+		Reason   string `json:"reason"`
 	}
 	evAppealDecidedPersonal struct {
 		Reason string `json:"reason"`
@@ -425,6 +439,8 @@ func newEvent(kind tlog.Kind) (pub, pers any, err error) {
 		return nil, nil, nil // progress is operational (the job's cursor and counters)
 	case tlog.KindLogErased:
 		return new(evLogErased), nil, nil
+	case tlog.KindLogEraseRequested:
+		return new(evEraseRequested), nil, nil
 	case tlog.KindLogContinued:
 		return new(evLogContinued), nil, nil
 	}
@@ -833,11 +849,29 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		if err != nil {
 			return err
 		}
-		if err := p.exec("UPDATE residents SET name = '', phone = '' WHERE id = ?", v.Resident); err != nil {
+		if err := p.exec("UPDATE residents SET name = '', phone = '', erase_requested_by = '', erase_requested_log = -1 WHERE id = ?", v.Resident); err != nil {
+			return err
+		}
+		// The personal columns of the resident's appeals and attachments
+		// (their contents are operational and deleted by the erasure).
+		if err := p.exec("UPDATE appeals SET consent = '', statement = '', reason = '' WHERE resident = ?", v.Resident); err != nil {
+			return err
+		}
+		if err := p.exec("UPDATE appeal_attachments SET name = '' WHERE appeal IN (SELECT id FROM appeals WHERE resident = ?)", v.Resident); err != nil {
 			return err
 		}
 		f := false
 		return p.touch("residents", &f, v.Resident)
+
+	case tlog.KindLogEraseRequested:
+		v, err := event[evEraseRequested](e, pub)
+		if err != nil {
+			return err
+		}
+		if err := p.exec("UPDATE residents SET erase_requested_by = ?, erase_requested_log = ? WHERE id = ?", e.Actor.ID, e.Index, v.Resident); err != nil {
+			return err
+		}
+		return p.touch("residents", nil, v.Resident)
 	}
 	return fmt.Errorf("entry %d: no projection for kind %q", e.Index, e.Kind)
 }

@@ -846,8 +846,8 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 
 	case tlog.KindLogErased:
 		v, err := event[evLogErased](e, pub)
-		if err != nil {
-			return err
+		if err != nil || v.Resident == "" {
+			return err // retention: the personal parts of facts, no projected column
 		}
 		if err := p.exec("UPDATE residents SET name = '', phone = '', erase_requested_by = '', erase_requested_log = -1 WHERE id = ?", v.Resident); err != nil {
 			return err

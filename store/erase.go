@@ -246,7 +246,9 @@ func (db *DB) CheckErasures(ctx context.Context) ([]Problem, error) {
 			rows.Close()
 			return nil, fmt.Errorf("check erasures: entry %d: %w", idx, err)
 		}
-		erased[ev.Resident] = idx
+		if ev.Resident != "" {
+			erased[ev.Resident] = idx
+		}
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err

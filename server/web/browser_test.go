@@ -272,8 +272,8 @@ const vectorsJS = `(async () => {
   for (const v of vectors) {
     const t = V.parseToken(v.token);
     const iat = Date.parse(v.issued_at) / 1000, exp = Date.parse(v.expires_at) / 1000;
-    const want = {body: v.body_hex, keyId: v.key_id, subject: v.subject, name: v.masked_name, colour: v.colour, issuedAt: iat, expiresAt: exp, logIndex: String(v.log_index)};
-    const got = {body: V.hex(t.body), keyId: t.keyId, subject: t.subject, name: t.name, colour: t.colour, issuedAt: t.issuedAt, expiresAt: t.expiresAt, logIndex: t.logIndex};
+    const want = {body: v.body_hex, keyId: v.key_id, nonce: v.nonce, binding: v.binding, name: v.masked_name, colour: v.colour, issuedAt: iat, expiresAt: exp};
+    const got = {body: V.hex(t.body), keyId: t.keyId, nonce: t.nonce, binding: t.binding, name: t.name, colour: t.colour, issuedAt: t.issuedAt, expiresAt: t.expiresAt};
     if (JSON.stringify(got) !== JSON.stringify(want)) out.push(v.name + ': parsed ' + JSON.stringify(got) + ', want ' + JSON.stringify(want));
     try {
       const c = await V.verifyToken(v.token, [tl], iat + 60, {});

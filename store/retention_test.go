@@ -30,6 +30,21 @@ func TestRetention(t *testing.T) {
 			t.Fatal(err)
 		}
 		contactKey := res.Facts[0].Key
+		itin := healthcode.Actor{Kind: healthcode.ActorSource, ID: "s_itin", Jurisdiction: "410100"}
+		if err := w.db.CreateSource(system, healthcode.Source{ID: "s_itin", Name: "通信行程", Kinds: []string{"area_visit"}, Jurisdiction: "410100"}, "hck_itinkeyitinkeyitinkeyitin"); err != nil {
+			t.Fatal(err)
+		}
+		// Arrived 20 days before, departed 1 hour before: kept 14 days
+		// from the departure, not the arrival.
+		arrived, departed := w.now.Add(-20*day), w.now.Add(-time.Hour)
+		visit := w.fact("v-ret", "area_visit", "r_test000003", arrived,
+			`{"area":"410105","arrived_at":"`+arrived.Format(time.RFC3339)+`","departed_at":"`+departed.Format(time.RFC3339)+`"}`)
+		visit.Evidence = "itinerary record V-ret"
+		res, err = w.db.RecordFacts(as(itin), []healthcode.Fact{visit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		visitKey := res.Facts[0].Key
 		evidence := func(key string) string {
 			f, err := w.db.Fact(as(cmdProvince1), key)
 			if err != nil {
@@ -37,7 +52,7 @@ func TestRetention(t *testing.T) {
 			}
 			return f.Evidence
 		}
-		policy := store.Retention{Results: 28 * day, Contacts: 10 * day}
+		policy := store.Retention{Visits: 14 * day, Results: 28 * day, Contacts: 10 * day}
 		retain := func(want int64) {
 			t.Helper()
 			n, err := w.db.Retain(system, policy)
@@ -53,10 +68,15 @@ func TestRetention(t *testing.T) {
 		retain(0)
 		w.now = w.now.Add(2 * day)
 		retain(1)
-		if evidence(contactKey) != "" || evidence(pcrKey) == "" {
-			t.Errorf("after 11 days: contact %q, test result %q", evidence(contactKey), evidence(pcrKey))
+		if evidence(contactKey) != "" || evidence(pcrKey) == "" || evidence(visitKey) == "" {
+			t.Errorf("after 11 days: contact %q, test result %q, visit %q", evidence(contactKey), evidence(pcrKey), evidence(visitKey))
 		}
-		w.now = w.now.Add(18 * day)
+		w.now = w.now.Add(4 * day)
+		retain(1)
+		if evidence(visitKey) != "" {
+			t.Errorf("15 days after departure: visit %q", evidence(visitKey))
+		}
+		w.now = w.now.Add(14 * day)
 		retain(1)
 		if evidence(pcrKey) != "" {
 			t.Errorf("after 29 days: test result %q", evidence(pcrKey))

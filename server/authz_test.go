@@ -76,7 +76,8 @@ var authzTable = []authzRow{
 	{"GET", "/v1/logins", "", "UFFFFFFFFFAF", false},
 	{"GET", "/v1/stats", "", "AAAAAAAAAAAA", false},
 	{"POST", "/v1/officials/o_spare/disable", `{"reason":"left the post"}`, "UFFFFFFFAAFF", false},
-	{"POST", "/v1/officials/o_spare/enable", `{"reason":"back at the post"}`, "UFFFFFFFAAFF", false}, // 409 (not disabled) when allowed
+	{"POST", "/v1/residents/r_nobody/erase", `{"reason":"the resident asked"}`, "UFFFFFFFNNFF", false}, // no such resident: 404 once authorised
+	{"POST", "/v1/officials/o_spare/enable", `{"reason":"back at the post"}`, "UFFFFFFFAAFF", false},   // 409 (not disabled) when allowed
 	// No signing keys in this fixture: the trust routes are 404 for everyone, never 401 or 403.
 	{"GET", "/v1/trust", "", "NNNNNNNNNNNN", false},
 	{"GET", "/v1/trust/key", "", "NNNNNNNNNNNN", false},
@@ -288,7 +289,7 @@ func authzBody(body, role string) string {
 // routePattern turns a row's path back into its route pattern.
 func routePattern(p string) string {
 	r := strings.NewReplacer("/henan-health-code/1", "/{id}/{version}", "/henan-health-code/2/", "/{id}/{version}/",
-		"/attachments/0", "/attachments/{n}", "/o_spare/", "/{id}/", "/nobody.example", "/{issuer}", "/entries/1", "/entries/{index}",
+		"/attachments/0", "/attachments/{n}", "/o_spare/", "/{id}/", "/r_nobody/", "/{id}/", "/nobody.example", "/{issuer}", "/entries/1", "/entries/{index}",
 		"{res}", "{id}", "{appeal}", "{id}", "{fact}", "{key}")
 	return r.Replace(p)
 }

@@ -63,6 +63,7 @@ func (s *Server) routeTable() []struct {
 		{"GET /v1/logins", s.authenticate(s.handleLogins)},
 		{"GET /v1/stats", http.HandlerFunc(s.handleStats)},
 		{"POST /v1/officials/{id}/disable", s.authenticate(s.handleDisableOfficial)},
+		{"POST /v1/residents/{id}/erase", s.authenticate(s.handleEraseResident)},
 		{"POST /v1/officials/{id}/enable", s.authenticate(s.handleEnableOfficial)},
 		{"GET /v1/residents/{id}/token", s.pageSession(s.authenticateCached(s.handleToken))},
 

@@ -154,7 +154,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			body, err = token.PNG(text, claims.Colour, lang)
 		} else {
 			body, err = json.Marshal(tokenJSON{Token: text, Colour: claims.Colour, Label: claims.Colour.Label(lang), Name: claims.Name,
-				IssuedAt: claims.IssuedAt, ExpiresAt: claims.ExpiresAt, LogIndex: claims.LogIndex})
+				IssuedAt: claims.IssuedAt, ExpiresAt: claims.ExpiresAt, LogIndex: c.index})
 			body = append(body, '\n')
 		}
 		if err != nil {

@@ -355,9 +355,23 @@ type (
 		Residents int64             `json:"residents"`
 		Changed   int64             `json:"changed"`
 	}
+	// evLogErased records an erasure (erase.go): on a data operator's
+	// request that a second one approved (Cause "request", citing the
+	// request entry), or by the programme's end (Cause "sunset"). Entries
+	// from before issue 15 carry only Resident and PersonalParts.
 	evLogErased struct {
-		Resident      string `json:"resident"`
-		PersonalParts int64  `json:"personal_parts"`
+		Resident       string `json:"resident"`
+		PersonalParts  int64  `json:"personal_parts"`
+		Cause          string `json:"cause,omitempty"`
+		Reason         string `json:"reason,omitempty"`
+		RequestedBy    string `json:"requested_by,omitempty"`
+		RequestedEntry int64  `json:"requested_entry,omitempty"`
+	}
+	// evEraseRequested is a data operator's request to erase a resident's
+	// personal data, which a second operator approves (log.erased).
+	evEraseRequested struct {
+		Resident string `json:"resident"`
+		Reason   string `json:"reason"`
 	}
 	evAppealDecidedPersonal struct {
 		Reason string `json:"reason"`
@@ -429,6 +443,8 @@ func newEvent(kind tlog.Kind) (pub, pers any, err error) {
 		return nil, nil, nil // progress is operational (the job's cursor and counters)
 	case tlog.KindLogErased:
 		return new(evLogErased), nil, nil
+	case tlog.KindLogEraseRequested:
+		return new(evEraseRequested), nil, nil
 	case tlog.KindLogContinued:
 		return new(evLogContinued), nil, nil
 	}
@@ -844,7 +860,10 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 
 	case tlog.KindLogErased:
 		v, err := event[evLogErased](e, pub)
-		if err != nil {
+		if err != nil || v.Resident == "" {
+			return err // retention: the personal parts of facts, no projected column
+		}
+		if err := p.exec("UPDATE residents SET name = '', phone = '', erase_requested_by = '', erase_requested_log = -1 WHERE id = ?", v.Resident); err != nil {
 			return err
 		}
 		if e.V2() {
@@ -852,11 +871,26 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 			// cannot be rebuilt, and go, with those of any v1 entries.
 			return p.eraseRows(v.Resident)
 		}
-		if err := p.exec("UPDATE residents SET name = '', phone = '' WHERE id = ?", v.Resident); err != nil {
+		// The personal columns of the resident's appeals and attachments
+		// (their contents are operational and deleted by the erasure).
+		if err := p.exec("UPDATE appeals SET consent = '', statement = '', reason = '' WHERE resident = ?", v.Resident); err != nil {
+			return err
+		}
+		if err := p.exec("UPDATE appeal_attachments SET name = '' WHERE appeal IN (SELECT id FROM appeals WHERE resident = ?)", v.Resident); err != nil {
 			return err
 		}
 		f := false
 		return p.touch("residents", &f, v.Resident)
+
+	case tlog.KindLogEraseRequested:
+		v, err := event[evEraseRequested](e, pub)
+		if err != nil {
+			return err
+		}
+		if err := p.exec("UPDATE residents SET erase_requested_by = ?, erase_requested_log = ? WHERE id = ?", e.Actor.ID, e.Index, v.Resident); err != nil {
+			return err
+		}
+		return p.touch("residents", nil, v.Resident)
 	}
 	return fmt.Errorf("entry %d: no projection for kind %q", e.Index, e.Kind)
 }

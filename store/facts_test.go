@@ -361,7 +361,7 @@ func TestEvidenceErasure(t *testing.T) {
 			t.Error("verify missed a forged evidence reference")
 		}
 
-		if err := w.db.EraseResident(system, r); err != nil {
+		if _, err := w.db.EraseResident(system, r, "test erasure"); err != nil {
 			t.Fatal(err)
 		}
 		if f, err := w.db.Fact(as(lab), key); healthcode.ErrorCode(err) != healthcode.ENOTFOUND {

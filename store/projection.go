@@ -66,7 +66,8 @@ var projection = []projTable{
 	{name: "jurisdictions", key: []string{"code"}, cols: []projCol{pcol("name"), pcol("level"), pcol("parent"), pcol("log_index")}},
 	{name: "residents", key: []string{"id"}, cols: []projCol{
 		opcol("id_hash", "the login lookup key; kept in the registration's personal part, checked against its commitment"),
-		perscol("name"), perscol("phone"), pcol("jurisdiction"), pcol("created_at"), pcol("log_index")}},
+		perscol("name"), perscol("phone"), pcol("jurisdiction"), pcol("created_at"), pcol("log_index"),
+		pcol("erase_requested_by"), pcol("erase_requested_log")}},
 	{name: "officials", key: []string{"id"}, cols: []projCol{perscol("name"), pcol("role"), pcol("jurisdiction"), pcol("disabled"), pcol("created_at"), pcol("log_index"),
 		pcol("disable_requested_by"), pcol("disable_requested_log")}},
 	{name: "sources", key: []string{"id"}, cols: []projCol{pcol("name"), pcol("kinds"), pcol("jurisdiction"),

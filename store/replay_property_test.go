@@ -703,7 +703,8 @@ func (w *replayWorld) importTrust() (string, error) {
 
 func (w *replayWorld) erase() (string, error) {
 	r := pick(w, w.residents)
-	return "erase " + r, w.db.EraseResident(system, r)
+	_, err := w.db.EraseResident(system, r, "property test erasure")
+	return "erase " + r, err
 }
 
 // officialRead is an official reading a resident's data: logged, and

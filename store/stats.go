@@ -36,53 +36,40 @@ type Stats struct {
 // jurisdiction (its whole subtree; residents never evaluated are green),
 // code changes per day by cause, by rule and resting on hand-entered
 // facts, appeal outcomes and alerts by kind. Counts below
-// MinPublishedCount are null.
+// MinPublishedCount are null, and so are the counts that would let anyone
+// work them out by subtraction (disclosure.go).
 func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 	st := &Stats{Codes: map[string]map[string]Count{}, ChangesByDay: map[string]map[string]Count{},
 		ChangesByRule: map[string]map[string]Count{}, HandEntered: map[string]Count{},
 		Appeals: map[string]Count{}, Alerts: map[string]Count{},
-		Suppressed: fmt.Sprintf("counts below %d are null", MinPublishedCount)}
+		Suppressed: fmt.Sprintf("counts below %d are null, and so are counts from which one could subtract them", MinPublishedCount)}
 
-	codes := map[string]map[string]int64{}
+	own := map[string]map[string]int64{}
 	err := db.eachRow(ctx, `SELECT r.jurisdiction, COALESCE(c.colour, 'green'), COUNT(*) FROM residents r LEFT JOIN codes c ON c.resident = r.id
 		GROUP BY r.jurisdiction, COALESCE(c.colour, 'green')`,
 		func(s []string, n int64) {
-			for _, a := range healthcode.Ancestors(s[0]) {
-				if codes[a] == nil {
-					codes[a] = map[string]int64{}
-				}
-				codes[a][s[1]] += n
+			if own[s[0]] == nil {
+				own[s[0]] = map[string]int64{}
 			}
+			own[s[0]][s[1]] += n
 		}, 2)
 	if err != nil {
 		return nil, err
 	}
-	for j, m := range codes {
-		st.Codes[j] = map[string]Count{}
-		for _, c := range []healthcode.Colour{healthcode.Green, healthcode.Yellow, healthcode.Red} {
-			st.Codes[j][string(c)] = publish(m[string(c)])
-		}
-	}
+	st.Codes = protectCodes(own, []string{string(healthcode.Green), string(healthcode.Yellow), string(healthcode.Red)}, healthcode.Ancestors)
+	byCause, byRule := map[string]map[string]int64{}, map[string]map[string]int64{}
 	err = db.eachRow(ctx, "SELECT substr(changed_at, 1, 10), cause, COUNT(*) FROM code_changes GROUP BY substr(changed_at, 1, 10), cause",
-		func(s []string, n int64) {
-			if st.ChangesByDay[s[0]] == nil {
-				st.ChangesByDay[s[0]] = map[string]Count{}
-			}
-			st.ChangesByDay[s[0]][s[1]] = publish(n)
-		}, 2)
+		groupInto(byCause), 2)
 	if err != nil {
 		return nil, err
 	}
 	err = db.eachRow(ctx, "SELECT substr(changed_at, 1, 10), rule, COUNT(*) FROM code_changes GROUP BY substr(changed_at, 1, 10), rule",
-		func(s []string, n int64) {
-			if st.ChangesByRule[s[0]] == nil {
-				st.ChangesByRule[s[0]] = map[string]Count{}
-			}
-			st.ChangesByRule[s[0]][s[1]] = publish(n)
-		}, 2)
+		groupInto(byRule), 2)
 	if err != nil {
 		return nil, err
 	}
+	pub := protectPartitions(byCause, byRule)
+	st.ChangesByDay, st.ChangesByRule = pub[0], pub[1]
 	err = db.eachRow(ctx, `SELECT substr(c.changed_at, 1, 10), COUNT(DISTINCT c.log_index) FROM code_changes c
 		JOIN facts f ON f.subject = c.resident AND f.recorded_by <> '' AND c.fact_ids LIKE '%' || f.uid || '%'
 		GROUP BY substr(c.changed_at, 1, 10)`, func(s []string, n int64) { st.HandEntered[s[0]] = publish(n) }, 1)
@@ -101,9 +88,14 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range []string{"filed", AppealGranted, AppealDenied, AppealOpen, "overdue"} {
-		st.Appeals[k] = publish(appeals[k])
+	// Granted, denied and open add up to the appeals filed, which the
+	// public log counts: protect them as one partition.
+	outcomes := protectPartitions(map[string]map[string]int64{"": {AppealGranted: appeals[AppealGranted], AppealDenied: appeals[AppealDenied], AppealOpen: appeals[AppealOpen]}})[0][""]
+	for _, k := range []string{AppealGranted, AppealDenied, AppealOpen} {
+		st.Appeals[k] = outcomes[k]
 	}
+	st.Appeals["filed"] = publish(appeals["filed"])
+	st.Appeals["overdue"] = publish(appeals["overdue"])
 	err = db.eachRow(ctx, "SELECT kind, COUNT(*) FROM alerts GROUP BY kind", func(s []string, n int64) { st.Alerts[s[0]] = publish(n) }, 1)
 	if err != nil {
 		return nil, err
@@ -121,19 +113,25 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 // below MinPublishedCount null. The command desk shows it for the
 // officer's own jurisdiction.
 func (db *DB) ChangesByCause(ctx context.Context, jurisdiction string) (map[string]map[string]Count, error) {
-	out := map[string]map[string]Count{}
+	byCause := map[string]map[string]int64{}
 	err := db.eachRow(ctx, `SELECT substr(c.changed_at, 1, 10), c.cause, COUNT(*) FROM code_changes c JOIN residents r ON r.id = c.resident
 		WHERE r.jurisdiction LIKE ? GROUP BY substr(c.changed_at, 1, 10), c.cause`,
-		func(s []string, n int64) {
-			if out[s[0]] == nil {
-				out[s[0]] = map[string]Count{}
-			}
-			out[s[0]][s[1]] = publish(n)
-		}, 2, healthcode.CodePrefix(jurisdiction)+"%")
+		groupInto(byCause), 2, healthcode.CodePrefix(jurisdiction)+"%")
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return protectPartitions(byCause)[0], nil
+}
+
+// groupInto returns an eachRow callback adding (group, label, count) rows
+// to m.
+func groupInto(m map[string]map[string]int64) func([]string, int64) {
+	return func(s []string, n int64) {
+		if m[s[0]] == nil {
+			m[s[0]] = map[string]int64{}
+		}
+		m[s[0]][s[1]] += n
+	}
 }
 
 // eachRow runs a query whose rows are width text columns and a count.

@@ -168,14 +168,14 @@ func TestVerifyLogDetectsTampering(t *testing.T) {
 func TestEraseKeepsLogValid(t *testing.T) {
 	testdb.Engines(t, func(t *testing.T, dsn string) {
 		db := seeded(t, dsn)
-		if err := db.EraseResident(system, "r_test000005"); err != nil {
+		if _, err := db.EraseResident(system, "r_test000005", "test erasure"); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.EraseResident(system, "r_nobody"); healthcode.ErrorCode(err) != healthcode.ENOTFOUND {
+		if _, err := db.EraseResident(system, "r_nobody", "test erasure"); healthcode.ErrorCode(err) != healthcode.ENOTFOUND {
 			t.Errorf("erase unknown: %v", err)
 		}
 		op := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorOfficial, Role: healthcode.RoleCommand, Jurisdiction: "410000"})
-		if err := db.EraseResident(op, "r_test000006"); healthcode.ErrorCode(err) != healthcode.EFORBIDDEN {
+		if _, err := db.EraseResident(op, "r_test000006", "test erasure"); healthcode.ErrorCode(err) != healthcode.EFORBIDDEN {
 			t.Errorf("command officer erasing: %v", err)
 		}
 		rep := mustVerify(t, db)

@@ -96,6 +96,7 @@ const (
 	KindJobStarted          Kind = "job.started"
 	KindJobProgressed       Kind = "job.progressed"
 	KindJobFinished         Kind = "job.finished"
+	KindLogEraseRequested   Kind = "log.erase_requested"
 	KindLogErased           Kind = "log.erased"
 	KindLogContinued        Kind = "log.continued"
 )
@@ -111,7 +112,7 @@ var kinds = map[Kind]bool{
 	KindAppealFiled: true, KindAppealDecided: true, KindAppealEscalated: true, KindAppealConsented: true,
 	KindDataAccessed: true, KindAlertRaised: true,
 	KindJobStarted: true, KindJobProgressed: true, KindJobFinished: true,
-	KindLogErased: true, KindLogContinued: true,
+	KindLogEraseRequested: true, KindLogErased: true, KindLogContinued: true,
 }
 
 // Kinds returns every known kind, in the order of docs/log.md.
@@ -124,7 +125,7 @@ func Kinds() []Kind {
 		KindJurisdictionCreated, KindResidentRegistered,
 		KindAppealFiled, KindAppealConsented, KindAppealDecided, KindAppealEscalated,
 		KindDataAccessed, KindAlertRaised,
-		KindJobStarted, KindJobProgressed, KindJobFinished, KindLogErased, KindLogContinued,
+		KindJobStarted, KindJobProgressed, KindJobFinished, KindLogEraseRequested, KindLogErased, KindLogContinued,
 	}
 }
 

@@ -26,12 +26,12 @@ func trustKey(priv ed25519.PrivateKey, status string, nb, na time.Time) Key {
 
 func testClaims() Claims {
 	return Claims{
-		Subject:   "r-7f3a9c2e",
+		Nonce:     "00112233445566778899aabbccddeeff",
+		Binding:   "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
 		Name:      MaskName("张三丰"),
 		Colour:    healthcode.Green,
 		IssuedAt:  t0,
 		ExpiresAt: t0.Add(DefaultValidity),
-		LogIndex:  123456,
 	}
 }
 

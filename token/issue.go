@@ -2,6 +2,13 @@ package token
 
 import (
 	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -14,6 +21,8 @@ type Issuer struct {
 	KeyID string // KeyID(Key.Public())
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Rand is the source of token nonces; nil means crypto/rand.
+	Rand io.Reader
 	// Validity is each token's lifetime; zero means DefaultValidity.
 	Validity time.Duration
 }
@@ -28,7 +37,40 @@ func NewIssuer(priv ed25519.PrivateKey, now func() time.Time) *Issuer {
 	return is
 }
 
-// A Request names the code state a token is for.
+// bindingContext separates the binding key and the binding from every
+// other use of the key and of HMAC-SHA256.
+const (
+	bindingKeyContext = "healthcode token binding key v2\x00"
+	bindingContext    = "healthcode token binding v2\x00"
+)
+
+// Bind returns a token's binding: the first BindingLen bytes of
+// HMAC-SHA256, keyed with a key derived from the issuer's private key,
+// over the subject, the log index of the code state and the token's nonce
+// (hex). It commits the token to one resident's code state without
+// revealing or linking either: only the issuer can compute it, so a
+// scanned token is no key to anything, and the issuer (or an official
+// with the resident before them) can check that a token was issued for
+// that resident and that code state (Issuer.Binds).
+func (is *Issuer) Bind(subject string, logIndex int64, nonce string) string {
+	k := sha256.Sum256(append([]byte(bindingKeyContext), is.Key.Seed()...))
+	m := hmac.New(sha256.New, k[:])
+	b := append([]byte(bindingContext), byte(len(subject)))
+	b = append(b, subject...)
+	b = binary.AppendUvarint(b, uint64(logIndex))
+	b = append(b, nonce...)
+	m.Write(b)
+	return hex.EncodeToString(m.Sum(nil)[:BindingLen])
+}
+
+// Binds reports whether c, a token's claims this issuer signed, was
+// issued for subject at the code state with log index logIndex.
+func (is *Issuer) Binds(c *Claims, subject string, logIndex int64) bool {
+	return hmac.Equal([]byte(is.Bind(subject, logIndex, c.Nonce)), []byte(c.Binding))
+}
+
+// A Request names the code state a token is for. Subject and LogIndex
+// reach the token only through its binding.
 type Request struct {
 	Subject  string            // pseudonymous resident id
 	Name     string            // the resident's name; Issue masks it with MaskName
@@ -45,15 +87,29 @@ func (is *Issuer) Issue(r Request) (string, *Claims, error) {
 	if validity == 0 {
 		validity = DefaultValidity
 	}
+	if len(is.Key) != ed25519.PrivateKeySize {
+		return "", nil, healthcode.Errorf(healthcode.EINVALID, "token: bad private key length %d", len(is.Key))
+	}
+	src := is.Rand
+	if src == nil {
+		src = rand.Reader
+	}
+	var nonce [NonceLen]byte
+	if _, err := io.ReadFull(src, nonce[:]); err != nil {
+		return "", nil, fmt.Errorf("token nonce: %w", err)
+	}
 	iat := is.now().UTC().Truncate(time.Second)
 	c := Claims{
-		Subject:   r.Subject,
+		Nonce:     hex.EncodeToString(nonce[:]),
 		Name:      MaskName(r.Name),
 		Colour:    r.Colour,
 		IssuedAt:  iat,
 		ExpiresAt: iat.Add(validity),
-		LogIndex:  r.LogIndex,
 	}
+	if r.Subject == "" {
+		return "", nil, healthcode.FieldErrorf("subject", "is required")
+	}
+	c.Binding = is.Bind(r.Subject, r.LogIndex, c.Nonce)
 	text, err := Sign(is.Key, is.KeyID, c)
 	if err != nil {
 		return "", nil, err

@@ -28,27 +28,32 @@ import (
 
 // Format constants. See docs/token.md.
 const (
-	// Prefix starts the text form of every version 1 token.
-	Prefix = "HCT1:"
+	// Prefix starts the text form of every version 2 token.
+	Prefix = "HCT2:"
 	// Version is the binary format version this package writes and reads.
-	Version = 1
+	// Version 1 carried the resident's pseudonymous id and the log index of
+	// the code state, which made every token a key to the resident's
+	// history; version 2 carries neither (docs/token.md).
+	Version = 2
 	// DefaultValidity is how long a token is valid when Claims.ExpiresAt is zero.
 	DefaultValidity = 15 * time.Minute
 	// MaxValidity bounds ExpiresAt - IssuedAt; longer tokens are malformed.
 	MaxValidity = 24 * time.Hour
-	// MaxSubjectLen and MaxNameLen bound the two strings, in bytes, so that
-	// every token fits a version 10 QR code at error correction level M.
-	MaxSubjectLen = 48
-	MaxNameLen    = 32
+	// MaxNameLen bounds the masked name, in bytes, so that every token
+	// fits a version 10 QR code at error correction level M.
+	MaxNameLen = 32
+	// NonceLen is the length of the per-token random value, BindingLen
+	// that of the binding (both in bytes; hex in Claims).
+	NonceLen   = 16
+	BindingLen = 16
 
-	keyIDLen    = 8
-	maxTime     = 1 << 40 // Unix seconds, about the year 36812
-	maxLogIndex = 1 << 62
-	sigLen      = ed25519.SignatureSize
+	keyIDLen = 8
+	maxTime  = 1 << 40 // Unix seconds, about the year 36812
+	sigLen   = ed25519.SignatureSize
 	// maxTextLen bounds the Base45 text Parse decodes: the longest body
-	// (version, key id, two strings, colour, three varints, signature)
-	// takes fewer characters.
-	maxTextLen = (1 + keyIDLen + 1 + MaxSubjectLen + 1 + MaxNameLen + 1 + 3*binary.MaxVarintLen64 + sigLen) * 3 / 2
+	// (version, key id, nonce, binding, name, colour, two varints,
+	// signature) takes fewer characters.
+	maxTextLen = (1 + keyIDLen + NonceLen + BindingLen + 1 + MaxNameLen + 1 + 2*binary.MaxVarintLen64 + sigLen) * 3 / 2
 )
 
 // sigContext is prepended to the binary body to form the signed message, so
@@ -56,14 +61,18 @@ const (
 const sigContext = "healthcode token v1\x00"
 
 // Claims are what a token asserts about a resident. Times have a resolution
-// of one second and are in UTC once parsed.
+// of one second and are in UTC once parsed. No claim identifies the
+// resident or their code state to anyone but the issuer: the nonce is
+// random for every token, and the binding is a keyed commitment to the
+// resident and the log index of the code state (Issuer.Bind), which only
+// the issuer can compute or check.
 type Claims struct {
-	Subject   string            `json:"subject"`    // pseudonymous resident id, 1..MaxSubjectLen bytes
+	Nonce     string            `json:"nonce"`      // NonceLen random bytes, lowercase hex
+	Binding   string            `json:"binding"`    // BindingLen bytes, lowercase hex: Issuer.Bind(subject, log index, nonce)
 	Name      string            `json:"name"`       // masked display name (see MaskName), 0..MaxNameLen bytes
 	Colour    healthcode.Colour `json:"colour"`     // green, yellow or red
 	IssuedAt  time.Time         `json:"issued_at"`  // when the token was signed
 	ExpiresAt time.Time         `json:"expires_at"` // end of validity; zero in Sign means IssuedAt + DefaultValidity
-	LogIndex  int64             `json:"log_index"`  // index of the log entry of the code state the token reflects
 }
 
 // A Token is a parsed, not yet verified, token. Its fields must not be
@@ -102,12 +111,10 @@ func colourCode(c healthcode.Colour) byte {
 // the field at fault. A zero ExpiresAt is allowed (Sign fills it in).
 func (c *Claims) Validate() error {
 	switch {
-	case c.Subject == "":
-		return healthcode.FieldErrorf("subject", "is required")
-	case len(c.Subject) > MaxSubjectLen:
-		return healthcode.FieldErrorf("subject", "is longer than %d bytes", MaxSubjectLen)
-	case !printable(c.Subject):
-		return healthcode.FieldErrorf("subject", "must be printable UTF-8")
+	case !isHex(c.Nonce, NonceLen):
+		return healthcode.FieldErrorf("nonce", "must be %d bytes in lowercase hex", NonceLen)
+	case !isHex(c.Binding, BindingLen):
+		return healthcode.FieldErrorf("binding", "must be %d bytes in lowercase hex", BindingLen)
 	case len(c.Name) > MaxNameLen:
 		return healthcode.FieldErrorf("name", "is longer than %d bytes", MaxNameLen)
 	case !printable(c.Name):
@@ -118,8 +125,6 @@ func (c *Claims) Validate() error {
 		return healthcode.FieldErrorf("issued_at", "is required")
 	case c.IssuedAt.Unix() > maxTime:
 		return healthcode.FieldErrorf("issued_at", "is too far in the future")
-	case c.LogIndex < 0 || c.LogIndex > maxLogIndex:
-		return healthcode.FieldErrorf("log_index", "must be between 0 and 2^62")
 	}
 	if !c.ExpiresAt.IsZero() {
 		d := c.ExpiresAt.Unix() - c.IssuedAt.Unix()
@@ -128,6 +133,19 @@ func (c *Claims) Validate() error {
 		}
 	}
 	return nil
+}
+
+// isHex reports whether s is n bytes in lowercase hex.
+func isHex(s string, n int) bool {
+	if len(s) != 2*n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func printable(s string) bool {
@@ -170,14 +188,13 @@ func appendBody(b, kid []byte, c *Claims) []byte {
 	}
 	b = append(b, Version)
 	b = append(b, kid...)
-	b = append(b, byte(len(c.Subject)))
-	b = append(b, c.Subject...)
+	b, _ = hex.AppendDecode(b, []byte(c.Nonce)) // checked by Validate
+	b, _ = hex.AppendDecode(b, []byte(c.Binding))
 	b = append(b, byte(len(c.Name)))
 	b = append(b, c.Name...)
 	b = append(b, colourCode(c.Colour))
 	b = binary.AppendUvarint(b, uint64(iat))
 	b = binary.AppendUvarint(b, uint64(validity))
-	b = binary.AppendUvarint(b, uint64(c.LogIndex))
 	return b
 }
 
@@ -186,6 +203,9 @@ func appendBody(b, kid []byte, c *Claims) []byte {
 // errors wrapping ErrMalformed. It does not check the signature: nothing in
 // the result may be trusted until it has been verified.
 func Parse(text string) (*Token, error) {
+	if strings.HasPrefix(text, "HCT1:") {
+		return nil, verr(ErrMalformed, "a version 1 token (HCT1:), no longer issued or accepted: it carried the resident's id")
+	}
 	if !strings.HasPrefix(text, Prefix) {
 		return nil, verr(ErrMalformed, "missing prefix %q", Prefix)
 	}
@@ -275,10 +295,8 @@ func parseBody(b []byte) (*Token, error) {
 		t.Version = int(v[0])
 	}
 	t.KeyID = hex.EncodeToString(r.bytes(keyIDLen, "key id"))
-	t.Claims.Subject = r.str(MaxSubjectLen, "subject")
-	if r.err == nil && t.Claims.Subject == "" {
-		r.fail("subject: empty")
-	}
+	t.Claims.Nonce = hex.EncodeToString(r.bytes(NonceLen, "nonce"))
+	t.Claims.Binding = hex.EncodeToString(r.bytes(BindingLen, "binding"))
 	t.Claims.Name = r.str(MaxNameLen, "name")
 	if c := r.bytes(1, "colour"); r.err == nil {
 		if int(c[0]) >= len(colourCodes) || colourCodes[c[0]] == "" {
@@ -289,15 +307,12 @@ func parseBody(b []byte) (*Token, error) {
 	}
 	iat := r.uvarint("issued at")
 	validity := r.uvarint("validity")
-	logIndex := r.uvarint("log index")
 	if r.err == nil {
 		switch {
 		case iat == 0 || iat > maxTime:
 			r.fail("issued at: %d out of range", iat)
 		case validity == 0 || validity > uint64(MaxValidity/time.Second):
 			r.fail("validity: %d seconds out of range", validity)
-		case logIndex > maxLogIndex:
-			r.fail("log index: %d out of range", logIndex)
 		}
 	}
 	t.Signature = r.bytes(sigLen, "signature") // aliases the token's own buffer
@@ -309,7 +324,6 @@ func parseBody(b []byte) (*Token, error) {
 	}
 	t.Claims.IssuedAt = time.Unix(int64(iat), 0).UTC()
 	t.Claims.ExpiresAt = time.Unix(int64(iat+validity), 0).UTC()
-	t.Claims.LogIndex = int64(logIndex)
 	return t, nil
 }
 

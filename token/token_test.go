@@ -13,15 +13,17 @@ import (
 	"github.com/healthcode/healthcode"
 )
 
+const n1 = "000102030405060708090a0b0c0d0e0f"
+
 func TestRoundTrip(t *testing.T) {
 	priv := mustKey(t, "issuer-a")
 	long := Claims{
-		Subject:   strings.Repeat("z", MaxSubjectLen),
+		Nonce:     strings.Repeat("f", 2*NonceLen),
+		Binding:   strings.Repeat("e", 2*BindingLen),
 		Name:      strings.Repeat("名", MaxNameLen/3),
 		Colour:    healthcode.Red,
 		IssuedAt:  time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC),
 		ExpiresAt: time.Date(2100, 1, 2, 0, 0, 0, 0, time.UTC),
-		LogIndex:  1<<62 - 1,
 	}
 	tests := []struct {
 		name   string
@@ -29,10 +31,10 @@ func TestRoundTrip(t *testing.T) {
 		want   Claims
 	}{
 		{"typical", testClaims(), testClaims()},
-		{"yellow latin", Claims{Subject: "abc", Name: MaskName("John Smith"), Colour: healthcode.Yellow, IssuedAt: t0, ExpiresAt: t0.Add(time.Minute)},
-			Claims{Subject: "abc", Name: "J* S*", Colour: healthcode.Yellow, IssuedAt: t0, ExpiresAt: t0.Add(time.Minute)}},
-		{"default validity, sub-second truncated", Claims{Subject: "s", Colour: healthcode.Red, IssuedAt: t0.Add(700 * time.Millisecond), LogIndex: 0},
-			Claims{Subject: "s", Colour: healthcode.Red, IssuedAt: t0, ExpiresAt: t0.Add(DefaultValidity)}},
+		{"yellow latin", Claims{Nonce: n1, Binding: n1, Name: MaskName("John Smith"), Colour: healthcode.Yellow, IssuedAt: t0, ExpiresAt: t0.Add(time.Minute)},
+			Claims{Nonce: n1, Binding: n1, Name: "J* S*", Colour: healthcode.Yellow, IssuedAt: t0, ExpiresAt: t0.Add(time.Minute)}},
+		{"default validity, sub-second truncated", Claims{Nonce: n1, Binding: n1, Colour: healthcode.Red, IssuedAt: t0.Add(700 * time.Millisecond)},
+			Claims{Nonce: n1, Binding: n1, Colour: healthcode.Red, IssuedAt: t0, ExpiresAt: t0.Add(DefaultValidity)}},
 		{"longest fields", long, long},
 	}
 	for _, tt := range tests {
@@ -62,12 +64,12 @@ func TestRoundTrip(t *testing.T) {
 // allows fits a version 10 QR code at error correction level M.
 func TestQRSize(t *testing.T) {
 	c := Claims{
-		Subject:   strings.Repeat("~", MaxSubjectLen),
+		Nonce:     n1,
+		Binding:   n1,
 		Name:      strings.Repeat("\U0002A6D6", MaxNameLen/4), // 4-byte runes
 		Colour:    healthcode.Yellow,
 		IssuedAt:  time.Unix(1<<40, 0),
 		ExpiresAt: time.Unix(1<<40, 0).Add(MaxValidity),
-		LogIndex:  1 << 62,
 	}
 	text := mustSign(t, mustKey(t, "a"), c)
 	if _, err := Parse(text); err != nil {
@@ -97,16 +99,17 @@ func TestSignErrors(t *testing.T) {
 		field string
 	}{
 		{"key id mismatch", KeyID(pub(mustKey(t, "b"))), func(*Claims) {}, ""},
-		{"no subject", "", func(c *Claims) { c.Subject = "" }, "subject"},
-		{"long subject", "", func(c *Claims) { c.Subject = strings.Repeat("x", MaxSubjectLen+1) }, "subject"},
+		{"no nonce", "", func(c *Claims) { c.Nonce = "" }, "nonce"},
+		{"short nonce", "", func(c *Claims) { c.Nonce = c.Nonce[2:] }, "nonce"},
+		{"uppercase nonce", "", func(c *Claims) { c.Nonce = strings.ToUpper(c.Nonce) }, "nonce"},
+		{"no binding", "", func(c *Claims) { c.Binding = "" }, "binding"},
+		{"binding not hex", "", func(c *Claims) { c.Binding = strings.Repeat("g", 2*BindingLen) }, "binding"},
 		{"control in name", "", func(c *Claims) { c.Name = "a\nb" }, "name"},
 		{"long name", "", func(c *Claims) { c.Name = strings.Repeat("x", MaxNameLen+1) }, "name"},
 		{"bad colour", "", func(c *Claims) { c.Colour = "blue" }, "colour"},
 		{"no issued at", "", func(c *Claims) { c.IssuedAt = time.Time{} }, "issued_at"},
 		{"expires before issue", "", func(c *Claims) { c.ExpiresAt = c.IssuedAt }, "expires_at"},
 		{"too long validity", "", func(c *Claims) { c.ExpiresAt = c.IssuedAt.Add(MaxValidity + time.Second) }, "expires_at"},
-		{"negative log index", "", func(c *Claims) { c.LogIndex = -1 }, "log_index"},
-		{"huge log index", "", func(c *Claims) { c.LogIndex = 1<<62 + 1 }, "log_index"},
 		{"issued in year 40000", "", func(c *Claims) { c.IssuedAt = time.Unix(1<<40+1, 0); c.ExpiresAt = time.Time{} }, "issued_at"},
 	}
 	for _, tt := range tests {
@@ -130,7 +133,8 @@ func TestSignErrors(t *testing.T) {
 type body struct {
 	version  byte
 	kid      []byte
-	subject  []byte
+	nonce    []byte
+	binding  []byte
 	name     []byte
 	colour   byte
 	varints  []byte
@@ -142,15 +146,14 @@ func goodBody() body {
 	var v []byte
 	v = binary.AppendUvarint(v, uint64(t0.Unix()))
 	v = binary.AppendUvarint(v, 900)
-	v = binary.AppendUvarint(v, 7)
-	return body{version: 1, kid: make([]byte, 8), subject: []byte("r-1"), name: []byte("张*"), colour: 1, varints: v, sig: make([]byte, 64)}
+	return body{version: 2, kid: make([]byte, 8), nonce: make([]byte, NonceLen), binding: make([]byte, BindingLen), name: []byte("张*"), colour: 1, varints: v, sig: make([]byte, 64)}
 }
 
 func (b body) text() string {
 	out := []byte{b.version}
 	out = append(out, b.kid...)
-	out = append(out, byte(len(b.subject)))
-	out = append(out, b.subject...)
+	out = append(out, b.nonce...)
+	out = append(out, b.binding...)
 	out = append(out, byte(len(b.name)))
 	out = append(out, b.name...)
 	out = append(out, b.colour)
@@ -165,10 +168,9 @@ func TestParseErrors(t *testing.T) {
 	if _, err := Parse(good); err != nil {
 		t.Fatalf("Parse(good body) = %v", err)
 	}
-	varints := func(iat, validity, idx uint64) []byte {
+	varints := func(iat, validity uint64) []byte {
 		v := binary.AppendUvarint(nil, iat)
-		v = binary.AppendUvarint(v, validity)
-		return binary.AppendUvarint(v, idx)
+		return binary.AppendUvarint(v, validity)
 	}
 	edit := func(f func(*body)) string { b := goodBody(); f(&b); return b.text() }
 	tests := []struct {
@@ -176,25 +178,25 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"empty", "", "missing prefix"},
 		{"eu prefix", "HC1:" + good[len(Prefix):], "missing prefix"},
-		{"lowercase prefix", "hct1:" + good[len(Prefix):], "missing prefix"},
-		{"bad base45 char", good + "a", "bad character"},
+		{"lowercase prefix", "hct2:" + good[len(Prefix):], "missing prefix"},
+		{"version 1 token", "HCT1:" + good[len(Prefix):], "version 1 token"},
+		{"bad base45 char", good[:len(good)-1] + "a", "bad character"},
 		{"far too long", Prefix + strings.Repeat("0", 1000), "longer than any token"},
 		{"bad base45 length", Prefix + "0000", "bad length"},
 		{"base45 group out of range", Prefix + ":::", "out of range"},
-		{"wrong version", edit(func(b *body) { b.version = 2 }), "unsupported version 2"},
+		{"wrong version", edit(func(b *body) { b.version = 1 }), "unsupported version 1"},
 		{"trailing bytes", edit(func(b *body) { b.trailing = []byte{0, 0} }), "2 trailing bytes"},
 		{"truncated signature", edit(func(b *body) { b.sig = b.sig[:63] }), "signature: need 64 bytes"},
-		{"truncated key id", Prefix + base45Encode([]byte{1, 2, 3}), "key id: need 8 bytes"},
-		{"empty subject", edit(func(b *body) { b.subject = nil }), "subject: empty"},
-		{"long subject", edit(func(b *body) { b.subject = []byte(strings.Repeat("x", MaxSubjectLen+1)) }), "subject: length 49 exceeds 48"},
+		{"truncated key id", Prefix + base45Encode([]byte{2, 2, 3}), "key id: need 8 bytes"},
+		{"short nonce", edit(func(b *body) { b.nonce = nil; b.binding = nil; b.name = nil; b.varints = nil; b.sig = nil }), "nonce: need 16 bytes"},
 		{"long name", edit(func(b *body) { b.name = []byte(strings.Repeat("x", MaxNameLen+1)) }), "name: length 33 exceeds 32"},
 		{"invalid utf-8 name", edit(func(b *body) { b.name = []byte{0xff} }), "name: not printable"},
 		{"unknown colour", edit(func(b *body) { b.colour = 4 }), "colour: unknown code 4"},
 		{"zero colour", edit(func(b *body) { b.colour = 0 }), "colour: unknown code 0"},
-		{"zero validity", edit(func(b *body) { b.varints = varints(1e9, 0, 1) }), "validity: 0 seconds out of range"},
-		{"validity too long", edit(func(b *body) { b.varints = varints(1e9, 86401, 1) }), "validity: 86401 seconds out of range"},
-		{"zero issued at", edit(func(b *body) { b.varints = varints(0, 60, 1) }), "issued at: 0 out of range"},
-		{"non-minimal varint", edit(func(b *body) { b.varints = append([]byte{0x81, 0x80, 0x80, 0x80, 0x00}, varints(1, 60, 1)[1:]...) }), "non-minimal varint"},
+		{"zero validity", edit(func(b *body) { b.varints = varints(1e9, 0) }), "validity: 0 seconds out of range"},
+		{"validity too long", edit(func(b *body) { b.varints = varints(1e9, 86401) }), "validity: 86401 seconds out of range"},
+		{"zero issued at", edit(func(b *body) { b.varints = varints(0, 60) }), "issued at: 0 out of range"},
+		{"non-minimal varint", edit(func(b *body) { b.varints = append([]byte{0x81, 0x80, 0x80, 0x80, 0x00}, varints(1, 60)[1:]...) }), "non-minimal varint"},
 		{"truncated varint", edit(func(b *body) { b.varints = []byte{0x80}; b.sig = nil }), "bad varint"},
 	}
 	for _, tt := range tests {

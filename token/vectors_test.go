@@ -23,13 +23,15 @@ type vector struct {
 	Label    string    `json:"name"`
 	Seed     string    `json:"seed"` // Ed25519 seed, hex
 	KeyID    string    `json:"key_id"`
-	Subject  string    `json:"subject"`
+	Subject  string    `json:"subject"`     // bound into the token, not carried
+	LogIndex int64     `json:"log_index"`   // bound into the token, not carried
+	Nonce    string    `json:"nonce"`       // the issuer's random value, hex
+	Binding  string    `json:"binding"`     // Issuer.Bind(subject, log index, nonce)
 	FullName string    `json:"full_name"`   // before MaskName
 	Masked   string    `json:"masked_name"` // masked
 	Colour   string    `json:"colour"`
 	Issued   time.Time `json:"issued_at"`
 	Expires  time.Time `json:"expires_at"`
-	LogIndex int64     `json:"log_index"`
 	Body     string    `json:"body_hex"` // binary token, hex
 	Token    string    `json:"token"`    // text form
 }
@@ -56,9 +58,15 @@ func makeVectors(t *testing.T) []vector {
 		priv := ed25519.NewKeyFromSeed(seed)
 		v.KeyID = KeyID(pub(priv))
 		v.Masked = MaskName(v.FullName)
-		text, err := Sign(priv, v.KeyID, Claims{Subject: v.Subject, Name: v.Masked, Colour: healthcode.Colour(v.Colour), IssuedAt: v.Issued, ExpiresAt: v.Expires, LogIndex: v.LogIndex})
+		nonce := bytes.Repeat([]byte{byte(0x10 * (i + 1))}, NonceLen)
+		is := &Issuer{Key: priv, KeyID: v.KeyID, Now: func() time.Time { return v.Issued }, Rand: bytes.NewReader(nonce), Validity: v.Expires.Sub(v.Issued)}
+		text, c, err := is.Issue(Request{Subject: v.Subject, Name: v.FullName, Colour: healthcode.Colour(v.Colour), LogIndex: v.LogIndex})
 		if err != nil {
 			t.Fatal(err)
+		}
+		v.Nonce, v.Binding = c.Nonce, c.Binding
+		if !is.Binds(c, v.Subject, v.LogIndex) || is.Binds(c, v.Subject, v.LogIndex+1) || is.Binds(c, v.Subject+"x", v.LogIndex) {
+			t.Errorf("%s: Binds does not tell the token's resident and code state from others", v.Label)
 		}
 		v.Token = text
 		raw, _ := base45Decode(nil, text[len(Prefix):])
@@ -143,7 +151,7 @@ func TestVectors(t *testing.T) {
 			t.Errorf("%s: Verify: %v", v.Label, err)
 			continue
 		}
-		want := Claims{Subject: v.Subject, Name: v.Masked, Colour: healthcode.Colour(v.Colour), IssuedAt: v.Issued, ExpiresAt: v.Expires, LogIndex: v.LogIndex}
+		want := Claims{Nonce: v.Nonce, Binding: v.Binding, Name: v.Masked, Colour: healthcode.Colour(v.Colour), IssuedAt: v.Issued, ExpiresAt: v.Expires}
 		if diff := cmp.Diff(want, *c); diff != "" {
 			t.Errorf("%s: claims (-want +got):\n%s", v.Label, diff)
 		}

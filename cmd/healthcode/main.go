@@ -49,6 +49,8 @@ func commands() map[string]command {
 		"rules":   {"check ruleset files: compile, type-check, run the examples", runRules},
 		"facts":   {"import facts into a server from an NDJSON or JSON file", runFacts},
 		"code":    {"explain a resident's code from the database", runCode},
+		"erase":   {"erase a resident's personal data (two data operators)", runErase},
+		"sunset":  {"end the programme: erase every resident's personal data", runSunset},
 		"witness": {"run a C2SP witness that cosigns other logs' checkpoints; make its key", runWitness},
 		"version": {"print the version and VCS revision (also --version)", runVersion},
 	}
@@ -217,7 +219,10 @@ func runSubcommand(ctx context.Context, e *env, command string, subs []subcomman
 	for i, s := range subs {
 		names[i] = s.name
 	}
-	list := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	list := names[0]
+	if len(names) > 1 {
+		list = strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	}
 	if len(e.args) == 0 {
 		return usagef("%s needs a subcommand: %s", command, list)
 	}

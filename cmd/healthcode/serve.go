@@ -45,6 +45,7 @@ func runServe(ctx context.Context, e *env) (err error) {
 	refresh := fs.Duration("witness-refresh", server.DefaultWitnessRefresh, "renew the witnesses' cosignatures of an unchanged checkpoint this often, to show the log is live")
 	alertAfter := fs.Duration("witness-alert-after", server.DefaultWitnessAlertAfter, "raise a 'witness' alert when the witness policy has not been met for this long")
 	limits := limitFlags(e, fs)
+	retention := retentionFlags(e, fs)
 	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
 	}
@@ -68,6 +69,10 @@ func runServe(ctx context.Context, e *env) (err error) {
 	auditInterval, err := time.ParseDuration(*auditEvery)
 	if err != nil || auditInterval < 0 {
 		return usagef("--audit-interval: want a duration such as 24h (0: no auditor), not %q", *auditEvery)
+	}
+	keep, err := retention()
+	if err != nil {
+		return err
 	}
 	trusted, err := parsePrefixes("trusted-proxies", *proxies)
 	if err != nil {
@@ -146,6 +151,7 @@ func runServe(ctx context.Context, e *env) (err error) {
 	// Due re-evaluation jobs and codes whose facts age out run in the
 	// background for as long as the server does.
 	go st.Schedule(ctx, 2*time.Second)
+	startRetention(ctx, logger, st, keep)
 	if err := startAuditor(ctx, logger, st, *db, *auditPath, auditInterval); err != nil {
 		return err
 	}

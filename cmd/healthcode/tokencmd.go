@@ -77,10 +77,8 @@ func runTokenVerify(ctx context.Context, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "VALID %s (%s)\n", c.Colour.Label(web.DefaultLang), c.Colour)
 	fmt.Fprintf(e.stdout, "name:      %s\n", c.Name)
-	fmt.Fprintf(e.stdout, "subject:   %s\n", c.Subject)
 	fmt.Fprintf(e.stdout, "valid:     %s to %s\n", c.IssuedAt.UTC().Format(time.RFC3339), c.ExpiresAt.UTC().Format(time.RFC3339))
 	fmt.Fprintf(e.stdout, "key:       %s (issuer %s)\n", kid, issuer)
-	fmt.Fprintf(e.stdout, "log index: %d\n", c.LogIndex)
 	return nil
 }
 

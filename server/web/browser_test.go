@@ -273,8 +273,8 @@ const vectorsJS = `(async () => {
   for (const v of vectors) {
     const t = V.parseToken(v.token);
     const iat = Date.parse(v.issued_at) / 1000, exp = Date.parse(v.expires_at) / 1000;
-    const want = {body: v.body_hex, keyId: v.key_id, subject: v.subject, name: v.masked_name, colour: v.colour, issuedAt: iat, expiresAt: exp, logIndex: String(v.log_index)};
-    const got = {body: V.hex(t.body), keyId: t.keyId, subject: t.subject, name: t.name, colour: t.colour, issuedAt: t.issuedAt, expiresAt: t.expiresAt, logIndex: t.logIndex};
+    const want = {body: v.body_hex, keyId: v.key_id, nonce: v.nonce, binding: v.binding, name: v.masked_name, colour: v.colour, issuedAt: iat, expiresAt: exp};
+    const got = {body: V.hex(t.body), keyId: t.keyId, nonce: t.nonce, binding: t.binding, name: t.name, colour: t.colour, issuedAt: t.issuedAt, expiresAt: t.expiresAt};
     if (JSON.stringify(got) !== JSON.stringify(want)) out.push(v.name + ': parsed ' + JSON.stringify(got) + ', want ' + JSON.stringify(want));
     try {
       const c = await V.verifyToken(v.token, [tl], iat + 60, {});
@@ -299,7 +299,7 @@ const vectorsJS = `(async () => {
       if (r6 === 'accepted') out.push(v.name + ': changed at ' + i + ' but accepted');
     }
   }
-  for (const [bad, want] of [['', 'malformed'], ['HC1:NCF', 'malformed'], ['HCT1:A', 'malformed'], ['HCT1:GGW', 'malformed'], [vectors[0].token + '00', 'malformed']]) {
+  for (const [bad, want] of [['', 'malformed'], ['HC1:NCF', 'malformed'], ['HCT2:A', 'malformed'], ['HCT2:GGW', 'malformed'], ['HCT1:GGW', 'malformed'], [vectors[0].token + '00', 'malformed']]) {
     const r = await reason(() => V.verifyToken(bad, [tl], 1655193660, {}));
     if (r !== want) out.push(JSON.stringify(bad) + ': ' + r + ', want ' + want);
   }
@@ -359,12 +359,13 @@ func testVerifierOffline(t *testing.T, browser context.Context, shared *fixture)
 	tb.screenshot(t, "verify")
 	check("forged colour", forge(t, valid), "refused", "签名无效")
 	priv := ed25519.NewKeyFromSeed(make([]byte, 32))
-	other, err := token.Sign(priv, token.KeyID(priv.Public().(ed25519.PublicKey)), token.Claims{Subject: "r_res1", Name: "张*丰", Colour: healthcode.Green, IssuedAt: time.Now()})
+	other, err := token.Sign(priv, token.KeyID(priv.Public().(ed25519.PublicKey)), token.Claims{Nonce: strings.Repeat("ab", token.NonceLen), Binding: strings.Repeat("cd", token.BindingLen), Name: "张*丰", Colour: healthcode.Green, IssuedAt: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	check("unknown key", other, "refused", "未知签发密钥")
-	check("garbage", "HCT1:not a token", "refused", "格式错误")
+	check("garbage", "HCT2:not a token", "refused", "格式错误")
+	check("version 1", "HCT1:not a token", "refused", "格式错误")
 	tb.screenshot(t, "verify-refused")
 }
 
@@ -403,7 +404,7 @@ func forge(t *testing.T, text string) string {
 		t.Fatal(err)
 	}
 	body := base45Decode(t, strings.TrimPrefix(text, token.Prefix))
-	at := 1 + 8 + 1 + len(tk.Claims.Subject) + 1 + len(tk.Claims.Name)
+	at := 1 + 8 + token.NonceLen + token.BindingLen + 1 + len(tk.Claims.Name)
 	if body[at] != 1 {
 		t.Fatalf("colour byte at %d is %d, want 1 (green)", at, body[at])
 	}

@@ -1,9 +1,22 @@
 // Reloads the resident's QR image well before its token expires, and when
-// the page comes back into view, so the code shown is never stale.
+// the page comes back into view, so the code shown is never stale; and
+// runs the live clock beside the code, so that a screenshot (its clock
+// stopped) is easy to tell from the live page.
 'use strict';
 (function () {
   const img = document.getElementById('qr');
   if (!img) return;
+  const clock = document.getElementById('live-clock');
+  if (clock) {
+    const lang = document.documentElement.lang || undefined;
+    const tick = () => {
+      const now = new Date();
+      clock.dateTime = now.toISOString();
+      clock.textContent = now.toLocaleDateString(lang) + ' ' + now.toLocaleTimeString(lang, { hour12: false });
+    };
+    tick();
+    setInterval(tick, 1000);
+  }
   const every = (parseInt(img.dataset.refresh, 10) || 240) * 1000;
   const base = img.getAttribute('src');
   let last = Date.now();

@@ -6,16 +6,16 @@
 // has been checked with WebCrypto Ed25519.
 'use strict';
 (function () {
-  const PREFIX = 'HCT1:';
-  const VERSION = 1;
+  const PREFIX = 'HCT2:';
+  const VERSION = 2;
   const KEY_ID_LEN = 8;
+  const NONCE_LEN = 16;
+  const BINDING_LEN = 16;
   const SIG_LEN = 64;
-  const MAX_SUBJECT = 48;
   const MAX_NAME = 32;
   const MAX_TIME = 2n ** 40n;
   const MAX_VALIDITY = 86400n;
-  const MAX_LOG_INDEX = 2n ** 62n;
-  const MAX_TEXT = Math.floor((1 + KEY_ID_LEN + 1 + MAX_SUBJECT + 1 + MAX_NAME + 1 + 3 * 10 + SIG_LEN) * 3 / 2);
+  const MAX_TEXT = Math.floor((1 + KEY_ID_LEN + NONCE_LEN + BINDING_LEN + 1 + MAX_NAME + 1 + 2 * 10 + SIG_LEN) * 3 / 2);
   const SKEW = 120; // seconds, token.DefaultSkew
   const TOKEN_CONTEXT = 'healthcode token v1\0';
   const TRUST_CONTEXT = 'healthcode trust list v1\0';
@@ -120,6 +120,7 @@
 
   // parseToken is token.Parse: structure only, no signature check.
   function parseToken(text) {
+    if (typeof text === 'string' && text.startsWith('HCT1:')) fail('malformed', "a version 1 token (HCT1:), no longer issued or accepted: it carried the resident's id");
     if (typeof text !== 'string' || !text.startsWith(PREFIX)) fail('malformed', 'missing prefix "' + PREFIX + '"');
     const encoded = text.slice(PREFIX.length);
     if (encoded.length > MAX_TEXT) fail('malformed', text.length + ' characters, longer than any token');
@@ -128,24 +129,23 @@
     const v = r.bytes(1, 'version')[0];
     if (v !== VERSION) fail('malformed', 'unsupported version ' + v + ' (want ' + VERSION + ')');
     const t = { version: v, keyId: hex(r.bytes(KEY_ID_LEN, 'key id')) };
-    t.subject = r.str(MAX_SUBJECT, 'subject');
-    if (t.subject === '') fail('malformed', 'subject: empty');
+    // The nonce and the binding are opaque here: only the issuer can
+    // check the binding, and neither is shown.
+    t.nonce = hex(r.bytes(NONCE_LEN, 'nonce'));
+    t.binding = hex(r.bytes(BINDING_LEN, 'binding'));
     t.name = r.str(MAX_NAME, 'name');
     const c = r.bytes(1, 'colour')[0];
     if (!COLOURS[c]) fail('malformed', 'colour: unknown code ' + c);
     t.colour = COLOURS[c];
     const iat = r.uvarint('issued at');
     const validity = r.uvarint('validity');
-    const logIndex = r.uvarint('log index');
     if (iat === 0n || iat > MAX_TIME) fail('malformed', 'issued at: ' + iat + ' out of range');
     if (validity === 0n || validity > MAX_VALIDITY) fail('malformed', 'validity: ' + validity + ' seconds out of range');
-    if (logIndex > MAX_LOG_INDEX) fail('malformed', 'log index: ' + logIndex + ' out of range');
     const sigStart = r.i;
     t.signature = r.bytes(SIG_LEN, 'signature');
     if (r.i !== body.length) fail('malformed', (body.length - r.i) + ' trailing bytes');
     t.issuedAt = Number(iat);
     t.expiresAt = Number(iat + validity);
-    t.logIndex = logIndex.toString();
     t.body = body;
     t.msg = concat(enc.encode(TOKEN_CONTEXT), body.subarray(0, sigStart));
     return t;
@@ -281,7 +281,7 @@
     if (t.issuedAt < k.notBefore || (k.notAfter && t.issuedAt > k.notAfter)) fail('key_window', 'issued ' + iso(t.issuedAt) + ', key ' + t.keyId + ' signs from ' + iso(k.notBefore) + ' to ' + (k.notAfter ? iso(k.notAfter) : '(no end)'));
     if (now < t.issuedAt - SKEW) fail('not_yet_valid', 'issued at ' + iso(t.issuedAt) + ', now ' + iso(now));
     if (now >= t.expiresAt + SKEW) fail('expired', 'expired at ' + iso(t.expiresAt) + ', now ' + iso(now));
-    return { subject: t.subject, name: t.name, colour: t.colour, issuedAt: t.issuedAt, expiresAt: t.expiresAt, logIndex: t.logIndex, keyId: t.keyId, issuer: ref.list.issuer };
+    return { name: t.name, colour: t.colour, issuedAt: t.issuedAt, expiresAt: t.expiresAt, keyId: t.keyId, issuer: ref.list.issuer };
   }
   const iso = (s) => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
 
@@ -464,7 +464,6 @@
         [m('expires'), fmt(c.expiresAt)],
         [m('issued'), fmt(c.issuedAt)],
         [m('issuer'), c.issuer + ' · ' + c.keyId],
-        [m('logindex'), c.logIndex],
       ], c.colour);
     } catch (e) {
       const reason = e instanceof VerifyError ? e.reason : 'malformed';

@@ -1,0 +1,27 @@
+package server
+
+import (
+	"net/http"
+)
+
+// handleEraseResident serves POST /v1/residents/{id}/erase: a data
+// operator's request to erase the resident's personal data (202), or a
+// second operator's approval, which erases it (200). store.EraseResident
+// decides; both steps are log entries.
+func (s *Server) handleEraseResident(w http.ResponseWriter, r *http.Request) {
+	reason, err := s.decodeReason(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res, err := s.db.EraseResident(r.Context(), r.PathValue("id"), reason)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if res.Status == "requested" {
+		status = http.StatusAccepted
+	}
+	writeJSON(w, status, res)
+}

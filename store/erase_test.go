@@ -1,0 +1,198 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/testdb"
+	"github.com/healthcode/healthcode/store"
+)
+
+var operator2 = healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_operator2", Role: healthcode.RoleOperator, Jurisdiction: "410000"}
+
+// TestEraseResident (issue 15 item 5): a data operator asks, a second one
+// approves, and afterwards no table of the database (on SQLite: no byte
+// of the database file or its write-ahead log) holds any of the
+// resident's personal values, the login is gone, log verify passes and
+// the statistics are unchanged.
+func TestEraseResident(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustAccWorld(t, dsn, store.Limits{}, 6)
+		ctx := context.Background()
+		if err := w.db.CreateOfficial(system, healthcode.Official{ID: operator2.ID, Name: "第二操作员", Role: operator2.Role, Jurisdiction: operator2.Jurisdiction}, "login-o_operator2", "correct horse battery"); err != nil {
+			t.Fatal(err)
+		}
+		const (
+			r        = "r_erase00001"
+			name     = "欧阳娜娜测试"
+			phone    = "13912345678"
+			login    = "login-erase-me-q4"
+			evidence = "flow report Q7-erase"
+			stmt     = "statement Z9: 我没有去过"
+			attName  = "ticket-K3-erase.jpg"
+			attData  = "attachment bytes M5-erase"
+		)
+		idHash := sha256.Sum256([]byte("410105199001011234"))
+		if err := w.db.CreateResidents(system, []healthcode.Resident{{ID: r, IDHash: idHash[:], Name: name, Phone: phone, Jurisdiction: "410105001001"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.db.CreateResidentAccount(system, r, login, "correct horse battery"); err != nil {
+			t.Fatal(err)
+		}
+		sess, err := w.db.Login(ctx, login, "correct horse battery")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustCase(t, w, "r_test000000")
+		day := w.now.Add(-24 * 60 * 60 * 1e9)
+		res, err := w.db.RecordFacts(as(tracer), []healthcode.Fact{w.contact("c-erase", r, "C-1", day, evidence)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := res.Facts[0].Key
+		if _, err := w.db.DecideFact(as(cmdCounty), key, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.FileAppeal(self(r), store.AppealRequest{Resident: r, FactKeys: []string{key}, Statement: stmt,
+			Attachments: []store.Attachment{{Name: attName, MediaType: "image/jpeg", Data: []byte(attData)}}}); err != nil {
+			t.Fatal(err)
+		}
+		values := [][]byte{[]byte(name), []byte(phone), []byte(login), []byte(evidence), []byte(stmt), []byte(attName), []byte(attData), idHash[:]}
+		before, err := w.db.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if found := personalValues(t, dsn, values); len(found) == 0 {
+			t.Fatal("before the erasure the search finds none of the resident's values: it does not look where they are")
+		}
+
+		// Two data operators, a reason; no one else.
+		_, err = w.db.EraseResident(as(cmdProvince1), r, "the resident asked")
+		mustCode(t, err, healthcode.EFORBIDDEN, "command officer erasing")
+		_, err = w.db.EraseResident(as(operator), r, "")
+		mustCode(t, err, healthcode.EINVALID, "no reason")
+		_, err = w.db.EraseResident(as(operator), "r_nobody", "the resident asked")
+		mustCode(t, err, healthcode.ENOTFOUND, "unknown resident")
+		got, err := w.db.EraseResident(as(operator), r, "the resident asked (PIPL art. 47)")
+		if err != nil || got.Status != "requested" {
+			t.Fatalf("request: %+v %v", got, err)
+		}
+		_, err = w.db.EraseResident(as(operator), r, "again")
+		mustCode(t, err, healthcode.ECONFLICT, "the same operator approving")
+		if found := personalValues(t, dsn, values); len(found) == 0 {
+			t.Fatal("a request alone erased the data")
+		}
+		got, err = w.db.EraseResident(as(operator2), r, "approved: the request is in order")
+		if err != nil || got.Status != "erased" || got.PersonalParts == 0 {
+			t.Fatalf("approve: %+v %v", got, err)
+		}
+
+		if found := personalValues(t, dsn, values); len(found) > 0 {
+			t.Errorf("after the erasure the database still holds %q", found)
+		}
+		if _, err := w.db.Login(ctx, login, "correct horse battery"); err == nil {
+			t.Error("the erased resident's login still works")
+		}
+		if _, err := w.db.Authenticate(ctx, sess.Token); err == nil {
+			t.Error("the erased resident's session still works")
+		}
+		mustVerified(t, w.db)
+		if p, err := w.db.CheckErasures(ctx); err != nil || len(p) > 0 {
+			t.Errorf("CheckErasures: %v %v", p, err)
+		}
+		after, err := w.db.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Errorf("statistics changed (-before +after):\n%s", diff)
+		}
+
+		// The insider puts a name back: CheckErasures finds it.
+		raw, _ := openRaw(t, dsn)
+		defer raw.Close()
+		if _, err := raw.Exec("UPDATE residents SET phone = '13912345678' WHERE id = '" + r + "'"); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := w.db.CheckErasures(ctx); err != nil || len(p) != 1 || !strings.Contains(p[0].What, "name, phone or ID hash") {
+			t.Errorf("CheckErasures after a phone was put back: %v %v", p, err)
+		}
+	})
+}
+
+// personalValues returns the values found anywhere in the database: on
+// SQLite every byte of the file and its write-ahead log; on PostgreSQL the
+// text of every row of every table.
+func personalValues(t *testing.T, dsn string, values [][]byte) []string {
+	t.Helper()
+	engine, target, err := store.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hay [][]byte
+	if engine == store.SQLite {
+		path := strings.TrimPrefix(strings.SplitN(target, "?", 2)[0], "file:")
+		for _, p := range []string{path, path + "-wal", path + "-journal"} {
+			b, err := os.ReadFile(p)
+			if err == nil {
+				hay = append(hay, b)
+			} else if !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+		}
+	} else {
+		raw, _ := openRaw(t, dsn)
+		defer raw.Close()
+		rows, err := raw.Query("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tables []string
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			tables = append(tables, n)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		for _, tbl := range tables {
+			rows, err := raw.Query(`SELECT t::text FROM "` + tbl + `" t`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					t.Fatal(err)
+				}
+				hay = append(hay, []byte(s))
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			rows.Close()
+		}
+	}
+	var found []string
+	for _, v := range values {
+		for _, h := range hay {
+			if bytes.Contains(h, v) || bytes.Contains(h, []byte(hex.EncodeToString(v))) {
+				found = append(found, string(v))
+				break
+			}
+		}
+	}
+	return found
+}

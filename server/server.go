@@ -58,6 +58,11 @@ type Config struct {
 	// its own (ListenAndServe opens it), so that it can stay off the public
 	// network; the main listener then answers 404 for /metrics.
 	MetricsAddr string
+
+	// TimeZone is the zone in which pages show times and read their
+	// forms' date-time fields (web.DefaultTimeZone, Asia/Shanghai, if
+	// nil); the store keeps UTC.
+	TimeZone *time.Location
 }
 
 // Server holds what handlers share.

@@ -47,6 +47,7 @@ func (s *Server) newPages() *web.Pages {
 		ClientAddr: s.clientAddr,
 		Tokens:     func() bool { return s.tokens.Load() != nil },
 		HTTPS:      s.cfg.HTTPS,
+		TimeZone:   s.cfg.TimeZone,
 	})
 	if err != nil {
 		panic("server: web pages: " + err.Error())

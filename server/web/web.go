@@ -71,6 +71,10 @@ type Options struct {
 	// HTTPS: the site is published at an https URL, so its session and
 	// CSRF cookies are Secure and __Host- prefixed (SessionCookieName).
 	HTTPS bool
+	// TimeZone is the one zone in which pages show every time and read
+	// their forms' date-time fields; nil means DefaultTimeZone. The store
+	// keeps UTC.
+	TimeZone *time.Location
 }
 
 // Pages holds the parsed templates and what handlers share.
@@ -100,6 +104,9 @@ func New(db *store.DB, opts Options) (*Pages, error) {
 	}
 	if opts.NoteActor == nil {
 		opts.NoteActor = func(*http.Request, healthcode.Actor) {}
+	}
+	if opts.TimeZone == nil {
+		opts.TimeZone = defaultZone()
 	}
 	if opts.Tokens == nil {
 		opts.Tokens = func() bool { return false }
@@ -159,16 +166,15 @@ func (p *Pages) funcs() template.FuncMap {
 			}
 			return "/static/" + name + "?v=" + h, nil
 		},
-		"explain":  func(pg *page, ex *store.Explanation) explainArgs { return explainArgs{Page: pg, Ex: ex} },
-		"inc":      func(i int64) int64 { return i + 1 },
-		"dec":      func(i int64) int64 { return i - 1 },
-		"utcshort": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
-		"utc": func(t time.Time) string {
-			if t.IsZero() {
-				return ""
-			}
-			return t.UTC().Format("2006-01-02 15:04:05 UTC")
-		},
+		"explain": func(pg *page, ex *store.Explanation) explainArgs { return explainArgs{Page: pg, Ex: ex} },
+		"inc":     func(i int64) int64 { return i + 1 },
+		"dec":     func(i int64) int64 { return i - 1 },
+		// local writes a time in the pages' one zone and format; the
+		// zone is named once per page (the footer). utc and utcshort
+		// are its old names, kept for templates written before.
+		"local":    p.localTime,
+		"utc":      p.localTime,
+		"utcshort": p.localTime,
 	}
 }
 
@@ -187,6 +193,8 @@ type page struct {
 	Actor    healthcode.Actor
 	CSRF     string
 	Demo     bool
+	Zone     string            // the time zone's name, for the page's one mention of it
+	Unread   int               // a resident's unread inbox items, for the badge
 	Messages map[string]string // strings for scripts, when Scripts asks
 	Data     any
 }
@@ -222,6 +230,7 @@ func (p *Pages) newPage(w http.ResponseWriter, r *http.Request, name string, dat
 		Actor: healthcode.ActorFrom(r.Context()),
 		CSRF:  p.csrfToken(w, r),
 		Demo:  p.opts.Demo,
+		Zone:  p.zoneName(),
 		Data:  data,
 	}
 }

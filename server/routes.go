@@ -31,6 +31,8 @@ func (s *Server) routeTable() []struct {
 		{"POST /v1/sessions", s.authenticate(s.handleLogin)},
 		{"DELETE /v1/sessions", s.authenticate(s.handleLogout)},
 		{"GET /v1/jurisdictions", s.authenticate(s.handleJurisdictions)},
+		{"GET /v1/residents", s.authenticate(s.handleSearchResidents)},
+		{"GET /v1/roster", s.authenticate(s.handleRoster)},
 		{"GET /v1/residents/{id}", s.authenticate(s.handleResident)},
 		{"GET /v1/residents/{id}/code", s.authenticate(s.handleCode)},
 		{"GET /v1/residents/{id}/history", s.authenticate(s.handleHistory)},

@@ -394,8 +394,10 @@ func (db *DB) ResidentAppeals(ctx context.Context, residentID string) ([]*Appeal
 	if err := healthcode.Authorize(actor, healthcode.OpReadAppeal, r.Jurisdiction, r.ID); err != nil {
 		return nil, nil, err
 	}
-	if err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, []string{r.ID}, "appeals", true) }); err != nil {
-		return nil, nil, err
+	if !readLogged(ctx, r.ID) {
+		if err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, []string{r.ID}, "appeals", true) }); err != nil {
+			return nil, nil, err
+		}
 	}
 	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT id FROM appeals WHERE resident = ? ORDER BY filed_at DESC, id"), residentID)
 	if err != nil {

@@ -80,6 +80,8 @@ func (s *Server) routeTable() []struct {
 		{"GET /lang/{lang}", http.HandlerFunc(s.pages.Lang)},
 		{"GET /residents/{id}", s.pages.Session(s.pages.Resident)},
 		{"GET /residents/find", http.HandlerFunc(s.pages.ResidentGoto)},
+		{"GET /people", s.pages.Session(s.pages.People)},
+		{"GET /inbox", s.pages.Session(s.pages.Inbox)},
 		{"POST /residents/{id}/appeals", s.pages.Session(s.pages.FileAppeal)},
 		{"GET /appeals/{id}", s.pages.Session(s.pages.Appeal)},
 		{"POST /appeals/{id}/consent", s.pages.Session(s.pages.ConsentAppeal)},

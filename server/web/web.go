@@ -166,9 +166,12 @@ func (p *Pages) funcs() template.FuncMap {
 			}
 			return "/static/" + name + "?v=" + h, nil
 		},
-		"explain": func(pg *page, ex *store.Explanation) explainArgs { return explainArgs{Page: pg, Ex: ex} },
-		"inc":     func(i int64) int64 { return i + 1 },
-		"dec":     func(i int64) int64 { return i - 1 },
+		"explain":    func(pg *page, ex *store.Explanation) explainArgs { return explainArgs{Page: pg, Ex: ex} },
+		"inc":        func(i int64) int64 { return i + 1 },
+		"peopleArgs": func(pg *page, ps []store.Person) peopleArgs { return peopleArgs{Page: pg, People: ps} },
+		"inc1":       func(i int) int { return i + 1 },
+		"dec1":       func(i int) int { return i - 1 },
+		"dec":        func(i int64) int64 { return i - 1 },
 		// local writes a time in the pages' one zone and format; the
 		// zone is named once per page (the footer). utc and utcshort
 		// are its old names, kept for templates written before.
@@ -183,6 +186,12 @@ func (p *Pages) funcs() template.FuncMap {
 type explainArgs struct {
 	Page *page
 	Ex   *store.Explanation
+}
+
+// peopleArgs lets the "people-list" template see the page and the list.
+type peopleArgs struct {
+	Page   *page
+	People []store.Person
 }
 
 // page is what every template gets. Data is the page's own content.

@@ -16,6 +16,20 @@ type Resident struct {
 	Phone        string
 	Jurisdiction string // home community (or any jurisdiction) code
 	CreatedAt    time.Time
+	// IDMasked is the national ID number as officials' lists show it
+	// (MaskNationalID): enough to tell two people of one name apart.
+	IDMasked string
+}
+
+// MaskNationalID hides all of a national ID number but its first four and
+// last four characters: 410105199001011234 → 4101**********1234. A number
+// of eight characters or fewer is hidden entirely.
+func MaskNationalID(id string) string {
+	id = strings.TrimSpace(id)
+	if len(id) <= 8 {
+		return strings.Repeat("*", len(id))
+	}
+	return id[:4] + strings.Repeat("*", len(id)-8) + id[len(id)-4:]
 }
 
 // Validate checks a resident's fields.
@@ -29,6 +43,8 @@ func (r *Resident) Validate() error {
 		return FieldErrorf("name", "must be 1 to 64 characters")
 	case len(r.Phone) > 32:
 		return FieldErrorf("phone", "is longer than 32 characters")
+	case len(r.IDMasked) > 32:
+		return FieldErrorf("id_masked", "is longer than 32 characters")
 	}
 	if _, err := LevelOf(r.Jurisdiction); err != nil {
 		return FieldErrorf("jurisdiction", "%s", ErrorMessage(err))

@@ -64,6 +64,10 @@ type Config struct {
 	// with a yellow or red code to call and where to turn (see
 	// web.Options).
 	Hotline, Office string
+	// TimeZone is the zone in which pages show times and read their
+	// forms' date-time fields (web.DefaultTimeZone, Asia/Shanghai, if
+	// nil); the store keeps UTC.
+	TimeZone *time.Location
 }
 
 // Server holds what handlers share.

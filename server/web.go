@@ -50,6 +50,7 @@ func (s *Server) newPages() *web.Pages {
 		Witnesses:  s.witnessing.Load,
 		Hotline:    s.cfg.Hotline,
 		Office:     s.cfg.Office,
+		TimeZone:   s.cfg.TimeZone,
 	})
 	if err != nil {
 		panic("server: web pages: " + err.Error())

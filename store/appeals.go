@@ -63,21 +63,24 @@ type AppealStep struct {
 
 // Appeal is an appeal with every step.
 type Appeal struct {
-	ID          string       `json:"id"`
-	Resident    string       `json:"resident"`
-	Status      string       `json:"status"`
-	FactKeys    []string     `json:"fact_keys"`
-	Statement   string       `json:"statement"`
-	FiledBy     Party        `json:"filed_by"`
-	Consent     string       `json:"consent"`
-	FiledAt     time.Time    `json:"filed_at"`
-	Deadline    *time.Time   `json:"deadline,omitempty"`
-	Assigned    string       `json:"assigned"` // the jurisdiction whose command decides
-	Escalations int          `json:"escalations"`
-	Reason      string       `json:"reason,omitempty"`
-	Attachments []Attachment `json:"attachments"`
-	Steps       []AppealStep `json:"steps"`
-	LogIndex    int64        `json:"log_index"`
+	ID       string `json:"id"`
+	Resident string `json:"resident"`
+	// ResidentName is the resident's name, for the pages' lists (an
+	// appeal is read by whoever may read the resident, and logged).
+	ResidentName string       `json:"resident_name,omitempty"`
+	Status       string       `json:"status"`
+	FactKeys     []string     `json:"fact_keys"`
+	Statement    string       `json:"statement"`
+	FiledBy      Party        `json:"filed_by"`
+	Consent      string       `json:"consent"`
+	FiledAt      time.Time    `json:"filed_at"`
+	Deadline     *time.Time   `json:"deadline,omitempty"`
+	Assigned     string       `json:"assigned"` // the jurisdiction whose command decides
+	Escalations  int          `json:"escalations"`
+	Reason       string       `json:"reason,omitempty"`
+	Attachments  []Attachment `json:"attachments"`
+	Steps        []AppealStep `json:"steps"`
+	LogIndex     int64        `json:"log_index"`
 }
 
 // countyOf is the county (district) above or at a jurisdiction, where the
@@ -394,8 +397,10 @@ func (db *DB) ResidentAppeals(ctx context.Context, residentID string) ([]*Appeal
 	if err := healthcode.Authorize(actor, healthcode.OpReadAppeal, r.Jurisdiction, r.ID); err != nil {
 		return nil, nil, err
 	}
-	if err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, []string{r.ID}, "appeals", true) }); err != nil {
-		return nil, nil, err
+	if !readLogged(ctx, r.ID) {
+		if err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, []string{r.ID}, "appeals", true) }); err != nil {
+			return nil, nil, err
+		}
 	}
 	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT id FROM appeals WHERE resident = ? ORDER BY filed_at DESC, id"), residentID)
 	if err != nil {
@@ -530,6 +535,9 @@ func (db *DB) appeal(ctx context.Context, q queryer, id string) (*Appeal, error)
 		a.Deadline = &deadline
 	}
 	a.FiledBy = Party{Kind: filedKind, ID: filedBy}
+	if err := q.QueryRowContext(ctx, db.dialect.rebind("SELECT name FROM residents WHERE id = ?"), a.Resident).Scan(&a.ResidentName); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read appeal %s: resident: %w", id, err)
+	}
 	a.Attachments = []Attachment{}
 	rows, err := q.QueryContext(ctx, db.dialect.rebind("SELECT name, media_type, sha256, size FROM appeal_attachments WHERE appeal = ? ORDER BY n"), id)
 	if err := scanRows(rows, err, func(rows *sql.Rows) error {

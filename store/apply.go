@@ -200,6 +200,9 @@ type (
 		Name   string `json:"name"`
 		Phone  string `json:"phone"`
 		IDHash []byte `json:"id_hash"`
+		// IDMasked is the national ID number masked for officials'
+		// lists (healthcode.MaskNationalID); empty in older entries.
+		IDMasked string `json:"id_masked,omitempty"`
 	}
 	evOfficial struct {
 		ID           string `json:"id"`
@@ -551,7 +554,7 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		if !has || len(idHash) == 0 {
 			idHash = []byte("erased:" + v.ID) // unique placeholder; the column is operational
 		}
-		if err := p.insert("residents", colsResidents, "", v.ID, idHash, pv.Name, pv.Phone, v.Jurisdiction, at, e.Index); err != nil {
+		if err := p.insert("residents", colsResidents, "", v.ID, idHash, pv.Name, pv.Phone, v.Jurisdiction, at, e.Index, pv.IDMasked); err != nil {
 			return err
 		}
 		return p.touch("residents", &has, v.ID)
@@ -898,7 +901,7 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 // The columns of the rows the apply functions insert.
 var (
 	colsJurisdictions = []string{"code", "name", "level", "parent", "log_index"}
-	colsResidents     = []string{"id", "id_hash", "name", "phone", "jurisdiction", "created_at", "log_index"}
+	colsResidents     = []string{"id", "id_hash", "name", "phone", "jurisdiction", "created_at", "log_index", "id_masked"}
 	colsOfficials     = []string{"id", "name", "role", "jurisdiction", "disabled", "created_at", "log_index"}
 	colsSources       = []string{"id", "name", "kinds", "jurisdiction", "key_hash", "disabled", "created_at", "log_index"}
 	colsFacts         = []string{"uid", "origin", "id", "kind", "subject", "observed_at", "recorded_at", "source", "recorded_by", "approved_by", "evidence",

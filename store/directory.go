@@ -79,7 +79,7 @@ func (db *DB) CreateResidents(ctx context.Context, rs []healthcode.Resident) err
 			for _, r := range part {
 				if _, err := p.record(tlog.KindResidentRegistered, actor, r.ID,
 					&evResident{ID: r.ID, Jurisdiction: r.Jurisdiction},
-					&evResidentPersonal{Name: r.Name, Phone: r.Phone, IDHash: r.IDHash}, true); err != nil {
+					&evResidentPersonal{Name: r.Name, Phone: r.Phone, IDHash: r.IDHash, IDMasked: r.IDMasked}, true); err != nil {
 					return err
 				}
 			}
@@ -116,8 +116,8 @@ func (db *DB) Resident(ctx context.Context, id string) (*healthcode.Resident, er
 func (db *DB) resident(ctx context.Context, id string) (*healthcode.Resident, error) {
 	var r healthcode.Resident
 	var created string
-	err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT id, id_hash, name, phone, jurisdiction, created_at FROM residents WHERE id = ?"), id).
-		Scan(&r.ID, &r.IDHash, &r.Name, &r.Phone, &r.Jurisdiction, &created)
+	err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT id, id_hash, name, phone, jurisdiction, created_at, id_masked FROM residents WHERE id = ?"), id).
+		Scan(&r.ID, &r.IDHash, &r.Name, &r.Phone, &r.Jurisdiction, &created, &r.IDMasked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, healthcode.Errorf(healthcode.ENOTFOUND, "no resident %q", id)
 	}

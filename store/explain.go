@@ -196,7 +196,7 @@ func (db *DB) readResident(ctx context.Context, id, what string) (*healthcode.Re
 	if err := healthcode.Authorize(actor, healthcode.OpReadResident, r.Jurisdiction, r.ID); err != nil {
 		return nil, err
 	}
-	if actor.Kind == healthcode.ActorOfficial {
+	if actor.Kind == healthcode.ActorOfficial && !readLogged(ctx, r.ID) {
 		err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, []string{id}, what, true) })
 		if err != nil {
 			return nil, fmt.Errorf("record access: %w", err)

@@ -67,7 +67,7 @@ var projection = []projTable{
 	{name: "residents", key: []string{"id"}, cols: []projCol{
 		opcol("id_hash", "the login lookup key; kept in the registration's personal part, checked against its commitment"),
 		perscol("name"), perscol("phone"), pcol("jurisdiction"), pcol("created_at"), pcol("log_index"),
-		pcol("erase_requested_by"), pcol("erase_requested_log")}},
+		pcol("erase_requested_by"), pcol("erase_requested_log"), perscol("id_masked")}},
 	{name: "officials", key: []string{"id"}, cols: []projCol{perscol("name"), pcol("role"), pcol("jurisdiction"), pcol("disabled"), pcol("created_at"), pcol("log_index"),
 		pcol("disable_requested_by"), pcol("disable_requested_log")}},
 	{name: "sources", key: []string{"id"}, cols: []projCol{pcol("name"), pcol("kinds"), pcol("jurisdiction"),
@@ -136,5 +136,6 @@ var operationalTables = map[string]string{
 	"code_schedule":     "a cache: when each code can next change by time alone, recomputed by any evaluation",
 	"code_heads":        "the log's index of each resident's latest code.changed entry, written with the entry; the auditor checks it against its projection of the log",
 	"audit_state":       "the background auditor's cursors",
+	"inbox_reads":       "how far each resident has read their inbox (a read mark); the inbox's items derive from the projection",
 	"trust_state":       "signed artefacts (our trust list and recognition statement), re-signed from token_keys and trust_imports; their versions are logged",
 }

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // the pages' time zone (serve --time-zone) on systems without a zone database
 
 	"github.com/healthcode/healthcode"
 )

@@ -15,6 +15,7 @@ import (
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/server"
+	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/store"
 	"github.com/healthcode/healthcode/tlog"
 )
@@ -44,6 +45,8 @@ func runServe(ctx context.Context, e *env) (err error) {
 	witnesses := fs.String("witnesses", e.envOr("HEALTHCODE_WITNESSES", ""), "witness policy file: lines 'witness NAME VKEY URL' and 'quorum K|all'; the server asks them to cosign each checkpoint (env HEALTHCODE_WITNESSES)")
 	refresh := fs.Duration("witness-refresh", server.DefaultWitnessRefresh, "renew the witnesses' cosignatures of an unchanged checkpoint this often, to show the log is live")
 	alertAfter := fs.Duration("witness-alert-after", server.DefaultWitnessAlertAfter, "raise a 'witness' alert when the witness policy has not been met for this long")
+	zone := fs.String("time-zone", e.envOr("HEALTHCODE_TIME_ZONE", web.DefaultTimeZone),
+		"IANA time zone in which pages show times and read their forms' date-time fields, e.g. Asia/Urumqi; the store keeps UTC (env HEALTHCODE_TIME_ZONE)")
 	limits := limitFlags(e, fs)
 	retention := retentionFlags(e, fs)
 	if err := parseNoArgs(e, fs, e.args); err != nil {
@@ -61,6 +64,10 @@ func runServe(ctx context.Context, e *env) (err error) {
 			}
 		}
 		policy = p
+	}
+	loc, err := time.LoadLocation(*zone)
+	if err != nil {
+		return usagef("--time-zone: want an IANA zone such as Asia/Shanghai, not %q", *zone)
 	}
 	lim, err := limits()
 	if err != nil {
@@ -122,7 +129,7 @@ func runServe(ctx context.Context, e *env) (err error) {
 	logger.Info("transparency log", "origin", st.LogOrigin(), "verifier_key", st.LogVerifierKey())
 	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag, DemoLogins: logins, KeySecret: secret, Issuer: *issuer,
 		TrustedProxies: trusted, HTTPS: strings.HasPrefix(strings.ToLower(*publicURL), "https://"), MetricsAddr: *metricsAddr,
-		Hotline: *hotline, Office: *office})
+		Hotline: *hotline, Office: *office, TimeZone: loc})
 	if secret == nil {
 		logger.Warn("token issuing disabled: no key secret (set " + envKeySecret + ")")
 	} else {

@@ -54,6 +54,7 @@ func (p *Province) Resident(i int, idHash func(nationalID string) []byte) (healt
 		Phone:        p.phone(uint64(i)),
 		Jurisdiction: c.communities[j%len(c.communities)],
 		CreatedAt:    baseTime.Add(24*time.Hour + time.Duration(src.Uint64()%(90*24*3600))*time.Second),
+		IDMasked:     healthcode.MaskNationalID(nid),
 	}
 	if idHash != nil {
 		r.IDHash = idHash(nid)

@@ -154,11 +154,69 @@ func (p *Pages) DecideAppeal(w http.ResponseWriter, r *http.Request) {
 		p.error(w, r, healthcode.FieldErrorf("decision", "must be grant or deny"))
 		return
 	}
-	if _, err := p.db.DecideAppeal(r.Context(), id, grant, strings.TrimSpace(r.PostFormValue("reason"))); err != nil {
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if !grant && reason == "" {
+		p.error(w, r, healthcode.FieldErrorf("reason", "a denial needs a written reason"))
+		return
+	}
+	a, err := p.db.Appeal(r.Context(), id)
+	if err != nil {
 		p.error(w, r, err)
 		return
 	}
-	redirectBack(w, r, "/appeals/"+url.PathEscape(id))
+	lang := langOf(r)
+	name := a.ResidentName
+	if !confirmed(r) {
+		d := confirmData{Back: "/appeals/" + url.PathEscape(id)}
+		if grant {
+			d.Summary = []string{msg(lang, "confirm.appeal.grant", name, len(a.FactKeys))}
+			d.Button = msg(lang, "confirm.appeal.grant.button")
+		} else {
+			d.Summary = []string{msg(lang, "confirm.appeal.deny", name, reason)}
+			d.Button = msg(lang, "confirm.appeal.deny.button")
+		}
+		p.askConfirm(w, r, d)
+		return
+	}
+	// The resident's code before and after, read as one logged visit.
+	fctx, _, err := p.db.ReadResidentFile(r.Context(), a.Resident)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	before, err := p.db.Code(fctx, a.Resident)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	if _, err := p.db.DecideAppeal(r.Context(), id, grant, reason); err != nil {
+		p.error(w, r, err)
+		return
+	}
+	after, err := p.db.Code(fctx, a.Resident)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	d := doneData{Title: msg(lang, "done.appeal.denied"), Links: []doneLink{
+		{Href: "/appeals/" + url.PathEscape(id), Label: msg(lang, "done.appeal.open")},
+		{Href: "/command", Label: msg(lang, "done.desk")},
+	}}
+	if grant {
+		d.Title = msg(lang, "done.appeal.granted")
+	}
+	d.Lines = []string{codeChange(lang, name, before.Colour, after.Colour)}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "done", d))
+}
+
+// msg is a catalogue message for a handler's own text (the key is known
+// to be there: TestCatalogue and the page tests render each).
+func msg(lang, key string, args ...any) string {
+	s, err := translate(lang, key, args...)
+	if err != nil {
+		return key
+	}
+	return s
 }
 
 // AppealAttachment sends an appeal's attachment as a download (never

@@ -72,7 +72,7 @@ func TestBrowserDesk(t *testing.T) {
 
 	t.Run("command officer approves a pending fact", func(t *testing.T) {
 		tb := newTab(t, browser)
-		tb.logIn(t, f, "login-o_cmd2", "#resident-id")
+		tb.logIn(t, f, "login-o_cmd2", "#glance-h")
 		tb.do(t, chromedp.Navigate(f.ts.URL+"/command"), chromedp.WaitVisible(chromedp.CSS(`li[data-key="`+key+`"]`)))
 		tb.screenshot(t, "command")
 		// The pending fact in words, not JSON (issue 17 item 4).
@@ -81,15 +81,21 @@ func TestBrowserDesk(t *testing.T) {
 			t.Errorf("pending fact in words: %q", got)
 		}
 		tb.do(t, chromedp.Click(chromedp.CSS(`li[data-key="`+key+`"] button.approve`)),
-			chromedp.WaitNotPresent(chromedp.CSS(`li[data-key="`+key+`"]`)))
+			chromedp.WaitVisible(chromedp.CSS("#confirm-yes")), chromedp.Click(chromedp.CSS("#confirm-yes")), chromedp.WaitVisible(chromedp.CSS("#done")))
+		if got := tb.text(t, ".done-line"); got != "居民 张三丰 的健康码已由绿码转为红码。" {
+			t.Errorf("after approval: %q", got)
+		}
 		code("红码")
 	})
 
 	t.Run("community worker appeals, command officer grants", func(t *testing.T) {
 		w := newTab(t, browser)
-		w.logIn(t, f, "login-o_w", "#resident-id")
-		w.do(t, chromedp.SetValue(chromedp.CSS("#resident-id"), "r_res1"),
-			chromedp.Click(chromedp.CSS(`form[action="/residents/find"] button`)),
+		// A first-time worker lands on their roster and finds the
+		// resident by name, with no id from anywhere.
+		w.logIn(t, f, "login-o_w", "#people-q")
+		w.do(t, chromedp.SetValue(chromedp.CSS("#people-q"), "张三丰"),
+			chromedp.Click(chromedp.CSS(`form[action="/people"] button`)),
+			chromedp.WaitVisible(chromedp.CSS("tr.person a")), chromedp.Click(chromedp.CSS("tr.person a")),
 			chromedp.WaitVisible(chromedp.CSS("#appeal-form")),
 			chromedp.Click(chromedp.CSS(`input[name=fact][value="`+key+`"]`)),
 			chromedp.SetValue(chromedp.CSS("#statement"), "居民当日在外地出差，病例信息登记错误。"),
@@ -101,11 +107,16 @@ func TestBrowserDesk(t *testing.T) {
 		}
 
 		c := newTab(t, browser)
-		c.logIn(t, f, "login-o_cmd3", "#resident-id")
+		c.logIn(t, f, "login-o_cmd3", "#glance-h")
 		c.do(t, chromedp.Navigate(f.ts.URL+"/command"), chromedp.WaitVisible(chromedp.CSS(".appeal-queue a")),
 			chromedp.Click(chromedp.CSS(".appeal-queue a")), chromedp.WaitVisible(chromedp.CSS("button.grant")))
 		c.screenshot(t, "appeal")
-		c.do(t, chromedp.Click(chromedp.CSS("button.grant")), chromedp.WaitNotPresent(chromedp.CSS("button.grant")))
+		c.do(t, chromedp.Click(chromedp.CSS("button.grant")), chromedp.WaitVisible(chromedp.CSS("#confirm-yes")),
+			chromedp.Click(chromedp.CSS("#confirm-yes")), chromedp.WaitVisible(chromedp.CSS("#done")))
+		if got := c.text(t, ".done-line"); got != "居民 张三丰 的健康码已由红码转为绿码。" {
+			t.Errorf("after granting: %q", got)
+		}
+		c.do(t, chromedp.Click(chromedp.CSS(`#done a[href^="/appeals/"]`)), chromedp.WaitVisible(chromedp.CSS("#appeal-status")))
 		if got := c.text(t, "#appeal-status"); got != "申诉成立" {
 			t.Errorf("appeal status after granting %q", got)
 		}
@@ -136,7 +147,7 @@ func TestBrowserDesk(t *testing.T) {
 
 	t.Run("ruleset draft shows errors at their lines", func(t *testing.T) {
 		tb := newTab(t, browser)
-		tb.logIn(t, f, "login-o_cmd3", "#resident-id")
+		tb.logIn(t, f, "login-o_cmd3", "#glance-h")
 		tb.do(t, chromedp.Navigate(f.ts.URL+"/rulesets/new"), chromedp.WaitVisible(chromedp.CSS("#rs-source")))
 		eval[bool](t, tb, `(() => { const s = document.getElementById('rs-source'); s.value = s.value.replace(/colour: red/, 'colour: crimson'); return true })()`)
 		tb.do(t, chromedp.Click(chromedp.CSS("#rs-check")), chromedp.WaitVisible(chromedp.CSS("#check-result")))
@@ -147,8 +158,7 @@ func TestBrowserDesk(t *testing.T) {
 		tb.do(t, chromedp.Navigate(f.ts.URL+"/record"), chromedp.WaitVisible(chromedp.CSS("#form-case_status")))
 		tb.screenshot(t, "record")
 		a := newTab(t, browser)
-		a.logIn(t, f, "login-o_aud", "#resident-id")
-		a.do(t, chromedp.Navigate(f.ts.URL+"/alerts"), chromedp.WaitVisible(chromedp.CSS("#alert-kind")))
+		a.logIn(t, f, "login-o_aud", "#alert-kind") // an auditor's home is the alerts
 	})
 }
 

@@ -196,7 +196,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("code text %q, want 红码", got)
 		}
 		why := tb.text(t, "#why-h + dl")
-		for _, want := range []string{"case_status", "录入：孙八", "批准：周九", "规则集"} {
+		for _, want := range []string{"病例状态", "录入：孙八", "批准：周九", "规则集"} {
 			if !strings.Contains(why, want) {
 				t.Errorf("why-panel lacks %q:\n%s", want, why)
 			}

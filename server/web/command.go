@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"sort"
@@ -92,7 +93,7 @@ func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
 			p.error(w, r, err)
 			return
 		}
-		d.Names[id] = o.Name + "（" + id + "）"
+		d.Names[id] = o.Name
 	}
 	st, err := p.stats(ctx)
 	if err != nil {
@@ -145,14 +146,60 @@ func (p *Pages) DecideFact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	approve, reason, err := decision(r)
-	if err == nil {
-		_, err = p.db.DecideFact(r.Context(), r.PathValue("key"), approve, reason)
-	}
 	if err != nil {
 		p.error(w, r, err)
 		return
 	}
-	redirectBack(w, r, "/command")
+	key, lang := r.PathValue("key"), langOf(r)
+	f, err := p.db.Fact(r.Context(), key)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	by := f.RecordedBy
+	if o, err := p.db.Official(r.Context(), f.RecordedBy); err == nil {
+		by = o.Name
+	}
+	kind := msg(lang, "kind."+f.Kind)
+	if !confirmed(r) {
+		d := confirmData{Back: "/command", Summary: []string{msg(lang, "confirm.fact.approve", by, kind)}, Button: msg(lang, "confirm.fact.approve.button")}
+		if !approve {
+			d.Summary, d.Button = []string{msg(lang, "confirm.fact.refuse", by, kind, reason)}, msg(lang, "confirm.fact.refuse.button")
+		}
+		p.askConfirm(w, r, d)
+		return
+	}
+	// A fact about a resident: their code before and after, read as one
+	// logged visit.
+	var fctx context.Context
+	var res *healthcode.Resident
+	var before *healthcode.CodeState
+	if f.Kind != "risk_area" {
+		if fctx, res, err = p.db.ReadResidentFile(r.Context(), f.Subject); err == nil {
+			before, err = p.db.Code(fctx, f.Subject)
+		}
+		if err != nil {
+			p.error(w, r, err)
+			return
+		}
+	}
+	if _, err := p.db.DecideFact(r.Context(), key, approve, reason); err != nil {
+		p.error(w, r, err)
+		return
+	}
+	d := doneData{Title: msg(lang, "done.fact.refused"), Links: []doneLink{{Href: "/command", Label: msg(lang, "done.desk")}}}
+	if approve {
+		d.Title = msg(lang, "done.fact.approved")
+	}
+	if before != nil {
+		after, err := p.db.Code(fctx, f.Subject)
+		if err != nil {
+			p.error(w, r, err)
+			return
+		}
+		d.Lines = []string{codeChange(lang, res.Name, before.Colour, after.Colour)}
+	}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "done", d))
 }
 
 // DecideRuleset approves (publishes) or refuses a ruleset draft.

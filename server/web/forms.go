@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/healthcode/healthcode"
 )
@@ -46,20 +45,6 @@ func redirectBack(w http.ResponseWriter, r *http.Request, fallback string) {
 		next = fallback
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
-// beijing is the time zone of the forms' date-time fields (the province's
-// local time, UTC+8); the store keeps UTC.
-var beijing = time.FixedZone("UTC+8", 8*3600)
-
-// formTime parses a datetime-local field as Beijing time.
-func formTime(field, v string) (time.Time, error) {
-	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-02 15:04"} {
-		if t, err := time.ParseInLocation(layout, strings.TrimSpace(v), beijing); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, healthcode.FieldErrorf(field, "is not a date and time (YYYY-MM-DDTHH:MM)")
 }
 
 // newID returns a random id for a hand-entered fact: the recorder's own id

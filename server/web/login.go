@@ -61,10 +61,21 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// homeOf is where an actor lands after logging in.
+// homeOf is where an actor lands after logging in: their role's own page
+// (the start page says what the others can do).
 func homeOf(a healthcode.Actor) string {
 	if a.Kind == healthcode.ActorResident {
 		return "/residents/" + a.ID
+	}
+	switch a.Role {
+	case healthcode.RoleWorker:
+		return "/people"
+	case healthcode.RoleTracer:
+		return "/record"
+	case healthcode.RoleCommand:
+		return "/command"
+	case healthcode.RoleAuditor:
+		return "/alerts"
 	}
 	return "/"
 }

@@ -36,3 +36,17 @@ func (pg *page) Cell(m map[string]store.Count, key string) string {
 	}
 	return pg.N(c)
 }
+
+// PartyRole names who a party is in words: an official's role, or a data
+// source (never their id, which means nothing to a resident).
+func (pg *page) PartyRole(p store.Party) string {
+	if p.Kind == healthcode.ActorSource {
+		return pg.Or("party.source", p.Kind)
+	}
+	return pg.Or("role."+p.Role, p.Role)
+}
+
+// ReadsResidents reports whether the logged-in person's role finds and
+// reads residents (community workers, flow tracers, command officers): the
+// pages offer a search to them only.
+func (pg *page) ReadsResidents() bool { return readsResidents(pg.Actor) }

@@ -75,10 +75,11 @@ func TestDeskPages(t *testing.T) {
 			t.Errorf("payload %s", got)
 		}
 		get(cmd2, "/command", 200, `data-key="`+key+`"`)
-		get(cmd2, "/command", 200, "录入人 孙八（o_cmd1）")
+		get(cmd2, "/command", 200, "录入人 孙八")
 		get(cmd1, "/command", 200, "没有等待您批准的事实") // not their own
 		post(cmd2, "/facts/"+key+"/decide", url.Values{"decision": {"refuse"}}, 400, "reason")
-		post(cmd2, "/facts/"+key+"/decide", url.Values{"decision": {"approve"}}, 303, "")
+		post(cmd2, "/facts/"+key+"/decide", url.Values{"decision": {"approve"}}, 200, "请确认")
+		post(cmd2, "/facts/"+key+"/decide", url.Values{"decision": {"approve"}, "confirm": {"yes"}}, 200, "居民 张三丰 的健康码已由绿码转为红码")
 		get(res, "/residents/r_res1", 200, "红码")
 
 		// The worker appeals for 张三丰 with a consent reference.
@@ -91,11 +92,12 @@ func TestDeskPages(t *testing.T) {
 		get(res, "/residents/r_res1", 200, `href="`+loc+`"`)
 		post(cmd2, loc+"/decide", url.Values{"decision": {"deny"}}, 400, "reason")
 		get(cmd2, loc, 200, `id="involved"`)
-		post(cmd2, loc+"/decide", url.Values{"decision": {"grant"}}, 403, "") // 周九 approved the fact
-		post(cmd1, loc+"/decide", url.Values{"decision": {"grant"}}, 403, "") // 孙八 recorded it
+		post(cmd2, loc+"/decide", url.Values{"decision": {"grant"}, "confirm": {"yes"}}, 403, "") // 周九 approved the fact
+		post(cmd1, loc+"/decide", url.Values{"decision": {"grant"}, "confirm": {"yes"}}, 403, "") // 孙八 recorded it
 		get(cmd3, "/command", 200, `href="`+loc+`"`)
 		get(cmd3, loc, 200, `class="grant"`)
-		post(cmd3, loc+"/decide", url.Values{"decision": {"deny"}, "reason": {"核查属实，维持原状"}}, 303, "")
+		post(cmd3, loc+"/decide", url.Values{"decision": {"deny"}, "reason": {"核查属实，维持原状"}}, 200, "请确认")
+		post(cmd3, loc+"/decide", url.Values{"decision": {"deny"}, "reason": {"核查属实，维持原状"}, "confirm": {"yes"}}, 200, "居民 张三丰 的健康码仍为红码")
 		get(res, loc, 200, "核查属实，维持原状")
 		post(worker, "/residents/r_res1/appeals", url.Values{"statement": {"我的理由"}, "consent_ref": {"同意书 8"}}, 400, "fact_keys")
 		post(worker, "/residents/r_res1/appeals", url.Values{"statement": {"我的理由"}, "consent_ref": {"同意书 8"}}, 400, `value="同意书 8"`)

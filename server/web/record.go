@@ -97,25 +97,25 @@ func (p *Pages) factFromForm(r *http.Request) (healthcode.Fact, error) {
 	var payload map[string]any
 	switch f.Kind {
 	case "case_status":
-		at, err := formTime("observed_at", v("observed_at"))
+		at, err := p.formTime("observed_at", v("observed_at"))
 		if err != nil {
 			return f, err
 		}
 		f.ObservedAt = at
 		payload = map[string]any{"status": v("status"), "case_id": v("case_id")}
 	case "contact":
-		at, err := formTime("exposed_at", v("exposed_at"))
+		at, err := p.formTime("exposed_at", v("exposed_at"))
 		if err != nil {
 			return f, err
 		}
 		f.ObservedAt = at
 		payload = map[string]any{"level": v("level"), "case_id": v("case_id"), "exposed_at": at}
 	case "risk_area":
-		from, err := formTime("from", v("from"))
+		from, err := p.formTime("from", v("from"))
 		if err != nil {
 			return f, err
 		}
-		until, err := formTime("until", v("until"))
+		until, err := p.formTime("until", v("until"))
 		if err != nil {
 			return f, err
 		}

@@ -56,12 +56,26 @@ func (p *Pages) Resident(w http.ResponseWriter, r *http.Request) {
 		p.error(w, r, healthcode.Errorf(healthcode.EUNAUTH, "log in first"))
 		return
 	}
+	if healthcode.ActorFrom(r.Context()).Kind == healthcode.ActorOfficial {
+		// An official's visit is one logged read of the file, however
+		// many parts of it the page shows.
+		ctx, _, err := p.db.ReadResidentFile(r.Context(), r.PathValue("id"))
+		if err != nil {
+			p.error(w, r, err)
+			return
+		}
+		r = r.WithContext(ctx)
+	}
 	d, err := p.residentPage(r, r.PathValue("id"))
 	if err != nil {
 		p.error(w, r, err)
 		return
 	}
-	p.render(w, r, http.StatusOK, p.newPage(w, r, "resident", d))
+	pg := p.newPage(w, r, "resident", d)
+	if d.Own {
+		pg.Unread = p.unread(r)
+	}
+	p.render(w, r, http.StatusOK, pg)
 }
 
 // residentPage reads what a resident's page shows.
@@ -88,7 +102,7 @@ func (p *Pages) residentPage(r *http.Request, id string) (*residentData, error) 
 	if err := p.residentAppeals(r, d); err != nil {
 		return nil, err
 	}
-	if p.opts.Tokens() {
+	if p.opts.Tokens() && d.Own {
 		d.QR = "/v1/residents/" + res.ID + "/token?format=png&lang=" + langOf(r)
 	}
 	return d, nil

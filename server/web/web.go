@@ -81,6 +81,10 @@ type Options struct {
 	// responsible for codes, named there ("" names the epidemic-prevention
 	// command of the resident's county, in the page's language).
 	Hotline, Office string
+	// TimeZone is the one zone in which pages show every time and read
+	// their forms' date-time fields; nil means DefaultTimeZone. The store
+	// keeps UTC.
+	TimeZone *time.Location
 }
 
 // DefaultHotline is the government service hotline, 12345.
@@ -119,6 +123,9 @@ func New(db *store.DB, opts Options) (*Pages, error) {
 	}
 	if opts.Hotline == "" {
 		opts.Hotline = DefaultHotline
+	}
+	if opts.TimeZone == nil {
+		opts.TimeZone = defaultZone()
 	}
 	if opts.Tokens == nil {
 		opts.Tokens = func() bool { return false }
@@ -180,16 +187,18 @@ func (p *Pages) funcs() template.FuncMap {
 			}
 			return "/static/" + name + "?v=" + h, nil
 		},
-		"explain":  func(pg *page, ex *store.Explanation) explainArgs { return explainArgs{Page: pg, Ex: ex} },
-		"inc":      func(i int64) int64 { return i + 1 },
-		"dec":      func(i int64) int64 { return i - 1 },
-		"utcshort": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
-		"utc": func(t time.Time) string {
-			if t.IsZero() {
-				return ""
-			}
-			return t.UTC().Format("2006-01-02 15:04:05 UTC")
-		},
+		"explain":    func(pg *page, ex *store.Explanation) explainArgs { return explainArgs{Page: pg, Ex: ex} },
+		"inc":        func(i int64) int64 { return i + 1 },
+		"peopleArgs": func(pg *page, ps []store.Person) peopleArgs { return peopleArgs{Page: pg, People: ps} },
+		"inc1":       func(i int) int { return i + 1 },
+		"dec1":       func(i int) int { return i - 1 },
+		"dec":        func(i int64) int64 { return i - 1 },
+		// local writes a time in the pages' one zone and format; the
+		// zone is named once per page (the footer). utc and utcshort
+		// are its old names, kept for templates written before.
+		"local":    p.localTime,
+		"utc":      p.localTime,
+		"utcshort": p.localTime,
 	}
 }
 
@@ -200,6 +209,12 @@ type explainArgs struct {
 	Ex   *store.Explanation
 }
 
+// peopleArgs lets the "people-list" template see the page and the list.
+type peopleArgs struct {
+	Page   *page
+	People []store.Person
+}
+
 // page is what every template gets. Data is the page's own content.
 type page struct {
 	Lang     string
@@ -208,6 +223,8 @@ type page struct {
 	Actor    healthcode.Actor
 	CSRF     string
 	Demo     bool
+	Zone     string            // the time zone's name, for the page's one mention of it
+	Unread   int               // a resident's unread inbox items, for the badge
 	Messages map[string]string // strings for scripts, when Scripts asks
 	Data     any
 }
@@ -243,6 +260,7 @@ func (p *Pages) newPage(w http.ResponseWriter, r *http.Request, name string, dat
 		Actor: healthcode.ActorFrom(r.Context()),
 		CSRF:  p.csrfToken(w, r),
 		Demo:  p.opts.Demo,
+		Zone:  p.zoneName(),
 		Data:  data,
 	}
 }

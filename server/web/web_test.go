@@ -53,6 +53,15 @@ func samples() map[string][]any {
 		"entry":       {entryData{Checkpoint: cp, Entry: entry, Payload: "{}", Prev: "p", Personal: "c", Proof: []string{"h"}, Script: proofScript{Kind: "inclusion", Proof: []string{"h"}}}, entryData{Checkpoint: cp, Entry: &tlog.Entry{Index: 0, Time: at}}},
 		"consistency": {consistencyData{Checkpoint: cp, Old: 1, New: 3}, consistencyData{Checkpoint: cp, Old: 1, New: 3, Asked: true, Proof: []string{"h"}, Script: proofScript{Kind: "consistency", Old: 1, New: 3, Proof: []string{}}}, consistencyData{Checkpoint: cp, Asked: true}},
 		"verify":      {nil},
+		"people": {peopleData{}, peopleData{Query: "王", Found: &store.PeoplePage{Page: 2, More: true, People: []store.Person{{ID: "r_1", Name: "王五", IDMasked: "4101**********1234", JurisdictionName: "农科路社区", Colour: healthcode.Red}, {ID: "r_2", Name: "王六"}}}},
+			peopleData{Worker: true, Roster: &store.PeoplePage{Page: 1, People: []store.Person{{ID: "r_1", Name: "王五", Colour: healthcode.Green}}}}},
+		"inbox": {inboxData{Page: 1}, inboxData{Page: 1, More: true, Items: []inboxItem{
+			{At: at, Kind: "appeal_decided", Unread: true, Appeal: &store.Appeal{ID: "ap_1", Status: store.AppealGranted}},
+			{At: at, Kind: "appeal_decided", Appeal: &store.Appeal{ID: "ap_2", Status: store.AppealDenied, Reason: "核查属实"}},
+			{At: at, Kind: "fact_held", Fact: &store.PendingFact{Key: "k", Kind: "contact", RecordedBy: store.Party{Name: "赵六"}}},
+			{At: at, Kind: "code_changed", Change: red}}}},
+		"confirm": {confirmData{Action: "/x", Summary: []string{"s"}, Button: "b", Back: "/", Fields: map[string][]string{"decision": {"grant"}}}},
+		"done":    {doneData{Title: "t", Lines: []string{"l"}, Links: []doneLink{{Href: "/", Label: "x"}}}},
 	}
 	addDeskSamples(s, at, res, red, green)
 	addOutlookSamples(s, at, res, red)

@@ -93,7 +93,10 @@ func TestBrowserDesk(t *testing.T) {
 		// A first-time worker lands on their roster and finds the
 		// resident by name, with no id from anywhere.
 		w.logIn(t, f, "login-o_w", "#people-q")
-		w.do(t, chromedp.SetValue(chromedp.CSS("#people-q"), "张三丰"),
+		// Load the page again before typing: the landing page was seen to
+		// replace its form's nodes while chromedp held them.
+		w.do(t, chromedp.Navigate(f.ts.URL+"/people"), chromedp.WaitVisible(chromedp.CSS("#people-q")),
+			chromedp.SetValue(chromedp.CSS("#people-q"), "张三丰"),
 			chromedp.Click(chromedp.CSS(`form[action="/people"] button`)),
 			chromedp.WaitVisible(chromedp.CSS("tr.person a")), chromedp.Click(chromedp.CSS("tr.person a")),
 			chromedp.WaitVisible(chromedp.CSS("#appeal-form")),

@@ -51,7 +51,7 @@ var authzTable = []authzRow{
 	{"GET", "/v1/residents/{res}/history", "", "UAFAFAAFFFFF", false},
 	{"GET", "/v1/residents/{res}/entries", "", "UAFAFAAFFFFF", false},
 	{"GET", "/v1/residents?q=%E5%BC%A0", "", "UFFAAAAAFFFF", false}, // each finds only within its post
-	{"GET", "/v1/roster", "", "UFFAAFFFFFFF", false},                  // a worker's own community
+	{"GET", "/v1/roster", "", "UFFAAFFFFFFF", false},                // a worker's own community
 	{"GET", "/v1/residents/{res}/token", "", "UAFFFFFFFFFF", false},
 	{"GET", "/v1/residents/{res}/appeals", "", "UAFAFFAFFFFF", false},
 	{"GET", "/v1/residents/{res}/access", "", "UAFFFFFFFFFF", false},

@@ -113,7 +113,7 @@ func (s *Server) routes() http.Handler {
 		if rt.pattern == "GET /metrics" && s.cfg.MetricsAddr != "" {
 			continue // on its own listener (ListenAndServe)
 		}
-		mux.Handle(rt.pattern, s.instrument(rt.pattern, rt.h))
+		mux.Handle(rt.pattern, s.instrument(rt.pattern, s.admit(routeClass(rt.pattern), rt.h)))
 	}
 	unmatched := s.instrument("unmatched", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Ask the mux what it would have said, and say it in JSON.

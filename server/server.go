@@ -58,6 +58,10 @@ type Config struct {
 	// its own (ListenAndServe opens it), so that it can stay off the public
 	// network; the main listener then answers 404 for /metrics.
 	MetricsAddr string
+
+	// Admission bounds each class of work (admission.go); a class or a
+	// field left out takes DefaultAdmission's.
+	Admission map[Class]Admission
 }
 
 // Server holds what handlers share.
@@ -68,6 +72,8 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	pages   *web.Pages // the HTML pages (routes.go registers them)
+
+	admission *admission // per-class bounds (admission.go)
 
 	tokens     atomic.Pointer[tokenService] // nil until StartTokens
 	witnessing atomic.Bool                  // set by StartWitnessing
@@ -86,6 +92,7 @@ func New(db *store.DB, cfg Config) *Server {
 	}
 	s := &Server{db: db, cfg: cfg, logger: slog.New(requestLogHandler{cfg.Logger.Handler()}), metrics: newMetrics(db, cfg.Logger), sessions: newSessionCache(), codes: newCodeCache()}
 	s.pages = s.newPages()
+	s.admission = s.newAdmission()
 	s.handler = s.routes()
 	return s
 }

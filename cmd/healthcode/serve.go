@@ -42,9 +42,15 @@ func runServe(ctx context.Context, e *env) (err error) {
 	witnesses := fs.String("witnesses", e.envOr("HEALTHCODE_WITNESSES", ""), "witness policy file: lines 'witness NAME VKEY URL' and 'quorum K|all'; the server asks them to cosign each checkpoint (env HEALTHCODE_WITNESSES)")
 	refresh := fs.Duration("witness-refresh", server.DefaultWitnessRefresh, "renew the witnesses' cosignatures of an unchanged checkpoint this often, to show the log is live")
 	alertAfter := fs.Duration("witness-alert-after", server.DefaultWitnessAlertAfter, "raise a 'witness' alert when the witness policy has not been met for this long")
+	admit := fs.String("admission", e.envOr("HEALTHCODE_ADMISSION", ""),
+		"bounds of admission classes, CLASS=INFLIGHT/QUEUE/WAIT,... (reads, ingest, writes, logins, expensive, pages), e.g. reads=64/256/20ms; unset parts keep the defaults (docs/operations.md) (env HEALTHCODE_ADMISSION)")
 	limits := limitFlags(e, fs)
 	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
+	}
+	admission, err := server.ParseAdmission(*admit)
+	if err != nil {
+		return usagef("--admission: %v", err)
 	}
 	var policy *tlog.Policy
 	if *witnesses != "" {
@@ -114,7 +120,7 @@ func runServe(ctx context.Context, e *env) (err error) {
 	}
 	logger.Info("transparency log", "origin", st.LogOrigin(), "verifier_key", st.LogVerifierKey())
 	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag, DemoLogins: logins, KeySecret: secret, Issuer: *issuer,
-		TrustedProxies: trusted, HTTPS: strings.HasPrefix(strings.ToLower(*publicURL), "https://"), MetricsAddr: *metricsAddr})
+		TrustedProxies: trusted, HTTPS: strings.HasPrefix(strings.ToLower(*publicURL), "https://"), MetricsAddr: *metricsAddr, Admission: admission})
 	if secret == nil {
 		logger.Warn("token issuing disabled: no key secret (set " + envKeySecret + ")")
 	} else {

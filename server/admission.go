@@ -153,7 +153,7 @@ func routeClass(pattern string) Class {
 	switch {
 	case path == "/healthz" || path == "/readyz" || path == "/metrics":
 		return ""
-	case pattern == "POST /v1/sessions" || pattern == "POST /login":
+	case pattern == "POST /v1/sessions" || pattern == "POST /login" || pattern == "POST /v1/password" || pattern == "POST /v1/officials/{id}/password":
 		return ClassLogins
 	case pattern == "POST /v1/rulesets" || pattern == "POST /rulesets/new":
 		return ClassExpensive

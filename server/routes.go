@@ -63,6 +63,8 @@ func (s *Server) routeTable() []struct {
 		{"GET /v1/stats", http.HandlerFunc(s.handleStats)},
 		{"POST /v1/officials/{id}/disable", s.authenticate(s.handleDisableOfficial)},
 		{"POST /v1/officials/{id}/enable", s.authenticate(s.handleEnableOfficial)},
+		{"POST /v1/officials/{id}/password", s.authenticate(s.handleResetPassword)},
+		{"POST /v1/password", s.authenticate(s.handleChangePassword)},
 		{"GET /v1/residents/{id}/token", s.pageSession(s.authenticateCached(s.handleToken))},
 
 		{"GET /v1/trust", http.HandlerFunc(s.handleTrust)},

@@ -68,7 +68,7 @@ var projection = []projTable{
 		opcol("id_hash", "the login lookup key; kept in the registration's personal part, checked against its commitment"),
 		perscol("name"), perscol("phone"), pcol("jurisdiction"), pcol("created_at"), pcol("log_index")}},
 	{name: "officials", key: []string{"id"}, cols: []projCol{perscol("name"), pcol("role"), pcol("jurisdiction"), pcol("disabled"), pcol("created_at"), pcol("log_index"),
-		pcol("disable_requested_by"), pcol("disable_requested_log")}},
+		pcol("disable_requested_by"), pcol("disable_requested_log"), pcol("reset_requested_by"), pcol("reset_requested_log")}},
 	{name: "sources", key: []string{"id"}, cols: []projCol{pcol("name"), pcol("kinds"), pcol("jurisdiction"),
 		opcol("key_hash", "a credential: the hash of the source's API key is never logged"),
 		pcol("disabled"), pcol("created_at"), pcol("log_index")}},

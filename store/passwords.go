@@ -27,6 +27,8 @@ func (db *DB) ChangePassword(ctx context.Context, oldPassword, newPassword, addr
 		return healthcode.Errorf(healthcode.EUNAUTH, "log in first")
 	case actor.Kind != healthcode.ActorOfficial:
 		return healthcode.Errorf(healthcode.EFORBIDDEN, "only an official's password is changed here")
+	case len(oldPassword) > maxPasswordBytes:
+		return healthcode.FieldErrorf("old_password", "is longer than %d bytes", maxPasswordBytes)
 	case oldPassword == newPassword:
 		return healthcode.FieldErrorf("new_password", "must differ from the old password")
 	}

@@ -340,7 +340,7 @@ func (cl *client) do(host string, req Req) (int, error) {
 		cl.w.WriteString("Content-Length: ")
 		cl.w.WriteString(strconv.Itoa(len(req.Body)))
 		cl.w.WriteString("\r\n\r\n")
-		cl.w.Write(req.Body)
+		_, _ = cl.w.Write(req.Body) // an error sticks to the writer: Flush returns it
 	} else {
 		cl.w.WriteString("\r\n")
 	}

@@ -37,7 +37,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func mustAdmissionServer(t *testing.T, adm map[Class]Admission) (*Server, *syncBuffer) {
+func mustAdmissionServer(t testing.TB, adm map[Class]Admission) (*Server, *syncBuffer) {
 	t.Helper()
 	db, err := store.Open(context.Background(), testdb.SQLite(t), store.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -264,3 +264,36 @@ func equalAdmission(a, b map[Class]Admission) bool {
 	}
 	return true
 }
+
+// BenchmarkAdmit is what admission adds to a request that is admitted
+// (a slot taken and given back) and to one that is shed, beside a
+// handler called directly. Run:
+//
+//	go test -run '^$' -bench Admit ./server
+func BenchmarkAdmit(b *testing.B) {
+	s, _ := mustAdmissionServer(b, map[Class]Admission{ClassReads: {InFlight: 1 << 16}, ClassPages: {InFlight: 1, Queue: -1}})
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	req := httptest.NewRequest("GET", "/v1/stats", nil)
+	for _, bc := range []struct {
+		name string
+		h    http.Handler
+	}{{"direct", ok}, {"admitted", s.admit(ClassReads, ok)}, {"shed", s.admit(ClassPages, ok)}} {
+		if bc.name == "shed" {
+			s.admission.gates[ClassPages].slots <- struct{}{}
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				w := &discardWriter{h: http.Header{}}
+				for pb.Next() {
+					bc.h.ServeHTTP(w, req)
+				}
+			})
+		})
+	}
+}
+
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}

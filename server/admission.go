@@ -297,8 +297,9 @@ func (s *Server) shedRequest(g *gate, w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Retry-After", "1")
-	if web.WantsPage(r) {
-		web.Busy(w, r)
+	if web.WantsPage(r) || r.Method == http.MethodPost && strings.Contains(r.Header.Get("Accept"), "text/html") &&
+		!strings.HasPrefix(r.URL.Path, "/v1/") {
+		web.Busy(w, r) // a page, or a form a browser sent
 		return
 	}
 	h.Set("Content-Type", "application/json")

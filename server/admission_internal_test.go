@@ -93,9 +93,10 @@ func TestAdmissionSheds(t *testing.T) {
 			t.Fatalf("shed body %q: %v", rec.Body, err)
 		}
 	}
+	// The median: a shared machine's scheduler may stop any one call.
 	slices.Sort(took)
-	if p99 := took[len(took)*99/100]; p99 > 5*time.Millisecond {
-		t.Errorf("shedding took %v at p99, want well under a millisecond of work (5 ms with a loaded machine's scheduling)", p99)
+	if med := took[len(took)/2]; med > time.Millisecond {
+		t.Errorf("shedding took %v at the median, want well under a millisecond", med)
 	}
 	var m dto.Metric
 	if err := s.admission.shed.WithLabelValues("reads").Write(&m); err != nil || m.GetCounter().GetValue() != 200 {

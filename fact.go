@@ -74,6 +74,8 @@ func (f *Fact) Validate() error {
 		return FieldErrorf("kind", "is required")
 	case f.Subject == "":
 		return FieldErrorf("subject", "is required")
+	case len(f.Subject) > 128:
+		return FieldErrorf("subject", "is longer than 128 bytes")
 	case f.ObservedAt.IsZero():
 		return FieldErrorf("observed_at", "is required")
 	case (f.Source == "") == (f.RecordedBy == ""):

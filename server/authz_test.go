@@ -78,8 +78,10 @@ var authzTable = []authzRow{
 	{"GET", "/v1/logins", "", "UFFFFFFFFFAF", false},
 	{"GET", "/v1/stats", "", "AAAAAAAAAAAA", false},
 	{"POST", "/v1/officials/o_spare/disable", `{"reason":"left the post"}`, "UFFFFFFFAAFF", false},
-	{"POST", "/v1/residents/r_nobody/erase", `{"reason":"the resident asked"}`, "UFFFFFFFNNFF", false}, // no such resident: 404 once authorised
-	{"POST", "/v1/officials/o_spare/enable", `{"reason":"back at the post"}`, "UFFFFFFFAAFF", false},   // 409 (not disabled) when allowed
+	{"POST", "/v1/residents/r_nobody/erase", `{"reason":"the resident asked"}`, "UFFFFFFFNNFF", false},                         // no such resident: 404 once authorised
+	{"POST", "/v1/officials/o_spare/enable", `{"reason":"back at the post"}`, "UFFFFFFFAAFF", false},                           // 409 (not disabled) when allowed
+	{"POST", "/v1/officials/o_spare/password", `{"reason":"forgot it","password":"a reset password!"}`, "UFFFFFFFFAFF", false}, // admins only
+	{"POST", "/v1/password", `{"old_password":"whatever it was","new_password":"short"}`, "UFFAAAAAAAAF", false},               // 400 (too short) when allowed
 	// No signing keys in this fixture: the trust routes are 404 for everyone, never 401 or 403.
 	{"GET", "/v1/trust", "", "NNNNNNNNNNNN", false},
 	{"GET", "/v1/trust/key", "", "NNNNNNNNNNNN", false},

@@ -67,6 +67,8 @@ func (s *Server) routeTable() []struct {
 		{"POST /v1/officials/{id}/disable", s.authenticate(s.handleDisableOfficial)},
 		{"POST /v1/residents/{id}/erase", s.authenticate(s.handleEraseResident)},
 		{"POST /v1/officials/{id}/enable", s.authenticate(s.handleEnableOfficial)},
+		{"POST /v1/officials/{id}/password", s.authenticate(s.handleResetPassword)},
+		{"POST /v1/password", s.authenticate(s.handleChangePassword)},
 		{"GET /v1/residents/{id}/token", s.pageSession(s.authenticateCached(s.handleToken))},
 
 		{"GET /v1/trust", http.HandlerFunc(s.handleTrust)},
@@ -121,7 +123,7 @@ func (s *Server) routes() http.Handler {
 		if rt.pattern == "GET /metrics" && s.cfg.MetricsAddr != "" {
 			continue // on its own listener (ListenAndServe)
 		}
-		mux.Handle(rt.pattern, s.instrument(rt.pattern, rt.h))
+		mux.Handle(rt.pattern, s.instrument(rt.pattern, s.admit(routeClass(rt.pattern), rt.h)))
 	}
 	unmatched := s.instrument("unmatched", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Ask the mux what it would have said, and say it in JSON.

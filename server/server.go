@@ -68,6 +68,9 @@ type Config struct {
 	// forms' date-time fields (web.DefaultTimeZone, Asia/Shanghai, if
 	// nil); the store keeps UTC.
 	TimeZone *time.Location
+	// Admission bounds each class of work (admission.go); a class or a
+	// field left out takes DefaultAdmission's.
+	Admission map[Class]Admission
 }
 
 // Server holds what handlers share.
@@ -78,6 +81,8 @@ type Server struct {
 	metrics *metrics
 	handler http.Handler
 	pages   *web.Pages // the HTML pages (routes.go registers them)
+
+	admission *admission // per-class bounds (admission.go)
 
 	tokens     atomic.Pointer[tokenService] // nil until StartTokens
 	witnessing atomic.Pointer[tlog.Policy]  // the witness policy, set by StartWitnessing
@@ -96,6 +101,7 @@ func New(db *store.DB, cfg Config) *Server {
 	}
 	s := &Server{db: db, cfg: cfg, logger: slog.New(requestLogHandler{cfg.Logger.Handler()}), metrics: newMetrics(db, cfg.Logger), sessions: newSessionCache(), codes: newCodeCache()}
 	s.pages = s.newPages()
+	s.admission = s.newAdmission()
 	s.handler = s.routes()
 	return s
 }

@@ -34,13 +34,20 @@ const (
 	argonKeyLen  = 32
 )
 
+// Bounds of logins and passwords, in bytes (a login is also at most 64
+// characters).
+const (
+	maxLoginBytes    = 256
+	maxPasswordBytes = 256
+)
+
 // hashPassword checks a password's length and returns its argon2id hash in
 // PHC string form.
 func hashPassword(login, password string, rand io.Reader) (string, error) {
-	if n := utf8.RuneCountInString(login); n < 3 || n > 64 || strings.ContainsAny(login, " \t\r\n") {
+	if n := utf8.RuneCountInString(login); n < 3 || n > 64 || len(login) > maxLoginBytes || strings.ContainsAny(login, " \t\r\n") {
 		return "", healthcode.FieldErrorf("login", "must be 3 to 64 characters without spaces")
 	}
-	if len(password) < 12 || len(password) > 256 {
+	if len(password) < 12 || len(password) > maxPasswordBytes {
 		return "", healthcode.FieldErrorf("password", "must be 12 to 256 bytes long")
 	}
 	salt := make([]byte, 16)
@@ -134,6 +141,14 @@ func (db *DB) Login(ctx context.Context, login, password string) (*Session, erro
 // EUNAVAIL with Error.RetryAfter when no slot frees within
 // Limits.LoginQueueWait.
 func (db *DB) LoginFrom(ctx context.Context, login, password, addr string) (*Session, error) {
+	// No account has a longer login or password: refused before any
+	// work, and before the login becomes a throttle key.
+	if len(login) > maxLoginBytes {
+		return nil, healthcode.FieldErrorf("login", "is longer than %d bytes", maxLoginBytes)
+	}
+	if len(password) > maxPasswordBytes {
+		return nil, healthcode.FieldErrorf("password", "is longer than %d bytes", maxPasswordBytes)
+	}
 	keys := db.loginKeys(login, addr)
 	if err := db.reserveLogin(ctx, keys); err != nil {
 		if healthcode.ErrorCode(err) == healthcode.ETOOMANY {

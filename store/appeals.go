@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"slices"
 	"strings"
 	"time"
@@ -31,7 +32,9 @@ const (
 	MaxAttachmentSize = 2 << 20
 	maxStatement      = 4000 // characters
 	maxDisputed       = 100
-	maxOpenAppeals    = 5 // undecided appeals per resident at a time
+	maxFactKey        = 256 // bytes: an origin and a fact id
+	maxMediaType      = 255 // bytes (RFC 6838: 127 for each of type and subtype)
+	maxOpenAppeals    = 5   // undecided appeals per resident at a time
 )
 
 // Attachment is a file supporting an appeal, kept with its SHA-256.
@@ -104,6 +107,9 @@ func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error
 	if actor.Kind == "" {
 		return nil, healthcode.Errorf(healthcode.EUNAUTH, "log in to file an appeal")
 	}
+	if len(req.Resident) > 128 {
+		return nil, healthcode.FieldErrorf("resident", "is longer than 128 bytes")
+	}
 	r, err := db.resident(ctx, req.Resident)
 	if healthcode.ErrorCode(err) == healthcode.ENOTFOUND && actor.Kind != healthcode.ActorSystem {
 		return nil, healthcode.Errorf(healthcode.EFORBIDDEN, "not allowed")
@@ -128,6 +134,11 @@ func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error
 	case len(req.ConsentRef) > 256:
 		return nil, healthcode.FieldErrorf("consent_ref", "is longer than 256 bytes")
 	}
+	for i, k := range req.FactKeys {
+		if len(k) > maxFactKey {
+			return nil, healthcode.FieldErrorf(fmt.Sprintf("fact_keys[%d]", i), "is longer than %d bytes", maxFactKey)
+		}
+	}
 	atts := make([]Attachment, len(req.Attachments))
 	for i, a := range req.Attachments {
 		switch {
@@ -137,6 +148,14 @@ func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error
 			return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].data", i), "is larger than %d bytes", MaxAttachmentSize)
 		case a.Name == "" || utf8.RuneCountInString(a.Name) > 128:
 			return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].name", i), "must be 1 to 128 characters")
+		}
+		if a.MediaType != "" {
+			if len(a.MediaType) > maxMediaType {
+				return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].media_type", i), "is longer than %d bytes", maxMediaType)
+			}
+			if mt, _, err := mime.ParseMediaType(a.MediaType); err != nil || !strings.Contains(mt, "/") {
+				return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].media_type", i), "%q is not a media type such as image/jpeg", a.MediaType)
+			}
 		}
 		if a.MediaType == "" {
 			a.MediaType = "application/octet-stream"
@@ -257,6 +276,9 @@ func (db *DB) ConsentAppeal(ctx context.Context, id string) (*Appeal, error) {
 // ENOTFOUND, ECONFLICT, EINVALID.
 func (db *DB) DecideAppeal(ctx context.Context, id string, grant bool, reason string) (*Appeal, error) {
 	actor := healthcode.ActorFrom(ctx)
+	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
+		return nil, err
+	}
 	if !grant && utf8.RuneCountInString(strings.TrimSpace(reason)) < 4 {
 		return nil, healthcode.FieldErrorf("reason", "a denial needs a written reason")
 	}

@@ -222,8 +222,16 @@ type (
 		RequestedBy    string `json:"requested_by,omitempty"`
 		RequestedEntry int64  `json:"requested_entry,omitempty"`
 	}
+	// evPasswordChanged: an official changed their own password.
+	evPasswordChanged struct {
+		ID           string `json:"id"`
+		Jurisdiction string `json:"jurisdiction"`
+	}
 	// evOfficialAccount is a request to disable an official's account
-	// (official.disable_requested) or its re-enabling (official.enabled).
+	// (official.disable_requested), its re-enabling (official.enabled),
+	// or a request to reset its password (official.password_reset_requested).
+	// An official.password_reset is an evOfficialDisabled: the id, the
+	// reason, and the first admin when it took two.
 	evOfficialAccount struct {
 		ID           string `json:"id"`
 		Jurisdiction string `json:"jurisdiction"`
@@ -400,8 +408,12 @@ func newEvent(kind tlog.Kind) (pub, pers any, err error) {
 		return new(evOfficial), new(evOfficialPersonal), nil
 	case tlog.KindOfficialDisabled:
 		return new(evOfficialDisabled), nil, nil
-	case tlog.KindOfficialDisableReq, tlog.KindOfficialEnabled:
+	case tlog.KindOfficialDisableReq, tlog.KindOfficialEnabled, tlog.KindPasswordResetReq:
 		return new(evOfficialAccount), nil, nil
+	case tlog.KindPasswordChanged:
+		return new(evPasswordChanged), nil, nil
+	case tlog.KindPasswordReset:
+		return new(evOfficialDisabled), nil, nil
 	case tlog.KindSourceCreated:
 		return new(evSource), nil, nil
 	case tlog.KindSourceDisabled:
@@ -589,6 +601,32 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 			return err
 		}
 		if err := p.exec("UPDATE officials SET disable_requested_by = ?, disable_requested_log = ? WHERE id = ?", e.Actor.ID, e.Index, v.ID); err != nil {
+			return err
+		}
+		return p.touch("officials", nil, v.ID)
+
+	case tlog.KindPasswordChanged:
+		// The hash is a credential, never logged: the entry says who
+		// changed their password and when; no projected row changes.
+		_, err := event[evPasswordChanged](e, pub)
+		return err
+
+	case tlog.KindPasswordResetReq:
+		v, err := event[evOfficialAccount](e, pub)
+		if err != nil {
+			return err
+		}
+		if err := p.exec("UPDATE officials SET reset_requested_by = ?, reset_requested_log = ? WHERE id = ?", e.Actor.ID, e.Index, v.ID); err != nil {
+			return err
+		}
+		return p.touch("officials", nil, v.ID)
+
+	case tlog.KindPasswordReset:
+		v, err := event[evOfficialDisabled](e, pub)
+		if err != nil {
+			return err
+		}
+		if err := p.exec("UPDATE officials SET reset_requested_by = '', reset_requested_log = -1 WHERE id = ?", v.ID); err != nil {
 			return err
 		}
 		return p.touch("officials", nil, v.ID)

@@ -67,6 +67,9 @@ func (db *DB) fact(ctx context.Context, q interface {
 // ECONFLICT (not pending), EINVALID (rejection without a reason).
 func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason string) (*healthcode.Fact, error) {
 	actor := healthcode.ActorFrom(ctx)
+	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
+		return nil, err
+	}
 	if !approve && len(reason) < 4 {
 		return nil, healthcode.FieldErrorf("reason", "a rejection needs a written reason")
 	}
@@ -111,6 +114,9 @@ func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason s
 // EFORBIDDEN, ECONFLICT (already retracted or rejected), EINVALID (no
 // reason).
 func (db *DB) RetractFact(ctx context.Context, key, reason string) (*healthcode.Fact, error) {
+	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
+		return nil, err
+	}
 	return db.retractFact(ctx, key, reason, CauseRetraction)
 }
 

@@ -69,7 +69,7 @@ var projection = []projTable{
 		perscol("name"), perscol("phone"), pcol("jurisdiction"), pcol("created_at"), pcol("log_index"),
 		pcol("erase_requested_by"), pcol("erase_requested_log"), perscol("id_masked")}},
 	{name: "officials", key: []string{"id"}, cols: []projCol{perscol("name"), pcol("role"), pcol("jurisdiction"), pcol("disabled"), pcol("created_at"), pcol("log_index"),
-		pcol("disable_requested_by"), pcol("disable_requested_log")}},
+		pcol("disable_requested_by"), pcol("disable_requested_log"), pcol("reset_requested_by"), pcol("reset_requested_log")}},
 	{name: "sources", key: []string{"id"}, cols: []projCol{pcol("name"), pcol("kinds"), pcol("jurisdiction"),
 		opcol("key_hash", "a credential: the hash of the source's API key is never logged"),
 		pcol("disabled"), pcol("created_at"), pcol("log_index")}},

@@ -53,6 +53,9 @@ func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*Ru
 	if len(source) > 256<<10 {
 		return nil, healthcode.Errorf(healthcode.EINVALID, "ruleset file is larger than 256 KiB")
 	}
+	if err := healthcode.CheckText("name", name, healthcode.MaxNameBytes); err != nil {
+		return nil, err
+	}
 	if errs := rules.Check(name, source); len(errs) > 0 {
 		e := healthcode.Errorf(healthcode.EINVALID, "ruleset %s has %d error(s): %v", name, len(errs), errs[0])
 		for _, err := range errs {
@@ -107,6 +110,9 @@ func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*Ru
 // ECONFLICT (not a draft), EINVALID (refusal without a reason).
 func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve bool, reason string) (*RulesetInfo, error) {
 	actor := healthcode.ActorFrom(ctx)
+	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
+		return nil, err
+	}
 	if !approve && len(reason) < 4 {
 		return nil, healthcode.FieldErrorf("reason", "a refusal needs a written reason")
 	}

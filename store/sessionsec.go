@@ -184,6 +184,9 @@ func (db *DB) DisableOfficial(ctx context.Context, id, reason string) (pending b
 	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 4 {
 		return false, healthcode.FieldErrorf("reason", "disabling an account needs a written reason")
 	}
+	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
+		return false, err
+	}
 	err = db.write(ctx, func(t *Tx) error {
 		o, err := t.accountOf(actor, id)
 		if err != nil {
@@ -240,6 +243,9 @@ func (db *DB) EnableOfficial(ctx context.Context, id, reason string) error {
 	}
 	if utf8.RuneCountInString(strings.TrimSpace(reason)) < 4 {
 		return healthcode.FieldErrorf("reason", "re-enabling an account needs a written reason")
+	}
+	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
+		return err
 	}
 	return db.write(ctx, func(t *Tx) error {
 		o, err := t.accountOf(actor, id)

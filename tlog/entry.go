@@ -83,6 +83,9 @@ const (
 	KindOfficialDisabled    Kind = "official.disabled"
 	KindOfficialDisableReq  Kind = "official.disable_requested"
 	KindOfficialEnabled     Kind = "official.enabled"
+	KindPasswordChanged     Kind = "official.password_changed"
+	KindPasswordResetReq    Kind = "official.password_reset_requested"
+	KindPasswordReset       Kind = "official.password_reset"
 	KindSourceCreated       Kind = "source.created"
 	KindSourceDisabled      Kind = "source.disabled"
 	KindJurisdictionCreated Kind = "jurisdiction.created"
@@ -107,6 +110,7 @@ var kinds = map[Kind]bool{
 	KindCodeChanged: true,
 	KindKeyAdded:    true, KindKeyRotated: true, KindKeyRevoked: true, KindTrustImported: true,
 	KindOfficialCreated: true, KindOfficialDisabled: true, KindOfficialDisableReq: true, KindOfficialEnabled: true,
+	KindPasswordChanged: true, KindPasswordResetReq: true, KindPasswordReset: true,
 	KindSourceCreated: true, KindSourceDisabled: true,
 	KindJurisdictionCreated: true, KindResidentRegistered: true,
 	KindAppealFiled: true, KindAppealDecided: true, KindAppealEscalated: true, KindAppealConsented: true,
@@ -121,7 +125,8 @@ func Kinds() []Kind {
 		KindFactRecorded, KindFactApproved, KindFactRejected, KindFactRetracted,
 		KindRulesetDrafted, KindRulesetApproved, KindRulesetPublished, KindRulesetRefused, KindCodeChanged,
 		KindKeyAdded, KindKeyRotated, KindKeyRevoked, KindTrustImported,
-		KindOfficialCreated, KindOfficialDisableReq, KindOfficialDisabled, KindOfficialEnabled, KindSourceCreated, KindSourceDisabled,
+		KindOfficialCreated, KindOfficialDisableReq, KindOfficialDisabled, KindOfficialEnabled,
+		KindPasswordChanged, KindPasswordResetReq, KindPasswordReset, KindSourceCreated, KindSourceDisabled,
 		KindJurisdictionCreated, KindResidentRegistered,
 		KindAppealFiled, KindAppealConsented, KindAppealDecided, KindAppealEscalated,
 		KindDataAccessed, KindAlertRaised,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,15 +22,17 @@ import (
 
 func runBench(ctx context.Context, e *env) error {
 	if len(e.args) == 0 {
-		return usagef("bench needs a subcommand: tokens")
+		return usagef("bench needs a subcommand: tokens, overload")
 	}
 	sub := *e
 	sub.args = e.args[1:]
 	switch e.args[0] {
 	case "tokens":
 		return runBenchTokens(ctx, &sub)
+	case "overload":
+		return runBenchOverload(ctx, &sub)
 	}
-	return usagef("unknown bench subcommand %q (want tokens)", e.args[0])
+	return usagef("unknown bench subcommand %q (want tokens or overload)", e.args[0])
 }
 
 // runBenchTokens measures GET /v1/residents/{id}/token under load on a
@@ -73,35 +76,16 @@ func runBenchTokens(ctx context.Context, e *env) (err error) {
 	if err != nil {
 		return err
 	}
-	sctx, stop := context.WithCancel(ctx)
-	defer stop()
-	srv := server.New(st, server.Config{Logger: quiet, KeySecret: []byte("benchmark key secret, not a real one")})
-	if err := srv.StartTokens(sctx); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stop, err := serveBench(ctx, st, server.Config{Logger: quiet, KeySecret: []byte("benchmark key secret, not a real one")})
 	if err != nil {
 		return err
 	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		return err
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.ListenAndServe(sctx, addr, nil) }()
+	defer func() {
+		if serr := stop(); serr != nil && err == nil {
+			err = serr
+		}
+	}()
 	var sess []string
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			if err := c.Close(); err != nil {
-				return err
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the server did not start on %s", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	for i, id := range ids {
 		s, err := st.Login(ctx, "bench-"+id, benchPassword)
 		if err != nil {
@@ -131,8 +115,8 @@ func runBenchTokens(ctx context.Context, e *env) (err error) {
 			if err != nil {
 				return err
 			}
-			if res.Errors > 0 {
-				return fmt.Errorf("%s: %d errors, first: %s", route.name, res.Errors, res.FirstErr)
+			if res.Errors+res.Shed > 0 {
+				return fmt.Errorf("%s: %d errors and %d shed, first: %s", route.name, res.Errors, res.Shed, res.FirstErr)
 			}
 			fmt.Fprintf(e.stdout, "round %d %-30s %s\n", r+1, route.name, res)
 			if best[i] == nil || res.RPS() > best[i].RPS() {
@@ -142,8 +126,43 @@ func runBenchTokens(ctx context.Context, e *env) (err error) {
 	}
 	fmt.Fprintf(e.stdout, "best: healthz %.0f req/s (p99 %s), token %.0f req/s (p99 %s): token/healthz = %.2f\n",
 		best[0].RPS(), best[0].P99.Round(time.Microsecond), best[1].RPS(), best[1].P99.Round(time.Microsecond), best[1].RPS()/best[0].RPS())
-	stop()
-	return <-served
+	return nil
+}
+
+// serveBench serves st on a free loopback port with token issuing on,
+// until stop is called; it returns once the port accepts connections.
+func serveBench(ctx context.Context, st *store.DB, cfg server.Config) (addr string, stop func() error, err error) {
+	sctx, cancel := context.WithCancel(ctx)
+	srv := server.New(st, cfg)
+	if err := srv.StartTokens(sctx); err != nil {
+		cancel()
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		cancel()
+		return "", nil, err
+	}
+	addr = ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		cancel()
+		return "", nil, err
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.ListenAndServe(sctx, addr, nil) }()
+	stop = func() error { cancel(); return <-served }
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			if err := c.Close(); err != nil {
+				return "", nil, errors.Join(err, stop())
+			}
+			return addr, stop, nil
+		}
+		if time.Now().After(deadline) {
+			return "", nil, errors.Join(fmt.Errorf("the server did not start on %s", addr), stop())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 const benchPassword = "benchmark password"

@@ -47,10 +47,16 @@ func runServe(ctx context.Context, e *env) (err error) {
 	alertAfter := fs.Duration("witness-alert-after", server.DefaultWitnessAlertAfter, "raise a 'witness' alert when the witness policy has not been met for this long")
 	zone := fs.String("time-zone", e.envOr("HEALTHCODE_TIME_ZONE", web.DefaultTimeZone),
 		"IANA time zone in which pages show times and read their forms' date-time fields, e.g. Asia/Urumqi; the store keeps UTC (env HEALTHCODE_TIME_ZONE)")
+	admit := fs.String("admission", e.envOr("HEALTHCODE_ADMISSION", ""),
+		"bounds of admission classes, CLASS=INFLIGHT/QUEUE/WAIT,... (reads, ingest, writes, logins, expensive, pages), e.g. reads=64/256/20ms; unset parts keep the defaults (docs/operations.md) (env HEALTHCODE_ADMISSION)")
 	limits := limitFlags(e, fs)
 	retention := retentionFlags(e, fs)
 	if err := parseNoArgs(e, fs, e.args); err != nil {
 		return err
+	}
+	admission, err := server.ParseAdmission(*admit)
+	if err != nil {
+		return usagef("--admission: %v", err)
 	}
 	var policy *tlog.Policy
 	if *witnesses != "" {
@@ -129,7 +135,7 @@ func runServe(ctx context.Context, e *env) (err error) {
 	logger.Info("transparency log", "origin", st.LogOrigin(), "verifier_key", st.LogVerifierKey())
 	srv := server.New(st, server.Config{Logger: logger, Demo: *demoFlag, DemoLogins: logins, KeySecret: secret, Issuer: *issuer,
 		TrustedProxies: trusted, HTTPS: strings.HasPrefix(strings.ToLower(*publicURL), "https://"), MetricsAddr: *metricsAddr,
-		Hotline: *hotline, Office: *office, TimeZone: loc})
+		Hotline: *hotline, Office: *office, TimeZone: loc, Admission: admission})
 	if secret == nil {
 		logger.Warn("token issuing disabled: no key secret (set " + envKeySecret + ")")
 	} else {

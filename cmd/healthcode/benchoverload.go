@@ -1,0 +1,343 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/loadgen"
+	"github.com/healthcode/healthcode/rules"
+	"github.com/healthcode/healthcode/server"
+	"github.com/healthcode/healthcode/store"
+)
+
+// runBenchOverload measures the capacity of a mixed workload (tokens,
+// fact batches from a source, logins, pages) on a fresh SQLite database,
+// then offers ten times that rate for --duration, and reports goodput,
+// the p99 latencies of admitted and of shed requests, the process's
+// resident memory, the time back to full service, and whether every
+// acknowledged fact is in a log that verifies (issue 16's goals,
+// BENCHMARKS.md). The generator runs in the same process as the server,
+// over loopback: the memory reported is the two together.
+func runBenchOverload(ctx context.Context, e *env) (err error) {
+	fs := newFlags(e, "bench overload", "bench overload [--duration D] [--capacity-duration D] [--conns N] [--factor F] [--admission SPEC]")
+	duration := fs.Duration("duration", 60*time.Second, "length of the overload (at most 2m)")
+	capDur := fs.Duration("capacity-duration", 5*time.Second, "length of the capacity measurement")
+	conns := fs.Int("conns", 40, "connections of the capacity measurement (the overload uses factor times as many)")
+	factor := fs.Float64("factor", 10, "offered load during the overload, in multiples of the measured capacity")
+	residents := fs.Int("residents", 64, "residents with a session")
+	admit := fs.String("admission", "", "admission bounds as for serve --admission")
+	if err := parseFlags(e, fs, e.args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usagef("unexpected argument %q", fs.Arg(0))
+	case *residents < 1 || *residents > 1000:
+		return usagef("--residents must be 1..1000")
+	case *conns < 1 || *conns > 1000:
+		return usagef("--conns must be 1..1000")
+	case *factor < 1 || *factor > 100:
+		return usagef("--factor must be 1..100")
+	}
+	adm, err := server.ParseAdmission(*admit)
+	if err != nil {
+		return usagef("--admission: %v", err)
+	}
+	dir, err := os.MkdirTemp("", "healthcode-bench-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	quiet := slog.New(slog.DiscardHandler)
+	st, err := store.Open(ctx, filepath.Join(dir, "bench.db"), store.Options{Logger: quiet})
+	if err != nil {
+		return err
+	}
+	defer closeStore(st, &err)
+	fmt.Fprintf(e.stderr, "healthcode: seeding %d residents with sessions, a ruleset and a source\n", *residents)
+	ids, err := seedBench(ctx, st, *residents)
+	if err != nil {
+		return err
+	}
+	const sourceKey = "hck_overloadbenchoverloadbenchoverload"
+	if err := seedOverload(ctx, st, sourceKey); err != nil {
+		return err
+	}
+	addr, stop, err := serveBench(ctx, st, server.Config{Logger: quiet, KeySecret: []byte("benchmark key secret, not a real one"), Admission: adm})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if serr := stop(); serr != nil && err == nil {
+			err = serr
+		}
+	}()
+	sess := make([]string, len(ids))
+	for i, id := range ids {
+		s, err := st.Login(ctx, "bench-"+id, benchPassword)
+		if err != nil {
+			return fmt.Errorf("login %d: %w", i, err)
+		}
+		sess[i] = s.Token
+	}
+	w := &overloadWork{ids: ids, sess: sess, key: sourceKey, day: time.Now().UTC().Add(-24 * time.Hour).Format(time.RFC3339)}
+
+	host, _ := os.Hostname()
+	fmt.Fprintf(e.stdout, "machine: %s, %d CPUs, %s/%s, %s; SQLite; load average %s\n",
+		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), loadAverage())
+	fmt.Fprintf(e.stdout, "mix per 500 requests: 1 login, 25 fact batches of %d, 75 pages, 399 tokens\n", overloadBatch)
+	if _, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: *conns, Duration: time.Second, Next: w.next}); err != nil {
+		return err
+	}
+	// Unloaded: the same mix, paced to a few requests a second per connection.
+	idle, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: 20, Duration: 3 * time.Second, Rate: 20, Next: w.next})
+	if err != nil {
+		return err
+	}
+	printPhase(e.stdout, "unloaded (20 conns × 20/s)", idle)
+	capacity, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: *conns, Duration: *capDur, Next: w.next})
+	if err != nil {
+		return err
+	}
+	printPhase(e.stdout, fmt.Sprintf("capacity (%d conns, closed loop)", *conns), capacity)
+	capRate := float64(capacity.Requests) / capacity.Elapsed.Seconds()
+	over := int(float64(*conns) * *factor)
+	rate := capRate * *factor / float64(over)
+	var rss rssSampler
+	stopRSS := rss.start()
+	overload, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: over, Duration: *duration, Rate: rate, Next: w.next})
+	stopRSS()
+	if err != nil {
+		return err
+	}
+	end := time.Now()
+	offered := float64(overload.Requests+overload.Shed+overload.Errors) / overload.Elapsed.Seconds()
+	printPhase(e.stdout, fmt.Sprintf("overload (%d conns paced to %.0f req/s in all, %.0f× capacity; %.0f req/s offered)", over, rate*float64(over), *factor, offered), overload)
+	// Back to full service: probes at the capacity's connections until
+	// one serves at least 80% of capacity and sheds nothing.
+	var recovered time.Duration = -1
+	for time.Since(end) < 30*time.Second {
+		p, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: *conns, Duration: 250 * time.Millisecond, Next: w.next})
+		if err != nil {
+			return err
+		}
+		if p.Shed == 0 && p.Errors == 0 && p.RPS() >= 0.8*capRate {
+			recovered = time.Since(end)
+			break
+		}
+	}
+	// Every acknowledged fact is there, and the log verifies.
+	missing, err := w.missingFacts(ctx, st)
+	if err != nil {
+		return err
+	}
+	rep, err := st.VerifyLog(ctx, nil)
+	if err != nil {
+		return err
+	}
+
+	goodput := float64(overload.Requests) / overload.Elapsed.Seconds()
+	fmt.Fprintf(e.stdout, "peak RSS %d MiB (server and generator in one process); %d facts acknowledged, %d missing; log verify: %d entries, %d problems; recovered in %s\n",
+		rss.peak()>>20, w.acked(), missing, rep.Size, len(rep.Problems), recovered.Round(time.Millisecond))
+	check := func(ok bool, goal, got string) {
+		mark := "met"
+		if !ok {
+			mark = "NOT MET"
+		}
+		fmt.Fprintf(e.stdout, "goal %-48s %-8s %s\n", goal, mark, got)
+	}
+	check(goodput >= 0.8*capRate, "goodput ≥ 80% of capacity", fmt.Sprintf("%.0f of %.0f req/s (%.0f%%)", goodput, capRate, 100*goodput/capRate))
+	check(overload.P99 < 10*idle.P99, "p99 of admitted < 10× unloaded p99", fmt.Sprintf("%s vs %s (%.1f×)", overload.P99.Round(time.Microsecond), idle.P99.Round(time.Microsecond), float64(overload.P99)/float64(idle.P99)))
+	check(overload.ShedP99 < 5*time.Millisecond, "p99 of shed < 5 ms", fmt.Sprintf("%s (%d shed)", overload.ShedP99.Round(time.Microsecond), overload.Shed))
+	check(rss.peak() < 1<<30, "RSS < 1 GB", fmt.Sprintf("%d MiB", rss.peak()>>20))
+	check(missing == 0 && len(rep.Problems) == 0, "no acknowledged write lost, log verifies", fmt.Sprintf("%d missing, %d problems", missing, len(rep.Problems)))
+	check(recovered >= 0 && recovered < 5*time.Second, "full service within 5 s after the load", recovered.Round(time.Millisecond).String())
+	return nil
+}
+
+const overloadBatch = 10
+
+// overloadWork makes the mixed requests and remembers acknowledged facts.
+type overloadWork struct {
+	ids, sess []string
+	key, day  string
+
+	mu    sync.Mutex
+	facts []string // ids of acknowledged facts
+}
+
+func (w *overloadWork) next(conn, n int) loadgen.Req {
+	i := (conn*131 + n) % len(w.ids)
+	switch k := (conn*131 + n*7) % 500; {
+	case k == 0:
+		return loadgen.Req{Class: "logins", Method: "POST", Path: "/v1/sessions", ContentType: "application/json",
+			Body: []byte(fmt.Sprintf(`{"login":%q,"password":%q}`, "bench-"+w.ids[i], benchPassword))}
+	case k <= 25:
+		var b bytes.Buffer
+		var batch []string
+		for j := range overloadBatch {
+			id := fmt.Sprintf("ov-%d-%d-%d", conn, n, j)
+			batch = append(batch, id)
+			fmt.Fprintf(&b, `{"id":%q,"kind":"test_result","subject":%q,"observed_at":%q,"evidence":"report","payload":{"method":"pcr","result":"negative","sampled_at":%q,"lab":"lab"}}`+"\n",
+				id, w.ids[(i+j)%len(w.ids)], w.day, w.day)
+		}
+		return loadgen.Req{Class: "ingest", Method: "POST", Path: "/v1/facts", Bearer: w.key, ContentType: "application/x-ndjson", Body: b.Bytes(),
+			Done: func(status int) {
+				if status == 200 {
+					w.mu.Lock()
+					w.facts = append(w.facts, batch...)
+					w.mu.Unlock()
+				}
+			}}
+	case k <= 100:
+		return loadgen.Req{Class: "pages", Path: "/login"}
+	}
+	return loadgen.Req{Class: "tokens", Path: "/v1/residents/" + w.ids[i] + "/token", Bearer: w.sess[i]}
+}
+
+func (w *overloadWork) acked() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.facts)
+}
+
+// missingFacts counts acknowledged facts the store does not hold.
+func (w *overloadWork) missingFacts(ctx context.Context, st *store.DB) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sys := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "bench", Name: "benchmark"})
+	missing := 0
+	for _, id := range w.facts {
+		if _, err := st.Fact(sys, healthcode.FactKey("s_bench", id)); err != nil {
+			if healthcode.ErrorCode(err) != healthcode.ENOTFOUND {
+				return 0, err
+			}
+			missing++
+		}
+	}
+	return missing, nil
+}
+
+// seedOverload publishes the default ruleset (two command officers) and
+// registers a laboratory source with key.
+func seedOverload(ctx context.Context, st *store.DB, key string) error {
+	sys := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "bench", Name: "benchmark"})
+	for _, id := range []string{"o_bench1", "o_bench2"} {
+		if err := st.CreateOfficial(sys, healthcode.Official{ID: id, Name: id, Role: healthcode.RoleCommand, Jurisdiction: "410000"}, "l"+id, benchPassword); err != nil {
+			return err
+		}
+	}
+	as := func(id string) context.Context {
+		return healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: id, Role: healthcode.RoleCommand, Jurisdiction: "410000"})
+	}
+	if _, err := st.DraftRuleset(as("o_bench1"), "default.yaml", rules.DefaultSource()); err != nil {
+		return err
+	}
+	if _, err := st.DecideRuleset(as("o_bench2"), "henan-health-code", 1, true, ""); err != nil {
+		return err
+	}
+	return st.CreateSource(sys, healthcode.Source{ID: "s_bench", Name: "bench lab", Kinds: []string{"test_result"}, Jurisdiction: "410000"}, key)
+}
+
+func printPhase(out io.Writer, name string, r *loadgen.Result) {
+	fmt.Fprintf(out, "%s: %d ok in %.1fs (%.0f req/s), p50 %s, p99 %s; %d shed (p99 %s); %d errors%s\n", name, r.Requests, r.Elapsed.Seconds(), r.RPS(),
+		r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Shed, r.ShedP99.Round(time.Microsecond), r.Errors, firstErr(r))
+	for _, c := range []string{"tokens", "ingest", "logins", "pages"} {
+		if cr := r.ByClass[c]; cr != nil {
+			fmt.Fprintf(out, "  %-7s %7d ok p50 %-9s p99 %-9s %7d shed p99 %-9s %d errors\n", c, cr.OK, cr.P50.Round(time.Microsecond), cr.P99.Round(time.Microsecond),
+				cr.Shed, cr.ShedP99.Round(time.Microsecond), cr.Errors)
+		}
+	}
+}
+
+func firstErr(r *loadgen.Result) string {
+	if r.FirstErr == "" {
+		return ""
+	}
+	return " (first: " + r.FirstErr + ")"
+}
+
+// rssSampler samples the process's resident memory every 50 ms.
+type rssSampler struct {
+	mu  sync.Mutex
+	max int64
+}
+
+func (s *rssSampler) start() (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v := residentBytes(); v > 0 {
+				s.mu.Lock()
+				s.max = max(s.max, v)
+				s.mu.Unlock()
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func (s *rssSampler) peak() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.max
+}
+
+// residentBytes is the process's VmRSS (Linux), or 0 where unknown.
+func residentBytes() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = f.Close() }() // read only: a close error loses nothing
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// loadAverage is /proc/loadavg's first three fields, or "unknown".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -43,10 +43,10 @@ type coseClaims struct {
 }
 
 type coseHealthDoc struct {
-	Subject  string `cbor:"sub"`
-	Name     string `cbor:"nam"`
-	Colour   string `cbor:"col"`
-	LogIndex int64  `cbor:"idx"`
+	Nonce   string `cbor:"non"`
+	Binding string `cbor:"bnd"`
+	Name    string `cbor:"nam"`
+	Colour  string `cbor:"col"`
 }
 
 const coseB45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
@@ -102,7 +102,7 @@ func coseB45Decode(s string) ([]byte, error) {
 func coseIssue(priv *ecdsa.PrivateKey, kid []byte, c token.Claims) (string, error) {
 	payload, err := cbor.Marshal(coseClaims{
 		Issuer: "CN-41", IssuedAt: c.IssuedAt.Unix(), Expires: c.ExpiresAt.Unix(),
-		HCert: map[int]coseHealthDoc{1: {Subject: c.Subject, Name: c.Name, Colour: string(c.Colour), LogIndex: c.LogIndex}},
+		HCert: map[int]coseHealthDoc{1: {Nonce: c.Nonce, Binding: c.Binding, Name: c.Name, Colour: string(c.Colour)}},
 	})
 	if err != nil {
 		return "", err
@@ -186,8 +186,8 @@ func newCOSESetup(t testing.TB) *coseSetup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := token.Claims{Subject: "r-410105-0001", Name: token.MaskName("张三丰"), Colour: healthcode.Green,
-		IssuedAt: coseT0, ExpiresAt: coseT0.Add(token.DefaultValidity), LogIndex: 123456}
+	c := token.Claims{Nonce: strings.Repeat("5a", token.NonceLen), Binding: strings.Repeat("c3", token.BindingLen), Name: token.MaskName("张三丰"), Colour: healthcode.Green,
+		IssuedAt: coseT0, ExpiresAt: coseT0.Add(token.DefaultValidity)}
 	ours, err := token.Sign(edPriv, token.KeyID(edPub), c)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestCOSESideBySide(t *testing.T) {
 		t.Fatalf("EU DCC verify: %v", err)
 	}
 	doc := eu.HCert[1]
-	if doc.Subject != got.Subject || doc.Name != got.Name || doc.Colour != string(got.Colour) || doc.LogIndex != got.LogIndex ||
+	if doc.Nonce != got.Nonce || doc.Binding != got.Binding || doc.Name != got.Name || doc.Colour != string(got.Colour) ||
 		eu.IssuedAt != got.IssuedAt.Unix() || eu.Expires != got.ExpiresAt.Unix() {
 		t.Errorf("contents differ: %+v vs %+v", eu, got)
 	}

@@ -27,7 +27,7 @@ func (w *WitnessServer) Lock() (unlock func(), err error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		holder, _ := os.ReadFile(name)
-		f.Close()
+		_ = f.Close() // the lock error is the one to report
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("witness state directory %s is in use by another witness process (pid %s): one witness per state directory", w.Dir, holder)
 		}
@@ -36,5 +36,5 @@ func (w *WitnessServer) Lock() (unlock func(), err error) {
 	if err := f.Truncate(0); err == nil {
 		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())), 0)
 	}
-	return func() { f.Close() }, nil
+	return func() { _ = f.Close() }, nil
 }

@@ -270,7 +270,7 @@ func startDemoWitnesses(ctx context.Context, e *env, logger *slog.Logger, dsn, l
 		ws := &tlog.WitnessServer{Signer: signer, Logs: map[string]note.Verifier{lv.Name(): lv}, Dir: filepath.Join(dir, name), Logger: logger}
 		unlock, err := ws.Lock()
 		if err != nil {
-			ln.Close()
+			_ = ln.Close() // the error is the lock's
 			return nil, err
 		}
 		hs := &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second}

@@ -119,10 +119,10 @@ type activation struct {
 	// omitted counts the in-window facts per kind that bound left out;
 	// seen counts every in-window fact per kind, left out or not.
 	omitted, seen []int
-	areas ref.Val
-	byKey map[string][]*decoded // designations per visited area code
-	now   ref.Val               // a types.Timestamp, boxed once
-	mask  uint32                // the kinds with facts in window, a bit per kind index
+	areas         ref.Val
+	byKey         map[string][]*decoded // designations per visited area code
+	now           ref.Val               // a types.Timestamp, boxed once
+	mask          uint32                // the kinds with facts in window, a bit per kind index
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {

@@ -21,6 +21,12 @@ type factJSON struct {
 }
 
 func (s *Server) handleRecordFacts(w http.ResponseWriter, r *http.Request) {
+	// Authorise before parsing and validating the batch (up to
+	// maxFactsBody of JSON): the store checks the details again.
+	if err := healthcode.MayAttempt(healthcode.ActorFrom(r.Context()), healthcode.OpRecordFact); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	facts, lines, err := parseFacts(http.MaxBytesReader(w, r.Body, maxFactsBody))
 	if err != nil {
 		s.writeError(w, r, err)

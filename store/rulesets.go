@@ -47,8 +47,10 @@ type RulesetInfo struct {
 // EINVALID (with every error of the file as details), EFORBIDDEN, ECONFLICT.
 func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*RulesetInfo, error) {
 	actor := healthcode.ActorFrom(ctx)
-	if actor.Kind == "" {
-		return nil, healthcode.Errorf(healthcode.EUNAUTH, "log in first")
+	// Authorise before the check, which can cost seconds of CPU: only a
+	// command officer may draft (the scope is authorised once parsed).
+	if err := healthcode.MayAttempt(actor, healthcode.OpDraftRuleset); err != nil {
+		return nil, err
 	}
 	if len(source) > 256<<10 {
 		return nil, healthcode.Errorf(healthcode.EINVALID, "ruleset file is larger than 256 KiB")

@@ -24,3 +24,7 @@ func ProjectedColumns() []ProjColumn {
 
 // OperationalTables are the tables that are not projected, with the reason.
 func OperationalTables() map[string]string { return operationalTables }
+
+// SetJobHook makes every job's run call f first; an error fails the run
+// (a job that fails as a whole). nil removes it.
+func SetJobHook(f func(job string) error) { testHookJobChunk = f }

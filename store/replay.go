@@ -99,7 +99,12 @@ func (r *replayer) follow(e *tlog.Entry) error {
 		if err := decodeEntry(e, &v); err != nil {
 			return err
 		}
-		f := healthcode.Fact{Key: v.Key, ID: v.Key, Kind: v.Kind, Subject: v.Subject, Payload: v.Payload, Status: v.Status}
+		// The origin (source, or the recording official) counts: a kind's
+		// facts beyond its bound are shared fairly among origins.
+		f := healthcode.Fact{Key: v.Key, ID: v.Key, Kind: v.Kind, Subject: v.Subject, Payload: v.Payload, Status: v.Status, Source: v.Source}
+		if f.Source == "" {
+			f.RecordedBy = e.Actor.ID
+		}
 		var err error
 		if f.ObservedAt, err = time.Parse(timeFormat, v.ObservedAt); err != nil {
 			return fmt.Errorf("records fact %s observed at %q: %v", v.Key, v.ObservedAt, err)

@@ -28,16 +28,16 @@ const (
 // chunk of residents is evaluated and the cursor advanced in one
 // transaction, so a restart continues where the last commit left off.
 type Job struct {
-	ID         string
-	Kind       string
-	Params     map[string]string
-	Status     string
-	RunAt      time.Time
-	Cursor     string
-	Done       int64
-	Changed    int64
-	Failed     int64 // residents whose evaluation failed: skipped, each an evaluation.failed entry
-	Total      int64 // residents in scope (computed when listed)
+	ID      string
+	Kind    string
+	Params  map[string]string
+	Status  string
+	RunAt   time.Time
+	Cursor  string
+	Done    int64
+	Changed int64
+	Failed  int64 // residents whose evaluation failed: skipped, each an evaluation.failed entry
+	Total   int64 // residents in scope (computed when listed)
 	// Attempts counts the job's runs that failed as a whole (a database
 	// error, say: not one resident's evaluation); LastError is the last
 	// one's message, RetryAt when it is tried again. Other jobs go on
@@ -136,8 +136,8 @@ func (db *DB) residentsIn(ctx context.Context, scope string) (int64, error) {
 type JobProgress struct {
 	Job                   string
 	Done, Changed, Failed int64
-	Total         int64
-	Finished      bool
+	Total                 int64
+	Finished              bool
 }
 
 // RunJobs runs every job due now until none is left, reporting progress

@@ -91,7 +91,7 @@ var kinds = map[Kind]bool{
 	KindFactRecorded: true, KindFactApproved: true, KindFactRejected: true, KindFactRetracted: true,
 	KindRulesetDrafted: true, KindRulesetApproved: true, KindRulesetPublished: true, KindRulesetRefused: true,
 	KindCodeChanged: true, KindEvalFailed: true,
-	KindKeyAdded:    true, KindKeyRotated: true, KindKeyRevoked: true, KindTrustImported: true,
+	KindKeyAdded: true, KindKeyRotated: true, KindKeyRevoked: true, KindTrustImported: true,
 	KindOfficialCreated: true, KindOfficialDisabled: true, KindOfficialDisableReq: true, KindOfficialEnabled: true,
 	KindSourceCreated: true, KindSourceDisabled: true,
 	KindJurisdictionCreated: true, KindResidentRegistered: true,

@@ -112,6 +112,24 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 	if !approve && len(reason) < 4 {
 		return nil, healthcode.FieldErrorf("reason", "a refusal needs a written reason")
 	}
+	// An approval is dry-run first (outside the write: it reads every
+	// resident of the scope), once the approver is known to be allowed:
+	// above Limits.MassChange changed codes it raises mass_change.
+	var impact *Impact
+	if approve {
+		if err := healthcode.MayAttempt(actor, healthcode.OpApproveRuleset); err != nil {
+			return nil, err
+		}
+		draft, err := db.Ruleset(ctx, id, version)
+		if err != nil {
+			return nil, err
+		}
+		if err := healthcode.Authorize(actor, healthcode.OpApproveRuleset, draft.Scope, ""); err == nil && draft.Status == RulesetDraft && draft.DraftedBy != actor.ID {
+			if impact, err = db.rulesetImpact(ctx, draft); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var info *RulesetInfo
 	err := db.write(ctx, func(t *Tx) error {
 		var err error
@@ -138,6 +156,14 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 			return err
 		}
 		info.Status, info.DecidedBy, info.DecidedAt, info.Reason, info.DecidedLog = status, actor.ID, t.now, reason, idx
+		if approve && impact != nil && impact.Changed > int64(t.db.limits.MassChange) {
+			if err := t.raiseAlert(AlertMassChange, fmt.Sprintf("%s@%d", id, version), info.Scope, map[string]any{
+				"changed": impact.Changed, "residents": impact.Residents, "colours": impact.Colours, "threshold": t.db.limits.MassChange,
+				"drafted_by": info.DraftedBy, "approved_by": actor.ID,
+			}); err != nil {
+				return err
+			}
+		}
 		if approve {
 			runAt := info.EffectiveAt
 			if runAt.Before(t.now) {

@@ -52,6 +52,11 @@ type Explanation struct {
 	// left out, beyond the kind's bound (the most recent are kept, fairly
 	// among their sources: docs/facts.md).
 	Omitted map[string]int `json:"omitted,omitempty"`
+	// RulesetDraftedBy and RulesetApprovedBy are the two command officers
+	// who put the ruleset in force (its ruleset.drafted and
+	// ruleset.published entries).
+	RulesetDraftedBy  *Party `json:"ruleset_drafted_by,omitempty"`
+	RulesetApprovedBy *Party `json:"ruleset_approved_by,omitempty"`
 }
 
 // Explain returns why the resident's code is what it is now. Officials'
@@ -134,6 +139,16 @@ func (db *DB) fillExplanation(ctx context.Context, ex *Explanation, factIDs []st
 		}
 		lb := rs.LegalBasis()
 		ex.LegalBasis = &lb
+		info, err := db.Ruleset(ctx, ex.RuleSet, ex.RuleSetVersion)
+		if err != nil {
+			return err
+		}
+		d := db.party(ctx, healthcode.ActorOfficial, info.DraftedBy)
+		ex.RulesetDraftedBy = &d
+		if info.DecidedBy != "" {
+			a := db.party(ctx, healthcode.ActorOfficial, info.DecidedBy)
+			ex.RulesetApprovedBy = &a
+		}
 		for _, r := range rs.Rules() {
 			if r.ID == ex.Rule {
 				ex.Reason = r.Reason

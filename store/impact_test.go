@@ -86,6 +86,10 @@ func TestRulesetImpact(t *testing.T) {
 		if !cmp.Equal(got, imp.Colours["410105"]) {
 			t.Errorf("changes after approval %v, preview %v", got, imp.Colours["410105"])
 		}
+		ex := mustColour(t, w, "r_test000001", healthcode.Red)
+		if ex.RulesetDraftedBy == nil || ex.RulesetDraftedBy.ID != cmdProvince1.ID || ex.RulesetApprovedBy == nil || ex.RulesetApprovedBy.ID != cmdProvince2.ID {
+			t.Errorf("explanation names %+v and %+v, want both officials of the ruleset", ex.RulesetDraftedBy, ex.RulesetApprovedBy)
+		}
 		alerts, err := w.db.Alerts(system, store.AlertMassChange)
 		if err != nil || len(alerts) != 1 {
 			t.Fatalf("alerts %v, %v: want one mass_change", alerts, err)

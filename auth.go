@@ -24,6 +24,15 @@ const (
 	OpReadAlerts       Op = "alerts.read"       // read anomaly alerts (auditors)
 )
 
+// MayAttempt is the check before any expensive work (a ruleset check, a
+// dry run, a batch's validation): whether actor may do op at all, within
+// their own post. It costs nothing, refuses residents and officials of
+// other roles at once, and Authorize on the real target follows once the
+// work has found it.
+func MayAttempt(actor Actor, op Op) error {
+	return Authorize(actor, op, actor.Jurisdiction, actor.ID)
+}
+
 // Authorize reports whether actor may perform op on a target in jurisdiction
 // target (the target resident's home, say); subject is the target resident's
 // id, if any. It returns nil or an *Error of code EFORBIDDEN (EUNAUTH for

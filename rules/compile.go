@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,6 +20,8 @@ type rule struct {
 	kinds   []int  // the kinds the condition reads (risk_area through areas)
 	mask    uint32 // the same as a bit set
 	usesNow bool
+	cost    uint64 // the condition's worst-case cost (checkCost)
+	file    string // the ruleset file's name, for errors
 }
 
 // compile type-checks and compiles every rule, analyses what each reads,
@@ -33,6 +36,7 @@ func (p *parser) compile(rs *Ruleset) {
 	rs.nowKinds = make([]bool, len(kinds))
 	empty := newPrepared(nil, nil).at(rs.effectiveAt)
 	for _, r := range rs.rules {
+		r.file = p.name
 		ast, iss := env.Compile(r.Condition)
 		if iss.Err() != nil {
 			for _, e := range iss.Errors() {
@@ -57,10 +61,13 @@ func (p *parser) compile(rs *Ruleset) {
 			p.errorf(r.node, "rule %s: %s", r.ID, msg)
 			continue
 		}
-		if msg := checkCost(env, ast); msg != "" {
+		est, msg := checkCost(env, ast)
+		if msg != "" {
 			p.errorf(r.node, "rule %s: %s", r.ID, msg)
 			continue
 		}
+		r.cost = est
+		rs.cost += est
 		r.prg, err = program(env, ast, cel.CostLimit(CostLimit))
 		if err != nil {
 			p.errorf(r.node, "rule %s: %v", r.ID, err)
@@ -74,6 +81,19 @@ func (p *parser) compile(rs *Ruleset) {
 		}
 	}
 	if len(p.errs) > 0 {
+		return
+	}
+	if rs.cost > BudgetLimit {
+		costly := slices.Clone(rs.rules)
+		slices.SortStableFunc(costly, func(a, b *rule) int { return cmp.Compare(b.cost, a.cost) })
+		var b strings.Builder
+		for i, r := range costly[:min(3, len(costly))] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s (line %d) %d", r.ID, r.Line, r.cost)
+		}
+		p.errorf(nil, "the rules' worst-case costs add up to %d, above the ruleset budget %d (the costliest: %s); merge or simplify rules", rs.cost, BudgetLimit, b.String())
 		return
 	}
 	rs.order = slices.Clone(rs.rules)
@@ -118,7 +138,7 @@ func (rs *Ruleset) combinedFor(mask uint32) (*combined, error) {
 		if iss.Err() != nil {
 			return nil, iss.Err()
 		}
-		prg, err := program(rs.env, ast)
+		prg, err := program(rs.env, ast, cel.CostLimit(BudgetLimit))
 		if err != nil {
 			return nil, err
 		}

@@ -8,16 +8,25 @@ import (
 	"cel.dev/cel-go/common/types"
 )
 
-// Rules are cost-limited twice. At publication, Parse estimates each
+// Rules are cost-limited three times. At publication, Parse estimates each
 // condition's worst-case cost with CEL's estimator, assuming the input
-// bounds below, and rejects a rule above CostLimit; Prepare refuses inputs
-// beyond the bounds. So the combined program on the hot path needs no cost
-// tracking. The per-rule programs, which find the facts a rule rests on,
-// also carry cel.CostLimit at run time.
+// bounds below and Kind.Max facts of each kind (Prepare never passes more:
+// see bound), and rejects a rule above CostLimit and a ruleset whose
+// rules' estimates add up to more than BudgetLimit. At run time every
+// program, the per-rule ones that find the facts a rule rests on and the
+// combined one of the hot path, carries a CEL runtime cost limit
+// (cel.CostLimit): CostLimit per rule, BudgetLimit for the combined
+// program. An evaluation over a limit is an error naming the rule.
 const (
 	// CostLimit bounds a rule's worst-case CEL cost (about one unit per
 	// operation and per list element visited): around a millisecond.
 	CostLimit = 1_000_000
+	// BudgetLimit bounds the sum of a ruleset's rules' worst-case costs,
+	// and the runtime cost of its combined program: twice CostLimit, so
+	// one evaluation of a resident stays within a few milliseconds
+	// however many rules a ruleset has. The default ruleset's sum is
+	// 545,810, about a quarter of it.
+	BudgetLimit = 2 * CostLimit
 	// MaxCaseIDs bounds the cases one risk-area designation cites.
 	MaxCaseIDs = 1000
 	maxText    = 128
@@ -55,15 +64,15 @@ func (sizeEstimator) EstimateCallCost(function, overloadID string, target *cost.
 	return nil
 }
 
-// checkCost returns a message if the condition's worst-case cost is above
-// CostLimit.
-func checkCost(env *cel.Env, ast *cel.Ast) string {
+// checkCost returns the condition's worst-case cost and a message if it
+// is above CostLimit.
+func checkCost(env *cel.Env, ast *cel.Ast) (uint64, string) {
 	est, err := env.EstimateCost(ast, sizeEstimator{})
 	if err != nil {
-		return fmt.Sprintf("estimating the cost: %v", err)
+		return 0, fmt.Sprintf("estimating the cost: %v", err)
 	}
 	if est.Max > CostLimit {
-		return fmt.Sprintf("worst-case cost %d is above the limit %d (with as many facts as Kind.Max allows)", est.Max, CostLimit)
+		return est.Max, fmt.Sprintf("worst-case cost %d is above the limit %d (with as many facts as Kind.Max allows)", est.Max, CostLimit)
 	}
-	return ""
+	return est.Max, ""
 }

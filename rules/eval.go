@@ -32,6 +32,13 @@ type Result struct {
 	// change as facts age into or out of windows (with EvaluateExact: at
 	// which it does change), or zero if never.
 	NextChange time.Time
+	// Omitted counts, by kind, the facts within their windows that the
+	// evaluation left out because the resident has more than Kind.Max
+	// (see bound); nil if none was.
+	Omitted map[string]int
+	// Crowded lists the kinds of which the resident has at least three
+	// quarters of Kind.Max within their windows.
+	Crowded []Crowding
 }
 
 var greenReason = map[string]string{"zh-CN": "未命中任何赋码规则", "en": "No rule applies"}
@@ -87,16 +94,6 @@ func Prepare(in Input) (*Prepared, error) {
 	p := newPrepared(facts, areas)
 	p.now = in.Now.UTC()
 	p.act = p.at(p.now)
-	for k, ds := range p.act.lists {
-		if len(ds) > kinds[k].Max {
-			return nil, healthcode.Errorf(healthcode.EINVALID, "%d %s facts within their window, more than the %d a resident can have", len(ds), kinds[k].Name, kinds[k].Max)
-		}
-	}
-	for key, ds := range p.act.byKey {
-		if max := kinds[kindIndex(KindRiskArea)].Max; len(ds) > max {
-			return nil, healthcode.Errorf(healthcode.EINVALID, "%d risk_area facts cover area %s, more than %d", len(ds), key, max)
-		}
-	}
 	return p, nil
 }
 
@@ -118,11 +115,14 @@ func newPrepared(facts, areas []*decoded) *Prepared {
 // activation is the variables of one evaluation.
 type activation struct {
 	facts factsObject
-	lists [][]*decoded // in-window person facts per kind
-	areas ref.Val
-	byKey map[string][]*decoded // designations per visited area code
-	now   ref.Val               // a types.Timestamp, boxed once
-	mask  uint32                // the kinds with facts in window, a bit per kind index
+	lists [][]*decoded // in-window person facts per kind, at most Kind.Max (see bound)
+	// omitted counts the in-window facts per kind that bound left out;
+	// seen counts every in-window fact per kind, left out or not.
+	omitted, seen []int
+	areas         ref.Val
+	byKey         map[string][]*decoded // designations per visited area code
+	now           ref.Val               // a types.Timestamp, boxed once
+	mask          uint32                // the kinds with facts in window, a bit per kind index
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
@@ -143,12 +143,18 @@ var emptyList = types.NewRefValList(types.DefaultTypeAdapter, nil)
 
 // at builds the variables for an evaluation at now.
 func (p *Prepared) at(now time.Time) *activation {
-	a := &activation{lists: make([][]*decoded, len(kinds)), now: types.Timestamp{Time: now}}
+	a := &activation{lists: make([][]*decoded, len(kinds)), now: types.Timestamp{Time: now},
+		omitted: make([]int, len(kinds)), seen: make([]int, len(kinds))}
 	for _, d := range p.facts {
 		if d.in(now) {
 			a.lists[d.kind] = append(a.lists[d.kind], d)
 		}
 	}
+	for k, ds := range a.lists {
+		a.seen[k] = len(ds)
+		a.lists[k], a.omitted[k] = bound(ds, kinds[k].Max)
+	}
+	ra := kindIndex(KindRiskArea)
 	visit := kindIndex(KindAreaVisit)
 	for _, v := range a.lists[visit] {
 		if _, ok := a.byKey[v.area]; ok {
@@ -163,6 +169,9 @@ func (p *Prepared) at(now time.Time) *activation {
 				ds = append(ds, d)
 			}
 		}
+		n := len(ds)
+		ds, left := bound(ds, kinds[ra].Max)
+		a.seen[ra], a.omitted[ra] = max(a.seen[ra], n), max(a.omitted[ra], left)
 		a.byKey[v.area] = ds
 	}
 	a.build()
@@ -189,6 +198,102 @@ func (a *activation) build() {
 	a.areas = types.NewRefValMap(types.DefaultTypeAdapter, m)
 }
 
+// NearBound is the fraction of Kind.Max (three quarters) at which a
+// resident's facts of a kind crowd their bound: Result.Crowded names it,
+// and the store raises an alert.
+const (
+	nearBoundNum, nearBoundDen = 3, 4
+)
+
+// bound keeps at most max of ds (sorted by window start, then id): the most
+// recent facts, shared fairly among their origins (sources or recording
+// officials). Round by round it takes each origin's next most recent fact,
+// newest first, until max are taken; so one origin that files many facts
+// crowds out only its own older ones, never another origin's, unless max
+// origins each have a fact. The result keeps ds's order; omitted is how
+// many were left out. Every rule's worst-case cost (Kind.Max, cost.go)
+// thus holds without refusing a fact because others fill its window.
+func bound(ds []*decoded, max int) (kept []*decoded, omitted int) {
+	if len(ds) <= max {
+		return ds, 0
+	}
+	var origins []string
+	byOrigin := map[string][]*decoded{}
+	for i := len(ds) - 1; i >= 0; i-- { // newest first
+		o := ds[i].fact.Origin()
+		if _, ok := byOrigin[o]; !ok {
+			origins = append(origins, o)
+		}
+		byOrigin[o] = append(byOrigin[o], ds[i])
+	}
+	keep := make(map[*decoded]bool, max)
+	for round := 0; len(keep) < max; round++ {
+		var next []*decoded
+		for _, o := range origins {
+			if g := byOrigin[o]; round < len(g) {
+				next = append(next, g[round])
+			}
+		}
+		slices.SortFunc(next, func(a, b *decoded) int {
+			if c := b.from.Compare(a.from); c != 0 {
+				return c
+			}
+			return strings.Compare(b.fact.ID, a.fact.ID)
+		})
+		for _, d := range next[:min(len(next), max-len(keep))] {
+			keep[d] = true
+		}
+	}
+	kept = make([]*decoded, 0, max)
+	for _, d := range ds {
+		if keep[d] {
+			kept = append(kept, d)
+		}
+	}
+	return kept, len(ds) - len(kept)
+}
+
+// Crowding is a kind of fact of which a resident has, within their
+// windows, at least three quarters of Kind.Max (for risk_area: covering
+// one visited area).
+type Crowding struct {
+	Kind     string
+	InWindow int // facts of the kind in their windows
+	Max      int // Kind.Max
+	Omitted  int // left out of the evaluation: InWindow - Max, or 0
+	// Origin is the source or official with the most of them, and
+	// FromOrigin how many that is.
+	Origin     string
+	FromOrigin int
+}
+
+// crowding reports the kinds of which a has near or more than Kind.Max.
+func (a *activation) crowding(p *Prepared) []Crowding {
+	var out []Crowding
+	for k, n := range a.seen {
+		max := kinds[k].Max
+		if n*nearBoundDen < max*nearBoundNum {
+			continue
+		}
+		count := map[string]int{}
+		for _, ds := range [][]*decoded{p.facts, p.areas} {
+			for _, d := range ds {
+				if d.kind == k && d.in(a.now.(types.Timestamp).Time) {
+					count[d.fact.Origin()]++
+				}
+			}
+		}
+		c := Crowding{Kind: kinds[k].Name, InWindow: n, Max: max, Omitted: a.omitted[k]}
+		for o, m := range count {
+			if m > c.FromOrigin || m == c.FromOrigin && o < c.Origin {
+				c.Origin, c.FromOrigin = o, m
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 func objects(ds []*decoded) ref.Val {
 	if len(ds) == 0 {
 		return emptyList
@@ -202,7 +307,7 @@ func objects(ds []*decoded) ref.Val {
 
 // restrict returns a copy of a in which the facts of kind k are only ds.
 func (a *activation) restrict(k int, ds []*decoded) *activation {
-	b := &activation{lists: slices.Clone(a.lists), byKey: a.byKey, now: a.now}
+	b := &activation{lists: slices.Clone(a.lists), byKey: a.byKey, now: a.now, omitted: a.omitted, seen: a.seen}
 	if kinds[k].Area {
 		b.byKey = make(map[string][]*decoded, len(a.byKey))
 		for key, all := range a.byKey {
@@ -240,7 +345,7 @@ func (a *activation) inWindow(k int) []*decoded {
 func (r *rule) eval(a *activation) (bool, error) {
 	out, _, err := r.prg.Eval(a)
 	if err != nil {
-		return false, fmt.Errorf("rule %s: %w", r.ID, err)
+		return false, fmt.Errorf("%s:%d: rule %s: %w", r.file, r.Line, r.ID, err)
 	}
 	b, ok := out.(types.Bool)
 	if !ok {
@@ -298,6 +403,15 @@ func (rs *Ruleset) evaluate(p *Prepared, checks int) (Result, error) {
 	if res.NextChange, err = rs.nextChange(p, r, res.FactIDs, checks); err != nil {
 		return Result{}, err
 	}
+	for k, n := range p.act.omitted {
+		if n > 0 && rs.kinds[k] {
+			if res.Omitted == nil {
+				res.Omitted = map[string]int{}
+			}
+			res.Omitted[kinds[k].Name] = n
+		}
+	}
+	res.Crowded = p.act.crowding(p)
 	return res, nil
 }
 

@@ -34,6 +34,7 @@ type Ruleset struct {
 	nowKinds    []bool     // kinds read by rules that also read now
 	durations   []int64    // duration literals in rules that read now, in ns
 	instants    []int64    // timestamp literals, in ns since 1970
+	cost        uint64     // the sum of the rules' worst-case costs
 }
 
 // LegalBasis is the published order a ruleset implements.
@@ -85,6 +86,10 @@ func (rs *Ruleset) LegalBasis() LegalBasis { return rs.legal }
 
 // EffectiveAt returns when the ruleset takes effect.
 func (rs *Ruleset) EffectiveAt() time.Time { return rs.effectiveAt }
+
+// Cost returns the sum of the rules' worst-case CEL costs, at most
+// BudgetLimit.
+func (rs *Ruleset) Cost() uint64 { return rs.cost }
 
 // Name returns the file name the ruleset was parsed from.
 func (rs *Ruleset) Name() string { return rs.name }

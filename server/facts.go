@@ -21,6 +21,12 @@ type factJSON struct {
 }
 
 func (s *Server) handleRecordFacts(w http.ResponseWriter, r *http.Request) {
+	// Authorise before parsing and validating the batch (up to
+	// maxFactsBody of JSON): the store checks the details again.
+	if err := healthcode.MayAttempt(healthcode.ActorFrom(r.Context()), healthcode.OpRecordFact); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	facts, lines, err := parseFacts(http.MaxBytesReader(w, r.Body, maxFactsBody))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -152,20 +158,30 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	type jobJSON struct {
-		ID         string            `json:"id"`
-		Kind       string            `json:"kind"`
-		Params     map[string]string `json:"params"`
-		Status     string            `json:"status"`
-		RunAt      time.Time         `json:"run_at"`
-		Done       int64             `json:"done"`
-		Total      int64             `json:"total"`
-		Changed    int64             `json:"changed"`
-		FinishedAt *time.Time        `json:"finished_at,omitempty"`
-		LogIndex   int64             `json:"log_index"`
+		ID         string              `json:"id"`
+		Kind       string              `json:"kind"`
+		Params     map[string]string   `json:"params"`
+		Status     string              `json:"status"`
+		RunAt      time.Time           `json:"run_at"`
+		Done       int64               `json:"done"`
+		Total      int64               `json:"total"`
+		Changed    int64               `json:"changed"`
+		Failed     int64               `json:"failed"`
+		Failures   []store.EvalFailure `json:"failures,omitempty"`
+		Attempts   int64               `json:"attempts,omitempty"`
+		LastError  string              `json:"last_error,omitempty"`
+		RetryAt    *time.Time          `json:"retry_at,omitempty"`
+		FinishedAt *time.Time          `json:"finished_at,omitempty"`
+		LogIndex   int64               `json:"log_index"`
 	}
 	out := make([]jobJSON, len(jobs))
 	for i, j := range jobs {
-		out[i] = jobJSON{ID: j.ID, Kind: j.Kind, Params: j.Params, Status: j.Status, RunAt: j.RunAt, Done: j.Done, Total: j.Total, Changed: j.Changed, LogIndex: j.LogIndex}
+		out[i] = jobJSON{ID: j.ID, Kind: j.Kind, Params: j.Params, Status: j.Status, RunAt: j.RunAt, Done: j.Done, Total: j.Total, Changed: j.Changed,
+			Failed: j.Failed, Failures: j.Failures, Attempts: j.Attempts, LastError: j.LastError, LogIndex: j.LogIndex}
+		if j.Attempts > 0 && j.Status != store.JobDone {
+			t := j.RetryAt
+			out[i].RetryAt = &t
+		}
 		if j.Status == store.JobDone {
 			t := j.FinishedAt
 			out[i].FinishedAt = &t

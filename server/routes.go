@@ -47,7 +47,7 @@ func (s *Server) routeTable() []struct {
 
 		{"GET /v1/rulesets", http.HandlerFunc(s.handleRulesets)},
 		{"POST /v1/rulesets", s.authenticate(s.handleDraftRuleset)},
-		{"GET /v1/rulesets/{id}/{version}", http.HandlerFunc(s.handleRuleset)},
+		{"GET /v1/rulesets/{id}/{version}", s.authenticate(s.handleRuleset)},
 		{"POST /v1/rulesets/{id}/{version}/approve", s.authenticate(s.handleDecideRuleset(true))},
 		{"POST /v1/rulesets/{id}/{version}/refuse", s.authenticate(s.handleDecideRuleset(false))},
 		{"GET /v1/jobs", s.authenticate(s.handleJobs)},

@@ -27,6 +27,9 @@ type rulesetJSON struct {
 	LogIndex    int64      `json:"log_index"`
 	DecidedLog  *int64     `json:"decided_log,omitempty"`
 	Source      string     `json:"source,omitempty"`
+	// Impact is a draft's dry run, for a command officer who may approve
+	// it (store.RulesetImpact).
+	Impact *store.Impact `json:"impact,omitempty"`
 }
 
 func toRulesetJSON(r *store.RulesetInfo) rulesetJSON {
@@ -72,7 +75,17 @@ func (s *Server) handleRuleset(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toRulesetJSON(rs))
+	out := toRulesetJSON(rs)
+	// A draft's approver sees what it would do before deciding; anyone
+	// else reads the ruleset without it (authorised before the dry run).
+	actor := healthcode.ActorFrom(r.Context())
+	if rs.Status == store.RulesetDraft && healthcode.Authorize(actor, healthcode.OpApproveRuleset, rs.Scope, "") == nil && actor.ID != rs.DraftedBy {
+		if out.Impact, err = s.db.RulesetImpact(r.Context(), id, v); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // handleDraftRuleset takes the ruleset YAML as the body (any content type

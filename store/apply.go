@@ -267,6 +267,19 @@ type (
 		Rule           string   `json:"rule"`
 		FactIDs        []string `json:"fact_ids"`
 		Cause          string   `json:"cause"`
+		// Omitted counts by kind the facts the evaluation left out, more
+		// than the kind's bound (rules.Result.Omitted).
+		Omitted map[string]int `json:"omitted,omitempty"`
+	}
+	// evEvalFailed is a resident's evaluation that failed: skipped, the
+	// code left as it was, the job going on (the entry's subject is the
+	// resident).
+	evEvalFailed struct {
+		Ruleset        string `json:"ruleset"`
+		RulesetVersion int    `json:"ruleset_version"`
+		Error          string `json:"error"`
+		Cause          string `json:"cause"`
+		Job            string `json:"job,omitempty"`
 	}
 	evRulesetDrafted struct {
 		ID           string `json:"id"`
@@ -365,6 +378,7 @@ type (
 		Params    map[string]string `json:"params"`
 		Residents int64             `json:"residents"`
 		Changed   int64             `json:"changed"`
+		Failed    int64             `json:"failed,omitempty"` // residents whose evaluation failed (evaluation.failed)
 	}
 	// evLogErased records an erasure (erase.go): on a data operator's
 	// request that a second one approved (Cause "request", citing the
@@ -426,6 +440,8 @@ func newEvent(kind tlog.Kind) (pub, pers any, err error) {
 		return new(evFactRetracted), nil, nil
 	case tlog.KindCodeChanged:
 		return new(evCodeChanged), nil, nil
+	case tlog.KindEvalFailed:
+		return new(evEvalFailed), nil, nil
 	case tlog.KindRulesetDrafted:
 		return new(evRulesetDrafted), nil, nil
 	case tlog.KindRulesetPublished, tlog.KindRulesetRefused:
@@ -709,13 +725,31 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 			e.Subject, v.Colour, at, v.Ruleset, v.RulesetVersion, v.Rule, string(fids), e.Index); err != nil {
 			return fmt.Errorf("store code of %s: %w", e.Subject, err)
 		}
-		if err := p.insert("code_changes", colsCodeChanges, "", e.Subject, e.Index, v.Colour, v.Previous, at, v.Ruleset, v.RulesetVersion, v.Rule, string(fids), v.Cause); err != nil {
+		omitted := ""
+		if len(v.Omitted) > 0 {
+			b, err := json.Marshal(v.Omitted)
+			if err != nil {
+				return err
+			}
+			omitted = string(b)
+		}
+		if err := p.insert("code_changes", colsCodeChanges, "", e.Subject, e.Index, v.Colour, v.Previous, at, v.Ruleset, v.RulesetVersion, v.Rule, string(fids), v.Cause, omitted); err != nil {
 			return err
 		}
 		if err := p.touch("codes", nil, e.Subject); err != nil {
 			return err
 		}
 		return p.touch("code_changes", nil, e.Index)
+
+	case tlog.KindEvalFailed:
+		v, err := event[evEvalFailed](e, pub)
+		if err != nil {
+			return err
+		}
+		if err := p.insert("evaluation_failures", colsEvalFailures, "", e.Index, e.Subject, at, v.Ruleset, v.RulesetVersion, v.Error, v.Cause, v.Job); err != nil {
+			return err
+		}
+		return p.touch("evaluation_failures", nil, e.Index)
 
 	case tlog.KindRulesetDrafted:
 		v, err := event[evRulesetDrafted](e, pub)
@@ -946,7 +980,8 @@ var (
 		"evidence_salt", "payload", "status", "content_hash", "log_index", "area", "case_id"}
 	colsFactHolds     = []string{"fact", "subject", "approval_scope", "why", "log_index"}
 	colsCaseCitations = []string{"case_id", "resident"}
-	colsCodeChanges   = []string{"resident", "log_index", "colour", "previous", "changed_at", "ruleset", "ruleset_version", "rule", "fact_ids", "cause"}
+	colsCodeChanges   = []string{"resident", "log_index", "colour", "previous", "changed_at", "ruleset", "ruleset_version", "rule", "fact_ids", "cause", "omitted"}
+	colsEvalFailures  = []string{"log_index", "resident", "failed_at", "ruleset", "ruleset_version", "error", "cause", "job"}
 	colsRulesets      = []string{"id", "version", "scope", "status", "source", "legal_number", "legal_title", "effective_at", "drafted_by", "drafted_at", "log_index"}
 	colsTokenKeys     = []string{"id", "purpose", "public_key", "sealed", "not_before", "not_after", "status", "created_at", "log_index"}
 	colsTrustImports  = []string{"issuer", "trust_key", "version", "envelope", "imported_at", "log_index"}

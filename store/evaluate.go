@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -161,12 +160,9 @@ func (t *Tx) evaluateIDs(ids []string, cause string, contiguous bool) (int, erro
 	// it does change, so they are not re-evaluated for nothing.
 	st.exact = !contiguous
 	start := time.Now()
-	results, rulesets, err := st.run(ids, t.now, runtime.GOMAXPROCS(0))
+	results, rulesets, errs := st.run(ids, t.now, runtime.GOMAXPROCS(0))
 	t.db.observer().Evaluated(len(ids), time.Since(start))
-	if err != nil {
-		return 0, err
-	}
-	return t.applyEval(ids, st, results, rulesets, cause)
+	return t.applyEval(ids, st, results, rulesets, errs, cause)
 }
 
 func sortedUniq(ids []string) []string {
@@ -290,8 +286,10 @@ func (t *Tx) loadEval(ids []string, contiguous bool, homes map[string]string, ex
 
 // run evaluates ids at now. Evaluation is pure and CPU-bound: it is spread
 // over up to workers goroutines. It returns each resident's result and the
-// ruleset that gave it (nil: none applies, green).
-func (st *evalState) run(ids []string, now time.Time, workers int) ([]rules.Result, []*rules.Ruleset, error) {
+// ruleset that gave it (nil: none applies, green), and each resident's
+// error (nil if none): one resident's failing evaluation does not stop the
+// others' (applyEval records it).
+func (st *evalState) run(ids []string, now time.Time, workers int) ([]rules.Result, []*rules.Ruleset, []error) {
 	results := make([]rules.Result, len(ids))
 	rulesets := make([]*rules.Ruleset, len(ids))
 	var wg sync.WaitGroup
@@ -311,30 +309,42 @@ func (st *evalState) run(ids []string, now time.Time, workers int) ([]rules.Resu
 					if st.exact {
 						evaluate = rs.EvaluateExact
 					}
-					if res, errs[i] = evaluate(in); errs[i] != nil {
-						errs[i] = fmt.Errorf("evaluate %s: %w", id, errs[i])
-					}
+					res, errs[i] = evaluate(in)
 				}
 				results[i], rulesets[i] = res, rs
 			}
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
-	}
-	return results, rulesets, nil
+	return results, rulesets, errs
 }
 
 // applyEval writes the outcome of evaluating ids: a code.changed entry and
-// the state rows for every changed code, and the schedule. It returns how
-// many codes changed.
-func (t *Tx) applyEval(ids []string, st *evalState, results []rules.Result, rulesets []*rules.Ruleset, cause string) (int, error) {
+// the state rows for every changed code, and the schedule. A resident whose
+// evaluation failed (errs[i], errs may be nil) keeps their code and leaves
+// the schedule (a failure due again at every tick would hold up the rest):
+// the failure is an evaluation.failed entry and an alert, and the others
+// go on. It returns how many codes changed.
+func (t *Tx) applyEval(ids []string, st *evalState, results []rules.Result, rulesets []*rules.Ruleset, errs []error, cause string) (int, error) {
 	changed := 0
 	var schedule [][2]string
 	var unschedule []string
 	for i, id := range ids {
 		res, rs := results[i], rulesets[i]
+		if errs != nil && errs[i] != nil {
+			if _, had := st.scheduled[id]; had {
+				unschedule = append(unschedule, id)
+			}
+			if err := t.evalFailed(id, st.homes[id], rs, errs[i], cause); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if len(res.Crowded) > 0 {
+			if err := t.alertCrowded(st.homes[id], res.Crowded); err != nil {
+				return 0, err
+			}
+		}
 		if res.FactIDs == nil {
 			res.FactIDs = []string{}
 		}
@@ -402,7 +412,7 @@ func (t *Tx) writeCode(id string, cur currentCode, res rules.Result, rs *rules.R
 	}
 	_, err := t.record(tlog.KindCodeChanged, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "evaluator"}, id, &evCodeChanged{
 		Colour: string(res.Colour), Previous: string(cur.colour), Ruleset: rsID, RulesetVersion: rsVersion,
-		Rule: res.Rule, FactIDs: res.FactIDs, Cause: cause,
+		Rule: res.Rule, FactIDs: res.FactIDs, Cause: cause, Omitted: res.Omitted,
 	}, nil, nil)
 	if err != nil {
 		return err
@@ -424,4 +434,46 @@ func (t *Tx) schedule(set [][2]string, unset []string) error {
 	return upsertRows(t, "code_schedule (resident, next_check)", 2, len(set),
 		" ON CONFLICT (resident) DO UPDATE SET next_check = excluded.next_check",
 		func(i int) []any { return []any{set[i][0], set[i][1]} })
+}
+
+// evalFailed records that a resident's evaluation failed: the
+// evaluation.failed entry (the resident is its subject; the error names
+// the ruleset's file and line), and an evaluation_failed alert once per
+// ruleset version and hour, naming no one.
+func (t *Tx) evalFailed(id, home string, rs *rules.Ruleset, failure error, cause string) error {
+	var rsID string
+	var rsVersion int
+	if rs != nil {
+		rsID, rsVersion = rs.ID(), rs.Version()
+	}
+	msg := failure.Error()
+	if len(msg) > 1000 {
+		msg = msg[:1000]
+	}
+	t.db.logger.Warn("evaluation failed: the resident is skipped, their code left as it was", "resident", id, "ruleset", rsID, "version", rsVersion, "job", t.job, "err", failure)
+	if _, err := t.record(tlog.KindEvalFailed, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "evaluator"}, id, &evEvalFailed{
+		Ruleset: rsID, RulesetVersion: rsVersion, Error: msg, Cause: cause, Job: t.job,
+	}, nil, nil); err != nil {
+		return err
+	}
+	t.evalFailures++
+	subject := fmt.Sprintf("%s@%d", rsID, rsVersion)
+	return t.alertOnce(AlertEvalFailed, subject, home, t.now.Add(-time.Hour), map[string]any{
+		"ruleset": rsID, "ruleset_version": rsVersion, "error": msg, "cause": cause, "job": t.job,
+	})
+}
+
+// alertCrowded raises a facts_near_bound alert, once per origin and hour,
+// for each kind of which a resident living in home has at least three
+// quarters of the kind's bound within their windows: the origin is the
+// source or official that filed most of them.
+func (t *Tx) alertCrowded(home string, crowded []rules.Crowding) error {
+	for _, c := range crowded {
+		if err := t.alertOnce(AlertNearBound, c.Origin, home, t.now.Add(-time.Hour), map[string]any{
+			"kind": c.Kind, "in_window": c.InWindow, "max": c.Max, "omitted": c.Omitted, "from_origin": c.FromOrigin,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

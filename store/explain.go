@@ -51,6 +51,15 @@ type Explanation struct {
 	// Outlook is what happens next if nothing new is recorded (Explain
 	// only; History leaves it nil).
 	Outlook *Outlook `json:"outlook,omitempty"`
+	// Omitted counts by kind the resident's facts that the evaluation
+	// left out, beyond the kind's bound (the most recent are kept, fairly
+	// among their sources: docs/facts.md).
+	Omitted map[string]int `json:"omitted,omitempty"`
+	// RulesetDraftedBy and RulesetApprovedBy are the two command officers
+	// who put the ruleset in force (its ruleset.drafted and
+	// ruleset.published entries).
+	RulesetDraftedBy  *Party `json:"ruleset_drafted_by,omitempty"`
+	RulesetApprovedBy *Party `json:"ruleset_approved_by,omitempty"`
 }
 
 // Explain returns why the resident's code is what it is now. Officials'
@@ -68,8 +77,12 @@ func (db *DB) Explain(ctx context.Context, residentID string) (*Explanation, err
 	ex := &Explanation{Resident: residentID, Colour: c.Colour, Since: c.Since, LogIndex: c.LogIndex,
 		RuleSet: c.RuleSet, RuleSetVersion: c.RuleSetVersion, Rule: c.Rule}
 	if c.RuleSet != "" {
-		if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT previous, cause FROM code_changes WHERE log_index = ?"), c.LogIndex).Scan(&ex.Previous, &ex.Cause); err != nil {
+		var omitted string
+		if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT previous, cause, omitted FROM code_changes WHERE log_index = ?"), c.LogIndex).Scan(&ex.Previous, &ex.Cause, &omitted); err != nil {
 			return nil, fmt.Errorf("read code change %d: %w", c.LogIndex, err)
+		}
+		if err := decodeOmitted(ex, omitted); err != nil {
+			return nil, err
 		}
 	}
 	if ex.Outlook, err = db.outlook(ctx, residentID, res.Jurisdiction); err != nil {
@@ -84,7 +97,7 @@ func (db *DB) History(ctx context.Context, residentID string) ([]*Explanation, e
 	if _, err := db.readResident(ctx, residentID, "history"); err != nil {
 		return nil, err
 	}
-	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT log_index, colour, previous, changed_at, ruleset, ruleset_version, rule, fact_ids, cause
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT log_index, colour, previous, changed_at, ruleset, ruleset_version, rule, fact_ids, cause, omitted
 		FROM code_changes WHERE resident = ? ORDER BY log_index DESC`), residentID)
 	type row struct {
 		ex  *Explanation
@@ -94,7 +107,11 @@ func (db *DB) History(ctx context.Context, residentID string) ([]*Explanation, e
 	if err := scanRows(rows, err, func(rows *sql.Rows) error {
 		r := row{ex: &Explanation{Resident: residentID}}
 		ex := r.ex
-		if err := rows.Scan(&ex.LogIndex, &ex.Colour, &ex.Previous, timeCol(&ex.Since), &ex.RuleSet, &ex.RuleSetVersion, &ex.Rule, jsonCol(&r.ids), &ex.Cause); err != nil {
+		var omitted string
+		if err := rows.Scan(&ex.LogIndex, &ex.Colour, &ex.Previous, timeCol(&ex.Since), &ex.RuleSet, &ex.RuleSetVersion, &ex.Rule, jsonCol(&r.ids), &ex.Cause, &omitted); err != nil {
+			return err
+		}
+		if err := decodeOmitted(ex, omitted); err != nil {
 			return err
 		}
 		list = append(list, r)
@@ -112,6 +129,14 @@ func (db *DB) History(ctx context.Context, residentID string) ([]*Explanation, e
 	return out, nil
 }
 
+// decodeOmitted sets ex.Omitted from a code change's omitted column.
+func decodeOmitted(ex *Explanation, omitted string) error {
+	if omitted == "" {
+		return nil
+	}
+	return decodeStored(fmt.Sprintf("code change %d omitted", ex.LogIndex), []byte(omitted), &ex.Omitted)
+}
+
 func (db *DB) fillExplanation(ctx context.Context, ex *Explanation, factIDs []string) error {
 	ex.Facts = []ExplainedFact{}
 	if ex.RuleSet != "" {
@@ -121,6 +146,16 @@ func (db *DB) fillExplanation(ctx context.Context, ex *Explanation, factIDs []st
 		}
 		lb := rs.LegalBasis()
 		ex.LegalBasis = &lb
+		info, err := db.Ruleset(ctx, ex.RuleSet, ex.RuleSetVersion)
+		if err != nil {
+			return err
+		}
+		d := db.party(ctx, healthcode.ActorOfficial, info.DraftedBy)
+		ex.RulesetDraftedBy = &d
+		if info.DecidedBy != "" {
+			a := db.party(ctx, healthcode.ActorOfficial, info.DecidedBy)
+			ex.RulesetApprovedBy = &a
+		}
 		for _, r := range rs.Rules() {
 			if r.ID == ex.Rule {
 				ex.Reason = r.Reason

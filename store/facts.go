@@ -196,6 +196,7 @@ type factSnapshot struct {
 	eval     *evalState
 	results  []rules.Result
 	rulesets []*rules.Ruleset
+	errs     []error // evaluations that failed: done again in the transaction, which records them
 }
 
 func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact) (*factSnapshot, error) {
@@ -254,11 +255,8 @@ func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact) (*fact
 	defer release()
 	// One worker: concurrent batches already use the slots.
 	start := time.Now()
-	snap.results, snap.rulesets, err = snap.eval.run(snap.ids, snap.at, 1)
+	snap.results, snap.rulesets, snap.errs = snap.eval.run(snap.ids, snap.at, 1)
 	db.observer().Evaluated(len(snap.ids), time.Since(start))
-	if err != nil {
-		return nil, err
-	}
 	return snap, nil
 }
 
@@ -271,7 +269,7 @@ func (t *Tx) evaluateSnapshot(snap *factSnapshot, ids []string, current map[stri
 	var rulesets []*rules.Ruleset
 	for _, id := range sortedUniq(ids) {
 		i, ok := slices.BinarySearch(snap.ids, id)
-		if ok && current[id] && snap.holdsAt(i, t.now) {
+		if ok && current[id] && snap.errs[i] == nil && snap.holdsAt(i, t.now) {
 			use = append(use, id)
 			results = append(results, snap.results[i])
 			rulesets = append(rulesets, snap.rulesets[i])
@@ -279,7 +277,7 @@ func (t *Tx) evaluateSnapshot(snap *factSnapshot, ids []string, current map[stri
 			rest = append(rest, id)
 		}
 	}
-	n, err := t.applyEval(use, snap.eval, results, rulesets, CauseFact)
+	n, err := t.applyEval(use, snap.eval, results, rulesets, nil, CauseFact)
 	if err != nil {
 		return 0, err
 	}

@@ -28,15 +28,24 @@ const (
 // chunk of residents is evaluated and the cursor advanced in one
 // transaction, so a restart continues where the last commit left off.
 type Job struct {
-	ID         string
-	Kind       string
-	Params     map[string]string
-	Status     string
-	RunAt      time.Time
-	Cursor     string
-	Done       int64
-	Changed    int64
-	Total      int64 // residents in scope (computed when listed)
+	ID      string
+	Kind    string
+	Params  map[string]string
+	Status  string
+	RunAt   time.Time
+	Cursor  string
+	Done    int64
+	Changed int64
+	Failed  int64 // residents whose evaluation failed: skipped, each an evaluation.failed entry
+	Total   int64 // residents in scope (computed when listed)
+	// Attempts counts the job's runs that failed as a whole (a database
+	// error, say: not one resident's evaluation); LastError is the last
+	// one's message, RetryAt when it is tried again. Other jobs go on
+	// meanwhile.
+	Attempts   int64
+	LastError  string
+	RetryAt    time.Time
+	Failures   []EvalFailure // the last maxListedFailures, newest first
 	CreatedAt  time.Time
 	FinishedAt time.Time
 	LogIndex   int64
@@ -61,7 +70,7 @@ func (t *Tx) enqueueJob(kind string, params map[string]string, runAt time.Time) 
 
 // Jobs lists jobs, newest first, with the number of residents in scope.
 func (db *DB) Jobs(ctx context.Context) ([]*Job, error) {
-	rows, err := db.db.QueryContext(ctx, "SELECT id, kind, params, status, run_at, cursor, done, changed, created_at, finished_at, log_index FROM jobs ORDER BY created_at DESC, id")
+	rows, err := db.db.QueryContext(ctx, "SELECT id, kind, params, status, run_at, cursor, done, changed, failed, attempts, last_error, retry_at, created_at, finished_at, log_index FROM jobs ORDER BY created_at DESC, id")
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
@@ -70,7 +79,7 @@ func (db *DB) Jobs(ctx context.Context) ([]*Job, error) {
 	for rows.Next() {
 		j := &Job{}
 		if err := rows.Scan(&j.ID, &j.Kind, jsonCol(&j.Params), &j.Status, timeCol(&j.RunAt), &j.Cursor, &j.Done, &j.Changed,
-			timeCol(&j.CreatedAt), timeCol(&j.FinishedAt), &j.LogIndex); err != nil {
+			&j.Failed, &j.Attempts, &j.LastError, timeCol(&j.RetryAt), timeCol(&j.CreatedAt), timeCol(&j.FinishedAt), &j.LogIndex); err != nil {
 			return nil, fmt.Errorf("list jobs: %w", err)
 		}
 		out = append(out, j)
@@ -82,9 +91,37 @@ func (db *DB) Jobs(ctx context.Context) ([]*Job, error) {
 		if j.Total, err = db.residentsIn(ctx, j.Params["scope"]); err != nil {
 			return nil, err
 		}
+		if j.Failed == 0 {
+			continue
+		}
+		rows, err := db.db.QueryContext(ctx, db.dialect.rebind(limitClause("SELECT log_index, failed_at, ruleset, ruleset_version, error FROM evaluation_failures WHERE job = ? ORDER BY log_index DESC", maxListedFailures)), j.ID)
+		if err := scanRows(rows, err, func(rows *sql.Rows) error {
+			var f EvalFailure
+			if err := rows.Scan(&f.LogIndex, timeCol(&f.FailedAt), &f.Ruleset, &f.RulesetVersion, &f.Error); err != nil {
+				return err
+			}
+			j.Failures = append(j.Failures, f)
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("job %s: read failures: %w", j.ID, err)
+		}
 	}
 	return out, nil
 }
+
+// EvalFailure is a resident's evaluation that failed, as a job lists it:
+// the evaluation.failed entry (whose subject is the resident, not listed
+// here), the ruleset and the error, which names the rule's line.
+type EvalFailure struct {
+	LogIndex       int64     `json:"log_index"`
+	FailedAt       time.Time `json:"failed_at"`
+	Ruleset        string    `json:"ruleset"`
+	RulesetVersion int       `json:"ruleset_version"`
+	Error          string    `json:"error"`
+}
+
+// maxListedFailures is how many of a job's failures Jobs lists.
+const maxListedFailures = 20
 
 // residentsIn counts the residents whose home is in scope.
 func (db *DB) residentsIn(ctx context.Context, scope string) (int64, error) {
@@ -97,73 +134,137 @@ func (db *DB) residentsIn(ctx context.Context, scope string) (int64, error) {
 
 // JobProgress reports a running job's progress.
 type JobProgress struct {
-	Job           string
-	Done, Changed int64
-	Total         int64
-	Finished      bool
+	Job                   string
+	Done, Changed, Failed int64
+	Total                 int64
+	Finished              bool
 }
 
 // RunJobs runs every job due now until none is left, reporting progress
 // after each chunk. Several processes may run it at once: each chunk is
-// claimed under the log's sequencer lock. It returns the number of jobs
-// finished.
+// claimed under the log's sequencer lock. A job whose chunk fails as a
+// whole is put back with a retry time (doubling from jobRetry up to
+// jobRetryMax) and a job_failed alert, and the jobs behind it run; a
+// resident whose evaluation fails is skipped inside the chunk (applyEval).
+// It returns the number of jobs finished, and the failures joined.
 func (db *DB) RunJobs(ctx context.Context, progress func(JobProgress)) (int, error) {
 	finished := 0
+	var failures []error
 	for {
 		var id string
-		err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT id FROM jobs WHERE status = ? AND run_at <= ? ORDER BY run_at, id LIMIT 1"),
-			JobPending, fmtTime(db.nowMs())).Scan(&id)
+		now := fmtTime(db.nowMs())
+		err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT id FROM jobs WHERE status = ? AND run_at <= ? AND retry_at <= ? ORDER BY run_at, id LIMIT 1"),
+			JobPending, now, now).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
-			return finished, nil
+			return finished, errors.Join(failures...)
 		}
 		if err != nil {
-			return finished, fmt.Errorf("find due jobs: %w", err)
+			return finished, errors.Join(append(failures, fmt.Errorf("find due jobs: %w", err))...)
 		}
-		if err := db.dialect.analyze(ctx, db.db, "residents", "facts", "codes", "code_schedule"); err != nil {
-			db.logger.Warn("refreshing planner statistics before a job failed; the job runs anyway", "job", id, "err", err)
-		}
-		// The number of residents in scope, for progress reports only.
-		var params map[string]string
-		if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT params FROM jobs WHERE id = ?"), id).Scan(jsonCol(&params)); err != nil {
-			return finished, fmt.Errorf("job %s: read params: %w", id, err)
-		}
-		total, err := db.residentsIn(ctx, params["scope"])
+		done, err := db.runJob(ctx, id, progress)
 		if err != nil {
-			return finished, fmt.Errorf("job %s: %w", id, err)
-		}
-		for {
-			if err := ctx.Err(); err != nil {
+			if ctx.Err() != nil {
 				return finished, err
 			}
-			var p JobProgress
-			err := db.write(ctx, func(t *Tx) error {
-				var err error
-				p, err = t.jobChunk(id)
-				return err
-			})
-			if err != nil {
-				return finished, fmt.Errorf("job %s: %w", id, err)
+			err = fmt.Errorf("job %s: %w", id, err)
+			if rerr := db.jobFailed(ctx, id, err); rerr != nil {
+				// The job cannot even be put back: stop, or it would be
+				// picked again at once.
+				return finished, errors.Join(append(failures, err, rerr)...)
 			}
-			db.failpoint(failJobCommitted)
-			p.Total = total
-			if progress != nil && p.Job != "" {
-				progress(p)
-			}
-			if p.Finished || p.Job == "" {
-				finished++
-				break
-			}
+			failures = append(failures, err)
+			continue
+		}
+		if done {
+			finished++
 		}
 	}
 }
+
+// Retry delays of a job whose run failed as a whole.
+const (
+	jobRetry    = 10 * time.Second
+	jobRetryMax = time.Hour
+)
+
+// jobFailed puts a job whose run failed back with its next retry time and
+// the error, and raises a job_failed alert once per job and hour.
+func (db *DB) jobFailed(ctx context.Context, id string, failure error) error {
+	db.logger.Error("job failed; it is retried later and the jobs behind it run", "job", id, "err", failure)
+	msg := failure.Error()
+	if len(msg) > 1000 {
+		msg = msg[:1000]
+	}
+	return db.write(ctx, func(t *Tx) error {
+		var attempts int64
+		if err := t.queryRow("SELECT attempts FROM jobs WHERE id = ?", id).Scan(&attempts); err != nil {
+			return err
+		}
+		delay := jobRetryMax
+		if attempts < 20 {
+			delay = min(jobRetry<<attempts, jobRetryMax)
+		}
+		if _, err := t.exec("UPDATE jobs SET attempts = ?, last_error = ?, retry_at = ? WHERE id = ?", attempts+1, msg, fmtTime(t.now.Add(delay)), id); err != nil {
+			return err
+		}
+		return t.alertOnce(AlertJobFailed, id, "", t.now.Add(-time.Hour), map[string]any{"error": msg, "attempts": attempts + 1, "retry_in_seconds": int64(delay / time.Second)})
+	})
+}
+
+// runJob runs one job's chunks until it finishes (done) or fails.
+func (db *DB) runJob(ctx context.Context, id string, progress func(JobProgress)) (done bool, err error) {
+	if testHookJobChunk != nil {
+		if err := testHookJobChunk(id); err != nil {
+			return false, err
+		}
+	}
+	if err := db.dialect.analyze(ctx, db.db, "residents", "facts", "codes", "code_schedule"); err != nil {
+		db.logger.Warn("refreshing planner statistics before a job failed; the job runs anyway", "job", id, "err", err)
+	}
+	// The number of residents in scope, for progress reports only.
+	var params map[string]string
+	if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT params FROM jobs WHERE id = ?"), id).Scan(jsonCol(&params)); err != nil {
+		return false, fmt.Errorf("read params: %w", err)
+	}
+	total, err := db.residentsIn(ctx, params["scope"])
+	if err != nil {
+		return false, err
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		var p JobProgress
+		err := db.write(ctx, func(t *Tx) error {
+			var err error
+			p, err = t.jobChunk(id)
+			return err
+		})
+		if err != nil {
+			return false, err
+		}
+		db.failpoint(failJobCommitted)
+		p.Total = total
+		if progress != nil && p.Job != "" {
+			progress(p)
+		}
+		if p.Finished || p.Job == "" {
+			return true, nil
+		}
+	}
+}
+
+// testHookJobChunk, if set, runs before each job's run; an error fails it
+// (tests: a job that fails as a whole).
+var testHookJobChunk func(job string) error
 
 // jobChunk evaluates the job's next chunk of residents and advances its
 // cursor; at the end it finishes the job with a job.finished entry.
 func (t *Tx) jobChunk(id string) (JobProgress, error) {
 	var kind, status, cursor string
 	var p map[string]string
-	var done, changed int64
-	err := t.queryRow("SELECT kind, params, status, cursor, done, changed FROM jobs WHERE id = ?", id).Scan(&kind, jsonCol(&p), &status, &cursor, &done, &changed)
+	var done, changed, failed int64
+	err := t.queryRow("SELECT kind, params, status, cursor, done, changed, failed FROM jobs WHERE id = ?", id).Scan(&kind, jsonCol(&p), &status, &cursor, &done, &changed, &failed)
 	if err != nil {
 		return JobProgress{}, fmt.Errorf("read job: %w", err)
 	}
@@ -178,15 +279,16 @@ func (t *Tx) jobChunk(id string) (JobProgress, error) {
 	prog := JobProgress{Job: id}
 	if len(ids) == 0 {
 		_, err := t.record(tlog.KindJobFinished, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "scheduler"}, "", &evJobFinished{
-			Job: id, Kind: kind, Params: p, Residents: done, Changed: changed,
+			Job: id, Kind: kind, Params: p, Residents: done, Changed: changed, Failed: failed,
 		}, nil, nil)
-		prog.Done, prog.Changed, prog.Finished = done, changed, true
+		prog.Done, prog.Changed, prog.Failed, prog.Finished = done, changed, failed, true
 		return prog, err
 	}
 	cause := p["cause"]
 	if cause == "" {
 		cause = CauseRuleset
 	}
+	t.job = id
 	n, err := t.evaluateIDs(ids, cause, true)
 	if err != nil {
 		return prog, err
@@ -194,8 +296,9 @@ func (t *Tx) jobChunk(id string) (JobProgress, error) {
 	t.db.failpoint(failJobEvaluated)
 	done += int64(len(ids))
 	changed += int64(n)
-	_, err = t.exec("UPDATE jobs SET cursor = ?, done = ?, changed = ? WHERE id = ?", ids[len(ids)-1], done, changed, id)
-	prog.Done, prog.Changed = done, changed
+	failed += int64(t.evalFailures)
+	_, err = t.exec("UPDATE jobs SET cursor = ?, done = ?, changed = ?, failed = ? WHERE id = ?", ids[len(ids)-1], done, changed, failed, id)
+	prog.Done, prog.Changed, prog.Failed = done, changed, failed
 	return prog, err
 }
 

@@ -12,6 +12,7 @@ type Limits struct {
 	AppealDeadline time.Duration // an open appeal escalates when undecided this long; default 24 h
 	CoolingPeriod  time.Duration // after a granted appeal, re-raising needs the parent command; default 7 days
 	MaxDesignation time.Duration // a risk-area designation's until − from at most; longer is a new designation; default 14 days
+	MassChange     int           // approving a ruleset whose dry run changes more codes than this raises mass_change; default 100
 
 	OfficialRaisesPerHour int     // hand-entered raising facts per official per hour before an alert and parent approval; default 50
 	SourceSurgeFactor     float64 // a source's codes raised this hour above this many times its baseline alert; default 10
@@ -38,6 +39,7 @@ func DefaultLimits() Limits {
 		AppealDeadline:                      24 * time.Hour,
 		CoolingPeriod:                       7 * 24 * time.Hour,
 		MaxDesignation:                      14 * 24 * time.Hour,
+		MassChange:                          100,
 		OfficialRaisesPerHour:               50,
 		SourceSurgeFactor:                   10,
 		SourceSurgeMin:                      100,
@@ -77,6 +79,7 @@ func (l Limits) withDefaults() Limits {
 	set(&l.OfficialRaisesPerHour, d.OfficialRaisesPerHour)
 	set(&l.SourceSurgeMin, d.SourceSurgeMin)
 	set(&l.PlausibleContacts, d.PlausibleContacts)
+	set(&l.MassChange, d.MassChange)
 	set(&l.ReadsPerHour, d.ReadsPerHour)
 	set(&l.BulkReadAlert, d.BulkReadAlert)
 	set(&l.LoginFailuresPerAccount, d.LoginFailuresPerAccount)

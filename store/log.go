@@ -106,6 +106,12 @@ type Tx struct {
 	// have changed anything, which makes every snapshot taken before it
 	// stale (see snapshotCurrent).
 	local bool
+
+	// job is the job whose chunk the transaction evaluates, if any;
+	// evalFailures counts the residents whose evaluation failed in it (each
+	// an evaluation.failed entry).
+	job          string
+	evalFailures int
 }
 
 // batch is one group commit's pending log entries.
@@ -570,7 +576,7 @@ func (db *DB) runBatch(reqs []*request, errs []error) error {
 	single := len(reqs) == 1
 	ok := 0
 	for i, r := range reqs {
-		t.local = false
+		t.local, t.job, t.evalFailures = false, "", 0
 		if single {
 			db.failpoint(failRequestBefore)
 			if errs[i] = r.fn(t); errs[i] != nil {

@@ -138,9 +138,11 @@ func (r *replayer) follow(e *tlog.Entry) error {
 // activeFacts reads the active facts filed under subject (of kind, if not
 // ""), in key order, as the projection holds them now.
 func (r *replayer) activeFacts(subject, kind string) ([]healthcode.Fact, error) {
-	q, args := "SELECT uid, kind, observed_at, payload FROM facts WHERE subject = ? AND status = 'active' ORDER BY uid", []any{subject}
+	// The origin (source, or the recording official) counts: a kind's
+	// facts beyond its bound are shared fairly among origins.
+	q, args := "SELECT uid, kind, observed_at, payload, source, recorded_by FROM facts WHERE subject = ? AND status = 'active' ORDER BY uid", []any{subject}
 	if kind != "" {
-		q, args = "SELECT uid, kind, observed_at, payload FROM facts WHERE subject = ? AND status = 'active' AND kind = ? ORDER BY uid", []any{subject, kind}
+		q, args = "SELECT uid, kind, observed_at, payload, source, recorded_by FROM facts WHERE subject = ? AND status = 'active' AND kind = ? ORDER BY uid", []any{subject, kind}
 	}
 	rows, err := r.query(q, args...)
 	if err != nil {
@@ -151,7 +153,7 @@ func (r *replayer) activeFacts(subject, kind string) ([]healthcode.Fact, error) 
 	for rows.Next() {
 		f := healthcode.Fact{Subject: subject, Status: healthcode.FactActive}
 		var observed, payload string
-		if err := rows.Scan(&f.Key, &f.Kind, &observed, &payload); err != nil {
+		if err := rows.Scan(&f.Key, &f.Kind, &observed, &payload, &f.Source, &f.RecordedBy); err != nil {
 			return nil, &queryError{err}
 		}
 		f.ID, f.Payload = f.Key, []byte(payload)

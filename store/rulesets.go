@@ -47,8 +47,10 @@ type RulesetInfo struct {
 // EINVALID (with every error of the file as details), EFORBIDDEN, ECONFLICT.
 func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*RulesetInfo, error) {
 	actor := healthcode.ActorFrom(ctx)
-	if actor.Kind == "" {
-		return nil, healthcode.Errorf(healthcode.EUNAUTH, "log in first")
+	// Authorise before the check, which can cost seconds of CPU: only a
+	// command officer may draft (the scope is authorised once parsed).
+	if err := healthcode.MayAttempt(actor, healthcode.OpDraftRuleset); err != nil {
+		return nil, err
 	}
 	if len(source) > 256<<10 {
 		return nil, healthcode.Errorf(healthcode.EINVALID, "ruleset file is larger than 256 KiB")
@@ -116,6 +118,28 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 	if !approve && len(reason) < 4 {
 		return nil, healthcode.FieldErrorf("reason", "a refusal needs a written reason")
 	}
+	// An approval is dry-run first (outside the write: it reads every
+	// resident of the scope), once the approver is known to be allowed:
+	// above Limits.MassChange changed codes it raises mass_change.
+	var impact *Impact
+	if approve {
+		if err := healthcode.MayAttempt(actor, healthcode.OpApproveRuleset); err != nil {
+			return nil, err
+		}
+		draft, err := db.Ruleset(ctx, id, version)
+		if err != nil {
+			return nil, err
+		}
+		if err := healthcode.Authorize(actor, healthcode.OpApproveRuleset, draft.Scope, ""); err == nil && draft.Status == RulesetDraft && draft.DraftedBy != actor.ID {
+			// A dry run that fails (a row that does not decode, say)
+			// does not stop the approval: the job will meet the same
+			// rows and record them.
+			if impact, err = db.rulesetImpact(ctx, draft); err != nil {
+				db.logger.Error("the dry run of an approved ruleset failed; it is published without the mass-change check", "ruleset", id, "version", version, "err", err)
+				impact = nil
+			}
+		}
+	}
 	var info *RulesetInfo
 	err := db.write(ctx, func(t *Tx) error {
 		var err error
@@ -142,6 +166,14 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 			return err
 		}
 		info.Status, info.DecidedBy, info.DecidedAt, info.Reason, info.DecidedLog = status, actor.ID, t.now, reason, idx
+		if approve && impact != nil && impact.Changed > int64(t.db.limits.MassChange) {
+			if err := t.raiseAlert(AlertMassChange, fmt.Sprintf("%s@%d", id, version), info.Scope, map[string]any{
+				"changed": impact.Changed, "residents": impact.Residents, "colours": impact.Colours, "threshold": t.db.limits.MassChange,
+				"drafted_by": info.DraftedBy, "approved_by": actor.ID,
+			}); err != nil {
+				return err
+			}
+		}
 		if approve {
 			runAt := info.EffectiveAt
 			if runAt.Before(t.now) {

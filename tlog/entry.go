@@ -75,6 +75,7 @@ const (
 	KindRulesetPublished    Kind = "ruleset.published"
 	KindRulesetRefused      Kind = "ruleset.refused"
 	KindCodeChanged         Kind = "code.changed"
+	KindEvalFailed          Kind = "evaluation.failed"
 	KindKeyAdded            Kind = "key.added"
 	KindKeyRotated          Kind = "key.rotated"
 	KindKeyRevoked          Kind = "key.revoked"
@@ -107,8 +108,8 @@ const (
 var kinds = map[Kind]bool{
 	KindFactRecorded: true, KindFactApproved: true, KindFactRejected: true, KindFactRetracted: true,
 	KindRulesetDrafted: true, KindRulesetApproved: true, KindRulesetPublished: true, KindRulesetRefused: true,
-	KindCodeChanged: true,
-	KindKeyAdded:    true, KindKeyRotated: true, KindKeyRevoked: true, KindTrustImported: true,
+	KindCodeChanged: true, KindEvalFailed: true,
+	KindKeyAdded: true, KindKeyRotated: true, KindKeyRevoked: true, KindTrustImported: true,
 	KindOfficialCreated: true, KindOfficialDisabled: true, KindOfficialDisableReq: true, KindOfficialEnabled: true,
 	KindPasswordChanged: true, KindPasswordResetReq: true, KindPasswordReset: true,
 	KindSourceCreated: true, KindSourceDisabled: true,
@@ -123,7 +124,7 @@ var kinds = map[Kind]bool{
 func Kinds() []Kind {
 	return []Kind{
 		KindFactRecorded, KindFactApproved, KindFactRejected, KindFactRetracted,
-		KindRulesetDrafted, KindRulesetApproved, KindRulesetPublished, KindRulesetRefused, KindCodeChanged,
+		KindRulesetDrafted, KindRulesetApproved, KindRulesetPublished, KindRulesetRefused, KindCodeChanged, KindEvalFailed,
 		KindKeyAdded, KindKeyRotated, KindKeyRevoked, KindTrustImported,
 		KindOfficialCreated, KindOfficialDisableReq, KindOfficialDisabled, KindOfficialEnabled,
 		KindPasswordChanged, KindPasswordResetReq, KindPasswordReset, KindSourceCreated, KindSourceDisabled,

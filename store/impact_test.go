@@ -1,0 +1,102 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/testdb"
+	"github.com/healthcode/healthcode/rules"
+	"github.com/healthcode/healthcode/store"
+)
+
+// antigenRedRuleset is the default ruleset as version 2 with an
+// unconfirmed positive antigen test red instead of yellow.
+func antigenRedRuleset() []byte {
+	src := strings.Replace(string(rules.DefaultSource()), "version: 1", "version: 2", 1)
+	i := strings.Index(src, "id: positive-antigen")
+	j := i + strings.Index(src[i:], "colour: yellow")
+	src = src[:j] + "colour: red" + src[j+len("colour: yellow"):]
+	return []byte(strings.ReplaceAll(src, "colour: yellow, rule: positive-antigen", "colour: red, rule: positive-antigen"))
+}
+
+// TestRulesetImpact: the approver sees a draft's impact before deciding (a
+// dry run: how many codes change, from which colour to which, by county),
+// the counts equal the changes the approval then makes, and an approval
+// above Limits.MassChange raises mass_change naming both officials. A
+// resident may not ask for the dry run.
+func TestRulesetImpact(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustAccWorld(t, dsn, store.Limits{MassChange: 2}, 8)
+		lab := as(healthcode.Actor{Kind: healthcode.ActorSource, ID: "s_lab"})
+		var facts []healthcode.Fact
+		for i := 1; i <= 3; i++ {
+			sampled := w.now.Add(-time.Hour)
+			facts = append(facts, w.fact(fmt.Sprint("ag", i), "test_result", fmt.Sprintf("r_test%06d", i), sampled,
+				fmt.Sprintf(`{"method":"antigen","result":"positive","sampled_at":%q,"lab":"郑州市疾控中心"}`, sampled.Format(time.RFC3339))))
+		}
+		facts = append(facts, w.pcr("p5", "r_test000005", "positive", w.now.Add(-time.Hour)))
+		if _, err := w.db.RecordFacts(lab, facts); err != nil {
+			t.Fatal(err)
+		}
+		mustColour(t, w, "r_test000001", healthcode.Yellow)
+		if _, err := w.db.DraftRuleset(as(cmdProvince1), "v2.yaml", antigenRedRuleset()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.RulesetImpact(self("r_test000001"), "henan-health-code", 2); healthcode.ErrorCode(err) != healthcode.EFORBIDDEN {
+			t.Errorf("a resident's dry run: %v, want forbidden", err)
+		}
+		imp, err := w.db.RulesetImpact(as(cmdProvince2), "henan-health-code", 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := &store.Impact{Residents: 8, Changed: 3, Colours: map[string]map[string]int64{"410105": {"yellow→red": 3}}}
+		if diff := cmp.Diff(want, imp); diff != "" {
+			t.Fatalf("impact (-want +got):\n%s", diff)
+		}
+		if _, err := w.db.DecideRuleset(as(cmdProvince2), "henan-health-code", 2, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.RunJobs(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := w.db.Jobs(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j := jobOf(jobs, "henan-health-code@2"); j.Changed != imp.Changed {
+			t.Errorf("the approval changed %d codes, the preview said %d", j.Changed, imp.Changed)
+		}
+		got := map[string]int64{}
+		for i := range 8 {
+			id := fmt.Sprintf("r_test%06d", i)
+			h, err := w.db.History(as(healthcode.Actor{Kind: healthcode.ActorResident, ID: id}), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(h) > 0 && h[0].Cause == store.CauseRuleset {
+				got[string(h[0].Previous)+"→"+string(h[0].Colour)]++
+			}
+		}
+		if !cmp.Equal(got, imp.Colours["410105"]) {
+			t.Errorf("changes after approval %v, preview %v", got, imp.Colours["410105"])
+		}
+		ex := mustColour(t, w, "r_test000001", healthcode.Red)
+		if ex.RulesetDraftedBy == nil || ex.RulesetDraftedBy.ID != cmdProvince1.ID || ex.RulesetApprovedBy == nil || ex.RulesetApprovedBy.ID != cmdProvince2.ID {
+			t.Errorf("explanation names %+v and %+v, want both officials of the ruleset", ex.RulesetDraftedBy, ex.RulesetApprovedBy)
+		}
+		alerts, err := w.db.Alerts(system, store.AlertMassChange)
+		if err != nil || len(alerts) != 1 {
+			t.Fatalf("alerts %v, %v: want one mass_change", alerts, err)
+		}
+		if d := alerts[0].Detail; alerts[0].Subject != "henan-health-code@2" || d["drafted_by"] != cmdProvince1.ID || d["approved_by"] != cmdProvince2.ID {
+			t.Errorf("mass_change %+v: want the ruleset and both officials named", alerts[0])
+		}
+		mustVerified(t, w.db)
+	})
+}

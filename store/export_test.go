@@ -41,6 +41,7 @@ func SetJobChunk(db *DB, n int) { db.jobChunk = n }
 func (db *DB) VerifyLogRuns(ctx context.Context, progress func(done, total int64), runSize int) (*VerifyReport, error) {
 	return db.verifyLog(ctx, progress, runSize)
 }
+
 // SetJobHook makes every job's run call f first; an error fails the run
 // (a job that fails as a whole). nil removes it.
 func SetJobHook(f func(job string) error) { testHookJobChunk = f }

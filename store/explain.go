@@ -86,7 +86,14 @@ func (db *DB) Explain(ctx context.Context, residentID string) (*Explanation, err
 		}
 	}
 	if ex.Outlook, err = db.outlook(ctx, residentID, res.Jurisdiction); err != nil {
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		// A rule that fails at run time (recorded and alerted by the
+		// evaluation: evaluation.failed) leaves the code as it was; its
+		// explanation is still served, without the outlook.
+		db.logger.Warn("outlook left out of an explanation", "resident", residentID, "err", err)
+		ex.Outlook = nil
 	}
 	return ex, db.fillExplanation(ctx, ex, c.FactIDs)
 }

@@ -313,9 +313,15 @@ func TestComposeStackAsProcesses(t *testing.T) {
 			}
 			env = append(env, k+"="+v)
 		}
+		// Each replica's auditor keeps its projection in the replica's
+		// own directory, as each container's /tmp is its own (on one
+		// host the default path, named by the origin, would be shared
+		// by both replicas and by earlier runs).
+		rdir := t.TempDir()
+		env = append(env, "HEALTHCODE_AUDIT_PATH="+filepath.Join(rdir, "audit.db"))
 		// Both start at once, as compose starts them: the first seeds
 		// the empty database while the second opens it.
-		replicas = append(replicas, startProcess(t, name, t.TempDir(), bin, env, s.Command...))
+		replicas = append(replicas, startProcess(t, name, rdir, bin, env, s.Command...))
 	}
 	for i, r := range replicas {
 		waitReady(t, "http://"+upstreams[i]+"/readyz", r)

@@ -93,12 +93,13 @@ func TestBrowserDesk(t *testing.T) {
 		// A first-time worker lands on their roster and finds the
 		// resident by name, with no id from anywhere.
 		w.logIn(t, f, "login-o_w", "#people-q")
-		// Load the page again before typing: the landing page was seen to
-		// replace its form's nodes while chromedp held them.
-		w.do(t, chromedp.Navigate(f.ts.URL+"/people"), chromedp.WaitVisible(chromedp.CSS("#people-q")),
-			chromedp.SetValue(chromedp.CSS("#people-q"), "张三丰"),
+		// The results are those of the search section: the worker's
+		// roster below lists people already before the search, and a
+		// click on one of its rows would race the search's navigation.
+		found := `section[aria-labelledby="search-h"] tr.person a`
+		w.do(t, chromedp.SetValue(chromedp.CSS("#people-q"), "张三丰"),
 			chromedp.Click(chromedp.CSS(`form[action="/people"] button`)),
-			chromedp.WaitVisible(chromedp.CSS("tr.person a")), chromedp.Click(chromedp.CSS("tr.person a")),
+			chromedp.WaitVisible(chromedp.CSS(found)), chromedp.Click(chromedp.CSS(found)),
 			chromedp.WaitVisible(chromedp.CSS("#appeal-form")),
 			chromedp.Click(chromedp.CSS(`input[name=fact][value="`+key+`"]`)),
 			chromedp.SetValue(chromedp.CSS("#statement"), "居民当日在外地出差，病例信息登记错误。"),

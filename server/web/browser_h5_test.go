@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -112,7 +113,13 @@ func TestBrowserScanner(t *testing.T) {
 		if _, err := token.Parse(text); err != nil {
 			t.Fatalf("token text %q: %v", text, err)
 		}
+		// The copy is asynchronous (the Clipboard API): wait for its status.
 		tb.do(t, chromedp.Click(chromedp.CSS("#token-copy")))
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if tb.text(t, "#token-status") != "" {
+				break
+			}
+		}
 		if got := tb.text(t, "#token-status"); got != "已复制。" {
 			t.Errorf("copy status %q", got)
 		}

@@ -58,6 +58,33 @@ func (tp *tamperer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
+// proofResult is what a log page's script concluded.
+type proofResult struct{ Outcome, Reason, Text, Note string }
+
+// visit opens url in tb with the proof data rewritten by edit (if not
+// nil) and returns what the page's script concluded.
+func (tp *tamperer) visit(t *testing.T, tb *tab, url string, edit func(map[string]any)) proofResult {
+	t.Helper()
+	if edit != nil {
+		tp.edit.Store(&edit)
+		defer tp.edit.Store(nil)
+	}
+	tb.do(t, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`#proof-result[data-outcome]`)))
+	return eval[proofResult](t, tb, `(() => { const o = document.getElementById('proof-result');
+		return {Outcome: o.dataset.outcome, Reason: o.dataset.reason || '', Text: o.textContent, Note: document.getElementById('proof-note').textContent}; })()`)
+}
+
+// expectProof returns a check that a page's script concluded outcome
+// for reason.
+func expectProof(t *testing.T) func(name string, got proofResult, outcome, reason string) {
+	return func(name string, got proofResult, outcome, reason string) {
+		t.Helper()
+		if got.Outcome != outcome || got.Reason != reason {
+			t.Errorf("%s: %s (%s) %q, want %s (%s)", name, got.Outcome, got.Reason, got.Text, outcome, reason)
+		}
+	}
+}
+
 // tamperRoot changes the root line of the page's signed checkpoint.
 func tamperRoot(d map[string]any) {
 	lines := strings.SplitN(d["checkpoint"].(string), "\n", 4)
@@ -100,23 +127,11 @@ func TestBrowserLogProofs(t *testing.T) {
 	if size() < 8 {
 		t.Fatalf("the fixture's log has %d entries, too few for proofs", size())
 	}
-	type result struct{ Outcome, Reason, Text, Note string }
-	visit := func(tb *tab, path string, edit func(map[string]any)) result {
+	visit := func(tb *tab, path string, edit func(map[string]any)) proofResult {
 		t.Helper()
-		if edit != nil {
-			tp.edit.Store(&edit)
-			defer tp.edit.Store(nil)
-		}
-		tb.do(t, chromedp.Navigate(ts.URL+path), chromedp.WaitVisible(chromedp.CSS(`#proof-result[data-outcome]`)))
-		return eval[result](t, tb, `(() => { const o = document.getElementById('proof-result');
-			return {Outcome: o.dataset.outcome, Reason: o.dataset.reason || '', Text: o.textContent, Note: document.getElementById('proof-note').textContent}; })()`)
+		return tp.visit(t, tb, ts.URL+path, edit)
 	}
-	expect := func(name string, got result, outcome, reason string) {
-		t.Helper()
-		if got.Outcome != outcome || got.Reason != reason {
-			t.Errorf("%s: %s (%s) %q, want %s (%s)", name, got.Outcome, got.Reason, got.Text, outcome, reason)
-		}
-	}
+	expect := expectProof(t)
 	otherKey := func() string {
 		_, vkey, err := note.GenerateKey(rand.Reader, f.db.LogOrigin())
 		if err != nil {
@@ -189,14 +204,14 @@ func TestBrowserLogProofs(t *testing.T) {
 		}
 		// A key obtained out of band is pinned by hand on the list page,
 		// replacing the pin; the page then checks against it.
-		pin := func(key string) result {
+		pin := func(key string) proofResult {
 			tb.do(t, chromedp.Navigate(ts.URL+"/explorer"), chromedp.WaitVisible(chromedp.CSS(`#proof-result[data-outcome]`)),
 				chromedp.Evaluate[chromedp.Void](`document.getElementById('pin-box').open = true`),
 				chromedp.SetValue(chromedp.CSS("#pin-key"), key),
 				chromedp.Evaluate[chromedp.Void](`document.getElementById('proof-result').removeAttribute('data-outcome')`),
 				chromedp.Click(chromedp.CSS("#pin-button")),
 				chromedp.WaitVisible(chromedp.CSS(`#proof-result[data-outcome]`)))
-			return eval[result](t, tb, `(() => { const o = document.getElementById('proof-result'); return {Outcome: o.dataset.outcome, Reason: o.dataset.reason || '', Text: o.textContent}; })()`)
+			return eval[proofResult](t, tb, `(() => { const o = document.getElementById('proof-result'); return {Outcome: o.dataset.outcome, Reason: o.dataset.reason || '', Text: o.textContent}; })()`)
 		}
 		expect("another key pinned by hand", pin(vkey), "failed", "key_changed")
 		expect("the log's key pinned by hand", pin(f.db.LogVerifierKey()), "verified", "")

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/healthcode/healthcode/internal/testdb"
@@ -89,23 +88,11 @@ func TestBrowserLogWitnessed(t *testing.T) {
 	tp := &tamperer{h: f.srv}
 	ts := httptest.NewServer(tp)
 	t.Cleanup(ts.Close)
-	type result struct{ Outcome, Reason, Text, Note string }
-	visit := func(tb *tab, path string, edit func(map[string]any)) result {
+	visit := func(tb *tab, path string, edit func(map[string]any)) proofResult {
 		t.Helper()
-		if edit != nil {
-			tp.edit.Store(&edit)
-			defer tp.edit.Store(nil)
-		}
-		tb.do(t, chromedp.Navigate(ts.URL+path), chromedp.WaitVisible(chromedp.CSS(`#proof-result[data-outcome]`)))
-		return eval[result](t, tb, `(() => { const o = document.getElementById('proof-result');
-			return {Outcome: o.dataset.outcome, Reason: o.dataset.reason || '', Text: o.textContent, Note: document.getElementById('proof-note').textContent}; })()`)
+		return tp.visit(t, tb, ts.URL+path, edit)
 	}
-	expect := func(name string, got result, outcome, reason string) {
-		t.Helper()
-		if got.Outcome != outcome || got.Reason != reason {
-			t.Errorf("%s: %s (%s) %q, want %s (%s)", name, got.Outcome, got.Reason, got.Text, outcome, reason)
-		}
-	}
+	expect := expectProof(t)
 	strip := func(names ...string) func(map[string]any) {
 		return func(d map[string]any) {
 			for _, n := range names {

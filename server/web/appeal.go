@@ -66,7 +66,7 @@ func (p *Pages) FileAppeal(w http.ResponseWriter, r *http.Request) {
 			p.error(w, r, err)
 			return
 		}
-		d.Appeal = &appealForm{Error: healthcode.ErrorMessage(err), Facts: req.FactKeys, Statement: req.Statement, ConsentRef: req.ConsentRef}
+		d.Appeal = &appealForm{Error: errorText(langOf(r), err), Facts: req.FactKeys, Statement: req.Statement, ConsentRef: req.ConsentRef}
 		p.render(w, r, p.opts.Status(healthcode.EINVALID), p.newPage(w, r, "resident", d))
 		return
 	}
@@ -88,6 +88,9 @@ type appealData struct {
 	// Involved: the officer recorded or approved one, so another decides.
 	Facts    []*healthcode.Fact
 	Involved bool
+	// Names are the names of the officials who recorded or approved the
+	// facts, by id: pages name people, not ids.
+	Names map[string]string
 }
 
 // Appeal shows an appeal and every step of it, to the resident, the
@@ -120,8 +123,31 @@ func (p *Pages) Appeal(w http.ResponseWriter, r *http.Request) {
 				d.Involved, d.CanDecide = true, false
 			}
 		}
+		if d.Names, err = p.officialNames(r, d.Facts); err != nil {
+			p.error(w, r, err)
+			return
+		}
 	}
 	p.render(w, r, http.StatusOK, p.newPage(w, r, "appeal", d))
+}
+
+// officialNames are the names of the officials who recorded or approved
+// facts, by id.
+func (p *Pages) officialNames(r *http.Request, facts []*healthcode.Fact) (map[string]string, error) {
+	names := map[string]string{}
+	for _, f := range facts {
+		for _, id := range []string{f.RecordedBy, f.ApprovedBy} {
+			if _, ok := names[id]; ok || id == "" {
+				continue
+			}
+			o, err := p.db.Official(r.Context(), id)
+			if err != nil {
+				return nil, err
+			}
+			names[id] = o.Name
+		}
+	}
+	return names, nil
 }
 
 // ConsentAppeal is the resident confirming an appeal a community worker

@@ -25,7 +25,7 @@ func addDeskSamples(s map[string][]any, at time.Time, res *healthcode.Resident, 
 		residentData{Resident: res, Code: red, Own: true, CanAppeal: true, Appeals: []*store.Appeal{appeal}, Pending: pending, AttachMax: 5, AttachMiB: 2},
 		residentData{Resident: res, Code: green, CanAppeal: true, Worker: true, AttachMax: 5, AttachMiB: 2},
 		residentData{Resident: res, Code: green, CanAppeal: true, Worker: true, Pending: pending, AttachMax: 5, AttachMiB: 2,
-			Appeal: &appealForm{Error: "fact_keys: name at least one", Facts: []string{"f_2"}, Statement: "s", ConsentRef: "c"}})
+			Appeal: &appealForm{Error: pageError{Text: "请至少勾选一条有异议的事实"}, Facts: []string{"f_2"}, Statement: "s", ConsentRef: "c"}})
 	disputed := &healthcode.Fact{Key: "f_1", Kind: "contact", ObservedAt: at, RecordedBy: "o_1", ApprovedBy: "o_2", Evidence: "e", Payload: []byte(`{}`), Status: healthcode.FactActive}
 	s["appeal"] = []any{appealData{Appeal: appeal, CanDecide: true, Facts: []*healthcode.Fact{disputed}}, appealData{Appeal: appeal, Involved: true, Facts: []*healthcode.Fact{disputed}}, appealData{Appeal: &store.Appeal{ID: "ap_2", Status: store.AppealAwaitingConsent, FiledBy: worker, FiledAt: at}, CanConsent: true}}
 	fact := &healthcode.Fact{Key: "f_3", Kind: "case_status", Subject: "r_1", ObservedAt: at, RecordedBy: "o_1", Evidence: "e", Payload: []byte(`{"status":"confirmed"}`), LogIndex: 8}
@@ -38,10 +38,10 @@ func addDeskSamples(s map[string][]any, at time.Time, res *healthcode.Resident, 
 		Appeals: []*store.Appeal{appeal, {ID: "ap_3", FiledAt: at}}}}
 	s["record"] = []any{recordData{Kinds: recordKinds}, recordData{Kinds: []string{"contact"}, Outcome: &store.FactOutcome{Key: "f_5", Status: "pending"}},
 		recordData{Kinds: recordKinds, Outcome: &store.FactOutcome{Key: "f_5", Status: "active"}}, recordData{Kinds: recordKinds, Outcome: &store.FactOutcome{Key: "f_5", Status: "duplicate"}},
-		recordData{Kinds: recordKinds, Kind: "risk_area", Form: map[string][]string{"subject": {"410105"}}, Error: "line 1: payload.until: must be after from"}}
+		recordData{Kinds: recordKinds, Kind: "risk_area", Form: map[string][]string{"subject": {"410105"}}, Error: pageError{Text: "结束时间：必须晚于开始时间", Detail: "payload.until: must be after from"}}}
 	rs := rules.Default()
 	s["ruleset_draft"] = []any{rulesetDraftData{Name: "a.yaml", Source: "x"},
-		rulesetDraftData{Name: "a.yaml", Checked: true, Errors: []string{"a.yaml:1: bad"}, Lines: []sourceLine{{N: 1, Text: "x", Errors: []string{"a.yaml:1: bad"}}, {N: 2, Text: "y"}}},
+		rulesetDraftData{Name: "a.yaml", Checked: true, Errors: []pageError{{Text: "第 1 行有错误", Detail: "a.yaml:1: bad"}}, Lines: []sourceLine{{N: 1, Text: "x", Errors: []string{"a.yaml:1: bad"}}, {N: 2, Text: "y"}}},
 		rulesetDraftData{Name: "a.yaml", Checked: true, Rules: rs.Rules(), Legal: rs.LegalBasis(), ID: rs.ID(), Version: rs.Version(), Scope: rs.Scope(),
 			Stored: &store.RulesetInfo{ID: "default", Version: 2, LogIndex: 3}}}
 	codes := []jurisdictionCodes{{Code: "410000", Name: "中原省", Counts: map[healthcode.Colour]store.Count{healthcode.Green: n(200), healthcode.Yellow: n(11)}},

@@ -194,3 +194,13 @@ func mustRedCode(t *testing.T, db *store.DB, cmd1, cmd2 healthcode.Official, res
 		t.Fatal(err)
 	}
 }
+
+// mustOfficials creates officials, each with the login "login-"+ID.
+func (f *fixture) mustOfficials(t *testing.T, os ...healthcode.Official) {
+	t.Helper()
+	for _, o := range os {
+		if err := f.db.CreateOfficial(system, o, "login-"+o.ID, password); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

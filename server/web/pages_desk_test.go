@@ -77,7 +77,7 @@ func TestDeskPages(t *testing.T) {
 		get(cmd2, "/command", 200, `data-key="`+key+`"`)
 		get(cmd2, "/command", 200, "录入人 孙八")
 		get(cmd1, "/command", 200, "没有等待您批准的事实") // not their own
-		post(cmd2, "/facts/"+key+"/decide", url.Values{"decision": {"refuse"}}, 400, "reason")
+		post(cmd2, "/facts/"+key+"/decide", url.Values{"decision": {"refuse"}}, 400, "理由：请写明理由")
 		post(cmd2, "/facts/"+key+"/decide", url.Values{"decision": {"approve"}}, 200, "请确认")
 		post(cmd2, "/facts/"+key+"/decide", url.Values{"decision": {"approve"}, "confirm": {"yes"}}, 200, "居民 张三丰 的健康码已由绿码转为红码")
 		get(res, "/residents/r_res1", 200, "红码")
@@ -90,7 +90,7 @@ func TestDeskPages(t *testing.T) {
 		}
 		get(worker, loc, 200, "待指挥部决定")
 		get(res, "/residents/r_res1", 200, `href="`+loc+`"`)
-		post(cmd2, loc+"/decide", url.Values{"decision": {"deny"}}, 400, "reason")
+		post(cmd2, loc+"/decide", url.Values{"decision": {"deny"}}, 400, "理由：请写明理由")
 		get(cmd2, loc, 200, `id="involved"`)
 		post(cmd2, loc+"/decide", url.Values{"decision": {"grant"}, "confirm": {"yes"}}, 403, "") // 周九 approved the fact
 		post(cmd1, loc+"/decide", url.Values{"decision": {"grant"}, "confirm": {"yes"}}, 403, "") // 孙八 recorded it
@@ -99,7 +99,7 @@ func TestDeskPages(t *testing.T) {
 		post(cmd3, loc+"/decide", url.Values{"decision": {"deny"}, "reason": {"核查属实，维持原状"}}, 200, "请确认")
 		post(cmd3, loc+"/decide", url.Values{"decision": {"deny"}, "reason": {"核查属实，维持原状"}, "confirm": {"yes"}}, 200, "居民 张三丰 的健康码仍为红码")
 		get(res, loc, 200, "核查属实，维持原状")
-		post(worker, "/residents/r_res1/appeals", url.Values{"statement": {"我的理由"}, "consent_ref": {"同意书 8"}}, 400, "fact_keys")
+		post(worker, "/residents/r_res1/appeals", url.Values{"statement": {"我的理由"}, "consent_ref": {"同意书 8"}}, 400, "有异议的事实：请至少勾选一条有异议的事实")
 		post(worker, "/residents/r_res1/appeals", url.Values{"statement": {"我的理由"}, "consent_ref": {"同意书 8"}}, 400, `value="同意书 8"`)
 		post(worker, "/residents/r_res1/appeals", url.Values{"statement": {"我的理由"}, "consent_ref": {"同意书 8"}}, 400, `required>我的理由</textarea>`)
 

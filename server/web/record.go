@@ -20,7 +20,32 @@ type recordData struct {
 	Outcome *store.FactOutcome
 	Kind    string     // the kind last posted
 	Form    url.Values // what was posted, refilled when the store refused it
-	Error   string     // why the store refused it
+	Error   pageError  // why the store refused it
+	// The resident the facts are about, chosen by name: Query and Found
+	// are a search (each result a logged read, as on /people); Resident
+	// is the one chosen (its page visit one logged read).
+	Query    string
+	Found    *store.PeoplePage
+	Resident *chosenResident
+}
+
+// chosenResident is the resident a record form is about, as the form
+// shows them: by name and masked ID number, never by internal id.
+type chosenResident struct{ ID, Name, IDMasked string }
+
+// residentKind reports whether a kind's subject is a resident (not an
+// area): its form asks for a resident chosen by name.
+func residentKind(kind string) bool { return kind != "risk_area" }
+
+// AboutResidents reports whether any of the page's forms is about a
+// resident, so the page offers the search.
+func (d recordData) AboutResidents() bool {
+	for _, k := range d.Kinds {
+		if residentKind(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // Val is a field of the form last posted, if it was the form of kind.
@@ -38,7 +63,40 @@ func (p *Pages) RecordForm(w http.ResponseWriter, r *http.Request) {
 	if !p.mustLogIn(w, r) {
 		return
 	}
-	p.renderRecord(w, r, recordData{})
+	q := r.URL.Query()
+	d := recordData{Query: strings.TrimSpace(q.Get("q"))}
+	if !p.mayRecord(r) {
+		p.renderRecord(w, r, d) // refuses
+		return
+	}
+	var err error
+	if id := strings.TrimSpace(q.Get("resident")); id != "" {
+		var res *healthcode.Resident
+		if _, res, err = p.db.ReadResidentFile(r.Context(), id); err == nil {
+			d.Resident = &chosenResident{ID: res.ID, Name: res.Name, IDMasked: res.IDMasked}
+		}
+	} else if d.Query != "" {
+		var page int
+		if page, err = pageOf(r); err == nil {
+			d.Found, err = p.db.SearchResidents(r.Context(), d.Query, page)
+		}
+	}
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	p.renderRecord(w, r, d)
+}
+
+// mayRecord reports whether the official's role enters any fact by hand.
+func (p *Pages) mayRecord(r *http.Request) bool {
+	a := healthcode.ActorFrom(r.Context())
+	for _, k := range recordKinds {
+		if a.Kind == healthcode.ActorOfficial && rules.MayHandEnter(k, a.Role) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Pages) renderRecord(w http.ResponseWriter, r *http.Request, d recordData) {
@@ -53,7 +111,7 @@ func (p *Pages) renderRecord(w http.ResponseWriter, r *http.Request, d recordDat
 		return
 	}
 	status := http.StatusOK
-	if d.Error != "" {
+	if d.Error.Text != "" {
 		status = http.StatusBadRequest
 	}
 	p.render(w, r, status, p.newPage(w, r, "record", d))
@@ -71,16 +129,22 @@ func (p *Pages) Record(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		res, err = p.db.RecordFacts(r.Context(), []healthcode.Fact{f})
 	}
+	// The page again keeps the resident chosen, named as the form
+	// named them (the store checks the subject itself).
+	var chosen *chosenResident
+	if residentKind(f.Kind) && f.Subject != "" {
+		chosen = &chosenResident{ID: f.Subject, Name: r.PostFormValue("subject_name"), IDMasked: r.PostFormValue("subject_idmasked")}
+	}
 	if healthcode.ErrorCode(err) == healthcode.EINVALID {
 		// Show why next to the form, with what was typed.
-		p.renderRecord(w, r, recordData{Kind: f.Kind, Form: r.PostForm, Error: healthcode.ErrorMessage(err)})
+		p.renderRecord(w, r, recordData{Kind: f.Kind, Form: r.PostForm, Error: errorText(langOf(r), err), Resident: chosen})
 		return
 	}
 	if err != nil {
 		p.error(w, r, err)
 		return
 	}
-	d := recordData{Kind: f.Kind}
+	d := recordData{Kind: f.Kind, Resident: chosen}
 	if len(res.Facts) > 0 {
 		d.Outcome = &res.Facts[0]
 	}
@@ -94,6 +158,9 @@ func (p *Pages) factFromForm(r *http.Request) (healthcode.Fact, error) {
 		return healthcode.Fact{}, err
 	}
 	f := healthcode.Fact{ID: id, Kind: v("kind"), Subject: v("subject"), Evidence: v("evidence")}
+	if f.Subject == "" && residentKind(f.Kind) {
+		return f, healthcode.FieldErrorf("subject", "is required: find and choose the resident first")
+	}
 	var payload map[string]any
 	switch f.Kind {
 	case "case_status":

@@ -31,7 +31,7 @@ func (p *Pages) residentAppeals(r *http.Request, d *residentData) error {
 
 // appealForm is what an appeal form held when the store refused it.
 type appealForm struct {
-	Error      string
+	Error      pageError
 	Facts      []string
 	Statement  string
 	ConsentRef string

@@ -18,7 +18,7 @@ type rulesetDraftData struct {
 	Source  string
 	Checked bool // the text was checked (on submit)
 	Lines   []sourceLine
-	Errors  []string // every rules.Check error, FILE:LINE: message
+	Errors  []pageError // every rules.Check error (its FILE:LINE: message the Detail), then the store's
 	Rules   []rules.Rule
 	Legal   rules.LegalBasis
 	ID      string
@@ -85,12 +85,17 @@ func (p *Pages) RulesetDraft(w http.ResponseWriter, r *http.Request) {
 	}
 	errs := rules.Check(d.Name, []byte(d.Source))
 	at := map[int][]string{}
+	lang := langOf(r)
 	for _, err := range errs {
-		d.Errors = append(d.Errors, err.Error())
+		// A check error is about the rules language: its text stays
+		// technical (in a <code> block), introduced in the page's words.
+		text, _ := translate(lang, "ruleset.err.file")
 		var pe *rules.PosError
 		if errors.As(err, &pe) {
 			at[pe.Line] = append(at[pe.Line], err.Error())
+			text, _ = translate(lang, "ruleset.err.line", pe.Line)
 		}
+		d.Errors = append(d.Errors, pageError{Text: text, Detail: err.Error()})
 	}
 	// The lines around each error, with the error next to its line.
 	for i, line := range strings.Split(d.Source, "\n") {
@@ -120,7 +125,7 @@ func (p *Pages) RulesetDraft(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err != nil {
-			d.Errors = append(d.Errors, healthcode.ErrorMessage(err))
+			d.Errors = append(d.Errors, errorText(lang, err))
 		}
 		d.Stored = info
 	}

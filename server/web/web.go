@@ -302,7 +302,7 @@ func (p *Pages) fail(w http.ResponseWriter, r *http.Request, err error) {
 type errorData struct {
 	Status  int
 	Code    string
-	Message string
+	Message pageError // what was wrong, in the page's language (none for 403 and 5xx)
 }
 
 // error renders err as a friendly page with the API's status for its code.
@@ -322,14 +322,14 @@ func (p *Pages) error(w http.ResponseWriter, r *http.Request, err error) {
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", strconv.Itoa(healthcode.RetryAfterSeconds(err)))
 	}
-	msg := healthcode.ErrorMessage(err)
+	msg := errorText(langOf(r), err)
 	switch status {
 	case http.StatusInternalServerError, http.StatusServiceUnavailable:
 		p.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		msg = ""
+		msg = pageError{}
 	case http.StatusForbidden:
 		p.log.WarnContext(r.Context(), "page denied", "path", r.URL.Path)
-		msg = ""
+		msg = pageError{}
 	}
 	// A code withheld because its row differs from the log says so.
 	var ie *store.IntegrityError

@@ -41,7 +41,7 @@ func samples() map[string][]any {
 	s := map[string][]any{
 		"home":  {homeData{}, homeData{DemoLogins: []DemoLogin{{Login: "a", Password: "b", Name: "张三", Role: "resident"}, {Login: "c", Password: "d", Name: "李四", Role: "command_officer"}}}},
 		"login": {loginData{Next: "/"}, loginData{Error: "login.wrong"}, loginData{Error: "login.missing"}},
-		"error": {errorData{Status: 404, Code: healthcode.ENOTFOUND, Message: "no page"}, errorData{Status: 403, Code: healthcode.EFORBIDDEN},
+		"error": {errorData{Status: 404, Code: healthcode.ENOTFOUND, Message: pageError{Text: "没有这个页面"}}, errorData{Status: 403, Code: healthcode.EFORBIDDEN},
 			errorData{Status: 500, Code: healthcode.EINTERNAL}, errorData{Status: 400, Code: healthcode.EINVALID},
 			errorData{Status: 401, Code: healthcode.EUNAUTH}, errorData{Status: 409, Code: healthcode.ECONFLICT},
 			errorData{Status: 429, Code: healthcode.ETOOMANY}, errorData{Status: 503, Code: healthcode.EUNAVAIL}},

@@ -5,6 +5,7 @@ import (
 	"html"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -52,6 +53,7 @@ func visibleText(page string) string {
 // stringProblems lists what a zh-CN page should not show.
 func stringProblems(page string) []string {
 	var out []string
+
 	for _, line := range strings.Split(visibleText(page), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
@@ -117,8 +119,9 @@ func TestPageStrings(t *testing.T) {
 		// one by the resident, so the desks and inboxes have items.
 		cmd1 := healthcode.NewContext(system, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd1", Name: "孙八", Role: healthcode.RoleCommand, Jurisdiction: "410000"})
 		payload, _ := json.Marshal(map[string]any{"status": "confirmed", "case_id": "ZY-2022-0614-002"})
-		if _, err := f.db.RecordFacts(cmd1, []healthcode.Fact{{ID: "case-002", Kind: "case_status", Subject: "r_res1",
-			ObservedAt: time.Now().Add(-time.Hour).UTC().Truncate(time.Second), Evidence: "流调报告 2022-0614-002", Payload: payload}}); err != nil {
+		pending, err := f.db.RecordFacts(cmd1, []healthcode.Fact{{ID: "case-002", Kind: "case_status", Subject: "r_res1",
+			ObservedAt: time.Now().Add(-time.Hour).UTC().Truncate(time.Second), Evidence: "流调报告 2022-0614-002", Payload: payload}})
+		if err != nil {
 			t.Fatal(err)
 		}
 		worker := f.client(t)
@@ -170,6 +173,17 @@ func TestPageStrings(t *testing.T) {
 				{"/appeals/ap_nothing/decide", "decision=grant&reason=x&confirm=yes", "找不到这项申诉"},
 			},
 		}
+		// Forms that succeed: the confirmation and the page saying
+		// what happened.
+		good := map[string][][3]string{
+			"login-o_cmd2": {
+				{"/facts/" + url.PathEscape(pending.Facts[0].Key) + "/decide", "decision=approve", "page-confirm"},
+				{"/facts/" + url.PathEscape(pending.Facts[0].Key) + "/decide", "decision=approve&confirm=yes", "page-done"},
+			},
+		}
+		// Every page template is rendered at least once.
+		rendered := map[string]bool{}
+		pageRE := regexp.MustCompile(`<body class="page-([a-z_]+)"`)
 		for _, login := range []string{"", "login-r_res1", "login-r_res2", "login-o_w", "login-o_tr", "login-o_cmd1", "login-o_cmd2", "login-o_aud"} {
 			c := f.client(t)
 			if login != "" {
@@ -182,7 +196,9 @@ func TestPageStrings(t *testing.T) {
 			// Every page reachable by links from the start page, and
 			// the pages no link leads to yet.
 			seen := map[string]bool{}
-			queue := []string{"/", "/no-such-page", "/residents/r_nobody", "/appeals/ap_nothing", "/explorer/entries/99999", "/rulesets/nothing/1"}
+			queue := []string{"/", "/no-such-page", "/residents/r_nobody", "/appeals/ap_nothing", "/explorer/entries/99999", "/rulesets/nothing/1",
+				"/rulesets", "/alerts", "/inbox", "/people?q=" + url.QueryEscape("张"), "/record?q=" + url.QueryEscape("张"), "/record?resident=r_res1",
+				"/residents/r_res1", "/explorer?kind=fact.recorded", "/explorer/consistency?old=2&new=5"}
 			for len(queue) > 0 && len(seen) < 150 {
 				path := queue[0]
 				queue = queue[1:]
@@ -190,8 +206,18 @@ func TestPageStrings(t *testing.T) {
 					continue
 				}
 				seen[path] = true
-				_, body := c.do("GET", path, nil)
+				resp, body := c.do("GET", path, nil)
+				if resp.StatusCode/100 == 3 {
+					// A redirect's body is for no one; where it leads is.
+					if l := resp.Header.Get("Location"); walkable(l) && strings.HasPrefix(l, "/") {
+						queue = append(queue, l)
+					}
+					continue
+				}
 				check(t, who, "GET "+path, body)
+				if m := pageRE.FindStringSubmatch(body); m != nil {
+					rendered[m[1]] = true
+				}
 				for _, m := range linkRE.FindAllStringSubmatch(body, -1) {
 					if l := html.UnescapeString(m[1]); walkable(l) && !seen[l] {
 						queue = append(queue, l)
@@ -211,8 +237,25 @@ func TestPageStrings(t *testing.T) {
 					t.Errorf("%s, %s: %d, want a refusal", who, where, resp.StatusCode)
 				}
 				check(t, who, where, body)
+				if m := pageRE.FindStringSubmatch(body); m != nil {
+					rendered[m[1]] = true
+				}
 				if !strings.Contains(body, b[2]) {
 					t.Errorf("%s, %s: the page does not say %q", who, where, b[2])
+				}
+			}
+			for _, g := range good[login] {
+				form, err := url.ParseQuery(g[1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				form.Set("csrf", c.csrf("/"))
+				_, body := c.do("POST", g[0], form)
+				check(t, who, "POST "+g[0]+" "+g[1], body)
+				if m := pageRE.FindStringSubmatch(body); m == nil || "page-"+m[1] != g[2] {
+					t.Errorf("%s, POST %s %s: got %v, want %s", who, g[0], g[1], m, g[2])
+				} else {
+					rendered[m[1]] = true
 				}
 			}
 			if testing.Verbose() {
@@ -222,6 +265,16 @@ func TestPageStrings(t *testing.T) {
 				}
 				sort.Strings(pages)
 				t.Logf("%s walked %d pages: %v", who, len(pages), pages)
+			}
+		}
+		templates, err := os.ReadDir("templates")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range templates {
+			name := strings.TrimSuffix(e.Name(), ".html")
+			if name != "layout" && !strings.HasPrefix(name, "partial_") && !rendered[name] {
+				t.Errorf("no walk rendered the page %s", name)
 			}
 		}
 	})

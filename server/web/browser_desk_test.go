@@ -25,11 +25,26 @@ func (tb *tab) logIn(t *testing.T, f *fixture, login, sel string) {
 		chromedp.WaitVisible(chromedp.CSS(sel)))
 }
 
+// logInFromStart is a first-time visitor's way in (issue 17, "Done
+// when"): the start page, its login link and the form, with no id from
+// anywhere; it waits for the role's own page to show sel.
+func (tb *tab) logInFromStart(t *testing.T, f *fixture, login, sel string) {
+	t.Helper()
+	tb.do(t, chromedp.Navigate(f.ts.URL+"/"),
+		chromedp.Click(chromedp.CSS(`main a[href="/login"]`)), chromedp.WaitVisible(chromedp.CSS("#login")),
+		chromedp.SetValue(chromedp.CSS("#login"), login),
+		chromedp.SetValue(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("main form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
 // TestBrowserDesk is the officials' side in a real browser: a command
 // officer approves a pending fact and the resident's code turns red; a
 // community worker files an appeal for the resident, another command
 // officer grants it and the code is green again; the statistics page
-// draws its charts; the record, ruleset and alerts pages render.
+// draws its charts; the record, ruleset and alerts pages render. The
+// resident, the worker and the command officers start from the start
+// page; the officer records a case for a resident found by name.
 func TestBrowserDesk(t *testing.T) {
 	browser := mustBrowser(t)
 	f := mustFixture(t, testdb.SQLite(t), false)
@@ -57,8 +72,9 @@ func TestBrowserDesk(t *testing.T) {
 		t.Fatalf("hand-entered case is %s, want pending", res.Facts[0].Status)
 	}
 
+	// A first-time resident lands on their own code.
 	resident := newTab(t, browser)
-	resident.logIn(t, f, "login-r_res1", "#code-h")
+	resident.logInFromStart(t, f, "login-r_res1", "#code-h")
 	if got := resident.text(t, "#code-h"); got != "绿码" {
 		t.Fatalf("before approval: %q, want 绿码", got)
 	}
@@ -72,8 +88,9 @@ func TestBrowserDesk(t *testing.T) {
 
 	t.Run("command officer approves a pending fact", func(t *testing.T) {
 		tb := newTab(t, browser)
-		tb.logIn(t, f, "login-o_cmd2", "#glance-h")
-		tb.do(t, chromedp.Navigate(f.ts.URL+"/command"), chromedp.WaitVisible(chromedp.CSS(`li[data-key="`+key+`"]`)))
+		// A first-time command officer lands on the desk, the pending
+		// fact on it.
+		tb.logInFromStart(t, f, "login-o_cmd2", `li[data-key="`+key+`"]`)
 		tb.screenshot(t, "command")
 		// The pending fact in words, not JSON (issue 17 item 4).
 		if got := tb.text(t, `li[data-key="`+key+`"] dl.fact-words`); !strings.Contains(got, "病例状态") || !strings.Contains(got, "确诊") ||
@@ -92,7 +109,7 @@ func TestBrowserDesk(t *testing.T) {
 		w := newTab(t, browser)
 		// A first-time worker lands on their roster and finds the
 		// resident by name, with no id from anywhere.
-		w.logIn(t, f, "login-o_w", "#people-q")
+		w.logInFromStart(t, f, "login-o_w", "#people-q")
 		// The results are those of the search section: the worker's
 		// roster below lists people already before the search, and a
 		// click on one of its rows would race the search's navigation.
@@ -111,9 +128,8 @@ func TestBrowserDesk(t *testing.T) {
 		}
 
 		c := newTab(t, browser)
-		c.logIn(t, f, "login-o_cmd3", "#glance-h")
-		c.do(t, chromedp.Navigate(f.ts.URL+"/command"), chromedp.WaitVisible(chromedp.CSS(".appeal-queue a")),
-			chromedp.Click(chromedp.CSS(".appeal-queue a")), chromedp.WaitVisible(chromedp.CSS("button.grant")))
+		c.logInFromStart(t, f, "login-o_cmd3", ".appeal-queue a")
+		c.do(t, chromedp.Click(chromedp.CSS(".appeal-queue a")), chromedp.WaitVisible(chromedp.CSS("button.grant")))
 		c.screenshot(t, "appeal")
 		c.do(t, chromedp.Click(chromedp.CSS("button.grant")), chromedp.WaitVisible(chromedp.CSS("#confirm-yes")),
 			chromedp.Click(chromedp.CSS("#confirm-yes")), chromedp.WaitVisible(chromedp.CSS("#done")))
@@ -135,6 +151,30 @@ func TestBrowserDesk(t *testing.T) {
 		}
 		resident.do(t, chromedp.WaitVisible(chromedp.CSS("#appeals")))
 		resident.screenshot(t, "resident-appeal")
+	})
+
+	t.Run("command officer records a case for a resident found by name", func(t *testing.T) {
+		tb := newTab(t, browser)
+		tb.logInFromStart(t, f, "login-o_cmd3", "#glance-h")
+		at := time.Now().Add(-2 * time.Hour).In(time.FixedZone("CST", 8*3600)).Format("2006-01-02T15:04")
+		tb.do(t, chromedp.Click(chromedp.CSS(`main a[href="/record"]`)), chromedp.WaitVisible(chromedp.CSS("#record-q")),
+			chromedp.SetValue(chromedp.CSS("#record-q"), "李四"),
+			chromedp.Click(chromedp.CSS(`form[action="/record"][method="get"] button`)),
+			chromedp.WaitVisible(chromedp.CSS("a.choose-resident")), chromedp.Click(chromedp.CSS("a.choose-resident")),
+			chromedp.WaitVisible(chromedp.CSS("#record-chosen")),
+			chromedp.SetValue(chromedp.CSS("#case_status-status"), "suspected"),
+			chromedp.SetValue(chromedp.CSS("#case_status-at"), at),
+			chromedp.SetValue(chromedp.CSS("#case_status-case"), "ZY-2022-0615-003"),
+			chromedp.SetValue(chromedp.CSS("#case_status-evidence"), "流调报告 2022-0615-003"),
+			chromedp.Click(chromedp.CSS("#form-case_status button[type=submit]")),
+			chromedp.WaitVisible(chromedp.CSS("#record-outcome")))
+		if got := tb.text(t, "#record-chosen"); !strings.Contains(got, "李四") {
+			t.Errorf("after recording, the form is about %q", got)
+		}
+		// A suspected case does not raise 李四's red code: in force at once.
+		if got := tb.text(t, "#record-outcome"); !strings.HasPrefix(got, "已记录，已生效") {
+			t.Errorf("outcome %q", got)
+		}
 	})
 
 	t.Run("statistics draw SVG charts", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/healthcode/healthcode"
@@ -27,7 +28,18 @@ type recordData struct {
 	Query    string
 	Found    *store.PeoplePage
 	Resident *chosenResident
+	// Areas are the counties and streets of the official's jurisdiction,
+	// offered by name for a risk area's division code.
+	Areas []area
 }
+
+// area is a division the risk-area form offers: its code, and its name
+// with its parent's.
+type area struct{ Code, Name string }
+
+// maxAreas bounds the areas the form offers; a larger jurisdiction types
+// the code (or picks from the first ones).
+const maxAreas = 500
 
 // chosenResident is the resident a record form is about, as the form
 // shows them: by name and masked ID number, never by internal id.
@@ -109,6 +121,20 @@ func (p *Pages) renderRecord(w http.ResponseWriter, r *http.Request, d recordDat
 	if len(d.Kinds) == 0 {
 		p.error(w, r, healthcode.Errorf(healthcode.EFORBIDDEN, "your role enters no facts by hand"))
 		return
+	}
+	if slices.Contains(d.Kinds, "risk_area") {
+		js, err := p.db.Jurisdictions(r.Context())
+		if err != nil {
+			p.error(w, r, err)
+			return
+		}
+		names := map[string]string{}
+		for _, j := range js {
+			names[j.Code] = j.Name
+			if (j.Level == healthcode.County || j.Level == healthcode.Street) && healthcode.Covers(a.Jurisdiction, j.Code) && len(d.Areas) < maxAreas {
+				d.Areas = append(d.Areas, area{Code: j.Code, Name: strings.TrimSpace(names[j.Parent] + " " + j.Name)})
+			}
+		}
 	}
 	status := http.StatusOK
 	if d.Error.Text != "" {

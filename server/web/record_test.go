@@ -69,6 +69,12 @@ func TestRecordByName(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="record-outcome"`) || !strings.Contains(body, "已选择居民 张三丰") {
 			t.Errorf("recording the contact: %d\n%s", resp.StatusCode, body)
 		}
+		// A risk area is offered by name too.
+		cmd := f.client(t)
+		cmd.login("login-o_cmd1")
+		if _, body := cmd.do("GET", "/record", nil); !strings.Contains(body, `<option value="410105001">金水区 经八路街道</option>`) {
+			t.Errorf("the risk area form offers no street by name:\n%s", body)
+		}
 		// Outside the jurisdiction: not found by the search, refused
 		// when chosen by a forged link.
 		other := f.client(t)

@@ -60,17 +60,7 @@ func TestBrowserDesk(t *testing.T) {
 	mustBusyCommunity(t, f)
 	// 孙八 enters a confirmed case for 张三丰 by hand: it waits for a
 	// second command officer.
-	cmd1 := healthcode.NewContext(system, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd1", Name: "孙八", Role: healthcode.RoleCommand, Jurisdiction: "410000"})
-	payload, _ := json.Marshal(map[string]any{"status": "confirmed", "case_id": "ZY-2022-0614-002"})
-	res, err := f.db.RecordFacts(cmd1, []healthcode.Fact{{ID: "case-002", Kind: "case_status", Subject: "r_res1",
-		ObservedAt: time.Now().Add(-time.Hour).UTC().Truncate(time.Second), Evidence: "流调报告 2022-0614-002", Payload: payload}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := res.Facts[0].Key
-	if res.Facts[0].Status != "pending" {
-		t.Fatalf("hand-entered case is %s, want pending", res.Facts[0].Status)
-	}
+	key := f.mustPendingCase(t)
 
 	// A first-time resident lands on their own code.
 	resident := newTab(t, browser)

@@ -204,3 +204,21 @@ func (f *fixture) mustOfficials(t *testing.T, os ...healthcode.Official) {
 		}
 	}
 }
+
+// mustPendingCase has 孙八 (o_cmd1) enter a confirmed case for 张三丰
+// (r_res1) by hand, held for a second command officer; it returns the
+// fact's key.
+func (f *fixture) mustPendingCase(t *testing.T) string {
+	t.Helper()
+	cmd1 := healthcode.NewContext(system, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd1", Name: "孙八", Role: healthcode.RoleCommand, Jurisdiction: "410000"})
+	payload, _ := json.Marshal(map[string]any{"status": "confirmed", "case_id": "ZY-2022-0614-002"})
+	res, err := f.db.RecordFacts(cmd1, []healthcode.Fact{{ID: "case-002", Kind: "case_status", Subject: "r_res1",
+		ObservedAt: time.Now().Add(-time.Hour).UTC().Truncate(time.Second), Evidence: "流调报告 2022-0614-002", Payload: payload}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Facts[0].Status != "pending" {
+		t.Fatalf("hand-entered case is %s, want pending", res.Facts[0].Status)
+	}
+	return res.Facts[0].Key
+}

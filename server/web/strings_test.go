@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -117,13 +116,7 @@ func TestPageStrings(t *testing.T) {
 		)
 		// A fact held for approval, an appeal filed by the worker and
 		// one by the resident, so the desks and inboxes have items.
-		cmd1 := healthcode.NewContext(system, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd1", Name: "孙八", Role: healthcode.RoleCommand, Jurisdiction: "410000"})
-		payload, _ := json.Marshal(map[string]any{"status": "confirmed", "case_id": "ZY-2022-0614-002"})
-		pending, err := f.db.RecordFacts(cmd1, []healthcode.Fact{{ID: "case-002", Kind: "case_status", Subject: "r_res1",
-			ObservedAt: time.Now().Add(-time.Hour).UTC().Truncate(time.Second), Evidence: "流调报告 2022-0614-002", Payload: payload}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		pending := f.mustPendingCase(t)
 		worker := f.client(t)
 		worker.login("login-o_w")
 		_, page := worker.do("GET", "/residents/r_res2", nil)
@@ -177,8 +170,8 @@ func TestPageStrings(t *testing.T) {
 		// what happened.
 		good := map[string][][3]string{
 			"login-o_cmd2": {
-				{"/facts/" + url.PathEscape(pending.Facts[0].Key) + "/decide", "decision=approve", "page-confirm"},
-				{"/facts/" + url.PathEscape(pending.Facts[0].Key) + "/decide", "decision=approve&confirm=yes", "page-done"},
+				{"/facts/" + url.PathEscape(pending) + "/decide", "decision=approve", "page-confirm"},
+				{"/facts/" + url.PathEscape(pending) + "/decide", "decision=approve&confirm=yes", "page-done"},
 			},
 		}
 		// Every page template is rendered at least once.

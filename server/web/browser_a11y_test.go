@@ -84,7 +84,8 @@ func TestBrowserAccessibility(t *testing.T) {
 			{"/rulesets", "#ruleset-list"}, {"/rulesets/henan-health-code/1", "#rule-words"}, {"/stats", "main"}, {"/alerts", "main"}}},
 		{"login-r_res1", [][2]string{{"/residents/r_res1", "#code-h"}}},
 		{"login-r_res2", [][2]string{{"/residents/r_res2", "#outlook"}}},
-		{"login-o_cmd1", [][2]string{{"/command", "main"}, {"/record", "main"}, {"/rulesets/new", "#ruleset-form"}}},
+		{"login-o_cmd1", [][2]string{{"/command", "main"}, {"/record", "main"}, {"/record?q=%E6%9D%8E", "#record-found"}, {"/record?resident=r_res2", "#record-chosen"},
+			{"/rulesets/new", "#ruleset-form"}}},
 	}
 	t.Run("axe finds a violation", func(t *testing.T) {
 		tb := newTab(t, browser)

@@ -44,9 +44,12 @@ func (s *Server) handleLogKey(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte(s.db.LogVerifierKey() + "\n"))
 }
 
-// latest returns the latest checkpoint, signed and parsed.
+// latest returns the checkpoint /log/checkpoint serves, signed and
+// parsed: with witnessing the newest one whose cosignatures met the
+// policy, so that the API's proofs are against a checkpoint the witnesses
+// vouch for, not one only the server signed.
 func (s *Server) latest(ctx context.Context) ([]byte, tlog.Checkpoint, error) {
-	signed, err := s.db.LogCheckpoint(ctx)
+	signed, err := logBackend{s.db, &s.witnessing}.Checkpoint(ctx)
 	if err != nil {
 		return nil, tlog.Checkpoint{}, err
 	}
@@ -91,6 +94,10 @@ func (s *Server) handleLogEntry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if index >= cp.Size {
+		if s.witnessing.Load() != nil {
+			s.writeError(w, r, healthcode.Errorf(healthcode.ENOTFOUND, "entry %d is beyond the witnessed checkpoint's size %d: the witnesses cosign new entries within about a minute", index, cp.Size))
+			return
+		}
 		s.writeError(w, r, healthcode.Errorf(healthcode.ENOTFOUND, "entry %d is beyond the log's size %d", index, cp.Size))
 		return
 	}

@@ -8,7 +8,9 @@ import (
 
 // handleResidentEntries lists every log entry about a resident, each
 // with the opening of its personal part and its inclusion proof in the
-// latest signed checkpoint, for the resident's client to check offline
+// checkpoint /log/checkpoint serves (with witnessing, the newest one the
+// witnesses cosigned; entries after it are listed once it is), for the
+// resident's client to check offline
 // (tlog.VerifyOwnEntries). An official's read is logged.
 func (s *Server) handleResidentEntries(w http.ResponseWriter, r *http.Request) {
 	list, err := s.db.ResidentEntries(r.Context(), r.PathValue("id"))
@@ -16,7 +18,8 @@ func (s *Server) handleResidentEntries(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	// Read after the entries: the checkpoint covers every one of them.
+	// Read after the entries: without witnessing the checkpoint covers
+	// every one of them.
 	signed, cp, err := s.latest(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)

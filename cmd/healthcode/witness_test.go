@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -242,6 +243,45 @@ func TestSplitView(t *testing.T) {
 	})
 }
 
+// TestReplicasCosign: two replicas of one log (two servers on one
+// database, as the compose deployment runs them) each run the cosigner
+// with the same witnesses. Their requests interleave (each witness answers
+// one of them 409 with the size it holds, or has the checkpoint already),
+// yet neither witness sees a fork, both replicas serve checkpoints that
+// meet the policy, and the log verifies.
+func TestReplicasCosign(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		a := mustOpenStore(t, dsn)
+		defer a.Close()
+		b := mustOpenStore(t, dsn)
+		defer b.Close()
+		vkey := a.LogVerifierKey()
+		w1, w2 := startWitness(t, "witness.one.test", vkey), startWitness(t, "witness.two.test", vkey)
+		policy, _ := tlog.NewPolicy([]tlog.Witness{w1.Witness, w2.Witness}, 2)
+		_, urlA := serveLog(t, a, server.WitnessConfig{Policy: policy})
+		_, urlB := serveLog(t, b, server.WitnessConfig{Policy: policy})
+		for i := range 6 {
+			mustWrites(t, a, 2, fmt.Sprintf("a%d", i))
+			mustWrites(t, b, 2, fmt.Sprintf("b%d", i))
+			time.Sleep(15 * time.Millisecond)
+		}
+		size := logSize(t, a)
+		if bs := logSize(t, b); bs != size {
+			t.Fatalf("the replicas' logs: %d and %d entries", size, bs)
+		}
+		waitFor(t, "both replicas to serve the final checkpoint cosigned 2 of 2", func() bool {
+			return cosignedAt(t, urlA, a, policy, size) && cosignedAt(t, urlB, b, policy, size)
+		})
+		if n1, n2 := w1.evidence(), w2.evidence(); n1+n2 > 0 {
+			t.Errorf("the witnesses kept %d and %d pieces of evidence of a fork between two replicas of one log", n1, n2)
+		}
+		rep, err := a.VerifyLog(context.Background(), nil)
+		if err != nil || len(rep.Problems) > 0 {
+			t.Errorf("log verify: %v %v", err, rep.Problems)
+		}
+	})
+}
+
 // TestWitnessDown: with one of two witnesses down, writes go on, the
 // served checkpoint stays the last one cosigned by both, an alert fires
 // after AlertAfter, and cosignatures resume when the witness returns.
@@ -282,6 +322,19 @@ func TestWitnessDown(t *testing.T) {
 		if !cosignedAt(t, url, st, policy, before) {
 			t.Error("while a witness is down, the server does not serve the last checkpoint cosigned by both")
 		}
+		// The JSON API proves against the checkpoint the witnesses
+		// cosigned, as /log/checkpoint serves it, not the newer one only
+		// the server signed.
+		var entry struct{ Checkpoint string }
+		if code := getJSON(t, fmt.Sprintf("%s/v1/log/entries/%d", url, before-1), &entry); code != 200 || entry.Checkpoint != string(served(t, url)) {
+			t.Errorf("/v1/log/entries/%d: %d, checkpoint\n%s\nnot the cosigned one served", before-1, code, entry.Checkpoint)
+		}
+		if _, err := policy.Check([]byte(entry.Checkpoint)); err != nil {
+			t.Errorf("/v1/log/entries proves against a checkpoint without the quorum: %v", err)
+		}
+		if code := getJSON(t, fmt.Sprintf("%s/v1/log/entries/%d", url, before), &entry); code != 404 {
+			t.Errorf("/v1/log/entries/%d, beyond the cosigned checkpoint: %d, want 404", before, code)
+		}
 		if age := gauge(t, srv, "healthcode_witness_cosigned_checkpoint_age_seconds"); age < 2 {
 			t.Errorf("cosigned checkpoint age %.1f s at the alert, want >= 2", age)
 		}
@@ -295,6 +348,22 @@ func TestWitnessDown(t *testing.T) {
 			t.Errorf("log verify: %v %v", err, rep.Problems)
 		}
 	})
+}
+
+// getJSON decodes url's JSON answer into v and returns its status.
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == 200 {
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp.StatusCode
 }
 
 func gauge(t *testing.T, srv *server.Server, name string) float64 {

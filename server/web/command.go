@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -202,23 +203,79 @@ func (p *Pages) DecideFact(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, http.StatusOK, p.newPage(w, r, "done", d))
 }
 
-// DecideRuleset approves (publishes) or refuses a ruleset draft.
+// DecideRuleset approves (publishes) or refuses a ruleset draft, after a
+// confirmation in words, and ends on a page saying what happened: the
+// version now in force (or from when) and what the dry run made of the
+// approval expects to change.
 func (p *Pages) DecideRuleset(w http.ResponseWriter, r *http.Request) {
 	if !p.mustLogIn(w, r) || !p.checkPost(w, r, maxFormBytes) {
 		return
 	}
+	ctx, lang := r.Context(), langOf(r)
 	version, err := strconv.Atoi(r.PathValue("version"))
 	if err != nil {
 		p.error(w, r, healthcode.Errorf(healthcode.ENOTFOUND, "no ruleset version %q", r.PathValue("version")))
 		return
 	}
 	approve, reason, err := decision(r)
-	if err == nil {
-		_, err = p.db.DecideRuleset(r.Context(), r.PathValue("id"), version, approve, reason)
-	}
 	if err != nil {
 		p.error(w, r, err)
 		return
 	}
-	redirectBack(w, r, "/command")
+	id := r.PathValue("id")
+	info, err := p.db.Ruleset(ctx, id, version)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	page := "/rulesets/" + url.PathEscape(id) + "/" + strconv.Itoa(version)
+	if !confirmed(r) {
+		d := confirmData{Back: page}
+		if approve {
+			drafter := info.DraftedBy
+			if o, err := p.db.Official(ctx, info.DraftedBy); err == nil {
+				drafter = o.Name
+			}
+			d.Summary = []string{msg(lang, "confirm.ruleset.approve", id, version, drafter, p.localTime(info.EffectiveAt), info.Scope)}
+			base, err := p.db.RulesetInForce(ctx, info.Scope)
+			if err != nil {
+				p.error(w, r, err)
+				return
+			}
+			if base != nil {
+				d.Summary = append(d.Summary, msg(lang, "confirm.ruleset.replaces", base.ID, base.Version))
+			}
+			d.Button = msg(lang, "confirm.ruleset.approve.button")
+		} else {
+			d.Summary, d.Button = []string{msg(lang, "confirm.ruleset.refuse", id, version, reason)}, msg(lang, "confirm.ruleset.refuse.button")
+		}
+		p.askConfirm(w, r, d)
+		return
+	}
+	if info, err = p.db.DecideRuleset(ctx, id, version, approve, reason); err != nil {
+		p.error(w, r, err)
+		return
+	}
+	d := doneData{Title: msg(lang, "done.ruleset.refused"), Links: []doneLink{
+		{Href: page, Label: msg(lang, "done.ruleset.read")}, {Href: "/command", Label: msg(lang, "done.desk")}}}
+	if !approve {
+		d.Lines = []string{msg(lang, "done.ruleset.refusal", id, version, reason)}
+		p.render(w, r, http.StatusOK, p.newPage(w, r, "done", d))
+		return
+	}
+	d.Title = msg(lang, "done.ruleset.published")
+	if info.EffectiveAt.After(info.DecidedAt) {
+		d.Lines = []string{msg(lang, "done.ruleset.from", id, version, p.localTime(info.EffectiveAt))}
+	} else {
+		d.Lines = []string{msg(lang, "done.ruleset.inforce", id, version, p.localTime(info.EffectiveAt)), msg(lang, "done.ruleset.reevaluating")}
+	}
+	if info.Impact != nil {
+		v, err := p.impactOf(ctx, info.Impact)
+		if err != nil {
+			p.error(w, r, err)
+			return
+		}
+		d.Lines = append(d.Lines, impactLines(lang, v)...)
+	}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "done", d))
 }

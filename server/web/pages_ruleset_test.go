@@ -1,0 +1,114 @@
+package web_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/healthcode/healthcode/internal/testdb"
+	"github.com/healthcode/healthcode/store"
+)
+
+// pcrOnly is a next version of the default ruleset that keeps only its
+// positive-PCR rule: approving it would turn the fixture's confirmed case
+// (李四, red) green.
+const pcrOnly = `id: henan-health-code
+version: %s
+scope: "410000"
+legal_basis:
+  number: 联防联控机制综发〔2022〕71号
+  title: 新型冠状病毒肺炎防控方案(第九版)
+effective_at: 2022-06-28T00:00:00+08:00
+rules:
+  - id: positive-pcr
+    colour: red
+    reason:
+      zh-CN: 14天内核酸检测结果阳性
+      en: Positive PCR test within the last 14 days
+    condition: |
+      facts.test_results.exists(t, t.method == 'pcr' && t.result == 'positive' &&
+        now - t.sampled_at < duration('336h'))
+examples:
+  - name: no facts is green
+    now: 2022-07-01T12:00:00+08:00
+    want: {colour: green}
+  - name: a positive PCR test is red
+    now: 2022-07-01T12:00:00+08:00
+    facts:
+      - {id: t1, kind: test_result, payload: {method: pcr, result: positive, sampled_at: 2022-06-30T09:00:00+08:00, lab: 郑州金域医学检验所}}
+    want: {colour: red, rule: positive-pcr, facts: [t1]}
+`
+
+// TestRulesetApprovalPages: the second officer sees the dry run of a draft
+// above the approve button, is asked to confirm in words, and ends on a
+// page saying which version is in force and what changed; a refusal is
+// confirmed the same way. The drafter sees no decision and no dry run.
+func TestRulesetApprovalPages(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		f := mustFixture(t, dsn, false)
+		cmd1 := f.client(t)
+		cmd1.login("login-o_cmd1")
+		cmd2 := f.client(t)
+		cmd2.login("login-o_cmd2")
+		post := func(c *client, path string, form url.Values, want ...string) string {
+			t.Helper()
+			form.Set("csrf", c.csrf("/"))
+			resp, body := c.do("POST", path, form)
+			if resp.StatusCode != 200 {
+				t.Errorf("POST %s: %d\n%.600s", path, resp.StatusCode, body)
+			}
+			for _, w := range want {
+				if !strings.Contains(body, w) {
+					t.Errorf("POST %s %v: no %q in\n%s", path, form, w, body)
+				}
+			}
+			return body
+		}
+		status := func(v int) string {
+			t.Helper()
+			info, err := f.db.Ruleset(system, "henan-health-code", v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return info.Status
+		}
+		for _, v := range []string{"2", "3"} {
+			post(cmd1, "/rulesets/new", url.Values{"name": {"henan.yaml"}, "source": {strings.Replace(pcrOnly, "%s", v, 1)}, "action": {"submit"}}, `href="/rulesets/henan-health-code/`+v+`"`)
+		}
+		page := "/rulesets/henan-health-code/2"
+		if _, body := cmd1.do("GET", page, nil); strings.Contains(body, `id="impact"`) || strings.Contains(body, `id="ruleset-approve"`) {
+			t.Errorf("the drafter is shown the decision or the dry run:\n%s", body)
+		}
+		_, body := cmd2.do("GET", page, nil)
+		impact, approve := strings.Index(body, `id="impact"`), strings.Index(body, `id="ruleset-approve"`)
+		if impact < 0 || approve < impact {
+			t.Fatalf("the approver's page has no dry run above the approve button:\n%s", body)
+		}
+		for _, w := range []string{"在适用地区的 2 名居民中，有 1 名的健康码会改变", "<td>金水区</td>", `<span class="tl-red">红码</span> → <span class="tl-green">绿码</span></td><td>1</td>`} {
+			if !strings.Contains(body[impact:approve], w) {
+				t.Errorf("the dry run does not say %q:\n%s", w, body[impact:approve])
+			}
+		}
+
+		// Approve: first a confirmation, which decides nothing.
+		post(cmd2, page+"/decide", url.Values{"decision": {"approve"}}, "请确认", "您将批准发布规则 henan-health-code 第 2 版（起草人 孙八）", "取代现行的 henan-health-code 第 1 版", `id="confirm-yes"`)
+		if s := status(2); s != store.RulesetDraft {
+			t.Fatalf("asking for confirmation decided the draft: %s", s)
+		}
+		post(cmd2, page+"/decide", url.Values{"decision": {"approve"}, "confirm": {"yes"}}, "规则已发布", "henan-health-code 第 2 版现已施行", "金水区：1 名居民由红码转为绿码", "健康码正在后台按新规则重新计算")
+		if s := status(2); s != store.RulesetPublished {
+			t.Errorf("confirmed approval: %s", s)
+		}
+
+		// Refuse: confirmed too, with the reason in words.
+		page = "/rulesets/henan-health-code/3"
+		post(cmd2, page+"/decide", url.Values{"decision": {"refuse"}, "reason": {"删去了确诊规则"}}, "您将驳回规则 henan-health-code 第 3 版，理由：删去了确诊规则")
+		if s := status(3); s != store.RulesetDraft {
+			t.Fatalf("asking for confirmation refused the draft: %s", s)
+		}
+		post(cmd2, page+"/decide", url.Values{"decision": {"refuse"}, "reason": {"删去了确诊规则"}, "confirm": {"yes"}}, "规则草案已驳回", "henan-health-code 第 3 版已驳回，理由：删去了确诊规则")
+		if s := status(3); s != store.RulesetRefused {
+			t.Errorf("confirmed refusal: %s", s)
+		}
+	})
+}

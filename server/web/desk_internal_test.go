@@ -36,8 +36,7 @@ func addDeskSamples(s map[string][]any, at time.Time, res *healthcode.Resident, 
 		Facts:   []*healthcode.Fact{fact, area},
 		Drafts:  []*store.RulesetInfo{{ID: "default", Version: 3, Scope: "410000", Status: store.RulesetDraft, DraftedBy: "o_2", DraftedAt: at}},
 		Appeals: []*store.Appeal{appeal, {ID: "ap_3", FiledAt: at}}}}
-	s["record"] = []any{recordData{Kinds: recordKinds}, recordData{Kinds: []string{"contact"}, Outcome: &store.FactOutcome{Key: "f_5", Status: "pending"}},
-		recordData{Kinds: recordKinds, Outcome: &store.FactOutcome{Key: "f_5", Status: "active"}}, recordData{Kinds: recordKinds, Outcome: &store.FactOutcome{Key: "f_5", Status: "duplicate"}},
+	s["record"] = []any{recordData{Kinds: recordKinds}, recordData{Kinds: []string{"contact"}},
 		recordData{Kinds: recordKinds, Kind: "risk_area", Form: map[string][]string{"subject": {"410105"}}, Error: "line 1: payload.until: must be after from"}}
 	rs := rules.Default()
 	s["ruleset_draft"] = []any{rulesetDraftData{Name: "a.yaml", Source: "x"},

@@ -1,10 +1,13 @@
 package web_test
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/store"
 )
@@ -109,6 +112,44 @@ func TestRulesetApprovalPages(t *testing.T) {
 		post(cmd2, page+"/decide", url.Values{"decision": {"refuse"}, "reason": {"删去了确诊规则"}, "confirm": {"yes"}}, "规则草案已驳回", "henan-health-code 第 3 版已驳回，理由：删去了确诊规则")
 		if s := status(3); s != store.RulesetRefused {
 			t.Errorf("confirmed refusal: %s", s)
+		}
+	})
+}
+
+// TestRecordResultPage: after recording a fact the page says what it did
+// to the resident's code: held for approval (and still green), or changed
+// (李四's recovery turns their red code green), and the visit is one
+// logged read of the resident.
+func TestRecordResultPage(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		f := mustFixture(t, dsn, false)
+		cmd := f.client(t)
+		cmd.login("login-o_cmd1")
+		at := time.Now().In(time.FixedZone("", 8*3600)).Add(-time.Minute).Format("2006-01-02T15:04")
+		record := func(form url.Values, want ...string) {
+			t.Helper()
+			form.Set("csrf", cmd.csrf("/record"))
+			resp, body := cmd.do("POST", "/record", form)
+			if resp.StatusCode != 200 || !strings.Contains(body, `id="done"`) {
+				t.Fatalf("record %v: %d\n%.1500s", form, resp.StatusCode, body)
+			}
+			for _, w := range want {
+				if !strings.Contains(body, w) {
+					t.Errorf("record %v: no %q in\n%s", form, w, body[strings.Index(body, `id="done"`):])
+				}
+			}
+		}
+		record(url.Values{"kind": {"case_status"}, "subject": {"r_res1"}, "status": {"confirmed"}, "case_id": {"ZY-9"}, "observed_at": {at}},
+			"事实已记录，等待批准", "这条事实须另一位指挥部人员批准后才生效：居民 张三丰 的健康码目前仍为绿码。", `href="/residents/r_res1"`)
+		own := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorResident, ID: "r_res1", Role: healthcode.RoleResident})
+		if reads, err := f.db.AccessLog(own, "r_res1"); err != nil || len(reads) != 1 || reads[0].What != "file" {
+			t.Errorf("张三丰's access log after one recording: %+v, %v; want one read of the file", reads, err)
+		}
+		record(url.Values{"kind": {"case_status"}, "subject": {"r_res2"}, "status": {"recovered"}, "case_id": {"ZY-2022-0613-001"}, "observed_at": {at}},
+			"已记录，已生效。", "居民 李四 的健康码已由红码转为绿码。")
+		code, err := f.db.Code(system, "r_res2")
+		if err != nil || code.Colour != healthcode.Green {
+			t.Errorf("李四's code after the recovery: %v, %v", code, err)
 		}
 	})
 }

@@ -476,13 +476,14 @@ func TestStatsSuppression(t *testing.T) {
 	})
 }
 
-// TestChangesByCause: a jurisdiction's code changes by day and cause count
-// its own residents' only (its whole subtree).
-func TestChangesByCause(t *testing.T) {
+// TestDeskCounts: a command officer's desk counts its own jurisdiction's
+// codes and code changes (its whole subtree) exactly, small counts too,
+// while the public statistics suppress them; no one else reads them.
+func TestDeskCounts(t *testing.T) {
 	testdb.Engines(t, func(t *testing.T, dsn string) {
 		w := mustAccWorld(t, dsn, store.Limits{}, 12)
 		var others []healthcode.Resident
-		for i := 0; i < 10; i++ {
+		for i := 0; i < 3; i++ {
 			others = append(others, resident(100+i, "410105001002"))
 		}
 		if err := w.db.CreateResidents(system, others); err != nil {
@@ -493,29 +494,49 @@ func TestChangesByCause(t *testing.T) {
 		for i := 0; i < 12; i++ {
 			fs = append(fs, w.pcr(fmt.Sprint("p-", i), resident(i, "").ID, "positive", day))
 		}
-		for i := 0; i < 10; i++ {
+		for i := 0; i < 3; i++ {
 			fs = append(fs, w.pcr(fmt.Sprint("q-", i), others[i].ID, "positive", day))
 		}
 		if _, err := w.db.RecordFacts(as(lab), fs); err != nil {
 			t.Fatal(err)
 		}
+		officer := func(j string) context.Context {
+			return as(healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_desk", Role: healthcode.RoleCommand, Jurisdiction: j})
+		}
 		for _, tc := range []struct {
 			jurisdiction string
-			want         int64 // 0: suppressed or none
+			want         int64 // red codes, and changes by a fact on 2026-11-01
 		}{
 			{"410105001001", 12},
-			{"410105001002", 10},
-			{"410105001", 22},
-			{"410000", 22},
+			{"410105001002", 3},
+			{"410105001", 15},
+			{"410000", 15},
 			{"410102", 0},
 		} {
-			got, err := w.db.ChangesByCause(context.Background(), tc.jurisdiction)
+			got, err := w.db.DeskCounts(officer(tc.jurisdiction))
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := got["2026-11-01"][store.CauseFact]
-			if (tc.want == 0) != (c == nil) || c != nil && *c != tc.want {
-				t.Errorf("%s: %+v, want %d changes by a fact on 2026-11-01", tc.jurisdiction, got, tc.want)
+			if c := got.ChangesByDay["2026-11-01"][store.CauseFact]; c != tc.want || got.Codes[string(healthcode.Red)] != tc.want {
+				t.Errorf("%s: %+v, want %d red codes and changes by a fact on 2026-11-01", tc.jurisdiction, got, tc.want)
+			}
+		}
+		// The public statistics still suppress the community of three.
+		st, err := w.db.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := st.Codes["410105001002"][string(healthcode.Red)]; c != nil {
+			t.Errorf("the public statistics show %d red codes of a community of three", *c)
+		}
+		for _, a := range []healthcode.Actor{
+			{},
+			{Kind: healthcode.ActorResident, ID: resident(0, "").ID, Role: healthcode.RoleResident},
+			{Kind: healthcode.ActorOfficial, ID: "o_w", Role: healthcode.RoleWorker, Jurisdiction: "410105001002"},
+			{Kind: healthcode.ActorOfficial, ID: "o_aud", Role: healthcode.RoleAuditor, Jurisdiction: "410000"},
+		} {
+			if _, err := w.db.DeskCounts(as(a)); err == nil {
+				t.Errorf("%+v read the desk's exact counts", a)
 			}
 		}
 	})

@@ -15,11 +15,10 @@ import (
 
 type commandData struct {
 	Jurisdiction string
-	// Codes are the public counts of codes by colour in the officer's
-	// jurisdiction (nil: suppressed, below store.MinPublishedCount).
-	Codes []colourCount
-	// Changes are the public code changes per day by cause, recent days
-	// first.
+	// Codes are the codes by colour in the officer's jurisdiction, and
+	// Changes its code changes per day by cause, recent days first: exact
+	// counts (store.DeskCounts), not the public statistics' suppressed ones.
+	Codes   []colourCount
 	Changes []dayCauses
 	Facts   []*healthcode.Fact
 	Drafts  []*store.RulesetInfo
@@ -31,7 +30,7 @@ type commandData struct {
 
 type colourCount struct {
 	Colour healthcode.Colour
-	N      store.Count
+	N      int64
 }
 
 type dayCauses struct {
@@ -41,14 +40,14 @@ type dayCauses struct {
 
 type causeCount struct {
 	Cause string
-	N     store.Count
+	N     int64
 }
 
 // recentDays is how many days of code changes the command page shows.
 const recentDays = 7
 
-// Command is a command officer's desk: their jurisdiction at a glance (the
-// public statistics), the hand-entered facts and ruleset drafts waiting for
+// Command is a command officer's desk: their jurisdiction at a glance
+// (exact counts: the officer may read these residents), the hand-entered facts and ruleset drafts waiting for
 // their approval, and the appeals queue, soonest deadline first. The store
 // decides who sees what and logs the residents shown.
 func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
@@ -96,19 +95,15 @@ func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Names[id] = o.Name
 	}
-	st, err := p.stats(ctx)
+	counts, err := p.db.DeskCounts(ctx)
 	if err != nil {
 		p.error(w, r, err)
 		return
 	}
 	for _, c := range []healthcode.Colour{healthcode.Green, healthcode.Yellow, healthcode.Red} {
-		d.Codes = append(d.Codes, colourCount{Colour: c, N: st.Codes[actor.Jurisdiction][string(c)]})
+		d.Codes = append(d.Codes, colourCount{Colour: c, N: counts.Codes[string(c)]})
 	}
-	changes, err := p.db.ChangesByCause(ctx, actor.Jurisdiction)
-	if err != nil {
-		p.error(w, r, err)
-		return
-	}
+	changes := counts.ChangesByDay
 	days := make([]string, 0, len(changes))
 	for day := range changes {
 		days = append(days, day)

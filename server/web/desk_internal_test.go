@@ -31,8 +31,8 @@ func addDeskSamples(s map[string][]any, at time.Time, res *healthcode.Resident, 
 	fact := &healthcode.Fact{Key: "f_3", Kind: "case_status", Subject: "r_1", ObservedAt: at, RecordedBy: "o_1", Evidence: "e", Payload: []byte(`{"status":"confirmed"}`), LogIndex: 8}
 	area := &healthcode.Fact{Key: "f_4", Kind: "risk_area", Subject: "410105", ObservedAt: at, RecordedBy: "o_1", Payload: []byte(`{}`), LogIndex: 9}
 	s["command"] = []any{commandData{Jurisdiction: "410000"}, commandData{Jurisdiction: "410000",
-		Codes:   []colourCount{{Colour: healthcode.Green, N: n(120)}, {Colour: healthcode.Red}},
-		Changes: []dayCauses{{Day: "2022-06-14", Causes: []causeCount{{Cause: "fact", N: n(12)}, {Cause: "appeal"}}}},
+		Codes:   []colourCount{{Colour: healthcode.Green, N: 120}, {Colour: healthcode.Red, N: 3}},
+		Changes: []dayCauses{{Day: "2022-06-14", Causes: []causeCount{{Cause: "fact", N: 12}, {Cause: "appeal", N: 1}}}},
 		Facts:   []*healthcode.Fact{fact, area},
 		Drafts:  []*store.RulesetInfo{{ID: "default", Version: 3, Scope: "410000", Status: store.RulesetDraft, DraftedBy: "o_2", DraftedAt: at}},
 		Appeals: []*store.Appeal{appeal, {ID: "ap_3", FiledAt: at}}}}

@@ -97,7 +97,7 @@ func mustVerified(t *testing.T, db *store.DB) {
 
 func alertsOf(t *testing.T, db *store.DB, kind string) []*store.Alert {
 	t.Helper()
-	as, err := db.Alerts(as(auditor), kind)
+	as, _, err := db.Alerts(as(auditor), kind, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestAppealGrantAndReraiseGuard(t *testing.T) {
 			t.Fatalf("grant: %+v %v", a, err)
 		}
 		mustColour(t, w, r1, healthcode.Green)
-		hist, err := w.db.History(self(r1), r1)
+		hist, _, err := w.db.History(self(r1), r1, 1)
 		if err != nil || hist[0].Cause != store.CauseAppeal {
 			t.Fatalf("history: %+v %v", hist, err)
 		}
@@ -266,14 +266,14 @@ func TestAppealEscalation(t *testing.T) {
 		}
 		_, err = w.db.DecideAppeal(as(cmdCounty), a.ID, true, "")
 		mustCode(t, err, healthcode.EFORBIDDEN, "county command after escalation")
-		queue, err := w.db.AppealQueue(as(cmdCity1), "open")
+		queue, _, err := w.db.AppealQueue(as(cmdCity1), "open", 1)
 		if err != nil || len(queue) != 1 {
 			t.Fatalf("city queue: %d %v", len(queue), err)
 		}
-		if q, _ := w.db.AppealQueue(as(cmdCounty), "open"); len(q) != 0 {
+		if q, _, _ := w.db.AppealQueue(as(cmdCounty), "open", 1); len(q) != 0 {
 			t.Errorf("county queue has %d", len(q))
 		}
-		_, err = w.db.AppealQueue(as(operator), "open")
+		_, _, err = w.db.AppealQueue(as(operator), "open", 1)
 		mustCode(t, err, healthcode.EFORBIDDEN, "operator's queue")
 		a, err = w.db.DecideAppeal(as(cmdCity1), a.ID, false, "检测报告真实有效")
 		if err != nil || a.Status != store.AppealDenied {
@@ -349,7 +349,7 @@ func TestAlertThresholds(t *testing.T) {
 				t.Errorf("after %d codes raised: %d surge alerts", i-4, n)
 			}
 		}
-		_, err = w.db.Alerts(as(cmdProvince1), "")
+		_, _, err = w.db.Alerts(as(cmdProvince1), "", 1)
 		mustCode(t, err, healthcode.EFORBIDDEN, "command officer reading alerts")
 		// The counts by kind (healthcode_alerts_raised_total) are the
 		// alerts listed.
@@ -389,11 +389,11 @@ func TestAccessLogEveryReadPath(t *testing.T) {
 		}{
 			{"resident", func() error { _, err := w.db.Resident(as(cmdCounty), r0); return err }},
 			{"code", func() error { _, err := w.db.Explain(as(cmdCounty), r0); return err }},
-			{"history", func() error { _, err := w.db.History(as(cmdCounty), r0); return err }},
+			{"history", func() error { _, _, err := w.db.History(as(cmdCounty), r0, 1); return err }},
 			{"fact", func() error { _, err := w.db.Fact(as(cmdCounty), a.FactKeys[0]); return err }},
 			{"appeal", func() error { _, err := w.db.Appeal(as(cmdCounty), a.ID); return err }},
 			{"appeals", func() error { _, _, err := w.db.ResidentAppeals(as(worker), r0); return err }},
-			{"appeal_queue", func() error { _, err := w.db.AppealQueue(as(cmdCounty), ""); return err }},
+			{"appeal_queue", func() error { _, _, err := w.db.AppealQueue(as(cmdCounty), "", 1); return err }},
 		}
 		for _, rd := range reads {
 			if err := rd.read(); err != nil {
@@ -403,7 +403,7 @@ func TestAccessLogEveryReadPath(t *testing.T) {
 		if _, err := w.db.Explain(self(r0), r0); err != nil {
 			t.Fatal(err)
 		}
-		got, err := w.db.AccessLog(self(r0), r0)
+		got, _, err := w.db.AccessLog(self(r0), r0, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -417,16 +417,16 @@ func TestAccessLogEveryReadPath(t *testing.T) {
 			}
 		}
 		// The pending-facts list logs the residents it shows.
-		if _, err := w.db.PendingFacts(as(cmdCounty)); err != nil {
+		if _, _, err := w.db.PendingFacts(as(cmdCounty), 1); err != nil {
 			t.Fatal(err)
 		}
-		got1, _ := w.db.AccessLog(self(r1), r1)
+		got1, _, _ := w.db.AccessLog(self(r1), r1, 1)
 		if len(got1) != 1 || got1[0].What != "pending_facts" {
 			t.Errorf("pending list reads of %s: %+v (fact %s)", r1, got1, res.Facts[0].Key)
 		}
-		_, err = w.db.AccessLog(self(r1), r0)
+		_, _, err = w.db.AccessLog(self(r1), r0, 1)
 		mustCode(t, err, healthcode.EFORBIDDEN, "another resident's access log")
-		_, err = w.db.AccessLog(as(cmdCounty), r0)
+		_, _, err = w.db.AccessLog(as(cmdCounty), r0, 1)
 		mustCode(t, err, healthcode.EFORBIDDEN, "an official reading the access log")
 		mustVerified(t, w.db)
 	})

@@ -23,6 +23,10 @@ type commandData struct {
 	Facts   []*healthcode.Fact
 	Drafts  []*store.RulesetInfo
 	Appeals []*store.Appeal
+	// The pages of Facts and Appeals shown (from 1; "facts" and
+	// "appeals" in the query) and whether each has a next page.
+	FactsPage, AppealsPage int
+	FactsMore, AppealsMore bool
 	// Names are the names of the officials who recorded the facts and
 	// drafted the rulesets shown, by id.
 	Names map[string]string
@@ -62,11 +66,18 @@ func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
 	}
 	d := commandData{Jurisdiction: actor.Jurisdiction}
 	var err error
-	if d.Facts, err = p.db.PendingFacts(ctx); err != nil {
+	if d.FactsPage, err = pageNamed(r, "facts"); err == nil {
+		d.AppealsPage, err = pageNamed(r, "appeals")
+	}
+	if err != nil {
 		p.error(w, r, err)
 		return
 	}
-	if d.Appeals, err = p.db.AppealQueue(ctx, store.AppealOpen); err != nil {
+	if d.Facts, d.FactsMore, err = p.db.PendingFacts(ctx, d.FactsPage); err != nil {
+		p.error(w, r, err)
+		return
+	}
+	if d.Appeals, d.AppealsMore, err = p.db.AppealQueue(ctx, store.AppealOpen, d.AppealsPage); err != nil {
 		p.error(w, r, err)
 		return
 	}

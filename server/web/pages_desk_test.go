@@ -66,7 +66,7 @@ func TestDeskPages(t *testing.T) {
 		post(cmd1, "/record", url.Values{"kind": {"case_status"}, "subject": {"r_res1"}, "status": {"confirmed"},
 			"case_id": {"ZY-1"}, "observed_at": {time.Now().In(time.FixedZone("", 8*3600)).Add(-time.Hour).Format("2006-01-02T15:04")}, "evidence": {"报告 1"}},
 			200, "等待另一位指挥部人员批准")
-		pend, err := f.db.PendingFacts(healthcode.NewContext(system, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd2", Role: healthcode.RoleCommand, Jurisdiction: "410000"}))
+		pend, _, err := f.db.PendingFacts(healthcode.NewContext(system, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd2", Role: healthcode.RoleCommand, Jurisdiction: "410000"}), 1)
 		if err != nil || len(pend) != 1 {
 			t.Fatalf("pending facts %v, %v", pend, err)
 		}

@@ -142,7 +142,7 @@ func TestRecordResultPage(t *testing.T) {
 		record(url.Values{"kind": {"case_status"}, "subject": {"r_res1"}, "status": {"confirmed"}, "case_id": {"ZY-9"}, "observed_at": {at}},
 			"事实已记录，等待批准", "这条事实须另一位指挥部人员批准后才生效：居民 张三丰 的健康码目前仍为绿码。", `href="/residents/r_res1"`)
 		own := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorResident, ID: "r_res1", Role: healthcode.RoleResident})
-		if reads, err := f.db.AccessLog(own, "r_res1"); err != nil || len(reads) != 1 || reads[0].What != "file" {
+		if reads, _, err := f.db.AccessLog(own, "r_res1", 1); err != nil || len(reads) != 1 || reads[0].What != "file" {
 			t.Errorf("张三丰's access log after one recording: %+v, %v; want one read of the file", reads, err)
 		}
 		record(url.Values{"kind": {"case_status"}, "subject": {"r_res2"}, "status": {"recovered"}, "case_id": {"ZY-2022-0613-001"}, "observed_at": {at}},
@@ -152,4 +152,40 @@ func TestRecordResultPage(t *testing.T) {
 			t.Errorf("李四's code after the recovery: %v, %v", code, err)
 		}
 	})
+}
+
+// TestResidentPagePaged: a resident whose data was read many times sees
+// "who looked at my data" 20 at a time, with a link to the next page, and
+// the next page shows the rest.
+func TestResidentPagePaged(t *testing.T) {
+	f := mustFixture(t, testdb.SQLite(t), false)
+	cmd := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd1", Role: healthcode.RoleCommand, Jurisdiction: "410000"})
+	for i := 0; i < 25; i++ {
+		if _, _, err := f.db.ReadResidentFile(cmd, "r_res1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res := f.client(t)
+	res.login("login-r_res1")
+	reads := func(path string) (int, string) {
+		t.Helper()
+		_, body := res.do("GET", path, nil)
+		i := strings.Index(body, `class="plain access-list"`)
+		if i < 0 {
+			t.Fatalf("%s: no access list\n%s", path, body)
+		}
+		section := body[i:]
+		section = section[:strings.Index(section, "</section>")]
+		return strings.Count(section[:strings.Index(section, "</ul>")], "<li>"), section
+	}
+	n, section := reads("/residents/r_res1")
+	if n != 20 || !strings.Contains(section, `href="/residents/r_res1?history=1&amp;access=2"`) {
+		t.Errorf("page 1 of the access log: %d reads, want 20 and a next link:\n%s", n, section)
+	}
+	if n, section = reads("/residents/r_res1?history=1&access=2"); n != 5 || strings.Contains(section, `rel="next"`) || !strings.Contains(section, `rel="prev"`) {
+		t.Errorf("page 2 of the access log: %d reads, want 5 and no next link:\n%s", n, section)
+	}
+	if resp, _ := res.do("GET", "/residents/r_res1?access=0", nil); resp.StatusCode != 400 {
+		t.Errorf("page 0: %d, want 400", resp.StatusCode)
+	}
 }

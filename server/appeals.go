@@ -99,12 +99,17 @@ func (s *Server) handleDecideAppeal(grant bool) http.HandlerFunc {
 }
 
 func (s *Server) handleAppealQueue(w http.ResponseWriter, r *http.Request) {
-	list, err := s.db.AppealQueue(r.Context(), r.URL.Query().Get("status"))
+	page, err := pageParam(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"appeals": list})
+	list, more, err := s.db.AppealQueue(r.Context(), r.URL.Query().Get("status"), page)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"appeals": list, "page": page, "more": more})
 }
 
 func (s *Server) handleResidentAppeals(w http.ResponseWriter, r *http.Request) {
@@ -117,12 +122,17 @@ func (s *Server) handleResidentAppeals(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAccessLog(w http.ResponseWriter, r *http.Request) {
-	list, err := s.db.AccessLog(r.Context(), r.PathValue("id"))
+	page, err := pageParam(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"accesses": list})
+	list, more, err := s.db.AccessLog(r.Context(), r.PathValue("id"), page)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"accesses": list, "page": page, "more": more})
 }
 
 // handleLogins lists officials' login attempts to auditors.
@@ -145,12 +155,17 @@ func (s *Server) handleLogins(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
-	list, err := s.db.Alerts(r.Context(), r.URL.Query().Get("kind"))
+	page, err := pageParam(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": list})
+	list, more, err := s.db.Alerts(r.Context(), r.URL.Query().Get("kind"), page)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": list, "page": page, "more": more})
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {

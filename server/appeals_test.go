@@ -77,6 +77,30 @@ func TestAppealsAPI(t *testing.T) {
 			t.Errorf("access log: %d %v", status, m)
 		}
 
+		// Many reads: the access log comes a bounded page at a time.
+		for i := 0; i < 25; i++ {
+			if status, _ := f.do(t, "GET", "/v1/residents/r_res1/code", cmd, ""); status != 200 {
+				t.Fatalf("read %d: %d", i, status)
+			}
+		}
+		status, m = f.do(t, "GET", "/v1/residents/r_res1/access", self, "")
+		if status != 200 || len(m["accesses"].([]any)) != 20 || m["more"] != true || m["page"] != float64(1) {
+			t.Errorf("access log, page 1: %d, %d reads, more %v", status, len(m["accesses"].([]any)), m["more"])
+		}
+		status, m = f.do(t, "GET", "/v1/residents/r_res1/access?page=2", self, "")
+		if status != 200 || len(m["accesses"].([]any)) == 0 || len(m["accesses"].([]any)) > 20 || m["page"] != float64(2) {
+			t.Errorf("access log, page 2: %d %v", status, m)
+		}
+		for _, path := range []string{"/v1/residents/r_res1/access?page=0", "/v1/residents/r_res1/history?page=x", "/v1/appeals?page=-1", "/v1/facts/pending?page=1000001"} {
+			who := self
+			if path[4] != 'r' {
+				who = cmd
+			}
+			if status, m = f.do(t, "GET", path, who, ""); status != 400 {
+				t.Errorf("%s: %d %v, want 400", path, status, m)
+			}
+		}
+
 		// Public statistics suppress small counts.
 		status, m = f.do(t, "GET", "/v1/stats", "", "")
 		if status != 200 || m["appeals"].(map[string]any)["filed"] != nil || m["codes"].(map[string]any)["410000"] == nil {

@@ -182,15 +182,15 @@ func TestOperatorsNeverDecide(t *testing.T) {
 			_, ops["approve a fact"] = f.db.DecideFact(ctx, tokens["fact"], true, "")
 			_, ops["reject a fact"] = f.db.DecideFact(ctx, tokens["fact"], false, "no evidence")
 			_, ops["retract a fact"] = f.db.RetractFact(ctx, tokens["fact"], "entered in error")
-			_, ops["list pending facts"] = f.db.PendingFacts(ctx)
+			_, _, ops["list pending facts"] = f.db.PendingFacts(ctx, 1)
 			_, ops["draft a ruleset"] = f.db.DraftRuleset(ctx, "v2.yaml", []byte(strings.Replace(string(rules.DefaultSource()), "version: 1", "version: 3", 1)))
 			_, ops["approve a ruleset"] = f.db.DecideRuleset(ctx, "henan-health-code", 2, true, "")
 			_, ops["refuse a ruleset"] = f.db.DecideRuleset(ctx, "henan-health-code", 2, false, "not needed")
 			_, ops["file an appeal"] = f.db.FileAppeal(ctx, store.AppealRequest{Resident: "r_res1", FactKeys: []string{tokens["fact"]}, Statement: "x"})
 			_, ops["grant an appeal"] = f.db.DecideAppeal(ctx, tokens["appeal"], true, "")
 			_, ops["deny an appeal"] = f.db.DecideAppeal(ctx, tokens["appeal"], false, "the evidence holds")
-			_, ops["list appeals"] = f.db.AppealQueue(ctx, "")
-			_, ops["read alerts"] = f.db.Alerts(ctx, "")
+			_, _, ops["list appeals"] = f.db.AppealQueue(ctx, "", 1)
+			_, _, ops["read alerts"] = f.db.Alerts(ctx, "", 1)
 			for op, err := range ops {
 				if healthcode.ErrorCode(err) != healthcode.EFORBIDDEN {
 					t.Errorf("%s %s: %v, want forbidden", a.Role, op, err)

@@ -44,7 +44,12 @@ func (s *Server) handleCode(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
-	list, err := s.db.History(r.Context(), r.PathValue("id"))
+	page, err := pageParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	list, more, err := s.db.History(r.Context(), r.PathValue("id"), page)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -54,5 +59,5 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 	for i, ex := range list {
 		out[i] = explain(ex, l)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"changes": out})
+	writeJSON(w, http.StatusOK, map[string]any{"changes": out, "page": page, "more": more})
 }

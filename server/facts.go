@@ -89,7 +89,12 @@ func (s *Server) handleFact(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handlePendingFacts(w http.ResponseWriter, r *http.Request) {
-	fs, err := s.db.PendingFacts(r.Context())
+	page, err := pageParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	fs, more, err := s.db.PendingFacts(r.Context(), page)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -98,7 +103,7 @@ func (s *Server) handlePendingFacts(w http.ResponseWriter, r *http.Request) {
 	for i, f := range fs {
 		out[i] = toFactJSON(f)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"facts": out})
+	writeJSON(w, http.StatusOK, map[string]any{"facts": out, "page": page, "more": more})
 }
 
 type reasonRequest struct {

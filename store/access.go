@@ -51,14 +51,15 @@ func (t *Tx) recordAccess(actor healthcode.Actor, residents []string, what strin
 // AccessLog returns every read of the resident's personal data by an
 // official, newest first: who, their post, when, what. The resident only.
 // Returns EUNAUTH, EFORBIDDEN.
-func (db *DB) AccessLog(ctx context.Context, residentID string) ([]Access, error) {
+func (db *DB) AccessLog(ctx context.Context, residentID string, page int) ([]Access, bool, error) {
 	if err := healthcode.Authorize(healthcode.ActorFrom(ctx), healthcode.OpReadAccessLog, "", residentID); err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	limit, offset := pageBounds(page)
 	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT d.log_index, d.at, d.official, d.post, d.what, COALESCE(o.name, ''), COALESCE(o.role, '')
-		FROM data_access d LEFT JOIN officials o ON o.id = d.official WHERE d.resident = ? ORDER BY d.log_index DESC`), residentID)
+		FROM data_access d LEFT JOIN officials o ON o.id = d.official WHERE d.resident = ? ORDER BY d.log_index DESC LIMIT ? OFFSET ?`), residentID, limit, offset)
 	if err != nil {
-		return nil, fmt.Errorf("read access log: %w", err)
+		return nil, false, fmt.Errorf("read access log: %w", err)
 	}
 	defer rows.Close()
 	out := []Access{}
@@ -67,10 +68,14 @@ func (db *DB) AccessLog(ctx context.Context, residentID string) ([]Access, error
 		var at string
 		a.By.Kind = healthcode.ActorOfficial
 		if err := rows.Scan(&a.LogIndex, &at, &a.By.ID, &a.By.Post, &a.What, &a.By.Name, &a.By.Role); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		a.At, _ = parseTime(at)
 		out = append(out, a)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	out, more := cutPage(out)
+	return out, more, nil
 }

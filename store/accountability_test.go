@@ -97,7 +97,7 @@ func mustVerified(t *testing.T, db *store.DB) {
 
 func alertsOf(t *testing.T, db *store.DB, kind string) []*store.Alert {
 	t.Helper()
-	as, err := db.Alerts(as(auditor), kind)
+	as, _, err := db.Alerts(as(auditor), kind, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestAppealGrantAndReraiseGuard(t *testing.T) {
 			t.Fatalf("grant: %+v %v", a, err)
 		}
 		mustColour(t, w, r1, healthcode.Green)
-		hist, err := w.db.History(self(r1), r1)
+		hist, _, err := w.db.History(self(r1), r1, 1)
 		if err != nil || hist[0].Cause != store.CauseAppeal {
 			t.Fatalf("history: %+v %v", hist, err)
 		}
@@ -266,14 +266,14 @@ func TestAppealEscalation(t *testing.T) {
 		}
 		_, err = w.db.DecideAppeal(as(cmdCounty), a.ID, true, "")
 		mustCode(t, err, healthcode.EFORBIDDEN, "county command after escalation")
-		queue, err := w.db.AppealQueue(as(cmdCity1), "open")
+		queue, _, err := w.db.AppealQueue(as(cmdCity1), "open", 1)
 		if err != nil || len(queue) != 1 {
 			t.Fatalf("city queue: %d %v", len(queue), err)
 		}
-		if q, _ := w.db.AppealQueue(as(cmdCounty), "open"); len(q) != 0 {
+		if q, _, _ := w.db.AppealQueue(as(cmdCounty), "open", 1); len(q) != 0 {
 			t.Errorf("county queue has %d", len(q))
 		}
-		_, err = w.db.AppealQueue(as(operator), "open")
+		_, _, err = w.db.AppealQueue(as(operator), "open", 1)
 		mustCode(t, err, healthcode.EFORBIDDEN, "operator's queue")
 		a, err = w.db.DecideAppeal(as(cmdCity1), a.ID, false, "检测报告真实有效")
 		if err != nil || a.Status != store.AppealDenied {
@@ -349,7 +349,7 @@ func TestAlertThresholds(t *testing.T) {
 				t.Errorf("after %d codes raised: %d surge alerts", i-4, n)
 			}
 		}
-		_, err = w.db.Alerts(as(cmdProvince1), "")
+		_, _, err = w.db.Alerts(as(cmdProvince1), "", 1)
 		mustCode(t, err, healthcode.EFORBIDDEN, "command officer reading alerts")
 		// The counts by kind (healthcode_alerts_raised_total) are the
 		// alerts listed.
@@ -389,11 +389,11 @@ func TestAccessLogEveryReadPath(t *testing.T) {
 		}{
 			{"resident", func() error { _, err := w.db.Resident(as(cmdCounty), r0); return err }},
 			{"code", func() error { _, err := w.db.Explain(as(cmdCounty), r0); return err }},
-			{"history", func() error { _, err := w.db.History(as(cmdCounty), r0); return err }},
+			{"history", func() error { _, _, err := w.db.History(as(cmdCounty), r0, 1); return err }},
 			{"fact", func() error { _, err := w.db.Fact(as(cmdCounty), a.FactKeys[0]); return err }},
 			{"appeal", func() error { _, err := w.db.Appeal(as(cmdCounty), a.ID); return err }},
 			{"appeals", func() error { _, _, err := w.db.ResidentAppeals(as(worker), r0); return err }},
-			{"appeal_queue", func() error { _, err := w.db.AppealQueue(as(cmdCounty), ""); return err }},
+			{"appeal_queue", func() error { _, _, err := w.db.AppealQueue(as(cmdCounty), "", 1); return err }},
 		}
 		for _, rd := range reads {
 			if err := rd.read(); err != nil {
@@ -403,7 +403,7 @@ func TestAccessLogEveryReadPath(t *testing.T) {
 		if _, err := w.db.Explain(self(r0), r0); err != nil {
 			t.Fatal(err)
 		}
-		got, err := w.db.AccessLog(self(r0), r0)
+		got, _, err := w.db.AccessLog(self(r0), r0, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -417,16 +417,16 @@ func TestAccessLogEveryReadPath(t *testing.T) {
 			}
 		}
 		// The pending-facts list logs the residents it shows.
-		if _, err := w.db.PendingFacts(as(cmdCounty)); err != nil {
+		if _, _, err := w.db.PendingFacts(as(cmdCounty), 1); err != nil {
 			t.Fatal(err)
 		}
-		got1, _ := w.db.AccessLog(self(r1), r1)
+		got1, _, _ := w.db.AccessLog(self(r1), r1, 1)
 		if len(got1) != 1 || got1[0].What != "pending_facts" {
 			t.Errorf("pending list reads of %s: %+v (fact %s)", r1, got1, res.Facts[0].Key)
 		}
-		_, err = w.db.AccessLog(self(r1), r0)
+		_, _, err = w.db.AccessLog(self(r1), r0, 1)
 		mustCode(t, err, healthcode.EFORBIDDEN, "another resident's access log")
-		_, err = w.db.AccessLog(as(cmdCounty), r0)
+		_, _, err = w.db.AccessLog(as(cmdCounty), r0, 1)
 		mustCode(t, err, healthcode.EFORBIDDEN, "an official reading the access log")
 		mustVerified(t, w.db)
 	})
@@ -476,13 +476,14 @@ func TestStatsSuppression(t *testing.T) {
 	})
 }
 
-// TestChangesByCause: a jurisdiction's code changes by day and cause count
-// its own residents' only (its whole subtree).
-func TestChangesByCause(t *testing.T) {
+// TestDeskCounts: a command officer's desk counts its own jurisdiction's
+// codes and code changes (its whole subtree) exactly, small counts too,
+// while the public statistics suppress them; no one else reads them.
+func TestDeskCounts(t *testing.T) {
 	testdb.Engines(t, func(t *testing.T, dsn string) {
 		w := mustAccWorld(t, dsn, store.Limits{}, 12)
 		var others []healthcode.Resident
-		for i := 0; i < 10; i++ {
+		for i := 0; i < 3; i++ {
 			others = append(others, resident(100+i, "410105001002"))
 		}
 		if err := w.db.CreateResidents(system, others); err != nil {
@@ -493,29 +494,49 @@ func TestChangesByCause(t *testing.T) {
 		for i := 0; i < 12; i++ {
 			fs = append(fs, w.pcr(fmt.Sprint("p-", i), resident(i, "").ID, "positive", day))
 		}
-		for i := 0; i < 10; i++ {
+		for i := 0; i < 3; i++ {
 			fs = append(fs, w.pcr(fmt.Sprint("q-", i), others[i].ID, "positive", day))
 		}
 		if _, err := w.db.RecordFacts(as(lab), fs); err != nil {
 			t.Fatal(err)
 		}
+		officer := func(j string) context.Context {
+			return as(healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_desk", Role: healthcode.RoleCommand, Jurisdiction: j})
+		}
 		for _, tc := range []struct {
 			jurisdiction string
-			want         int64 // 0: suppressed or none
+			want         int64 // red codes, and changes by a fact on 2026-11-01
 		}{
 			{"410105001001", 12},
-			{"410105001002", 10},
-			{"410105001", 22},
-			{"410000", 22},
+			{"410105001002", 3},
+			{"410105001", 15},
+			{"410000", 15},
 			{"410102", 0},
 		} {
-			got, err := w.db.ChangesByCause(context.Background(), tc.jurisdiction)
+			got, err := w.db.DeskCounts(officer(tc.jurisdiction))
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := got["2026-11-01"][store.CauseFact]
-			if (tc.want == 0) != (c == nil) || c != nil && *c != tc.want {
-				t.Errorf("%s: %+v, want %d changes by a fact on 2026-11-01", tc.jurisdiction, got, tc.want)
+			if c := got.ChangesByDay["2026-11-01"][store.CauseFact]; c != tc.want || got.Codes[string(healthcode.Red)] != tc.want {
+				t.Errorf("%s: %+v, want %d red codes and changes by a fact on 2026-11-01", tc.jurisdiction, got, tc.want)
+			}
+		}
+		// The public statistics still suppress the community of three.
+		st, err := w.db.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := st.Codes["410105001002"][string(healthcode.Red)]; c != nil {
+			t.Errorf("the public statistics show %d red codes of a community of three", *c)
+		}
+		for _, a := range []healthcode.Actor{
+			{},
+			{Kind: healthcode.ActorResident, ID: resident(0, "").ID, Role: healthcode.RoleResident},
+			{Kind: healthcode.ActorOfficial, ID: "o_w", Role: healthcode.RoleWorker, Jurisdiction: "410105001002"},
+			{Kind: healthcode.ActorOfficial, ID: "o_aud", Role: healthcode.RoleAuditor, Jurisdiction: "410000"},
+		} {
+			if _, err := w.db.DeskCounts(as(a)); err == nil {
+				t.Errorf("%+v read the desk's exact counts", a)
 			}
 		}
 	})

@@ -77,9 +77,9 @@ func (t *Tx) alertOnce(kind, subject, jurisdiction string, since time.Time, deta
 
 // Alerts lists alerts, newest first, optionally of one kind. Auditors
 // only. Returns EUNAUTH, EFORBIDDEN.
-func (db *DB) Alerts(ctx context.Context, kind string) ([]*Alert, error) {
+func (db *DB) Alerts(ctx context.Context, kind string, page int) ([]*Alert, bool, error) {
 	if err := healthcode.Authorize(healthcode.ActorFrom(ctx), healthcode.OpReadAlerts, "", ""); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	q := "SELECT id, kind, subject, jurisdiction, detail, raised_at, log_index FROM alerts"
 	var args []any
@@ -87,18 +87,23 @@ func (db *DB) Alerts(ctx context.Context, kind string) ([]*Alert, error) {
 		q += " WHERE kind = ?"
 		args = append(args, kind)
 	}
-	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(q+" ORDER BY log_index DESC"), args...)
+	limit, offset := pageBounds(page)
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(q+" ORDER BY log_index DESC LIMIT ? OFFSET ?"), append(args, limit, offset)...)
 	if err != nil {
-		return nil, fmt.Errorf("list alerts: %w", err)
+		return nil, false, fmt.Errorf("list alerts: %w", err)
 	}
 	defer rows.Close()
 	out := []*Alert{}
 	for rows.Next() {
 		a := &Alert{}
 		if err := rows.Scan(&a.ID, &a.Kind, &a.Subject, &a.Jurisdiction, jsonCol(&a.Detail), timeCol(&a.RaisedAt), &a.LogIndex); err != nil {
-			return nil, fmt.Errorf("read alerts: %w", err)
+			return nil, false, fmt.Errorf("read alerts: %w", err)
 		}
 		out = append(out, a)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	out, more := cutPage(out)
+	return out, more, nil
 }

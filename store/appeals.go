@@ -479,18 +479,22 @@ func (db *DB) pendingAbout(ctx context.Context, resident string) ([]PendingFact,
 // AppealQueue lists appeals of a status (default open) that the command
 // officer may decide, soonest deadline first (the residents shown are
 // logged as read). Returns EUNAUTH, EFORBIDDEN, EINVALID.
-func (db *DB) AppealQueue(ctx context.Context, status string) ([]*Appeal, error) {
+func (db *DB) AppealQueue(ctx context.Context, status string, page int) ([]*Appeal, bool, error) {
 	actor := healthcode.ActorFrom(ctx)
 	if err := healthcode.Authorize(actor, healthcode.OpDecideAppeal, actor.Jurisdiction, ""); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if status == "" {
 		status = AppealOpen
 	}
 	if !slices.Contains([]string{AppealAwaitingConsent, AppealOpen, AppealGranted, AppealDenied}, status) {
-		return nil, healthcode.FieldErrorf("status", "unknown status %q", status)
+		return nil, false, healthcode.FieldErrorf("status", "unknown status %q", status)
 	}
-	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT id, assigned FROM appeals WHERE status = ? ORDER BY deadline, filed_at, id"), status)
+	// The appeals assigned within the officer's jurisdiction (Covers: the
+	// assigned code begins with the jurisdiction's prefix).
+	limit, offset := pageBounds(page)
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT id, assigned FROM appeals WHERE status = ? AND assigned LIKE ? ORDER BY deadline, filed_at, id LIMIT ? OFFSET ?"),
+		status, healthcode.CodePrefix(actor.Jurisdiction)+"%", limit, offset)
 	var ids []string
 	if err := scanRows(rows, err, func(rows *sql.Rows) error {
 		var id, assigned string
@@ -502,22 +506,23 @@ func (db *DB) AppealQueue(ctx context.Context, status string) ([]*Appeal, error)
 		}
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("read appeal queue: %w", err)
+		return nil, false, fmt.Errorf("read appeal queue: %w", err)
 	}
+	ids, more := cutPage(ids)
 	out := []*Appeal{}
 	var shown []string
 	for _, id := range ids {
 		a, err := db.appeal(ctx, db.db, id)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		out = append(out, a)
 		shown = append(shown, a.Resident)
 	}
 	if err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, uniq(shown), "appeal_queue", false) }); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return out, nil
+	return out, more, nil
 }
 
 // AttachmentData returns an attachment's bytes, for whoever may read the

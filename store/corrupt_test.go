@@ -41,7 +41,7 @@ func TestCorruptStoredJSON(t *testing.T) {
 
 		// The history cites the facts of each change.
 		mustExec(`UPDATE code_changes SET fact_ids = '["s_lab:pcr-1"' WHERE resident = '` + r0 + `'`)
-		_, err := w.db.History(as(healthcode.Actor{Kind: healthcode.ActorResident, ID: r0}), r0)
+		_, _, err := w.db.History(as(healthcode.Actor{Kind: healthcode.ActorResident, ID: r0}), r0, 1)
 		wantStoredJSONError("history", err)
 
 		// Re-evaluation compares with the current code's facts; the

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/rules"
@@ -173,12 +174,32 @@ func (t *Tx) afterFactChange(f *healthcode.Fact, cause string) error {
 
 // PendingFacts lists the pending facts a command officer may decide:
 // inside their jurisdiction and not recorded by them.
-func (db *DB) PendingFacts(ctx context.Context) ([]*healthcode.Fact, error) {
+func (db *DB) PendingFacts(ctx context.Context, page int) ([]*healthcode.Fact, bool, error) {
 	actor := healthcode.ActorFrom(ctx)
 	if err := healthcode.Authorize(actor, healthcode.OpApproveFact, actor.Jurisdiction, ""); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT "+factColumns+" FROM facts WHERE status = ? ORDER BY recorded_at, uid"), string(healthcode.FactPending))
+	// The pending facts the officer may decide: not their own, about an
+	// area or a resident within their jurisdiction (the fact's target, as
+	// db.fact reads it), a page of them.
+	var area []any
+	for _, k := range rules.Kinds() {
+		if k.Area {
+			area = append(area, k.Name)
+		}
+	}
+	in := "''"
+	if len(area) > 0 {
+		in = strings.TrimSuffix(strings.Repeat("?, ", len(area)), ", ")
+	}
+	like := healthcode.CodePrefix(actor.Jurisdiction) + "%"
+	limit, offset := pageBounds(page)
+	args := append([]any{string(healthcode.FactPending), actor.ID}, area...)
+	args = append(append(args, like), area...)
+	args = append(args, like, limit, offset)
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT f."+strings.ReplaceAll(factColumns, ", ", ", f.")+` FROM facts f LEFT JOIN residents r ON r.id = f.subject
+		WHERE f.status = ? AND f.recorded_by <> ? AND (f.kind IN (`+in+`) AND f.subject LIKE ? OR f.kind NOT IN (`+in+`) AND r.jurisdiction LIKE ?)
+		ORDER BY f.recorded_at, f.uid LIMIT ? OFFSET ?`), args...)
 	var all []healthcode.Fact
 	if err := scanRows(rows, err, func(rows *sql.Rows) error {
 		f, err := scanFact(rows)
@@ -188,14 +209,15 @@ func (db *DB) PendingFacts(ctx context.Context) ([]*healthcode.Fact, error) {
 		all = append(all, f)
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("list pending facts: %w", err)
+		return nil, false, fmt.Errorf("list pending facts: %w", err)
 	}
+	all, more := cutPage(all)
 	var out []*healthcode.Fact
 	for i := range all {
 		f := &all[i]
 		_, target, err := db.fact(ctx, db.db, f.Key)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if f.RecordedBy != actor.ID && healthcode.Covers(actor.Jurisdiction, target) {
 			out = append(out, f)
@@ -208,7 +230,7 @@ func (db *DB) PendingFacts(ctx context.Context) ([]*healthcode.Fact, error) {
 		}
 	}
 	if err := db.write(ctx, func(t *Tx) error { return t.recordAccess(actor, uniq(shown), "pending_facts", false) }); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return out, nil
+	return out, more, nil
 }

@@ -100,12 +100,13 @@ func (db *DB) Explain(ctx context.Context, residentID string) (*Explanation, err
 
 // History returns every change of the resident's code, newest first, with
 // the same detail as Explain.
-func (db *DB) History(ctx context.Context, residentID string) ([]*Explanation, error) {
+func (db *DB) History(ctx context.Context, residentID string, page int) ([]*Explanation, bool, error) {
 	if _, err := db.readResident(ctx, residentID, "history"); err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	limit, offset := pageBounds(page)
 	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT log_index, colour, previous, changed_at, ruleset, ruleset_version, rule, fact_ids, cause, omitted
-		FROM code_changes WHERE resident = ? ORDER BY log_index DESC`), residentID)
+		FROM code_changes WHERE resident = ? ORDER BY log_index DESC LIMIT ? OFFSET ?`), residentID, limit, offset)
 	type row struct {
 		ex  *Explanation
 		ids []string
@@ -124,16 +125,17 @@ func (db *DB) History(ctx context.Context, residentID string) ([]*Explanation, e
 		list = append(list, r)
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("read history: %w", err)
+		return nil, false, fmt.Errorf("read history: %w", err)
 	}
+	list, more := cutPage(list)
 	out := make([]*Explanation, len(list))
 	for i, r := range list {
 		if err := db.fillExplanation(ctx, r.ex, r.ids); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		out[i] = r.ex
 	}
-	return out, nil
+	return out, more, nil
 }
 
 // decodeOmitted sets ex.Omitted from a code change's omitted column.

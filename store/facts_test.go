@@ -210,7 +210,7 @@ func TestFactsAndCodes(t *testing.T) {
 		if _, err := w.db.DecideFact(as(tracer), key, true, ""); healthcode.ErrorCode(err) != healthcode.EFORBIDDEN {
 			t.Errorf("recorder approving: %v", err)
 		}
-		pending, err := w.db.PendingFacts(as(cmdCounty))
+		pending, _, err := w.db.PendingFacts(as(cmdCounty), 1)
 		if err != nil || len(pending) != 1 || pending[0].Key != key {
 			t.Errorf("pending: %v %v", pending, err)
 		}
@@ -227,7 +227,7 @@ func TestFactsAndCodes(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustColour(t, w, r1, healthcode.Green)
-		hist, err := w.db.History(as(healthcode.Actor{Kind: healthcode.ActorResident, ID: r1}), r1)
+		hist, _, err := w.db.History(as(healthcode.Actor{Kind: healthcode.ActorResident, ID: r1}), r1, 1)
 		if err != nil || len(hist) != 2 || hist[0].Cause != store.CauseRetraction || hist[1].Colour != healthcode.Red {
 			t.Errorf("history: %+v %v", hist, err)
 		}

@@ -75,7 +75,7 @@ func TestRulesetImpact(t *testing.T) {
 		got := map[string]int64{}
 		for i := range 8 {
 			id := fmt.Sprintf("r_test%06d", i)
-			h, err := w.db.History(as(healthcode.Actor{Kind: healthcode.ActorResident, ID: id}), id)
+			h, _, err := w.db.History(as(healthcode.Actor{Kind: healthcode.ActorResident, ID: id}), id, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +90,7 @@ func TestRulesetImpact(t *testing.T) {
 		if ex.RulesetDraftedBy == nil || ex.RulesetDraftedBy.ID != cmdProvince1.ID || ex.RulesetApprovedBy == nil || ex.RulesetApprovedBy.ID != cmdProvince2.ID {
 			t.Errorf("explanation names %+v and %+v, want both officials of the ruleset", ex.RulesetDraftedBy, ex.RulesetApprovedBy)
 		}
-		alerts, err := w.db.Alerts(system, store.AlertMassChange)
+		alerts, _, err := w.db.Alerts(system, store.AlertMassChange, 1)
 		if err != nil || len(alerts) != 1 {
 			t.Fatalf("alerts %v, %v: want one mass_change", alerts, err)
 		}

@@ -138,7 +138,7 @@ func TestResidentFileOneRead(t *testing.T) {
 		if _, err := w.db.Explain(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.db.History(ctx, id); err != nil {
+		if _, _, err := w.db.History(ctx, id, 1); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := w.db.ResidentAppeals(ctx, id); err != nil {
@@ -148,14 +148,14 @@ func TestResidentFileOneRead(t *testing.T) {
 		if _, err := w.db.Explain(ctx, "r_test000002"); err != nil {
 			t.Fatal(err)
 		}
-		log, err := w.db.AccessLog(self(id), id)
+		log, _, err := w.db.AccessLog(self(id), id, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(log) != 1 || log[0].What != "file" {
 			t.Errorf("one visit is %d entries in the access log, want 1 (file): %+v", len(log), log)
 		}
-		other, err := w.db.AccessLog(self("r_test000002"), "r_test000002")
+		other, _, err := w.db.AccessLog(self("r_test000002"), "r_test000002", 1)
 		if err != nil {
 			t.Fatal(err)
 		}

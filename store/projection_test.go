@@ -54,7 +54,7 @@ func mustProjWorld(t *testing.T, dsn string) *world {
 	if _, err := w.db.RecordFacts(as(tracer), []healthcode.Fact{w.contact("c-2", r1, "C-1", day.Add(time.Hour), "flow report 8")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.db.History(as(cmdCounty), r1); err != nil {
+	if _, _, err := w.db.History(as(cmdCounty), r1, 1); err != nil {
 		t.Fatal(err)
 	}
 	return w

@@ -79,7 +79,7 @@ func TestQueueDoesNotStall(t *testing.T) {
 		}
 		mustColour(t, w, "r_test000001", healthcode.Red) // left as it was
 		mustColour(t, w, "r_test000002", healthcode.Red)
-		alerts, err := w.db.Alerts(system, store.AlertEvalFailed)
+		alerts, _, err := w.db.Alerts(system, store.AlertEvalFailed, 1)
 		if err != nil || len(alerts) != 1 || alerts[0].Subject != "henan-health-code@2" {
 			t.Fatalf("alerts %v, %v: want one evaluation_failed alert for henan-health-code@2", alerts, err)
 		}
@@ -129,7 +129,7 @@ func TestQueueDoesNotStall(t *testing.T) {
 				t.Errorf("job behind the failing one: %+v, want done", j)
 			}
 		}
-		if alerts, err := w.db.Alerts(system, store.AlertJobFailed); err != nil || len(alerts) != 1 || alerts[0].Subject != stuck {
+		if alerts, _, err := w.db.Alerts(system, store.AlertJobFailed, 1); err != nil || len(alerts) != 1 || alerts[0].Subject != stuck {
 			t.Errorf("alerts %v, %v: want one job_failed alert", alerts, err)
 		}
 		store.SetJobHook(nil)
@@ -182,7 +182,7 @@ func TestHundredNegativesStore(t *testing.T) {
 		if ex.Rule != "positive-pcr" || ex.Omitted["test_result"] != 1 {
 			t.Errorf("explanation: rule %s, omitted %v; want positive-pcr with 1 test_result left out", ex.Rule, ex.Omitted)
 		}
-		alerts, err := w.db.Alerts(system, store.AlertNearBound)
+		alerts, _, err := w.db.Alerts(system, store.AlertNearBound, 1)
 		if err != nil || len(alerts) != 1 || alerts[0].Subject != "s_lab" {
 			t.Fatalf("alerts %v, %v: want one facts_near_bound alert naming s_lab", alerts, err)
 		}

@@ -720,7 +720,7 @@ func (w *replayWorld) officialRead() (string, error) {
 	case "code":
 		_, err = w.db.Explain(as(by), r)
 	case "history":
-		_, err = w.db.History(as(by), r)
+		_, _, err = w.db.History(as(by), r, 1)
 	default:
 		_, _, err = w.db.ResidentAppeals(as(by), r)
 	}

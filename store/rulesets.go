@@ -39,6 +39,10 @@ type RulesetInfo struct {
 	Reason      string
 	LogIndex    int64 // the ruleset.drafted entry
 	DecidedLog  int64 // the ruleset.published (or refused) entry, -1 before
+	// Impact is the dry run DecideRuleset made of an approval (what the
+	// re-evaluation it queues is expected to change); nil otherwise, or
+	// when the dry run failed.
+	Impact *Impact
 }
 
 // DraftRuleset stores a ruleset draft by a command officer whose post
@@ -166,6 +170,7 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 			return err
 		}
 		info.Status, info.DecidedBy, info.DecidedAt, info.Reason, info.DecidedLog = status, actor.ID, t.now, reason, idx
+		info.Impact = impact
 		if approve && impact != nil && impact.Changed > int64(t.db.limits.MassChange) {
 			if err := t.raiseAlert(AlertMassChange, fmt.Sprintf("%s@%d", id, version), info.Scope, map[string]any{
 				"changed": impact.Changed, "residents": impact.Residents, "colours": impact.Colours, "threshold": t.db.limits.MassChange,

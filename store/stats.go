@@ -108,19 +108,45 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 	return st, nil
 }
 
-// ChangesByCause is Stats.ChangesByDay for one jurisdiction (its whole
-// subtree): code changes of its residents per UTC day by cause, counts
-// below MinPublishedCount null. The command desk shows it for the
-// officer's own jurisdiction.
-func (db *DB) ChangesByCause(ctx context.Context, jurisdiction string) (map[string]map[string]Count, error) {
-	byCause := map[string]map[string]int64{}
-	err := db.eachRow(ctx, `SELECT substr(c.changed_at, 1, 10), c.cause, COUNT(*) FROM code_changes c JOIN residents r ON r.id = c.resident
-		WHERE r.jurisdiction LIKE ? GROUP BY substr(c.changed_at, 1, 10), c.cause`,
-		groupInto(byCause), 2, healthcode.CodePrefix(jurisdiction)+"%")
+// DeskCounts are the acting command officer's own jurisdiction (its whole
+// subtree) as their desk shows it: exact counts, without the public
+// suppression below MinPublishedCount, since the officer may read each of
+// those residents anyway. The public statistics (Stats) stay suppressed.
+type DeskCounts struct {
+	Jurisdiction string
+	Codes        map[string]int64            // colour → residents (never evaluated: green)
+	ChangesByDay map[string]map[string]int64 // UTC day → cause → code changes
+}
+
+// DeskCounts counts the codes by colour and the code changes per UTC day by
+// cause of the residents of the acting command officer's jurisdiction.
+// Only a command officer, only their own jurisdiction. Returns EUNAUTH,
+// EFORBIDDEN.
+func (db *DB) DeskCounts(ctx context.Context) (*DeskCounts, error) {
+	actor := healthcode.ActorFrom(ctx)
+	if actor.Kind == "" {
+		return nil, healthcode.Errorf(healthcode.EUNAUTH, "log in first")
+	}
+	if actor.Kind != healthcode.ActorOfficial || actor.Role != healthcode.RoleCommand {
+		return nil, healthcode.Errorf(healthcode.EFORBIDDEN, "only command officers read their jurisdiction's exact counts; the public statistics are at /v1/stats")
+	}
+	if err := healthcode.Authorize(actor, healthcode.OpReadResident, actor.Jurisdiction, ""); err != nil {
+		return nil, err
+	}
+	like := healthcode.CodePrefix(actor.Jurisdiction) + "%"
+	out := &DeskCounts{Jurisdiction: actor.Jurisdiction, Codes: map[string]int64{}, ChangesByDay: map[string]map[string]int64{}}
+	err := db.eachRow(ctx, `SELECT COALESCE(c.colour, 'green'), COUNT(*) FROM residents r LEFT JOIN codes c ON c.resident = r.id
+		WHERE r.jurisdiction LIKE ? GROUP BY COALESCE(c.colour, 'green')`, func(s []string, n int64) { out.Codes[s[0]] += n }, 1, like)
 	if err != nil {
 		return nil, err
 	}
-	return protectPartitions(byCause)[0], nil
+	err = db.eachRow(ctx, `SELECT substr(c.changed_at, 1, 10), c.cause, COUNT(*) FROM code_changes c JOIN residents r ON r.id = c.resident
+		WHERE r.jurisdiction LIKE ? GROUP BY substr(c.changed_at, 1, 10), c.cause`,
+		groupInto(out.ChangesByDay), 2, like)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // groupInto returns an eachRow callback adding (group, label, count) rows

@@ -39,8 +39,13 @@ func runCode(ctx context.Context, e *env) (err error) {
 	sys := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "cli"})
 	var list []*store.Explanation
 	if *history {
-		if list, err = st.History(sys, fs.Arg(0)); err != nil {
-			return err
+		// Every change, a bounded page at a time.
+		for n, more := 1, true; more; n++ {
+			var page []*store.Explanation
+			if page, more, err = st.History(sys, fs.Arg(0), n); err != nil {
+				return err
+			}
+			list = append(list, page...)
 		}
 	} else {
 		ex, err := st.Explain(sys, fs.Arg(0))

@@ -316,7 +316,7 @@ func TestWitnessDown(t *testing.T) {
 		}
 		sys := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorSystem, ID: "test"})
 		waitFor(t, "the witness alert", func() bool {
-			as, err := st.Alerts(sys, store.AlertWitness)
+			as, _, err := st.Alerts(sys, store.AlertWitness, 1)
 			return err == nil && len(as) > 0 && as[0].Subject == policy.String()
 		})
 		if !cosignedAt(t, url, st, policy, before) {

@@ -11,6 +11,8 @@ type alertsData struct {
 	Kind   string
 	Kinds  []string
 	Alerts []alertRow
+	Page   int
+	More   bool
 }
 
 type alertRow struct {
@@ -29,7 +31,13 @@ func (p *Pages) Alerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := alertsData{Kind: r.URL.Query().Get("kind"), Kinds: alertKinds}
-	as, err := p.db.Alerts(r.Context(), d.Kind)
+	page, err := pageOf(r)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	as, more, err := p.db.Alerts(r.Context(), d.Kind, page)
+	d.Page, d.More = page, more
 	if err != nil {
 		p.error(w, r, err)
 		return

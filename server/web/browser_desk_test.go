@@ -87,11 +87,13 @@ func TestBrowserDesk(t *testing.T) {
 			!strings.Contains(got, "ZY-2022-0614-002") || !strings.Contains(got, "流调报告 2022-0614-002") || strings.Contains(got, "{") {
 			t.Errorf("pending fact in words: %q", got)
 		}
-		tb.do(t, chromedp.Click(chromedp.CSS(`li[data-key="`+key+`"] button.approve`)),
-			chromedp.WaitVisible(chromedp.CSS("#confirm-yes")), chromedp.Click(chromedp.CSS("#confirm-yes")), chromedp.WaitVisible(chromedp.CSS("#done")))
+		tb.do(t, chromedp.Click(chromedp.CSS(`li[data-key="`+key+`"] button.approve`)), chromedp.WaitVisible(chromedp.CSS("#confirm-yes")))
+		tb.screenshot(t, "fact-confirm")
+		tb.do(t, chromedp.Click(chromedp.CSS("#confirm-yes")), chromedp.WaitVisible(chromedp.CSS("#done")))
 		if got := tb.text(t, ".done-line"); got != "居民 张三丰 的健康码已由绿码转为红码。" {
 			t.Errorf("after approval: %q", got)
 		}
+		tb.screenshot(t, "fact-approved")
 		code("红码")
 	})
 
@@ -100,13 +102,15 @@ func TestBrowserDesk(t *testing.T) {
 		// A first-time worker lands on their roster and finds the
 		// resident by name, with no id from anywhere.
 		w.logInFromStart(t, f, "login-o_w", "#people-q")
+		w.screenshot(t, "people-roster")
 		// The results are those of the search section: the worker's
 		// roster below lists people already before the search, and a
 		// click on one of its rows would race the search's navigation.
 		found := `section[aria-labelledby="search-h"] tr.person a`
 		w.do(t, chromedp.SetValue(chromedp.CSS("#people-q"), "张三丰"),
-			chromedp.Click(chromedp.CSS(`form[action="/people"] button`)),
-			chromedp.WaitVisible(chromedp.CSS(found)), chromedp.Click(chromedp.CSS(found)),
+			chromedp.Click(chromedp.CSS(`form[action="/people"] button`)), chromedp.WaitVisible(chromedp.CSS(found)))
+		w.screenshot(t, "people-search")
+		w.do(t, chromedp.Click(chromedp.CSS(found)),
 			chromedp.WaitVisible(chromedp.CSS("#appeal-form")),
 			chromedp.Click(chromedp.CSS(`input[name=fact][value="`+key+`"]`)),
 			chromedp.SetValue(chromedp.CSS("#statement"), "居民当日在外地出差，病例信息登记错误。"),
@@ -126,6 +130,7 @@ func TestBrowserDesk(t *testing.T) {
 		if got := c.text(t, ".done-line"); got != "居民 张三丰 的健康码已由红码转为绿码。" {
 			t.Errorf("after granting: %q", got)
 		}
+		c.screenshot(t, "appeal-granted")
 		c.do(t, chromedp.Click(chromedp.CSS(`#done a[href^="/appeals/"]`)), chromedp.WaitVisible(chromedp.CSS("#appeal-status")))
 		if got := c.text(t, "#appeal-status"); got != "申诉成立" {
 			t.Errorf("appeal status after granting %q", got)
@@ -141,6 +146,9 @@ func TestBrowserDesk(t *testing.T) {
 		}
 		resident.do(t, chromedp.WaitVisible(chromedp.CSS("#appeals")))
 		resident.screenshot(t, "resident-appeal")
+		// The resident's inbox says the appeal was decided.
+		resident.do(t, chromedp.Navigate(f.ts.URL+"/inbox"), chromedp.WaitVisible(chromedp.CSS(`.inbox-item[data-kind="appeal_decided"]`)))
+		resident.screenshot(t, "inbox")
 	})
 
 	t.Run("command officer records a case for a resident found by name", func(t *testing.T) {

@@ -162,8 +162,21 @@ func TestBrowserApprovals(t *testing.T) {
 		if !strings.Contains(add, "(修订)") || strings.Contains(del, "(修订)") || !strings.Contains(del, "末次暴露后7天内") {
 			t.Errorf("diff: added %q, removed %q", add, del)
 		}
+		if got := c.text(t, "#impact-summary"); !strings.Contains(got, "名居民中，有 0 名的健康码会改变") {
+			t.Errorf("dry run above the decision: %q", got)
+		}
 		c.screenshot(t, "ruleset-review")
-		c.do(t, chromedp.Click(chromedp.CSS("#ruleset-approve")), chromedp.WaitVisible(chromedp.CSS("#ruleset-status strong")))
+		c.do(t, chromedp.Click(chromedp.CSS("#ruleset-approve")), chromedp.WaitVisible(chromedp.CSS("#confirm")))
+		if got := c.text(t, "#confirm"); !strings.Contains(got, "您将批准发布规则 henan-health-code 第 2 版") {
+			t.Errorf("confirmation: %q", got)
+		}
+		c.screenshot(t, "ruleset-confirm")
+		c.do(t, chromedp.Click(chromedp.CSS("#confirm-yes")), chromedp.WaitVisible(chromedp.CSS("#done")))
+		if got := c.text(t, "#done"); !strings.Contains(got, "henan-health-code 第 2 版现已施行") {
+			t.Errorf("result: %q", got)
+		}
+		c.screenshot(t, "ruleset-published")
+		c.do(t, chromedp.Navigate(f.ts.URL+"/rulesets/henan-health-code/2"), chromedp.WaitVisible(chromedp.CSS("#ruleset-status strong")))
 		if got := c.text(t, "#ruleset-status"); !strings.Contains(got, "已发布") || !strings.Contains(got, "现行") {
 			t.Errorf("after approval: %q", got)
 		}

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,15 +15,18 @@ import (
 
 type commandData struct {
 	Jurisdiction string
-	// Codes are the public counts of codes by colour in the officer's
-	// jurisdiction (nil: suppressed, below store.MinPublishedCount).
-	Codes []colourCount
-	// Changes are the public code changes per day by cause, recent days
-	// first.
+	// Codes are the codes by colour in the officer's jurisdiction, and
+	// Changes its code changes per day by cause, recent days first: exact
+	// counts (store.DeskCounts), not the public statistics' suppressed ones.
+	Codes   []colourCount
 	Changes []dayCauses
 	Facts   []*healthcode.Fact
 	Drafts  []*store.RulesetInfo
 	Appeals []*store.Appeal
+	// The pages of Facts and Appeals shown (from 1; "facts" and
+	// "appeals" in the query) and whether each has a next page.
+	FactsPage, AppealsPage int
+	FactsMore, AppealsMore bool
 	// Names are the names of the officials who recorded the facts and
 	// drafted the rulesets shown, by id.
 	Names map[string]string
@@ -30,7 +34,7 @@ type commandData struct {
 
 type colourCount struct {
 	Colour healthcode.Colour
-	N      store.Count
+	N      int64
 }
 
 type dayCauses struct {
@@ -40,14 +44,14 @@ type dayCauses struct {
 
 type causeCount struct {
 	Cause string
-	N     store.Count
+	N     int64
 }
 
 // recentDays is how many days of code changes the command page shows.
 const recentDays = 7
 
-// Command is a command officer's desk: their jurisdiction at a glance (the
-// public statistics), the hand-entered facts and ruleset drafts waiting for
+// Command is a command officer's desk: their jurisdiction at a glance
+// (exact counts: the officer may read these residents), the hand-entered facts and ruleset drafts waiting for
 // their approval, and the appeals queue, soonest deadline first. The store
 // decides who sees what and logs the residents shown.
 func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
@@ -62,11 +66,18 @@ func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
 	}
 	d := commandData{Jurisdiction: actor.Jurisdiction}
 	var err error
-	if d.Facts, err = p.db.PendingFacts(ctx); err != nil {
+	if d.FactsPage, err = pageNamed(r, "facts"); err == nil {
+		d.AppealsPage, err = pageNamed(r, "appeals")
+	}
+	if err != nil {
 		p.error(w, r, err)
 		return
 	}
-	if d.Appeals, err = p.db.AppealQueue(ctx, store.AppealOpen); err != nil {
+	if d.Facts, d.FactsMore, err = p.db.PendingFacts(ctx, d.FactsPage); err != nil {
+		p.error(w, r, err)
+		return
+	}
+	if d.Appeals, d.AppealsMore, err = p.db.AppealQueue(ctx, store.AppealOpen, d.AppealsPage); err != nil {
 		p.error(w, r, err)
 		return
 	}
@@ -95,19 +106,15 @@ func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Names[id] = o.Name
 	}
-	st, err := p.stats(ctx)
+	counts, err := p.db.DeskCounts(ctx)
 	if err != nil {
 		p.error(w, r, err)
 		return
 	}
 	for _, c := range []healthcode.Colour{healthcode.Green, healthcode.Yellow, healthcode.Red} {
-		d.Codes = append(d.Codes, colourCount{Colour: c, N: st.Codes[actor.Jurisdiction][string(c)]})
+		d.Codes = append(d.Codes, colourCount{Colour: c, N: counts.Codes[string(c)]})
 	}
-	changes, err := p.db.ChangesByCause(ctx, actor.Jurisdiction)
-	if err != nil {
-		p.error(w, r, err)
-		return
-	}
+	changes := counts.ChangesByDay
 	days := make([]string, 0, len(changes))
 	for day := range changes {
 		days = append(days, day)
@@ -202,23 +209,79 @@ func (p *Pages) DecideFact(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, http.StatusOK, p.newPage(w, r, "done", d))
 }
 
-// DecideRuleset approves (publishes) or refuses a ruleset draft.
+// DecideRuleset approves (publishes) or refuses a ruleset draft, after a
+// confirmation in words, and ends on a page saying what happened: the
+// version now in force (or from when) and what the dry run made of the
+// approval expects to change.
 func (p *Pages) DecideRuleset(w http.ResponseWriter, r *http.Request) {
 	if !p.mustLogIn(w, r) || !p.checkPost(w, r, maxFormBytes) {
 		return
 	}
+	ctx, lang := r.Context(), langOf(r)
 	version, err := strconv.Atoi(r.PathValue("version"))
 	if err != nil {
 		p.error(w, r, healthcode.Errorf(healthcode.ENOTFOUND, "no ruleset version %q", r.PathValue("version")))
 		return
 	}
 	approve, reason, err := decision(r)
-	if err == nil {
-		_, err = p.db.DecideRuleset(r.Context(), r.PathValue("id"), version, approve, reason)
-	}
 	if err != nil {
 		p.error(w, r, err)
 		return
 	}
-	redirectBack(w, r, "/command")
+	id := r.PathValue("id")
+	info, err := p.db.Ruleset(ctx, id, version)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	page := "/rulesets/" + url.PathEscape(id) + "/" + strconv.Itoa(version)
+	if !confirmed(r) {
+		d := confirmData{Back: page}
+		if approve {
+			drafter := info.DraftedBy
+			if o, err := p.db.Official(ctx, info.DraftedBy); err == nil {
+				drafter = o.Name
+			}
+			d.Summary = []string{msg(lang, "confirm.ruleset.approve", id, version, drafter, p.localTime(info.EffectiveAt), info.Scope)}
+			base, err := p.db.RulesetInForce(ctx, info.Scope)
+			if err != nil {
+				p.error(w, r, err)
+				return
+			}
+			if base != nil {
+				d.Summary = append(d.Summary, msg(lang, "confirm.ruleset.replaces", base.ID, base.Version))
+			}
+			d.Button = msg(lang, "confirm.ruleset.approve.button")
+		} else {
+			d.Summary, d.Button = []string{msg(lang, "confirm.ruleset.refuse", id, version, reason)}, msg(lang, "confirm.ruleset.refuse.button")
+		}
+		p.askConfirm(w, r, d)
+		return
+	}
+	if info, err = p.db.DecideRuleset(ctx, id, version, approve, reason); err != nil {
+		p.error(w, r, err)
+		return
+	}
+	d := doneData{Title: msg(lang, "done.ruleset.refused"), Links: []doneLink{
+		{Href: page, Label: msg(lang, "done.ruleset.read")}, {Href: "/command", Label: msg(lang, "done.desk")}}}
+	if !approve {
+		d.Lines = []string{msg(lang, "done.ruleset.refusal", id, version, reason)}
+		p.render(w, r, http.StatusOK, p.newPage(w, r, "done", d))
+		return
+	}
+	d.Title = msg(lang, "done.ruleset.published")
+	if info.EffectiveAt.After(info.DecidedAt) {
+		d.Lines = []string{msg(lang, "done.ruleset.from", id, version, p.localTime(info.EffectiveAt))}
+	} else {
+		d.Lines = []string{msg(lang, "done.ruleset.inforce", id, version, p.localTime(info.EffectiveAt)), msg(lang, "done.ruleset.reevaluating")}
+	}
+	if info.Impact != nil {
+		v, err := p.impactOf(ctx, info.Impact)
+		if err != nil {
+			p.error(w, r, err)
+			return
+		}
+		d.Lines = append(d.Lines, impactLines(lang, v)...)
+	}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "done", d))
 }

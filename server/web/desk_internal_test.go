@@ -31,13 +31,12 @@ func addDeskSamples(s map[string][]any, at time.Time, res *healthcode.Resident, 
 	fact := &healthcode.Fact{Key: "f_3", Kind: "case_status", Subject: "r_1", ObservedAt: at, RecordedBy: "o_1", Evidence: "e", Payload: []byte(`{"status":"confirmed"}`), LogIndex: 8}
 	area := &healthcode.Fact{Key: "f_4", Kind: "risk_area", Subject: "410105", ObservedAt: at, RecordedBy: "o_1", Payload: []byte(`{}`), LogIndex: 9}
 	s["command"] = []any{commandData{Jurisdiction: "410000"}, commandData{Jurisdiction: "410000",
-		Codes:   []colourCount{{Colour: healthcode.Green, N: n(120)}, {Colour: healthcode.Red}},
-		Changes: []dayCauses{{Day: "2022-06-14", Causes: []causeCount{{Cause: "fact", N: n(12)}, {Cause: "appeal"}}}},
-		Facts:   []*healthcode.Fact{fact, area},
+		Codes:   []colourCount{{Colour: healthcode.Green, N: 120}, {Colour: healthcode.Red, N: 3}},
+		Changes: []dayCauses{{Day: "2022-06-14", Causes: []causeCount{{Cause: "fact", N: 12}, {Cause: "appeal", N: 1}}}},
+		Facts:   []*healthcode.Fact{fact, area}, FactsPage: 1, FactsMore: true, AppealsPage: 2,
 		Drafts:  []*store.RulesetInfo{{ID: "default", Version: 3, Scope: "410000", Status: store.RulesetDraft, DraftedBy: "o_2", DraftedAt: at}},
 		Appeals: []*store.Appeal{appeal, {ID: "ap_3", FiledAt: at}}}}
-	s["record"] = []any{recordData{Kinds: recordKinds}, recordData{Kinds: []string{"contact"}, Outcome: &store.FactOutcome{Key: "f_5", Status: "pending"}},
-		recordData{Kinds: recordKinds, Outcome: &store.FactOutcome{Key: "f_5", Status: "active"}}, recordData{Kinds: recordKinds, Outcome: &store.FactOutcome{Key: "f_5", Status: "duplicate"}},
+	s["record"] = []any{recordData{Kinds: recordKinds}, recordData{Kinds: []string{"contact"}},
 		recordData{Kinds: recordKinds, Kind: "risk_area", Form: map[string][]string{"subject": {"410105"}}, Error: pageError{Text: "结束时间：必须晚于开始时间", Detail: "payload.until: must be after from"}}}
 	rs := rules.Default()
 	s["ruleset_draft"] = []any{rulesetDraftData{Name: "a.yaml", Source: "x"},
@@ -54,7 +53,7 @@ func addDeskSamples(s map[string][]any, at time.Time, res *healthcode.Resident, 
 			CodesSV: codesChart(codes, func(c healthcode.Colour) string { return string(c) }), DaysSV: changesChart(days, causes, label),
 			Appeals: []keyCount{{Key: "filed", N: n(12)}, {Key: "open"}}, Alerts: []keyCount{{Key: store.AlertBulkReads}}}}
 	s["alerts"] = []any{alertsData{Kinds: alertKinds}, alertsData{Kind: store.AlertBulkReads, Kinds: alertKinds,
-		Alerts: []alertRow{{Alert: &store.Alert{ID: "a_1", Kind: store.AlertBulkReads, Subject: "o_1", Jurisdiction: "410000", RaisedAt: at, LogIndex: 3}, Detail: `{"n":3}`}}}}
+		Alerts: []alertRow{{Alert: &store.Alert{ID: "a_1", Kind: store.AlertBulkReads, Subject: "o_1", Jurisdiction: "410000", RaisedAt: at, LogIndex: 3}, Detail: `{"n":3}`}}, Page: 2, More: true}}
 }
 
 // TestCharts checks the SVG charts: bars proportional to the counts, a

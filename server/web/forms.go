@@ -37,16 +37,6 @@ func (p *Pages) mustLogIn(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// redirectBack sends a POST on to the local page its form names in
-// "next", or to fallback.
-func redirectBack(w http.ResponseWriter, r *http.Request, fallback string) {
-	next := localPath(r.PostFormValue("next"))
-	if next == "/" {
-		next = fallback
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
 // newID returns a random id for a hand-entered fact: the recorder's own id
 // space, so a form posted twice records two facts only if filled twice.
 func (p *Pages) newID(prefix string) (string, error) {

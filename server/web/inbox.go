@@ -30,6 +30,9 @@ type inboxData struct {
 // inboxPerPage is how many items a page of the inbox shows.
 const inboxPerPage = 20
 
+// inboxChanges bounds the code changes the inbox reads (the newest).
+const inboxChanges = 10 * store.PerPage
+
 // inbox derives a resident's inbox from the projection, newest first.
 func (p *Pages) inbox(r *http.Request) ([]inboxItem, error) {
 	a := healthcode.ActorFrom(r.Context())
@@ -41,9 +44,14 @@ func (p *Pages) inbox(r *http.Request) ([]inboxItem, error) {
 	if err != nil {
 		return nil, err
 	}
-	hist, err := p.db.History(r.Context(), a.ID)
-	if err != nil {
-		return nil, err
+	// The code changes, a bounded page at a time, up to inboxChanges.
+	var hist []*store.Explanation
+	for n, more := 1, true; more && len(hist) < inboxChanges; n++ {
+		var page []*store.Explanation
+		if page, more, err = p.db.History(r.Context(), a.ID, n); err != nil {
+			return nil, err
+		}
+		hist = append(hist, page...)
 	}
 	var items []inboxItem
 	for _, ap := range appeals {

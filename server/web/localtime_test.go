@@ -19,7 +19,7 @@ func TestLocalTime(t *testing.T) {
 		day := time.Now().In(time.FixedZone("UTC+8", 8*3600)).Add(-24 * time.Hour).Format("2006-01-02")
 		resp, body := cmd.do("POST", "/record", url.Values{"csrf": {cmd.csrf("/record")}, "kind": {"case_status"}, "subject": {"r_res1"},
 			"status": {"confirmed"}, "observed_at": {day + "T10:00"}, "case_id": {"ZY-LOCAL-1"}})
-		if resp.StatusCode != 200 || !strings.Contains(body, `id="record-outcome"`) {
+		if resp.StatusCode != 200 || !strings.Contains(body, `id="done"`) {
 			t.Fatalf("record: %d\n%.2000s", resp.StatusCode, body)
 		}
 		other := f.client(t)

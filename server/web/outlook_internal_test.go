@@ -44,7 +44,10 @@ func addRulesetSamples(s map[string][]any, at time.Time) {
 	s["rulesets"] = append(s["rulesets"], rulesetsData{}, rulesetsData{List: []*store.RulesetInfo{&v2, v1}, InForce: v1, Province: "410000"})
 	rs := rules.Default()
 	s["ruleset"] = append(s["ruleset"],
-		rulesetData{Info: &v2, Rules: rs.Rules(), Lines: []diffLine{{Op: ' ', New: 1, Text: "id: x"}}, Base: v1, Diff: diff, CanDecide: true, Drafter: "赵六"},
+		rulesetData{Info: &v2, Rules: rs.Rules(), Lines: []diffLine{{Op: ' ', New: 1, Text: "id: x"}}, Base: v1, Diff: diff, CanDecide: true, Drafter: "赵六",
+			Impact: &impactView{Residents: 30, Changed: 12, Failed: 1, Rows: []impactRow{{County: "410105", Name: "金水区", From: healthcode.Green, To: healthcode.Red, N: 11}}}},
+		rulesetData{Info: &v2, CanDecide: true, Impact: &impactView{Residents: 30, Changed: 2}},
+		rulesetData{Info: &v2, CanDecide: true, ImpactErr: true},
 		rulesetData{Info: v1, Rules: rs.Rules(), InForce: true},
 		rulesetData{Info: &refused, Base: v1, Diff: nil},
 		rulesetData{Info: &refused})

@@ -66,7 +66,7 @@ func TestDeskPages(t *testing.T) {
 		post(cmd1, "/record", url.Values{"kind": {"case_status"}, "subject": {"r_res1"}, "status": {"confirmed"},
 			"case_id": {"ZY-1"}, "observed_at": {time.Now().In(time.FixedZone("", 8*3600)).Add(-time.Hour).Format("2006-01-02T15:04")}, "evidence": {"报告 1"}},
 			200, "等待另一位指挥部人员批准")
-		pend, err := f.db.PendingFacts(healthcode.NewContext(system, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd2", Role: healthcode.RoleCommand, Jurisdiction: "410000"}))
+		pend, _, err := f.db.PendingFacts(healthcode.NewContext(system, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd2", Role: healthcode.RoleCommand, Jurisdiction: "410000"}), 1)
 		if err != nil || len(pend) != 1 {
 			t.Fatalf("pending facts %v, %v", pend, err)
 		}
@@ -167,7 +167,8 @@ func TestDeskPages(t *testing.T) {
 func mustDefault() []byte { return rules.DefaultSource() }
 
 // TestDeskChangesByJurisdiction: the command desk counts the code changes
-// of the officer's own jurisdiction, not the province's.
+// of the officer's own jurisdiction, not the province's, exactly; the
+// public statistics stay suppressed.
 func TestDeskChangesByJurisdiction(t *testing.T) {
 	f := mustFixture(t, testdb.SQLite(t), false)
 	if err := f.db.CreateJurisdictions(system, []healthcode.Jurisdiction{
@@ -207,9 +208,16 @@ func TestDeskChangesByJurisdiction(t *testing.T) {
 	if _, body := province.do("GET", "/command", nil); !strings.Contains(body, eleven) || !strings.Contains(body, "本辖区近期赋码变更") {
 		t.Errorf("the province's desk does not count every change:\n%s", body[strings.Index(body, "glance-h"):])
 	}
+	// Zhengzhou's desk: its one red code and one change, exactly (the
+	// officer may read those residents), not "<10".
 	city := f.client(t)
 	city.login("login-o_zz")
-	if _, body := city.do("GET", "/command", nil); strings.Contains(body, eleven) || !strings.Contains(body, "记录或批准了一项事实 &lt;10") {
-		t.Errorf("Zhengzhou's desk counts Kaifeng's changes, or not its own:\n%s", body[strings.Index(body, "glance-h"):])
+	if _, body := city.do("GET", "/command", nil); strings.Contains(body, eleven) || !strings.Contains(body, "记录或批准了一项事实 1<") ||
+		!strings.Contains(body, "<strong>红码</strong> 1<") || strings.Contains(body[strings.Index(body, "glance-h"):strings.Index(body, `id="desk-exact"`)], "&lt;10") {
+		t.Errorf("Zhengzhou's desk counts Kaifeng's changes, or not its own exactly:\n%s", body[strings.Index(body, "glance-h"):])
+	}
+	// The public statistics keep suppressing them.
+	if _, body := f.client(t).do("GET", "/stats", nil); !strings.Contains(body, "&lt;10") {
+		t.Errorf("the public statistics show counts below 10")
 	}
 }

@@ -50,14 +50,18 @@ func readsResidents(a healthcode.Actor) bool {
 }
 
 // pageOf reads a list's "page" parameter (from 1).
-func pageOf(r *http.Request) (int, error) {
-	v := r.URL.Query().Get("page")
+func pageOf(r *http.Request) (int, error) { return pageNamed(r, "page") }
+
+// pageNamed reads the page parameter name of one of a page's lists (from
+// 1; 1 if absent).
+func pageNamed(r *http.Request, name string) (int, error) {
+	v := r.URL.Query().Get(name)
 	if v == "" {
 		return 1, nil
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > 1_000_000 {
-		return 0, healthcode.FieldErrorf("page", "must be a page number from 1")
+	if err != nil || n < 1 || n > store.MaxPage {
+		return 0, healthcode.FieldErrorf(name, "must be a page number from 1")
 	}
 	return n, nil
 }

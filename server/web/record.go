@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -17,11 +18,10 @@ import (
 var recordKinds = []string{"case_status", "contact", "risk_area"}
 
 type recordData struct {
-	Kinds   []string // the kinds the official's role may enter
-	Outcome *store.FactOutcome
-	Kind    string     // the kind last posted
-	Form    url.Values // what was posted, refilled when the store refused it
-	Error   pageError  // why the store refused it
+	Kinds []string   // the kinds the official's role may enter
+	Kind  string     // the kind last posted
+	Form  url.Values // what was posted, refilled when the store refused it
+	Error pageError  // why the store refused it
 	// The resident the facts are about, chosen by name: Query and Found
 	// are a search (each result a logged read, as on /people); Resident
 	// is the one chosen (its page visit one logged read).
@@ -145,15 +145,29 @@ func (p *Pages) renderRecord(w http.ResponseWriter, r *http.Request, d recordDat
 
 // Record builds a fact from a record form (the payload per docs/facts.md)
 // and records it; the store validates it, decides whether it needs a
-// second official's approval and re-evaluates the codes concerned.
+// second official's approval and re-evaluates the codes concerned. The
+// result page says what it did: the resident's code before and after (read
+// as one logged visit), held for approval, or the codes an area changed.
 func (p *Pages) Record(w http.ResponseWriter, r *http.Request) {
 	if !p.mustLogIn(w, r) || !p.checkPost(w, r, maxFormBytes) {
 		return
 	}
 	f, err := p.factFromForm(r)
-	var res *store.RecordResult
+	// A fact about a resident: their code before, if the official may
+	// read it (if not, the store refuses the fact with its reason).
+	var fctx context.Context
+	var res *healthcode.Resident
+	var before *healthcode.CodeState
+	if err == nil && f.Kind != "risk_area" {
+		if c, rr, rerr := p.db.ReadResidentFile(r.Context(), f.Subject); rerr == nil {
+			if b, cerr := p.db.Code(c, f.Subject); cerr == nil {
+				fctx, res, before = c, rr, b
+			}
+		}
+	}
+	var out *store.RecordResult
 	if err == nil {
-		res, err = p.db.RecordFacts(r.Context(), []healthcode.Fact{f})
+		out, err = p.db.RecordFacts(r.Context(), []healthcode.Fact{f})
 	}
 	// The page again keeps the resident chosen, named as the form
 	// named them (the store checks the subject itself).
@@ -170,11 +184,33 @@ func (p *Pages) Record(w http.ResponseWriter, r *http.Request) {
 		p.error(w, r, err)
 		return
 	}
-	d := recordData{Kind: f.Kind, Resident: chosen}
-	if len(res.Facts) > 0 {
-		d.Outcome = &res.Facts[0]
+	lang := langOf(r)
+	status := "active"
+	if len(out.Facts) > 0 {
+		status = out.Facts[0].Status
 	}
-	p.renderRecord(w, r, d)
+	d := doneData{Title: msg(lang, "done.record."+status), Lines: []string{msg(lang, "record.outcome."+status)}}
+	switch {
+	case before != nil:
+		after, err := p.db.Code(fctx, f.Subject)
+		if err != nil {
+			p.error(w, r, err)
+			return
+		}
+		line := codeChange(lang, res.Name, before.Colour, after.Colour)
+		if status == "pending" {
+			line = msg(lang, "done.record.held", res.Name, after.Colour.Label(lang))
+		}
+		d.Lines = append(d.Lines, line)
+		d.Links = append(d.Links, doneLink{Href: "/residents/" + url.PathEscape(f.Subject), Label: msg(lang, "done.record.resident", res.Name)})
+	case f.Kind == "risk_area" && status == "active":
+		d.Lines = append(d.Lines, msg(lang, "done.record.area", out.Changed))
+	}
+	d.Links = append(d.Links, doneLink{Href: "/record", Label: msg(lang, "done.record.again")})
+	if a := healthcode.ActorFrom(r.Context()); a.Role == healthcode.RoleCommand {
+		d.Links = append(d.Links, doneLink{Href: "/command", Label: msg(lang, "done.desk")})
+	}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "done", d))
 }
 
 func (p *Pages) factFromForm(r *http.Request) (healthcode.Fact, error) {

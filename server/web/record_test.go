@@ -29,9 +29,9 @@ func TestRecordByName(t *testing.T) {
 		reads := func() int {
 			t.Helper()
 			as := healthcode.NewContext(system, healthcode.Actor{Kind: healthcode.ActorResident, ID: "r_res1"})
-			log, err := f.db.AccessLog(as, "r_res1")
-			if err != nil {
-				t.Fatal(err)
+			log, more, err := f.db.AccessLog(as, "r_res1", 1)
+			if err != nil || more {
+				t.Fatal(err, more)
 			}
 			return len(log)
 		}

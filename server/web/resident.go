@@ -12,11 +12,15 @@ import (
 type residentData struct {
 	Resident *healthcode.Resident
 	Code     *store.Explanation   // the code now and why
-	History  []*store.Explanation // every change, newest first
-	// Access lists officials' reads of the resident's data, newest first;
-	// only the resident sees it (Own).
+	History  []*store.Explanation // the changes, newest first, a page of them
+	// Access lists officials' reads of the resident's data, newest first,
+	// a page of them; only the resident sees it (Own).
 	Access []store.Access
 	Own    bool
+	// The pages of History and Access shown (from 1; "history" and
+	// "access" in the query) and whether each has a next page.
+	HistoryPage, AccessPage int
+	HistoryMore, AccessMore bool
 	// QR is the URL of the resident's QR image (GET
 	// /v1/residents/{id}/token?format=png), or "" when the server issues
 	// no tokens.
@@ -88,14 +92,19 @@ func (p *Pages) residentPage(r *http.Request, id string) (*residentData, error) 
 	if err != nil {
 		return nil, err
 	}
-	hist, err := p.db.History(r.Context(), id)
-	if err != nil {
+	d := &residentData{Resident: res, Code: ex, QRRefresh: qrRefreshSeconds, Hotline: p.opts.Hotline, Office: p.opts.Office}
+	if d.HistoryPage, err = pageNamed(r, "history"); err != nil {
 		return nil, err
 	}
-	d := &residentData{Resident: res, Code: ex, History: hist, QRRefresh: qrRefreshSeconds, Hotline: p.opts.Hotline, Office: p.opts.Office}
+	if d.AccessPage, err = pageNamed(r, "access"); err != nil {
+		return nil, err
+	}
+	if d.History, d.HistoryMore, err = p.db.History(r.Context(), id, d.HistoryPage); err != nil {
+		return nil, err
+	}
 	if a := healthcode.ActorFrom(r.Context()); a.Kind == healthcode.ActorResident && a.ID == res.ID {
 		d.Own = true
-		if d.Access, err = p.db.AccessLog(r.Context(), id); err != nil {
+		if d.Access, d.AccessMore, err = p.db.AccessLog(r.Context(), id, d.AccessPage); err != nil {
 			return nil, err
 		}
 	}

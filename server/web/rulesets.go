@@ -56,6 +56,10 @@ type rulesetData struct {
 	// draft (not its drafter, covering its scope).
 	CanDecide bool
 	Drafter   string // the drafter's name
+	// Impact is what approving would do (store.RulesetImpact), for the
+	// officer who may decide; ImpactErr: the dry run failed.
+	Impact    *impactView
+	ImpactErr bool
 }
 
 // Ruleset shows one ruleset version.
@@ -95,6 +99,22 @@ func (p *Pages) Ruleset(w http.ResponseWriter, r *http.Request) {
 	a := healthcode.ActorFrom(ctx)
 	d.CanDecide = info.Status == store.RulesetDraft && a.Kind == healthcode.ActorOfficial && a.Role == healthcode.RoleCommand &&
 		a.ID != info.DraftedBy && healthcode.Covers(a.Jurisdiction, info.Scope)
+	if d.CanDecide {
+		imp, err := p.db.RulesetImpact(ctx, info.ID, info.Version)
+		switch c := healthcode.ErrorCode(err); {
+		case err == nil:
+			if d.Impact, err = p.impactOf(ctx, imp); err != nil {
+				p.error(w, r, err)
+				return
+			}
+		case c == healthcode.EFORBIDDEN || c == healthcode.ECONFLICT:
+			d.CanDecide = false // the store decides who may approve
+		default:
+			// The officer may still decide, knowing the dry run failed.
+			p.log.WarnContext(ctx, "ruleset dry run failed", "ruleset", info.ID, "version", info.Version, "err", err)
+			d.ImpactErr = true
+		}
+	}
 	p.render(w, r, http.StatusOK, p.newPage(w, r, "ruleset", d))
 }
 

@@ -51,6 +51,10 @@ type logState struct {
 	// Counters for CommitStats.
 	commits, requests, entries, busy atomic.Int64
 
+	// The newest checkpoint LogCheckpoint read, served while the database
+	// cannot be reached.
+	lastCheckpoint atomic.Pointer[readCheckpoint]
+
 	// Owned by the committer: statements prepared on the write connection,
 	// by query, and queries to prepare after the current batch.
 	stmts        map[string]*sql.Stmt

@@ -70,12 +70,15 @@ type DB struct {
 	logger    *slog.Logger
 	limits    Limits
 
-	log      *logState
-	idKey    []byte
-	secret   []byte // the key secret, or nil
-	rulesets rulesetCache
-	jobChunk int      // residents per job transaction
-	compiled sync.Map // "id@version" → *rules.Ruleset
+	log   *logState
+	idKey []byte
+	// lastTrust is the newest trust material Trust read, served while the
+	// database cannot be reached.
+	lastTrust atomic.Pointer[TrustMaterial]
+	secret    []byte // the key secret, or nil
+	rulesets  rulesetCache
+	jobChunk  int      // residents per job transaction
+	compiled  sync.Map // "id@version" → *rules.Ruleset
 	// integrity remembers the integrity alerts raised (codecheck.go).
 	integrity integrityState
 

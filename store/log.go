@@ -555,6 +555,9 @@ func (db *DB) commitBatch(reqs []*request) {
 // request's own error and returns the error of the commit as a whole.
 func (db *DB) runBatch(reqs []*request, errs []error) error {
 	ctx := context.Background()
+	// A login's few writes go ahead of the next batch (sideWrite).
+	db.sideGate.RLock()
+	defer db.sideGate.RUnlock()
 	sqltx, err := db.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return db.describeOpenError(err)

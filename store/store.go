@@ -75,10 +75,14 @@ type DB struct {
 	// lastTrust is the newest trust material Trust read, served while the
 	// database cannot be reached.
 	lastTrust atomic.Pointer[TrustMaterial]
-	secret    []byte // the key secret, or nil
-	rulesets  rulesetCache
-	jobChunk  int      // residents per job transaction
-	compiled  sync.Map // "id@version" → *rules.Ruleset
+	// sideGate puts a login's writes ahead of the committer's next batch
+	// on SQLite (see sideWrite): the committer holds it shared for each
+	// batch, sideWrite exclusively.
+	sideGate sync.RWMutex
+	secret   []byte // the key secret, or nil
+	rulesets rulesetCache
+	jobChunk int      // residents per job transaction
+	compiled sync.Map // "id@version" → *rules.Ruleset
 	// integrity remembers the integrity alerts raised (codecheck.go).
 	integrity integrityState
 

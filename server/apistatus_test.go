@@ -47,7 +47,7 @@ func TestAPIStatuses(t *testing.T) {
 			{"GET", "/v1/rulesets/nothing/1", "", "", 404},
 			{"POST", "/v1/rulesets/henan-health-code/2/approve", "command-p2", `{"why":"x"}`, 400},
 			{"POST", "/v1/rulesets/nothing/1/approve", "command-p2", "", 404},
-			{"POST", "/v1/rulesets/henan-health-code/1/approve", "command-p2", "", 409},
+			{"POST", "/v1/rulesets/henan-health-code/1/refuse", "command-p2", `{"reason":"not needed"}`, 409},
 			{"POST", "/v1/rulesets/henan-health-code/2/refuse", "command-p2", `{"reason":""}`, 400},
 			{"POST", "/v1/rulesets/nothing/1/refuse", "command-p2", `{"reason":"not needed"}`, 404},
 			{"POST", "/v1/rulesets/henan-health-code/1/refuse", "command-p2", `{"reason":"not needed"}`, 409},
@@ -69,7 +69,8 @@ func TestAPIStatuses(t *testing.T) {
 			{"POST", "/v1/appeals/ap_nothing/grant", "command-in", "", 404},
 			{"POST", "/v1/appeals/ap_nothing/deny", "command-in", `{"reason":"the evidence holds"}`, 404},
 			{"POST", "/v1/appeals/" + appeal + "/deny", "command-in", `{"reason":"the evidence holds"}`, 200},
-			{"POST", "/v1/appeals/" + appeal + "/deny", "command-in", `{"reason":"the evidence holds"}`, 409},
+			{"POST", "/v1/appeals/" + appeal + "/deny", "command-in", `{"reason":"the evidence holds"}`, 200}, // a retry: the same answer
+			{"POST", "/v1/appeals/" + appeal + "/grant", "command-in", "", 409},
 
 			{"POST", "/v1/facts/" + fact + "/reject", "command-in", `{"reason":"no evidence"}`, 200},
 			{"POST", "/v1/officials/o_spare/disable", "operator", `{"reason":""}`, 400},

@@ -22,20 +22,25 @@ type logBackend struct {
 
 // Checkpoint is the checkpoint /log/checkpoint serves: with witnessing,
 // the newest one whose cosignatures met the policy, with them (the latest
-// checkpoint while none has); without, the latest.
+// checkpoint while none has); without, the latest. Its errors, like the
+// other methods', are described for the client (store.DescribeError): a
+// database restarting is a 503 with Retry-After, not a 500.
 func (b logBackend) Checkpoint(ctx context.Context) ([]byte, error) {
 	if b.witnessing.Load() != nil {
 		if msg, _, err := b.db.LogWitnessed(ctx); err != nil || msg != nil {
-			return msg, err
+			return msg, store.DescribeError(err)
 		}
 	}
-	return b.db.LogCheckpoint(ctx)
+	cp, err := b.db.LogCheckpoint(ctx)
+	return cp, store.DescribeError(err)
 }
 func (b logBackend) ReadHashes(ctx context.Context, idx []int64) ([]sumtlog.Hash, error) {
-	return b.db.ReadHashes(ctx, idx)
+	h, err := b.db.ReadHashes(ctx, idx)
+	return h, store.DescribeError(err)
 }
 func (b logBackend) ReadLeaves(ctx context.Context, start, end int64) ([][]byte, error) {
-	return b.db.ReadLeaves(ctx, start, end)
+	l, err := b.db.ReadLeaves(ctx, start, end)
+	return l, store.DescribeError(err)
 }
 
 func (s *Server) handleLogKey(w http.ResponseWriter, r *http.Request) {

@@ -156,7 +156,7 @@ func (db *DB) LoginFrom(ctx context.Context, login, password, addr string) (*Ses
 		}
 		return nil, err
 	}
-	sess, err := db.login(ctx, login, password, addr)
+	sess, err := db.login(ctx, login, password, addr, keys)
 	// The outcome is recorded even if the client has gone.
 	ctx = context.WithoutCancel(ctx)
 	switch {
@@ -168,9 +168,7 @@ func (db *DB) LoginFrom(ctx context.Context, login, password, addr string) (*Ses
 			return nil, ferr
 		}
 	case err == nil:
-		if serr := db.loginSucceeded(ctx, keys); serr != nil {
-			db.logger.Warn("login: the account's earlier failures stay counted", "err", serr)
-		}
+		// login forgot the failures with the session's write.
 	default:
 		if gerr := db.giveBack(ctx, keys); gerr != nil {
 			db.logger.Warn("login: the attempt stays counted", "err", gerr)
@@ -179,7 +177,10 @@ func (db *DB) LoginFrom(ctx context.Context, login, password, addr string) (*Ses
 	return sess, err
 }
 
-func (db *DB) login(ctx context.Context, login, password, addr string) (*Session, error) {
+// login checks the password and, if it is right, stores a session. A
+// successful login's writes (its login record, the session, forgetting
+// the failures under keys) are one side write: one wait for the writer.
+func (db *DB) login(ctx context.Context, login, password, addr string, keys []throttleKey) (*Session, error) {
 	var hash, kind, ref string
 	var disabled int
 	err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT password_hash, kind, ref, disabled FROM accounts WHERE login = ?"), login).
@@ -205,15 +206,24 @@ func (db *DB) login(ctx context.Context, login, password, addr string) (*Session
 		case disabled != 0:
 			outcome = LoginDisabled
 		}
-		if err := db.recordLogin(context.WithoutCancel(ctx), ref, addr, outcome); err != nil {
-			return nil, err
+		if outcome != LoginOK {
+			if err := db.recordLogin(context.WithoutCancel(ctx), ref, addr, outcome); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if !ok || !found || disabled != 0 {
 		return nil, healthcode.Errorf(healthcode.EUNAUTH, "wrong login or password")
 	}
+	official := ""
+	if kind == healthcode.ActorOfficial {
+		official = ref
+	}
 	actor, err := db.actorFor(ctx, kind, ref)
 	if err != nil {
+		if official != "" { // the password was right: recorded so
+			err = errors.Join(err, db.recordLogin(context.WithoutCancel(ctx), official, addr, LoginOK))
+		}
 		return nil, err
 	}
 	var raw [32]byte
@@ -223,10 +233,24 @@ func (db *DB) login(ctx context.Context, login, password, addr string) (*Session
 	token := "hcs_" + base64.RawURLEncoding.EncodeToString(raw[:])
 	now := db.nowMs()
 	expires := now.Add(SessionMax)
-	_, err = db.db.ExecContext(ctx, db.dialect.rebind("INSERT INTO sessions (token_hash, login, created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?)"),
-		keyHash(token), login, fmtTime(now), fmtTime(now), fmtTime(expires))
+	wctx := context.WithoutCancel(ctx) // the login record is written even if the client has gone
+	err = db.sideWrite(func(q sideQ) error {
+		if official != "" {
+			if err := db.recordLoginOn(wctx, q, official, addr, LoginOK); err != nil {
+				return err
+			}
+		}
+		if _, err := q.ExecContext(ctx, db.dialect.rebind("INSERT INTO sessions (token_hash, login, created_at, last_seen, expires_at) VALUES (?, ?, ?, ?, ?)"),
+			keyHash(token), login, fmtTime(now), fmtTime(now), fmtTime(expires)); err != nil {
+			return fmt.Errorf("store session: %w", err)
+		}
+		if err := db.loginSucceededOn(wctx, q, keys); err != nil {
+			db.logger.Warn("login: the account's earlier failures stay counted", "err", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("store session: %w", err)
+		return nil, err
 	}
 	return &Session{Token: token, Actor: actor, ExpiresAt: expires}, nil
 }
@@ -271,13 +295,19 @@ func (db *DB) Authenticate(ctx context.Context, token string) (healthcode.Actor,
 	}
 	now := db.nowMs()
 	if disabled != 0 || !now.Before(ex) || now.Sub(ls) >= SessionIdle {
-		if _, err := db.db.ExecContext(ctx, db.dialect.rebind("DELETE FROM sessions WHERE token_hash = ?"), h); err != nil {
+		if err := db.sideWrite(func(q sideQ) error {
+			_, err := q.ExecContext(ctx, db.dialect.rebind("DELETE FROM sessions WHERE token_hash = ?"), h)
+			return err
+		}); err != nil {
 			return healthcode.Actor{}, fmt.Errorf("end an expired session: %w", err)
 		}
 		return healthcode.Actor{}, healthcode.Errorf(healthcode.EUNAUTH, "session unknown or expired: log in again")
 	}
 	if now.Sub(ls) > time.Minute { // refresh at most once a minute
-		if _, err := db.db.ExecContext(ctx, db.dialect.rebind("UPDATE sessions SET last_seen = ? WHERE token_hash = ?"), fmtTime(now), h); err != nil {
+		if err := db.sideWrite(func(q sideQ) error {
+			_, err := q.ExecContext(ctx, db.dialect.rebind("UPDATE sessions SET last_seen = ? WHERE token_hash = ?"), fmtTime(now), h)
+			return err
+		}); err != nil {
 			return healthcode.Actor{}, fmt.Errorf("mark a session used: %w", err)
 		}
 	}
@@ -286,8 +316,10 @@ func (db *DB) Authenticate(ctx context.Context, token string) (healthcode.Actor,
 
 // Logout ends a session.
 func (db *DB) Logout(ctx context.Context, token string) error {
-	_, err := db.db.ExecContext(ctx, db.dialect.rebind("DELETE FROM sessions WHERE token_hash = ?"), keyHash(token))
-	return err
+	return db.sideWrite(func(q sideQ) error {
+		_, err := q.ExecContext(ctx, db.dialect.rebind("DELETE FROM sessions WHERE token_hash = ?"), keyHash(token))
+		return err
+	})
 }
 
 // The outcomes of an official's login attempt.
@@ -308,7 +340,11 @@ type LoginRecord struct {
 // recordLogin notes an attempt on an official's account whose password
 // was checked.
 func (db *DB) recordLogin(ctx context.Context, official, addr, outcome string) error {
-	_, err := db.db.ExecContext(ctx, db.dialect.rebind("INSERT INTO official_logins (official, at, address, outcome) VALUES (?, ?, ?, ?)"),
+	return db.sideWrite(func(q sideQ) error { return db.recordLoginOn(ctx, q, official, addr, outcome) })
+}
+
+func (db *DB) recordLoginOn(ctx context.Context, q sideQ, official, addr, outcome string) error {
+	_, err := q.ExecContext(ctx, db.dialect.rebind("INSERT INTO official_logins (official, at, address, outcome) VALUES (?, ?, ?, ?)"),
 		official, fmtTime(db.nowMs()), addr, outcome)
 	if err != nil {
 		return fmt.Errorf("record login of %s: %w", official, err)

@@ -257,6 +257,9 @@ func (db *DB) ConsentAppeal(ctx context.Context, id string) (*Appeal, error) {
 			return healthcode.Errorf(healthcode.EFORBIDDEN, "only the resident consents to their appeal")
 		}
 		if a.Status != AppealAwaitingConsent {
+			if hasStep(a, tlog.KindAppealConsented, actor.ID) {
+				return nil // a retry (its answer lost after the commit): the same answer, nothing recorded
+			}
 			return healthcode.Errorf(healthcode.ECONFLICT, "appeal %s is %s, not awaiting consent", id, a.Status)
 		}
 		deadline := fmtTime(t.now.Add(db.limits.AppealDeadline))
@@ -291,6 +294,12 @@ func (db *DB) DecideAppeal(ctx context.Context, id string, grant bool, reason st
 			return err
 		}
 		if a.Status != AppealOpen {
+			// A retry of this very decision (its answer lost after the
+			// commit) gets the same answer and records nothing.
+			if (a.Status == AppealGranted) == grant && (a.Status == AppealGranted || a.Status == AppealDenied) &&
+				a.Reason == reason && hasStep(a, tlog.KindAppealDecided, actor.ID) {
+				return nil
+			}
 			return healthcode.Errorf(healthcode.ECONFLICT, "appeal %s is %s, not open", id, a.Status)
 		}
 		for _, k := range a.FactKeys {
@@ -546,6 +555,17 @@ type queryer interface {
 }
 
 // appeal reads an appeal with its attachments' descriptions and steps.
+// hasStep reports whether a's last step of kind was taken by the
+// official or resident id.
+func hasStep(a *Appeal, kind tlog.Kind, id string) bool {
+	for i := len(a.Steps) - 1; i >= 0; i-- {
+		if a.Steps[i].Kind == string(kind) {
+			return a.Steps[i].By.ID == id
+		}
+	}
+	return false
+}
+
 func (db *DB) appeal(ctx context.Context, q queryer, id string) (*Appeal, error) {
 	a := &Appeal{ID: id}
 	var filedBy, filedKind string

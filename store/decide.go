@@ -90,12 +90,23 @@ func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason s
 		if err := t.checkHold(actor, key); err != nil {
 			return err
 		}
-		if f.Status != healthcode.FactPending {
-			return healthcode.Errorf(healthcode.ECONFLICT, "fact %s is %s, not pending", key, f.Status)
-		}
 		kind, status := tlog.KindFactApproved, healthcode.FactActive
 		if !approve {
 			kind, status = tlog.KindFactRejected, healthcode.FactRejected
+		}
+		if f.Status != healthcode.FactPending {
+			// A retry of this very decision (its answer lost after the
+			// commit) gets the same answer and records nothing.
+			if f.Status == status && f.ApprovedBy == actor.ID {
+				var stored string
+				if err := t.queryRow("SELECT reason FROM facts WHERE uid = ?", key).Scan(&stored); err != nil {
+					return fmt.Errorf("read fact's decision: %w", err)
+				}
+				if stored == reason {
+					return nil
+				}
+			}
+			return healthcode.Errorf(healthcode.ECONFLICT, "fact %s is %s, not pending", key, f.Status)
 		}
 		if _, err := t.record(kind, actor, personSubject(f), &evFactDecided{Key: key, RecordedBy: f.RecordedBy, RecordedEntry: f.LogIndex, Reason: reason}, nil, nil); err != nil {
 			return err

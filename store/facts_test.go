@@ -122,7 +122,12 @@ func TestRulesetTwoPersons(t *testing.T) {
 		if err != nil || info.Status != store.RulesetPublished || info.DecidedBy != cmdProvince2.ID {
 			t.Fatalf("approve: %+v %v", info, err)
 		}
-		if _, err := w.db.DecideRuleset(as(cmdProvince2), "henan-health-code", 2, true, ""); healthcode.ErrorCode(err) != healthcode.ECONFLICT {
+		// The same decision again is a retry (its answer lost): the
+		// same answer; another decision is a conflict.
+		if again, err := w.db.DecideRuleset(as(cmdProvince2), "henan-health-code", 2, true, ""); err != nil || again.DecidedLog != info.DecidedLog || again.Status != info.Status {
+			t.Errorf("the approval retried: %+v %v, want the first answer", again, err)
+		}
+		if _, err := w.db.DecideRuleset(as(cmdProvince2), "henan-health-code", 2, false, "not needed"); healthcode.ErrorCode(err) != healthcode.ECONFLICT {
 			t.Errorf("second decision: %v", err)
 		}
 	})

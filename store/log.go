@@ -51,6 +51,10 @@ type logState struct {
 	// Counters for CommitStats.
 	commits, requests, entries, busy atomic.Int64
 
+	// The newest checkpoint LogCheckpoint read, served while the database
+	// cannot be reached.
+	lastCheckpoint atomic.Pointer[readCheckpoint]
+
 	// Owned by the committer: statements prepared on the write connection,
 	// by query, and queries to prepare after the current batch.
 	stmts        map[string]*sql.Stmt
@@ -551,6 +555,9 @@ func (db *DB) commitBatch(reqs []*request) {
 // request's own error and returns the error of the commit as a whole.
 func (db *DB) runBatch(reqs []*request, errs []error) error {
 	ctx := context.Background()
+	// A login's few writes go ahead of the next batch (sideWrite).
+	db.sideGate.RLock()
+	defer db.sideGate.RUnlock()
 	sqltx, err := db.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return db.describeOpenError(err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -223,9 +225,51 @@ func (db *DB) LogOrigin() string { return db.origin }
 func (db *DB) LogCheckpoint(ctx context.Context) ([]byte, error) {
 	var cp []byte
 	if err := db.db.QueryRowContext(ctx, "SELECT checkpoint FROM log_head WHERE id = 1").Scan(&cp); err != nil {
+		if unreachable(err) {
+			// The database is restarting or cannot be reached: serve
+			// the newest checkpoint this process read, which was
+			// committed (it is behind, never ahead, of the log), so
+			// that monitors and clients do not see the log vanish.
+			if last := db.log.lastCheckpoint.Load(); last != nil {
+				return last.signed, nil
+			}
+		}
 		return nil, fmt.Errorf("read checkpoint: %w", err)
 	}
+	db.log.rememberCheckpoint(cp)
 	return cp, nil
+}
+
+// readCheckpoint is a checkpoint LogCheckpoint read, with its tree size.
+type readCheckpoint struct {
+	size   int64
+	signed []byte
+}
+
+// rememberCheckpoint keeps signed as the newest checkpoint read, unless a
+// larger one was read already: concurrent readers may finish in any order,
+// and what LogCheckpoint serves while the database is down must never go
+// back.
+func (l *logState) rememberCheckpoint(signed []byte) {
+	// The tree size is the note's second line (c2sp.org/tlog-checkpoint).
+	lines := strings.SplitN(string(signed), "\n", 3)
+	if len(lines) < 3 {
+		return
+	}
+	size, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil {
+		return
+	}
+	next := &readCheckpoint{size: size, signed: signed}
+	for {
+		last := l.lastCheckpoint.Load()
+		if last != nil && last.size >= size {
+			return
+		}
+		if l.lastCheckpoint.CompareAndSwap(last, next) {
+			return
+		}
+	}
 }
 
 // ReadLeaves returns the encoded entries [start, end).

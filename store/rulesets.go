@@ -156,12 +156,17 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 		if info.DraftedBy == actor.ID {
 			return healthcode.Errorf(healthcode.EFORBIDDEN, "the drafter cannot approve their own ruleset: a second command officer must")
 		}
-		if info.Status != RulesetDraft {
-			return healthcode.Errorf(healthcode.ECONFLICT, "ruleset %s version %d is %s, not a draft", id, version, info.Status)
-		}
 		kind, status := tlog.KindRulesetPublished, RulesetPublished
 		if !approve {
 			kind, status = tlog.KindRulesetRefused, RulesetRefused
+		}
+		if info.Status != RulesetDraft {
+			// A retry of this very decision (its answer lost after the
+			// commit) gets the same answer and records nothing.
+			if info.Status == status && info.DecidedBy == actor.ID && info.Reason == reason {
+				return nil
+			}
+			return healthcode.Errorf(healthcode.ECONFLICT, "ruleset %s version %d is %s, not a draft", id, version, info.Status)
 		}
 		idx, err := t.record(kind, actor, "", &evRulesetDecided{
 			ID: id, Version: version, Decision: status, DraftedBy: info.DraftedBy, DraftedEntry: info.LogIndex, Reason: reason,

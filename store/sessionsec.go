@@ -68,75 +68,87 @@ func (db *DB) loginDelay(n, free int) time.Duration {
 // reserveLogin reserves an attempt under every key, or none: ETOOMANY
 // with the time to wait when a key admits no attempt yet.
 func (db *DB) reserveLogin(ctx context.Context, keys []throttleKey) error {
-	now := db.nowMs()
-	nowS, cutoff, hold := fmtTime(now), fmtTime(now.Add(-db.limits.LoginWindow)), fmtTime(now.Add(loginHold))
-	for i := range keys {
-		k := &keys[i]
-		first := nowS
-		if k.free <= 1 {
-			first = hold
-		}
-		err := db.db.QueryRowContext(ctx, db.dialect.rebind(`INSERT INTO login_throttle (key, failures, at, until) VALUES (?, 1, ?, ?)
+	return db.sideWrite(func(q sideQ) error {
+		now := db.nowMs()
+		nowS, cutoff, hold := fmtTime(now), fmtTime(now.Add(-db.limits.LoginWindow)), fmtTime(now.Add(loginHold))
+		for i := range keys {
+			k := &keys[i]
+			first := nowS
+			if k.free <= 1 {
+				first = hold
+			}
+			err := q.QueryRowContext(ctx, db.dialect.rebind(`INSERT INTO login_throttle (key, failures, at, until) VALUES (?, 1, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
 	failures = CASE WHEN login_throttle.at <= ? THEN 1 ELSE login_throttle.failures + 1 END,
 	until = CASE WHEN login_throttle.at > ? AND login_throttle.failures + 1 >= ? THEN ? ELSE login_throttle.until END,
 	at = ?
 WHERE login_throttle.until <= ?
 RETURNING failures`), k.key, nowS, first, cutoff, cutoff, k.free, hold, nowS, nowS).Scan(&k.mine)
-		if errors.Is(err, sql.ErrNoRows) {
-			if err := db.giveBack(ctx, keys[:i]); err != nil {
-				return err
+			if errors.Is(err, sql.ErrNoRows) {
+				if err := db.giveBackOn(ctx, q, keys[:i]); err != nil {
+					return err
+				}
+				var until time.Time
+				if err := q.QueryRowContext(ctx, db.dialect.rebind("SELECT until FROM login_throttle WHERE key = ?"), k.key).Scan(timeCol(&until)); err != nil {
+					return fmt.Errorf("read a login delay: %w", err)
+				}
+				wait := time.Second
+				if until.Sub(now) > wait {
+					wait = until.Sub(now).Round(time.Second)
+				}
+				return &healthcode.Error{Code: healthcode.ETOOMANY, RetryAfter: wait,
+					Message: fmt.Sprintf("too many failed logins for this account or from your address: try again in %v", wait)}
 			}
-			var until time.Time
-			if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT until FROM login_throttle WHERE key = ?"), k.key).Scan(timeCol(&until)); err != nil {
-				return fmt.Errorf("read a login delay: %w", err)
+			if err != nil {
+				return errors.Join(fmt.Errorf("reserve a login attempt: %w", err), db.giveBackOn(ctx, q, keys[:i]))
 			}
-			wait := time.Second
-			if until.Sub(now) > wait {
-				wait = until.Sub(now).Round(time.Second)
-			}
-			return &healthcode.Error{Code: healthcode.ETOOMANY, RetryAfter: wait,
-				Message: fmt.Sprintf("too many failed logins for this account or from your address: try again in %v", wait)}
 		}
-		if err != nil {
-			return errors.Join(fmt.Errorf("reserve a login attempt: %w", err), db.giveBack(ctx, keys[:i]))
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // loginFailed keeps the attempt's reservations as failures and starts the
 // delay of each key whose last attempt it was.
 func (db *DB) loginFailed(ctx context.Context, keys []throttleKey) error {
-	now := db.nowMs()
-	for _, k := range keys {
-		if k.mine < k.free {
-			continue
+	return db.sideWrite(func(q sideQ) error {
+		now := db.nowMs()
+		for _, k := range keys {
+			if k.mine < k.free {
+				continue
+			}
+			if _, err := q.ExecContext(ctx, db.dialect.rebind("UPDATE login_throttle SET until = ? WHERE key = ? AND failures = ?"),
+				fmtTime(now.Add(db.loginDelay(k.mine, k.free))), k.key, k.mine); err != nil {
+				return fmt.Errorf("start a login delay: %w", err)
+			}
 		}
-		if _, err := db.db.ExecContext(ctx, db.dialect.rebind("UPDATE login_throttle SET until = ? WHERE key = ? AND failures = ?"),
-			fmtTime(now.Add(db.loginDelay(k.mine, k.free))), k.key, k.mine); err != nil {
-			return fmt.Errorf("start a login delay: %w", err)
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // loginSucceeded forgets the account's failures from the address and gives
 // back the attempt's other reservations.
 func (db *DB) loginSucceeded(ctx context.Context, keys []throttleKey) error {
-	if _, err := db.db.ExecContext(ctx, db.dialect.rebind("DELETE FROM login_throttle WHERE key = ?"), keys[0].key); err != nil {
+	return db.sideWrite(func(q sideQ) error { return db.loginSucceededOn(ctx, q, keys) })
+}
+
+func (db *DB) loginSucceededOn(ctx context.Context, q sideQ, keys []throttleKey) error {
+	if _, err := q.ExecContext(ctx, db.dialect.rebind("DELETE FROM login_throttle WHERE key = ?"), keys[0].key); err != nil {
 		return fmt.Errorf("forget failed logins: %w", err)
 	}
-	return db.giveBack(ctx, keys[1:])
+	return db.giveBackOn(ctx, q, keys[1:])
 }
 
 // giveBack undoes reservations: the attempt does not count, and a key it
 // held is free again. A reservation not given back still counts: the
 // error errs on the side of the limit.
 func (db *DB) giveBack(ctx context.Context, keys []throttleKey) error {
+	return db.sideWrite(func(q sideQ) error { return db.giveBackOn(ctx, q, keys) })
+}
+
+func (db *DB) giveBackOn(ctx context.Context, q sideQ, keys []throttleKey) error {
 	now := fmtTime(db.nowMs())
 	for _, k := range keys {
-		if _, err := db.db.ExecContext(ctx, db.dialect.rebind(`UPDATE login_throttle SET
+		if _, err := q.ExecContext(ctx, db.dialect.rebind(`UPDATE login_throttle SET
 	failures = login_throttle.failures - 1,
 	until = CASE WHEN login_throttle.failures = ? AND login_throttle.until > ? THEN ? ELSE login_throttle.until END
 WHERE key = ?`), k.mine, now, now, k.key); err != nil {
@@ -290,4 +302,31 @@ func (t *Tx) accountOf(actor healthcode.Actor, id string) (*officialAccount, err
 		return nil, healthcode.Errorf(healthcode.EFORBIDDEN, "official %s serves %s, outside your post %s", id, o.post, actor.Jurisdiction)
 	}
 	return &o, nil
+}
+
+// sideQ is what a side write runs its statements on.
+type sideQ interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// sideWrite runs fn, a login's few small writes outside the log (its
+// throttle rows, the official's login record, the session), so that a
+// login does not queue behind fact batches. On PostgreSQL they run on
+// the pool beside the committer (they lock no row a batch does). On
+// SQLite, where one connection at a time holds the database's write lock
+// and a batch holds it for its whole transaction, a write from another
+// connection polls for the lock (busy_timeout) and, with batches back to
+// back, rarely finds it free: it failed with SQLITE_BUSY after 10 s. So
+// fn runs on the write connection with the gate held exclusively, which
+// waits for the batch in commit and keeps the next one from starting
+// until fn is done (the gate is writer-preferring): a login waits at
+// most one batch per call.
+func (db *DB) sideWrite(fn func(q sideQ) error) error {
+	if db.wdb == db.db {
+		return fn(db.db)
+	}
+	db.sideGate.Lock()
+	defer db.sideGate.Unlock()
+	return fn(db.wdb)
 }

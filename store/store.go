@@ -70,8 +70,15 @@ type DB struct {
 	logger    *slog.Logger
 	limits    Limits
 
-	log      *logState
-	idKey    []byte
+	log   *logState
+	idKey []byte
+	// lastTrust is the newest trust material Trust read, served while the
+	// database cannot be reached.
+	lastTrust atomic.Pointer[TrustMaterial]
+	// sideGate puts a login's writes ahead of the committer's next batch
+	// on SQLite (see sideWrite): the committer holds it shared for each
+	// batch, sideWrite exclusively.
+	sideGate sync.RWMutex
 	secret   []byte // the key secret, or nil
 	rulesets rulesetCache
 	jobChunk int      // residents per job transaction

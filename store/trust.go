@@ -45,9 +45,28 @@ func (db *DB) Trust(ctx context.Context) (*TrustMaterial, error) {
 		return nil, healthcode.Errorf(healthcode.ENOTFOUND, "no trust list yet: the signing keys have not been created")
 	}
 	if err != nil {
+		if last := db.lastTrust.Load(); last != nil && unreachable(err) {
+			// The database is restarting or cannot be reached: serve the
+			// newest material read, signed and published before, so that
+			// verifiers can go on fetching it.
+			c := *last
+			return &c, nil
+		}
 		return nil, fmt.Errorf("read trust state: %w", err)
 	}
 	m.TrustKey = ed25519.PublicKey(pub)
+	// Remember the newest (concurrent reads finish in any order; what
+	// is served while the database is down never goes back).
+	for {
+		last := db.lastTrust.Load()
+		if last != nil && (last.Version > m.Version || last.Version == m.Version && last.RecognitionVersion >= m.RecognitionVersion) {
+			break
+		}
+		c := *m
+		if db.lastTrust.CompareAndSwap(last, &c) {
+			break
+		}
+	}
 	return m, nil
 }
 

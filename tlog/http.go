@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/healthcode/healthcode"
@@ -170,6 +171,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 			logger = slog.Default()
 		}
 		logger.ErrorContext(r.Context(), "log request failed", "path", r.URL.Path, "err", err)
+	}
+	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(healthcode.RetryAfterSeconds(err)))
 	}
 	writeError(w, status, code, healthcode.ErrorMessage(err))
 }

@@ -66,7 +66,7 @@ func TestRecordByName(t *testing.T) {
 		form.Set("case_id", "ZY-2022-0613-001")
 		form.Set("exposed_at", time.Now().Add(-time.Hour).In(time.FixedZone("", 8*3600)).Format("2006-01-02T15:04"))
 		resp, body := tr.do("POST", "/record", form)
-		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="record-outcome"`) || !strings.Contains(body, "已选择居民 张三丰") {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="done"`) || !strings.Contains(body, "查看居民 张三丰 的健康码") {
 			t.Errorf("recording the contact: %d\n%s", resp.StatusCode, body)
 		}
 		// A risk area is offered by name too.

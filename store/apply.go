@@ -297,6 +297,17 @@ type (
 		DraftedEntry int64  `json:"drafted_entry"`
 		Reason       string `json:"reason,omitempty"`
 	}
+	// evRulesetWithdrawn is a published ruleset that stopped applying:
+	// scoped below a province (from before 一省一码), withdrawn by the
+	// start-up migration (withdraw.go). PublishedEntry is its
+	// ruleset.published entry.
+	evRulesetWithdrawn struct {
+		ID             string `json:"id"`
+		Version        int    `json:"version"`
+		Scope          string `json:"scope"`
+		Reason         string `json:"reason"`
+		PublishedEntry int64  `json:"published_entry"`
+	}
 	evKeyAdded struct {
 		ID        string `json:"id"`
 		Purpose   string `json:"purpose"`
@@ -446,6 +457,8 @@ func newEvent(kind tlog.Kind) (pub, pers any, err error) {
 		return new(evRulesetDrafted), nil, nil
 	case tlog.KindRulesetPublished, tlog.KindRulesetRefused:
 		return new(evRulesetDecided), nil, nil
+	case tlog.KindRulesetWithdrawn:
+		return new(evRulesetWithdrawn), nil, nil
 	case tlog.KindKeyAdded:
 		return new(evKeyAdded), nil, nil
 	case tlog.KindKeyRotated:
@@ -768,6 +781,17 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		}
 		if err := p.exec("UPDATE rulesets SET status = ?, decided_by = ?, decided_at = ?, reason = ?, decided_log = ? WHERE id = ? AND version = ?",
 			v.Decision, e.Actor.ID, at, v.Reason, e.Index, v.ID, v.Version); err != nil {
+			return err
+		}
+		return p.touch("rulesets", nil, v.ID, v.Version)
+
+	case tlog.KindRulesetWithdrawn:
+		v, err := event[evRulesetWithdrawn](e, pub)
+		if err != nil {
+			return err
+		}
+		if err := p.exec("UPDATE rulesets SET status = ?, reason = ? WHERE id = ? AND version = ?",
+			RulesetWithdrawn, v.Reason, v.ID, v.Version); err != nil {
 			return err
 		}
 		return p.touch("rulesets", nil, v.ID, v.Version)

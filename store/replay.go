@@ -125,6 +125,17 @@ func (r *replayer) follow(e *tlog.Entry) error {
 		}
 		r.published = append(r.published, rs)
 		slices.SortStableFunc(r.published, rulesetOrder)
+	case tlog.KindRulesetWithdrawn:
+		var v evRulesetWithdrawn
+		if err := decodeEntry(e, &v); err != nil {
+			return err
+		}
+		key := fmt.Sprintf("%s@%d", v.ID, v.Version)
+		i := slices.IndexFunc(r.published, func(rs *rules.Ruleset) bool { return rs.ID() == v.ID && rs.Version() == v.Version })
+		if i < 0 {
+			return fmt.Errorf("withdraws ruleset %s, which is not published", key)
+		}
+		r.published = slices.Delete(r.published, i, i+1)
 	case tlog.KindCodeChanged:
 		var v evCodeChanged
 		if err := decodeEntry(e, &v); err != nil {

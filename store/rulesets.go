@@ -20,6 +20,9 @@ const (
 	RulesetDraft     = "draft"     // waits for a second command officer
 	RulesetPublished = "published" // approved: public, in force from effective_at
 	RulesetRefused   = "refused"   // the second officer refused it
+	// RulesetWithdrawn: published, then withdrawn by the 一省一码
+	// migration (scoped below a province); it no longer applies.
+	RulesetWithdrawn = "withdrawn"
 )
 
 // RulesetInfo is a ruleset as stored: its text and who wrote and approved it.
@@ -69,7 +72,7 @@ func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*Ru
 	if err != nil {
 		return nil, healthcode.Errorf(healthcode.EINVALID, "%v", err)
 	}
-	if l, _ := healthcode.LevelOf(rs.Scope()); l != healthcode.Province {
+	if l, _ := healthcode.LevelOf(rs.Scope()); l != healthcode.Province && !db.oldScopes {
 		return nil, healthcode.FieldErrorf("scope", "%s is a %s: a ruleset is scoped to a province (一省一码: one code and one set of rules per province; local additions, 码上加码, are forbidden)", rs.Scope(), l)
 	}
 	if err := healthcode.Authorize(actor, healthcode.OpDraftRuleset, rs.Scope(), ""); err != nil {

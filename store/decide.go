@@ -73,6 +73,26 @@ func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason s
 	if !approve && len(reason) < 4 {
 		return nil, healthcode.FieldErrorf("reason", "a rejection needs a written reason")
 	}
+	// Approving a designation is dry-run first (outside the write: it
+	// reads every resident of the area), once the approver is known to be
+	// allowed: above Limits.MassChange changed codes it raises mass_change.
+	var impact *Impact
+	if approve {
+		if err := healthcode.MayAttempt(actor, healthcode.OpApproveFact); err != nil {
+			return nil, err
+		}
+		g, target, err := db.fact(ctx, db.db, key)
+		if err != nil {
+			return nil, err
+		}
+		if g.Kind == rules.KindRiskArea && g.Status == healthcode.FactPending && g.RecordedBy != actor.ID &&
+			healthcode.Authorize(actor, healthcode.OpApproveFact, target, g.Subject) == nil {
+			if impact, err = db.designationImpact(ctx, g); err != nil {
+				db.logger.Error("the dry run of an approved designation failed; it is approved without the mass-change check", "fact", key, "err", err)
+				impact = nil
+			}
+		}
+	}
 	var f *healthcode.Fact
 	err := db.write(ctx, func(t *Tx) error {
 		var target string
@@ -101,6 +121,9 @@ func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason s
 		}
 		f.Status, f.ApprovedBy = status, actor.ID
 		if approve {
+			if err := t.alertMassChange(impact, key, target, "recorded_by", f.RecordedBy, actor.ID); err != nil {
+				return err
+			}
 			return t.afterFactChange(f, CauseFact)
 		}
 		return nil

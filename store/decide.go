@@ -187,7 +187,7 @@ func (t *Tx) retract(actor healthcode.Actor, f *healthcode.Fact, reason, cause s
 // or, for an area, every resident of the area by a job.
 func (t *Tx) afterFactChange(f *healthcode.Fact, cause string) error {
 	if rules.IsAreaKind(f.Kind) {
-		_, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": f.Subject, "cause": CauseRiskArea}, t.now)
+		_, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": f.Subject, "cause": CauseRiskArea, "designation": f.Key}, t.now)
 		return err
 	}
 	_, err := t.evaluate([]string{f.Subject}, cause)

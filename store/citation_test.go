@@ -23,11 +23,7 @@ import (
 func TestCodeChangeCitesOfficials(t *testing.T) {
 	testdb.Engines(t, func(t *testing.T, dsn string) {
 		w := mustDesignationWorld(t, dsn, store.Limits{})
-		res, err := w.db.RecordFacts(as(cmdCounty), []healthcode.Fact{w.designation("ra-high", "410105001", "high", 72*time.Hour)})
-		if err != nil || res.Facts[0].Status != "pending" {
-			t.Fatalf("high designation: %+v, %v; want pending", res, err)
-		}
-		key := res.Facts[0].Key
+		key := w.pendingDesignation(t)
 		if _, err := w.db.DecideFact(as(cmdProvince1), key, true, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -101,4 +97,15 @@ func mustProblem(t *testing.T, db *store.DB, what string) {
 		}
 	}
 	t.Errorf("verify: no problem naming %q: %+v", what, mustVerify(t, db).Problems)
+}
+
+// pendingDesignation records a high designation of the street 410105001 by
+// cmdCounty, for three days, and returns its key: it raises, so it waits.
+func (w *world) pendingDesignation(t *testing.T) string {
+	t.Helper()
+	res, err := w.db.RecordFacts(as(cmdCounty), []healthcode.Fact{w.designation("ra-high", "410105001", "high", 72*time.Hour)})
+	if err != nil || res.Facts[0].Status != "pending" {
+		t.Fatalf("high designation: %+v, %v; want pending", res, err)
+	}
+	return res.Facts[0].Key
 }

@@ -50,3 +50,7 @@ func SetJobHook(f func(job string) error) { testHookJobChunk = f }
 // the code before 一省一码 did: for the tests of the migration that
 // withdraws them.
 func SetOldScopes(db *DB, on bool) { db.oldScopes = on }
+
+// DryRuns counts the impact dry runs db actually made (not served from
+// its cache).
+func DryRuns(db *DB) int64 { return db.impacts.count.Load() }

@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/healthcode/healthcode"
@@ -52,7 +55,7 @@ func (db *DB) rulesetImpact(ctx context.Context, info *RulesetInfo) (*Impact, er
 	if err != nil {
 		return nil, fmt.Errorf("draft %s@%d does not compile: %w", info.ID, info.Version, err)
 	}
-	return db.dryRun(ctx, info.Scope, draft.EffectiveAt(), func(st *evalState) {
+	return db.dryRun(ctx, fmt.Sprintf("ruleset %s@%d", info.ID, info.Version), info.Scope, draft.EffectiveAt(), func(st *evalState) {
 		// The published rulesets with the draft among them, as if approved.
 		st.list = append(slices.Clone(st.list), draft)
 		slices.SortStableFunc(st.list, rulesetOrder)
@@ -87,23 +90,95 @@ func (db *DB) DesignationImpact(ctx context.Context, key string) (*Impact, error
 func (db *DB) designationImpact(ctx context.Context, f *healthcode.Fact) (*Impact, error) {
 	g := forEval(*f)
 	g.Status = healthcode.FactActive
-	return db.dryRun(ctx, f.Subject, time.Time{}, func(st *evalState) {
+	return db.dryRun(ctx, "designation "+f.Key, f.Subject, time.Time{}, func(st *evalState) {
 		// The active designations with this one among them, as if
 		// approved (the evaluator looks up each visit's area).
 		st.areas = append(slices.Clip(st.areas), g)
 	})
 }
 
+// impactTTL is how long a dry run's result is reused while the log has
+// not grown: the state is the log's projection, so an unchanged log is an
+// unchanged state, and only time (facts ageing out of their windows)
+// could make a second dry run differ.
+const impactTTL = time.Minute
+
+// impactCache keeps the latest dry run of each ruleset draft and pending
+// designation, so that the approver's GETs and the approval cost one
+// re-evaluation of the scope, not one each.
+type impactCache struct {
+	mu   sync.Mutex
+	runs map[string]cachedImpact // what → its latest dry run
+	// count counts the dry runs actually made (for the tests).
+	count atomic.Int64
+}
+
+type cachedImpact struct {
+	size int64     // the log size the snapshot read
+	at   time.Time // when (the store's clock)
+	imp  Impact
+}
+
+// maxCachedImpacts bounds the cache; beyond it, it starts again empty.
+const maxCachedImpacts = 64
+
+// get returns a copy of what's dry run made at log size size less than
+// impactTTL before now, if any.
+func (c *impactCache) get(what string, size int64, now time.Time) (*Impact, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.runs[what]
+	if !ok || r.size != size || now.Sub(r.at) >= impactTTL || now.Before(r.at) {
+		return nil, false
+	}
+	imp := r.imp
+	imp.Colours = make(map[string]map[string]int64, len(r.imp.Colours))
+	for county, m := range r.imp.Colours {
+		imp.Colours[county] = maps.Clone(m)
+	}
+	return &imp, true
+}
+
+func (c *impactCache) put(what string, size int64, now time.Time, imp *Impact) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.runs == nil || len(c.runs) >= maxCachedImpacts {
+		c.runs = map[string]cachedImpact{}
+	}
+	c.runs[what] = cachedImpact{size: size, at: now, imp: *imp}
+}
+
 // dryRun evaluates every resident of scope on one snapshot of the
 // database, with change applied to each chunk's evaluation state, at
-// from (or now, if from has passed), and counts what would change.
-func (db *DB) dryRun(ctx context.Context, scope string, from time.Time, change func(*evalState)) (*Impact, error) {
+// from (or now, if from has passed), and counts what would change. what
+// names the change, for the cache: a dry run of the same change at the
+// same log size within impactTTL is not made again.
+func (db *DB) dryRun(ctx context.Context, what, scope string, from time.Time, change func(*evalState)) (*Impact, error) {
 	sqltx, err := db.db.BeginTx(ctx, db.dialect.snapshotOptions())
 	if err != nil {
 		return nil, fmt.Errorf("impact snapshot: %w", err)
 	}
 	defer func() { _ = sqltx.Rollback() }()
 	t := &Tx{db: db, tx: sqltx, ctx: ctx, now: db.nowMs(), b: &batch{}}
+	var size int64
+	if err := t.queryRow("SELECT size FROM log_head WHERE id = 1").Scan(&size); err != nil {
+		return nil, fmt.Errorf("impact snapshot: read the log size: %w", err)
+	}
+	if imp, ok := db.impacts.get(what, size, t.now); ok {
+		return imp, nil
+	}
+	imp, err := t.dryRun(scope, from, change)
+	if err != nil {
+		return nil, err
+	}
+	db.impacts.count.Add(1)
+	db.impacts.put(what, size, t.now, imp)
+	return imp, nil
+}
+
+// dryRun is DB.dryRun in the snapshot t, without the cache.
+func (t *Tx) dryRun(scope string, from time.Time, change func(*evalState)) (*Impact, error) {
+	db, ctx := t.db, t.ctx
 	at := t.now
 	if from.After(at) {
 		at = from

@@ -118,11 +118,7 @@ func TestDesignationImpact(t *testing.T) {
 		if _, err := w.db.RecordFacts(as(healthcode.Actor{Kind: healthcode.ActorSource, ID: "s_itin"}), visits); err != nil {
 			t.Fatal(err)
 		}
-		res, err := w.db.RecordFacts(as(cmdCounty), []healthcode.Fact{w.designation("ra-high", "410105001", "high", 72*time.Hour)})
-		if err != nil || res.Facts[0].Status != "pending" {
-			t.Fatalf("high designation: %+v, %v; want pending", res, err)
-		}
-		key := res.Facts[0].Key
+		key := w.pendingDesignation(t)
 		if _, err := w.db.DesignationImpact(self("r_test000001"), key); healthcode.ErrorCode(err) != healthcode.EFORBIDDEN {
 			t.Errorf("a resident's dry run: %v, want forbidden", err)
 		}
@@ -170,5 +166,43 @@ func TestDesignationImpact(t *testing.T) {
 			t.Errorf("dry run of an approved designation: %v, want conflict", err)
 		}
 		mustVerified(t, w.db)
+	})
+}
+
+// TestImpactReused: a dry run costs about a re-evaluation of the scope, so
+// the approver's GETs and the approval share one while the log has not
+// grown; a new entry (a fact recorded) makes the next one run again.
+func TestImpactReused(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustDesignationWorld(t, dsn, store.Limits{})
+		key := w.pendingDesignation(t)
+		runs := store.DryRuns(w.db)
+		first, err := w.db.DesignationImpact(as(cmdProvince1), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := w.db.DesignationImpact(as(cmdProvince2), key)
+		if err != nil || !cmp.Equal(first, again) {
+			t.Fatalf("second dry run %+v, %v; want %+v", again, err, first)
+		}
+		if n := store.DryRuns(w.db) - runs; n != 1 {
+			t.Errorf("two GETs at one log size made %d dry runs, want 1", n)
+		}
+		arrived := w.now.Add(-30 * time.Minute)
+		visit := w.fact("v-r1", "area_visit", "r_test000001", arrived, fmt.Sprintf(`{"area":"410105001002","arrived_at":%q,"departed_at":%q}`,
+			arrived.Format(time.RFC3339), arrived.Add(10*time.Minute).Format(time.RFC3339)))
+		if _, err := w.db.RecordFacts(as(healthcode.Actor{Kind: healthcode.ActorSource, ID: "s_itin"}), []healthcode.Fact{visit}); err != nil {
+			t.Fatal(err)
+		}
+		after, err := w.db.DesignationImpact(as(cmdProvince1), key)
+		if err != nil || after.Changed != first.Changed+1 {
+			t.Fatalf("dry run after a new visit: %+v, %v; want one more change than %+v", after, err, first)
+		}
+		if _, err := w.db.DecideFact(as(cmdProvince1), key, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		if n := store.DryRuns(w.db) - runs; n != 2 {
+			t.Errorf("GET, new fact, GET, approval made %d dry runs, want 2", n)
+		}
 	})
 }

@@ -79,6 +79,7 @@ type DB struct {
 	// 一省一码: only the tests of the migration set it (SetOldScopes).
 	oldScopes bool
 	compiled  sync.Map // "id@version" → *rules.Ruleset
+	impacts   impactCache
 	// integrity remembers the integrity alerts raised (codecheck.go).
 	integrity integrityState
 

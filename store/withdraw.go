@@ -21,7 +21,8 @@ var WithdrawActor = healthcode.Actor{Kind: healthcode.ActorSystem, ID: "one-prov
 // applied through the normal path (the projection and the replayer of
 // `log verify` both drop it), and a re-evaluation job of its scope, as an
 // approval schedules. It runs at every Open and does nothing when there is
-// no such ruleset (a restored backup is caught too); several processes
+// no such ruleset (a restored backup is caught too) or when the store
+// cannot sign (opened without its key secret, for reading); several processes
 // starting at once withdraw each ruleset once, as the status is read again
 // inside the write.
 func (db *DB) withdrawSubProvince(ctx context.Context) error {
@@ -49,6 +50,12 @@ func (db *DB) withdrawSubProvince(ctx context.Context) error {
 		return err
 	}
 	if len(below) == 0 {
+		return nil
+	}
+	if err := db.CanSign(); err != nil {
+		// A store opened for reading only cannot log the withdrawal: the
+		// next start that can write does it.
+		db.logger.Warn("rulesets scoped below a province are still published; they are withdrawn at the next start with the key secret", "rulesets", len(below), "err", err)
 		return nil
 	}
 	ctx = healthcode.NewContext(ctx, WithdrawActor)

@@ -109,3 +109,41 @@ func TestWithdrawSubProvince(t *testing.T) {
 		}
 	})
 }
+
+// TestWithdrawWaitsForSigner: a store opened without its key secret (for
+// reading) cannot log the withdrawal: it opens, leaves the ruleset, and
+// the next start with the secret withdraws it.
+func TestWithdrawWaitsForSigner(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustWorld(t, dsn)
+		secret := []byte("a key secret of at least 32 bytes, for the test")
+		reopen := func(secret []byte) {
+			t.Helper()
+			if err := w.db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db, err := store.Open(context.Background(), dsn, store.Options{Now: func() time.Time { return w.now }, KeySecret: secret})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			w.db = db
+		}
+		reopen(secret) // seals the keys
+		store.SetOldScopes(w.db, true)
+		if _, err := w.db.DraftRuleset(as(cmdCounty), "county.yaml", []byte(countyRuleset)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.DecideRuleset(as(cmdProvince1), "local-410105", 1, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		reopen(nil)
+		if info, err := w.db.Ruleset(context.Background(), "local-410105", 1); err != nil || info.Status != store.RulesetPublished {
+			t.Fatalf("opened without the secret: %+v, %v; want the ruleset left published", info, err)
+		}
+		reopen(secret)
+		if got := w.entriesOfKind(t, "ruleset.withdrawn"); len(got) != 1 {
+			t.Errorf("opened with the secret: withdrawal entries %v, want one", got)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/store"
 )
 
@@ -71,6 +72,9 @@ type storedFactJSON struct {
 	Payload    json.RawMessage `json:"payload"`
 	Status     string          `json:"status"`
 	LogIndex   int64           `json:"log_index"`
+	// Impact is a pending designation's dry run, for a command officer
+	// who may approve it (store.DesignationImpact); GET only.
+	Impact *store.Impact `json:"impact,omitempty"`
 }
 
 func toFactJSON(f *healthcode.Fact) storedFactJSON {
@@ -85,7 +89,19 @@ func (s *Server) handleFact(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toFactJSON(f))
+	out := toFactJSON(f)
+	// A pending designation's approver sees what it would do before
+	// deciding (authorised before the dry run; the recorder cannot
+	// approve it, so does not get it).
+	actor := healthcode.ActorFrom(r.Context())
+	if f.Kind == rules.KindRiskArea && f.Status == healthcode.FactPending && actor.ID != f.RecordedBy &&
+		healthcode.Authorize(actor, healthcode.OpApproveFact, f.Subject, "") == nil {
+		if out.Impact, err = s.db.DesignationImpact(r.Context(), f.Key); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) handlePendingFacts(w http.ResponseWriter, r *http.Request) {

@@ -687,6 +687,18 @@ func TestAccountManagement(t *testing.T) {
 // entriesOfKind returns "kind actor" for each log entry of the kinds.
 func (w *world) entriesOfKind(t *testing.T, kinds ...string) []string {
 	t.Helper()
+	var out []string
+	for _, e := range w.logEntries(t) {
+		if slices.Contains(kinds, string(e.Kind)) {
+			out = append(out, string(e.Kind)+" "+e.Actor.ID)
+		}
+	}
+	return out
+}
+
+// logEntries reads and parses every entry of the log (their public parts).
+func (w *world) logEntries(t *testing.T) []*tlog.Entry {
+	t.Helper()
 	ctx := context.Background()
 	rep, err := w.db.VerifyLog(ctx, nil)
 	if err != nil {
@@ -696,14 +708,10 @@ func (w *world) entriesOfKind(t *testing.T, kinds ...string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, l := range leaves {
-		e, err := tlog.ParseEntry(l)
-		if err != nil {
+	out := make([]*tlog.Entry, len(leaves))
+	for i, l := range leaves {
+		if out[i], err = tlog.ParseEntry(l); err != nil {
 			t.Fatal(err)
-		}
-		if slices.Contains(kinds, string(e.Kind)) {
-			out = append(out, string(e.Kind)+" "+e.Actor.ID)
 		}
 	}
 	return out

@@ -24,7 +24,7 @@ const (
 	AlertWitness        = "witness"              // the log's witness policy not met for longer than the server allows (RaiseWitnessAlert)
 	AlertEvalFailed     = "evaluation_failed"    // a resident's evaluation failed under a ruleset version: skipped and recorded (evaluation.failed), once per version and hour
 	AlertNearBound      = "facts_near_bound"     // a resident has three quarters of a kind's bound of facts within their windows; the subject is the origin that filed most
-	AlertMassChange     = "mass_change"          // an approved ruleset's dry run changes more codes than Limits.MassChange; names both officials
+	AlertMassChange     = "mass_change"          // an approved ruleset's or designation's dry run changes more codes than Limits.MassChange; names both officials
 	AlertJobFailed      = "job_failed"           // a job's run failed as a whole; it is retried later, the jobs behind it go on
 )
 

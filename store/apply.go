@@ -270,6 +270,16 @@ type (
 		// Omitted counts by kind the facts the evaluation left out, more
 		// than the kind's bound (rules.Result.Omitted).
 		Omitted map[string]int `json:"omitted,omitempty"`
+		// RulesetBy are the two command officers who put the ruleset in
+		// force: its drafter and its approver. Designation is the
+		// designation (risk_area fact key) whose approval, recording or
+		// retraction caused the change, and DesignationBy its recorder and
+		// approver (if any). Officials are public actors; the replayer
+		// checks the names against the entries they come from. Absent in
+		// changes logged before they were cited.
+		RulesetBy     []string `json:"ruleset_by,omitempty"`
+		Designation   string   `json:"designation,omitempty"`
+		DesignationBy []string `json:"designation_by,omitempty"`
 	}
 	// evEvalFailed is a resident's evaluation that failed: skipped, the
 	// code left as it was, the job going on (the entry's subject is the
@@ -296,6 +306,17 @@ type (
 		DraftedBy    string `json:"drafted_by"`
 		DraftedEntry int64  `json:"drafted_entry"`
 		Reason       string `json:"reason,omitempty"`
+	}
+	// evRulesetWithdrawn is a published ruleset that stopped applying:
+	// scoped below a province (from before 一省一码), withdrawn by the
+	// start-up migration (withdraw.go). PublishedEntry is its
+	// ruleset.published entry.
+	evRulesetWithdrawn struct {
+		ID             string `json:"id"`
+		Version        int    `json:"version"`
+		Scope          string `json:"scope"`
+		Reason         string `json:"reason"`
+		PublishedEntry int64  `json:"published_entry"`
 	}
 	evKeyAdded struct {
 		ID        string `json:"id"`
@@ -446,6 +467,8 @@ func newEvent(kind tlog.Kind) (pub, pers any, err error) {
 		return new(evRulesetDrafted), nil, nil
 	case tlog.KindRulesetPublished, tlog.KindRulesetRefused:
 		return new(evRulesetDecided), nil, nil
+	case tlog.KindRulesetWithdrawn:
+		return new(evRulesetWithdrawn), nil, nil
 	case tlog.KindKeyAdded:
 		return new(evKeyAdded), nil, nil
 	case tlog.KindKeyRotated:
@@ -733,7 +756,16 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 			}
 			omitted = string(b)
 		}
-		if err := p.insert("code_changes", colsCodeChanges, "", e.Subject, e.Index, v.Colour, v.Previous, at, v.Ruleset, v.RulesetVersion, v.Rule, string(fids), v.Cause, omitted); err != nil {
+		rulesetBy, err := jsonListCol(v.RulesetBy)
+		if err != nil {
+			return err
+		}
+		designationBy, err := jsonListCol(v.DesignationBy)
+		if err != nil {
+			return err
+		}
+		if err := p.insert("code_changes", colsCodeChanges, "", e.Subject, e.Index, v.Colour, v.Previous, at, v.Ruleset, v.RulesetVersion, v.Rule, string(fids), v.Cause, omitted,
+			rulesetBy, v.Designation, designationBy); err != nil {
 			return err
 		}
 		if err := p.touch("codes", nil, e.Subject); err != nil {
@@ -768,6 +800,17 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		}
 		if err := p.exec("UPDATE rulesets SET status = ?, decided_by = ?, decided_at = ?, reason = ?, decided_log = ? WHERE id = ? AND version = ?",
 			v.Decision, e.Actor.ID, at, v.Reason, e.Index, v.ID, v.Version); err != nil {
+			return err
+		}
+		return p.touch("rulesets", nil, v.ID, v.Version)
+
+	case tlog.KindRulesetWithdrawn:
+		v, err := event[evRulesetWithdrawn](e, pub)
+		if err != nil {
+			return err
+		}
+		if err := p.exec("UPDATE rulesets SET status = ?, reason = ? WHERE id = ? AND version = ?",
+			RulesetWithdrawn, v.Reason, v.ID, v.Version); err != nil {
 			return err
 		}
 		return p.touch("rulesets", nil, v.ID, v.Version)
@@ -980,7 +1023,7 @@ var (
 		"evidence_salt", "payload", "status", "content_hash", "log_index", "area", "case_id"}
 	colsFactHolds     = []string{"fact", "subject", "approval_scope", "why", "log_index"}
 	colsCaseCitations = []string{"case_id", "resident"}
-	colsCodeChanges   = []string{"resident", "log_index", "colour", "previous", "changed_at", "ruleset", "ruleset_version", "rule", "fact_ids", "cause", "omitted"}
+	colsCodeChanges   = []string{"resident", "log_index", "colour", "previous", "changed_at", "ruleset", "ruleset_version", "rule", "fact_ids", "cause", "omitted", "ruleset_by", "designation", "designation_by"}
 	colsEvalFailures  = []string{"log_index", "resident", "failed_at", "ruleset", "ruleset_version", "error", "cause", "job"}
 	colsRulesets      = []string{"id", "version", "scope", "status", "source", "legal_number", "legal_title", "effective_at", "drafted_by", "drafted_at", "log_index"}
 	colsTokenKeys     = []string{"id", "purpose", "public_key", "sealed", "not_before", "not_after", "status", "created_at", "log_index"}
@@ -1133,4 +1176,13 @@ func (p *projector) eraseRows(id string) error {
 		}
 	}
 	return nil
+}
+
+// jsonListCol is a list as a column: its JSON, or "" if empty.
+func jsonListCol(list []string) (string, error) {
+	if len(list) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(list)
+	return string(b), err
 }

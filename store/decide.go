@@ -74,6 +74,26 @@ func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason s
 	if !approve && len(reason) < 4 {
 		return nil, healthcode.FieldErrorf("reason", "a rejection needs a written reason")
 	}
+	// Approving a designation is dry-run first (outside the write: it
+	// reads every resident of the area), once the approver is known to be
+	// allowed: above Limits.MassChange changed codes it raises mass_change.
+	var impact *Impact
+	if approve {
+		if err := healthcode.MayAttempt(actor, healthcode.OpApproveFact); err != nil {
+			return nil, err
+		}
+		g, target, err := db.fact(ctx, db.db, key)
+		if err != nil {
+			return nil, err
+		}
+		if g.Kind == rules.KindRiskArea && g.Status == healthcode.FactPending && g.RecordedBy != actor.ID &&
+			healthcode.Authorize(actor, healthcode.OpApproveFact, target, g.Subject) == nil {
+			if impact, err = db.designationImpact(ctx, g); err != nil {
+				db.logger.Error("the dry run of an approved designation failed; it is approved without the mass-change check", "fact", key, "err", err)
+				impact = nil
+			}
+		}
+	}
 	var f *healthcode.Fact
 	err := db.write(ctx, func(t *Tx) error {
 		var target string
@@ -113,6 +133,9 @@ func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason s
 		}
 		f.Status, f.ApprovedBy = status, actor.ID
 		if approve {
+			if err := t.alertMassChange(impact, key, target, "recorded_by", f.RecordedBy, actor.ID); err != nil {
+				return err
+			}
 			return t.afterFactChange(f, CauseFact)
 		}
 		return nil
@@ -176,7 +199,7 @@ func (t *Tx) retract(actor healthcode.Actor, f *healthcode.Fact, reason, cause s
 // or, for an area, every resident of the area by a job.
 func (t *Tx) afterFactChange(f *healthcode.Fact, cause string) error {
 	if rules.IsAreaKind(f.Kind) {
-		_, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": f.Subject, "cause": CauseRiskArea}, t.now)
+		_, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": f.Subject, "cause": CauseRiskArea, "designation": f.Key}, t.now)
 		return err
 	}
 	_, err := t.evaluate([]string{f.Subject}, cause)

@@ -410,15 +410,53 @@ func (t *Tx) writeCode(id string, cur currentCode, res rules.Result, rs *rules.R
 	if rs != nil {
 		rsID, rsVersion = rs.ID(), rs.Version()
 	}
-	_, err := t.record(tlog.KindCodeChanged, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "evaluator"}, id, &evCodeChanged{
+	ev := &evCodeChanged{
 		Colour: string(res.Colour), Previous: string(cur.colour), Ruleset: rsID, RulesetVersion: rsVersion,
 		Rule: res.Rule, FactIDs: res.FactIDs, Cause: cause, Omitted: res.Omitted,
-	}, nil, nil)
-	if err != nil {
+	}
+	var err error
+	if rs != nil {
+		if ev.RulesetBy, err = t.citedOfficials(fmt.Sprintf("%s@%d", rsID, rsVersion),
+			"SELECT drafted_by, decided_by FROM rulesets WHERE id = ? AND version = ?", rsID, rsVersion); err != nil {
+			return err
+		}
+	}
+	if t.designation != "" {
+		ev.Designation = t.designation
+		if ev.DesignationBy, err = t.citedOfficials(t.designation,
+			"SELECT CASE WHEN recorded_by = '' THEN source ELSE recorded_by END, approved_by FROM facts WHERE uid = ?", t.designation); err != nil {
+			return err
+		}
+	}
+	if _, err := t.record(tlog.KindCodeChanged, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "evaluator"}, id, ev, nil, nil); err != nil {
 		return err
 	}
 	t.b.changes = append(t.b.changes, codeChange{res.Colour, cause})
 	return nil
+}
+
+// citedOfficials returns the officials a code.changed entry cites for
+// what (a ruleset or a designation): the non-empty of the two columns q
+// reads (who drafted or recorded it, who approved it), cached in t.
+func (t *Tx) citedOfficials(what, q string, args ...any) ([]string, error) {
+	if by, ok := t.officials[what]; ok {
+		return by, nil
+	}
+	var first, second string
+	if err := t.queryRow(q, args...).Scan(&first, &second); err != nil {
+		return nil, fmt.Errorf("read the officials behind %s: %w", what, err)
+	}
+	var by []string
+	for _, o := range []string{first, second} {
+		if o != "" {
+			by = append(by, o)
+		}
+	}
+	if t.officials == nil {
+		t.officials = map[string][]string{}
+	}
+	t.officials[what] = by
+	return by, nil
 }
 
 // schedule records when residents' codes can next change by time alone

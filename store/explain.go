@@ -60,7 +60,20 @@ type Explanation struct {
 	// ruleset.published entries).
 	RulesetDraftedBy  *Party `json:"ruleset_drafted_by,omitempty"`
 	RulesetApprovedBy *Party `json:"ruleset_approved_by,omitempty"`
+	// Designation is the designation whose approval, recording or
+	// retraction caused the change, and its recorder and approver, as the
+	// code.changed entry names them.
+	Designation           string `json:"designation,omitempty"`
+	DesignationRecordedBy *Party `json:"designation_recorded_by,omitempty"`
+	DesignationApprovedBy *Party `json:"designation_approved_by,omitempty"`
+
+	// cited is what the code.changed entry names (code_changes).
+	cited citedCols
 }
+
+// citedCols are the code_changes columns naming the officials behind a
+// change (evCodeChanged): JSON lists, or "".
+type citedCols struct{ rulesetBy, designationBy string }
 
 // Explain returns why the resident's code is what it is now. Officials'
 // reads are logged as data.accessed and shown to the resident. Returns
@@ -78,7 +91,8 @@ func (db *DB) Explain(ctx context.Context, residentID string) (*Explanation, err
 		RuleSet: c.RuleSet, RuleSetVersion: c.RuleSetVersion, Rule: c.Rule}
 	if c.RuleSet != "" {
 		var omitted string
-		if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT previous, cause, omitted FROM code_changes WHERE log_index = ?"), c.LogIndex).Scan(&ex.Previous, &ex.Cause, &omitted); err != nil {
+		if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT previous, cause, omitted, ruleset_by, designation, designation_by FROM code_changes WHERE log_index = ?"), c.LogIndex).
+			Scan(&ex.Previous, &ex.Cause, &omitted, &ex.cited.rulesetBy, &ex.Designation, &ex.cited.designationBy); err != nil {
 			return nil, fmt.Errorf("read code change %d: %w", c.LogIndex, err)
 		}
 		if err := decodeOmitted(ex, omitted); err != nil {
@@ -105,7 +119,7 @@ func (db *DB) History(ctx context.Context, residentID string, page int) ([]*Expl
 		return nil, false, err
 	}
 	limit, offset := pageBounds(page)
-	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT log_index, colour, previous, changed_at, ruleset, ruleset_version, rule, fact_ids, cause, omitted
+	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT log_index, colour, previous, changed_at, ruleset, ruleset_version, rule, fact_ids, cause, omitted, ruleset_by, designation, designation_by
 		FROM code_changes WHERE resident = ? ORDER BY log_index DESC LIMIT ? OFFSET ?`), residentID, limit, offset)
 	type row struct {
 		ex  *Explanation
@@ -116,7 +130,8 @@ func (db *DB) History(ctx context.Context, residentID string, page int) ([]*Expl
 		r := row{ex: &Explanation{Resident: residentID}}
 		ex := r.ex
 		var omitted string
-		if err := rows.Scan(&ex.LogIndex, &ex.Colour, &ex.Previous, timeCol(&ex.Since), &ex.RuleSet, &ex.RuleSetVersion, &ex.Rule, jsonCol(&r.ids), &ex.Cause, &omitted); err != nil {
+		if err := rows.Scan(&ex.LogIndex, &ex.Colour, &ex.Previous, timeCol(&ex.Since), &ex.RuleSet, &ex.RuleSetVersion, &ex.Rule, jsonCol(&r.ids), &ex.Cause, &omitted,
+			&ex.cited.rulesetBy, &ex.Designation, &ex.cited.designationBy); err != nil {
 			return err
 		}
 		if err := decodeOmitted(ex, omitted); err != nil {
@@ -155,21 +170,36 @@ func (db *DB) fillExplanation(ctx context.Context, ex *Explanation, factIDs []st
 		}
 		lb := rs.LegalBasis()
 		ex.LegalBasis = &lb
-		info, err := db.Ruleset(ctx, ex.RuleSet, ex.RuleSetVersion)
+		// The entry names the two officials; a change logged before
+		// entries named them takes them from the ruleset's row.
+		by, err := decodeCited(ex, "ruleset_by", ex.cited.rulesetBy)
 		if err != nil {
 			return err
 		}
-		d := db.party(ctx, healthcode.ActorOfficial, info.DraftedBy)
-		ex.RulesetDraftedBy = &d
-		if info.DecidedBy != "" {
-			a := db.party(ctx, healthcode.ActorOfficial, info.DecidedBy)
-			ex.RulesetApprovedBy = &a
+		if len(by) == 0 {
+			info, err := db.Ruleset(ctx, ex.RuleSet, ex.RuleSetVersion)
+			if err != nil {
+				return err
+			}
+			by = []string{info.DraftedBy, info.DecidedBy}
 		}
+		ex.RulesetDraftedBy, ex.RulesetApprovedBy = db.parties(ctx, healthcode.ActorOfficial, by)
 		for _, r := range rs.Rules() {
 			if r.ID == ex.Rule {
 				ex.Reason = r.Reason
 			}
 		}
+	}
+	if ex.Designation != "" {
+		by, err := decodeCited(ex, "designation_by", ex.cited.designationBy)
+		if err != nil {
+			return err
+		}
+		kind := healthcode.ActorOfficial
+		if f, _, err := db.fact(ctx, db.db, ex.Designation); err == nil && len(by) > 0 && f.Source == by[0] {
+			kind = healthcode.ActorSource
+		}
+		ex.DesignationRecordedBy, ex.DesignationApprovedBy = db.parties(ctx, kind, by)
 	}
 	for _, key := range factIDs {
 		f, _, err := db.fact(ctx, db.db, key)
@@ -189,6 +219,30 @@ func (db *DB) fillExplanation(ctx context.Context, ex *Explanation, factIDs []st
 		ex.Facts = append(ex.Facts, ef)
 	}
 	return nil
+}
+
+// decodeCited decodes a code change's column naming officials (what).
+func decodeCited(ex *Explanation, what, col string) ([]string, error) {
+	if col == "" {
+		return nil, nil
+	}
+	var by []string
+	err := decodeStored(fmt.Sprintf("code change %d %s", ex.LogIndex, what), []byte(col), &by)
+	return by, err
+}
+
+// parties names the first two of by (nil for one absent or empty), the
+// first of kind, the second an official.
+func (db *DB) parties(ctx context.Context, kind string, by []string) (first, second *Party) {
+	if len(by) > 0 && by[0] != "" {
+		p := db.party(ctx, kind, by[0])
+		first = &p
+	}
+	if len(by) > 1 && by[1] != "" {
+		p := db.party(ctx, healthcode.ActorOfficial, by[1])
+		second = &p
+	}
+	return first, second
 }
 
 // party names an official or source.

@@ -45,3 +45,12 @@ func (db *DB) VerifyLogRuns(ctx context.Context, progress func(done, total int64
 // SetJobHook makes every job's run call f first; an error fails the run
 // (a job that fails as a whole). nil removes it.
 func SetJobHook(f func(job string) error) { testHookJobChunk = f }
+
+// SetOldScopes makes db accept ruleset drafts scoped below a province, as
+// the code before 一省一码 did: for the tests of the migration that
+// withdraws them.
+func SetOldScopes(db *DB, on bool) { db.oldScopes = on }
+
+// DryRuns counts the impact dry runs db actually made (not served from
+// its cache).
+func DryRuns(db *DB) int64 { return db.impacts.count.Load() }

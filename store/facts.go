@@ -552,6 +552,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 
 	var reeval []string
 	var areaJobs []string
+	areaKeys := map[string][]string{} // area → the keys of its facts now active
 	subjects := make([]string, 0, len(fresh))
 	for _, i := range fresh {
 		if s := personSubject(&facts[i]); s != "" {
@@ -614,6 +615,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 		if f.Status == healthcode.FactActive {
 			if rules.IsAreaKind(f.Kind) {
 				areaJobs = append(areaJobs, f.Subject)
+				areaKeys[f.Subject] = append(areaKeys[f.Subject], f.Key)
 			} else {
 				reeval = append(reeval, f.Subject)
 			}
@@ -641,7 +643,11 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 		return nil, err
 	}
 	for _, a := range uniq(areaJobs) {
-		if _, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": a, "cause": CauseRiskArea}, t.now); err != nil {
+		params := map[string]string{"scope": a, "cause": CauseRiskArea}
+		if keys := areaKeys[a]; len(keys) == 1 {
+			params["designation"] = keys[0] // the changes it causes cite it
+		}
+		if _, err := t.enqueueJob(JobReevaluate, params, t.now); err != nil {
 			return nil, err
 		}
 	}

@@ -100,3 +100,109 @@ func TestRulesetImpact(t *testing.T) {
 		mustVerified(t, w.db)
 	})
 }
+
+// TestDesignationImpact: the approver of a pending designation sees its
+// impact before deciding (a dry run of the area's residents with it in
+// force), the counts equal the changes its approval then makes, and an
+// approval above Limits.MassChange raises mass_change naming the recorder
+// and the approver. A resident may not ask for the dry run.
+func TestDesignationImpact(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustDesignationWorld(t, dsn, store.Limits{MassChange: 2})
+		arrived := w.now.Add(-30 * time.Minute)
+		var visits []healthcode.Fact
+		for _, i := range []int{1, 2} {
+			visits = append(visits, w.fact(fmt.Sprint("v-r", i), "area_visit", fmt.Sprintf("r_test%06d", i), arrived, fmt.Sprintf(`{"area":"410105001002","arrived_at":%q,"departed_at":%q}`,
+				arrived.Format(time.RFC3339), arrived.Add(10*time.Minute).Format(time.RFC3339))))
+		}
+		if _, err := w.db.RecordFacts(as(healthcode.Actor{Kind: healthcode.ActorSource, ID: "s_itin"}), visits); err != nil {
+			t.Fatal(err)
+		}
+		key := w.pendingDesignation(t)
+		if _, err := w.db.DesignationImpact(self("r_test000001"), key); healthcode.ErrorCode(err) != healthcode.EFORBIDDEN {
+			t.Errorf("a resident's dry run: %v, want forbidden", err)
+		}
+		imp, err := w.db.DesignationImpact(as(cmdProvince1), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := &store.Impact{Residents: 6, Changed: 3, Colours: map[string]map[string]int64{"410105": {"green→red": 3}}}
+		if diff := cmp.Diff(want, imp); diff != "" {
+			t.Fatalf("impact (-want +got):\n%s", diff)
+		}
+		for i := 1; i <= 3; i++ {
+			mustColour(t, w, fmt.Sprintf("r_test%06d", i), healthcode.Green) // a dry run changes nothing
+		}
+		if _, err := w.db.DecideFact(as(cmdProvince1), key, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.RunJobs(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		var changed int64
+		for i := range 6 {
+			id := fmt.Sprintf("r_test%06d", i)
+			h, err := w.db.History(self(id), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(h) > 0 && h[0].Cause == store.CauseRiskArea {
+				changed++
+				got[string(h[0].Previous)+"→"+string(h[0].Colour)]++
+			}
+		}
+		if changed != imp.Changed || !cmp.Equal(got, imp.Colours["410105"]) {
+			t.Errorf("the approval changed %d codes %v, the preview said %d %v", changed, got, imp.Changed, imp.Colours["410105"])
+		}
+		alerts, err := w.db.Alerts(system, store.AlertMassChange)
+		if err != nil || len(alerts) != 1 {
+			t.Fatalf("alerts %v, %v: want one mass_change", alerts, err)
+		}
+		if d := alerts[0].Detail; alerts[0].Subject != key || d["recorded_by"] != cmdCounty.ID || d["approved_by"] != cmdProvince1.ID {
+			t.Errorf("mass_change %+v: want the designation and both officials named", alerts[0])
+		}
+		if _, err := w.db.DesignationImpact(as(cmdProvince1), key); healthcode.ErrorCode(err) != healthcode.ECONFLICT {
+			t.Errorf("dry run of an approved designation: %v, want conflict", err)
+		}
+		mustVerified(t, w.db)
+	})
+}
+
+// TestImpactReused: a dry run costs about a re-evaluation of the scope, so
+// the approver's GETs and the approval share one while the log has not
+// grown; a new entry (a fact recorded) makes the next one run again.
+func TestImpactReused(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustDesignationWorld(t, dsn, store.Limits{})
+		key := w.pendingDesignation(t)
+		runs := store.DryRuns(w.db)
+		first, err := w.db.DesignationImpact(as(cmdProvince1), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := w.db.DesignationImpact(as(cmdProvince2), key)
+		if err != nil || !cmp.Equal(first, again) {
+			t.Fatalf("second dry run %+v, %v; want %+v", again, err, first)
+		}
+		if n := store.DryRuns(w.db) - runs; n != 1 {
+			t.Errorf("two GETs at one log size made %d dry runs, want 1", n)
+		}
+		arrived := w.now.Add(-30 * time.Minute)
+		visit := w.fact("v-r1", "area_visit", "r_test000001", arrived, fmt.Sprintf(`{"area":"410105001002","arrived_at":%q,"departed_at":%q}`,
+			arrived.Format(time.RFC3339), arrived.Add(10*time.Minute).Format(time.RFC3339)))
+		if _, err := w.db.RecordFacts(as(healthcode.Actor{Kind: healthcode.ActorSource, ID: "s_itin"}), []healthcode.Fact{visit}); err != nil {
+			t.Fatal(err)
+		}
+		after, err := w.db.DesignationImpact(as(cmdProvince1), key)
+		if err != nil || after.Changed != first.Changed+1 {
+			t.Fatalf("dry run after a new visit: %+v, %v; want one more change than %+v", after, err, first)
+		}
+		if _, err := w.db.DecideFact(as(cmdProvince1), key, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		if n := store.DryRuns(w.db) - runs; n != 2 {
+			t.Errorf("GET, new fact, GET, approval made %d dry runs, want 2", n)
+		}
+	})
+}

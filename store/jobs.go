@@ -288,7 +288,7 @@ func (t *Tx) jobChunk(id string) (JobProgress, error) {
 	if cause == "" {
 		cause = CauseRuleset
 	}
-	t.job = id
+	t.job, t.designation = id, p["designation"]
 	n, err := t.evaluateIDs(ids, cause, true)
 	if err != nil {
 		return prog, err

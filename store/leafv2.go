@@ -40,6 +40,11 @@ type (
 		RulesetVersion int    `json:"ruleset_version"`
 		Rule           string `json:"rule"`
 		Cause          string `json:"cause"`
+		// The officials behind the change (evCodeChanged): public actors.
+		// The designation's key stays in the personal part: one value
+		// shared by a resident's changes is a link between them.
+		RulesetBy     []string `json:"ruleset_by,omitempty"`
+		DesignationBy []string `json:"designation_by,omitempty"`
 	}
 	viewAppealFiled struct {
 		Status      string `json:"status"`
@@ -77,7 +82,8 @@ func publicView(kind tlog.Kind, pub any) ([]byte, error) {
 	case *evFactRetracted:
 		v = viewFactRetracted{PreviousStatus: ev.PreviousStatus}
 	case *evCodeChanged:
-		v = viewCodeChanged{Colour: ev.Colour, Previous: ev.Previous, Ruleset: ev.Ruleset, RulesetVersion: ev.RulesetVersion, Rule: ev.Rule, Cause: ev.Cause}
+		v = viewCodeChanged{Colour: ev.Colour, Previous: ev.Previous, Ruleset: ev.Ruleset, RulesetVersion: ev.RulesetVersion, Rule: ev.Rule, Cause: ev.Cause,
+			RulesetBy: ev.RulesetBy, DesignationBy: ev.DesignationBy}
 	case *evAppealFiled:
 		v = viewAppealFiled{Status: ev.Status, Assigned: ev.Assigned, Attachments: len(ev.Attachments)}
 	case *evAppealDecided:

@@ -116,6 +116,12 @@ type Tx struct {
 	// an evaluation.failed entry).
 	job          string
 	evalFailures int
+	// designation is the designation (fact key) whose change the job's
+	// chunk re-evaluates for (job param "designation"), or "": its
+	// code.changed entries cite it. officials caches the officials the
+	// entries cite, by "ruleset id@version" or designation key.
+	designation string
+	officials   map[string][]string
 }
 
 // batch is one group commit's pending log entries.

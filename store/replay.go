@@ -27,14 +27,15 @@ type replayer struct {
 	sources   map[string][]byte // "id@version" → stored ruleset text
 	drafted   map[string]bool   // "id@version" drafted and its text matches
 	published []*rules.Ruleset
-	Changes   int // code changes replayed
+	by        map[string][]string // "id@version" → its drafter and (once published) its approver, from the entries
+	Changes   int                 // code changes replayed
 
 	tx    *sql.Tx // the projection's transaction, and its statements
 	stmts map[string]*sql.Stmt
 }
 
 func (db *DB) newReplayer(ctx context.Context, rep *VerifyReport) (*replayer, error) {
-	r := &replayer{ctx: ctx, rep: rep, sources: map[string][]byte{}, drafted: map[string]bool{}}
+	r := &replayer{ctx: ctx, rep: rep, sources: map[string][]byte{}, drafted: map[string]bool{}, by: map[string][]string{}}
 	rows, err := db.db.QueryContext(ctx, "SELECT id, version, source FROM rulesets")
 	if err != nil {
 		return nil, fmt.Errorf("read rulesets: %w", err)
@@ -109,6 +110,7 @@ func (r *replayer) follow(e *tlog.Entry) error {
 			r.rep.add(e.Index, "the stored text of ruleset %s is not the one drafted (SHA-256 differs)", key)
 		default:
 			r.drafted[key] = true
+			r.by[key] = []string{e.Actor.ID}
 		}
 	case tlog.KindRulesetPublished:
 		var v evRulesetDecided
@@ -125,12 +127,24 @@ func (r *replayer) follow(e *tlog.Entry) error {
 		}
 		r.published = append(r.published, rs)
 		slices.SortStableFunc(r.published, rulesetOrder)
+		r.by[key] = append(slices.Clip(r.by[key]), e.Actor.ID)
+	case tlog.KindRulesetWithdrawn:
+		var v evRulesetWithdrawn
+		if err := decodeEntry(e, &v); err != nil {
+			return err
+		}
+		key := fmt.Sprintf("%s@%d", v.ID, v.Version)
+		i := slices.IndexFunc(r.published, func(rs *rules.Ruleset) bool { return rs.ID() == v.ID && rs.Version() == v.Version })
+		if i < 0 {
+			return fmt.Errorf("withdraws ruleset %s, which is not published", key)
+		}
+		r.published = slices.Delete(r.published, i, i+1)
 	case tlog.KindCodeChanged:
 		var v evCodeChanged
 		if err := decodeEntry(e, &v); err != nil {
 			return err
 		}
-		return r.codeChanged(e, v.Colour, v.Rule, v.FactIDs)
+		return r.codeChanged(e, &v)
 	}
 	return nil
 }
@@ -168,7 +182,8 @@ func (r *replayer) activeFacts(subject, kind string) ([]healthcode.Fact, error) 
 	return out, nil
 }
 
-func (r *replayer) codeChanged(e *tlog.Entry, colour, rule string, want []string) error {
+func (r *replayer) codeChanged(e *tlog.Entry, v *evCodeChanged) error {
+	colour, rule, want := v.Colour, v.Rule, v.FactIDs
 	r.Changes++
 	id := e.Subject
 	rows, err := r.query("SELECT jurisdiction FROM residents WHERE id = ?", id)
@@ -220,6 +235,50 @@ func (r *replayer) codeChanged(e *tlog.Entry, colour, rule string, want []string
 	if string(got.Colour) != colour || got.Rule != rule || !slices.Equal(got.FactIDs, want) {
 		r.rep.add(e.Index, "the code of %s does not follow from the logged facts and rules: the log says %s (rule %q, facts %v), replay gives %s (rule %q, facts %v)",
 			id, colour, rule, want, got.Colour, got.Rule, got.FactIDs)
+	}
+	return r.citedOfficials(e, id, rs, v)
+}
+
+// citedOfficials checks the officials a code.changed entry names (changes
+// logged before they were cited name none): the ruleset's drafter and
+// approver as its entries say, and the designation's recorder and approver
+// as the projection of the entries before holds them.
+func (r *replayer) citedOfficials(e *tlog.Entry, id string, rs *rules.Ruleset, v *evCodeChanged) error {
+	if len(v.RulesetBy) > 0 {
+		var by []string
+		if rs != nil {
+			by = r.by[fmt.Sprintf("%s@%d", rs.ID(), rs.Version())]
+		}
+		if !slices.Equal(by, v.RulesetBy) {
+			r.rep.add(e.Index, "the code change of %s names %v as the officials of its ruleset; the log's ruleset entries name %v", id, v.RulesetBy, by)
+		}
+	}
+	if v.Designation == "" {
+		return nil
+	}
+	rows, err := r.query("SELECT kind, recorded_by, source, approved_by FROM facts WHERE uid = ?", v.Designation)
+	if err != nil {
+		return err
+	}
+	var kind, recorder, source, approver string
+	found := rows.Next()
+	if found {
+		err = rows.Scan(&kind, &recorder, &source, &approver)
+	}
+	if err := errors.Join(err, endRows(rows)); err != nil {
+		return &queryError{err}
+	}
+	var by []string
+	if recorder == "" {
+		recorder = source
+	}
+	for _, o := range []string{recorder, approver} {
+		if o != "" {
+			by = append(by, o)
+		}
+	}
+	if !found || !rules.IsAreaKind(kind) || !slices.Equal(by, v.DesignationBy) {
+		r.rep.add(e.Index, "the code change of %s cites designation %q by %v; the log's entries give %v", id, v.Designation, v.DesignationBy, by)
 	}
 	return nil
 }

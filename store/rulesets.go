@@ -20,6 +20,9 @@ const (
 	RulesetDraft     = "draft"     // waits for a second command officer
 	RulesetPublished = "published" // approved: public, in force from effective_at
 	RulesetRefused   = "refused"   // the second officer refused it
+	// RulesetWithdrawn: published, then withdrawn by the 一省一码
+	// migration (scoped below a province); it no longer applies.
+	RulesetWithdrawn = "withdrawn"
 )
 
 // RulesetInfo is a ruleset as stored: its text and who wrote and approved it.
@@ -73,7 +76,7 @@ func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*Ru
 	if err != nil {
 		return nil, healthcode.Errorf(healthcode.EINVALID, "%v", err)
 	}
-	if l, _ := healthcode.LevelOf(rs.Scope()); l != healthcode.Province {
+	if l, _ := healthcode.LevelOf(rs.Scope()); l != healthcode.Province && !db.oldScopes {
 		return nil, healthcode.FieldErrorf("scope", "%s is a %s: a ruleset is scoped to a province (一省一码: one code and one set of rules per province; local additions, 码上加码, are forbidden)", rs.Scope(), l)
 	}
 	if err := healthcode.Authorize(actor, healthcode.OpDraftRuleset, rs.Scope(), ""); err != nil {
@@ -176,11 +179,8 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 		}
 		info.Status, info.DecidedBy, info.DecidedAt, info.Reason, info.DecidedLog = status, actor.ID, t.now, reason, idx
 		info.Impact = impact
-		if approve && impact != nil && impact.Changed > int64(t.db.limits.MassChange) {
-			if err := t.raiseAlert(AlertMassChange, fmt.Sprintf("%s@%d", id, version), info.Scope, map[string]any{
-				"changed": impact.Changed, "residents": impact.Residents, "colours": impact.Colours, "threshold": t.db.limits.MassChange,
-				"drafted_by": info.DraftedBy, "approved_by": actor.ID,
-			}); err != nil {
+		if approve {
+			if err := t.alertMassChange(impact, fmt.Sprintf("%s@%d", id, version), info.Scope, "drafted_by", info.DraftedBy, actor.ID); err != nil {
 				return err
 			}
 		}

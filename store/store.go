@@ -81,8 +81,12 @@ type DB struct {
 	sideGate sync.RWMutex
 	secret   []byte // the key secret, or nil
 	rulesets rulesetCache
-	jobChunk int      // residents per job transaction
-	compiled sync.Map // "id@version" → *rules.Ruleset
+	jobChunk int // residents per job transaction
+	// oldScopes accepts drafts scoped below a province, as before
+	// 一省一码: only the tests of the migration set it (SetOldScopes).
+	oldScopes bool
+	compiled  sync.Map // "id@version" → *rules.Ruleset
+	impacts   impactCache
 	// integrity remembers the integrity alerts raised (codecheck.go).
 	integrity integrityState
 
@@ -147,6 +151,9 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	}
 	if err := db.initLog(ctx); err != nil {
 		return nil, errors.Join(err, db.closeDBs())
+	}
+	if err := db.withdrawSubProvince(ctx); err != nil {
+		return nil, errors.Join(err, db.Close())
 	}
 	return db, nil
 }

@@ -74,6 +74,7 @@ const (
 	KindRulesetApproved     Kind = "ruleset.approved"
 	KindRulesetPublished    Kind = "ruleset.published"
 	KindRulesetRefused      Kind = "ruleset.refused"
+	KindRulesetWithdrawn    Kind = "ruleset.withdrawn"
 	KindCodeChanged         Kind = "code.changed"
 	KindEvalFailed          Kind = "evaluation.failed"
 	KindKeyAdded            Kind = "key.added"
@@ -107,7 +108,7 @@ const (
 
 var kinds = map[Kind]bool{
 	KindFactRecorded: true, KindFactApproved: true, KindFactRejected: true, KindFactRetracted: true,
-	KindRulesetDrafted: true, KindRulesetApproved: true, KindRulesetPublished: true, KindRulesetRefused: true,
+	KindRulesetDrafted: true, KindRulesetApproved: true, KindRulesetPublished: true, KindRulesetRefused: true, KindRulesetWithdrawn: true,
 	KindCodeChanged: true, KindEvalFailed: true,
 	KindKeyAdded: true, KindKeyRotated: true, KindKeyRevoked: true, KindTrustImported: true,
 	KindOfficialCreated: true, KindOfficialDisabled: true, KindOfficialDisableReq: true, KindOfficialEnabled: true,
@@ -124,7 +125,7 @@ var kinds = map[Kind]bool{
 func Kinds() []Kind {
 	return []Kind{
 		KindFactRecorded, KindFactApproved, KindFactRejected, KindFactRetracted,
-		KindRulesetDrafted, KindRulesetApproved, KindRulesetPublished, KindRulesetRefused, KindCodeChanged, KindEvalFailed,
+		KindRulesetDrafted, KindRulesetApproved, KindRulesetPublished, KindRulesetRefused, KindRulesetWithdrawn, KindCodeChanged, KindEvalFailed,
 		KindKeyAdded, KindKeyRotated, KindKeyRevoked, KindTrustImported,
 		KindOfficialCreated, KindOfficialDisableReq, KindOfficialDisabled, KindOfficialEnabled,
 		KindPasswordChanged, KindPasswordResetReq, KindPasswordReset, KindSourceCreated, KindSourceDisabled,

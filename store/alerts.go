@@ -41,8 +41,15 @@ type Alert struct {
 
 var monitor = healthcode.Actor{Kind: healthcode.ActorSystem, ID: "monitor"}
 
-// raiseAlert records an alert and its alert.raised entry.
-func (t *Tx) raiseAlert(kind, subject, jurisdiction string, detail map[string]any) error {
+// raiseAlert records an alert and its alert.raised entry. An alert
+// concerning one resident (about: re-raises, a case's contacts, overdue
+// appeals) is an entry about them (issue 15): its leaf keeps only the
+// public view (viewAlertRaised: the alert kind and the detail fields in
+// publicAlertDetail) and the resident's county, the rest is in its
+// personal part, erased with theirs. Any other alert is public whole, so
+// its subject, jurisdiction and detail must name no resident, case, fact
+// or place finer than a county.
+func (t *Tx) raiseAlert(about, kind, subject, jurisdiction string, detail map[string]any) error {
 	var b [8]byte
 	if _, err := io.ReadFull(t.db.rand, b[:]); err != nil {
 		return fmt.Errorf("alert id: %w", err)
@@ -52,7 +59,7 @@ func (t *Tx) raiseAlert(kind, subject, jurisdiction string, detail map[string]an
 	if err != nil {
 		return fmt.Errorf("alert detail: %w", err)
 	}
-	_, err = t.record(tlog.KindAlertRaised, monitor, "", &evAlert{
+	_, err = t.record(tlog.KindAlertRaised, monitor, about, &evAlert{
 		Alert: id, Kind: kind, Subject: subject, Jurisdiction: jurisdiction, Detail: d,
 	}, nil, nil)
 	return err
@@ -67,12 +74,12 @@ func (t *Tx) alerted(kind, subject string, since time.Time) (bool, error) {
 
 // alertOnce raises an alert unless one of the same kind and subject was
 // raised since.
-func (t *Tx) alertOnce(kind, subject, jurisdiction string, since time.Time, detail map[string]any) error {
+func (t *Tx) alertOnce(about, kind, subject, jurisdiction string, since time.Time, detail map[string]any) error {
 	done, err := t.alerted(kind, subject, since)
 	if err != nil || done {
 		return err
 	}
-	return t.raiseAlert(kind, subject, jurisdiction, detail)
+	return t.raiseAlert(about, kind, subject, jurisdiction, detail)
 }
 
 // Alerts lists alerts, newest first, optionally of one kind. Auditors

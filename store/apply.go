@@ -897,7 +897,7 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		if err != nil {
 			return err
 		}
-		if err := p.insert("alerts", colsAlerts, "", v.Alert, v.Kind, v.Subject, v.Jurisdiction, string(v.Detail), at, e.Index); err != nil {
+		if err := p.insert("alerts", colsAlerts, "", v.Alert, v.Kind, v.Subject, v.Jurisdiction, string(v.Detail), at, e.Index, e.Subject); err != nil {
 			return err
 		}
 		return p.touch("alerts", nil, v.Alert)
@@ -989,7 +989,7 @@ var (
 	colsAttachments   = []string{"appeal", "n", "name", "media_type", "sha256", "size", "data"}
 	colsAppealSteps   = []string{"log_index", "appeal", "resident", "kind", "actor", "post", "detail", "at"}
 	colsDataAccess    = []string{"log_index", "resident", "official", "post", "what", "at"}
-	colsAlerts        = []string{"id", "kind", "subject", "jurisdiction", "detail", "raised_at", "log_index"}
+	colsAlerts        = []string{"id", "kind", "subject", "jurisdiction", "detail", "raised_at", "log_index", "resident"}
 	colsJobs          = []string{"id", "kind", "params", "status", "run_at", "created_at", "log_index"}
 )
 
@@ -1126,6 +1126,7 @@ func (p *projector) eraseRows(id string) error {
 		"DELETE FROM case_citations WHERE resident = ?",
 		"DELETE FROM facts WHERE subject = ? AND kind <> 'risk_area'",
 		"DELETE FROM data_access WHERE resident = ?",
+		"DELETE FROM alerts WHERE resident = ?",
 		"DELETE FROM residents WHERE id = ?",
 	} {
 		if err := p.exec(q, id); err != nil {

@@ -241,7 +241,11 @@ func (db *DB) raiseIntegrity(ctx context.Context, d Difference, foundBy string) 
 	if done {
 		return nil
 	}
-	subject := d.Table + "/" + d.Key
+	// The alert is public: the row's key and the line describing the
+	// difference may name a resident; the table, the columns, the entry and
+	// the fingerprint are enough for an auditor to find it again (log
+	// verify names the row).
+	subject := d.Table + "/" + fp
 	// A sorted copy: d.Columns stays in step with the values beside it.
 	cols := slices.Sorted(slices.Values(d.Columns))
 	if cols == nil {
@@ -258,8 +262,8 @@ func (db *DB) raiseIntegrity(ctx context.Context, d Difference, foundBy string) 
 			return nil
 		}
 		raised = true
-		return t.raiseAlert(AlertIntegrity, subject, "", map[string]any{
-			"table": d.Table, "key": d.Key, "columns": cols, "entry": d.Entry, "what": d.What,
+		return t.raiseAlert("", AlertIntegrity, subject, "", map[string]any{
+			"table": d.Table, "columns": cols, "entry": d.Entry,
 			"found_by": foundBy, "difference": fp,
 		})
 	})

@@ -61,9 +61,21 @@ func TestEraseResident(t *testing.T) {
 		if _, err := w.db.DecideFact(as(cmdCounty), key, true, ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.db.FileAppeal(self(r), store.AppealRequest{Resident: r, FactKeys: []string{key}, Statement: stmt,
-			Attachments: []store.Attachment{{Name: attName, MediaType: "image/jpeg", Data: []byte(attData)}}}); err != nil {
+		a, err := w.db.FileAppeal(self(r), store.AppealRequest{Resident: r, FactKeys: []string{key}, Statement: stmt,
+			Attachments: []store.Attachment{{Name: attName, MediaType: "image/jpeg", Data: []byte(attData)}}})
+		if err != nil {
 			t.Fatal(err)
+		}
+		// A granted appeal, then a new contact: a re-raise alert, an entry
+		// about the resident, which goes with their other rows.
+		if _, err := w.db.DecideAppeal(as(cmdProvince1), a.ID, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.RecordFacts(as(tracer), []healthcode.Fact{w.contact("c-erase-2", r, "C-1", day.Add(60*60*1e9), evidence+"b")}); err != nil {
+			t.Fatal(err)
+		}
+		if al := alertsOf(t, w.db, store.AlertReraise); len(al) != 1 || al[0].Detail["resident"] != r {
+			t.Fatalf("re-raise alerts %+v: want one about %s", al, r)
 		}
 		values := [][]byte{[]byte(name), []byte(phone), []byte(login), []byte(evidence), []byte(stmt), []byte(attName), []byte(attData), idHash[:]}
 		before, err := w.db.Stats(ctx)

@@ -56,10 +56,26 @@ type (
 	viewDataAccessed struct {
 		What string `json:"what"`
 	}
+	// viewAlertRaised is an alert concerning one resident (raiseAlert):
+	// its kind and the detail fields about the officials and offices
+	// concerned and the counts (publicAlertDetail), not whom or which case,
+	// fact, appeal or place.
+	viewAlertRaised struct {
+		Alert  string                     `json:"alert_kind"`
+		Detail map[string]json.RawMessage `json:"detail,omitempty"`
+	}
 	viewLogErased struct {
 		PersonalParts int64 `json:"personal_parts"`
 	}
 )
+
+// publicAlertDetail are the detail fields of an alert concerning a
+// resident that its leaf shows: the official and post concerned, the
+// approving office, the offices an appeal went between, and counts.
+var publicAlertDetail = map[string]bool{
+	"official": true, "post": true, "approval_scope": true, "last_recorded_by": true,
+	"residents": true, "threshold": true, "escalated_from": true, "escalated_to": true,
+}
 
 // emptyView is the public part of an event about a resident that shows
 // no field.
@@ -88,6 +104,21 @@ func publicView(kind tlog.Kind, pub any) ([]byte, error) {
 		v = viewDataAccessed{What: ev.What}
 	case *evLogErased:
 		v = viewLogErased{PersonalParts: ev.PersonalParts}
+	case *evAlert:
+		av := viewAlertRaised{Alert: ev.Kind}
+		var detail map[string]json.RawMessage
+		if err := json.Unmarshal(ev.Detail, &detail); err != nil {
+			return nil, fmt.Errorf("log %s: decode the alert's detail: %w", kind, err)
+		}
+		for k, d := range detail {
+			if publicAlertDetail[k] {
+				if av.Detail == nil {
+					av.Detail = map[string]json.RawMessage{}
+				}
+				av.Detail[k] = d
+			}
+		}
+		v = av
 	default:
 		return emptyView, nil
 	}

@@ -167,7 +167,7 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 		}
 		info.Status, info.DecidedBy, info.DecidedAt, info.Reason, info.DecidedLog = status, actor.ID, t.now, reason, idx
 		if approve && impact != nil && impact.Changed > int64(t.db.limits.MassChange) {
-			if err := t.raiseAlert(AlertMassChange, fmt.Sprintf("%s@%d", id, version), info.Scope, map[string]any{
+			if err := t.raiseAlert("", AlertMassChange, fmt.Sprintf("%s@%d", id, version), info.Scope, map[string]any{
 				"changed": impact.Changed, "residents": impact.Residents, "colours": impact.Colours, "threshold": t.db.limits.MassChange,
 				"drafted_by": info.DraftedBy, "approved_by": actor.ID,
 			}); err != nil {

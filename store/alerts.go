@@ -50,6 +50,14 @@ var monitor = healthcode.Actor{Kind: healthcode.ActorSystem, ID: "monitor"}
 // its subject, jurisdiction and detail must name no resident, case, fact
 // or place finer than a county.
 func (t *Tx) raiseAlert(about, kind, subject, jurisdiction string, detail map[string]any) error {
+	return t.raiseAlertWith(about, kind, subject, jurisdiction, detail, nil)
+}
+
+// raiseAlertWith is raiseAlert for an alert about no resident with
+// personal fields: private, if not nil, is the entry's personal part (the
+// subject and detail fields its leaf must not show), which the alert's row
+// holds with the rest.
+func (t *Tx) raiseAlertWith(about, kind, subject, jurisdiction string, detail map[string]any, private *evAlertPersonal) error {
 	var b [8]byte
 	if _, err := io.ReadFull(t.db.rand, b[:]); err != nil {
 		return fmt.Errorf("alert id: %w", err)
@@ -59,9 +67,13 @@ func (t *Tx) raiseAlert(about, kind, subject, jurisdiction string, detail map[st
 	if err != nil {
 		return fmt.Errorf("alert detail: %w", err)
 	}
+	var pers any
+	if private != nil {
+		pers = private
+	}
 	_, err = t.record(tlog.KindAlertRaised, monitor, about, &evAlert{
 		Alert: id, Kind: kind, Subject: subject, Jurisdiction: jurisdiction, Detail: d,
-	}, nil, nil)
+	}, pers, nil)
 	return err
 }
 

@@ -366,6 +366,14 @@ type (
 		Jurisdiction string          `json:"jurisdiction"`
 		Detail       json.RawMessage `json:"detail"`
 	}
+	// evAlertPersonal is the personal part of an alert about no resident
+	// whose subject or detail may name one (an integrity alert's row key
+	// and verify's line): the alert's row has Subject instead of the
+	// public one and the detail with Detail's fields added.
+	evAlertPersonal struct {
+		Subject string            `json:"subject"`
+		Detail  map[string]string `json:"detail"`
+	}
 	evJobStarted struct {
 		Job    string            `json:"job"`
 		Kind   string            `json:"kind"`
@@ -465,7 +473,7 @@ func newEvent(kind tlog.Kind) (pub, pers any, err error) {
 	case tlog.KindDataAccessed:
 		return new(evDataAccessed), nil, nil
 	case tlog.KindAlertRaised:
-		return new(evAlert), nil, nil
+		return new(evAlert), new(evAlertPersonal), nil
 	case tlog.KindJobStarted:
 		return new(evJobStarted), nil, nil
 	case tlog.KindJobFinished:
@@ -897,7 +905,28 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		if err != nil {
 			return err
 		}
-		if err := p.insert("alerts", colsAlerts, "", v.Alert, v.Kind, v.Subject, v.Jurisdiction, string(v.Detail), at, e.Index, e.Subject); err != nil {
+		priv, has, err := personalOf[evAlertPersonal](e, pers)
+		if err != nil {
+			return err
+		}
+		subject, detail := v.Subject, []byte(v.Detail)
+		if has {
+			var d map[string]any
+			if err := json.Unmarshal(v.Detail, &d); err != nil {
+				return fmt.Errorf("entry %d: alert detail: %w", e.Index, err)
+			}
+			if d == nil {
+				d = map[string]any{}
+			}
+			for k, s := range priv.Detail {
+				d[k] = s
+			}
+			if detail, err = json.Marshal(d); err != nil {
+				return err
+			}
+			subject = priv.Subject
+		}
+		if err := p.insert("alerts", colsAlerts, "", v.Alert, v.Kind, subject, v.Jurisdiction, string(detail), at, e.Index, e.Subject); err != nil {
 			return err
 		}
 		return p.touch("alerts", nil, v.Alert)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/tlog"
 )
 
 var operator2 = healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_operator2", Role: healthcode.RoleOperator, Jurisdiction: "410000"}
@@ -102,9 +104,28 @@ func TestEraseResident(t *testing.T) {
 		if found := personalValues(t, dsn, values); len(found) == 0 {
 			t.Fatal("a request alone erased the data")
 		}
+		request := got.LogIndex
 		got, err = w.db.EraseResident(as(operator2), r, "approved: the request is in order")
 		if err != nil || got.Status != "erased" || got.PersonalParts == 0 {
 			t.Fatalf("approve: %+v %v", got, err)
+		}
+		// The public leaves of the request and the erasure name both
+		// operators, the county and the request's index, not the resident.
+		leaves, err := w.db.ReadLeaves(ctx, request, got.LogIndex+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range [][]byte{leaves[0], leaves[len(leaves)-1]} {
+			if strings.Contains(string(l), r) || strings.Contains(string(l), "asked") || !strings.Contains(string(l), "county 410105\n") {
+				t.Errorf("public leaf names the resident or the reason, or not the county:\n%s", l)
+			}
+		}
+		erased, err := tlog.ParseEntry(leaves[len(leaves)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf(`{"personal_parts":%d,"cause":"request","requested_by":%q,"requested_entry":%d}`, got.PersonalParts, operator.ID, request); string(erased.Payload) != want || erased.Actor.ID != operator2.ID {
+			t.Errorf("log.erased public part %s by %s, want %s by %s", erased.Payload, erased.Actor.ID, want, operator2.ID)
 		}
 
 		if found := personalValues(t, dsn, values); len(found) > 0 {

@@ -64,8 +64,16 @@ type (
 		Alert  string                     `json:"alert_kind"`
 		Detail map[string]json.RawMessage `json:"detail,omitempty"`
 	}
+	// viewLogErased names both operators of an erasure on request (the
+	// requester and, as the actor, the approver) and cites the request's
+	// entry by its index, so the two-person rule is auditable from the
+	// public log; the request's leaf names its operator and the county,
+	// and neither names the resident.
 	viewLogErased struct {
-		PersonalParts int64 `json:"personal_parts"`
+		PersonalParts  int64  `json:"personal_parts"`
+		Cause          string `json:"cause,omitempty"`
+		RequestedBy    string `json:"requested_by,omitempty"`
+		RequestedEntry int64  `json:"requested_entry,omitempty"`
 	}
 )
 
@@ -103,7 +111,7 @@ func publicView(kind tlog.Kind, pub any) ([]byte, error) {
 	case *evDataAccessed:
 		v = viewDataAccessed{What: ev.What}
 	case *evLogErased:
-		v = viewLogErased{PersonalParts: ev.PersonalParts}
+		v = viewLogErased{PersonalParts: ev.PersonalParts, Cause: ev.Cause, RequestedBy: ev.RequestedBy, RequestedEntry: ev.RequestedEntry}
 	case *evAlert:
 		av := viewAlertRaised{Alert: ev.Kind}
 		var detail map[string]json.RawMessage
@@ -191,10 +199,17 @@ func (o *openedEntry) checkView(pub any) error {
 	if err != nil {
 		return err
 	}
-	if !bytes.Equal(want, o.public) {
+	if !bytes.Equal(want, o.public) && !legacyErasedView(pub, o.public) {
 		return fmt.Errorf("entry %d: %s: the public part %s is not the public view %s of the event in the personal part", o.Index, o.Kind, o.public, want)
 	}
 	return nil
+}
+
+// legacyErasedView reports whether public is the view a log.erased entry
+// had before its view named the operators ({"personal_parts":N}).
+func legacyErasedView(pub any, public []byte) bool {
+	ev, ok := pub.(*evLogErased)
+	return ok && string(public) == fmt.Sprintf(`{"personal_parts":%d}`, ev.PersonalParts)
 }
 
 // checkOpening reports whether a stored salt and personal part open the

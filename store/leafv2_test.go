@@ -21,7 +21,7 @@ import (
 var accountabilityFields = map[string]bool{
 	"fact_kind": true, "status": true, "approval_scope": true, "source": true, "recorded_by": true, "previous_status": true,
 	"colour": true, "previous": true, "ruleset": true, "ruleset_version": true, "rule": true, "cause": true,
-	"assigned": true, "attachments": true, "decision": true, "from": true, "to": true, "what": true, "personal_parts": true,
+	"assigned": true, "attachments": true, "decision": true, "from": true, "to": true, "what": true, "personal_parts": true, "requested_by": true, "requested_entry": true,
 	"alert_kind": true, "detail": true, // an alert concerning a resident: publicAlertDetail's fields
 }
 

@@ -174,6 +174,7 @@ func openEntry(data, stored []byte) (*openedEntry, error) {
 		return nil, fmt.Errorf("entry %d: a v2 entry names a county exactly when it is about a resident", e.Index)
 	}
 	e.Subject, e.Prev = pp.Subject, pp.Prev
+	e.OpenActor()
 	if pp.Subject != "" {
 		e.Payload = pp.Event
 		if len(e.Payload) == 0 {

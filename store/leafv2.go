@@ -25,6 +25,7 @@ type (
 		Kind          string                `json:"fact_kind"`
 		Status        healthcode.FactStatus `json:"status"`
 		ApprovalScope string                `json:"approval_scope,omitempty"`
+		Raises        *bool                 `json:"raises,omitempty"`
 		Source        string                `json:"source,omitempty"`
 	}
 	viewFactDecided struct {
@@ -95,7 +96,7 @@ func publicView(kind tlog.Kind, pub any) ([]byte, error) {
 	var v any
 	switch ev := pub.(type) {
 	case *factEntry:
-		v = viewFactRecorded{Kind: ev.Kind, Status: ev.Status, ApprovalScope: ev.ApprovalScope, Source: ev.Source}
+		v = viewFactRecorded{Kind: ev.Kind, Status: ev.Status, ApprovalScope: ev.ApprovalScope, Raises: ev.Raises, Source: ev.Source}
 	case *evFactDecided:
 		v = viewFactDecided{RecordedBy: ev.RecordedBy}
 	case *evFactRetracted:

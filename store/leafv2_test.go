@@ -19,7 +19,7 @@ import (
 // small vocabulary (colours, statuses, rules, offices, officials), none a
 // value that could link two leaves of one resident.
 var accountabilityFields = map[string]bool{
-	"fact_kind": true, "status": true, "approval_scope": true, "source": true, "recorded_by": true, "previous_status": true,
+	"fact_kind": true, "status": true, "raises": true, "approval_scope": true, "source": true, "recorded_by": true, "previous_status": true,
 	"colour": true, "previous": true, "ruleset": true, "ruleset_version": true, "rule": true, "cause": true,
 	"assigned": true, "attachments": true, "decision": true, "from": true, "to": true, "what": true, "personal_parts": true, "requested_by": true, "requested_entry": true,
 	"alert_kind": true, "detail": true, // an alert concerning a resident: publicAlertDetail's fields
@@ -70,7 +70,7 @@ func TestPublicLeavesNameNoOne(t *testing.T) {
 				}
 			}
 		}
-		var about int
+		var about, raising int
 		for i, leaf := range leaves {
 			e, _, err := w.db.OpenedEntry(ctx, int64(i))
 			if err != nil {
@@ -101,9 +101,23 @@ func TestPublicLeavesNameNoOne(t *testing.T) {
 					t.Errorf("entry %d (%s) about a resident has the public field %q", i, pub.Kind, f)
 				}
 			}
+			// Whether a hand-entered fact raises a code is public (the
+			// rules in force decide it, and hold it for approval).
+			if pub.Kind == tlog.KindFactRecorded {
+				r, has := fields["raises"]
+				switch {
+				case pub.Actor.Kind == tlog.ActorOfficial && !has:
+					t.Errorf("entry %d: a hand-entered fact's public part %s does not say whether it raises", i, pub.Payload)
+				case pub.Actor.Kind == tlog.ActorOfficial && string(r) == "true":
+					raising++
+				}
+			}
 			if len(pub.County) > 6 {
 				t.Errorf("entry %d names %q, finer than a county", i, pub.County)
 			}
+		}
+		if raising == 0 {
+			t.Error("no public fact.recorded says it raises")
 		}
 		if about < 15 {
 			t.Fatalf("only %d entries about residents: the world is too small to show anything", about)

@@ -41,7 +41,7 @@ func (t *Tx) recordAccess(actor healthcode.Actor, residents []string, what strin
 		}
 	}
 	if total := n + len(residents); n <= lim.BulkReadAlert && total > lim.BulkReadAlert {
-		return t.alertOnce(AlertBulkReads, actor.ID, actor.Jurisdiction, since, map[string]any{
+		return t.alertOnce("", AlertBulkReads, actor.ID, actor.Jurisdiction, since, map[string]any{
 			"official": actor.ID, "post": actor.Jurisdiction, "reads_last_hour": total, "threshold": lim.BulkReadAlert,
 		})
 	}

@@ -41,8 +41,23 @@ type Alert struct {
 
 var monitor = healthcode.Actor{Kind: healthcode.ActorSystem, ID: "monitor"}
 
-// raiseAlert records an alert and its alert.raised entry.
-func (t *Tx) raiseAlert(kind, subject, jurisdiction string, detail map[string]any) error {
+// raiseAlert records an alert and its alert.raised entry. An alert
+// concerning one resident (about: re-raises, a case's contacts, overdue
+// appeals) is an entry about them (issue 15): its leaf keeps only the
+// public view (viewAlertRaised: the alert kind and the detail fields in
+// publicAlertDetail) and the resident's county, the rest is in its
+// personal part, erased with theirs. Any other alert is public whole, so
+// its subject, jurisdiction and detail must name no resident, case, fact
+// or place finer than a county.
+func (t *Tx) raiseAlert(about, kind, subject, jurisdiction string, detail map[string]any) error {
+	return t.raiseAlertWith(about, kind, subject, jurisdiction, detail, nil)
+}
+
+// raiseAlertWith is raiseAlert for an alert about no resident with
+// personal fields: private, if not nil, is the entry's personal part (the
+// subject and detail fields its leaf must not show), which the alert's row
+// holds with the rest.
+func (t *Tx) raiseAlertWith(about, kind, subject, jurisdiction string, detail map[string]any, private *evAlertPersonal) error {
 	var b [8]byte
 	if _, err := io.ReadFull(t.db.rand, b[:]); err != nil {
 		return fmt.Errorf("alert id: %w", err)
@@ -52,9 +67,13 @@ func (t *Tx) raiseAlert(kind, subject, jurisdiction string, detail map[string]an
 	if err != nil {
 		return fmt.Errorf("alert detail: %w", err)
 	}
-	_, err = t.record(tlog.KindAlertRaised, monitor, "", &evAlert{
+	var pers any
+	if private != nil {
+		pers = private
+	}
+	_, err = t.record(tlog.KindAlertRaised, monitor, about, &evAlert{
 		Alert: id, Kind: kind, Subject: subject, Jurisdiction: jurisdiction, Detail: d,
-	}, nil, nil)
+	}, pers, nil)
 	return err
 }
 
@@ -67,12 +86,12 @@ func (t *Tx) alerted(kind, subject string, since time.Time) (bool, error) {
 
 // alertOnce raises an alert unless one of the same kind and subject was
 // raised since.
-func (t *Tx) alertOnce(kind, subject, jurisdiction string, since time.Time, detail map[string]any) error {
+func (t *Tx) alertOnce(about, kind, subject, jurisdiction string, since time.Time, detail map[string]any) error {
 	done, err := t.alerted(kind, subject, since)
 	if err != nil || done {
 		return err
 	}
-	return t.raiseAlert(kind, subject, jurisdiction, detail)
+	return t.raiseAlert(about, kind, subject, jurisdiction, detail)
 }
 
 // Alerts lists alerts, newest first, optionally of one kind. Auditors

@@ -372,7 +372,7 @@ func (db *DB) EscalateOverdue(ctx context.Context) (int, error) {
 			if _, err := t.record(tlog.KindAppealEscalated, sched, a.Resident, &evAppealEscalated{Appeal: id, From: a.Assigned, To: to, Deadline: deadline}, nil, nil); err != nil {
 				return err
 			}
-			if err := t.raiseAlert(AlertAppealOverdue, id, a.Assigned, map[string]any{
+			if err := t.raiseAlert(a.Resident, AlertAppealOverdue, id, a.Assigned, map[string]any{
 				"appeal": id, "deadline": fmtTime(*a.Deadline), "escalated_from": a.Assigned, "escalated_to": to,
 			}); err != nil {
 				return err

@@ -387,6 +387,14 @@ type (
 		Jurisdiction string          `json:"jurisdiction"`
 		Detail       json.RawMessage `json:"detail"`
 	}
+	// evAlertPersonal is the personal part of an alert about no resident
+	// whose subject or detail may name one (an integrity alert's row key
+	// and verify's line): the alert's row has Subject instead of the
+	// public one and the detail with Detail's fields added.
+	evAlertPersonal struct {
+		Subject string            `json:"subject"`
+		Detail  map[string]string `json:"detail"`
+	}
 	evJobStarted struct {
 		Job    string            `json:"job"`
 		Kind   string            `json:"kind"`
@@ -488,7 +496,7 @@ func newEvent(kind tlog.Kind) (pub, pers any, err error) {
 	case tlog.KindDataAccessed:
 		return new(evDataAccessed), nil, nil
 	case tlog.KindAlertRaised:
-		return new(evAlert), nil, nil
+		return new(evAlert), new(evAlertPersonal), nil
 	case tlog.KindJobStarted:
 		return new(evJobStarted), nil, nil
 	case tlog.KindJobFinished:
@@ -940,7 +948,28 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		if err != nil {
 			return err
 		}
-		if err := p.insert("alerts", colsAlerts, "", v.Alert, v.Kind, v.Subject, v.Jurisdiction, string(v.Detail), at, e.Index); err != nil {
+		priv, has, err := personalOf[evAlertPersonal](e, pers)
+		if err != nil {
+			return err
+		}
+		subject, detail := v.Subject, []byte(v.Detail)
+		if has {
+			var d map[string]any
+			if err := json.Unmarshal(v.Detail, &d); err != nil {
+				return fmt.Errorf("entry %d: alert detail: %w", e.Index, err)
+			}
+			if d == nil {
+				d = map[string]any{}
+			}
+			for k, s := range priv.Detail {
+				d[k] = s
+			}
+			if detail, err = json.Marshal(d); err != nil {
+				return err
+			}
+			subject = priv.Subject
+		}
+		if err := p.insert("alerts", colsAlerts, "", v.Alert, v.Kind, subject, v.Jurisdiction, string(detail), at, e.Index, e.Subject); err != nil {
 			return err
 		}
 		return p.touch("alerts", nil, v.Alert)
@@ -1032,7 +1061,7 @@ var (
 	colsAttachments   = []string{"appeal", "n", "name", "media_type", "sha256", "size", "data"}
 	colsAppealSteps   = []string{"log_index", "appeal", "resident", "kind", "actor", "post", "detail", "at"}
 	colsDataAccess    = []string{"log_index", "resident", "official", "post", "what", "at"}
-	colsAlerts        = []string{"id", "kind", "subject", "jurisdiction", "detail", "raised_at", "log_index"}
+	colsAlerts        = []string{"id", "kind", "subject", "jurisdiction", "detail", "raised_at", "log_index", "resident"}
 	colsJobs          = []string{"id", "kind", "params", "status", "run_at", "created_at", "log_index"}
 )
 
@@ -1169,6 +1198,7 @@ func (p *projector) eraseRows(id string) error {
 		"DELETE FROM case_citations WHERE resident = ?",
 		"DELETE FROM facts WHERE subject = ? AND kind <> 'risk_area'",
 		"DELETE FROM data_access WHERE resident = ?",
+		"DELETE FROM alerts WHERE resident = ?",
 		"DELETE FROM residents WHERE id = ?",
 	} {
 		if err := p.exec(q, id); err != nil {

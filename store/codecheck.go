@@ -241,6 +241,10 @@ func (db *DB) raiseIntegrity(ctx context.Context, d Difference, foundBy string) 
 	if done {
 		return nil
 	}
+	// The alert's leaf is public: the row's key and the line describing the
+	// difference may name a resident, so they are the entry's personal
+	// part; the leaf shows the table, the columns, the entry and the
+	// fingerprint.
 	subject := d.Table + "/" + d.Key
 	// A sorted copy: d.Columns stays in step with the values beside it.
 	cols := slices.Sorted(slices.Values(d.Columns))
@@ -258,10 +262,10 @@ func (db *DB) raiseIntegrity(ctx context.Context, d Difference, foundBy string) 
 			return nil
 		}
 		raised = true
-		return t.raiseAlert(AlertIntegrity, subject, "", map[string]any{
-			"table": d.Table, "key": d.Key, "columns": cols, "entry": d.Entry, "what": d.What,
+		return t.raiseAlertWith("", AlertIntegrity, d.Table+"/"+fp, "", map[string]any{
+			"table": d.Table, "columns": cols, "entry": d.Entry,
 			"found_by": foundBy, "difference": fp,
-		})
+		}, &evAlertPersonal{Subject: subject, Detail: map[string]string{"key": d.Key, "what": d.What}})
 	})
 	if err != nil {
 		return fmt.Errorf("raise integrity alert: %w", err)

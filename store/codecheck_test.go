@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/healthcode/healthcode"
@@ -66,6 +68,11 @@ func TestCodeRefusedWhenRowDiffers(t *testing.T) {
 			}
 			if a.Subject != "codes/"+r1 || a.Detail["table"] != "codes" || a.Detail["key"] != r1 || !slices.Equal(cols, tc.columns) && len(tc.columns)+len(cols) > 0 {
 				t.Errorf("%s: alert %s %v, want codes/%s naming %v", tc.name, a.Subject, a.Detail, r1, tc.columns)
+			}
+			// The alert's leaf is public: the row key (a resident id) is in
+			// its personal part only.
+			if leaves, err := w.db.ReadLeaves(context.Background(), a.LogIndex, a.LogIndex+1); err != nil || len(leaves) != 1 || strings.Contains(string(leaves[0]), r1) {
+				t.Errorf("%s: the integrity alert's leaf %q (%v) names %s", tc.name, leaves, err, r1)
 			}
 			if _, err := w.db.Code(self("r_test000003"), "r_test000003"); err != nil {
 				t.Fatalf("%s: an untouched resident: %v", tc.name, err)

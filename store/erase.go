@@ -283,6 +283,7 @@ func (db *DB) CheckErasures(ctx context.Context) ([]Problem, error) {
 		{"logins", "SELECT COUNT(*) FROM accounts WHERE kind = ? AND ref = ?"},
 		{"fact evidence", "SELECT COUNT(*) FROM facts WHERE subject = ? AND (evidence <> '' OR length(evidence_salt) > 0)"},
 		{"appeal statements, consent references or reasons", "SELECT COUNT(*) FROM appeals WHERE resident = ? AND (statement <> '' OR consent <> '' OR reason <> '')"},
+		{"alerts concerning them", "SELECT COUNT(*) FROM alerts WHERE resident = ?"},
 		{"appeal attachments", "SELECT COUNT(*) FROM appeal_attachments WHERE appeal IN (SELECT id FROM appeals WHERE resident = ?) AND (name <> '' OR length(data) > 0)"},
 	}
 	for _, r := range slices.Sorted(maps.Keys(erased)) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/tlog"
 )
 
 var operator2 = healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_operator2", Role: healthcode.RoleOperator, Jurisdiction: "410000"}
@@ -61,9 +63,21 @@ func TestEraseResident(t *testing.T) {
 		if _, err := w.db.DecideFact(as(cmdCounty), key, true, ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.db.FileAppeal(self(r), store.AppealRequest{Resident: r, FactKeys: []string{key}, Statement: stmt,
-			Attachments: []store.Attachment{{Name: attName, MediaType: "image/jpeg", Data: []byte(attData)}}}); err != nil {
+		a, err := w.db.FileAppeal(self(r), store.AppealRequest{Resident: r, FactKeys: []string{key}, Statement: stmt,
+			Attachments: []store.Attachment{{Name: attName, MediaType: "image/jpeg", Data: []byte(attData)}}})
+		if err != nil {
 			t.Fatal(err)
+		}
+		// A granted appeal, then a new contact: a re-raise alert, an entry
+		// about the resident, which goes with their other rows.
+		if _, err := w.db.DecideAppeal(as(cmdProvince1), a.ID, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.RecordFacts(as(tracer), []healthcode.Fact{w.contact("c-erase-2", r, "C-1", day.Add(60*60*1e9), evidence+"b")}); err != nil {
+			t.Fatal(err)
+		}
+		if al := alertsOf(t, w.db, store.AlertReraise); len(al) != 1 || al[0].Detail["resident"] != r {
+			t.Fatalf("re-raise alerts %+v: want one about %s", al, r)
 		}
 		values := [][]byte{[]byte(name), []byte(phone), []byte(login), []byte(evidence), []byte(stmt), []byte(attName), []byte(attData), idHash[:]}
 		before, err := w.db.Stats(ctx)
@@ -90,9 +104,28 @@ func TestEraseResident(t *testing.T) {
 		if found := personalValues(t, dsn, values); len(found) == 0 {
 			t.Fatal("a request alone erased the data")
 		}
+		request := got.LogIndex
 		got, err = w.db.EraseResident(as(operator2), r, "approved: the request is in order")
 		if err != nil || got.Status != "erased" || got.PersonalParts == 0 {
 			t.Fatalf("approve: %+v %v", got, err)
+		}
+		// The public leaves of the request and the erasure name both
+		// operators, the county and the request's index, not the resident.
+		leaves, err := w.db.ReadLeaves(ctx, request, got.LogIndex+1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range [][]byte{leaves[0], leaves[len(leaves)-1]} {
+			if strings.Contains(string(l), r) || strings.Contains(string(l), "asked") || !strings.Contains(string(l), "county 410105\n") {
+				t.Errorf("public leaf names the resident or the reason, or not the county:\n%s", l)
+			}
+		}
+		erased, err := tlog.ParseEntry(leaves[len(leaves)-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf(`{"personal_parts":%d,"cause":"request","requested_by":%q,"requested_entry":%d}`, got.PersonalParts, operator.ID, request); string(erased.Payload) != want || erased.Actor.ID != operator2.ID {
+			t.Errorf("log.erased public part %s by %s, want %s by %s", erased.Payload, erased.Actor.ID, want, operator2.ID)
 		}
 
 		if found := personalValues(t, dsn, values); len(found) > 0 {

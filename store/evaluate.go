@@ -489,15 +489,19 @@ func (t *Tx) evalFailed(id, home string, rs *rules.Ruleset, failure error, cause
 		msg = msg[:1000]
 	}
 	t.db.logger.Warn("evaluation failed: the resident is skipped, their code left as it was", "resident", id, "ruleset", rsID, "version", rsVersion, "job", t.job, "err", failure)
-	if _, err := t.record(tlog.KindEvalFailed, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "evaluator"}, id, &evEvalFailed{
+	idx, err := t.record(tlog.KindEvalFailed, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "evaluator"}, id, &evEvalFailed{
 		Ruleset: rsID, RulesetVersion: rsVersion, Error: msg, Cause: cause, Job: t.job,
-	}, nil, nil); err != nil {
+	}, nil, nil)
+	if err != nil {
 		return err
 	}
 	t.evalFailures++
+	// The alert is public: the error (which may cite a resident's facts)
+	// stays in the evaluation.failed entry it cites, the place goes no
+	// finer than the county.
 	subject := fmt.Sprintf("%s@%d", rsID, rsVersion)
-	return t.alertOnce(AlertEvalFailed, subject, home, t.now.Add(-time.Hour), map[string]any{
-		"ruleset": rsID, "ruleset_version": rsVersion, "error": msg, "cause": cause, "job": t.job,
+	return t.alertOnce("", AlertEvalFailed, subject, countyOf(home), t.now.Add(-time.Hour), map[string]any{
+		"ruleset": rsID, "ruleset_version": rsVersion, "entry": idx, "cause": cause, "job": t.job,
 	})
 }
 
@@ -507,7 +511,7 @@ func (t *Tx) evalFailed(id, home string, rs *rules.Ruleset, failure error, cause
 // source or official that filed most of them.
 func (t *Tx) alertCrowded(home string, crowded []rules.Crowding) error {
 	for _, c := range crowded {
-		if err := t.alertOnce(AlertNearBound, c.Origin, home, t.now.Add(-time.Hour), map[string]any{
+		if err := t.alertOnce("", AlertNearBound, c.Origin, countyOf(home), t.now.Add(-time.Hour), map[string]any{
 			"kind": c.Kind, "in_window": c.InWindow, "max": c.Max, "omitted": c.Omitted, "from_origin": c.FromOrigin,
 		}); err != nil {
 			return err

@@ -529,7 +529,10 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 	}
 
 	// Status: hand-entered facts that would raise a code wait for approval.
+	// Whether each raises, as the rules in force decide it, is in its
+	// fact.recorded entry's public view.
 	status := make(map[int]healthcode.FactStatus, len(fresh))
+	raising := make(map[int]bool, len(fresh))
 	for _, i := range fresh {
 		status[i] = healthcode.FactActive
 		if actor.Kind == healthcode.ActorOfficial {
@@ -537,6 +540,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 			if err != nil {
 				return nil, err
 			}
+			raising[i] = raises
 			if raises {
 				status[i] = healthcode.FactPending
 			}
@@ -585,7 +589,10 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 		h, held := holds[i]
 		ev := factEntryOf(f, f.Status, h.scope, pf.observed)
 		ev.derived, ev.area, ev.caseID = true, pf.area, pf.caseID
-		if held || f.Status != healthcode.FactActive {
+		if r, decided := raising[i]; decided {
+			ev.Raises = &r
+		}
+		if held || f.Status != healthcode.FactActive || ev.Raises != nil {
 			if entry, err = encodeFactEntry(f.Key, &ev); err != nil {
 				return nil, err
 			}
@@ -669,15 +676,19 @@ func personSubject(f *healthcode.Fact) string {
 // factEntry is the public part of a fact.recorded entry: everything but
 // the evidence reference. Fields are in name order, as a map's would be.
 type factEntry struct {
-	ApprovalScope string                `json:"approval_scope,omitempty"` // the command that must approve, if held
-	ID            string                `json:"id"`
-	Key           string                `json:"key"`
-	Kind          string                `json:"kind"`
-	ObservedAt    string                `json:"observed_at"`
-	Payload       json.RawMessage       `json:"payload"`
-	Source        string                `json:"source,omitempty"`
-	Status        healthcode.FactStatus `json:"status"`
-	Subject       string                `json:"subject"`
+	ApprovalScope string          `json:"approval_scope,omitempty"` // the command that must approve, if held
+	ID            string          `json:"id"`
+	Key           string          `json:"key"`
+	Kind          string          `json:"kind"`
+	ObservedAt    string          `json:"observed_at"`
+	Payload       json.RawMessage `json:"payload"`
+	// Raises: whether a hand-entered fact makes a code more severe under
+	// the rules in force when it was recorded (the decision that holds it
+	// for approval); nil for a source's facts, which are not held.
+	Raises  *bool                 `json:"raises,omitempty"`
+	Source  string                `json:"source,omitempty"`
+	Status  healthcode.FactStatus `json:"status"`
+	Subject string                `json:"subject"`
 
 	// The row's lookup columns, when the writer derived them already
 	// (factRefs); never encoded.

@@ -242,7 +242,7 @@ func (t *Tx) alertMassChange(imp *Impact, subject, jurisdiction, firstRole, firs
 	if imp == nil || imp.Changed <= int64(t.db.limits.MassChange) {
 		return nil
 	}
-	return t.raiseAlert(AlertMassChange, subject, jurisdiction, map[string]any{
+	return t.raiseAlert("", AlertMassChange, subject, jurisdiction, map[string]any{
 		"changed": imp.Changed, "residents": imp.Residents, "colours": imp.Colours, "threshold": t.db.limits.MassChange,
 		firstRole: first, "approved_by": approver,
 	})

@@ -143,7 +143,7 @@ func TestDesignationImpact(t *testing.T) {
 		var changed int64
 		for i := range 6 {
 			id := fmt.Sprintf("r_test%06d", i)
-			h, err := w.db.History(self(id), id)
+			h, _, err := w.db.History(self(id), id, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,7 +155,7 @@ func TestDesignationImpact(t *testing.T) {
 		if changed != imp.Changed || !cmp.Equal(got, imp.Colours["410105"]) {
 			t.Errorf("the approval changed %d codes %v, the preview said %d %v", changed, got, imp.Changed, imp.Colours["410105"])
 		}
-		alerts, err := w.db.Alerts(system, store.AlertMassChange)
+		alerts, _, err := w.db.Alerts(system, store.AlertMassChange, 1)
 		if err != nil || len(alerts) != 1 {
 			t.Fatalf("alerts %v, %v: want one mass_change", alerts, err)
 		}

@@ -207,7 +207,7 @@ func (db *DB) jobFailed(ctx context.Context, id string, failure error) error {
 		if _, err := t.exec("UPDATE jobs SET attempts = ?, last_error = ?, retry_at = ? WHERE id = ?", attempts+1, msg, fmtTime(t.now.Add(delay)), id); err != nil {
 			return err
 		}
-		return t.alertOnce(AlertJobFailed, id, "", t.now.Add(-time.Hour), map[string]any{"error": msg, "attempts": attempts + 1, "retry_in_seconds": int64(delay / time.Second)})
+		return t.alertOnce("", AlertJobFailed, id, "", t.now.Add(-time.Hour), map[string]any{"error": msg, "attempts": attempts + 1, "retry_in_seconds": int64(delay / time.Second)})
 	})
 }
 

@@ -25,6 +25,7 @@ type (
 		Kind          string                `json:"fact_kind"`
 		Status        healthcode.FactStatus `json:"status"`
 		ApprovalScope string                `json:"approval_scope,omitempty"`
+		Raises        *bool                 `json:"raises,omitempty"`
 		Source        string                `json:"source,omitempty"`
 	}
 	viewFactDecided struct {
@@ -61,10 +62,34 @@ type (
 	viewDataAccessed struct {
 		What string `json:"what"`
 	}
+	// viewAlertRaised is an alert concerning one resident (raiseAlert):
+	// its kind and the detail fields about the officials and offices
+	// concerned and the counts (publicAlertDetail), not whom or which case,
+	// fact, appeal or place.
+	viewAlertRaised struct {
+		Alert  string                     `json:"alert_kind"`
+		Detail map[string]json.RawMessage `json:"detail,omitempty"`
+	}
+	// viewLogErased names both operators of an erasure on request (the
+	// requester and, as the actor, the approver) and cites the request's
+	// entry by its index, so the two-person rule is auditable from the
+	// public log; the request's leaf names its operator and the county,
+	// and neither names the resident.
 	viewLogErased struct {
-		PersonalParts int64 `json:"personal_parts"`
+		PersonalParts  int64  `json:"personal_parts"`
+		Cause          string `json:"cause,omitempty"`
+		RequestedBy    string `json:"requested_by,omitempty"`
+		RequestedEntry int64  `json:"requested_entry,omitempty"`
 	}
 )
+
+// publicAlertDetail are the detail fields of an alert concerning a
+// resident that its leaf shows: the official and post concerned, the
+// approving office, the offices an appeal went between, and counts.
+var publicAlertDetail = map[string]bool{
+	"official": true, "post": true, "approval_scope": true, "last_recorded_by": true,
+	"residents": true, "threshold": true, "escalated_from": true, "escalated_to": true,
+}
 
 // emptyView is the public part of an event about a resident that shows
 // no field.
@@ -76,7 +101,7 @@ func publicView(kind tlog.Kind, pub any) ([]byte, error) {
 	var v any
 	switch ev := pub.(type) {
 	case *factEntry:
-		v = viewFactRecorded{Kind: ev.Kind, Status: ev.Status, ApprovalScope: ev.ApprovalScope, Source: ev.Source}
+		v = viewFactRecorded{Kind: ev.Kind, Status: ev.Status, ApprovalScope: ev.ApprovalScope, Raises: ev.Raises, Source: ev.Source}
 	case *evFactDecided:
 		v = viewFactDecided{RecordedBy: ev.RecordedBy}
 	case *evFactRetracted:
@@ -93,7 +118,22 @@ func publicView(kind tlog.Kind, pub any) ([]byte, error) {
 	case *evDataAccessed:
 		v = viewDataAccessed{What: ev.What}
 	case *evLogErased:
-		v = viewLogErased{PersonalParts: ev.PersonalParts}
+		v = viewLogErased{PersonalParts: ev.PersonalParts, Cause: ev.Cause, RequestedBy: ev.RequestedBy, RequestedEntry: ev.RequestedEntry}
+	case *evAlert:
+		av := viewAlertRaised{Alert: ev.Kind}
+		var detail map[string]json.RawMessage
+		if err := json.Unmarshal(ev.Detail, &detail); err != nil {
+			return nil, fmt.Errorf("log %s: decode the alert's detail: %w", kind, err)
+		}
+		for k, d := range detail {
+			if publicAlertDetail[k] {
+				if av.Detail == nil {
+					av.Detail = map[string]json.RawMessage{}
+				}
+				av.Detail[k] = d
+			}
+		}
+		v = av
 	default:
 		return emptyView, nil
 	}
@@ -141,6 +181,7 @@ func openEntry(data, stored []byte) (*openedEntry, error) {
 		return nil, fmt.Errorf("entry %d: a v2 entry names a county exactly when it is about a resident", e.Index)
 	}
 	e.Subject, e.Prev = pp.Subject, pp.Prev
+	e.OpenActor()
 	if pp.Subject != "" {
 		e.Payload = pp.Event
 		if len(e.Payload) == 0 {
@@ -166,10 +207,17 @@ func (o *openedEntry) checkView(pub any) error {
 	if err != nil {
 		return err
 	}
-	if !bytes.Equal(want, o.public) {
+	if !bytes.Equal(want, o.public) && !legacyErasedView(pub, o.public) {
 		return fmt.Errorf("entry %d: %s: the public part %s is not the public view %s of the event in the personal part", o.Index, o.Kind, o.public, want)
 	}
 	return nil
+}
+
+// legacyErasedView reports whether public is the view a log.erased entry
+// had before its view named the operators ({"personal_parts":N}).
+func legacyErasedView(pub any, public []byte) bool {
+	ev, ok := pub.(*evLogErased)
+	return ok && string(public) == fmt.Sprintf(`{"personal_parts":%d}`, ev.PersonalParts)
 }
 
 // checkOpening reports whether a stored salt and personal part open the

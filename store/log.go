@@ -373,7 +373,14 @@ func (t *Tx) appendEntry(kind tlog.Kind, actor healthcode.Actor, subject string,
 		p.salt = pp.salt
 		e.Personal = tlog.PersonalCommitment(pp.salt, p.personal)
 	}
-	if p.data, err = e.MarshalTextWith(leafPayload); err != nil {
+	// A resident acting about themselves is "self" in public.
+	actorID := e.Actor.ID
+	if subject != "" && e.Actor.Kind == tlog.ActorResident && actorID == subject {
+		e.Actor.ID = tlog.SelfActor
+	}
+	p.data, err = e.MarshalTextWith(leafPayload)
+	e.Actor.ID = actorID
+	if err != nil {
 		return nil, fmt.Errorf("log %s: %w", kind, err)
 	}
 	// The caller's view of the entry is the opened one: its whole event.

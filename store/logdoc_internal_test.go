@@ -105,6 +105,8 @@ func jsonType(t reflect.Type) string {
 		return "JSON"
 	}
 	switch t.Kind() {
+	case reflect.Pointer:
+		return jsonType(t.Elem())
 	case reflect.String:
 		return "string"
 	case reflect.Int, reflect.Int64, reflect.Uint64:

@@ -114,7 +114,7 @@ var projection = []projTable{
 		opcol("media_type", "declared by the uploader; the content is committed by sha256"),
 		pcol("sha256"), pcol("size"),
 		opcol("data", "the attachment's content, committed by its logged sha256 and size")}},
-	{name: "alerts", key: []string{"id"}, cols: []projCol{pcol("kind"), pcol("subject"), pcol("jurisdiction"), pcol("detail"), pcol("raised_at"), pcol("log_index")}},
+	{name: "alerts", key: []string{"id"}, cols: []projCol{pcol("kind"), pcol("subject"), pcol("jurisdiction"), pcol("detail"), pcol("raised_at"), pcol("log_index"), pcol("resident")}},
 	{name: "data_access", key: []string{"log_index"}, ints: ints("log_index"), cols: []projCol{pcol("resident"), pcol("official"), pcol("post"), pcol("what"), pcol("at")}},
 	{name: "fact_holds", key: []string{"fact"}, cols: []projCol{pcol("subject"), pcol("approval_scope"),
 		opcol("why", "the hold's explanation for the approver; the scope that binds is logged"),

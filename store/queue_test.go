@@ -83,6 +83,11 @@ func TestQueueDoesNotStall(t *testing.T) {
 		if err != nil || len(alerts) != 1 || alerts[0].Subject != "henan-health-code@2" {
 			t.Fatalf("alerts %v, %v: want one evaluation_failed alert for henan-health-code@2", alerts, err)
 		}
+		// The alert is public: no error text (it may cite a resident's
+		// facts), no place finer than a county; it cites the entry.
+		if a := alerts[0]; a.Detail["error"] != nil || len(a.Jurisdiction) > 6 || a.Detail["entry"] == nil {
+			t.Errorf("evaluation_failed alert %+v: want the entry cited, no error, the county at most", a)
+		}
 		if got := w.entriesOfKind(t, "evaluation.failed"); len(got) != 1 {
 			t.Errorf("%d evaluation.failed entries, want 1", len(got))
 		}

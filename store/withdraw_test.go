@@ -95,7 +95,7 @@ func TestWithdrawSubProvince(t *testing.T) {
 		if ex.RuleSet != "henan-health-code" || ex.Rule != "positive-pcr" {
 			t.Errorf("r0 is red by %s rule %q, want the provincial ruleset's positive-pcr", ex.RuleSet, ex.Rule)
 		}
-		h, err := w.db.History(self(r0), r0)
+		h, _, err := w.db.History(self(r0), r0, 1)
 		if err != nil || len(h) == 0 || h[0].Cause != store.CauseRuleset {
 			t.Errorf("r0's latest change %+v, %v: want caused by the ruleset", h, err)
 		}

@@ -147,6 +147,20 @@ const (
 	ActorSystem   = "system"
 )
 
+// SelfActor is the actor.id of a v2 leaf about a resident whose actor is
+// that resident (an appeal they file, a consent they give): the leaf must
+// not name them, so its actor is "self", and the personal part's subject
+// is the actor (OpenActor).
+const SelfActor = "self"
+
+// OpenActor sets the actor of an opened v2 entry whose leaf's actor is
+// SelfActor to its subject.
+func (e *Entry) OpenActor() {
+	if e.Actor.Kind == ActorResident && e.Actor.ID == SelfActor && e.Subject != "" {
+		e.Actor.ID = e.Subject
+	}
+}
+
 // Actor is who caused an entry. Post is the jurisdiction code of an
 // official's post; it is set for officials and empty for everyone else.
 type Actor struct {

@@ -89,6 +89,7 @@ func VerifyOwnEntries(subject string, cp Checkpoint, entries []OwnEntry, seen *O
 				return fail(oe.Index, "%v", err)
 			}
 			e.Subject, e.Prev = pp.Subject, pp.Prev
+			e.OpenActor()
 			if len(pp.Event) > 0 {
 				e.Payload = pp.Event
 			}

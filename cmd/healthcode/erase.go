@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/healthcode/healthcode"
@@ -10,41 +12,62 @@ import (
 
 // runErase is 'healthcode erase resident': the command-line form of
 // POST /v1/residents/{id}/erase, for an operator at the database. It acts
-// as the data operator named by --operator: the first operator's call
-// records the request, a second operator's call erases. Both are log
-// entries naming the operator.
+// as the data operator who logs in (--login, and the password from
+// --password-file or $HEALTHCODE_PASSWORD), checked by the store as at the
+// web login (throttled, recorded in the official's login history): holding
+// the database is not enough to act as two operators. The first
+// operator's call records the request, a second operator's call erases.
+// Both are log entries naming the operator.
 func runErase(ctx context.Context, e *env) error {
 	return runSubcommand(ctx, e, "erase", []subcommand{{"resident", runEraseResident}})
 }
 
 func runEraseResident(ctx context.Context, e *env) (err error) {
-	fs := newFlags(e, "erase resident", "erase resident --db DB --operator OFFICIAL --reason TEXT RESIDENT")
+	fs := newFlags(e, "erase resident", "erase resident --db DB --login LOGIN [--password-file FILE] --reason TEXT RESIDENT")
 	db := dbFlag(e, fs)
-	opID := fs.String("operator", "", "the data operator (official id) asking for or approving the erasure")
-	reason := fs.String("reason", "", "why: public, in the log; name no one")
+	login := fs.String("login", "", "the data operator's login; the password is read from --password-file or $HEALTHCODE_PASSWORD")
+	pwFile := fs.String("password-file", "", "a file whose first line is the operator's password (default: $HEALTHCODE_PASSWORD)")
+	opID := fs.String("operator", "", "the data operator's official id, if given checked against the login's")
+	reason := fs.String("reason", "", "why: kept in the request's personal part; name no one")
 	if err := parseFlags(e, fs, e.args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return usagef("erase resident needs one resident id")
 	}
-	if *opID == "" {
-		return usagef("--operator is required: the data operator who asks or approves")
+	if *login == "" {
+		return usagef("--login is required: the data operator who asks or approves logs in (an official id alone proves nothing)")
+	}
+	password := e.getenv("HEALTHCODE_PASSWORD")
+	if *pwFile != "" {
+		b, rerr := os.ReadFile(*pwFile)
+		if rerr != nil {
+			return fmt.Errorf("--password-file: %w", rerr)
+		}
+		password, _, _ = strings.Cut(string(b), "\n")
+		password = strings.TrimSuffix(password, "\r")
+	}
+	if password == "" {
+		return usagef("no password for %s: give --password-file or set $HEALTHCODE_PASSWORD", *login)
 	}
 	st, err := openExisting(ctx, e, *db)
 	if err != nil {
 		return err
 	}
 	defer closeStore(st, &err)
-	o, err := st.Official(ctx, *opID)
+	sess, err := st.Login(ctx, *login, password)
 	if err != nil {
-		return err
+		return fmt.Errorf("log in as %s: %w", *login, err)
 	}
-	if o.Disabled {
-		return fmt.Errorf("official %s is disabled", o.ID)
+	defer func() {
+		if lerr := st.Logout(context.WithoutCancel(ctx), sess.Token); lerr != nil && err == nil {
+			err = fmt.Errorf("end the operator's session: %w", lerr)
+		}
+	}()
+	if *opID != "" && *opID != sess.Actor.ID {
+		return fmt.Errorf("the login %s is not the official %s's", *login, *opID)
 	}
-	actor := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorOfficial, ID: o.ID, Name: o.Name, Role: o.Role, Jurisdiction: o.Jurisdiction})
-	res, err := st.EraseResident(actor, fs.Arg(0), *reason)
+	res, err := st.EraseResident(healthcode.NewContext(ctx, sess.Actor), fs.Arg(0), *reason)
 	if err != nil {
 		return err
 	}

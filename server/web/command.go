@@ -30,6 +30,11 @@ type commandData struct {
 	// Names are the names of the officials who recorded the facts and
 	// drafted the rulesets shown, by id.
 	Names map[string]string
+	// Impacts are the dry runs of the pending designations the officer
+	// may approve, by fact key; ImpactFailed those whose dry run failed
+	// (the officer decides without it).
+	Impacts      map[string]*impactView
+	ImpactFailed map[string]bool
 }
 
 type colourCount struct {
@@ -92,8 +97,28 @@ func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Names = map[string]string{}
+	d.Impacts, d.ImpactFailed = map[string]*impactView{}, map[string]bool{}
 	for _, f := range d.Facts {
 		d.Names[f.RecordedBy] = ""
+		// A designation's approver sees what it would do before deciding
+		// (store.DesignationImpact: a dry run over the area's residents,
+		// reused while the log has not grown). Its recorder may not
+		// approve it, nor see the dry run.
+		if f.Kind != "risk_area" || f.RecordedBy == actor.ID {
+			continue
+		}
+		imp, err := p.db.DesignationImpact(ctx, f.Key)
+		switch healthcode.ErrorCode(err) {
+		case "":
+			if d.Impacts[f.Key], err = p.impactOf(ctx, imp); err != nil {
+				p.error(w, r, err)
+				return
+			}
+		case healthcode.EFORBIDDEN, healthcode.ECONFLICT:
+		default:
+			p.log.Warn("designation dry run", "fact", f.Key, "err", err)
+			d.ImpactFailed[f.Key] = true
+		}
 	}
 	for _, rs := range d.Drafts {
 		d.Names[rs.DraftedBy] = ""

@@ -85,11 +85,19 @@ func or(a, b string) string {
 // impactArgs lets the "impact" partial see the page (for T) and the view.
 type impactArgs struct {
 	Page *page
+	ID   string // the section's id, and the prefix of its parts' ids
 	V    *impactView
 	Err  bool // the dry run failed: the approver decides without it
 }
 
 // ImpactOf passes a dry run to the "impact" partial.
 func (pg *page) ImpactOf(v *impactView, failed bool) impactArgs {
-	return impactArgs{Page: pg, V: v, Err: failed}
+	return impactArgs{Page: pg, ID: "impact", V: v, Err: failed}
+}
+
+// DesignationImpactOf passes the dry run of the pending designation key
+// (commandData.Impacts) to the "impact" partial, one of several on the
+// desk.
+func (pg *page) DesignationImpactOf(d commandData, key string) impactArgs {
+	return impactArgs{Page: pg, ID: "impact-" + key, V: d.Impacts[key], Err: d.ImpactFailed[key]}
 }

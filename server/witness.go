@@ -20,7 +20,7 @@ import (
 const (
 	DefaultWitnessRefresh    = time.Minute
 	DefaultWitnessAlertAfter = 5 * time.Minute
-	defaultWitnessPoll       = 250 * time.Millisecond
+	defaultWitnessPoll       = time.Second
 	defaultWitnessMaxBackoff = time.Minute
 )
 
@@ -36,8 +36,9 @@ type WitnessConfig struct {
 	// kind store.AlertWitness. Default DefaultWitnessAlertAfter.
 	AlertAfter time.Duration
 	// Poll is how often the cosigner looks for a new checkpoint; MaxBackoff
-	// bounds the wait before retrying a witness that failed. Defaults 250
-	// ms and 1 minute.
+	// bounds the wait before retrying a witness that failed. Defaults 1 s
+	// and 1 minute: a round costs the log a consistency proof and one
+	// write, so at most one a second, whatever the write rate.
 	Poll, MaxBackoff time.Duration
 	HTTP             *http.Client     // default: a client with a 10 s timeout
 	Now              func() time.Time // default time.Now

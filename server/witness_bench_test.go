@@ -70,7 +70,11 @@ func witnessDir(b *testing.B) string {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { os.RemoveAll(dir) })
+		b.Cleanup(func() {
+			if err := os.RemoveAll(dir); err != nil {
+				b.Error(err)
+			}
+		})
 		return dir
 	}
 	return b.TempDir()

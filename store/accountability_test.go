@@ -32,7 +32,8 @@ func self(id string) context.Context {
 
 // mustAccWorld is mustWorld with limits, n residents (at least 6) and the
 // officials accountability needs.
-func mustAccWorld(t *testing.T, dsn string, lim store.Limits, n int) *world {
+// setup, if any, is called on the database right after it is opened.
+func mustAccWorld(t *testing.T, dsn string, lim store.Limits, n int, setup ...func(*store.DB)) *world {
 	t.Helper()
 	w := &world{now: time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)}
 	db, err := store.Open(context.Background(), dsn, store.Options{Now: func() time.Time { return w.now }, Limits: lim})
@@ -40,6 +41,9 @@ func mustAccWorld(t *testing.T, dsn string, lim store.Limits, n int) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	for _, f := range setup {
+		f(db)
+	}
 	w.db = db
 	mustSeedTree(t, db)
 	rs := make([]healthcode.Resident, max(n, 6))

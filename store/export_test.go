@@ -51,6 +51,11 @@ func SetJobHook(f func(job string) error) { testHookJobChunk = f }
 // withdraws them.
 func SetOldScopes(db *DB, on bool) { db.oldScopes = on }
 
+// SetLeafV1 makes db write v1 leaves, as the code before migration 0013
+// did (the subject, chain link and whole event in public): for the tests
+// of a log that goes on in v2 after the migration.
+func SetLeafV1(db *DB, on bool) { db.leafV1 = on }
+
 // DryRuns counts the impact dry runs db actually made (not served from
 // its cache).
 func DryRuns(db *DB) int64 { return db.impacts.count.Load() }

@@ -36,18 +36,7 @@ func TestPublicLeavesNameNoOne(t *testing.T) {
 	testdb.Engines(t, func(t *testing.T, dsn string) {
 		w := mustProjWorld(t, dsn)
 		ctx := context.Background()
-		cp, err := w.db.LogCheckpoint(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := tlog.OpenCheckpoint(cp, mustVerifier(t, w.db), w.db.LogOrigin())
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaves, err := w.db.ReadLeaves(ctx, 0, c.Size)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, leaves := mustSignedLeaves(t, w.db)
 		// Every personal value the world holds, and every chain link.
 		// (Community codes are public as offices' posts and as
 		// jurisdictions; a resident's is not: the county line is checked.)
@@ -150,27 +139,7 @@ func TestOwnEntries(t *testing.T) {
 		self := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorResident, ID: r1})
 		fetch := func(as context.Context) ([]tlog.OwnEntry, tlog.Checkpoint) {
 			t.Helper()
-			list, err := w.db.ResidentEntries(as, r1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			signed, err := w.db.LogCheckpoint(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cp, err := tlog.OpenCheckpoint(signed, mustVerifier(t, w.db), w.db.LogOrigin())
-			if err != nil {
-				t.Fatal(err)
-			}
-			out := make([]tlog.OwnEntry, len(list))
-			for i, e := range list {
-				p, err := tlog.NewInclusionProof(storeHashes{w.db}, cp.Size, e.Index, cp.Size)
-				if err != nil {
-					t.Fatal(err)
-				}
-				out[i] = tlog.OwnEntry{Index: e.Index, Leaf: e.Leaf, Salt: e.Salt, Personal: e.Personal, Proof: *p}
-			}
-			return out, cp
+			return mustOwnEntries(t, w.db, as, r1)
 		}
 		list, cp := fetch(self)
 		entries, head, err := tlog.VerifyOwnEntries(r1, cp, list, nil)
@@ -227,6 +196,45 @@ func TestOwnEntries(t *testing.T) {
 			t.Errorf("verify: %v, exposed %v", rep.Problems, rep.Exposed)
 		}
 	})
+}
+
+// mustSignedLeaves returns db's signed checkpoint, opened, and every leaf
+// in it.
+func mustSignedLeaves(t *testing.T, db *store.DB) (tlog.Checkpoint, [][]byte) {
+	t.Helper()
+	signed, err := db.LogCheckpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := tlog.OpenCheckpoint(signed, mustVerifier(t, db), db.LogOrigin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves, err := db.ReadLeaves(context.Background(), 0, cp.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp, leaves
+}
+
+// mustOwnEntries fetches resident id's entries, read as the actor of
+// ctx, with their inclusion proofs in the signed checkpoint it returns.
+func mustOwnEntries(t *testing.T, db *store.DB, ctx context.Context, id string) ([]tlog.OwnEntry, tlog.Checkpoint) {
+	t.Helper()
+	list, err := db.ResidentEntries(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, _ := mustSignedLeaves(t, db)
+	out := make([]tlog.OwnEntry, len(list))
+	for i, e := range list {
+		p, err := tlog.NewInclusionProof(storeHashes{db}, cp.Size, e.Index, cp.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = tlog.OwnEntry{Index: e.Index, Leaf: e.Leaf, Salt: e.Salt, Personal: e.Personal, Proof: *p}
+	}
+	return out, cp
 }
 
 func mustVerifier(t *testing.T, db *store.DB) note.Verifier {

@@ -354,7 +354,16 @@ func (t *Tx) appendEntry(kind tlog.Kind, actor healthcode.Actor, subject string,
 		}()
 	}
 	leafPayload := pb
-	if subject != "" || pp.data != nil {
+	if t.db.leafV1 {
+		// As before migration 0013: the subject and chain link in the
+		// leaf, the whole event as its payload, and a personal part only
+		// for the kind's personal fields, committed as they are.
+		e.Version, e.County = 0, ""
+		if pp.data != nil {
+			p.personal, p.salt = pp.data, pp.salt
+			e.Personal = tlog.PersonalCommitment(pp.salt, pp.data)
+		}
+	} else if subject != "" || pp.data != nil {
 		if !pp.salted {
 			return nil, fmt.Errorf("log %s: personal part without a salt", kind)
 		}
@@ -375,7 +384,7 @@ func (t *Tx) appendEntry(kind tlog.Kind, actor healthcode.Actor, subject string,
 	}
 	// A resident acting about themselves is "self" in public.
 	actorID := e.Actor.ID
-	if subject != "" && e.Actor.Kind == tlog.ActorResident && actorID == subject {
+	if subject != "" && e.Actor.Kind == tlog.ActorResident && actorID == subject && !t.db.leafV1 {
 		e.Actor.ID = tlog.SelfActor
 	}
 	p.data, err = e.MarshalTextWith(leafPayload)

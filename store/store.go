@@ -85,8 +85,11 @@ type DB struct {
 	// oldScopes accepts drafts scoped below a province, as before
 	// 一省一码: only the tests of the migration set it (SetOldScopes).
 	oldScopes bool
-	compiled  sync.Map // "id@version" → *rules.Ruleset
-	impacts   impactCache
+	// leafV1 writes v1 leaves, as the code before migration 0013 did:
+	// only the tests of that migration set it (SetLeafV1).
+	leafV1   bool
+	compiled sync.Map // "id@version" → *rules.Ruleset
+	impacts  impactCache
 	// integrity remembers the integrity alerts raised (codecheck.go).
 	integrity integrityState
 

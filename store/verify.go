@@ -38,8 +38,10 @@ type VerifyReport struct {
 	// Exposed counts, by kind, the v1 leaves (written before migration
 	// 0013; immutable) that name their resident or carry a health payload
 	// in public: a known exposure, listed, not hidden.
-	Exposed  map[tlog.Kind]int64
-	Problems []Problem
+	Exposed map[tlog.Kind]int64
+	// ExposedEntries are those leaves' indices, in log order.
+	ExposedEntries []int64
+	Problems       []Problem
 }
 
 // maxProblems bounds the report; verification stops collecting after it.
@@ -161,6 +163,7 @@ func (db *DB) verifyLog(ctx context.Context, progress func(done, total int64), r
 						rep.Exposed = make(map[tlog.Kind]int64)
 					}
 					rep.Exposed[e.Kind]++
+					rep.ExposedEntries = append(rep.ExposedEntries, idx)
 				}
 				if e.Subject != "" {
 					// An erasure starts the resident's chain anew.

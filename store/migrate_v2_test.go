@@ -43,7 +43,7 @@ func TestLogV1ToV2(t *testing.T) {
 		if _, err := w.db.DecideFact(as(cmdCounty), res.Facts[0].Key, true, ""); err != nil {
 			t.Fatal(err)
 		}
-		_, err = w.db.FileAppeal(as(worker), store.AppealRequest{Resident: r1, FactKeys: []string{res.Facts[0].Key}, Statement: "我没有去过那里", ConsentRef: "consent form 12"})
+		a, err := w.db.FileAppeal(as(worker), store.AppealRequest{Resident: r1, FactKeys: []string{res.Facts[0].Key}, Statement: "我没有去过那里", ConsentRef: "consent form 12"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,9 +87,12 @@ func TestLogV1ToV2(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		w.db = db
 		w.now = w.now.Add(time.Hour)
-		// (Not the appeal's decision: granting it retracts the v1-approved
-		// fact, whose row then no longer leads ResidentEntries to the v1
-		// fact.approved entry, a gap the chain check reports.)
+		// Granting the appeal retracts the v1-approved fact: its row then
+		// no longer leads to the v1 fact.approved entry, which the
+		// resident's list must still hold (the chain runs through it).
+		if _, err := w.db.DecideAppeal(as(cmdProvince1), a.ID, true, ""); err != nil {
+			t.Fatal(err)
+		}
 		if _, _, err := w.db.History(as(cmdCounty), r1, 1); err != nil {
 			t.Fatal(err)
 		}

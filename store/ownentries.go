@@ -3,8 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
+	"sort"
+
+	sumtlog "golang.org/x/mod/sumdb/tlog"
 
 	"github.com/healthcode/healthcode/tlog"
 )
@@ -79,6 +83,57 @@ func (db *DB) ResidentEntries(ctx context.Context, id string) ([]OwnEntry, error
 		}); err != nil {
 			return nil, fmt.Errorf("entries of %s: %w", id, err)
 		}
+	}
+	return db.fillChainGaps(ctx, id, out)
+}
+
+// fillChainGaps adds to a resident's entries (in log order) those their
+// chain links name that no row led to: a v1 entry is found only by the
+// rows it projected, and a later entry may have overwritten the row (a
+// fact approved in v1 and retracted later no longer cites its approval).
+// Each entry's link names the leaf hash of the one before it; where that
+// is not the previous entry listed, the leaf is looked up by its hash
+// between the two, and added if it is about the resident.
+func (db *DB) fillChainGaps(ctx context.Context, id string, out []OwnEntry) ([]OwnEntry, error) {
+	for i := len(out) - 1; i > 0; i-- {
+		e, err := openEntry(out[i].Leaf, out[i].Personal)
+		if err != nil {
+			return nil, err
+		}
+		lo, hi := out[i-1].Index, out[i].Index
+		if e.Prev == (sumtlog.Hash{}) || e.Prev == sumtlog.RecordHash(out[i-1].Leaf) || hi-lo < 2 {
+			continue
+		}
+		var stored int64
+		err = db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT idx FROM log_hashes WHERE idx > ? AND idx < ? AND hash = ?"),
+			sumtlog.StoredHashIndex(0, lo), sumtlog.StoredHashIndex(0, hi), e.Prev[:]).Scan(&stored)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // a gap the resident's check reports
+		}
+		if err != nil {
+			return nil, fmt.Errorf("entries of %s: the leaf entry %d links to: %w", id, hi, err)
+		}
+		// The leaf whose stored hash index that is (a tree hash, not a
+		// leaf's, matches no leaf).
+		n := lo + 1 + int64(sort.Search(int(hi-lo-1), func(k int) bool { return sumtlog.StoredHashIndex(0, lo+1+int64(k)) >= stored }))
+		if n >= hi || sumtlog.StoredHashIndex(0, n) != stored {
+			continue
+		}
+		var o OwnEntry
+		err = db.db.QueryRowContext(ctx, db.dialect.rebind(`SELECT e.idx, e.data, p.salt, p.data FROM log_entries e
+			LEFT JOIN log_personal p ON p.idx = e.idx WHERE e.idx = ?`), n).Scan(&o.Index, &o.Leaf, &o.Salt, &o.Personal)
+		if err != nil {
+			return nil, fmt.Errorf("entries of %s: entry %d: %w", id, n, err)
+		}
+		found, err := openEntry(o.Leaf, o.Personal)
+		if err != nil {
+			return nil, err
+		}
+		if found.Subject != id {
+			continue
+		}
+		out = slices.Insert(out, i, o)
+		i++ // check the added entry's own link next
 	}
 	return out, nil
 }

@@ -55,7 +55,7 @@ func (db *DB) rulesetImpact(ctx context.Context, info *RulesetInfo) (*Impact, er
 	if err != nil {
 		return nil, fmt.Errorf("draft %s@%d does not compile: %w", info.ID, info.Version, err)
 	}
-	return db.dryRun(ctx, fmt.Sprintf("ruleset %s@%d", info.ID, info.Version), info.Scope, draft.EffectiveAt(), func(st *evalState) {
+	return db.dryRun(ctx, fmt.Sprintf("ruleset %s@%d", info.ID, info.Version), info.Scope, false, draft.EffectiveAt(), func(st *evalState) {
 		// The published rulesets with the draft among them, as if approved.
 		st.list = append(slices.Clone(st.list), draft)
 		slices.SortStableFunc(st.list, rulesetOrder)
@@ -64,8 +64,9 @@ func (db *DB) rulesetImpact(ctx context.Context, info *RulesetInfo) (*Impact, er
 
 // DesignationImpact dry-runs a pending designation (a risk_area fact
 // waiting for a second command officer): how many codes of the area's
-// residents would change, from which colour to which, by county, if it
-// were approved now — the residents its approval re-evaluates. Only a
+// residents and visitors would change, from which colour to which, by
+// county (of their homes), if it were approved now — the residents its
+// approval re-evaluates. Only a
 // command officer who may approve it may ask (checked before any work).
 // Returns ENOTFOUND, EFORBIDDEN, ECONFLICT (not a pending designation).
 func (db *DB) DesignationImpact(ctx context.Context, key string) (*Impact, error) {
@@ -90,7 +91,7 @@ func (db *DB) DesignationImpact(ctx context.Context, key string) (*Impact, error
 func (db *DB) designationImpact(ctx context.Context, f *healthcode.Fact) (*Impact, error) {
 	g := forEval(*f)
 	g.Status = healthcode.FactActive
-	return db.dryRun(ctx, "designation "+f.Key, f.Subject, time.Time{}, func(st *evalState) {
+	return db.dryRun(ctx, "designation "+f.Key, f.Subject, true, time.Time{}, func(st *evalState) {
 		// The active designations with this one among them, as if
 		// approved (the evaluator looks up each visit's area).
 		st.areas = append(slices.Clip(st.areas), g)
@@ -148,12 +149,13 @@ func (c *impactCache) put(what string, size int64, now time.Time, imp *Impact) {
 	c.runs[what] = cachedImpact{size: size, at: now, imp: *imp}
 }
 
-// dryRun evaluates every resident of scope on one snapshot of the
-// database, with change applied to each chunk's evaluation state, at
+// dryRun evaluates every resident of scope (with visitors, and every
+// resident who visited it: scopeQuery, as the job does) on one snapshot
+// of the database, with change applied to each chunk's evaluation state, at
 // from (or now, if from has passed), and counts what would change. what
 // names the change, for the cache: a dry run of the same change at the
 // same log size within impactTTL is not made again.
-func (db *DB) dryRun(ctx context.Context, what, scope string, from time.Time, change func(*evalState)) (*Impact, error) {
+func (db *DB) dryRun(ctx context.Context, what, scope string, visitors bool, from time.Time, change func(*evalState)) (*Impact, error) {
 	sqltx, err := db.db.BeginTx(ctx, db.dialect.snapshotOptions())
 	if err != nil {
 		return nil, fmt.Errorf("impact snapshot: %w", err)
@@ -167,7 +169,7 @@ func (db *DB) dryRun(ctx context.Context, what, scope string, from time.Time, ch
 	if imp, ok := db.impacts.get(what, size, t.now); ok {
 		return imp, nil
 	}
-	imp, err := t.dryRun(scope, from, change)
+	imp, err := t.dryRun(scope, visitors, from, change)
 	if err != nil {
 		return nil, err
 	}
@@ -177,20 +179,19 @@ func (db *DB) dryRun(ctx context.Context, what, scope string, from time.Time, ch
 }
 
 // dryRun is DB.dryRun in the snapshot t, without the cache.
-func (t *Tx) dryRun(scope string, from time.Time, change func(*evalState)) (*Impact, error) {
+func (t *Tx) dryRun(scope string, visitors bool, from time.Time, change func(*evalState)) (*Impact, error) {
 	db, ctx := t.db, t.ctx
 	at := t.now
 	if from.After(at) {
 		at = from
 	}
 	imp := &Impact{Colours: map[string]map[string]int64{}}
-	like := healthcode.CodePrefix(scope) + "%"
 	cursor := ""
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ids, err := t.queryStrings(limitClause("SELECT id FROM residents WHERE jurisdiction LIKE ? AND id > ? ORDER BY id", db.jobChunk), like, cursor)
+		ids, err := t.scopeResidents(scope, visitors, cursor, db.jobChunk)
 		if err != nil {
 			return nil, err
 		}

@@ -206,3 +206,82 @@ func TestImpactReused(t *testing.T) {
 		}
 	})
 }
+
+// TestDesignationReachesVisitors: a designation re-evaluates the residents
+// who visited the area, not only those who live there. A resident living
+// in another county visits the area; the dry run of a raising designation
+// counts them, its approval's job raises their code, and the counts equal
+// the changes. Small chunks: a visitor with more visits than a chunk holds
+// and the area's residents are each evaluated once, none skipped.
+func TestDesignationReachesVisitors(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustDesignationWorld(t, dsn, store.Limits{})
+		if err := w.db.CreateJurisdictions(system, []healthcode.Jurisdiction{
+			{Code: "410102", Name: "中原区", Level: healthcode.County, Parent: "410100"},
+			{Code: "410102001", Name: "林山寨街道", Level: healthcode.Street, Parent: "410102"},
+			{Code: "410102001001", Name: "建设路社区", Level: healthcode.Community, Parent: "410102001"},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		const visitor, frequent = "r_test000099", "r_test000050"
+		if err := w.db.CreateResidents(system, []healthcode.Resident{resident(99, "410102001001"), resident(50, "410102001001")}); err != nil {
+			t.Fatal(err)
+		}
+		var visits []healthcode.Fact
+		for i, who := range []string{visitor, frequent, frequent, frequent} {
+			arrived := w.now.Add(-time.Duration(40+i*10) * time.Minute)
+			visits = append(visits, w.fact(fmt.Sprint("v-", 99+i), "area_visit", who, arrived, fmt.Sprintf(`{"area":"410105001002","arrived_at":%q,"departed_at":%q}`,
+				arrived.Format(time.RFC3339), arrived.Add(5*time.Minute).Format(time.RFC3339))))
+		}
+		if _, err := w.db.RecordFacts(as(healthcode.Actor{Kind: healthcode.ActorSource, ID: "s_itin"}), visits); err != nil {
+			t.Fatal(err)
+		}
+		mustColour(t, w, visitor, healthcode.Green)
+		store.SetJobChunk(w.db, 2)
+		key := w.pendingDesignation(t)
+		imp, err := w.db.DesignationImpact(as(cmdProvince1), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := &store.Impact{Residents: 8, Changed: 3, Colours: map[string]map[string]int64{
+			"410105": {"green→red": 1}, "410102": {"green→red": 2}}}
+		if diff := cmp.Diff(want, imp); diff != "" {
+			t.Fatalf("impact (-want +got):\n%s", diff)
+		}
+		if _, err := w.db.DecideFact(as(cmdProvince1), key, true, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.RunJobs(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		mustColour(t, w, frequent, healthcode.Red)
+		mustColour(t, w, "r_test000003", healthcode.Red)
+		ex := mustColour(t, w, visitor, healthcode.Red)
+		if ex.Designation != key || ex.DesignationApprovedBy == nil || ex.DesignationApprovedBy.ID != cmdProvince1.ID {
+			t.Errorf("the visitor's explanation cites %q approved by %+v, want designation %s approved by %s", ex.Designation, ex.DesignationApprovedBy, key, cmdProvince1.ID)
+		}
+		jobs, err := w.db.Jobs(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		j := &store.Job{}
+		for _, jj := range jobs {
+			if jj.Params["designation"] == key {
+				j = jj
+			}
+		}
+		if j.Done != imp.Residents || j.Total != imp.Residents || j.Changed != imp.Changed {
+			t.Errorf("job %+v: want the designation's job, %d residents and %d changes as previewed", j, imp.Residents, imp.Changed)
+		}
+		// Retracting it re-evaluates the visitor too.
+		if _, err := w.db.RetractFact(as(cmdCounty), key, "designated in error"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.RunJobs(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		mustColour(t, w, visitor, healthcode.Green)
+		mustColour(t, w, frequent, healthcode.Green)
+		mustVerified(t, w.db)
+	})
+}

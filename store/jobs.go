@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/healthcode/healthcode"
@@ -15,7 +16,7 @@ import (
 
 // Job kinds.
 const (
-	JobReevaluate = "reevaluate" // re-evaluate every resident of a scope (params: scope, cause, and what triggered it)
+	JobReevaluate = "reevaluate" // re-evaluate every resident of a scope, and for a designation its visitors (params: scope, cause, and what triggered it)
 )
 
 // Job statuses.
@@ -37,7 +38,7 @@ type Job struct {
 	Done    int64
 	Changed int64
 	Failed  int64 // residents whose evaluation failed: skipped, each an evaluation.failed entry
-	Total   int64 // residents in scope (computed when listed)
+	Total   int64 // residents in scope, with a designation job's visitors (computed when listed)
 	// Attempts counts the job's runs that failed as a whole (a database
 	// error, say: not one resident's evaluation); LastError is the last
 	// one's message, RetryAt when it is tried again. Other jobs go on
@@ -88,7 +89,7 @@ func (db *DB) Jobs(ctx context.Context) ([]*Job, error) {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
 	for _, j := range out {
-		if j.Total, err = db.residentsIn(ctx, j.Params["scope"]); err != nil {
+		if j.Total, err = db.residentsIn(ctx, j.Params["scope"], withVisitors(j.Params)); err != nil {
 			return nil, err
 		}
 		if j.Failed == 0 {
@@ -123,13 +124,76 @@ type EvalFailure struct {
 // maxListedFailures is how many of a job's failures Jobs lists.
 const maxListedFailures = 20
 
-// residentsIn counts the residents whose home is in scope.
-func (db *DB) residentsIn(ctx context.Context, scope string) (int64, error) {
+// residentsIn counts the residents a re-evaluation of scope covers (see
+// scopeResidents).
+func (db *DB) residentsIn(ctx context.Context, scope string, visitors bool) (int64, error) {
+	q, args := scopeQuery(scope, visitors)
 	var n int64
-	if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT COUNT(*) FROM residents WHERE jurisdiction LIKE ?"), healthcode.CodePrefix(scope)+"%").Scan(&n); err != nil {
+	if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT COUNT(*) FROM ("+q+") s"), args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count residents in %q: %w", scope, err)
 	}
 	return n, nil
+}
+
+// withVisitors reports whether a re-evaluation job's params ask for the
+// area's visitors too: a job caused by a designation (or any area fact).
+func withVisitors(params map[string]string) bool { return params["cause"] == CauseRiskArea }
+
+// scopeQuery selects, as one column id, the residents a re-evaluation of
+// scope covers, unordered: those whose home is in scope and, with
+// visitors, every resident with an active area_visit fact whose area is
+// in scope. A designation applies to its area's visitors, wherever they
+// live; which visits it affects, by time, is the rules' business (the
+// default rules ask for an overlap with the designation's window and a
+// 7-day look-back; another ruleset may ask for other windows), so every
+// active visit to the area counts: the job and its dry run then cover
+// every resident whose code the designation can change, whatever the
+// rules in force.
+func scopeQuery(scope string, visitors bool) (string, []any) {
+	like := healthcode.CodePrefix(scope) + "%"
+	if !visitors {
+		return residentsInScope, []any{like}
+	}
+	return residentsInScope + " UNION " + visitorsOfScope, []any{like, like}
+}
+
+const (
+	residentsInScope = "SELECT id FROM residents WHERE jurisdiction LIKE ?"
+	visitorsOfScope  = `SELECT f.subject FROM facts f JOIN residents r ON r.id = f.subject
+		WHERE f.kind = 'area_visit' AND f.status = 'active' AND f.area <> '' AND f.area LIKE ?`
+)
+
+// scopeResidents returns the next at most n residents of a re-evaluation
+// of scope after cursor, in id order (see scopeQuery): a job's chunk, or
+// a dry run's. With visitors it reads the next n of each side, each in id
+// order from its index and stopping at the limit (a UNION ordered as a
+// whole makes PostgreSQL read the rest of the scope at every chunk), and
+// keeps the merged ids up to where both sides are complete.
+func (t *Tx) scopeResidents(scope string, visitors bool, cursor string, n int) ([]string, error) {
+	like := healthcode.CodePrefix(scope) + "%"
+	ids, err := t.queryStrings(limitClause(residentsInScope+" AND id > ? ORDER BY id", n), like, cursor)
+	if err != nil || !visitors {
+		return ids, err
+	}
+	// One row per visit: a resident with many visits repeats.
+	vs, err := t.queryStrings(limitClause(visitorsOfScope+" AND f.subject > ? ORDER BY f.subject", n), like, cursor)
+	if err != nil {
+		return nil, err
+	}
+	merged := sortedUniq(append(ids, vs...))
+	// Past the last id read from a side that filled its limit, that side
+	// may have more: keep only what both sides have read in full.
+	bound := ""
+	for _, side := range [][]string{ids, vs} {
+		if len(side) == n && (bound == "" || side[n-1] < bound) {
+			bound = side[n-1]
+		}
+	}
+	if bound != "" {
+		k, _ := slices.BinarySearch(merged, bound)
+		merged = merged[:k+1]
+	}
+	return merged, nil
 }
 
 // JobProgress reports a running job's progress.
@@ -226,7 +290,7 @@ func (db *DB) runJob(ctx context.Context, id string, progress func(JobProgress))
 	if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT params FROM jobs WHERE id = ?"), id).Scan(jsonCol(&params)); err != nil {
 		return false, fmt.Errorf("read params: %w", err)
 	}
-	total, err := db.residentsIn(ctx, params["scope"])
+	total, err := db.residentsIn(ctx, params["scope"], withVisitors(params))
 	if err != nil {
 		return false, err
 	}
@@ -271,8 +335,7 @@ func (t *Tx) jobChunk(id string) (JobProgress, error) {
 	if status != JobPending {
 		return JobProgress{}, nil // another process finished it
 	}
-	like := healthcode.CodePrefix(p["scope"]) + "%"
-	ids, err := t.queryStrings(limitClause("SELECT id FROM residents WHERE jurisdiction LIKE ? AND id > ? ORDER BY id", t.db.jobChunk), like, cursor)
+	ids, err := t.scopeResidents(p["scope"], withVisitors(p), cursor, t.db.jobChunk)
 	if err != nil {
 		return JobProgress{}, err
 	}

@@ -114,6 +114,15 @@ func (tb *tab) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// waitVerifierCached waits until the verifier's service worker is ready
+// and has kept the page, so that a reload without the server finds it.
+func (tb *tab) waitVerifierCached(t *testing.T) {
+	t.Helper()
+	if !eval[bool](t, tb, `navigator.serviceWorker.ready.then(async () => (await caches.open('hc-verify-v1')).match('/verify').then(Boolean))`) {
+		t.Fatal("the service worker did not cache the verifier page")
+	}
+}
+
 func (tb *tab) text(t *testing.T, sel string) string {
 	t.Helper()
 	s, err := chromedp.Run(tb.ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -325,10 +334,7 @@ func testVerifierOffline(t *testing.T, browser context.Context, shared *fixture)
 	if n := eval[string](t, tb, `document.getElementById('trust-status').dataset.lists`); n != "1" {
 		t.Fatalf("trust lists cached: %q (%s)", n, tb.text(t, "#trust-status"))
 	}
-	// The service worker has kept the page and its assets.
-	if !eval[bool](t, tb, `navigator.serviceWorker.ready.then(async () => (await caches.open('hc-verify-v1')).match('/verify').then(Boolean))`) {
-		t.Fatal("the service worker did not cache the verifier page")
-	}
+	tb.waitVerifierCached(t)
 	tb.mu.Lock()
 	tb.offline = true
 	tb.mu.Unlock()
@@ -496,7 +502,9 @@ func testVerifierRecognition(t *testing.T, browser context.Context) {
 	}
 	check("online")
 	// Offline, the cached lists are re-verified on load: theirs against
-	// the pin our cached statement gives.
+	// the pin our cached statement gives. The page itself comes from the
+	// service worker's cache, once it has kept it.
+	tb.waitVerifierCached(t)
 	tb.mu.Lock()
 	tb.offline = true
 	tb.mu.Unlock()

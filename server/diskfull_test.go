@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/healthcode/healthcode"
-	"github.com/healthcode/healthcode/rules"
 )
 
 // mustSmallFS mounts a tmpfs of size bytes and returns its directory,
@@ -77,22 +76,7 @@ func TestDiskFull(t *testing.T) {
 	dsn := filepath.Join(dir, "healthcode.db")
 	f := mustFixture(t, dsn)
 	ts := mustTokenServer(t, f.db, "cn-41")
-	for _, o := range []healthcode.Official{
-		{ID: "o_cmd1", Name: "孙八", Role: healthcode.RoleCommand, Jurisdiction: "410000"},
-		{ID: "o_cmd2", Name: "周九", Role: healthcode.RoleCommand, Jurisdiction: "410000"},
-	} {
-		if err := f.db.CreateOfficial(system, o, "login-"+o.ID, password); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cmd1 := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd1", Role: healthcode.RoleCommand, Jurisdiction: "410000"})
-	cmd2 := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd2", Role: healthcode.RoleCommand, Jurisdiction: "410000"})
-	if _, err := f.db.DraftRuleset(cmd1, "default.yaml", rules.DefaultSource()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.db.DecideRuleset(cmd2, "henan-health-code", 1, true, ""); err != nil {
-		t.Fatal(err)
-	}
+	f.mustDefaultPublished(t)
 	src := healthcode.Source{ID: "s_lab", Name: "实验室", Kinds: []string{"test_result"}, Jurisdiction: "410000"}
 	const key = "hck_0123456789abcdef0123456789ab"
 	if err := f.db.CreateSource(system, src, key); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/apitest"
 	"github.com/healthcode/healthcode/internal/testdb"
+	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/server"
 	"github.com/healthcode/healthcode/store"
 )
@@ -36,6 +37,31 @@ type fixture struct {
 func mustFixture(t *testing.T, dsn string) *fixture {
 	t.Helper()
 	return mustFixtureWith(t, dsn, store.Limits{})
+}
+
+// mustDefaultPublished creates two command officers of the province,
+// 孙八 (o_cmd1) and 周九 (o_cmd2), and the other officials given, each
+// with the login "login-"+ID, and has the first draft the default
+// ruleset and the second publish it.
+func (f *fixture) mustDefaultPublished(t *testing.T, others ...healthcode.Official) {
+	t.Helper()
+	os := append([]healthcode.Official{
+		{ID: "o_cmd1", Name: "孙八", Role: healthcode.RoleCommand, Jurisdiction: "410000"},
+		{ID: "o_cmd2", Name: "周九", Role: healthcode.RoleCommand, Jurisdiction: "410000"},
+	}, others...)
+	for _, o := range os {
+		if err := f.db.CreateOfficial(system, o, "login-"+o.ID, password); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd1 := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd1", Role: healthcode.RoleCommand, Jurisdiction: "410000"})
+	cmd2 := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmd2", Role: healthcode.RoleCommand, Jurisdiction: "410000"})
+	if _, err := f.db.DraftRuleset(cmd1, "default.yaml", rules.DefaultSource()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.DecideRuleset(cmd2, "henan-health-code", 1, true, ""); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // mustFixtureWith is mustFixture with the store's limits (zero fields

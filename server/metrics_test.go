@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,19 +16,33 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/apitest"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/rules"
+	"github.com/healthcode/healthcode/server"
 )
 
 // TestMetrics drives each metered path once (a failed and a throttled
 // login, a fact batch that changes a code and one that is refused, a
-// token, a published ruleset's job), then reads /metrics as Prometheus
-// does: the exposition parses, promlint (promtool check metrics) finds no
-// problem, and each family says what happened.
+// token, a published ruleset's job, checkpoints cosigned by two
+// witnesses), then reads /metrics as Prometheus does: the exposition
+// parses, promlint (promtool check metrics) finds no problem, each family
+// says what happened and is listed in docs/operations.md.
 func TestMetrics(t *testing.T) {
 	testdb.Engines(t, func(t *testing.T, dsn string) {
 		f := mustFixture(t, dsn)
-		ts := mustTokenServer(t, f.db, "cn-41") // the last server over the store observes it
+		// A server issuing tokens and witnessing its log (the last server
+		// over the store observes it).
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		srv := server.New(f.db, server.Config{Logger: quiet, KeySecret: keySecret, Issuer: "cn-41", KeyPoll: 20 * time.Millisecond})
+		if err := srv.StartTokens(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.StartWitnessing(ctx, server.WitnessConfig{Policy: mustWitnessPolicy(t, f.db), Poll: 20 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		ts := apitest.Server(t, srv)
 		for _, id := range []string{"o_cmdp1", "o_cmdp2"} {
 			if err := f.db.CreateOfficial(system, healthcode.Official{ID: id, Name: id, Role: healthcode.RoleCommand, Jurisdiction: "410000"}, "login-"+id, password); err != nil {
 				t.Fatal(err)
@@ -80,6 +95,19 @@ func TestMetrics(t *testing.T) {
 			resp.Body.Close()
 		}
 
+		// The witnesses have cosigned a checkpoint (the witness metrics
+		// then have a series each).
+		for deadline := time.Now().Add(20 * time.Second); ; {
+			_, cp := get(t, ts.URL+"/log/checkpoint", "")
+			if strings.Contains(string(cp), "\n— w1.test ") && strings.Contains(string(cp), "\n— w2.test ") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no cosigned checkpoint within 20 s:\n%s", cp)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+
 		resp, err := http.Get(ts.URL + "/metrics")
 		if err != nil {
 			t.Fatal(err)
@@ -103,6 +131,22 @@ func TestMetrics(t *testing.T) {
 		}
 		for _, p := range problems {
 			t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+		}
+
+		// Every family is in docs/operations.md's list (the runtime's and
+		// the pools' by their prefix).
+		doc, err := os.ReadFile("../docs/operations.md")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name := range families {
+			documented := strings.Contains(string(doc), "`"+name+"`") || strings.Contains(string(doc), "`"+name+"{")
+			for _, prefix := range []string{"go_sql_", "go_", "process_"} {
+				documented = documented || strings.HasPrefix(name, prefix) && strings.Contains(string(doc), "`"+prefix+"*")
+			}
+			if !documented {
+				t.Errorf("metric %s is not in docs/operations.md", name)
+			}
 		}
 
 		value := func(name string, labels map[string]string) (float64, bool) {
@@ -150,6 +194,11 @@ func TestMetrics(t *testing.T) {
 			{"healthcode_job_failures_total", nil, 0},
 			{"healthcode_build_info", nil, 1},
 			{"go_sql_open_connections", nil, 0},
+			{"healthcode_witness_requests_total", map[string]string{"witness": "w1.test", "result": "cosigned"}, 1},
+			{"healthcode_witness_cosigned_checkpoint_age_seconds", nil, 0},
+			{"healthcode_admission_in_flight", nil, 0},
+			{"healthcode_admission_shed_total", nil, 0},
+			{"healthcode_integrity_alerts_total", nil, 0},
 		} {
 			v, ok := value(tt.name, tt.labels)
 			if !ok || v < tt.min {

@@ -2,14 +2,9 @@ package server_test
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
-	"os"
 	"testing"
-
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/testdb"
@@ -60,56 +55,12 @@ func BenchmarkAppendWitnessing(b *testing.B) {
 	}
 }
 
-// witnessDir is a witness's state directory: in memory (/dev/shm) where
-// there is one. A deployment's witnesses run elsewhere, on other disks;
-// here their fsyncs would otherwise queue on the log's own disk and be
-// counted as the cost of witnessing to the log.
-func witnessDir(b *testing.B) string {
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		dir, err := os.MkdirTemp("/dev/shm", "healthcode-witness-")
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() {
-			if err := os.RemoveAll(dir); err != nil {
-				b.Error(err)
-			}
-		})
-		return dir
-	}
-	return b.TempDir()
-}
-
 // mustWitnessing starts two witnesses and the cosigner for db's log.
 func mustWitnessing(b *testing.B, db *store.DB) {
 	b.Helper()
-	lv, err := note.NewVerifier(db.LogVerifierKey())
-	if err != nil {
-		b.Fatal(err)
-	}
-	var ws []tlog.Witness
-	for _, name := range []string{"w1.bench", "w2.bench"} {
-		skey, _, _ := note.GenerateKey(rand.Reader, name)
-		signer, vkey, err := tlog.NewWitnessSigner(skey)
-		if err != nil {
-			b.Fatal(err)
-		}
-		srv := httptest.NewServer(&tlog.WitnessServer{Signer: signer, Logs: map[string]note.Verifier{lv.Name(): lv}, Dir: witnessDir(b), Logger: slog.New(slog.DiscardHandler)})
-		b.Cleanup(srv.Close)
-		w, err := tlog.ParseWitness(vkey)
-		if err != nil {
-			b.Fatal(err)
-		}
-		w.URL = srv.URL
-		ws = append(ws, w)
-	}
-	policy, err := tlog.NewPolicy(ws, 2)
-	if err != nil {
-		b.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	if err := server.New(db, server.Config{Logger: slog.New(slog.DiscardHandler)}).StartWitnessing(ctx, server.WitnessConfig{Policy: policy}); err != nil {
+	if err := server.New(db, server.Config{Logger: slog.New(slog.DiscardHandler)}).StartWitnessing(ctx, server.WitnessConfig{Policy: mustWitnessPolicy(b, db)}); err != nil {
 		b.Fatal(err)
 	}
 }

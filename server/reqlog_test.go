@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/healthcode/healthcode/internal/apitest"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/server"
 )
@@ -19,8 +19,7 @@ func TestRequestLogLines(t *testing.T) {
 	f := mustFixture(t, testdb.SQLite(t))
 	var buf syncBuffer
 	srv := server.New(f.db, server.Config{Logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	ts := httptest.NewServer(srv)
-	defer ts.Close()
+	ts := apitest.Server(t, srv)
 	res1 := f.login(t, "login-r_res1")
 	for _, tc := range []struct {
 		path, bearer, cookie, requestID, wantActor, wantMsg string

@@ -1,6 +1,7 @@
 package healthcode
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,8 +9,8 @@ import (
 )
 
 // TestReadmeLayout keeps the README's layout section and the tree in step:
-// every path it names exists, and every top-level directory, every
-// package under internal/ and server/ is named.
+// every path it names exists, every top-level directory is named, and so
+// is every package, at any depth.
 func TestReadmeLayout(t *testing.T) {
 	b, err := os.ReadFile("README.md")
 	if err != nil {
@@ -32,23 +33,35 @@ func TestReadmeLayout(t *testing.T) {
 			t.Errorf("the layout names %s: %v", path, err)
 		}
 	}
-	var want []string
-	for _, pattern := range []string{"*", "internal/*", "server/*"} {
-		dirs, err := filepath.Glob(pattern)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range dirs {
-			if st, err := os.Stat(d); err != nil || !st.IsDir() || d == ".git" || !hasGo(d) && pattern != "*" {
-				continue
-			}
-			want = append(want, d)
+	// Every top-level directory, named or through a sub-directory.
+	top, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range top {
+		if d.IsDir() && !strings.HasPrefix(d.Name(), ".") && !named[d.Name()] && !coveredBy(named, d.Name()) {
+			t.Errorf("the README's layout does not name %s/", d.Name())
 		}
 	}
-	for _, d := range want {
-		if !named[d] && !coveredBy(named, d) {
-			t.Errorf("the README's layout does not name %s/", d)
+	// Every package (a directory holding Go files, at any depth, in this
+	// module or another one in the tree), by its own path.
+	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
+		if !d.IsDir() {
+			return nil
+		}
+		if path != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if path != "." && hasGo(path) && !named[filepath.ToSlash(path)] {
+			t.Errorf("the README's layout does not name the package %s/", filepath.ToSlash(path))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

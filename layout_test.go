@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -81,4 +82,45 @@ func coveredBy(named map[string]bool, d string) bool {
 		}
 	}
 	return false
+}
+
+// TestDocLinks: every relative link in README.md and docs/*.md names a
+// file of the repository (none outside it, such as ../shared/), and the
+// README links the design, docs/design.md.
+func TestDocLinks(t *testing.T) {
+	files, err := filepath.Glob("docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, file := range append([]string{"README.md", "BENCHMARKS.md"}, files...) {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			for _, m := range link.FindAllStringSubmatch(line, -1) {
+				target, _, _ := strings.Cut(m[1], "#")
+				if target == "" || strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+					continue
+				}
+				path, err := filepath.Abs(filepath.Join(filepath.Dir(file), target))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rel, err := filepath.Rel(root, path); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+					t.Errorf("%s:%d: link %s leaves the repository", file, i+1, m[1])
+				} else if _, err := os.Stat(path); err != nil {
+					t.Errorf("%s:%d: link %s: %v", file, i+1, m[1], err)
+				}
+			}
+		}
+	}
+	if b, err := os.ReadFile("README.md"); err != nil || !strings.Contains(string(b), "](docs/design.md)") {
+		t.Errorf("README.md does not link docs/design.md (%v)", err)
+	}
 }

@@ -46,33 +46,48 @@ func (pg *page) FactWords(kind string, payload []byte) []factField {
 			continue
 		}
 		ff := factField{Name: f.Name, Label: pg.Or("field."+f.Name, f.Name)}
+		// A value that does not decode as its type (the schema checked it
+		// when it was recorded) is shown as its JSON text, never as a zero.
+		raw := func() { ff.Value, ff.Code = string(v), true }
 		var s string
-		_ = json.Unmarshal(v, &s)
 		switch f.Type {
-		case rules.TypeTime:
-			if t, err := time.Parse(time.RFC3339, s); err == nil {
-				ff.Value = t.UTC().Format("2006-01-02 15:04:05 UTC")
-			} else {
-				ff.Value = s
-			}
-		case rules.TypeEnum:
-			prefix, ok := enumPrefix[kind+"."+f.Name]
-			if !ok {
-				prefix = "enum." + f.Name + "."
-			}
-			ff.Value = pg.Or(prefix+s, s)
-		case rules.TypeCaseID, rules.TypeArea:
-			ff.Value, ff.Code = s, true
 		case rules.TypeCaseIDs:
 			var ids []string
-			_ = json.Unmarshal(v, &ids)
+			if err := json.Unmarshal(v, &ids); err != nil {
+				raw()
+				break
+			}
 			ff.Value, ff.Code = strings.Join(ids, ", "), true
 		case rules.TypeInt:
 			var n int64
-			_ = json.Unmarshal(v, &n)
+			if err := json.Unmarshal(v, &n); err != nil {
+				raw()
+				break
+			}
 			ff.Value = strconv.FormatInt(n, 10)
 		default:
-			ff.Value = s
+			if err := json.Unmarshal(v, &s); err != nil {
+				raw()
+				break
+			}
+			switch f.Type {
+			case rules.TypeTime:
+				if t, err := time.Parse(time.RFC3339, s); err == nil {
+					ff.Value = t.UTC().Format("2006-01-02 15:04:05 UTC")
+				} else {
+					ff.Value = s
+				}
+			case rules.TypeEnum:
+				prefix, ok := enumPrefix[kind+"."+f.Name]
+				if !ok {
+					prefix = "enum." + f.Name + "."
+				}
+				ff.Value = pg.Or(prefix+s, s)
+			case rules.TypeCaseID, rules.TypeArea:
+				ff.Value, ff.Code = s, true
+			default:
+				ff.Value = s
+			}
 		}
 		out = append(out, ff)
 	}

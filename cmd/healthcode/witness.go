@@ -89,6 +89,31 @@ func readWitnessKey(e *env, file string) (note.Signer, string, error) {
 	return tlog.NewWitnessSigner(strings.TrimSpace(string(b)))
 }
 
+// readLogKeys reads a --logs file: log verifier keys, one a line; blank
+// lines and text after '#' are ignored. A key that does not parse is an
+// error naming its line.
+func readLogKeys(file string) ([]string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--logs: %w", err)
+	}
+	var keys []string
+	for i, line := range strings.Split(string(b), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		if _, err := note.NewVerifier(line); err != nil {
+			return nil, fmt.Errorf("%s:%d: %q is not a log verifier key: %v", file, i+1, line, err)
+		}
+		keys = append(keys, line)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s: no log verifier key in it", file)
+	}
+	return keys, nil
+}
+
 // listFlag is a repeatable string flag.
 type listFlag []string
 
@@ -96,12 +121,13 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 func runWitnessServe(ctx context.Context, e *env) error {
-	fs := newFlags(e, "witness serve", "witness serve --state DIR --key FILE --log VKEY [--log VKEY]... [--addr HOST:PORT]")
+	fs := newFlags(e, "witness serve", "witness serve --state DIR --key FILE (--log VKEY... | --logs FILE) [--addr HOST:PORT]")
 	state := fs.String("state", "", "directory keeping, per log, the last checkpoint cosigned, and evidence of forks")
 	file := fs.String("key", "", "the witness's private key file ('healthcode witness keygen')")
 	addr := fs.String("addr", "127.0.0.1:8090", "address to listen on")
 	var logs listFlag
 	fs.Var(&logs, "log", "verifier key of a log to witness (its name is the log's origin; repeat for each log, e.g. each province recognised)")
+	logsFile := fs.String("logs", "", "file of verifier keys of logs to witness, one a line ('#' starts a comment), besides any --log")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	format := fs.String("log-format", "", "log format: json, or text (key=value); default text when stderr is a terminal, JSON otherwise")
 	if err := parseNoArgs(e, fs, e.args); err != nil {
@@ -110,8 +136,15 @@ func runWitnessServe(ctx context.Context, e *env) error {
 	if *state == "" {
 		return usagef("--state is required: the witness's state directory")
 	}
+	if *logsFile != "" {
+		keys, err := readLogKeys(*logsFile)
+		if err != nil {
+			return err
+		}
+		logs = append(logs, keys...)
+	}
 	if len(logs) == 0 {
-		return usagef("--log is required: the verifier key of each log to witness")
+		return usagef("--log or --logs is required: the verifier key of each log to witness")
 	}
 	signer, vkey, err := readWitnessKey(e, *file)
 	if err != nil {

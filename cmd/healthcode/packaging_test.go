@@ -32,7 +32,8 @@ import (
 // here without a container runtime: the compose file parses and names only
 // services, volumes, networks and files that exist; the binary is built
 // with the Dockerfile's own go build line and is static; and the compose
-// stack runs as processes: PostgreSQL, two replicas, nginx.
+// stack runs as processes: PostgreSQL, two replicas, nginx, the two
+// witnesses and deploy/witnesses.sh, which prepares them.
 
 const repoRoot = "../.."
 
@@ -44,13 +45,33 @@ type composeFile struct {
 
 type composeService struct {
 	Image       string            `yaml:"image"`
-	Build       string            `yaml:"build"`
+	Build       composeBuild      `yaml:"build"`
+	Entrypoint  []string          `yaml:"entrypoint"`
 	Command     []string          `yaml:"command"`
 	Environment map[string]string `yaml:"environment"`
 	DependsOn   yaml.Node         `yaml:"depends_on"` // a list or a map
 	Volumes     []string          `yaml:"volumes"`
 	Networks    yaml.Node         `yaml:"networks"` // a list or a map
 	Ports       []string          `yaml:"ports"`
+}
+
+// composeBuild is a service's build: a context directory, or a mapping
+// with a context and a target stage.
+type composeBuild struct {
+	Context, Target string
+}
+
+func (b *composeBuild) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		b.Context = n.Value
+		return nil
+	}
+	var m struct{ Context, Target string }
+	if err := n.Decode(&m); err != nil {
+		return err
+	}
+	b.Context, b.Target = m.Context, m.Target
+	return nil
 }
 
 // names returns the names a list-or-map node holds.
@@ -82,8 +103,10 @@ func mustCompose(t *testing.T) composeFile {
 	return c
 }
 
-// TestComposeFile: compose.yaml runs PostgreSQL, two healthcode replicas
-// and the proxy, and every name it uses exists.
+// TestComposeFile: compose.yaml runs PostgreSQL, two healthcode replicas,
+// the proxy and two witnesses with the services that prepare them, and
+// every name it uses exists: services, networks, volumes, files, the
+// Dockerfile's stages and the scripts the build stage holds.
 func TestComposeFile(t *testing.T) {
 	c := mustCompose(t)
 	var svcs []string
@@ -91,16 +114,28 @@ func TestComposeFile(t *testing.T) {
 		svcs = append(svcs, name)
 	}
 	slices.Sort(svcs)
-	if want := []string{"healthcode-1", "healthcode-2", "postgres", "proxy"}; !slices.Equal(svcs, want) {
+	if want := []string{"healthcode-1", "healthcode-2", "postgres", "proxy", "witness-a", "witness-b", "witness-keys", "witness-log"}; !slices.Equal(svcs, want) {
 		t.Errorf("services %v, want %v", svcs, want)
 	}
 	for name, s := range c.Services {
-		if s.Image == "" && s.Build == "" {
+		if s.Image == "" && s.Build.Context == "" {
 			t.Errorf("%s: neither image nor build", name)
 		}
-		if s.Build != "" {
-			if _, err := os.Stat(filepath.Join(repoRoot, s.Build, "Dockerfile")); err != nil {
-				t.Errorf("%s: build %s: %v", name, s.Build, err)
+		if s.Build.Context != "" {
+			df, err := os.ReadFile(filepath.Join(repoRoot, s.Build.Context, "Dockerfile"))
+			if err != nil {
+				t.Errorf("%s: build %s: %v", name, s.Build.Context, err)
+			}
+			if s.Build.Target != "" && !regexp.MustCompile(`(?m)^FROM \S+ AS `+regexp.QuoteMeta(s.Build.Target)+`$`).Match(df) {
+				t.Errorf("%s: build target %q is not a stage of the Dockerfile", name, s.Build.Target)
+			}
+		}
+		// A script the build stage runs is the repository's (COPY . /src).
+		for _, arg := range s.Entrypoint {
+			if rel, ok := strings.CutPrefix(arg, "/src/"); ok {
+				if _, err := os.Stat(filepath.Join(repoRoot, rel)); err != nil {
+					t.Errorf("%s runs %s: %v", name, arg, err)
+				}
 			}
 		}
 		for _, d := range names(s.DependsOn) {
@@ -122,6 +157,9 @@ func TestComposeFile(t *testing.T) {
 			} else if _, ok := c.Volumes[src]; !ok {
 				t.Errorf("%s: volume %q is not declared", name, src)
 			}
+		}
+		if strings.HasPrefix(name, "witness-") && s.Build.Target == "" && !slices.Equal(s.Command[:min(2, len(s.Command))], []string{"witness", "serve"}) {
+			t.Errorf("%s: command %v, want witness serve ...", name, s.Command)
 		}
 		if strings.HasPrefix(name, "healthcode-") {
 			if len(s.Command) == 0 || s.Command[0] != "serve" {
@@ -276,11 +314,13 @@ func TestImageBinary(t *testing.T) {
 }
 
 // TestComposeStackAsProcesses runs compose.yaml's stack without
-// containers: a fresh database on the local PostgreSQL, the two replicas
-// with the compose file's commands and environment (addresses and
+// containers: a fresh database on the local PostgreSQL, deploy/witnesses.sh
+// as its one-shot services run it, the two replicas and the two witnesses
+// with the compose file's commands and environment (addresses, paths and
 // secrets replaced), and nginx with deploy/nginx.conf (upstreams, listen
 // address and /tmp replaced). Through the proxy, a resident logs in and
-// fetches a token, from each replica.
+// fetches a token, from each replica, and each replica serves a
+// checkpoint both witnesses cosigned.
 func TestComposeStackAsProcesses(t *testing.T) {
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
@@ -290,6 +330,25 @@ func TestComposeStackAsProcesses(t *testing.T) {
 	bin := mustImageBinary(t)
 	c := mustCompose(t)
 	secret := randomSecret(t)
+
+	// The witnesses' keys and the policy, as the witness-keys service
+	// makes them, for witnesses at these addresses.
+	wdir := t.TempDir()
+	waddr := map[string]string{"witness-a": freeAddr(t), "witness-b": freeAddr(t)}
+	script := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("sh", append([]string{filepath.Join(repoRoot, "deploy", "witnesses.sh")}, args...)...)
+		cmd.Env = append(os.Environ(), "HEALTHCODE="+bin, "WITNESS_DIR="+wdir, "WITNESS_OWNER=",
+			"WITNESS_A_URL=http://"+waddr["witness-a"], "WITNESS_B_URL=http://"+waddr["witness-b"])
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("deploy/witnesses.sh %v: %v\n%s", args, err, out)
+		}
+	}
+	if c := c.Services["witness-keys"]; !slices.Equal(c.Command, []string{"keys"}) {
+		t.Fatalf("witness-keys: command %v, want [keys]", c.Command)
+	}
+	script("keys")
+	inWitnessDir := func(v string) string { return strings.ReplaceAll(v, "/witnesses/", wdir+"/") }
 
 	var upstreams []string
 	var replicas []*process
@@ -310,6 +369,8 @@ func TestComposeStackAsProcesses(t *testing.T) {
 				v = "http://healthcode.test"
 			case "HEALTHCODE_TRUSTED_PROXIES":
 				v = "127.0.0.1"
+			case "HEALTHCODE_WITNESSES":
+				v = inWitnessDir(v)
 			}
 			env = append(env, k+"="+v)
 		}
@@ -325,6 +386,26 @@ func TestComposeStackAsProcesses(t *testing.T) {
 	}
 	for i, r := range replicas {
 		waitReady(t, "http://"+upstreams[i]+"/readyz", r)
+	}
+	// The log's key from the first replica (the witness-log service), then
+	// the witnesses.
+	if cmd := c.Services["witness-log"].Command; len(cmd) != 2 || cmd[0] != "log" || cmd[1] != "http://healthcode-1:8080" {
+		t.Fatalf("witness-log: command %v, want [log http://healthcode-1:8080]", cmd)
+	}
+	script("log", "http://"+upstreams[0])
+	for _, name := range []string{"witness-a", "witness-b"} {
+		state := t.TempDir()
+		var args []string
+		for _, a := range c.Services[name].Command {
+			switch a {
+			case "/data":
+				a = state
+			case "0.0.0.0:8090":
+				a = waddr[name]
+			}
+			args = append(args, inWitnessDir(a))
+		}
+		startProcess(t, name, state, bin, nil, args...)
 	}
 
 	proxyAddr := freeAddr(t)
@@ -410,6 +491,21 @@ func TestComposeStackAsProcesses(t *testing.T) {
 	}
 	if len(sizes) != 1 {
 		t.Errorf("the replicas' checkpoints differ in size: %v", sizes)
+	}
+	// Each replica serves a checkpoint both witnesses cosigned (their
+	// cosigners retry the witnesses, unreachable until now, with backoff).
+	for _, u := range upstreams {
+		var cp []byte
+		for deadline := time.Now().Add(90 * time.Second); ; {
+			_, _, cp = request(t, "GET", "http://"+u+"/log/checkpoint", "", nil)
+			if strings.Contains(string(cp), "\n— witness-a.healthcode.local ") && strings.Contains(string(cp), "\n— witness-b.healthcode.local ") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %s: no checkpoint cosigned by both witnesses within 90 s:\n%s", u, cp)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -172,7 +173,12 @@ func runWitnessServe(ctx context.Context, e *env) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
-	fmt.Fprintf(e.stdout, "witness %s serving on http://%s for %d log(s)\n", vkey, ln.Addr(), len(ws.Logs))
+	origins := make([]string, 0, len(ws.Logs))
+	for o := range ws.Logs {
+		origins = append(origins, o)
+	}
+	slices.Sort(origins)
+	logger.Info("witness serving", "url", "http://"+ln.Addr().String(), "verifier_key", vkey, "logs", origins)
 	hs := &http.Server{Handler: ws, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	go func() {
@@ -186,6 +192,7 @@ func runWitnessServe(ctx context.Context, e *env) error {
 	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	logger.Info("witness shut down")
 	return nil
 }
 

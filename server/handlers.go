@@ -77,7 +77,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.sessions.forget(token)
+	s.sessions.Forget(token)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/ttlcache"
 )
 
 // The token route is what every resident's app polls, so it must not cost
@@ -29,9 +30,11 @@ const (
 )
 
 // sessionCache maps a session token to its actor.
-type sessionCache = ttlCache[string, healthcode.Actor]
+type sessionCache = ttlcache.Cache[string, healthcode.Actor]
 
-func newSessionCache() *sessionCache { return newTTLCache[string, healthcode.Actor](SessionCacheTTL) }
+func newSessionCache() *sessionCache {
+	return ttlcache.New[string, healthcode.Actor](SessionCacheTTL, cacheMaxEntries)
+}
 
 // authenticateCached is authenticate with the session cache in front of
 // the database, for the token route.
@@ -44,14 +47,14 @@ func (s *Server) authenticateCached(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		now := time.Now()
-		actor, ok := s.sessions.get(token, now)
+		actor, ok := s.sessions.Get(token, now)
 		if !ok {
 			a, err := s.db.Authenticate(r.Context(), token)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
 			}
-			s.sessions.put(token, a, now)
+			s.sessions.Put(token, a, now)
 			actor = a
 		}
 		noteActor(r.Context(), actor)
@@ -82,15 +85,15 @@ const (
 
 // codeCache maps a resident id to their code state and the bodies last
 // served.
-type codeCache = ttlCache[string, codeEntry]
+type codeCache = ttlcache.Cache[string, codeEntry]
 
-func newCodeCache() *codeCache { return newTTLCache[string, codeEntry](CodeCacheTTL) }
+func newCodeCache() *codeCache { return ttlcache.New[string, codeEntry](CodeCacheTTL, cacheMaxEntries) }
 
 // get returns a resident's name and code state, from the cache if fresh,
 // else read through the store as the context's actor (which authorises).
 func (s *Server) codeFor(ctx context.Context, id string) (codeEntry, error) {
 	now := time.Now()
-	if e, ok := s.codes.get(id, now); ok {
+	if e, ok := s.codes.Get(id, now); ok {
 		return e, nil
 	}
 	res, err := s.db.Resident(ctx, id)
@@ -102,17 +105,17 @@ func (s *Server) codeFor(ctx context.Context, id string) (codeEntry, error) {
 		return codeEntry{}, err
 	}
 	e := codeEntry{name: res.Name, colour: st.Colour, index: st.LogIndex}
-	if old, ok := s.codes.peek(id); ok {
+	if old, ok := s.codes.Peek(id); ok {
 		e.bodies = old.bodies // still valid while the token text is the same
 	}
-	s.codes.put(id, e, now)
+	s.codes.Put(id, e, now)
 	return e, nil
 }
 
 // cachedBodyFor returns the body (JSON or PNG, by slot) cached for the
 // resident's token text and language.
 func (s *Server) cachedBodyFor(slot int, id, text, lang string) ([]byte, bool) {
-	e, ok := s.codes.peek(id)
+	e, ok := s.codes.Peek(id)
 	b := e.bodies[slot]
 	if !ok || b.text != text || b.lang != lang || b.body == nil {
 		return nil, false
@@ -123,5 +126,5 @@ func (s *Server) cachedBodyFor(slot int, id, text, lang string) ([]byte, bool) {
 // keepBody caches the body served for the resident's token text and
 // language.
 func (s *Server) keepBody(slot int, id, text, lang string, body []byte) {
-	s.codes.update(id, func(e *codeEntry) { e.bodies[slot] = cachedBody{text, lang, body} })
+	s.codes.Update(id, func(e *codeEntry) { e.bodies[slot] = cachedBody{text, lang, body} })
 }

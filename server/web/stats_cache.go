@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/healthcode/healthcode/internal/ttlcache"
 	"github.com/healthcode/healthcode/store"
 )
 
@@ -13,27 +14,30 @@ import (
 // cost a scan each time.
 const statsTTL = time.Minute
 
-// statsCache holds the last store.Stats and when it was computed.
+// statsCache holds the last store.Stats; mu makes concurrent callers of an
+// expired cache wait for one computation.
 type statsCache struct {
-	mu sync.Mutex
-	at time.Time
-	st *store.Stats
+	mu    sync.Mutex
+	cache *ttlcache.Cache[struct{}, *store.Stats]
 }
 
-// stats returns the public statistics, at most statsTTL old. Concurrent
-// callers of an expired cache wait for one computation.
+func newStatsCache() statsCache {
+	return statsCache{cache: ttlcache.New[struct{}, *store.Stats](statsTTL, 1)}
+}
+
+// stats returns the public statistics, at most statsTTL old.
 func (p *Pages) stats(ctx context.Context) (*store.Stats, error) {
 	c := &p.statsCache
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := p.opts.Now()
-	if c.st != nil && now.Sub(c.at) < statsTTL && !now.Before(c.at) {
-		return c.st, nil
+	if st, ok := c.cache.Get(struct{}{}, now); ok {
+		return st, nil
 	}
 	st, err := p.db.Stats(ctx)
 	if err != nil {
 		return nil, err
 	}
-	c.st, c.at = st, now
+	c.cache.Put(struct{}{}, st, now)
 	return st, nil
 }

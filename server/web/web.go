@@ -130,7 +130,7 @@ func New(db *store.DB, opts Options) (*Pages, error) {
 	if opts.Tokens == nil {
 		opts.Tokens = func() bool { return false }
 	}
-	p := &Pages{db: db, opts: opts, log: opts.Logger}
+	p := &Pages{db: db, opts: opts, log: opts.Logger, statsCache: newStatsCache()}
 	var err error
 	if p.static, err = hashStatic(); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,6 +178,27 @@ func TestAuditorResumesSweep(t *testing.T) {
 		}
 		if got := integrityAlertsOn(t, w.db, "residents", "r_test000001"); len(got) != 1 {
 			t.Errorf("next sweep: alerts on r_test000001 %v, want one", got)
+		}
+	})
+}
+
+// TestAuditorRefusesMalformedCursor: a sweep cursor in audit_state whose
+// key is not of its table's key type (edited in the database, or written
+// by another version) stops the sweep with an error naming the table, the
+// column and the key; it is not read as key 0, which would quietly sweep
+// the table again from its start.
+func TestAuditorRefusesMalformedCursor(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustProjWorld(t, dsn)
+		raw, rebind := rawDB(t, w.db, dsn)
+		if _, err := raw.Exec(rebind("INSERT INTO audit_state (name, value) VALUES ('sweep', ?)"),
+			`{"table":"code_changes","phase":"","key":["7x"],"rows":3,"started":"2026-01-01T00:00:00.000Z"}`); err != nil {
+			t.Fatal(err)
+		}
+		a := mustAuditor(t, w.db, store.AuditConfig{Path: filepath.Join(t.TempDir(), "audit.db")})
+		err := a.Step(context.Background())
+		if err == nil || !strings.Contains(err.Error(), `code_changes: key "7x": log_index is not an integer`) {
+			t.Fatalf("step with a malformed cursor: %v, want an error naming code_changes, log_index and the key", err)
 		}
 	})
 }

@@ -328,16 +328,6 @@ func rowValues(rows *sql.Rows, n int) ([]string, error) {
 	return out, nil
 }
 
-// keySQL is the SQL expression of a row's key as rowKey writes it in
-// projection_last, for columns qualified by prefix ("r." or "").
-func (t *projTable) keySQL(prefix string) string {
-	parts := make([]string, len(t.key))
-	for i, k := range t.key {
-		parts[i] = "CAST(" + prefix + k + " AS TEXT)"
-	}
-	return strings.Join(parts, " || '/' || ")
-}
-
 const nullValue = "\x00NULL"
 
 func valueString(v any) string {
@@ -396,7 +386,7 @@ func (t *projTable) compareKeys(a, b []string) int {
 // compareTable merges the live rows of t with the rebuilt ones, both in
 // key order, and reports every difference.
 func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, rebuilt *DB) error {
-	n, err := compareRows(ctx, t, live.dialect, live.db, rebuilt.db, nil, nil, func(d Difference) {
+	n, err := compareRows(ctx, t, live.dialect, live.db, rebuilt.db, "", nil, func(d Difference) {
 		rep.add(d.Entry, "%s", d.What)
 	})
 	rep.Projected += n
@@ -405,19 +395,18 @@ func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, re
 
 // compareRows merges t's live rows (read through live, in dialect d) with
 // the rebuilt ones (in rebuilt, SQLite), both in key order and restricted
-// by where (a condition on the key columns in a dialect, with args; nil
-// for every row), and hands every difference to emit. It returns how many
+// by where (a condition on the key columns, with args; "" for every row), and hands every difference to emit. It returns how many
 // live rows it read.
-func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt querier, where func(dialect) string, args []any, emit func(Difference)) (int, error) {
+func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt querier, where string, args []any, emit func(Difference)) (int, error) {
 	cols := t.compared()
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = c.name
 	}
 	nk := len(t.key)
-	cond, rcond := "", ""
-	if where != nil {
-		cond, rcond = " WHERE "+where(d), " WHERE "+where(sqliteDialect{})
+	cond := ""
+	if where != "" {
+		cond = " WHERE " + where
 	}
 	lrows, err := live.QueryContext(ctx, d.rebind("SELECT "+strings.Join(names, ", ")+" FROM "+t.name+cond+" ORDER BY "+t.orderBy(d)), args...)
 	if err != nil {
@@ -430,7 +419,7 @@ func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt que
 	}
 	from := t.rebuiltFrom()
 	rrows, err := rebuilt.QueryContext(ctx, "SELECT "+strings.Join(rnames, ", ")+", COALESCE(l.idx, -1), COALESCE(l.personal, 1) FROM "+from+
-		" r LEFT JOIN projection_last l ON l.tbl = '"+from+"' AND l.row_key = "+t.keySQL("r.")+rcond+
+		" r LEFT JOIN projection_last l ON l.tbl = '"+from+"' AND l.row_key = "+t.keySQL("r.")+cond+
 		" ORDER BY "+t.orderBy(sqliteDialect{}), args...)
 	if err != nil {
 		return 0, err
@@ -655,10 +644,6 @@ func copyOperational(ctx context.Context, src, dst *DB, t *projTable) error {
 	if len(opCols)+len(persCols) == 0 {
 		return nil
 	}
-	where := make([]string, len(t.key))
-	for i, k := range t.key {
-		where[i] = k + " = ?"
-	}
 	update := func(tx *sql.Tx, cols []string, cond string) (*sql.Stmt, error) {
 		if len(cols) == 0 {
 			return nil, nil
@@ -668,7 +653,7 @@ func copyOperational(ctx context.Context, src, dst *DB, t *projTable) error {
 			// An empty BLOB scans as nil: keep the rebuilt (empty) value.
 			set[i] = c + " = COALESCE(?, " + c + ")"
 		}
-		return tx.PrepareContext(ctx, dst.dialect.rebind("UPDATE "+t.name+" SET "+strings.Join(set, ", ")+" WHERE "+strings.Join(where, " AND ")+cond))
+		return tx.PrepareContext(ctx, dst.dialect.rebind("UPDATE "+t.name+" SET "+strings.Join(set, ", ")+" WHERE "+t.keyCond("=")+cond))
 	}
 	nk, no := len(t.key), len(opCols)
 	all := append(append(append([]string(nil), t.key...), opCols...), persCols...)

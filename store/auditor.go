@@ -42,6 +42,8 @@ import (
 	"time"
 
 	sumtlog "golang.org/x/mod/sumdb/tlog"
+
+	"github.com/healthcode/healthcode/internal/filelock"
 )
 
 // Defaults of AuditConfig.
@@ -59,7 +61,10 @@ const (
 // AuditConfig configures the background auditor.
 type AuditConfig struct {
 	// Path is the auditor's own projection of the log, a SQLite file
-	// (created if missing). Required.
+	// (created if missing). Required. One auditor uses a path at a time:
+	// OpenAuditor locks Path+".lock" and refuses a path in use
+	// (ErrAuditPathInUse), by another process or another auditor of this
+	// one, for two would rebuild and write one file as two logs.
 	Path string
 	// Interval is the time from the end of one sweep of the whole
 	// projection to the start of the next; DefaultAuditInterval if 0.
@@ -85,11 +90,16 @@ type AuditStatus struct {
 	SweepRows   int64     // rows the sweep in progress compared so far
 }
 
+// ErrAuditPathInUse is OpenAuditor's error, wrapped with the path and the
+// holder's process id, when another auditor holds the projection's path.
+var ErrAuditPathInUse = errors.New("the auditor's projection is in use by another auditor")
+
 // Auditor follows one database's log; see the comment at the top.
 type Auditor struct {
 	db     *DB
 	cfg    AuditConfig
 	shadow *DB
+	unlock func() error // releases the lock on cfg.Path
 
 	mu     sync.Mutex
 	status AuditStatus
@@ -133,18 +143,25 @@ func (db *DB) OpenAuditor(ctx context.Context, cfg AuditConfig) (*Auditor, error
 	if cfg.SweepBudget <= 0 {
 		cfg.SweepBudget = defaultSweepBudget
 	}
-	a := &Auditor{db: db, cfg: cfg}
+	unlock, err := filelock.Lock(cfg.Path + ".lock")
+	if errors.Is(err, filelock.ErrLocked) {
+		return nil, fmt.Errorf("auditor: %w: %w; give each server its own --audit-path (HEALTHCODE_AUDIT_PATH)", ErrAuditPathInUse, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auditor projection: %w", err)
+	}
+	a := &Auditor{db: db, cfg: cfg, unlock: unlock}
 	if err := a.openShadow(ctx); err != nil {
-		return nil, err
+		return nil, errors.Join(err, unlock())
 	}
 	state, err := db.auditState(ctx)
 	if err != nil {
-		return nil, errors.Join(err, a.shadow.closeDBs())
+		return nil, errors.Join(err, a.Close())
 	}
 	if s := state["sweep"]; s != "" {
 		var c sweepCursor
 		if err := json.Unmarshal([]byte(s), &c); err != nil {
-			return nil, errors.Join(fmt.Errorf("auditor: audit_state sweep: %w", err), a.shadow.closeDBs())
+			return nil, errors.Join(fmt.Errorf("auditor: audit_state sweep: %w", err), a.Close())
 		}
 		a.sweep = &c
 		a.status.Sweeping, a.status.SweepTable, a.status.SweepRows = true, c.Table, c.Rows
@@ -152,17 +169,19 @@ func (db *DB) OpenAuditor(ctx context.Context, cfg AuditConfig) (*Auditor, error
 	}
 	if s := state["sweep.done"]; s != "" {
 		if a.status.LastSweep, err = parseTime(s); err != nil {
-			return nil, errors.Join(fmt.Errorf("auditor: audit_state sweep.done: %w", err), a.shadow.closeDBs())
+			return nil, errors.Join(fmt.Errorf("auditor: audit_state sweep.done: %w", err), a.Close())
 		}
 	}
 	db.integrity.auditor.Store(a)
 	return a, nil
 }
 
-// Close closes the auditor's projection.
+// Close closes the auditor's projection and releases its path.
 func (a *Auditor) Close() error {
 	a.db.integrity.auditor.CompareAndSwap(a, nil)
-	return a.shadow.closeDBs()
+	unlock := a.unlock
+	a.unlock = func() error { return nil } // released once
+	return errors.Join(a.shadow.closeDBs(), unlock())
 }
 
 // Status returns what the auditor has done.

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -200,5 +201,27 @@ func TestAuditorRefusesMalformedCursor(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), `code_changes: key "7x": log_index is not an integer`) {
 			t.Fatalf("step with a malformed cursor: %v, want an error naming code_changes, log_index and the key", err)
 		}
+	})
+}
+
+// TestAuditorPathLocked: two auditors on one projection file (two servers
+// given one --audit-path, or the old shared default on PostgreSQL) would
+// each rebuild and write it as their own; the second is refused with
+// ErrAuditPathInUse, naming the path, until the first closes.
+func TestAuditorPathLocked(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustProjWorld(t, dsn)
+		path := filepath.Join(t.TempDir(), "audit.db")
+		first := mustAuditor(t, w.db, store.AuditConfig{Path: path})
+		other := mustOpen(t, dsn) // another server on the same database
+		_, err := other.OpenAuditor(context.Background(), store.AuditConfig{Path: path})
+		if !errors.Is(err, store.ErrAuditPathInUse) || !strings.Contains(err.Error(), path) {
+			t.Fatalf("a second auditor on %s: %v, want ErrAuditPathInUse naming the path", path, err)
+		}
+		mustAuditor(t, other, store.AuditConfig{Path: filepath.Join(t.TempDir(), "audit.db")})
+		if err := first.Close(); err != nil {
+			t.Fatal(err)
+		}
+		mustStep(t, mustAuditor(t, other, store.AuditConfig{Path: path}))
 	})
 }

@@ -42,6 +42,8 @@ import (
 	"time"
 
 	sumtlog "golang.org/x/mod/sumdb/tlog"
+
+	"github.com/healthcode/healthcode/internal/filelock"
 )
 
 // Defaults of AuditConfig.
@@ -59,7 +61,10 @@ const (
 // AuditConfig configures the background auditor.
 type AuditConfig struct {
 	// Path is the auditor's own projection of the log, a SQLite file
-	// (created if missing). Required.
+	// (created if missing). Required. One auditor uses a path at a time:
+	// OpenAuditor locks Path+".lock" and refuses a path in use
+	// (ErrAuditPathInUse), by another process or another auditor of this
+	// one, for two would rebuild and write one file as two logs.
 	Path string
 	// Interval is the time from the end of one sweep of the whole
 	// projection to the start of the next; DefaultAuditInterval if 0.
@@ -85,11 +90,16 @@ type AuditStatus struct {
 	SweepRows   int64     // rows the sweep in progress compared so far
 }
 
+// ErrAuditPathInUse is OpenAuditor's error, wrapped with the path and the
+// holder's process id, when another auditor holds the projection's path.
+var ErrAuditPathInUse = errors.New("the auditor's projection is in use by another auditor")
+
 // Auditor follows one database's log; see the comment at the top.
 type Auditor struct {
 	db     *DB
 	cfg    AuditConfig
 	shadow *DB
+	unlock func() error // releases the lock on cfg.Path
 
 	mu     sync.Mutex
 	status AuditStatus
@@ -133,18 +143,25 @@ func (db *DB) OpenAuditor(ctx context.Context, cfg AuditConfig) (*Auditor, error
 	if cfg.SweepBudget <= 0 {
 		cfg.SweepBudget = defaultSweepBudget
 	}
-	a := &Auditor{db: db, cfg: cfg}
+	unlock, err := filelock.Lock(cfg.Path + ".lock")
+	if errors.Is(err, filelock.ErrLocked) {
+		return nil, fmt.Errorf("auditor: %w: %w; give each server its own --audit-path (HEALTHCODE_AUDIT_PATH)", ErrAuditPathInUse, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auditor projection: %w", err)
+	}
+	a := &Auditor{db: db, cfg: cfg, unlock: unlock}
 	if err := a.openShadow(ctx); err != nil {
-		return nil, err
+		return nil, errors.Join(err, unlock())
 	}
 	state, err := db.auditState(ctx)
 	if err != nil {
-		return nil, errors.Join(err, a.shadow.closeDBs())
+		return nil, errors.Join(err, a.Close())
 	}
 	if s := state["sweep"]; s != "" {
 		var c sweepCursor
 		if err := json.Unmarshal([]byte(s), &c); err != nil {
-			return nil, errors.Join(fmt.Errorf("auditor: audit_state sweep: %w", err), a.shadow.closeDBs())
+			return nil, errors.Join(fmt.Errorf("auditor: audit_state sweep: %w", err), a.Close())
 		}
 		a.sweep = &c
 		a.status.Sweeping, a.status.SweepTable, a.status.SweepRows = true, c.Table, c.Rows
@@ -152,17 +169,19 @@ func (db *DB) OpenAuditor(ctx context.Context, cfg AuditConfig) (*Auditor, error
 	}
 	if s := state["sweep.done"]; s != "" {
 		if a.status.LastSweep, err = parseTime(s); err != nil {
-			return nil, errors.Join(fmt.Errorf("auditor: audit_state sweep.done: %w", err), a.shadow.closeDBs())
+			return nil, errors.Join(fmt.Errorf("auditor: audit_state sweep.done: %w", err), a.Close())
 		}
 	}
 	db.integrity.auditor.Store(a)
 	return a, nil
 }
 
-// Close closes the auditor's projection.
+// Close closes the auditor's projection and releases its path.
 func (a *Auditor) Close() error {
 	a.db.integrity.auditor.CompareAndSwap(a, nil)
-	return a.shadow.closeDBs()
+	unlock := a.unlock
+	a.unlock = func() error { return nil } // released once
+	return errors.Join(a.shadow.closeDBs(), unlock())
 }
 
 // Status returns what the auditor has done.
@@ -332,12 +351,14 @@ func (a *Auditor) checkTouched(ctx context.Context, snap *sql.Tx, from, to int64
 		keys := touched[t.rebuiltFrom()]
 		sort.Strings(keys)
 		for start := 0; start < len(keys); start += chunk {
-			part := keys[start:min(start+chunk, len(keys))]
-			args := make([]any, 0, len(part)*len(t.key))
-			for _, k := range part {
-				args = append(args, t.keyArgs(splitKey(k, len(t.key)))...)
+			part := make([][]string, 0, chunk)
+			for _, k := range keys[start:min(start+chunk, len(keys))] {
+				part = append(part, splitKey(k, len(t.key)))
 			}
-			where := func(d dialect) string { return t.keyIn(len(part)) }
+			where, args, err := t.keysIn(part)
+			if err != nil {
+				return fmt.Errorf("audit %s: the auditor's projection_last: %w", t.name, err)
+			}
 			if err := a.compare(ctx, snap, t, where, args); err != nil {
 				return fmt.Errorf("audit %s: %w", t.name, err)
 			}
@@ -379,8 +400,11 @@ func (a *Auditor) sweepChunk(ctx context.Context, snap *sql.Tx) (bool, error) {
 	var after []any
 	cond := ""
 	if c.Key != nil {
-		after = t.keyArgs(c.Key)
-		cond = " WHERE " + t.keyAfter(">")
+		var err error
+		if after, err = t.keyArgs(c.Key); err != nil {
+			return false, fmt.Errorf("audit sweep: the cursor in audit_state: %w", err)
+		}
+		cond = " WHERE " + t.keyCond(">")
 	}
 	keyCols := strings.Join(t.key, ", ")
 	rows, err := list.QueryContext(ctx, d.rebind("SELECT "+keyCols+" FROM "+from+cond+" ORDER BY "+keyCols+
@@ -401,11 +425,10 @@ func (a *Auditor) sweepChunk(ctx context.Context, snap *sql.Tx) (bool, error) {
 		return false, err
 	}
 	if len(keys) > 0 {
-		args := make([]any, 0, len(keys)*len(t.key))
-		for _, k := range keys {
-			args = append(args, t.keyArgs(k)...)
+		where, args, err := t.keysIn(keys)
+		if err != nil {
+			return false, fmt.Errorf("audit sweep %s: %w", t.name, err)
 		}
-		where := func(dialect) string { return t.keyIn(len(keys)) }
 		// The log phase reports only the rows not stored: the others were
 		// compared in the live phase.
 		var only func(Difference) bool
@@ -470,14 +493,14 @@ func (a *Auditor) sweepChunk(ctx context.Context, snap *sql.Tx) (bool, error) {
 
 // compare compares t's rows selected by where in the live snapshot with
 // the projection's, raising an alert for each difference.
-func (a *Auditor) compare(ctx context.Context, snap *sql.Tx, t *projTable, where func(dialect) string, args []any) error {
+func (a *Auditor) compare(ctx context.Context, snap *sql.Tx, t *projTable, where string, args []any) error {
 	_, err := a.compareCount(ctx, snap, t, where, args, nil)
 	return err
 }
 
 // compareCount is compare, raising alerts only for the differences only
 // accepts (nil: all); it returns how many live rows it compared.
-func (a *Auditor) compareCount(ctx context.Context, snap *sql.Tx, t *projTable, where func(dialect) string, args []any, only func(Difference) bool) (int, error) {
+func (a *Auditor) compareCount(ctx context.Context, snap *sql.Tx, t *projTable, where string, args []any, only func(Difference) bool) (int, error) {
 	var diffs []Difference
 	n, err := compareRows(ctx, t, a.db.dialect, snap, a.shadow.db, where, args, func(d Difference) {
 		if only == nil || only(d) {
@@ -607,65 +630,4 @@ func (db *DB) auditState(ctx context.Context) (map[string]string, error) {
 func setAuditState(ctx context.Context, tx *sql.Tx, d dialect, name, value string) error {
 	_, err := tx.ExecContext(ctx, d.rebind("INSERT INTO audit_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value"), name, value)
 	return err
-}
-
-// splitKey splits a row key (rowKey) into n columns: a two-column key's
-// second column (an integer or a resident id) never holds a "/".
-func splitKey(k string, n int) []string {
-	if n == 1 {
-		return []string{k}
-	}
-	i := strings.LastIndex(k, "/")
-	if i < 0 {
-		return []string{k, ""}
-	}
-	return []string{k[:i], k[i+1:]}
-}
-
-// keyArgs are a key's values as query arguments: integers as integers.
-func (t *projTable) keyArgs(key []string) []any {
-	out := make([]any, len(t.key))
-	for i, k := range t.key {
-		if t.ints[k] {
-			n, _ := strconv.ParseInt(key[i], 10, 64)
-			out[i] = n
-		} else {
-			out[i] = key[i]
-		}
-	}
-	return out
-}
-
-// keyAfter is the condition "t's key op (?, ...)", in the order of the
-// table's primary key.
-func (t *projTable) keyAfter(op string) string {
-	cols := t.key
-	ph := make([]string, len(t.key))
-	for i := range ph {
-		ph[i] = "?"
-	}
-	if len(cols) == 1 {
-		return cols[0] + " " + op + " ?"
-	}
-	return "(" + strings.Join(cols, ", ") + ") " + op + " (" + strings.Join(ph, ", ") + ")"
-}
-
-// keyIn is the condition "t's key is one of n keys".
-func (t *projTable) keyIn(n int) string {
-	if len(t.key) == 1 {
-		return t.key[0] + " IN (" + placeholders(n) + ")"
-	}
-	row := make([]string, len(t.key))
-	for i, k := range t.key {
-		row[i] = "?"
-		if t.ints[k] {
-			row[i] = "CAST(? AS BIGINT)"
-		}
-	}
-	one := "(" + strings.Join(row, ", ") + ")"
-	rows := make([]string, n)
-	for i := range rows {
-		rows[i] = one
-	}
-	return "(" + strings.Join(t.key, ", ") + ") IN (VALUES " + strings.Join(rows, ", ") + ")"
 }

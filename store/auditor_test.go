@@ -2,9 +2,11 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,5 +180,48 @@ func TestAuditorResumesSweep(t *testing.T) {
 		if got := integrityAlertsOn(t, w.db, "residents", "r_test000001"); len(got) != 1 {
 			t.Errorf("next sweep: alerts on r_test000001 %v, want one", got)
 		}
+	})
+}
+
+// TestAuditorRefusesMalformedCursor: a sweep cursor in audit_state whose
+// key is not of its table's key type (edited in the database, or written
+// by another version) stops the sweep with an error naming the table, the
+// column and the key; it is not read as key 0, which would quietly sweep
+// the table again from its start.
+func TestAuditorRefusesMalformedCursor(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustProjWorld(t, dsn)
+		raw, rebind := rawDB(t, w.db, dsn)
+		if _, err := raw.Exec(rebind("INSERT INTO audit_state (name, value) VALUES ('sweep', ?)"),
+			`{"table":"code_changes","phase":"","key":["7x"],"rows":3,"started":"2026-01-01T00:00:00.000Z"}`); err != nil {
+			t.Fatal(err)
+		}
+		a := mustAuditor(t, w.db, store.AuditConfig{Path: filepath.Join(t.TempDir(), "audit.db")})
+		err := a.Step(context.Background())
+		if err == nil || !strings.Contains(err.Error(), `code_changes: key "7x": log_index is not an integer`) {
+			t.Fatalf("step with a malformed cursor: %v, want an error naming code_changes, log_index and the key", err)
+		}
+	})
+}
+
+// TestAuditorPathLocked: two auditors on one projection file (two servers
+// given one --audit-path, or the old shared default on PostgreSQL) would
+// each rebuild and write it as their own; the second is refused with
+// ErrAuditPathInUse, naming the path, until the first closes.
+func TestAuditorPathLocked(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustProjWorld(t, dsn)
+		path := filepath.Join(t.TempDir(), "audit.db")
+		first := mustAuditor(t, w.db, store.AuditConfig{Path: path})
+		other := mustOpen(t, dsn) // another server on the same database
+		_, err := other.OpenAuditor(context.Background(), store.AuditConfig{Path: path})
+		if !errors.Is(err, store.ErrAuditPathInUse) || !strings.Contains(err.Error(), path) {
+			t.Fatalf("a second auditor on %s: %v, want ErrAuditPathInUse naming the path", path, err)
+		}
+		mustAuditor(t, other, store.AuditConfig{Path: filepath.Join(t.TempDir(), "audit.db")})
+		if err := first.Close(); err != nil {
+			t.Fatal(err)
+		}
+		mustStep(t, mustAuditor(t, other, store.AuditConfig{Path: path}))
 	})
 }

@@ -454,41 +454,58 @@ func TestRebuild(t *testing.T) {
 		if rep := mustVerify(t, w.db); len(rep.Problems) == 0 {
 			t.Fatal("the edits are not found")
 		}
-		into := filepath.Join(t.TempDir(), "rebuilt.db")
-		var phases []string
-		if err := w.db.RebuildInto(context.Background(), into, func(phase string, done, total int64) {
-			if len(phases) == 0 || phases[len(phases)-1] != phase {
-				phases = append(phases, phase)
-			}
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Contains(phases, "project") {
-			t.Errorf("progress phases %v", phases)
-		}
-		rb := mustOpen(t, into)
-		if rep := mustVerify(t, rb); len(rep.Problems) != 0 {
-			t.Fatalf("rebuilt database has problems: %v", rep.Problems)
-		}
-		got := codesOf(t, rb, "sqlite:"+into)
-		if !slices.Equal(got, want) {
-			t.Errorf("rebuilt codes\n%v\nwant\n%v", got, want)
-		}
-		if _, err := rb.Login(context.Background(), "login-o_cmdc", "correct horse battery"); err != nil {
-			t.Errorf("login on the rebuilt database: %v", err)
-		}
-		// It serves every code: the code routes' check against the log
-		// (code_heads, rebuilt from the projected codes) passes.
-		for i := range 6 {
-			r := fmt.Sprintf("r_test%06d", i)
-			if _, err := rb.Code(self(r), r); err != nil {
-				t.Errorf("code of %s on the rebuilt database: %v", r, err)
-			}
-		}
-		if err := w.db.RebuildInto(context.Background(), into, nil); healthcode.ErrorCode(err) != healthcode.EINVALID {
-			t.Errorf("rebuild into a non-empty database: %v", err)
+		// Into either engine, from either: a PostgreSQL target is written
+		// with COPY from a scratch projection, a SQLite one directly.
+		for _, engine := range []string{"sqlite", "postgres"} {
+			t.Run("into "+engine, func(t *testing.T) {
+				into := testdb.SQLite(t)
+				if engine == "postgres" {
+					into = testdb.Postgres(t)
+				}
+				checkRebuild(t, w.db, into, want)
+			})
 		}
 	})
+}
+
+// checkRebuild rebuilds db into the empty database into and checks the
+// result: it verifies, has the codes want, keeps the logins, serves every
+// code, and a second rebuild into it is refused.
+func checkRebuild(t *testing.T, db *store.DB, into string, want []string) {
+	t.Helper()
+	var phases []string
+	if err := db.RebuildInto(context.Background(), into, func(phase string, done, total int64) {
+		if len(phases) == 0 || phases[len(phases)-1] != phase {
+			phases = append(phases, phase)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(phases, "project") {
+		t.Errorf("progress phases %v", phases)
+	}
+	rb := mustOpen(t, into)
+	if rep := mustVerify(t, rb); len(rep.Problems) != 0 {
+		t.Fatalf("rebuilt database has problems: %v", rep.Problems)
+	}
+	got := codesOf(t, rb, into)
+	if !slices.Equal(got, want) {
+		t.Errorf("rebuilt codes\n%v\nwant\n%v", got, want)
+	}
+	if _, err := rb.Login(context.Background(), "login-o_cmdc", "correct horse battery"); err != nil {
+		t.Errorf("login on the rebuilt database: %v", err)
+	}
+	// It serves every code: the code routes' check against the log
+	// (code_heads, rebuilt from the projected codes) passes.
+	for i := range 6 {
+		r := fmt.Sprintf("r_test%06d", i)
+		if _, err := rb.Code(self(r), r); err != nil {
+			t.Errorf("code of %s on the rebuilt database: %v", r, err)
+		}
+	}
+	if err := db.RebuildInto(context.Background(), into, nil); healthcode.ErrorCode(err) != healthcode.EINVALID {
+		t.Errorf("rebuild into a non-empty database: %v", err)
+	}
 }
 
 func codesOf(t *testing.T, db *store.DB, dsn string) []string {

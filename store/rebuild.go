@@ -16,6 +16,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/tlog"
 )
@@ -134,12 +137,12 @@ func (db *DB) projectRange(ctx context.Context, q querier, dst *DB, from, total 
 	return -1, nil
 }
 
-// scratchProjection rebuilds db's projection into a temporary SQLite
-// database, which the caller closes and removes with cleanup.
-func (db *DB) scratchProjection(ctx context.Context, progress func(done, total int64), each func(tx *sql.Tx, e *tlog.Entry) error) (scratch *DB, failed int64, cleanup func(), err error) {
+// openScratch opens an empty projection in a temporary SQLite database,
+// which cleanup closes and removes.
+func (db *DB) openScratch(ctx context.Context) (scratch *DB, cleanup func(), err error) {
 	dir, err := os.MkdirTemp("", "healthcode-verify-*")
 	if err != nil {
-		return nil, -1, nil, fmt.Errorf("scratch database: %w", err)
+		return nil, nil, fmt.Errorf("scratch database: %w", err)
 	}
 	// The scratch database is gone with its directory: a failure to
 	// close or remove it only leaves a temporary file, worth a warning.
@@ -151,9 +154,9 @@ func (db *DB) scratchProjection(ctx context.Context, progress func(done, total i
 	scratch, err = openBare(ctx, filepath.Join(dir, "projection.db"))
 	if err != nil {
 		removeDir()
-		return nil, -1, nil, fmt.Errorf("scratch database: %w", err)
+		return nil, nil, fmt.Errorf("scratch database: %w", err)
 	}
-	done := func() {
+	cleanup = func() {
 		if err := scratch.closeDBs(); err != nil {
 			db.logger.Warn("closing the scratch database failed", "dir", dir, "err", err)
 		}
@@ -161,7 +164,17 @@ func (db *DB) scratchProjection(ctx context.Context, progress func(done, total i
 	}
 	// A scratch database needs no durability.
 	if _, err := scratch.wdb.ExecContext(ctx, "PRAGMA synchronous = OFF"); err != nil {
-		done()
+		cleanup()
+		return nil, nil, fmt.Errorf("scratch database: %w", err)
+	}
+	return scratch, cleanup, nil
+}
+
+// scratchProjection rebuilds db's projection into a temporary SQLite
+// database, which the caller closes and removes with cleanup.
+func (db *DB) scratchProjection(ctx context.Context, progress func(done, total int64), each func(tx *sql.Tx, e *tlog.Entry) error) (scratch *DB, failed int64, cleanup func(), err error) {
+	scratch, done, err := db.openScratch(ctx)
+	if err != nil {
 		return nil, -1, nil, err
 	}
 	var total int64
@@ -328,16 +341,6 @@ func rowValues(rows *sql.Rows, n int) ([]string, error) {
 	return out, nil
 }
 
-// keySQL is the SQL expression of a row's key as rowKey writes it in
-// projection_last, for columns qualified by prefix ("r." or "").
-func (t *projTable) keySQL(prefix string) string {
-	parts := make([]string, len(t.key))
-	for i, k := range t.key {
-		parts[i] = "CAST(" + prefix + k + " AS TEXT)"
-	}
-	return strings.Join(parts, " || '/' || ")
-}
-
 const nullValue = "\x00NULL"
 
 func valueString(v any) string {
@@ -396,7 +399,7 @@ func (t *projTable) compareKeys(a, b []string) int {
 // compareTable merges the live rows of t with the rebuilt ones, both in
 // key order, and reports every difference.
 func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, rebuilt *DB) error {
-	n, err := compareRows(ctx, t, live.dialect, live.db, rebuilt.db, nil, nil, func(d Difference) {
+	n, err := compareRows(ctx, t, live.dialect, live.db, rebuilt.db, "", nil, func(d Difference) {
 		rep.add(d.Entry, "%s", d.What)
 	})
 	rep.Projected += n
@@ -405,19 +408,18 @@ func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, re
 
 // compareRows merges t's live rows (read through live, in dialect d) with
 // the rebuilt ones (in rebuilt, SQLite), both in key order and restricted
-// by where (a condition on the key columns in a dialect, with args; nil
-// for every row), and hands every difference to emit. It returns how many
+// by where (a condition on the key columns, with args; "" for every row), and hands every difference to emit. It returns how many
 // live rows it read.
-func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt querier, where func(dialect) string, args []any, emit func(Difference)) (int, error) {
+func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt querier, where string, args []any, emit func(Difference)) (int, error) {
 	cols := t.compared()
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = c.name
 	}
 	nk := len(t.key)
-	cond, rcond := "", ""
-	if where != nil {
-		cond, rcond = " WHERE "+where(d), " WHERE "+where(sqliteDialect{})
+	cond := ""
+	if where != "" {
+		cond = " WHERE " + where
 	}
 	lrows, err := live.QueryContext(ctx, d.rebind("SELECT "+strings.Join(names, ", ")+" FROM "+t.name+cond+" ORDER BY "+t.orderBy(d)), args...)
 	if err != nil {
@@ -430,7 +432,7 @@ func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt que
 	}
 	from := t.rebuiltFrom()
 	rrows, err := rebuilt.QueryContext(ctx, "SELECT "+strings.Join(rnames, ", ")+", COALESCE(l.idx, -1), COALESCE(l.personal, 1) FROM "+from+
-		" r LEFT JOIN projection_last l ON l.tbl = '"+from+"' AND l.row_key = "+t.keySQL("r.")+rcond+
+		" r LEFT JOIN projection_last l ON l.tbl = '"+from+"' AND l.row_key = "+t.keySQL("r.")+cond+
 		" ORDER BY "+t.orderBy(sqliteDialect{}), args...)
 	if err != nil {
 		return 0, err
@@ -536,7 +538,20 @@ func (db *DB) RebuildInto(ctx context.Context, dsn string, progress func(phase s
 			return fmt.Errorf("copy %s: %w", t, err)
 		}
 	}
-	if failed, err := db.projectLog(ctx, dst, phase("project")); err != nil {
+	// The projection is written where each row costs least: into a SQLite
+	// target itself; for PostgreSQL, where every statement is a round trip,
+	// into a scratch SQLite database first, whose tables then go to the
+	// target with COPY.
+	target := dst
+	if dst.dialect.name() == Postgres {
+		scratch, cleanup, err := db.openScratch(ctx)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		target = scratch
+	}
+	if failed, err := db.projectLog(ctx, target, phase("project")); err != nil {
 		if failed >= 0 {
 			return healthcode.Errorf(healthcode.EINVALID, "entry %d cannot be projected: %v", failed, err)
 		}
@@ -544,27 +559,39 @@ func (db *DB) RebuildInto(ctx context.Context, dsn string, progress func(phase s
 	}
 	// The rebuilt codes are the log's: their entries are the latest
 	// code.changed of each resident.
-	if _, err := dst.wdb.ExecContext(ctx, "INSERT INTO code_heads (resident, log_index) SELECT resident, log_index FROM codes"); err != nil {
+	if _, err := target.wdb.ExecContext(ctx, "INSERT INTO code_heads (resident, log_index) SELECT resident, log_index FROM codes"); err != nil {
 		return fmt.Errorf("code heads: %w", err)
+	}
+	// The evidence kept beside each fact may only be erased, never changed,
+	// by a trigger; copying it into the rebuilt row sets it once.
+	restore, err := target.suspendEvidenceTrigger(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range projection {
+		if err := copyOperational(ctx, db, target, &projection[i]); err != nil {
+			return errors.Join(fmt.Errorf("copy operational columns of %s: %w", projection[i].name, err), restore())
+		}
+	}
+	if err := restore(); err != nil {
+		return err
+	}
+	if target != dst {
+		// In the projection's order: a table's rows after those they
+		// refer to.
+		for i := range projection {
+			if err := copyTable(ctx, target, dst, projection[i].name, phase("copy "+projection[i].name)); err != nil {
+				return fmt.Errorf("copy %s: %w", projection[i].name, err)
+			}
+		}
+		if err := copyTable(ctx, target, dst, "code_heads", phase("copy code_heads")); err != nil {
+			return fmt.Errorf("copy code_heads: %w", err)
+		}
 	}
 	for _, t := range []string{"accounts", "trust_state", "code_schedule", "source_rates"} {
 		if err := copyTable(ctx, db, dst, t, phase("copy "+t)); err != nil {
 			return fmt.Errorf("copy %s: %w", t, err)
 		}
-	}
-	// The evidence kept beside each fact may only be erased, never changed,
-	// by a trigger; copying it into the rebuilt row sets it once.
-	restore, err := dst.suspendEvidenceTrigger(ctx)
-	if err != nil {
-		return err
-	}
-	for i := range projection {
-		if err := copyOperational(ctx, db, dst, &projection[i]); err != nil {
-			return fmt.Errorf("copy operational columns of %s: %w", projection[i].name, err)
-		}
-	}
-	if err := restore(); err != nil {
-		return err
 	}
 	if _, err := dst.wdb.ExecContext(ctx, "DROP TABLE projection_last"); err != nil {
 		return err
@@ -615,13 +642,17 @@ func copyRows(ctx context.Context, src, dst *DB, query string, n int, setup func
 	return tx.Commit()
 }
 
-// copyTable copies every row of table from src to dst.
+// copyTable copies every row of table from src to dst: with COPY into
+// PostgreSQL, else with one prepared INSERT per row.
 func copyTable(ctx context.Context, src, dst *DB, table string, progress func(done, total int64)) error {
 	cols, err := tableColumns(ctx, src, table)
 	if err != nil {
 		return err
 	}
 	list := strings.Join(cols, ", ")
+	if dst.dialect.name() == Postgres {
+		return copyIn(ctx, src, dst, table, cols, progress)
+	}
 	return copyRows(ctx, src, dst, "SELECT "+list+" FROM "+table, len(cols), func(tx *sql.Tx) (func([]any) error, error) {
 		stmt, err := tx.PrepareContext(ctx, dst.dialect.rebind("INSERT INTO "+table+" ("+list+") VALUES ("+placeholders(len(cols))+")"))
 		if err != nil {
@@ -632,12 +663,163 @@ func copyTable(ctx context.Context, src, dst *DB, table string, progress func(do
 			if _, err := stmt.ExecContext(ctx, vals...); err != nil {
 				return err
 			}
-			if done++; done%100000 == 0 && progress != nil {
+			if done++; done%copyProgressRows == 0 && progress != nil {
 				progress(done, -1)
 			}
 			return nil
 		}, nil
 	})
+}
+
+// copyProgressRows is how often a copy reports its progress, in rows.
+const copyProgressRows = 100000
+
+// copyIn copies the columns cols of every row of table from src into
+// dst, a PostgreSQL database, in one COPY. Each value is converted to the
+// type of its column in dst where the engines differ: SQLite gives a
+// value by what it holds, not by the column's declared type.
+func copyIn(ctx context.Context, src, dst *DB, table string, cols []string, progress func(done, total int64)) error {
+	types, err := pgColumnTypes(ctx, dst, table)
+	if err != nil {
+		return err
+	}
+	conv := make([]func(any) (any, error), len(cols))
+	for i, c := range cols {
+		t, ok := types[c]
+		if !ok {
+			return fmt.Errorf("%s.%s is not a column of the target", table, c)
+		}
+		conv[i] = pgConvert(t.dataType, t.notNull)
+	}
+	rows, err := src.db.QueryContext(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+table)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
+	var done int64
+	next := func() ([]any, error) {
+		if !rows.Next() {
+			return nil, rows.Err()
+		}
+		vals, err := scanAny(rows, len(cols))
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range vals {
+			if vals[i], err = conv[i](v); err != nil {
+				return nil, fmt.Errorf("%s.%s: %w", table, cols[i], err)
+			}
+		}
+		if done++; done%copyProgressRows == 0 && progress != nil {
+			progress(done, -1)
+		}
+		return vals, nil
+	}
+	conn, err := dst.wdb.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("copy into %s: the connection is a %T, not pgx's", table, dc)
+		}
+		_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromFunc(next))
+		return err
+	})
+	return errors.Join(err, conn.Close())
+}
+
+// pgColumn is a column's type in a PostgreSQL database.
+type pgColumn struct {
+	dataType string
+	notNull  bool
+}
+
+// pgColumnTypes are the types of table's columns in a PostgreSQL
+// database, by column.
+func pgColumnTypes(ctx context.Context, db *DB, table string) (map[string]pgColumn, error) {
+	out := map[string]pgColumn{}
+	rows, err := db.db.QueryContext(ctx, "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1", table)
+	err = scanRows(rows, err, func(rows *sql.Rows) error {
+		var c, t, nullable string
+		if err := rows.Scan(&c, &t, &nullable); err != nil {
+			return err
+		}
+		out[c] = pgColumn{dataType: t, notNull: nullable == "NO"}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("columns of %s: %w", table, err)
+	}
+	return out, nil
+}
+
+// pgConvert converts a value read from either engine to what COPY
+// encodes for a PostgreSQL column of type t (the schema's: bigint,
+// integer, text, bytea). NULL stays NULL, except in a NOT NULL column of
+// text or bytea: SQLite's driver reads an empty BLOB as NULL or as a nil
+// []byte (which pgx writes as NULL), and a NULL could not be stored there. A value that does not fit the column is an
+// error.
+func pgConvert(t string, notNull bool) func(any) (any, error) {
+	conv := pgConvertValue(t)
+	if !notNull {
+		return conv
+	}
+	var empty any
+	switch t {
+	case "bytea":
+		empty = []byte{}
+	case "text":
+		empty = ""
+	default:
+		return conv
+	}
+	return func(v any) (any, error) {
+		if b, ok := v.([]byte); v == nil || ok && b == nil {
+			return empty, nil
+		}
+		return conv(v)
+	}
+}
+
+// pgConvertValue is pgConvert for a value that is not NULL.
+func pgConvertValue(t string) func(any) (any, error) {
+	switch t {
+	case "bigint", "integer":
+		return func(v any) (any, error) {
+			switch x := v.(type) {
+			case bool:
+				if x {
+					return int64(1), nil
+				}
+				return int64(0), nil
+			case string:
+				return strconv.ParseInt(x, 10, 64)
+			case []byte:
+				return strconv.ParseInt(string(x), 10, 64)
+			}
+			return v, nil
+		}
+	case "text":
+		return func(v any) (any, error) {
+			switch x := v.(type) {
+			case []byte:
+				return string(x), nil
+			case int64:
+				return strconv.FormatInt(x, 10), nil
+			}
+			return v, nil
+		}
+	case "bytea":
+		return func(v any) (any, error) {
+			if x, ok := v.(string); ok {
+				return []byte(x), nil
+			}
+			return v, nil
+		}
+	}
+	return func(v any) (any, error) { return v, nil }
 }
 
 // copyOperational copies t's operational columns from src to dst, and its
@@ -655,10 +837,6 @@ func copyOperational(ctx context.Context, src, dst *DB, t *projTable) error {
 	if len(opCols)+len(persCols) == 0 {
 		return nil
 	}
-	where := make([]string, len(t.key))
-	for i, k := range t.key {
-		where[i] = k + " = ?"
-	}
 	update := func(tx *sql.Tx, cols []string, cond string) (*sql.Stmt, error) {
 		if len(cols) == 0 {
 			return nil, nil
@@ -668,7 +846,7 @@ func copyOperational(ctx context.Context, src, dst *DB, t *projTable) error {
 			// An empty BLOB scans as nil: keep the rebuilt (empty) value.
 			set[i] = c + " = COALESCE(?, " + c + ")"
 		}
-		return tx.PrepareContext(ctx, dst.dialect.rebind("UPDATE "+t.name+" SET "+strings.Join(set, ", ")+" WHERE "+strings.Join(where, " AND ")+cond))
+		return tx.PrepareContext(ctx, dst.dialect.rebind("UPDATE "+t.name+" SET "+strings.Join(set, ", ")+" WHERE "+t.keyCond("=")+cond))
 	}
 	nk, no := len(t.key), len(opCols)
 	all := append(append(append([]string(nil), t.key...), opCols...), persCols...)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,7 +41,7 @@ func runServe(ctx context.Context, e *env) (err error) {
 	auditEvery := fs.String("audit-interval", e.envOr("HEALTHCODE_AUDIT_INTERVAL", store.DefaultAuditInterval.String()),
 		"time between two sweeps of the whole projection by the background auditor; 0 turns the auditor off (env HEALTHCODE_AUDIT_INTERVAL)")
 	auditPath := fs.String("audit-path", e.envOr("HEALTHCODE_AUDIT_PATH", ""),
-		"the background auditor's own projection of the log, a SQLite file; default: beside a SQLite database, in the temporary directory for PostgreSQL (env HEALTHCODE_AUDIT_PATH)")
+		"the background auditor's own projection of the log, a SQLite file, one per server (locked); default: beside a SQLite database, in the temporary directory for PostgreSQL, numbered for further servers on the host (env HEALTHCODE_AUDIT_PATH)")
 	hotline := fs.String("hotline", e.envOr("HEALTHCODE_HOTLINE", "12345"), "telephone number the resident page gives under a yellow or red code (env HEALTHCODE_HOTLINE)")
 	office := fs.String("office", e.envOr("HEALTHCODE_OFFICE", ""), "the office responsible for codes, as the resident page names it, e.g. 中原省疫情防控指挥部办公室; default: the command of the resident's county (env HEALTHCODE_OFFICE)")
 	witnesses := fs.String("witnesses", e.envOr("HEALTHCODE_WITNESSES", ""), "witness policy file: lines 'witness NAME VKEY URL' and 'quorum K|all'; the server asks them to cosign each checkpoint (env HEALTHCODE_WITNESSES)")
@@ -185,10 +187,7 @@ func startAuditor(ctx context.Context, logger *slog.Logger, st *store.DB, dsn, p
 		logger.Warn("background auditor off (--audit-interval 0): state rows edited behind the log are found only by log verify and the code routes")
 		return nil
 	}
-	if path == "" {
-		path = auditPathFor(dsn, st.LogOrigin())
-	}
-	a, err := st.OpenAuditor(ctx, store.AuditConfig{Path: path, Interval: interval})
+	a, path, err := openAuditor(ctx, st, dsn, path, interval)
 	if err != nil {
 		return fmt.Errorf("background auditor: %w", err)
 	}
@@ -202,12 +201,42 @@ func startAuditor(ctx context.Context, logger *slog.Logger, st *store.DB, dsn, p
 	return nil
 }
 
-// auditPathFor is the default file of the auditor's projection: beside a
-// SQLite database, else in the temporary directory, named by the log's
-// origin (one per deployment).
-func auditPathFor(dsn, origin string) string {
+// openAuditor opens the auditor on path, or, if path is "", on the first
+// default file (auditPathFor) that no other auditor holds: each server on
+// a host keeps its own projection, and a restarted one takes the file it
+// had (or another's that is free) and catches up from where it stood.
+// An explicit path in use is refused (store.ErrAuditPathInUse).
+func openAuditor(ctx context.Context, st *store.DB, dsn, path string, interval time.Duration) (*store.Auditor, string, error) {
+	if path != "" {
+		a, err := st.OpenAuditor(ctx, store.AuditConfig{Path: path, Interval: interval})
+		return a, path, err
+	}
+	for n := range maxAuditSlots {
+		path = auditPathFor(dsn, st.LogOrigin(), n)
+		a, err := st.OpenAuditor(ctx, store.AuditConfig{Path: path, Interval: interval})
+		if !errors.Is(err, store.ErrAuditPathInUse) {
+			return a, path, err
+		}
+	}
+	return nil, "", fmt.Errorf("the %d default projection files (%s, ...) are all in use by other servers: give this one its own --audit-path (HEALTHCODE_AUDIT_PATH)",
+		maxAuditSlots, auditPathFor(dsn, st.LogOrigin(), 0))
+}
+
+// maxAuditSlots is how many default projection files servers on one host
+// take, one each, before a server must be given its own --audit-path.
+const maxAuditSlots = 16
+
+// auditPathFor is the n-th default file of the auditor's projection:
+// beside a SQLite database, else in the temporary directory, named by the
+// log's origin (one per deployment); n > 0 numbers the files of further
+// servers on the host.
+func auditPathFor(dsn, origin string, n int) string {
+	slot := ""
+	if n > 0 {
+		slot = "-" + strconv.Itoa(n+1)
+	}
 	if engine, target, err := store.ParseDSN(dsn); err == nil && engine == store.SQLite {
-		return target + ".audit"
+		return target + slot + ".audit"
 	}
 	name := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
@@ -215,7 +244,7 @@ func auditPathFor(dsn, origin string) string {
 		}
 		return '_'
 	}, origin)
-	return filepath.Join(os.TempDir(), "healthcode-audit-"+name+".db")
+	return filepath.Join(os.TempDir(), "healthcode-audit-"+name+slot+".db")
 }
 
 // newLogger is the server's logger on stderr: JSON (one object a line) or

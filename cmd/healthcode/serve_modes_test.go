@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/healthcode/healthcode/store"
 )
@@ -59,5 +61,48 @@ func TestWarnKeysInClear(t *testing.T) {
 	}
 	if got := warned([]byte("a key secret of at least 32 bytes, for the test")); got != "" {
 		t.Errorf("warned about a database whose keys are sealed:\n%s", got)
+	}
+}
+
+// Two servers on one host with the default auditor projection take one
+// file each (the second numbered), not one shared file; a server given a
+// path in use is refused with a clear error; a server started after one
+// stopped takes the file it left.
+func TestAuditorDefaultPathPerServer(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	st, err := store.Open(ctx, path, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	first, p1, err := openAuditor(ctx, st, path, "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, p2, err := openAuditor(ctx, st, path, "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p1 != path+".audit" || p2 != path+"-2.audit" {
+		t.Errorf("default projections %s and %s, want %s.audit and %s-2.audit", p1, p2, path, path)
+	}
+	if _, _, err := openAuditor(ctx, st, path, p1, time.Hour); !errors.Is(err, store.ErrAuditPathInUse) || !strings.Contains(err.Error(), "--audit-path") {
+		t.Errorf("an explicit path in use: %v, want ErrAuditPathInUse naming --audit-path", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	third, p3, err := openAuditor(ctx, st, path, "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p3 != p1 {
+		t.Errorf("after the first stopped: %s, want its file %s", p3, p1)
+	}
+	for _, a := range []*store.Auditor{second, third} {
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

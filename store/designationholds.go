@@ -211,8 +211,10 @@ func (db *DB) DecideDesignationHold(ctx context.Context, key, resident string, r
 		if err != nil {
 			return fmt.Errorf("read the hold: %w", err)
 		}
-		if err := healthcode.Authorize(actor, healthcode.OpApproveFact, home, resident); err != nil {
-			return err
+		if healthcode.Authorize(actor, healthcode.OpApproveFact, home, resident) != nil {
+			// Outside the officer's jurisdiction: whether a resident is
+			// in a cooling period is not theirs to learn.
+			return healthcode.Errorf(healthcode.ENOTFOUND, "designation %s is not held for resident %s", key, resident)
 		}
 		if !healthcode.Covers(actor.Jurisdiction, scope) {
 			return healthcode.Errorf(healthcode.EFORBIDDEN, "designation %s is held for %s for the command of %s", key, resident, scope)

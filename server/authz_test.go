@@ -68,6 +68,9 @@ var authzTable = []authzRow{
 	{"POST", "/v1/facts/{fact}/approve", "", "UFFFFFAFFFFF", false},
 	{"POST", "/v1/facts/{fact}/reject", `{"reason":"no evidence"}`, "UFFFFFAFFFFF", false},
 	{"POST", "/v1/facts/{fact}/retract", `{"reason":"entered in error"}`, "UFFFFAAFFFFF", false},
+	{"GET", "/v1/facts/holds", "", "UFFFFFAAFFFF", false},                                                        // command-out: allowed, sees only the holds its post covers
+	{"POST", "/v1/facts/{fact}/holds/{res}/release", "", "UFFFFFNNFFFF", false},                                  // no hold in this fixture: 404 once authorised
+	{"POST", "/v1/facts/{fact}/holds/{res}/refuse", `{"reason":"the same office again"}`, "UFFFFFNNFFFF", false}, // (designationhold_test covers who decides one)
 	{"GET", "/v1/rulesets", "", "AAAAAAAAAAAA", false},
 	{"POST", "/v1/rulesets", "ruleset", "UFFFFFFFFFFF", false},
 	{"GET", "/v1/rulesets/henan-health-code/1", "", "AAAAAAAAAAAA", false},
@@ -294,7 +297,7 @@ func authzBody(body, role string) string {
 func routePattern(p string) string {
 	r := strings.NewReplacer("/henan-health-code/1", "/{id}/{version}", "/henan-health-code/2/", "/{id}/{version}/",
 		"/attachments/0", "/attachments/{n}", "/o_spare/", "/{id}/", "/r_nobody/", "/{id}/", "/nobody.example", "/{issuer}", "/entries/1", "/entries/{index}",
-		"{res}", "{id}", "{appeal}", "{id}", "{fact}", "{key}")
+		"/holds/{res}/", "/holds/{resident}/", "{res}", "{id}", "{appeal}", "{id}", "{fact}", "{key}")
 	p, _, _ = strings.Cut(r.Replace(p), "?")
 	return p
 }

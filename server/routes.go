@@ -40,10 +40,13 @@ func (s *Server) routeTable() []struct {
 
 		{"POST /v1/facts", s.authenticate(s.handleRecordFacts)},
 		{"GET /v1/facts/pending", s.authenticate(s.handlePendingFacts)},
+		{"GET /v1/facts/holds", s.authenticate(s.handleHeldDesignations)},
 		{"GET /v1/facts/{key}", s.authenticate(s.handleFact)},
 		{"POST /v1/facts/{key}/approve", s.authenticate(s.handleDecideFact(true))},
 		{"POST /v1/facts/{key}/reject", s.authenticate(s.handleDecideFact(false))},
 		{"POST /v1/facts/{key}/retract", s.authenticate(s.handleRetractFact)},
+		{"POST /v1/facts/{key}/holds/{resident}/release", s.authenticate(s.handleDecideHold(true))},
+		{"POST /v1/facts/{key}/holds/{resident}/refuse", s.authenticate(s.handleDecideHold(false))},
 
 		{"GET /v1/rulesets", http.HandlerFunc(s.handleRulesets)},
 		{"POST /v1/rulesets", s.authenticate(s.handleDraftRuleset)},

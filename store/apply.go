@@ -259,6 +259,28 @@ type (
 		PreviousStatus string `json:"previous_status"`
 		RecordedEntry  int64  `json:"recorded_entry"`
 	}
+	// evFactHeldFor: a designation (Designation, its fact key) that would
+	// raise a resident restored by a granted appeal (Appeal) within the
+	// cooling period does not count in that resident's evaluation until a
+	// command officer of ApprovalScope (the parent jurisdiction of the
+	// recorder's post) releases it for them. The entry's subject is the
+	// resident; the actor is the designation's recorder; RecordedEntry is
+	// the designation's fact.recorded entry.
+	evFactHeldFor struct {
+		Designation   string `json:"designation"`
+		Appeal        string `json:"appeal"`
+		ApprovalScope string `json:"approval_scope"`
+		RecordedEntry int64  `json:"recorded_entry"`
+	}
+	// evFactDecidedFor: a designation held for a resident, released for
+	// them (fact.released_for: it counts from now on) or refused for them
+	// (fact.refused_for: it never counts for them), by a command officer
+	// of the hold's scope. HeldEntry is the fact.held_for entry.
+	evFactDecidedFor struct {
+		Designation string `json:"designation"`
+		Reason      string `json:"reason,omitempty"`
+		HeldEntry   int64  `json:"held_entry"`
+	}
 	evCodeChanged struct {
 		Colour         string   `json:"colour"`
 		Previous       string   `json:"previous"`
@@ -467,6 +489,10 @@ func newEvent(kind tlog.Kind) (pub, pers any, err error) {
 		return new(evFactDecided), nil, nil
 	case tlog.KindFactRetracted:
 		return new(evFactRetracted), nil, nil
+	case tlog.KindFactHeldFor:
+		return new(evFactHeldFor), nil, nil
+	case tlog.KindFactReleasedFor, tlog.KindFactRefusedFor:
+		return new(evFactDecidedFor), nil, nil
 	case tlog.KindCodeChanged:
 		return new(evCodeChanged), nil, nil
 	case tlog.KindEvalFailed:
@@ -740,6 +766,31 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 			return err
 		}
 		return p.touch("facts", nil, v.Key)
+
+	case tlog.KindFactHeldFor:
+		v, err := event[evFactHeldFor](e, pub)
+		if err != nil {
+			return err
+		}
+		if err := p.insert("designation_holds", colsDesignationHolds, "", v.Designation, e.Subject, v.Appeal, v.ApprovalScope, HoldHeld, e.Index); err != nil {
+			return err
+		}
+		return p.touch("designation_holds", nil, v.Designation, e.Subject)
+
+	case tlog.KindFactReleasedFor, tlog.KindFactRefusedFor:
+		v, err := event[evFactDecidedFor](e, pub)
+		if err != nil {
+			return err
+		}
+		status := HoldReleased
+		if e.Kind == tlog.KindFactRefusedFor {
+			status = HoldRefused
+		}
+		if err := p.exec("UPDATE designation_holds SET status = ?, decided_by = ?, reason = ?, decided_log = ? WHERE designation = ? AND resident = ?",
+			status, e.Actor.ID, v.Reason, e.Index, v.Designation, e.Subject); err != nil {
+			return err
+		}
+		return p.touch("designation_holds", nil, v.Designation, e.Subject)
 
 	case tlog.KindCodeChanged:
 		v, err := event[evCodeChanged](e, pub)
@@ -1050,19 +1101,20 @@ var (
 	colsSources       = []string{"id", "name", "kinds", "jurisdiction", "key_hash", "disabled", "created_at", "log_index"}
 	colsFacts         = []string{"uid", "origin", "id", "kind", "subject", "observed_at", "recorded_at", "source", "recorded_by", "approved_by", "evidence",
 		"evidence_salt", "payload", "status", "content_hash", "log_index", "area", "case_id"}
-	colsFactHolds     = []string{"fact", "subject", "approval_scope", "why", "log_index"}
-	colsCaseCitations = []string{"case_id", "resident"}
-	colsCodeChanges   = []string{"resident", "log_index", "colour", "previous", "changed_at", "ruleset", "ruleset_version", "rule", "fact_ids", "cause", "omitted", "ruleset_by", "designation", "designation_by"}
-	colsEvalFailures  = []string{"log_index", "resident", "failed_at", "ruleset", "ruleset_version", "error", "cause", "job"}
-	colsRulesets      = []string{"id", "version", "scope", "status", "source", "legal_number", "legal_title", "effective_at", "drafted_by", "drafted_at", "log_index"}
-	colsTokenKeys     = []string{"id", "purpose", "public_key", "sealed", "not_before", "not_after", "status", "created_at", "log_index"}
-	colsTrustImports  = []string{"issuer", "trust_key", "version", "envelope", "imported_at", "log_index"}
-	colsAppeals       = []string{"id", "resident", "home", "assigned", "filed_by", "filed_by_kind", "consent", "fact_keys", "statement", "status", "filed_at", "deadline", "log_index"}
-	colsAttachments   = []string{"appeal", "n", "name", "media_type", "sha256", "size", "data"}
-	colsAppealSteps   = []string{"log_index", "appeal", "resident", "kind", "actor", "post", "detail", "at"}
-	colsDataAccess    = []string{"log_index", "resident", "official", "post", "what", "at"}
-	colsAlerts        = []string{"id", "kind", "subject", "jurisdiction", "detail", "raised_at", "log_index", "resident"}
-	colsJobs          = []string{"id", "kind", "params", "status", "run_at", "created_at", "log_index"}
+	colsFactHolds        = []string{"fact", "subject", "approval_scope", "why", "log_index"}
+	colsCaseCitations    = []string{"case_id", "resident"}
+	colsDesignationHolds = []string{"designation", "resident", "appeal", "approval_scope", "status", "log_index"}
+	colsCodeChanges      = []string{"resident", "log_index", "colour", "previous", "changed_at", "ruleset", "ruleset_version", "rule", "fact_ids", "cause", "omitted", "ruleset_by", "designation", "designation_by"}
+	colsEvalFailures     = []string{"log_index", "resident", "failed_at", "ruleset", "ruleset_version", "error", "cause", "job"}
+	colsRulesets         = []string{"id", "version", "scope", "status", "source", "legal_number", "legal_title", "effective_at", "drafted_by", "drafted_at", "log_index"}
+	colsTokenKeys        = []string{"id", "purpose", "public_key", "sealed", "not_before", "not_after", "status", "created_at", "log_index"}
+	colsTrustImports     = []string{"issuer", "trust_key", "version", "envelope", "imported_at", "log_index"}
+	colsAppeals          = []string{"id", "resident", "home", "assigned", "filed_by", "filed_by_kind", "consent", "fact_keys", "statement", "status", "filed_at", "deadline", "log_index"}
+	colsAttachments      = []string{"appeal", "n", "name", "media_type", "sha256", "size", "data"}
+	colsAppealSteps      = []string{"log_index", "appeal", "resident", "kind", "actor", "post", "detail", "at"}
+	colsDataAccess       = []string{"log_index", "resident", "official", "post", "what", "at"}
+	colsAlerts           = []string{"id", "kind", "subject", "jurisdiction", "detail", "raised_at", "log_index", "resident"}
+	colsJobs             = []string{"id", "kind", "params", "status", "run_at", "created_at", "log_index"}
 )
 
 // setCol sets column name of an inserted row (a fill function's helper).
@@ -1195,6 +1247,7 @@ func (p *projector) eraseRows(id string) error {
 		"DELETE FROM code_changes WHERE resident = ?",
 		"DELETE FROM codes WHERE resident = ?",
 		"DELETE FROM fact_holds WHERE subject = ?",
+		"DELETE FROM designation_holds WHERE resident = ?",
 		"DELETE FROM case_citations WHERE resident = ?",
 		"DELETE FROM facts WHERE subject = ? AND kind <> 'risk_area'",
 		"DELETE FROM data_access WHERE resident = ?",

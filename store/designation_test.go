@@ -158,63 +158,6 @@ func TestDesignationCap(t *testing.T) {
 	})
 }
 
-// TestReraiseByDesignation: in the cooling period after a granted appeal,
-// a designation that would raise the resident restored by the appeal is
-// held for the parent jurisdiction's command (the same office cannot
-// approve it) and raises reraise_after_appeal.
-func TestReraiseByDesignation(t *testing.T) {
-	testdb.Engines(t, func(t *testing.T, dsn string) {
-		w := mustDesignationWorld(t, dsn, store.Limits{})
-		cmdCountyB := healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_cmdc_b", Role: healthcode.RoleCommand, Jurisdiction: "410105"}
-		if err := w.db.CreateOfficial(system, healthcode.Official{ID: cmdCountyB.ID, Name: "官员乙", Role: cmdCountyB.Role, Jurisdiction: cmdCountyB.Jurisdiction}, "login-b", "correct horse battery"); err != nil {
-			t.Fatal(err)
-		}
-		r3 := "r_test000003"
-		visited := w.now.Add(-30 * time.Minute)
-		res, err := w.db.RecordFacts(as(tracer), []healthcode.Fact{w.contact("c-1", r3, "C-1", w.now.Add(-24*time.Hour), "flow report 7")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.db.DecideFact(as(cmdCounty), res.Facts[0].Key, true, ""); err != nil {
-			t.Fatal(err)
-		}
-		mustColour(t, w, r3, healthcode.Red)
-		a, err := w.db.FileAppeal(self(r3), store.AppealRequest{Resident: r3, FactKeys: []string{res.Facts[0].Key}, Statement: "我没有接触过病例"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.db.DecideAppeal(as(cmdProvince1), a.ID, true, ""); err != nil {
-			t.Fatal(err)
-		}
-		mustColour(t, w, r3, healthcode.Green)
-
-		// An hour later the county designates the street r3 visited.
-		w.now = w.now.Add(time.Hour)
-		from := visited.Add(-time.Hour)
-		area := w.fact("ra-1", "risk_area", "410105001", from, fmt.Sprintf(`{"level":"high","from":%q,"until":%q,"case_ids":["C-1"]}`,
-			from.Format(time.RFC3339), from.Add(72*time.Hour).Format(time.RFC3339)))
-		res, err = w.db.RecordFacts(as(cmdCounty), []healthcode.Fact{area})
-		if err != nil || res.Facts[0].Status != "pending" {
-			t.Fatalf("designation: %+v %v", res, err)
-		}
-		alerts := alertsOf(t, w.db, store.AlertReraise)
-		if len(alerts) != 1 || alerts[0].Detail["resident"] != r3 || alerts[0].Detail["approval_scope"] != "410100" {
-			t.Fatalf("re-raise alerts: %+v", alerts)
-		}
-		_, err = w.db.DecideFact(as(cmdCountyB), res.Facts[0].Key, true, "")
-		mustCode(t, err, healthcode.EFORBIDDEN, "the same office approving the designation")
-		mustColour(t, w, r3, healthcode.Green)
-		if _, err := w.db.DecideFact(as(cmdCity1), res.Facts[0].Key, true, ""); err != nil {
-			t.Fatalf("parent command approving: %v", err)
-		}
-		if _, err := w.db.RunJobs(context.Background(), nil); err != nil {
-			t.Fatal(err)
-		}
-		mustColour(t, w, r3, healthcode.Red)
-		mustVerified(t, w.db)
-	})
-}
-
 // TestDesignationManyVisitors: a designation of a place with more visiting
 // residents than the store evaluates inside a write counts as raising and
 // waits for a second command officer, even a "low" one under the default

@@ -182,7 +182,8 @@ type evalState struct {
 	current   map[string]currentCode
 	scheduled map[string]string // resident → next_check stored
 	areas     []healthcode.Fact
-	exact     bool // evaluate with rules.EvaluateExact
+	held      heldSet // designations held or refused for a resident: left out of their evaluation
+	exact     bool    // evaluate with rules.EvaluateExact
 }
 
 // loadEval reads the evaluation state of ids (sorted, unique). homes, if
@@ -199,6 +200,7 @@ func (t *Tx) loadEval(ids []string, contiguous bool, homes map[string]string, ex
 		facts:     make(map[string][]healthcode.Fact, len(ids)),
 		current:   make(map[string]currentCode, len(ids)),
 		scheduled: make(map[string]string, len(ids)),
+		held:      heldSet{},
 	}
 	areaSet := make(map[string]bool)
 	addFact := func(f healthcode.Fact) error {
@@ -231,6 +233,16 @@ func (t *Tx) loadEval(ids []string, contiguous bool, homes map[string]string, ex
 				return err
 			}
 			return addFact(f)
+		}); err != nil {
+			return err
+		}
+		if err := t.eachRow(heldQuery+where, args, func(rows *sql.Rows) error {
+			var id, designation string
+			if err := rows.Scan(&id, &designation); err != nil {
+				return err
+			}
+			st.held.add(id, designation)
+			return nil
 		}); err != nil {
 			return err
 		}
@@ -304,7 +316,7 @@ func (st *evalState) run(ids []string, now time.Time, workers int) ([]rules.Resu
 				res := rules.Result{Colour: healthcode.Green}
 				rs := applicable(st.list, st.homes[id], now)
 				if rs != nil {
-					in := rules.Input{Facts: st.facts[id], Areas: st.areas, Now: now}
+					in := rules.Input{Facts: st.facts[id], Areas: withoutHeld(st.areas, st.held[id]), Now: now}
 					evaluate := rs.Evaluate
 					if st.exact {
 						evaluate = rs.EvaluateExact

@@ -548,7 +548,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 	}
 
 	// Accountability: the re-raise guard and hourly volume (holds, alerts).
-	holds, err := t.guardRaising(actor, facts, fresh, status)
+	holds, heldFor, err := t.guardRaising(actor, facts, fresh, status)
 	if err != nil {
 		return nil, err
 	}
@@ -616,6 +616,9 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 			}
 		}
 		if err := pr.applyEvent(e, &ev, nil); err != nil {
+			return nil, err
+		}
+		if err := pr.holdFor(actor, f, e.Index, parentScope(actor.Jurisdiction), heldFor[i]); err != nil {
 			return nil, err
 		}
 		res.Facts = append(res.Facts, FactOutcome{Line: i + 1, Key: f.Key, Status: string(f.Status)})
@@ -833,7 +836,11 @@ func (t *Tx) input(id string) (rules.Input, error) {
 	}); err != nil {
 		return in, fmt.Errorf("read facts of %s: %w", id, err)
 	}
-	in.Areas, err = t.riskAreas(areaSet)
+	if in.Areas, err = t.riskAreas(areaSet); err != nil || len(in.Areas) == 0 {
+		return in, err
+	}
+	held, err := t.heldFor(id)
+	in.Areas = withoutHeld(in.Areas, held)
 	return in, err
 }
 

@@ -52,14 +52,18 @@ func (t *Tx) checkHold(actor healthcode.Actor, key string) error {
 //   - in the cooling period after a granted appeal, a raising fact about
 //     that resident must not repeat the retracted facts' evidence reference
 //     or content (EINVALID), is held for the parent jurisdiction's command,
-//     and raises an alert; so is a designation that would raise that
-//     resident (one alert per such resident);
+//     and raises an alert;
+//   - a designation that would raise a resident restored by such an appeal
+//     is held for that resident only (the returned residentHolds, by the
+//     fact's index: fact.held_for entries, designationholds.go), for the
+//     parent jurisdiction's command, with an alert per such resident; for
+//     everyone else it goes through its usual approval;
 //   - beyond Limits.OfficialRaisesPerHour raising facts in an hour, the
 //     official's further ones are held for the parent jurisdiction's
 //     command, and crossing the threshold raises an alert.
-func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh []int, status map[int]healthcode.FactStatus) (map[int]hold, error) {
+func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh []int, status map[int]healthcode.FactStatus) (map[int]hold, map[int][]residentHold, error) {
 	if actor.Kind != healthcode.ActorOfficial {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var pending []int
 	var subjects []string
@@ -72,7 +76,7 @@ func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh
 		}
 	}
 	if len(pending) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	holds := map[int]hold{}
 	lim := t.db.limits
@@ -81,7 +85,7 @@ func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh
 	// Cooling period after a granted appeal.
 	appealed, err := t.grantedSince(uniq(subjects), t.now.Add(-lim.CoolingPeriod))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var errs []*healthcode.Error
 	for _, i := range pending {
@@ -101,13 +105,15 @@ func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh
 		if err := t.raiseAlert(f.Subject, AlertReraise, f.Key, actor.Jurisdiction, map[string]any{
 			"resident": f.Subject, "appeal": g.appeal, "granted_at": fmtTime(g.at), "official": actor.ID, "post": actor.Jurisdiction, "approval_scope": up,
 		}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if len(errs) > 0 {
-		return nil, batchError(errs)
+		return nil, nil, batchError(errs)
 	}
-	// A designation that would raise a resident restored by an appeal.
+	// A designation that would raise a resident restored by an appeal is
+	// held for that resident.
+	perResident := map[int][]residentHold{}
 	for _, i := range pending {
 		f := &facts[i]
 		if f.Kind != rules.KindRiskArea {
@@ -115,15 +121,16 @@ func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh
 		}
 		raised, appeals, err := t.restoredRaised(f, t.now.Add(-lim.CoolingPeriod))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, r := range raised {
 			g := appeals[r]
-			holds[i] = hold{scope: up, why: "reraise"}
+			perResident[i] = append(perResident[i], residentHold{resident: r, appeal: g.appeal})
 			if err := t.raiseAlert(r, AlertReraise, f.Key, actor.Jurisdiction, map[string]any{
-				"resident": r, "appeal": g.appeal, "granted_at": fmtTime(g.at), "official": actor.ID, "post": actor.Jurisdiction, "approval_scope": up, "designation": f.Subject,
+				"resident": r, "appeal": g.appeal, "granted_at": fmtTime(g.at), "official": actor.ID, "post": actor.Jurisdiction, "approval_scope": up,
+				"designation": f.Key, "area": f.Subject,
 			}); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
@@ -133,7 +140,7 @@ func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh
 	var n int
 	if err := t.queryRow("SELECT COUNT(*) FROM facts WHERE recorded_by = ? AND recorded_by <> '' AND recorded_at > ? AND (status = 'pending' OR approved_by <> '')",
 		actor.ID, fmtTime(since)).Scan(&n); err != nil {
-		return nil, fmt.Errorf("count an official's raising facts: %w", err)
+		return nil, nil, fmt.Errorf("count an official's raising facts: %w", err)
 	}
 	for k, i := range pending {
 		if n+k+1 > lim.OfficialRaisesPerHour {
@@ -146,10 +153,10 @@ func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh
 		if err := t.alertOnce("", AlertOfficialVolume, actor.ID, actor.Jurisdiction, since, map[string]any{
 			"official": actor.ID, "post": actor.Jurisdiction, "raising_facts_last_hour": total, "threshold": lim.OfficialRaisesPerHour, "approval_scope": up,
 		}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return holds, nil
+	return holds, perResident, nil
 }
 
 // sameJSON reports whether two JSON values are equal as compacted text.

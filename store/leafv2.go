@@ -34,6 +34,12 @@ type (
 	viewFactRetracted struct {
 		PreviousStatus string `json:"previous_status"`
 	}
+	// viewFactHeldFor: the command a designation held for a resident
+	// waits for (the designation's key stays personal, like a code
+	// change's).
+	viewFactHeldFor struct {
+		ApprovalScope string `json:"approval_scope"`
+	}
 	viewCodeChanged struct {
 		Colour         string `json:"colour"`
 		Previous       string `json:"previous"`
@@ -106,6 +112,8 @@ func publicView(kind tlog.Kind, pub any) ([]byte, error) {
 		v = viewFactDecided{RecordedBy: ev.RecordedBy}
 	case *evFactRetracted:
 		v = viewFactRetracted{PreviousStatus: ev.PreviousStatus}
+	case *evFactHeldFor:
+		v = viewFactHeldFor{ApprovalScope: ev.ApprovalScope}
 	case *evCodeChanged:
 		v = viewCodeChanged{Colour: ev.Colour, Previous: ev.Previous, Ruleset: ev.Ruleset, RulesetVersion: ev.RulesetVersion, Rule: ev.Rule, Cause: ev.Cause,
 			RulesetBy: ev.RulesetBy, DesignationBy: ev.DesignationBy}

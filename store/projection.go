@@ -119,6 +119,8 @@ var projection = []projTable{
 	{name: "fact_holds", key: []string{"fact"}, cols: []projCol{pcol("subject"), pcol("approval_scope"),
 		opcol("why", "the hold's explanation for the approver; the scope that binds is logged"),
 		pcol("log_index")}},
+	{name: "designation_holds", key: []string{"designation", "resident"}, cols: []projCol{pcol("appeal"), pcol("approval_scope"), pcol("status"),
+		pcol("log_index"), pcol("decided_by"), pcol("reason"), pcol("decided_log")}},
 	{name: "case_citations", key: []string{"case_id", "resident"}},
 }
 

@@ -182,6 +182,28 @@ func (r *replayer) activeFacts(subject, kind string) ([]healthcode.Fact, error) 
 	return out, nil
 }
 
+// heldFor reads, as the projection holds them now, the designations held
+// or refused for a resident.
+func (r *replayer) heldFor(id string) (map[string]bool, error) {
+	rows, err := r.query(heldQuery+"= ?", id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	held := map[string]bool{}
+	for rows.Next() {
+		var resident, designation string
+		if err := rows.Scan(&resident, &designation); err != nil {
+			return nil, &queryError{err}
+		}
+		held[designation] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, &queryError{err}
+	}
+	return held, nil
+}
+
 func (r *replayer) codeChanged(e *tlog.Entry, v *evCodeChanged) error {
 	colour, rule, want := v.Colour, v.Rule, v.FactIDs
 	r.Changes++
@@ -222,6 +244,15 @@ func (r *replayer) codeChanged(e *tlog.Entry, v *evCodeChanged) error {
 			in.Areas = append(in.Areas, fs...)
 		}
 		slices.SortFunc(in.Areas, func(a, b healthcode.Fact) int { return cmpString(a.Key, b.Key) })
+		if len(in.Areas) > 0 {
+			// A designation held or refused for the resident does not
+			// count for them (fact.held_for, fact.refused_for).
+			held, err := r.heldFor(id)
+			if err != nil {
+				return err
+			}
+			in.Areas = withoutHeld(in.Areas, held)
+		}
 		if got, err = rs.Evaluate(in); err != nil {
 			return fmt.Errorf("replaying the code of %s: %v", id, err)
 		}

@@ -70,6 +70,9 @@ const (
 	KindFactApproved        Kind = "fact.approved"
 	KindFactRejected        Kind = "fact.rejected"
 	KindFactRetracted       Kind = "fact.retracted"
+	KindFactHeldFor         Kind = "fact.held_for"
+	KindFactReleasedFor     Kind = "fact.released_for"
+	KindFactRefusedFor      Kind = "fact.refused_for"
 	KindRulesetDrafted      Kind = "ruleset.drafted"
 	KindRulesetApproved     Kind = "ruleset.approved"
 	KindRulesetPublished    Kind = "ruleset.published"
@@ -108,6 +111,7 @@ const (
 
 var kinds = map[Kind]bool{
 	KindFactRecorded: true, KindFactApproved: true, KindFactRejected: true, KindFactRetracted: true,
+	KindFactHeldFor: true, KindFactReleasedFor: true, KindFactRefusedFor: true,
 	KindRulesetDrafted: true, KindRulesetApproved: true, KindRulesetPublished: true, KindRulesetRefused: true, KindRulesetWithdrawn: true,
 	KindCodeChanged: true, KindEvalFailed: true,
 	KindKeyAdded: true, KindKeyRotated: true, KindKeyRevoked: true, KindTrustImported: true,
@@ -125,6 +129,7 @@ var kinds = map[Kind]bool{
 func Kinds() []Kind {
 	return []Kind{
 		KindFactRecorded, KindFactApproved, KindFactRejected, KindFactRetracted,
+		KindFactHeldFor, KindFactReleasedFor, KindFactRefusedFor,
 		KindRulesetDrafted, KindRulesetApproved, KindRulesetPublished, KindRulesetRefused, KindRulesetWithdrawn, KindCodeChanged, KindEvalFailed,
 		KindKeyAdded, KindKeyRotated, KindKeyRevoked, KindTrustImported,
 		KindOfficialCreated, KindOfficialDisableReq, KindOfficialDisabled, KindOfficialEnabled,

@@ -162,7 +162,7 @@ func TestCatalogue(t *testing.T) {
 	for _, st := range []healthcode.FactStatus{healthcode.FactActive, healthcode.FactPending, healthcode.FactRejected, healthcode.FactRetracted} {
 		used = append(used, "factstatus."+string(st))
 	}
-	for _, w := range []string{"resident", "code", "history", "appeal", "appeals", "appeal_queue", "pending_facts", "fact"} {
+	for _, w := range []string{"resident", "code", "history", "appeal", "appeals", "appeal_queue", "pending_facts", "held_designations", "fact"} {
 		used = append(used, "access."+w)
 	}
 	for _, r := range healthcode.Roles {

@@ -599,20 +599,40 @@ func (rs *Ruleset) candidateAfter(p *Prepared, now int64) (best int64, onBoundar
 // resident's code more severe: the test for the two-person rule on
 // hand-entered facts. A risk_area fact is added to the areas.
 func Raises(rs *Ruleset, in Input, f healthcode.Fact) (bool, error) {
+	r, _, err := RaisesEach(rs, in, []healthcode.Fact{f})
+	if err != nil {
+		return false, err
+	}
+	return r[0], nil
+}
+
+// RaisesEach is Raises for each of facts alone (the others not added),
+// evaluating the input without them once. until is the earliest time
+// after in.Now at which one of the answers could change as facts age, or
+// zero if never.
+func RaisesEach(rs *Ruleset, in Input, facts []healthcode.Fact) (raises []bool, until time.Time, err error) {
 	before, err := rs.Evaluate(in)
 	if err != nil {
-		return false, err
+		return nil, time.Time{}, err
 	}
-	f.Status = healthcode.FactActive
-	with := in
-	if f.Kind == KindRiskArea {
-		with.Areas = append(slices.Clip(in.Areas), f)
-	} else {
-		with.Facts = append(slices.Clip(in.Facts), f)
+	until = before.NextChange
+	raises = make([]bool, len(facts))
+	for i, f := range facts {
+		f.Status = healthcode.FactActive
+		with := in
+		if f.Kind == KindRiskArea {
+			with.Areas = append(slices.Clip(in.Areas), f)
+		} else {
+			with.Facts = append(slices.Clip(in.Facts), f)
+		}
+		after, err := rs.Evaluate(with)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		if n := after.NextChange; !n.IsZero() && (until.IsZero() || n.Before(until)) {
+			until = n
+		}
+		raises[i] = after.Colour.Severity() > before.Colour.Severity()
 	}
-	after, err := rs.Evaluate(with)
-	if err != nil {
-		return false, err
-	}
-	return after.Colour.Severity() > before.Colour.Severity(), nil
+	return raises, until, nil
 }

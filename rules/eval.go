@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -340,6 +341,21 @@ func (a *activation) inWindow(k int) []*decoded {
 		}
 	}
 	return out
+}
+
+// failedRule matches a rule's run-time error as rule.eval words it.
+var failedRule = regexp.MustCompile(`^(\S+:[0-9]+: rule \S+): `)
+
+// FailedRule is the place ("henan-health-code@2:20: rule case": the
+// ruleset file, the line and the rule's id) that a rule's run-time error,
+// as Evaluate words it, names; "" if msg is not such an error. The rest of
+// the error may quote the resident's facts ("no such key: confirmed"); the
+// place names no one.
+func FailedRule(msg string) string {
+	if m := failedRule.FindStringSubmatch(msg); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 func (r *rule) eval(a *activation) (bool, error) {

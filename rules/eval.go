@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -342,6 +343,21 @@ func (a *activation) inWindow(k int) []*decoded {
 	return out
 }
 
+// failedRule matches a rule's run-time error as rule.eval words it.
+var failedRule = regexp.MustCompile(`^(\S+:[0-9]+: rule \S+): `)
+
+// FailedRule is the place ("henan-health-code@2:20: rule case": the
+// ruleset file, the line and the rule's id) that a rule's run-time error,
+// as Evaluate words it, names; "" if msg is not such an error. The rest of
+// the error may quote the resident's facts ("no such key: confirmed"); the
+// place names no one.
+func FailedRule(msg string) string {
+	if m := failedRule.FindStringSubmatch(msg); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
 func (r *rule) eval(a *activation) (bool, error) {
 	out, _, err := r.prg.Eval(a)
 	if err != nil {
@@ -599,20 +615,40 @@ func (rs *Ruleset) candidateAfter(p *Prepared, now int64) (best int64, onBoundar
 // resident's code more severe: the test for the two-person rule on
 // hand-entered facts. A risk_area fact is added to the areas.
 func Raises(rs *Ruleset, in Input, f healthcode.Fact) (bool, error) {
+	r, _, err := RaisesEach(rs, in, []healthcode.Fact{f})
+	if err != nil {
+		return false, err
+	}
+	return r[0], nil
+}
+
+// RaisesEach is Raises for each of facts alone (the others not added),
+// evaluating the input without them once. until is the earliest time
+// after in.Now at which one of the answers could change as facts age, or
+// zero if never.
+func RaisesEach(rs *Ruleset, in Input, facts []healthcode.Fact) (raises []bool, until time.Time, err error) {
 	before, err := rs.Evaluate(in)
 	if err != nil {
-		return false, err
+		return nil, time.Time{}, err
 	}
-	f.Status = healthcode.FactActive
-	with := in
-	if f.Kind == KindRiskArea {
-		with.Areas = append(slices.Clip(in.Areas), f)
-	} else {
-		with.Facts = append(slices.Clip(in.Facts), f)
+	until = before.NextChange
+	raises = make([]bool, len(facts))
+	for i, f := range facts {
+		f.Status = healthcode.FactActive
+		with := in
+		if f.Kind == KindRiskArea {
+			with.Areas = append(slices.Clip(in.Areas), f)
+		} else {
+			with.Facts = append(slices.Clip(in.Facts), f)
+		}
+		after, err := rs.Evaluate(with)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		if n := after.NextChange; !n.IsZero() && (until.IsZero() || n.Before(until)) {
+			until = n
+		}
+		raises[i] = after.Colour.Severity() > before.Colour.Severity()
 	}
-	after, err := rs.Evaluate(with)
-	if err != nil {
-		return false, err
-	}
-	return after.Colour.Severity() > before.Colour.Severity(), nil
+	return raises, until, nil
 }

@@ -337,3 +337,26 @@ func TestNextChangeGivesUp(t *testing.T) {
 		t.Errorf("at the next check: %s %q %v, want green", later.Colour, later.Rule, err)
 	}
 }
+
+// TestFailedRule: the place a rule's run-time error names is kept, the
+// rest (which may quote a resident's facts) is not; any other error gives
+// nothing.
+func TestFailedRule(t *testing.T) {
+	rs := mustParse(t, "x.yaml", ruleset(`facts.case_statuses.exists(c, {'': true}[c.status])`))
+	f := mkFact("s1", KindCaseStatus, "r_1", map[string]any{"status": "confirmed", "case_id": "C-1"})
+	f.ObservedAt = time.Date(2022, 6, 30, 0, 0, 0, 0, time.UTC)
+	_, err := rs.Evaluate(Input{Facts: []healthcode.Fact{f}, Now: f.ObservedAt.Add(time.Hour)})
+	if err == nil {
+		t.Fatal("the rule did not fail")
+	}
+	for _, tc := range []struct{ msg, want string }{
+		{err.Error(), "x.yaml:11: rule r1"},
+		{"fact s_lab:r_1-pcr: payload: bad", ""},
+		{"ruleset henan-health-code: combined rules gave 7", ""},
+		{"", ""},
+	} {
+		if got := FailedRule(tc.msg); got != tc.want {
+			t.Errorf("FailedRule(%q) = %q, want %q", tc.msg, got, tc.want)
+		}
+	}
+}

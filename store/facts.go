@@ -85,6 +85,9 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 		if snap, err = db.snapshotFacts(ctx, facts); err != nil {
 			return nil, err
 		}
+		if err := withRaises(prep, facts, snap.raising.raises); err != nil {
+			return nil, err
+		}
 		if testHookAfterSnapshot != nil {
 			testHookAfterSnapshot()
 		}
@@ -196,7 +199,8 @@ type factSnapshot struct {
 	eval     *evalState
 	results  []rules.Result
 	rulesets []*rules.Ruleset
-	errs     []error // evaluations that failed: done again in the transaction, which records them
+	errs     []error        // evaluations that failed: done again in the transaction, which records them
+	raising  raisingAnswers // whether each new fact raises (sourceRaising)
 }
 
 func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact) (*factSnapshot, error) {
@@ -256,6 +260,7 @@ func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact) (*fact
 	// One worker: concurrent batches already use the slots.
 	start := time.Now()
 	snap.results, snap.rulesets, snap.errs = snap.eval.run(snap.ids, snap.at, 1)
+	snap.raising = snap.eval.raising(extra, snap.at)
 	db.observer().Evaluated(len(snap.ids), time.Since(start))
 	return snap, nil
 }
@@ -306,11 +311,33 @@ func (snap *factSnapshot) holdsAt(i int, now time.Time) bool {
 type preparedFact struct {
 	hash     []byte
 	entry    tlog.Payload
+	raises   *bool        // the raises entry says: set from a source batch's snapshot (withRaises)
 	personal personalPart // salted; its data the evidence reference, if any
 
 	// Column values of the fact's row.
 	observed     string
 	area, caseID string // from an area visit's or risk area's, a case status's payload
+}
+
+// withRaises encodes again, outside the committer, the entries of the
+// facts whose raises a source batch's snapshot answered (by key), so that
+// the committer encodes only those whose answer changed since.
+func withRaises(prep []preparedFact, facts []healthcode.Fact, raises map[string]bool) error {
+	for i := range facts {
+		r, ok := raises[facts[i].Key]
+		if !ok {
+			continue
+		}
+		p := &prep[i]
+		ev := factEntryOf(&facts[i], healthcode.FactActive, "", p.observed)
+		ev.Raises = &r
+		var err error
+		if p.entry, err = encodeFactEntry(facts[i].Key, &ev); err != nil {
+			return err
+		}
+		p.raises = &r
+	}
+	return nil
 }
 
 // salt is the evidence_salt column: empty since v2 leaves, whose
@@ -580,6 +607,18 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 	if err := t.prefetchHeads(subjects); err != nil {
 		return nil, err
 	}
+	if actor.Kind == healthcode.ActorSource {
+		// Whether a source's fact raises is public too (raising.go).
+		var sr map[string]bool
+		if sr, err = t.sourceRaising(facts, fresh, snap, current); err != nil {
+			return nil, err
+		}
+		for _, i := range fresh {
+			if r, ok := sr[facts[i].Key]; ok {
+				raising[i] = r
+			}
+		}
+	}
 	pr := t.projector(nil)
 	for _, i := range fresh {
 		f := &facts[i]
@@ -592,7 +631,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 		if r, decided := raising[i]; decided {
 			ev.Raises = &r
 		}
-		if held || f.Status != healthcode.FactActive || ev.Raises != nil {
+		if held || f.Status != healthcode.FactActive || !sameRaises(ev.Raises, pf.raises) {
 			if entry, err = encodeFactEntry(f.Key, &ev); err != nil {
 				return nil, err
 			}
@@ -664,6 +703,10 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 	return res, nil
 }
 
+// sameRaises reports whether two answers of raises are the same (nil:
+// none).
+func sameRaises(a, b *bool) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+
 // cites reports whether facts of a kind cite cases.
 func cites(kind string) bool { return kind == rules.KindContact || kind == rules.KindRiskArea }
 
@@ -685,9 +728,11 @@ type factEntry struct {
 	Kind          string          `json:"kind"`
 	ObservedAt    string          `json:"observed_at"`
 	Payload       json.RawMessage `json:"payload"`
-	// Raises: whether a hand-entered fact makes a code more severe under
-	// the rules in force when it was recorded (the decision that holds it
-	// for approval); nil for a source's facts, which are not held.
+	// Raises: whether the fact makes a code more severe under the rules
+	// in force when it was recorded: for a hand-entered fact the decision
+	// that holds it for approval; for a source's (never held) the same
+	// test, for the public count (raising.go). nil where the rules could
+	// not tell (the resident's evaluation failed).
 	Raises  *bool                 `json:"raises,omitempty"`
 	Source  string                `json:"source,omitempty"`
 	Status  healthcode.FactStatus `json:"status"`

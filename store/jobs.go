@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/tlog"
 )
 
@@ -98,9 +99,11 @@ func (db *DB) Jobs(ctx context.Context) ([]*Job, error) {
 		rows, err := db.db.QueryContext(ctx, db.dialect.rebind(limitClause("SELECT log_index, failed_at, ruleset, ruleset_version, error FROM evaluation_failures WHERE job = ? ORDER BY log_index DESC", maxListedFailures)), j.ID)
 		if err := scanRows(rows, err, func(rows *sql.Rows) error {
 			var f EvalFailure
-			if err := rows.Scan(&f.LogIndex, timeCol(&f.FailedAt), &f.Ruleset, &f.RulesetVersion, &f.Error); err != nil {
+			var msg string
+			if err := rows.Scan(&f.LogIndex, timeCol(&f.FailedAt), &f.Ruleset, &f.RulesetVersion, &msg); err != nil {
 				return err
 			}
+			f.Error = rules.FailedRule(msg)
 			j.Failures = append(j.Failures, f)
 			return nil
 		}); err != nil {
@@ -118,7 +121,12 @@ type EvalFailure struct {
 	FailedAt       time.Time `json:"failed_at"`
 	Ruleset        string    `json:"ruleset"`
 	RulesetVersion int       `json:"ruleset_version"`
-	Error          string    `json:"error"`
+	// Error is the place of the rule that failed (rules.FailedRule: file,
+	// line, rule id), "" for a failure that is not a rule's. Every
+	// official may list jobs, and the error itself may quote the
+	// resident's facts: it stays in the evaluation.failed entry, which
+	// those who may read the resident see in their history.
+	Error string `json:"error"`
 }
 
 // maxListedFailures is how many of a job's failures Jobs lists.
@@ -252,13 +260,14 @@ const (
 )
 
 // jobFailed puts a job whose run failed back with its next retry time and
-// the error, and raises a job_failed alert once per job and hour.
+// the error, and raises a job_failed alert once per job and hour. The job's
+// row (listed to every official) and the alert (public in the log) say
+// only the error's code: its text may name a resident or quote their
+// facts (a failing read of one resident's rows), so it goes to the
+// server's log alone.
 func (db *DB) jobFailed(ctx context.Context, id string, failure error) error {
 	db.logger.Error("job failed; it is retried later and the jobs behind it run", "job", id, "err", failure)
-	msg := failure.Error()
-	if len(msg) > 1000 {
-		msg = msg[:1000]
-	}
+	msg := publicJobError(failure)
 	return db.write(ctx, func(t *Tx) error {
 		var attempts int64
 		if err := t.queryRow("SELECT attempts FROM jobs WHERE id = ?", id).Scan(&attempts); err != nil {
@@ -273,6 +282,12 @@ func (db *DB) jobFailed(ctx context.Context, id string, failure error) error {
 		}
 		return t.alertOnce("", AlertJobFailed, id, "", t.now.Add(-time.Hour), map[string]any{"error": msg, "attempts": attempts + 1, "retry_in_seconds": int64(delay / time.Second)})
 	})
+}
+
+// publicJobError is what the job's row and its job_failed alert say of
+// a run's failure: its code, never its text.
+func publicJobError(failure error) string {
+	return fmt.Sprintf("the run failed (%s); the server's log has the error", healthcode.ErrorCode(failure))
 }
 
 // runJob runs one job's chunks until it finishes (done) or fails.

@@ -97,13 +97,14 @@ func TestPublicLeavesNameNoOne(t *testing.T) {
 					t.Errorf("entry %d (%s) about a resident has the public field %q", i, pub.Kind, f)
 				}
 			}
-			// Whether a hand-entered fact raises a code is public (the
-			// rules in force decide it, and hold it for approval).
+			// Whether a fact raises a code is public (the rules in force
+			// decide it, and hold a hand-entered one for approval),
+			// whether an official or a source recorded it.
 			if pub.Kind == tlog.KindFactRecorded {
 				r, has := fields["raises"]
 				switch {
-				case pub.Actor.Kind == tlog.ActorOfficial && !has:
-					t.Errorf("entry %d: a hand-entered fact's public part %s does not say whether it raises", i, pub.Payload)
+				case !has:
+					t.Errorf("entry %d: a fact's public part %s (by %s) does not say whether it raises", i, pub.Payload, pub.Actor.Kind)
 				case pub.Actor.Kind == tlog.ActorOfficial && string(r) == "true":
 					raising++
 				}

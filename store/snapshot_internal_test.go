@@ -16,6 +16,34 @@ import (
 	"github.com/healthcode/healthcode/rules"
 )
 
+// labPCR is a PCR test result by the lab of newLabProvince.
+func labPCR(id, subject, result string, at time.Time) healthcode.Fact {
+	return healthcode.Fact{ID: id, Kind: rules.KindTestResult, Subject: subject, ObservedAt: at,
+		Payload: []byte(fmt.Sprintf(`{"method":"pcr","result":%q,"sampled_at":%q,"lab":"lab"}`, result, at.Format(time.RFC3339)))}
+}
+
+// newLabProvince is newProvince with the clock *now and a lab source
+// (test results and case statuses, the whole province); record records a
+// batch as the lab. The snapshot hook is reset at the end.
+func newLabProvince(t *testing.T, dsn string, now *time.Time, residents ...string) (db *DB, sys context.Context, record func(...healthcode.Fact)) {
+	t.Helper()
+	ctx := context.Background()
+	db = newProvince(t, dsn, Options{Now: func() time.Time { return *now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, residents...)
+	t.Cleanup(func() { db.Close(); testHookAfterSnapshot = nil })
+	sys = healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "test"})
+	if err := db.CreateSource(sys, healthcode.Source{ID: "s_lab", Name: "lab", Kinds: []string{"test_result", "case_status"}, Jurisdiction: "410000"}, "hck_labkeylabkeylabkeylabkeylabkey"); err != nil {
+		t.Fatal(err)
+	}
+	lab := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSource, ID: "s_lab"})
+	record = func(facts ...healthcode.Fact) {
+		t.Helper()
+		if _, err := db.RecordFacts(lab, facts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, sys, record
+}
+
 // TestStaleSnapshot records a source's batch while something the batch's
 // snapshot read changes between the snapshot and the write (see
 // factSnapshot): another batch about the same resident, a write that is
@@ -26,25 +54,7 @@ func TestStaleSnapshot(t *testing.T) {
 	testdb.Engines(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		now := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
-		db := newProvince(t, dsn, Options{Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))},
-			"r_00", "r_01", "r_02", "r_03")
-		defer db.Close()
-		defer func() { testHookAfterSnapshot = nil }()
-		sys := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "test"})
-		if err := db.CreateSource(sys, healthcode.Source{ID: "s_lab", Name: "lab", Kinds: []string{"test_result"}, Jurisdiction: "410000"}, "hck_labkeylabkeylabkeylabkeylabkey"); err != nil {
-			t.Fatal(err)
-		}
-		lab := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSource, ID: "s_lab"})
-		pcr := func(id, subject, result string, at time.Time) healthcode.Fact {
-			return healthcode.Fact{ID: id, Kind: rules.KindTestResult, Subject: subject, ObservedAt: at,
-				Payload: []byte(fmt.Sprintf(`{"method":"pcr","result":%q,"sampled_at":%q,"lab":"lab"}`, result, at.Format(time.RFC3339)))}
-		}
-		record := func(facts ...healthcode.Fact) {
-			t.Helper()
-			if _, err := db.RecordFacts(lab, facts); err != nil {
-				t.Fatal(err)
-			}
-		}
+		db, sys, record := newLabProvince(t, dsn, &now, "r_00", "r_01", "r_02", "r_03")
 		code := func(id string) healthcode.CodeState {
 			t.Helper()
 			c, err := db.Code(healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorResident, ID: id}), id)
@@ -60,9 +70,9 @@ func TestStaleSnapshot(t *testing.T) {
 		// not decide r_00's code.
 		testHookAfterSnapshot = func() {
 			testHookAfterSnapshot = nil
-			record(pcr("p-2", "r_00", "positive", day.Add(time.Hour)))
+			record(labPCR("p-2", "r_00", "positive", day.Add(time.Hour)))
 		}
-		record(pcr("p-1", "r_00", "positive", day))
+		record(labPCR("p-1", "r_00", "positive", day))
 		if c := code("r_00"); c.Colour != healthcode.Red || !slices.Equal(c.FactIDs, []string{"s_lab:p-1", "s_lab:p-2"}) {
 			t.Errorf("r_00 after a concurrent batch: %s citing %v, want red citing both tests", c.Colour, c.FactIDs)
 		}
@@ -71,12 +81,12 @@ func TestStaleSnapshot(t *testing.T) {
 		// no longer remembers the first (see maxMoved).
 		testHookAfterSnapshot = func() {
 			testHookAfterSnapshot = nil
-			record(pcr("q-0", "r_03", "positive", day.Add(time.Hour)))
+			record(labPCR("q-0", "r_03", "positive", day.Add(time.Hour)))
 			for i := 1; i <= maxMoved; i++ {
-				record(pcr(fmt.Sprintf("q-%d", i), "r_02", "negative", day))
+				record(labPCR(fmt.Sprintf("q-%d", i), "r_02", "negative", day))
 			}
 		}
-		record(pcr("q-x", "r_03", "positive", day))
+		record(labPCR("q-x", "r_03", "positive", day))
 		if c := code("r_03"); !slices.Equal(c.FactIDs, []string{"s_lab:q-0", "s_lab:q-x"}) {
 			t.Errorf("r_03 after %d concurrent batches: %s citing %v, want red citing both tests", maxMoved+1, c.Colour, c.FactIDs)
 		}
@@ -88,7 +98,7 @@ func TestStaleSnapshot(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		record(pcr("p-3", "r_09", "positive", day)) // r_09 did not exist at the snapshot
+		record(labPCR("p-3", "r_09", "positive", day)) // r_09 did not exist at the snapshot
 		if c := code("r_09"); c.Colour != healthcode.Red {
 			t.Errorf("r_09, registered after the snapshot: %s, want red", c.Colour)
 		}
@@ -101,13 +111,13 @@ func TestStaleSnapshot(t *testing.T) {
 			testHookAfterSnapshot = nil
 			now = now.Add(2 * time.Minute)
 		}
-		record(pcr("p-4", "r_01", "positive", old))
+		record(labPCR("p-4", "r_01", "positive", old))
 		if c := code("r_01"); c.Colour != healthcode.Green {
 			t.Errorf("r_01 with a test that lapsed before the write: %s, want green", c.Colour)
 		}
 
 		// A fresh snapshot is used as is.
-		record(pcr("p-5", "r_02", "positive", now.Add(-time.Hour)))
+		record(labPCR("p-5", "r_02", "positive", now.Add(-time.Hour)))
 		if c := code("r_02"); c.Colour != healthcode.Red {
 			t.Errorf("r_02: %s, want red", c.Colour)
 		}

@@ -2,10 +2,12 @@ package server_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/rules"
@@ -104,6 +106,73 @@ func TestCreateRetry(t *testing.T) {
 				}
 			})
 		}
+		t.Run("record a hand-entered fact (keyed by its id)", func(t *testing.T) {
+			// Facts need no Idempotency-Key: their ids are the client's
+			// keys. A retry is answered "duplicate" and stores nothing.
+			day := time.Now().UTC().Add(-24 * time.Hour).Truncate(time.Second)
+			b := fmt.Sprintf(`{"id":"c-retry","kind":"contact","subject":"r_res1","observed_at":%q,"evidence":"flow report 7","payload":{"level":"close","case_id":"C-1","exposed_at":%q}}`,
+				day.Format(time.RFC3339), day.Format(time.RFC3339))
+			before := logKinds(t, f.db)[tlog.KindFactRecorded]
+			lost := &losingTransport{}
+			if _, _, _, err := keyedPost(&http.Client{Transport: lost}, f.ts.URL+"/v1/facts", w["tracer"], "", jsonType, b); !errors.Is(err, errAnswerLost) || lost.status != 200 {
+				t.Fatalf("first attempt: %v %d %s, want the answer (200) lost", err, lost.status, lost.body)
+			}
+			status, _, body, err := keyedPost(http.DefaultClient, f.ts.URL+"/v1/facts", w["tracer"], "", jsonType, b)
+			if err != nil || status != 200 || !strings.Contains(body, `"status":"duplicate"`) {
+				t.Errorf("retry: %d %s %v, want 200 duplicate", status, body, err)
+			}
+			if n := logKinds(t, f.db)[tlog.KindFactRecorded] - before; n != 1 {
+				t.Errorf("%d fact.recorded entries after the fact and its retry, want 1", n)
+			}
+		})
+		t.Run("while the first is served", func(t *testing.T) {
+			// The first request's body arrives slowly: the same key
+			// meanwhile is 409, and the first goes on to be answered.
+			pr, pw := io.Pipe()
+			first := make(chan int, 1)
+			go func() {
+				req, _ := http.NewRequest("POST", f.ts.URL+"/v1/appeals", pr)
+				req.Header.Set("Authorization", "Bearer "+w["self"])
+				req.Header.Set("Content-Type", jsonType)
+				req.Header.Set("Idempotency-Key", "slow-1")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					first <- 0
+					return
+				}
+				resp.Body.Close()
+				first <- resp.StatusCode
+			}()
+			body := `{"resident":"r_res1","fact_keys":["o_tracer:c-retry"],"statement":"慢慢来"}`
+			if _, err := io.WriteString(pw, body[:10]); err != nil {
+				t.Fatal(err)
+			}
+			// Until the first has reached its handler, a second request
+			// with the key is served (an empty statement: refused, and
+			// nothing stored); from then on it is 409.
+			var status int
+			var got string
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+				var err error
+				status, _, got, err = keyedPost(http.DefaultClient, f.ts.URL+"/v1/appeals", w["self"], "slow-1", jsonType,
+					`{"resident":"r_res1","fact_keys":["o_tracer:c-retry"],"statement":""}`)
+				if err != nil || status != 400 {
+					break
+				}
+			}
+			if status != 409 || !strings.Contains(got, "still being processed") {
+				t.Errorf("the same key while the first is served: %d %s, want 409", status, got)
+			}
+			if _, err := io.WriteString(pw, body[10:]); err != nil {
+				t.Fatal(err)
+			}
+			if err := pw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if s := <-first; s != 201 {
+				t.Errorf("the first request: %d, want 201", s)
+			}
+		})
 		t.Run("keys are each actor's", func(t *testing.T) {
 			// Another resident's request with the same key is theirs: it
 			// is not answered with r_res1's appeal (nor refused as reused).

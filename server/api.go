@@ -44,6 +44,9 @@ type errorDetail struct {
 // writeError renders err as {"error": {...}} with its status. Internal
 // errors are logged with the request id and shown only as "internal error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if writeKeyedError(w, err) {
+		return // an Idempotency-Key used before: its answer, or 422
+	}
 	err = store.DescribeError(err) // a full disk or a database restarting: 503, not 500
 	code := healthcode.ErrorCode(err)
 	if code == healthcode.EFORBIDDEN && healthcode.ActorFrom(r.Context()).Kind == "" {

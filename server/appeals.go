@@ -39,8 +39,11 @@ func (s *Server) handleFileAppeal(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, a)
+	writeAnswer(w, r, answerAppeal, a)
 }
+
+// answerAppeal is the answer to filing an appeal.
+func answerAppeal(_ *http.Request, v any) (int, any) { return http.StatusCreated, v.(*store.Appeal) }
 
 func (s *Server) handleAppeal(w http.ResponseWriter, r *http.Request) {
 	a, err := s.db.Appeal(r.Context(), r.PathValue("id"))
@@ -189,12 +192,17 @@ func (s *Server) handleDisableOfficial(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if pending {
-		writeJSON(w, http.StatusAccepted, map[string]any{"official": id, "status": "requested",
-			"message": "a command officer's or an admin's account is disabled when a second data operator confirms"})
-		return
+	writeAnswer(w, r, answerDisable, pending)
+}
+
+// answerDisable is the answer to disabling an official: 202 while a
+// second operator's confirmation is awaited, else 204.
+func answerDisable(r *http.Request, v any) (int, any) {
+	if v.(bool) {
+		return http.StatusAccepted, map[string]any{"official": r.PathValue("id"), "status": "requested",
+			"message": "a command officer's or an admin's account is disabled when a second data operator confirms"}
 	}
-	w.WriteHeader(http.StatusNoContent)
+	return http.StatusNoContent, nil
 }
 
 func (s *Server) handleEnableOfficial(w http.ResponseWriter, r *http.Request) {
@@ -207,5 +215,8 @@ func (s *Server) handleEnableOfficial(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	writeAnswer(w, r, answerEnable, nil)
 }
+
+// answerEnable is the answer to re-enabling an official.
+func answerEnable(*http.Request, any) (int, any) { return http.StatusNoContent, nil }

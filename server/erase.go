@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/healthcode/healthcode/store"
 )
 
 // handleEraseResident serves POST /v1/residents/{id}/erase: a data
@@ -19,9 +21,15 @@ func (s *Server) handleEraseResident(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	status := http.StatusOK
+	writeAnswer(w, r, answerErase, res)
+}
+
+// answerErase is the answer to an erasure's step: 202 for the request,
+// 200 for the erasure.
+func answerErase(_ *http.Request, v any) (int, any) {
+	res := v.(*store.EraseResult)
 	if res.Status == "requested" {
-		status = http.StatusAccepted
+		return http.StatusAccepted, res
 	}
-	writeJSON(w, status, res)
+	return http.StatusOK, res
 }

@@ -165,7 +165,12 @@ func (s *Server) handleRetractFact(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toFactJSON(f))
+	writeAnswer(w, r, answerRetract, f)
+}
+
+// answerRetract is the answer to retracting a fact: the fact.
+func answerRetract(_ *http.Request, v any) (int, any) {
+	return http.StatusOK, toFactJSON(v.(*healthcode.Fact))
 }
 
 func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {

@@ -118,7 +118,12 @@ func (s *Server) handleDraftRuleset(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, toRulesetJSON(info))
+	writeAnswer(w, r, answerDraft, info)
+}
+
+// answerDraft is the answer to drafting a ruleset: the draft.
+func answerDraft(_ *http.Request, v any) (int, any) {
+	return http.StatusCreated, toRulesetJSON(v.(*store.RulesetInfo))
 }
 
 func (s *Server) handleDecideRuleset(approve bool) http.HandlerFunc {

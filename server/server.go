@@ -88,6 +88,7 @@ type Server struct {
 	witnessing atomic.Pointer[tlog.Policy]  // the witness policy, set by StartWitnessing
 	sessions   *sessionCache                // for the token route
 	codes      *codeCache                   // for the token route
+	inFlight   inFlight                     // Idempotency-Keys being served (idempotency.go)
 }
 
 // New returns a server over db. Its metrics become the store's observer

@@ -100,8 +100,9 @@ func countyOf(code string) string {
 // FileAppeal files an appeal against a resident's code: by the resident,
 // or by a community worker whose post covers the resident's home (with a
 // consent reference, or the resident confirms with ConsentAppeal); at most
-// 5 undecided appeals per resident. Returns EUNAUTH, EFORBIDDEN, ENOTFOUND,
-// EINVALID, ECONFLICT.
+// 5 undecided appeals per resident. It honours an Idempotency-Key
+// (WithClaim): the answer is the appeal as filed. Returns EUNAUTH,
+// EFORBIDDEN, ENOTFOUND, EINVALID, ECONFLICT, or *Replayed / *KeyReused.
 func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error) {
 	actor := healthcode.ActorFrom(ctx)
 	if actor.Kind == "" {
@@ -177,25 +178,25 @@ func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error
 		return nil, fmt.Errorf("appeal id: %w", err)
 	}
 	id := "ap_" + hex.EncodeToString(b[:])
-	err = db.write(ctx, func(t *Tx) error {
+	err = db.writeKeyed(ctx, func(t *Tx) (any, string, error) {
 		var open int
 		if err := t.queryRow("SELECT COUNT(*) FROM appeals WHERE resident = ? AND status IN (?, ?)", r.ID, AppealOpen, AppealAwaitingConsent).Scan(&open); err != nil {
-			return err
+			return nil, "", err
 		}
 		if open >= maxOpenAppeals {
-			return healthcode.Errorf(healthcode.ECONFLICT, "%s has %d undecided appeals: wait for their decisions", r.ID, open)
+			return nil, "", healthcode.Errorf(healthcode.ECONFLICT, "%s has %d undecided appeals: wait for their decisions", r.ID, open)
 		}
 		for _, k := range keys {
 			var subject, st string
 			err := t.queryRow("SELECT subject, status FROM facts WHERE uid = ?", k).Scan(&subject, &st)
 			if errors.Is(err, sql.ErrNoRows) || err == nil && subject != r.ID {
-				return healthcode.FieldErrorf("fact_keys", "no fact %q about %s", k, r.ID)
+				return nil, "", healthcode.FieldErrorf("fact_keys", "no fact %q about %s", k, r.ID)
 			}
 			if err != nil {
-				return err
+				return nil, "", err
 			}
 			if st != string(healthcode.FactActive) && st != string(healthcode.FactPending) {
-				return healthcode.FieldErrorf("fact_keys", "fact %s is %s already", k, st)
+				return nil, "", healthcode.FieldErrorf("fact_keys", "fact %s is %s already", k, st)
 			}
 		}
 		var deadline string
@@ -221,9 +222,10 @@ func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error
 				}
 			})
 		if err != nil {
-			return err
+			return nil, "", err
 		}
-		return nil
+		a, err := db.appeal(t.ctx, t.tx, id)
+		return a, r.ID, err
 	})
 	if err != nil {
 		return nil, err

@@ -145,9 +145,10 @@ func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason s
 
 // RetractFact withdraws a fact with a reason: its recorder, or a command
 // officer whose post covers it, may. The fact stays in history as
-// retracted and the codes it concerns are re-evaluated. Returns ENOTFOUND,
-// EFORBIDDEN, ECONFLICT (already retracted or rejected), EINVALID (no
-// reason).
+// retracted and the codes it concerns are re-evaluated. It honours an
+// Idempotency-Key (WithClaim): the answer is the retracted fact. Returns
+// ENOTFOUND, EFORBIDDEN, ECONFLICT (already retracted or rejected),
+// EINVALID (no reason), or *Replayed / *KeyReused.
 func (db *DB) RetractFact(ctx context.Context, key, reason string) (*healthcode.Fact, error) {
 	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
 		return nil, err
@@ -161,22 +162,25 @@ func (db *DB) retractFact(ctx context.Context, key, reason, cause string) (*heal
 		return nil, healthcode.FieldErrorf("reason", "a retraction needs a written reason")
 	}
 	var f *healthcode.Fact
-	err := db.write(ctx, func(t *Tx) error {
+	err := db.writeKeyed(ctx, func(t *Tx) (any, string, error) {
 		var target string
 		var err error
 		if f, target, err = db.fact(t.ctx, t.tx, key); err != nil {
-			return err
+			return nil, "", err
 		}
 		own := actor.Kind == healthcode.ActorOfficial && f.RecordedBy == actor.ID ||
 			actor.Kind == healthcode.ActorSource && f.Source == actor.ID
 		if !own {
 			if err := healthcode.Authorize(actor, healthcode.OpRetractFact, target, f.Subject); err != nil {
-				return err
+				return nil, "", err
 			}
 		}
-		return t.retract(actor, f, reason, cause)
+		return f, personSubject(f), t.retract(actor, f, reason, cause)
 	})
-	return f, err
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // retract withdraws f (authorised by the caller) with its fact.retracted

@@ -45,7 +45,8 @@ type EraseResult struct {
 // operator's call erases and records log.erased citing the request. The
 // system actor (the sunset, retention) erases at once. Returns EUNAUTH,
 // EFORBIDDEN, ENOTFOUND, ECONFLICT (already asked by the same operator),
-// EINVALID (no reason).
+// EINVALID (no reason). It honours an Idempotency-Key (WithClaim): the
+// answer is the result.
 func (db *DB) EraseResident(ctx context.Context, id, reason string) (*EraseResult, error) {
 	actor := healthcode.ActorFrom(ctx)
 	if err := healthcode.Authorize(actor, healthcode.OpErasePersonal, "", ""); err != nil {
@@ -59,15 +60,15 @@ func (db *DB) EraseResident(ctx context.Context, id, reason string) (*EraseResul
 		return nil, healthcode.FieldErrorf("reason", "is longer than 500 characters")
 	}
 	var out *EraseResult
-	err := db.write(ctx, func(t *Tx) error {
+	err := db.writeKeyed(ctx, func(t *Tx) (any, string, error) {
 		var by string
 		var reqLog int64
 		err := t.queryRow("SELECT erase_requested_by, erase_requested_log FROM residents WHERE id = ?", id).Scan(&by, &reqLog)
 		if errors.Is(err, sql.ErrNoRows) {
-			return healthcode.Errorf(healthcode.ENOTFOUND, "no resident %q", id)
+			return nil, "", healthcode.Errorf(healthcode.ENOTFOUND, "no resident %q", id)
 		}
 		if err != nil {
-			return err
+			return nil, "", err
 		}
 		ev := &evLogErased{Resident: id, Cause: "request", Reason: reason}
 		if actor.Kind == healthcode.ActorSystem {
@@ -77,15 +78,15 @@ func (db *DB) EraseResident(ctx context.Context, id, reason string) (*EraseResul
 			case "":
 				idx, err := t.record(tlog.KindLogEraseRequested, actor, id, &evEraseRequested{Resident: id, Reason: reason}, nil, nil)
 				out = &EraseResult{Resident: id, Status: "requested", LogIndex: idx}
-				return err
+				return out, "", err
 			case actor.ID:
-				return healthcode.Errorf(healthcode.ECONFLICT, "you asked already to erase resident %s: a second data operator must approve it", id)
+				return nil, "", healthcode.Errorf(healthcode.ECONFLICT, "you asked already to erase resident %s: a second data operator must approve it", id)
 			}
 			ev.RequestedBy, ev.RequestedEntry = by, reqLog
 		}
 		idx, n, err := t.erase(actor, ev)
 		out = &EraseResult{Resident: id, Status: "erased", LogIndex: idx, PersonalParts: n}
-		return err
+		return out, "", err
 	})
 	if err != nil {
 		return nil, err
@@ -133,6 +134,9 @@ func (t *Tx) erase(actor healthcode.Actor, ev *evLogErased) (int64, int64, error
 		{"UPDATE appeal_attachments SET data = ? WHERE appeal IN (SELECT id FROM appeals WHERE resident = ?)", []any{[]byte{}, id}},
 		{"DELETE FROM sessions WHERE login IN (SELECT login FROM accounts WHERE kind = ? AND ref = ?)", []any{healthcode.ActorResident, id}},
 		{"DELETE FROM accounts WHERE kind = ? AND ref = ?", []any{healthcode.ActorResident, id}},
+		// Kept answers to the resident's creates, and to officials'
+		// creates about them (an appeal's statement, a retracted fact).
+		{"DELETE FROM idempotency_keys WHERE subject = ? OR actor = ?", []any{id, string(healthcode.ActorResident) + ":" + id}},
 	} {
 		if _, err := t.exec(q.sql, q.args...); err != nil {
 			return 0, 0, err

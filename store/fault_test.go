@@ -131,8 +131,31 @@ func TestFaultHelper(t *testing.T) {
 				die(3, "%v", err)
 			}
 		}
+	case "appeals":
+		// Each goroutine files appeals for its resident, each with its
+		// own Idempotency-Key (idempotency_test.go).
+		residents := strings.Split(os.Getenv(envFaultResidents), ",")
+		done := make(chan error, faultWorkers)
+		for g := 0; g < faultWorkers; g++ {
+			go func() {
+				for n := 0; n < keyedAppeals; n++ {
+					fmt.Fprintf(os.Stdout, "try %d %d\n", g, n)
+					if _, err := db.FileAppeal(keyedAppeal(residents[g], g, n)); err != nil {
+						done <- fmt.Errorf("goroutine %d appeal %d: %w", g, n, err)
+						return
+					}
+					fmt.Fprintf(os.Stdout, "ack %d %d\n", g, n)
+				}
+				done <- nil
+			}()
+		}
+		for g := 0; g < faultWorkers; g++ {
+			if err := <-done; err != nil {
+				die(3, "%v", err)
+			}
+		}
 	default:
-		die(3, "%s: want facts or job", envFaultMode)
+		die(3, "%s: want facts, job or appeals", envFaultMode)
 	}
 	die(4, "failpoint %s was passed %d times, fewer than %d", point, passed, hit)
 }

@@ -146,5 +146,6 @@ var operationalTables = map[string]string{
 	"code_heads":        "the log's index of each resident's latest code.changed entry, written with the entry; the auditor checks it against its projection of the log",
 	"audit_state":       "the background auditor's cursors",
 	"inbox_reads":       "how far each resident has read their inbox (a read mark); the inbox's items derive from the projection",
+	"idempotency_keys":  "the answers to creates made with an Idempotency-Key, kept a day for the client's retry; the create itself is logged",
 	"trust_state":       "signed artefacts (our trust list and recognition statement), re-signed from token_keys and trust_imports; their versions are logged",
 }

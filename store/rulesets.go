@@ -50,8 +50,10 @@ type RulesetInfo struct {
 
 // DraftRuleset stores a ruleset draft by a command officer whose post
 // covers its scope. The YAML must compile and its examples pass (rules.Check);
-// the version must be above every stored version of the same id. Returns
-// EINVALID (with every error of the file as details), EFORBIDDEN, ECONFLICT.
+// the version must be above every stored version of the same id. It
+// honours an Idempotency-Key (WithClaim): the answer is the draft. Returns
+// EINVALID (with every error of the file as details), EFORBIDDEN, ECONFLICT,
+// or *Replayed / *KeyReused.
 func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*RulesetInfo, error) {
 	actor := healthcode.ActorFrom(ctx)
 	// Authorise before the check, which can cost seconds of CPU: only a
@@ -87,13 +89,13 @@ func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*Ru
 		LegalNumber: rs.LegalBasis().Number, LegalTitle: rs.LegalBasis().Title, EffectiveAt: rs.EffectiveAt().UTC(),
 		DraftedBy: actor.ID, DecidedLog: -1,
 	}
-	err = db.write(ctx, func(t *Tx) error {
+	err = db.writeKeyed(ctx, func(t *Tx) (any, string, error) {
 		var maxVersion sql.NullInt64
 		if err := t.queryRow("SELECT MAX(version) FROM rulesets WHERE id = ?", info.ID).Scan(&maxVersion); err != nil {
-			return err
+			return nil, "", err
 		}
 		if maxVersion.Valid && int64(info.Version) <= maxVersion.Int64 {
-			return healthcode.Errorf(healthcode.ECONFLICT, "ruleset %s already has version %d: a new draft needs a higher version", info.ID, maxVersion.Int64)
+			return nil, "", healthcode.Errorf(healthcode.ECONFLICT, "ruleset %s already has version %d: a new draft needs a higher version", info.ID, maxVersion.Int64)
 		}
 		info.DraftedAt = t.now
 		idx, err := t.record(tlog.KindRulesetDrafted, actor, "", &evRulesetDrafted{
@@ -104,7 +106,7 @@ func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*Ru
 			setCol(cols, vals, "legal_title", info.LegalTitle)
 		})
 		info.LogIndex = idx
-		return conflictOr(err, fmt.Sprintf("ruleset %s version %d", info.ID, info.Version))
+		return info, "", conflictOr(err, fmt.Sprintf("ruleset %s version %d", info.ID, info.Version))
 	})
 	if err != nil {
 		return nil, err

@@ -187,7 +187,8 @@ func (db *DB) passwordSlot(ctx context.Context) (release func(), err error) {
 // the first call records an official.disable_requested entry and returns
 // pending; a second, different operator's call disables it. Returns
 // EUNAUTH, EFORBIDDEN, ENOTFOUND, ECONFLICT (already disabled, the last
-// admin, requested twice by one operator), EINVALID (no reason).
+// admin, requested twice by one operator), EINVALID (no reason). It
+// honours an Idempotency-Key (WithClaim): the answer is pending.
 func (db *DB) DisableOfficial(ctx context.Context, id, reason string) (pending bool, err error) {
 	actor := healthcode.ActorFrom(ctx)
 	if err := healthcode.Authorize(actor, healthcode.OpManageAccounts, "", ""); err != nil {
@@ -199,24 +200,24 @@ func (db *DB) DisableOfficial(ctx context.Context, id, reason string) (pending b
 	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
 		return false, err
 	}
-	err = db.write(ctx, func(t *Tx) error {
+	err = db.writeKeyed(ctx, func(t *Tx) (any, string, error) {
 		o, err := t.accountOf(actor, id)
 		if err != nil {
-			return err
+			return nil, "", err
 		}
 		if id == actor.ID {
-			return healthcode.Errorf(healthcode.EFORBIDDEN, "you cannot disable your own account: another operator must")
+			return nil, "", healthcode.Errorf(healthcode.EFORBIDDEN, "you cannot disable your own account: another operator must")
 		}
 		if o.disabled {
-			return healthcode.Errorf(healthcode.ECONFLICT, "official %s is already disabled", id)
+			return nil, "", healthcode.Errorf(healthcode.ECONFLICT, "official %s is already disabled", id)
 		}
 		if o.role == healthcode.RoleAdmin {
 			var others int
 			if err := t.queryRow("SELECT COUNT(*) FROM officials WHERE role = ? AND disabled = 0 AND id <> ?", string(healthcode.RoleAdmin), id).Scan(&others); err != nil {
-				return err
+				return nil, "", err
 			}
 			if others == 0 {
-				return healthcode.Errorf(healthcode.ECONFLICT, "official %s is the last enabled admin and cannot be disabled", id)
+				return nil, "", healthcode.Errorf(healthcode.ECONFLICT, "official %s is the last enabled admin and cannot be disabled", id)
 			}
 		}
 		ev := &evOfficialDisabled{ID: id, Jurisdiction: o.post, Reason: reason}
@@ -225,20 +226,20 @@ func (db *DB) DisableOfficial(ctx context.Context, id, reason string) (pending b
 			case "":
 				pending = true
 				_, err := t.record(tlog.KindOfficialDisableReq, actor, "", &evOfficialAccount{ID: id, Jurisdiction: o.post, Reason: reason}, nil, nil)
-				return err
+				return true, "", err
 			case actor.ID:
-				return healthcode.Errorf(healthcode.ECONFLICT, "you asked already to disable official %s: a second operator must confirm it", id)
+				return nil, "", healthcode.Errorf(healthcode.ECONFLICT, "you asked already to disable official %s: a second operator must confirm it", id)
 			}
 			ev.RequestedBy, ev.RequestedEntry = o.requestedBy, o.requestedLog
 		}
 		if _, err := t.record(tlog.KindOfficialDisabled, actor, "", ev, nil, nil); err != nil {
-			return err
+			return nil, "", err
 		}
 		if _, err := t.exec("UPDATE accounts SET disabled = 1 WHERE kind = ? AND ref = ?", healthcode.ActorOfficial, id); err != nil {
-			return err
+			return nil, "", err
 		}
 		_, err = t.exec("DELETE FROM sessions WHERE login IN (SELECT login FROM accounts WHERE kind = ? AND ref = ?)", healthcode.ActorOfficial, id)
-		return err
+		return false, "", err
 	})
 	return pending, err
 }
@@ -247,7 +248,8 @@ func (db *DB) DisableOfficial(ctx context.Context, id, reason string) (pending b
 // account, or withdraws a pending request to disable it, with a reason and
 // an official.enabled entry. The operator's post must cover the
 // official's. Returns EUNAUTH, EFORBIDDEN, ENOTFOUND, ECONFLICT (neither
-// disabled nor requested), EINVALID (no reason).
+// disabled nor requested), EINVALID (no reason). It honours an
+// Idempotency-Key (WithClaim), with a nil answer.
 func (db *DB) EnableOfficial(ctx context.Context, id, reason string) error {
 	actor := healthcode.ActorFrom(ctx)
 	if err := healthcode.Authorize(actor, healthcode.OpManageAccounts, "", ""); err != nil {
@@ -259,19 +261,19 @@ func (db *DB) EnableOfficial(ctx context.Context, id, reason string) error {
 	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
 		return err
 	}
-	return db.write(ctx, func(t *Tx) error {
+	return db.writeKeyed(ctx, func(t *Tx) (any, string, error) {
 		o, err := t.accountOf(actor, id)
 		if err != nil {
-			return err
+			return nil, "", err
 		}
 		if !o.disabled && o.requestedBy == "" {
-			return healthcode.Errorf(healthcode.ECONFLICT, "official %s is enabled and no one asked to disable it", id)
+			return nil, "", healthcode.Errorf(healthcode.ECONFLICT, "official %s is enabled and no one asked to disable it", id)
 		}
 		if _, err := t.record(tlog.KindOfficialEnabled, actor, "", &evOfficialAccount{ID: id, Jurisdiction: o.post, Reason: reason}, nil, nil); err != nil {
-			return err
+			return nil, "", err
 		}
 		_, err = t.exec("UPDATE accounts SET disabled = 0 WHERE kind = ? AND ref = ?", healthcode.ActorOfficial, id)
-		return err
+		return nil, "", err
 	})
 }
 

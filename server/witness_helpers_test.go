@@ -1,14 +1,10 @@
 package server_test
 
 import (
-	"crypto/rand"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"testing"
 
-	"golang.org/x/mod/sumdb/note"
-
+	"github.com/healthcode/healthcode/internal/witnesstest"
 	"github.com/healthcode/healthcode/store"
 	"github.com/healthcode/healthcode/tlog"
 )
@@ -37,27 +33,9 @@ func witnessDir(tb testing.TB) string {
 // loopback and returns the policy that needs both (2 of 2).
 func mustWitnessPolicy(tb testing.TB, db *store.DB) *tlog.Policy {
 	tb.Helper()
-	lv, err := note.NewVerifier(db.LogVerifierKey())
-	if err != nil {
-		tb.Fatal(err)
-	}
 	var ws []tlog.Witness
 	for _, name := range []string{"w1.test", "w2.test"} {
-		skey, _, err := note.GenerateKey(rand.Reader, name)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		signer, vkey, err := tlog.NewWitnessSigner(skey)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		srv := httptest.NewServer(&tlog.WitnessServer{Signer: signer, Logs: map[string]note.Verifier{lv.Name(): lv}, Dir: witnessDir(tb), Logger: slog.New(slog.DiscardHandler)})
-		tb.Cleanup(srv.Close)
-		w, err := tlog.ParseWitness(vkey)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		w.URL = srv.URL
+		w, _ := witnesstest.Start(tb, name, db.LogVerifierKey(), witnessDir(tb))
 		ws = append(ws, w)
 	}
 	policy, err := tlog.NewPolicy(ws, 2)

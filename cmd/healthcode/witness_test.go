@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/testdb"
+	"github.com/healthcode/healthcode/internal/witnesstest"
 	"github.com/healthcode/healthcode/server"
 	"github.com/healthcode/healthcode/store"
 	"github.com/healthcode/healthcode/tlog"
@@ -57,21 +57,9 @@ type testWitness struct {
 
 func startWitness(t *testing.T, name, logVKey string) *testWitness {
 	t.Helper()
-	skey, _, err := note.GenerateKey(rand.Reader, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, vkey, err := tlog.NewWitnessSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lv, err := note.NewVerifier(logVKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tw := &testWitness{dir: t.TempDir()}
-	ws := &tlog.WitnessServer{Signer: signer, Logs: map[string]note.Verifier{lv.Name(): lv}, Dir: tw.dir, Logger: slog.New(slog.DiscardHandler)}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ws, _, w := witnesstest.New(t, name, logVKey, tw.dir)
+	tw.Witness = witnesstest.Serve(t, w, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tw.down.Load() {
 			conn, _, _ := w.(http.Hijacker).Hijack()
 			conn.Close()
@@ -79,11 +67,6 @@ func startWitness(t *testing.T, name, logVKey string) *testWitness {
 		}
 		ws.ServeHTTP(w, r)
 	}))
-	t.Cleanup(srv.Close)
-	if tw.Witness, err = tlog.ParseWitness(vkey); err != nil {
-		t.Fatal(err)
-	}
-	tw.URL = srv.URL
 	return tw
 }
 

@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"crypto/rand"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/healthcode/healthcode/internal/testdb"
+	"github.com/healthcode/healthcode/internal/witnesstest"
 	"github.com/healthcode/healthcode/server"
 	"github.com/healthcode/healthcode/tlog"
 )
@@ -20,27 +20,7 @@ import (
 // and returns it with its URL, and its signer for forging tests.
 func newWitness(t *testing.T, name, logVKey string) (tlog.Witness, note.Signer) {
 	t.Helper()
-	skey, _, err := note.GenerateKey(rand.Reader, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, vkey, err := tlog.NewWitnessSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lv, err := note.NewVerifier(logVKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws := &tlog.WitnessServer{Signer: signer, Logs: map[string]note.Verifier{lv.Name(): lv}, Dir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}
-	srv := httptest.NewServer(ws)
-	t.Cleanup(srv.Close)
-	w, err := tlog.ParseWitness(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.URL = srv.URL
-	return w, signer
+	return witnesstest.Start(t, name, logVKey, t.TempDir())
 }
 
 // withoutSignatureBy returns signed without its signature lines by the

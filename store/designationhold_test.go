@@ -220,3 +220,32 @@ func TestDesignationHoldRefused(t *testing.T) {
 		mustVerified(t, w.db)
 	})
 }
+
+// TestDesignationHoldErased: a hold is an entry about its resident;
+// erasing the resident removes its row with their other rows, and the
+// rebuilt projection (log verify) agrees.
+func TestDesignationHoldErased(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustDesignationWorld(t, dsn, store.Limits{})
+		mustOfficial(t, w, operator2)
+		r3 := "r_test000003"
+		mustRestored(t, w, r3)
+		w.now = w.now.Add(time.Hour)
+		if _, err := w.db.RecordFacts(as(cmdCounty), []healthcode.Fact{w.highDesignation("ra-1", "410105001")}); err != nil {
+			t.Fatal(err)
+		}
+		if held, _, err := w.db.HeldDesignations(as(cmdCity1), 1); err != nil || len(held) != 1 {
+			t.Fatalf("held designations: %+v %v, want r3's", held, err)
+		}
+		if _, err := w.db.EraseResident(as(operator), r3, "the resident asked"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.EraseResident(as(operator2), r3, "approved: the request is in order"); err != nil {
+			t.Fatal(err)
+		}
+		if held, _, err := w.db.HeldDesignations(as(cmdCity1), 1); err != nil || len(held) != 0 {
+			t.Fatalf("held designations after the erasure: %+v %v, want none", held, err)
+		}
+		mustVerified(t, w.db)
+	})
+}

@@ -244,7 +244,10 @@ func (db *DB) raiseIntegrity(ctx context.Context, d Difference, foundBy string) 
 	// The alert's leaf is public: the row's key and the line describing the
 	// difference may name a resident, so they are the entry's personal
 	// part; the leaf shows the table, the columns, the entry and the
-	// fingerprint.
+	// fingerprint. A row about a resident makes the alert an entry about
+	// them (rowResident): its leaf shows the table, the columns and who
+	// found it, with the county, and its row and personal part go when the
+	// resident is erased.
 	subject := d.Table + "/" + d.Key
 	// A sorted copy: d.Columns stays in step with the values beside it.
 	cols := slices.Sorted(slices.Values(d.Columns))
@@ -261,8 +264,12 @@ func (db *DB) raiseIntegrity(ctx context.Context, d Difference, foundBy string) 
 		if n > 0 {
 			return nil
 		}
+		about, err := t.rowResident(d)
+		if err != nil {
+			return err
+		}
 		raised = true
-		return t.raiseAlertWith("", AlertIntegrity, d.Table+"/"+fp, "", map[string]any{
+		return t.raiseAlertWith(about, AlertIntegrity, d.Table+"/"+fp, "", map[string]any{
 			"table": d.Table, "columns": cols, "entry": d.Entry,
 			"found_by": foundBy, "difference": fp,
 		}, &evAlertPersonal{Subject: subject, Detail: map[string]string{"key": d.Key, "what": d.What}})
@@ -282,6 +289,65 @@ func (db *DB) raiseIntegrity(ctx context.Context, d Difference, foundBy string) 
 			"entry", d.Entry, "what", d.What, "found_by", foundBy)
 	}
 	return nil
+}
+
+// residentColumns are the columns naming the resident a projected row is
+// about, in the tables keyed by something else.
+var residentColumns = map[string]string{
+	"facts": "subject", "code_changes": "resident", "evaluation_failures": "resident", "appeals": "resident",
+	"appeal_steps": "resident", "alerts": "resident", "data_access": "resident", "fact_holds": "subject",
+}
+
+// rowResident returns the registered resident the row of a difference is
+// about, or "": the subject of the entry that set it, else a resident
+// its key names (codes, residents, case_citations, ...), else the one its
+// resident column names (a stored row no entry set).
+func (t *Tx) rowResident(d Difference) (string, error) {
+	var candidates []string
+	if d.Entry >= 0 {
+		var data, stored []byte
+		err := t.queryRow("SELECT e.data, p.data FROM log_entries e LEFT JOIN log_personal p ON p.idx = e.idx WHERE e.idx = ?", d.Entry).Scan(&data, &stored)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return "", fmt.Errorf("read entry %d: %w", d.Entry, err)
+		}
+		if err == nil {
+			if o, err := openEntry(data, stored); err == nil && o.Entry.Subject != "" {
+				candidates = append(candidates, o.Entry.Subject)
+			}
+		}
+	}
+	candidates = append(candidates, strings.Split(d.Key, "/")...)
+	if col, ok := residentColumns[d.Table]; ok && d.side < 0 {
+		var r string
+		err := t.queryRow("SELECT "+col+" FROM "+d.Table+" WHERE "+projectionKey(d.Table)+" = ?", d.Key).Scan(&r)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return "", fmt.Errorf("read %s %s: %w", d.Table, d.Key, err)
+		}
+		candidates = append(candidates, r)
+	}
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		var n int
+		if err := t.queryRow("SELECT COUNT(*) FROM residents WHERE id = ?", c).Scan(&n); err != nil {
+			return "", err
+		}
+		if n > 0 {
+			return c, nil
+		}
+	}
+	return "", nil
+}
+
+// projectionKey is the one key column of a projected table.
+func projectionKey(table string) string {
+	for _, t := range projection {
+		if t.name == table && len(t.key) == 1 {
+			return t.key[0]
+		}
+	}
+	return "NULL" // no single key: matches no row
 }
 
 // cacheMaxIntegrity bounds the fingerprints remembered; then the alerts

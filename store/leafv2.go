@@ -91,10 +91,13 @@ type (
 
 // publicAlertDetail are the detail fields of an alert concerning a
 // resident that its leaf shows: the official and post concerned, the
-// approving office, the offices an appeal went between, and counts.
+// approving office, the offices an appeal went between, counts, and for
+// an integrity alert the table and columns that differ and who found it
+// (not the entry: its index would link the alert to the resident's leaf).
 var publicAlertDetail = map[string]bool{
 	"official": true, "post": true, "approval_scope": true, "last_recorded_by": true,
 	"residents": true, "threshold": true, "escalated_from": true, "escalated_to": true,
+	"table": true, "columns": true, "found_by": true, // an integrity alert about a resident's row
 }
 
 // emptyView is the public part of an event about a resident that shows

@@ -36,8 +36,11 @@ type VerifyReport struct {
 	Projected   int   // projected rows rebuilt from the log and compared column by column
 	CodeChanges int   // code changes recomputed from the logged facts and rulesets
 	// Exposed counts, by kind, the v1 leaves (written before migration
-	// 0013; immutable) that name their resident or carry a health payload
-	// in public: a known exposure, listed, not hidden.
+	// 0013; immutable) with a subject line: each names its resident and
+	// carries its chain link and whole payload in public, a known
+	// exposure, listed, not hidden. A v1 leaf without a subject line is
+	// not counted, even where its payload names a resident (an old
+	// alert.raised's subject or detail); docs/log.md says so.
 	Exposed map[tlog.Kind]int64
 	// ExposedEntries are those leaves' indices, in log order.
 	ExposedEntries []int64

@@ -5,6 +5,7 @@ import (
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/tlog"
 )
 
 // N writes a published count: the number, or "<10" when the store
@@ -50,3 +51,10 @@ func (pg *page) PartyRole(p store.Party) string {
 // reads residents (community workers, flow tracers, command officers): the
 // pages offer a search to them only.
 func (pg *page) ReadsResidents() bool { return readsResidents(pg.Actor) }
+
+// SelfActor reports whether a leaf's actor is the resident the entry is
+// about (actor.id "self", tlog.SelfActor): the explorer shows a label
+// ("本人", "the resident"), not the literal id.
+func (pg *page) SelfActor(a tlog.Actor) bool {
+	return a.Kind == tlog.ActorResident && a.ID == tlog.SelfActor
+}

@@ -240,3 +240,32 @@ func TestNoExternalAssets(t *testing.T) {
 		}
 	}
 }
+
+// TestExplorerSelfActor: an entry a resident made about themselves
+// (actor.id "self" in the leaf) shows a translated label in the explorer's
+// list and on the entry's page, not the literal id.
+func TestExplorerSelfActor(t *testing.T) {
+	p := mustPages(t)
+	at := time.Date(2022, 6, 14, 8, 0, 0, 0, time.UTC)
+	cp := checkpointData{Signed: "healthcode.local/log\n3\nabc=\n", Origin: "healthcode.local/log", Size: 3, Root: "abc=", Key: "k"}
+	self := &tlog.Entry{Index: 1, Time: at, Kind: tlog.KindAppealFiled, Actor: tlog.Actor{Kind: tlog.ActorResident, ID: tlog.SelfActor}, County: "410105"}
+	for lang, want := range map[string]string{"zh-CN": "本人", "en": "the resident"} {
+		for name, d := range map[string]any{
+			"explorer": explorerData{Checkpoint: cp, Entries: []*tlog.Entry{self}},
+			"entry":    entryData{Checkpoint: cp, Entry: self, Payload: "{}", Personal: "c", Proof: []string{"h"}, Script: proofScript{Kind: "inclusion", Proof: []string{"h"}}},
+		} {
+			pg := &page{Lang: lang, Name: name, Path: "/explorer", Data: d}
+			var err error
+			if pg.Messages, err = scriptMessages(lang, "logverify."); err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := p.pages[name].ExecuteTemplate(&buf, "layout.html", pg); err != nil {
+				t.Fatal(err)
+			}
+			if out := buf.String(); !strings.Contains(out, want) || strings.Contains(out, "<code>self</code>") {
+				t.Errorf("%s (%s): the self actor is not shown as %q", name, lang, want)
+			}
+		}
+	}
+}

@@ -48,6 +48,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return // an Idempotency-Key used before: its answer, or 422
 	}
 	err = store.DescribeError(err) // a full disk or a database restarting: 503, not 500
+	if f := store.Fault(err); f != "" {
+		s.metrics.faults.WithLabelValues(f).Inc()
+	}
 	code := healthcode.ErrorCode(err)
 	if code == healthcode.EFORBIDDEN && healthcode.ActorFrom(r.Context()).Kind == "" {
 		// No credentials were sent: say that they are needed (401), not

@@ -125,54 +125,6 @@ func TestCreateRetry(t *testing.T) {
 				t.Errorf("%d fact.recorded entries after the fact and its retry, want 1", n)
 			}
 		})
-		t.Run("while the first is served", func(t *testing.T) {
-			// The first request's body arrives slowly: the same key
-			// meanwhile is 409, and the first goes on to be answered.
-			pr, pw := io.Pipe()
-			first := make(chan int, 1)
-			go func() {
-				req, _ := http.NewRequest("POST", f.ts.URL+"/v1/appeals", pr)
-				req.Header.Set("Authorization", "Bearer "+w["self"])
-				req.Header.Set("Content-Type", jsonType)
-				req.Header.Set("Idempotency-Key", "slow-1")
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					first <- 0
-					return
-				}
-				resp.Body.Close()
-				first <- resp.StatusCode
-			}()
-			body := `{"resident":"r_res1","fact_keys":["o_tracer:c-retry"],"statement":"慢慢来"}`
-			if _, err := io.WriteString(pw, body[:10]); err != nil {
-				t.Fatal(err)
-			}
-			// Until the first has reached its handler, a second request
-			// with the key is served (an empty statement: refused, and
-			// nothing stored); from then on it is 409.
-			var status int
-			var got string
-			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-				var err error
-				status, _, got, err = keyedPost(http.DefaultClient, f.ts.URL+"/v1/appeals", w["self"], "slow-1", jsonType,
-					`{"resident":"r_res1","fact_keys":["o_tracer:c-retry"],"statement":""}`)
-				if err != nil || status != 400 {
-					break
-				}
-			}
-			if status != 409 || !strings.Contains(got, "still being processed") {
-				t.Errorf("the same key while the first is served: %d %s, want 409", status, got)
-			}
-			if _, err := io.WriteString(pw, body[10:]); err != nil {
-				t.Fatal(err)
-			}
-			if err := pw.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if s := <-first; s != 201 {
-				t.Errorf("the first request: %d, want 201", s)
-			}
-		})
 		t.Run("keys are each actor's", func(t *testing.T) {
 			// Another resident's request with the same key is theirs: it
 			// is not answered with r_res1's appeal (nor refused as reused).

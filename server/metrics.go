@@ -23,6 +23,7 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	shed     *prometheus.CounterVec // 429 and 503 answers
+	faults   *prometheus.CounterVec // 503 answers for a database fault
 	tokens   prometheus.Counter
 
 	facts        *prometheus.CounterVec
@@ -49,6 +50,10 @@ func newMetrics(db *store.DB, logger *slog.Logger) *metrics {
 			Name: "healthcode_http_requests_shed_total",
 			Help: "Requests refused for load or rate limits (429 Too Many Requests, 503 Service Unavailable), by route pattern and status.",
 		}, []string{"route", "status"}),
+		faults: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "healthcode_database_faults_total",
+			Help: "Requests answered 503 because of a database fault, by fault: database_unreachable (PostgreSQL restarting or gone), disk_full.",
+		}, []string{"fault"}),
 		tokens: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "healthcode_tokens_issued_total",
 			Help: "Signed code tokens served.",
@@ -93,7 +98,7 @@ func newMetrics(db *store.DB, logger *slog.Logger) *metrics {
 	}, []string{"version", "revision", "modified", "goversion"})
 	build.WithLabelValues(b.Version, b.Revision, strconv.FormatBool(b.Modified), b.GoVersion).Set(1)
 
-	m.reg.MustRegister(m.requests, m.latency, m.shed, m.tokens, m.facts, m.evalDuration, m.evaluated, m.codeChanges, m.loginFails, m.taskFails, build,
+	m.reg.MustRegister(m.requests, m.latency, m.shed, m.faults, m.tokens, m.facts, m.evalDuration, m.evaluated, m.codeChanges, m.loginFails, m.taskFails, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&storeCollector{db: db, logger: logger})
 	for name, pool := range db.Pools() {

@@ -43,6 +43,7 @@ func (s *Server) newPages() *web.Pages {
 			}
 			return http.StatusInternalServerError
 		},
+		Fault:      func(f string) { s.metrics.faults.WithLabelValues(f).Inc() },
 		NoteActor:  func(r *http.Request, a healthcode.Actor) { noteActor(r.Context(), a) },
 		ClientAddr: s.clientAddr,
 		Tokens:     func() bool { return s.tokens.Load() != nil },

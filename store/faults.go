@@ -53,6 +53,22 @@ func DescribeError(err error) error {
 	return err
 }
 
+// Fault names the database fault err is, for a metric's label:
+// "disk_full", "database_unreachable", or "" for any other error (nil
+// included). err may be DescribeError's answer or the error it describes.
+func Fault(err error) string {
+	if code := healthcode.ErrorCode(err); err == nil || code != healthcode.EINTERNAL && code != healthcode.EUNAVAIL {
+		return ""
+	}
+	switch {
+	case diskFull(err):
+		return "disk_full"
+	case unreachable(err):
+		return "database_unreachable"
+	}
+	return ""
+}
+
 // diskFull reports whether err says the database's disk (or quota) is full.
 func diskFull(err error) bool {
 	var se *sqlite.Error

@@ -242,6 +242,10 @@ func TestBrowser(t *testing.T) {
 		tb.screenshot(t, "consistency")
 	})
 
+	t.Run("the QR stays while the token route is unavailable", func(t *testing.T) {
+		testQRUnavailable(t, browser, f)
+	})
+
 	t.Run("verifier works with the server stopped", func(t *testing.T) {
 		testVerifierOffline(t, browser, f)
 	})

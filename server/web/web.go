@@ -54,6 +54,9 @@ type Options struct {
 	// Status maps an error code (healthcode.EINVALID, ...) to the HTTP
 	// status the API uses for it, so pages and API agree.
 	Status func(code string) int
+	// Fault counts a page answered 503 for a database fault (store.Fault
+	// names it); nil: not counted.
+	Fault func(fault string)
 	// NoteActor tells the server the actor of a request's session, for
 	// its log lines (which carry the request id and actor: the Logger's
 	// handler adds them from the context).
@@ -309,6 +312,9 @@ type errorData struct {
 // EUNAUTH sends the visitor to the login page instead.
 func (p *Pages) error(w http.ResponseWriter, r *http.Request, err error) {
 	err = store.DescribeError(err) // a full disk or a database restarting: 503, not 500
+	if f := store.Fault(err); f != "" && p.opts.Fault != nil {
+		p.opts.Fault(f)
+	}
 	code := healthcode.ErrorCode(err)
 	if code == healthcode.EUNAUTH && r.Method == http.MethodGet {
 		p.clearSession(w, r)

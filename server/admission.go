@@ -21,7 +21,14 @@ import (
 // one of them to finish. Beyond that a request is answered at once, before
 // its body is read or its credentials are looked up, with 503 and
 // Retry-After: 1, counted (healthcode_admission_shed_total) and logged
-// (at most once a second per class, "shedding load"). So a surge of one
+// (at most once a second per class, "shedding load"). Once a queued
+// request's wait has run out, the queue is not draining: for the next
+// second (the Retry-After the shed clients were given) a request that
+// finds its class full is shed at once instead of queueing only to be
+// shed after the wait; then one request at a time may queue, and the
+// first admitted from the queue opens it again (its wait running out
+// holds it another second). So under sustained overload a shed is
+// answered in microseconds, not in the class's wait. So a surge of one
 // kind of work (residents opening their codes at once) is served at the
 // capacity of the machine instead of queueing without end, and does not
 // starve the others (an official's decision, a source's batch).
@@ -173,7 +180,17 @@ type gate struct {
 	waiting atomic.Int64
 	shedN   atomic.Int64 // shed since the last log line
 	lastLog atomic.Int64 // unix nanoseconds of the last log line
+	// overUntil, once a queued request's wait has run out, is until when
+	// (unix nanoseconds) the class sheds at once when full; after that
+	// one request at a time may queue, and the first admitted from the
+	// queue sets it back to 0.
+	overUntil atomic.Int64
+	hold      time.Duration
 }
+
+// overloadHold is how long a class that has shed a queued request sheds
+// at once when full: the Retry-After given to the shed clients.
+const overloadHold = time.Second
 
 // acquire takes a slot, waiting at most the class's wait if the queue has
 // room; false if the request is to be shed.
@@ -183,7 +200,16 @@ func (g *gate) acquire(ctx context.Context) bool {
 		return true
 	default:
 	}
-	if g.waiting.Add(1) > int64(g.bounds.Queue) {
+	if g.bounds.Queue == 0 {
+		return false
+	}
+	over := g.overUntil.Load()
+	if over != 0 && time.Now().UnixNano() < over {
+		return false // the queue is not draining: shed now, not after the wait
+	}
+	// Full; or on probation after the hold, where one request probes
+	// whether the queue drains.
+	if n := g.waiting.Add(1); n > int64(g.bounds.Queue) || over != 0 && n > 1 {
 		g.waiting.Add(-1)
 		return false
 	}
@@ -192,8 +218,12 @@ func (g *gate) acquire(ctx context.Context) bool {
 	defer t.Stop()
 	select {
 	case g.slots <- struct{}{}:
+		if over != 0 {
+			g.overUntil.CompareAndSwap(over, 0) // it drains: queue again
+		}
 		return true
 	case <-t.C:
+		g.overUntil.Store(time.Now().Add(g.hold).UnixNano())
 		return false
 	case <-ctx.Done():
 		return false
@@ -228,7 +258,7 @@ func (s *Server) newAdmission() *admission {
 		Help: "Requests answered 503 at once because their admission class was full (in flight and queue), by class.",
 	}, []string{"class"})
 	for c, b := range admissionBounds(s.cfg.Admission) {
-		g := &gate{class: c, bounds: b, slots: make(chan struct{}, b.InFlight)}
+		g := &gate{class: c, bounds: b, slots: make(chan struct{}, b.InFlight), hold: overloadHold}
 		a.gates[c] = g
 		limit.WithLabelValues(string(c), "in_flight").Set(float64(b.InFlight))
 		limit.WithLabelValues(string(c), "queue").Set(float64(b.Queue))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -149,6 +150,93 @@ func TestAdmissionQueueWaitBounded(t *testing.T) {
 	}
 	close(unblock)
 	<-done
+}
+
+// TestAdmissionShedsWithoutWaiting: the insider's surge keeps a class
+// full. Once a queued request has been shed after its wait, the next
+// requests that find the class full are answered 503 at once, over a real
+// connection, while the admitted handler is still blocked: they do not
+// wait in the queue for a slot that is not coming. After the hold one
+// request at a time may queue; the first served from the queue opens it
+// again.
+func TestAdmissionShedsWithoutWaiting(t *testing.T) {
+	const wait = time.Second
+	s, _ := mustAdmissionServer(t, map[Class]Admission{ClassReads: {InFlight: 1, Queue: 8, Wait: wait}})
+	g := s.admission.gates[ClassReads]
+	g.hold = 3 * time.Second
+	entered := make(chan struct{}, 1)
+	unblock := make(chan struct{})
+	srv := httptest.NewServer(s.instrument("GET /v1/test", s.admit(ClassReads, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-unblock
+		w.WriteHeader(http.StatusNoContent)
+	}))))
+	defer srv.Close()
+	get := func() (int, time.Duration) {
+		t.Helper()
+		t0 := time.Now()
+		resp, err := srv.Client().Get(srv.URL + "/v1/test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, time.Since(t0)
+	}
+	admitted := make(chan int, 2)
+	go func() { code, _ := get(); admitted <- code }()
+	<-entered // the class is full, and stays full
+	// The first request to find it full queues, and is shed after its wait.
+	if code, d := get(); code != 503 || d < wait {
+		t.Fatalf("a queued request: %d after %v, want 503 after its wait of %v", code, d, wait)
+	}
+	// The queue has room, but it is not draining: shed at once.
+	var took []time.Duration
+	for range 10 {
+		code, d := get()
+		if code != 503 {
+			t.Fatalf("with the class full: %d, want 503", code)
+		}
+		took = append(took, d)
+	}
+	slices.Sort(took)
+	// Coarse bounds for a shared machine: a shed that waited for a slot
+	// takes the whole wait (1 s).
+	if med, worst := took[len(took)/2], took[len(took)-1]; med > 50*time.Millisecond || worst > wait/2 {
+		t.Errorf("sheds with the queue standing took %v at the median and %v at worst, want at once (the wait is %v)", med, worst, wait)
+	}
+	if w := g.waiting.Load(); w != 0 {
+		t.Errorf("%d requests queued while the class sheds at once", w)
+	}
+	// After the hold, one request queues; a second is shed at once.
+	g.overUntil.Store(time.Now().UnixNano())
+	go func() { code, _ := get(); admitted <- code }()
+	for deadline := time.Now().Add(5 * time.Second); g.waiting.Load() != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("after the hold, a request does not queue")
+		}
+	}
+	if code, d := get(); code != 503 || d > wait/2 {
+		t.Errorf("a second request on probation: %d after %v, want 503 at once", code, d)
+	}
+	// The slot frees: the queued request is served, and the queue is open.
+	unblock <- struct{}{}
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request queued on probation was not served when the slot freed")
+	}
+	if g.overUntil.Load() != 0 {
+		t.Error("served from the queue, but the class still sheds at once")
+	}
+	close(unblock)
+	for range 2 {
+		if code := <-admitted; code != 204 {
+			t.Errorf("admitted: %d, want 204", code)
+		}
+	}
 }
 
 // TestAdmissionIngestApart: a source's batch (an API key) is admitted as

@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,15 +31,18 @@ import (
 // resident memory, the time back to full service, and whether every
 // acknowledged fact is in a log that verifies (issue 16's goals,
 // BENCHMARKS.md). The generator runs in the same process as the server,
-// over loopback: the memory reported is the two together.
+// over loopback: the memory reported is the two together. With --wrk,
+// the overload's token requests are sent by wrk, a separate process
+// (benchwrk.go), and the in-process generator sends the rest of the mix.
 func runBenchOverload(ctx context.Context, e *env) (err error) {
-	fs := newFlags(e, "bench overload", "bench overload [--duration D] [--capacity-duration D] [--conns N] [--factor F] [--admission SPEC]")
+	fs := newFlags(e, "bench overload", "bench overload [--duration D] [--capacity-duration D] [--conns N] [--factor F] [--admission SPEC] [--wrk PATH]")
 	duration := fs.Duration("duration", 60*time.Second, "length of the overload (at most 2m)")
 	capDur := fs.Duration("capacity-duration", 5*time.Second, "length of the capacity measurement")
 	conns := fs.Int("conns", 40, "connections of the capacity measurement (the overload uses factor times as many)")
 	factor := fs.Float64("factor", 10, "offered load during the overload, in multiples of the measured capacity")
 	residents := fs.Int("residents", 64, "residents with a session")
 	admit := fs.String("admission", "", "admission bounds as for serve --admission")
+	wrk := fs.String("wrk", "", "send the overload's token requests with this wrk binary, a separate process (e.g. /usr/bin/wrk)")
 	if err := parseFlags(e, fs, e.args); err != nil {
 		return err
 	}
@@ -50,6 +55,13 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 		return usagef("--conns must be 1..1000")
 	case *factor < 1 || *factor > 100:
 		return usagef("--factor must be 1..100")
+	case *wrk != "" && *duration%time.Second != 0:
+		return usagef("--duration must be whole seconds with --wrk")
+	}
+	if *wrk != "" {
+		if _, err := exec.LookPath(*wrk); err != nil {
+			return usagef("--wrk: %v", err)
+		}
 	}
 	adm, err := server.ParseAdmission(*admit)
 	if err != nil {
@@ -121,14 +133,52 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 	rate := capRate * *factor / float64(over)
 	var rss rssSampler
 	stopRSS := rss.start()
-	overload, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: over, Duration: *duration, Rate: rate, Next: w.next})
+	var overload *loadgen.Result
+	var wr *wrkResult // nil without --wrk
+	if *wrk == "" {
+		overload, err = loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: over, Duration: *duration, Rate: rate, Next: w.next})
+	} else {
+		// 399 of every 500 requests of the mix are tokens: wrk takes that
+		// share of the connections, each paced as the generator's.
+		wconns := max(1, over*399/500)
+		reqs := make([][2]string, len(ids))
+		for i, id := range ids {
+			reqs[i] = [2]string{"/v1/residents/" + id + "/token", sess[i]}
+		}
+		var werr error
+		wdone := make(chan struct{})
+		go func() {
+			defer close(wdone)
+			wr, werr = runWrk(ctx, *wrk, dir, addr, wconns, rate, *duration, reqs)
+		}()
+		overload, err = loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: max(1, over-wconns), Duration: *duration, Rate: rate, Next: w.untokened})
+		<-wdone
+		if err == nil {
+			err = werr
+		}
+	}
 	stopRSS()
 	if err != nil {
 		return err
 	}
 	end := time.Now()
+	goodput := float64(overload.Requests) / overload.Elapsed.Seconds()
 	offered := float64(overload.Requests+overload.Shed+overload.Errors) / overload.Elapsed.Seconds()
+	admittedP99, shedP99, shed := overload.P99, overload.ShedP99, overload.Shed
+	if wr != nil {
+		goodput += float64(wr.OK) / duration.Seconds()
+		offered += float64(wr.OK+wr.Shed+wr.Other) / duration.Seconds()
+		// The p99s of both generators' requests together.
+		admittedP99, shedP99, shed = p99Of(overload.OKLatencies, wr.OKLat), p99Of(overload.ShedLatencies, wr.ShedLat), shed+wr.Shed
+	}
 	printPhase(e.stdout, fmt.Sprintf("overload (%d conns paced to %.0f req/s in all, %.0f× capacity; %.0f req/s offered)", over, rate*float64(over), *factor, offered), overload)
+	if wr != nil {
+		fmt.Fprintf(e.stdout, "  tokens sent by wrk, a separate process (%d conns): %d ok p50 %s p99 %s; %d shed p50 %s p99 %s max %s; %d other (first status %d); wrk peak RSS %d MiB\n",
+			max(1, over*399/500), wr.OK, wr.OKP50, wr.OKP99, wr.Shed, wr.ShedP50, wr.ShedP99, wr.Max, wr.Other, wr.FirstOther, wr.MaxRSS>>20)
+		for line := range strings.Lines(wr.Output) {
+			fmt.Fprintf(e.stdout, "    wrk: %s", line)
+		}
+	}
 	// Back to full service: probes at the capacity's connections until
 	// one serves at least 80% of capacity and sheds nothing.
 	var recovered time.Duration = -1
@@ -152,7 +202,6 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 		return err
 	}
 
-	goodput := float64(overload.Requests) / overload.Elapsed.Seconds()
 	fmt.Fprintf(e.stdout, "peak RSS %d MiB (server and generator in one process); %d facts acknowledged, %d missing; log verify: %d entries, %d problems; recovered in %s\n",
 		rss.peak()>>20, w.acked(), missing, rep.Size, len(rep.Problems), recovered.Round(time.Millisecond))
 	check := func(ok bool, goal, got string) {
@@ -163,8 +212,8 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 		fmt.Fprintf(e.stdout, "goal %-48s %-8s %s\n", goal, mark, got)
 	}
 	check(goodput >= 0.8*capRate, "goodput ≥ 80% of capacity", fmt.Sprintf("%.0f of %.0f req/s (%.0f%%)", goodput, capRate, 100*goodput/capRate))
-	check(overload.P99 < 10*idle.P99, "p99 of admitted < 10× unloaded p99", fmt.Sprintf("%s vs %s (%.1f×)", overload.P99.Round(time.Microsecond), idle.P99.Round(time.Microsecond), float64(overload.P99)/float64(idle.P99)))
-	check(overload.ShedP99 < 5*time.Millisecond, "p99 of shed < 5 ms", fmt.Sprintf("%s (%d shed)", overload.ShedP99.Round(time.Microsecond), overload.Shed))
+	check(admittedP99 < 10*idle.P99, "p99 of admitted < 10× unloaded p99", fmt.Sprintf("%s vs %s (%.1f×)", admittedP99.Round(time.Microsecond), idle.P99.Round(time.Microsecond), float64(admittedP99)/float64(idle.P99)))
+	check(shedP99 < 5*time.Millisecond, "p99 of shed < 5 ms", fmt.Sprintf("%s (%d shed)", shedP99.Round(time.Microsecond), shed))
 	check(rss.peak() < 1<<30, "RSS < 1 GB", fmt.Sprintf("%d MiB", rss.peak()>>20))
 	check(missing == 0 && len(rep.Problems) == 0, "no acknowledged write lost, log verifies", fmt.Sprintf("%d missing, %d problems", missing, len(rep.Problems)))
 	check(recovered >= 0 && recovered < 5*time.Second, "full service within 5 s after the load", recovered.Round(time.Millisecond).String())
@@ -182,9 +231,26 @@ type overloadWork struct {
 	facts []string // ids of acknowledged facts
 }
 
-func (w *overloadWork) next(conn, n int) loadgen.Req {
+// p99Of is the 99th percentile of a and b together (0 for none).
+func p99Of(a, b []time.Duration) time.Duration {
+	all := slices.Concat(a, b)
+	if len(all) == 0 {
+		return 0
+	}
+	slices.Sort(all)
+	return all[min(len(all)-1, len(all)*99/100)]
+}
+
+// next is a connection's n-th request of the mix.
+func (w *overloadWork) next(conn, n int) loadgen.Req { return w.req(conn, n, (conn*131+n*7)%500) }
+
+// untokened is the mix without its token requests (sent by wrk).
+func (w *overloadWork) untokened(conn, n int) loadgen.Req { return w.req(conn, n, (conn*131+n*7)%101) }
+
+// req is request k of every 500 of the mix.
+func (w *overloadWork) req(conn, n, k int) loadgen.Req {
 	i := (conn*131 + n) % len(w.ids)
-	switch k := (conn*131 + n*7) % 500; {
+	switch {
 	case k == 0:
 		return loadgen.Req{Class: "logins", Method: "POST", Path: "/v1/sessions", ContentType: "application/json",
 			Body: []byte(fmt.Sprintf(`{"login":%q,"password":%q}`, "bench-"+w.ids[i], benchPassword))}

@@ -77,8 +77,11 @@ type Result struct {
 	P50, P99 time.Duration // latency percentiles of completed requests
 	Max      time.Duration
 	ShedP99  time.Duration // latency percentile of shed requests
-	FirstErr string        // the first error, for diagnosis
-	ByClass  map[string]*ClassResult
+	// OKLatencies and ShedLatencies are every completed and every shed
+	// request's latency, sorted: to merge with another generator's.
+	OKLatencies, ShedLatencies []time.Duration
+	FirstErr                   string // the first error, for diagnosis
+	ByClass                    map[string]*ClassResult
 }
 
 // RPS is completed requests per second.
@@ -265,6 +268,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Max = lat[n-1]
 	}
 	res.ShedP99 = percentile(shedLat, 99)
+	res.OKLatencies, res.ShedLatencies = lat, shedLat
 	for _, c := range res.ByClass {
 		c.P50, c.P99, c.ShedP99 = percentile(c.ok, 50), percentile(c.ok, 99), percentile(c.shed, 99)
 		c.ok, c.shed = nil, nil

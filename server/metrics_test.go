@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/server"
+	"github.com/healthcode/healthcode/store"
 )
 
 // TestMetrics drives each metered path once (a failed and a throttled
@@ -216,6 +218,17 @@ func TestMetrics(t *testing.T) {
 		resp.Body.Close()
 		if lines := strings.Split(string(cp), "\n"); len(lines) < 2 || lines[1] != strconv.FormatFloat(size, 'f', -1, 64) {
 			t.Errorf("healthcode_log_size_entries %v, checkpoint:\n%s", size, cp)
+		}
+		// A process that has written nothing (another replica, or this one
+		// after a restart) reports the same size.
+		other, err := store.Open(context.Background(), dsn, store.Options{Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer other.Close()
+		_, b := get(t, apitest.Server(t, server.New(other, server.Config{Logger: quiet})).URL+"/metrics", "")
+		if want := fmt.Sprintf("\nhealthcode_log_size_entries %s\n", strconv.FormatFloat(size, 'f', -1, 64)); !strings.Contains(string(b), want) {
+			t.Errorf("a fresh process's metrics lack %q:\n%s", strings.TrimSpace(want), b)
 		}
 	})
 }

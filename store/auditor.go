@@ -506,7 +506,7 @@ func (a *Auditor) compareCount(ctx context.Context, snap *sql.Tx, t *projTable, 
 		if only == nil || only(d) {
 			diffs = append(diffs, d)
 		}
-	})
+	}, nil)
 	if err != nil {
 		return n, err
 	}

@@ -38,7 +38,7 @@ func Failpoints() []string { return failpoints }
 func SetJobChunk(db *DB, n int) { db.jobChunk = n }
 
 // VerifyLogRuns is VerifyLog sorting the chain links in runs of runSize.
-func (db *DB) VerifyLogRuns(ctx context.Context, progress func(done, total int64), runSize int) (*VerifyReport, error) {
+func (db *DB) VerifyLogRuns(ctx context.Context, progress func(phase string, done, total int64), runSize int) (*VerifyReport, error) {
 	return db.verifyLog(ctx, progress, runSize)
 }
 

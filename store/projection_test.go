@@ -522,3 +522,52 @@ func freshDSN(t *testing.T, dsn string) string {
 	}
 	return testdb.SQLite(t)
 }
+
+// TestVerifyProgress: log verify reports its progress through the whole
+// run, not only while it reads the entries: the entries both checked and
+// projected reach the log's size, and then every projected table's
+// comparison is reported, its last report counting the rows compared.
+func TestVerifyProgress(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustProjWorld(t, dsn)
+		var entries []int64
+		var total int64
+		compared := map[string]int64{}
+		rep, err := w.db.VerifyLog(context.Background(), func(phase string, done, tot int64) {
+			if phase == store.VerifyPhaseEntries {
+				entries, total = append(entries, done), tot
+				return
+			}
+			table, ok := strings.CutPrefix(phase, "compare ")
+			if !ok {
+				t.Errorf("progress in an unknown phase %q", phase)
+			}
+			if len(entries) == 0 || entries[len(entries)-1] != total {
+				t.Errorf("%s reported before the entries were all checked and projected (%v of %d)", phase, entries, total)
+			}
+			compared[table] = done
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Problems) > 0 {
+			t.Fatalf("verify: %v", rep.Problems)
+		}
+		if len(entries) == 0 || entries[len(entries)-1] != rep.Size || total != rep.Size {
+			t.Errorf("entries progress %v of %d, want it to reach the log's size %d", entries, total, rep.Size)
+		}
+		var rows int64
+		for _, c := range store.ProjectedColumns() {
+			if _, ok := compared[c.Table]; !ok {
+				t.Errorf("no progress for the comparison of %s", c.Table)
+				compared[c.Table] = 0
+			}
+		}
+		for _, n := range compared {
+			rows += n
+		}
+		if rows != int64(rep.Projected) {
+			t.Errorf("the comparisons' progress counts %d rows, verify compared %d", rows, rep.Projected)
+		}
+	})
+}

@@ -195,13 +195,14 @@ func (db *DB) scratchProjection(ctx context.Context, progress func(done, total i
 
 // verifyProjection rebuilds the projection from the log alone, replays
 // every code change from the state projected before it, and compares
-// every projected column of every row with the live state.
-func (db *DB) verifyProjection(ctx context.Context, rep *VerifyReport, progress func(done, total int64)) error {
+// every projected column of every row with the live state, reporting
+// both to progress.
+func (db *DB) verifyProjection(ctx context.Context, rep *VerifyReport, progress *verifyProgress) error {
 	replay, err := db.newReplayer(ctx, rep)
 	if err != nil {
 		return err
 	}
-	scratch, failed, cleanup, err := db.scratchProjection(ctx, progress, replay.entry)
+	scratch, failed, cleanup, err := db.scratchProjection(ctx, progress.projection, replay.entry)
 	rep.CodeChanges = replay.Changes
 	if failed >= 0 {
 		defer cleanup()
@@ -213,7 +214,7 @@ func (db *DB) verifyProjection(ctx context.Context, rep *VerifyReport, progress 
 	}
 	defer cleanup()
 	for i := range projection {
-		if err := compareTable(ctx, rep, &projection[i], db, scratch); err != nil {
+		if err := compareTable(ctx, rep, &projection[i], db, scratch, progress); err != nil {
 			return fmt.Errorf("compare %s: %w", projection[i].name, err)
 		}
 	}
@@ -231,7 +232,7 @@ type backgroundProjection struct {
 	joined bool
 }
 
-func (db *DB) startProjection(ctx context.Context, progress func(done, total int64)) *backgroundProjection {
+func (db *DB) startProjection(ctx context.Context, progress *verifyProgress) *backgroundProjection {
 	ctx, cancel := context.WithCancel(ctx)
 	bp := &backgroundProjection{cancel: cancel, done: make(chan error, 1)}
 	go func() { bp.done <- db.verifyProjection(ctx, &bp.rep, progress) }()
@@ -264,11 +265,18 @@ func (bp *backgroundProjection) stop() {
 	}
 }
 
-// verifyProgress reports the entries both checked and projected, from
-// either goroutine, one call at a time.
+// VerifyPhaseEntries is the phase of VerifyLog's progress in which the
+// entries are checked and projected (done and total count entries); the
+// comparison that follows reports a phase "compare TABLE" per projected
+// table (done counts its rows compared, total is -1).
+const VerifyPhaseEntries = "check and project entries"
+
+// verifyProgress reports VerifyLog's progress, from either goroutine, one
+// call at a time: the entries both checked and projected, then the rows
+// of each table compared.
 type verifyProgress struct {
 	mu                        sync.Mutex
-	f                         func(done, total int64)
+	f                         func(phase string, done, total int64)
 	checked, projected, total int64
 }
 
@@ -283,7 +291,17 @@ func (p *verifyProgress) set(which *int64, done, total int64) {
 	defer p.mu.Unlock()
 	*which = done
 	p.total = max(p.total, total)
-	p.f(min(p.checked, p.projected), p.total)
+	p.f(VerifyPhaseEntries, min(p.checked, p.projected), p.total)
+}
+
+// compared reports rows of table compared so far.
+func (p *verifyProgress) compared(table string, rows int) {
+	if p.f == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.f("compare "+table, int64(rows), -1)
 }
 
 // orderBy is the ORDER BY list of t's key in d, in byte order for text
@@ -397,20 +415,30 @@ func (t *projTable) compareKeys(a, b []string) int {
 }
 
 // compareTable merges the live rows of t with the rebuilt ones, both in
-// key order, and reports every difference.
-func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, rebuilt *DB) error {
+// key order, and reports every difference, and its progress every
+// compareProgressRows rows and at the end.
+func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, rebuilt *DB, progress *verifyProgress) error {
 	n, err := compareRows(ctx, t, live.dialect, live.db, rebuilt.db, "", nil, func(d Difference) {
 		rep.add(d.Entry, "%s", d.What)
-	})
+	}, func(n int) { progress.compared(t.name, n) })
 	rep.Projected += n
+	if err == nil {
+		progress.compared(t.name, n)
+	}
 	return err
 }
 
+// compareProgressRows is how often a comparison reports its progress, in
+// live rows.
+const compareProgressRows = 50000
+
 // compareRows merges t's live rows (read through live, in dialect d) with
 // the rebuilt ones (in rebuilt, SQLite), both in key order and restricted
-// by where (a condition on the key columns, with args; "" for every row), and hands every difference to emit. It returns how many
-// live rows it read.
-func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt querier, where string, args []any, emit func(Difference)) (int, error) {
+// by where (a condition on the key columns, with args; "" for every row),
+// and hands every difference to emit. It returns how many live rows it
+// read; progress, if not nil, is called with that number every
+// compareProgressRows rows.
+func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt querier, where string, args []any, emit func(Difference), progress func(rows int)) (int, error) {
 	cols := t.compared()
 	names := make([]string, len(cols))
 	for i, c := range cols {
@@ -455,6 +483,9 @@ func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt que
 	key := func(v []string) string { return strings.Join(v[:nk], "/") }
 	nlive := 0
 	for lv != nil || rv != nil {
+		if progress != nil && nlive > 0 && nlive%compareProgressRows == 0 {
+			progress(nlive)
+		}
 		c := 0
 		switch {
 		case lv == nil:

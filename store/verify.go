@@ -67,15 +67,16 @@ func (r *VerifyReport) add(index int64, format string, args ...any) {
 // replayed from the facts and rulesets projected before it, and the
 // rebuilt state is compared with the live one column by column
 // (verifyProjection), beside these checks, on another core. progress, if
-// not nil, is called with the entries both checked and projected so far,
-// from either goroutine but one call at a time.
+// not nil, is called, from either goroutine but one call at a time, in
+// phase VerifyPhaseEntries with the entries both checked and projected
+// so far, then in a phase "compare TABLE" with each table's rows compared.
 //
 // Memory does not grow with the log: entries are read in chunks; of the
 // recomputed stored hashes only a chunk's and the tree's frontier are
 // held; the commitments and the chain links go to temporary files (the
 // links sorted by subject in runs of bounded size and merged at the end);
 // the projection and the replay's facts live in the scratch database.
-func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (*VerifyReport, error) {
+func (db *DB) VerifyLog(ctx context.Context, progress func(phase string, done, total int64)) (*VerifyReport, error) {
 	return db.verifyLog(ctx, progress, verifyRunSize)
 }
 
@@ -83,7 +84,7 @@ func (db *DB) VerifyLog(ctx context.Context, progress func(done, total int64)) (
 // it writes them out as a run (about 100 bytes each).
 const verifyRunSize = 1 << 16
 
-func (db *DB) verifyLog(ctx context.Context, progress func(done, total int64), runSize int) (*VerifyReport, error) {
+func (db *DB) verifyLog(ctx context.Context, progress func(phase string, done, total int64), runSize int) (*VerifyReport, error) {
 	rep := &VerifyReport{}
 	prog := &verifyProgress{f: progress}
 	signed, err := db.LogCheckpoint(ctx)
@@ -129,7 +130,7 @@ func (db *DB) verifyLog(ctx context.Context, progress func(done, total int64), r
 	var eras []logEra // the origins the log moved from (log.continued entries)
 	// The projection: every projected row rebuilt from the log alone and
 	// compared with the stored one, while the entries are checked.
-	proj := db.startProjection(ctx, prog.projection)
+	proj := db.startProjection(ctx, prog)
 	defer proj.stop()
 	total := maxIdx + 1
 	const chunk = 10000

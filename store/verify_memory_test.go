@@ -46,7 +46,7 @@ func TestVerifyMemoryBounded(t *testing.T) {
 		peak := func() (uint64, int64) {
 			t.Helper()
 			var peak uint64
-			sample := func(done, total int64) {
+			sample := func(_ string, done, total int64) {
 				runtime.GC()
 				var m runtime.MemStats
 				runtime.ReadMemStats(&m)

@@ -60,8 +60,8 @@ func removeSQLite(dsn string) {
 	}
 }
 
-// copyProgress reports a rebuild's or move's phases on stderr, once a
-// second.
+// copyProgress reports the phases of a rebuild, a move or a verify on
+// stderr, once a second.
 func copyProgress(e *env) func(phase string, done, total int64) {
 	last := time.Now()
 	return func(phase string, done, total int64) {

@@ -96,6 +96,7 @@ func (s *Server) routeTable() []struct {
 		{"GET /appeals/{id}/attachments/{n}", s.pages.Session(s.pages.AppealAttachment)},
 		{"GET /command", s.pages.Session(s.pages.Command)},
 		{"POST /facts/{key}/decide", s.pages.Session(s.pages.DecideFact)},
+		{"POST /facts/{key}/holds/{resident}/decide", s.pages.Session(s.pages.DecideHold)},
 		{"POST /rulesets/{id}/{version}/decide", s.pages.Session(s.pages.DecideRuleset)},
 		{"GET /record", s.pages.Session(s.pages.RecordForm)},
 		{"POST /record", s.pages.Session(s.pages.Record)},

@@ -23,6 +23,10 @@ type commandData struct {
 	Facts   []*healthcode.Fact
 	Drafts  []*store.RulesetInfo
 	Appeals []*store.Appeal
+	// Holds are the designations held for residents restored by an
+	// appeal that the officer's command decides (the first page).
+	Holds     []store.DesignationHold
+	HoldsMore bool
 	// The pages of Facts and Appeals shown (from 1; "facts" and
 	// "appeals" in the query) and whether each has a next page.
 	FactsPage, AppealsPage int
@@ -50,6 +54,19 @@ type dayCauses struct {
 type causeCount struct {
 	Cause string
 	N     int64
+}
+
+// decideArgs lets the "decide" partial see the page (for T and CSRF) and
+// a decision's form: where it posts, the refusal reason's input id, and
+// the catalogue keys of the two buttons.
+type decideArgs struct {
+	Page                              *page
+	Action, RefuseID, Approve, Refuse string
+}
+
+// DecideOf passes a two-way decision's form to the "decide" partial.
+func (pg *page) DecideOf(action, refuseID, approve, refuse string) decideArgs {
+	return decideArgs{Page: pg, Action: action, RefuseID: refuseID, Approve: approve, Refuse: refuse}
 }
 
 // recentDays is how many days of code changes the command page shows.
@@ -83,6 +100,10 @@ func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.Appeals, d.AppealsMore, err = p.db.AppealQueue(ctx, store.AppealOpen, d.AppealsPage); err != nil {
+		p.error(w, r, err)
+		return
+	}
+	if d.Holds, d.HoldsMore, err = p.db.HeldDesignations(ctx, 1); err != nil {
 		p.error(w, r, err)
 		return
 	}
@@ -230,6 +251,59 @@ func (p *Pages) DecideFact(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d.Lines = []string{codeChange(lang, res.Name, before.Colour, after.Colour)}
+	}
+	p.render(w, r, http.StatusOK, p.newPage(w, r, "done", d))
+}
+
+// DecideHold releases or refuses a designation held for one resident
+// (decision approve: release), after a confirmation in words, and ends on
+// a page saying what became of the resident's code.
+func (p *Pages) DecideHold(w http.ResponseWriter, r *http.Request) {
+	if !p.mustLogIn(w, r) || !p.checkPost(w, r, maxFormBytes) {
+		return
+	}
+	release, reason, err := decision(r)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	key, resident, lang := r.PathValue("key"), r.PathValue("resident"), langOf(r)
+	fctx, res, err := p.db.ReadResidentFile(r.Context(), resident)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	f, err := p.db.Fact(r.Context(), key)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	if !confirmed(r) {
+		d := confirmData{Back: "/command", Summary: []string{msg(lang, "confirm.hold.release", f.Subject, res.Name)}, Button: msg(lang, "confirm.hold.release.button")}
+		if !release {
+			d.Summary, d.Button = []string{msg(lang, "confirm.hold.refuse", f.Subject, res.Name, reason)}, msg(lang, "confirm.hold.refuse.button")
+		}
+		p.askConfirm(w, r, d)
+		return
+	}
+	before, err := p.db.Code(fctx, resident)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	if _, err := p.db.DecideDesignationHold(r.Context(), key, resident, release, reason); err != nil {
+		p.error(w, r, err)
+		return
+	}
+	after, err := p.db.Code(fctx, resident)
+	if err != nil {
+		p.error(w, r, err)
+		return
+	}
+	d := doneData{Title: msg(lang, "done.hold.refused"), Lines: []string{codeChange(lang, res.Name, before.Colour, after.Colour)},
+		Links: []doneLink{{Href: "/command", Label: msg(lang, "done.desk")}}}
+	if release {
+		d.Title = msg(lang, "done.hold.released")
 	}
 	p.render(w, r, http.StatusOK, p.newPage(w, r, "done", d))
 }

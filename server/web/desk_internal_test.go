@@ -35,7 +35,9 @@ func addDeskSamples(s map[string][]any, at time.Time, res *healthcode.Resident, 
 		Changes: []dayCauses{{Day: "2022-06-14", Causes: []causeCount{{Cause: "fact", N: 12}, {Cause: "appeal", N: 1}}}},
 		Facts:   []*healthcode.Fact{fact, area}, FactsPage: 1, FactsMore: true, AppealsPage: 2,
 		Drafts:  []*store.RulesetInfo{{ID: "default", Version: 3, Scope: "410000", Status: store.RulesetDraft, DraftedBy: "o_2", DraftedAt: at}},
-		Appeals: []*store.Appeal{appeal, {ID: "ap_3", FiledAt: at}}}}
+		Appeals: []*store.Appeal{appeal, {ID: "ap_3", FiledAt: at}},
+		Holds: []store.DesignationHold{{Designation: "o_1:ra-1", Area: "410105001", Level: "high", Status: "active", Hold: store.HoldHeld, Resident: "r_1", ResidentName: "王五",
+			Appeal: "ap_1", ApprovalScope: "410100", RecordedBy: "o_1", HeldAt: at, LogIndex: 10}}, HoldsMore: true}}
 	s["record"] = []any{recordData{Kinds: recordKinds}, recordData{Kinds: []string{"contact"}},
 		recordData{Kinds: recordKinds, Kind: "risk_area", Form: map[string][]string{"subject": {"410105"}}, Error: pageError{Text: "结束时间：必须晚于开始时间", Detail: "payload.until: must be after from"}}}
 	rs := rules.Default()

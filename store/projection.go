@@ -120,6 +120,7 @@ var projection = []projTable{
 		opcol("why", "the hold's explanation for the approver; the scope that binds is logged"),
 		pcol("log_index")}},
 	{name: "case_citations", key: []string{"case_id", "resident"}},
+	{name: "erased_counts", key: []string{"what", "a", "b"}, cols: []projCol{pcol("n")}},
 }
 
 // operationalTables are the tables that are not a projection of the log,

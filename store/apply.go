@@ -562,12 +562,13 @@ func decodeEvent(e *tlog.Entry, personalData []byte) (pub, pers any, err error) 
 }
 
 // apply projects one stored entry, opened (openEntry). A v2 entry about
-// a resident whose personal part is erased projects to nothing: whom it
+// a resident whose personal part is erased projects to no row: whom it
 // was about is no longer known (the log.erased entry removed the rows it
-// had set).
+// had set); what it added to the statistics it adds to erased_counts.
 func (p *projector) apply(o *openedEntry) error {
 	if o.erased {
-		return nil
+		// What it added to the statistics stays (erasedcounts.go).
+		return p.tallyErased(o.Entry)
 	}
 	pub, pers, err := decodeEvent(o.Entry, o.personal)
 	if err != nil {
@@ -1240,6 +1241,9 @@ func (p *projector) appealStep(appeal, detail, at string) error {
 // a v2 log): the rebuilt projection, which cannot open the resident's
 // erased entries, has none of them either.
 func (p *projector) eraseRows(id string) error {
+	if err := p.tallyRows(id); err != nil {
+		return err
+	}
 	for _, q := range []string{
 		"DELETE FROM appeal_attachments WHERE appeal IN (SELECT id FROM appeals WHERE resident = ?)",
 		"DELETE FROM appeal_steps WHERE resident = ?",
@@ -1252,6 +1256,7 @@ func (p *projector) eraseRows(id string) error {
 		"DELETE FROM facts WHERE subject = ? AND kind <> 'risk_area'",
 		"DELETE FROM data_access WHERE resident = ?",
 		"DELETE FROM alerts WHERE resident = ?",
+		"DELETE FROM evaluation_failures WHERE resident = ?",
 		"DELETE FROM residents WHERE id = ?",
 	} {
 		if err := p.exec(q, id); err != nil {

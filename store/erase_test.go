@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -23,15 +24,13 @@ var operator2 = healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_operator
 // TestEraseResident (issue 15 item 5): a data operator asks, a second one
 // approves, and afterwards no table of the database (on SQLite: no byte
 // of the database file or its write-ahead log) holds any of the
-// resident's personal values, the login is gone, log verify passes and
-// the statistics are unchanged.
+// resident's personal values, the login is gone, log verify passes, and
+// the statistics and the counts from the public leaves are unchanged.
 func TestEraseResident(t *testing.T) {
 	testdb.Engines(t, func(t *testing.T, dsn string) {
 		w := mustAccWorld(t, dsn, store.Limits{}, 6)
 		ctx := context.Background()
-		if err := w.db.CreateOfficial(system, healthcode.Official{ID: operator2.ID, Name: "第二操作员", Role: operator2.Role, Jurisdiction: operator2.Jurisdiction}, "login-o_operator2", "correct horse battery"); err != nil {
-			t.Fatal(err)
-		}
+		mustOperator2(t, w)
 		const (
 			r        = "r_erase00001"
 			name     = "欧阳娜娜测试"
@@ -84,6 +83,7 @@ func TestEraseResident(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		publicBefore := publicCounts(t, w.db)
 		if found := personalValues(t, dsn, values); len(found) == 0 {
 			t.Fatal("before the erasure the search finds none of the resident's values: it does not look where they are")
 		}
@@ -142,15 +142,23 @@ func TestEraseResident(t *testing.T) {
 			t.Errorf("CheckErasures: %v %v", p, err)
 		}
 		// Since v2 leaves the resident's entries no longer open once their
-		// personal parts are erased, so the rows they set go too: the
-		// resident leaves the statistics (a known gap of issue 15: the
-		// statistics should stay as they were).
+		// personal parts are erased, so the rows they set go too; what they
+		// added to the statistics stays (erased_counts), and the counts an
+		// auditor makes from the public leaves are the same.
 		after, err := w.db.Stats(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cmp.Diff(before, after) == "" {
-			t.Log("statistics unchanged by the erasure")
+		// Not kept: the code changes resting on a hand-entered fact (the
+		// public view of a change does not say which facts it cites).
+		// Nor, below the county, the erased resident's code (countyStats).
+		before.HandEntered, after.HandEntered = nil, nil
+		countyStats(before, after)
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Errorf("the statistics changed with the erasure (-before +after):\n%s", diff)
+		}
+		if diff := cmp.Diff(publicBefore, publicCounts(t, w.db)); diff != "" {
+			t.Errorf("the counts from the public leaves changed with the erasure (-before +after):\n%s", diff)
 		}
 		if _, err := w.db.Resident(as(cmdProvince1), r); healthcode.ErrorCode(err) != healthcode.ENOTFOUND {
 			t.Errorf("the erased resident is still served: %v", err)
@@ -166,6 +174,35 @@ func TestEraseResident(t *testing.T) {
 			t.Errorf("CheckErasures after a login was put back: %v %v", p, err)
 		}
 	})
+}
+
+// publicCounts are what an auditor counts from the public leaves: code
+// changes per rule and county, raising facts per official (or source) and
+// hour.
+func publicCounts(t *testing.T, db *store.DB) map[string]int {
+	t.Helper()
+	_, leaves := mustSignedLeaves(t, db)
+	out := map[string]int{}
+	for _, leaf := range leaves {
+		e, err := tlog.ParseEntry(leaf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			Rule   string `json:"rule"`
+			Raises bool   `json:"raises"`
+		}
+		if err := json.Unmarshal(e.Payload, &v); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case e.Kind == tlog.KindCodeChanged:
+			out["code.changed rule "+v.Rule+" county "+e.County]++
+		case e.Kind == tlog.KindFactRecorded && v.Raises:
+			out["raising fact by "+e.Actor.ID+" at "+e.Time.Format("2006-01-02T15")]++
+		}
+	}
+	return out
 }
 
 // personalValues returns the values found anywhere in the database: on

@@ -122,6 +122,7 @@ var projection = []projTable{
 	{name: "designation_holds", key: []string{"designation", "resident"}, cols: []projCol{pcol("appeal"), pcol("approval_scope"), pcol("status"),
 		pcol("log_index"), pcol("decided_by"), pcol("reason"), pcol("decided_log")}},
 	{name: "case_citations", key: []string{"case_id", "resident"}},
+	{name: "erased_counts", key: []string{"what", "a", "b"}, cols: []projCol{pcol("n")}},
 }
 
 // operationalTables are the tables that are not a projection of the log,

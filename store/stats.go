@@ -56,6 +56,28 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What erased residents added stays (erasedcounts.go).
+	erased := map[string]map[string]map[string]int64{}
+	err = db.eachRow(ctx, "SELECT what, a, b, n FROM erased_counts", func(s []string, n int64) {
+		if erased[s[0]] == nil {
+			erased[s[0]] = map[string]map[string]int64{}
+		}
+		groupInto(erased[s[0]])(s[1:], n)
+	}, 3)
+	if err != nil {
+		return nil, err
+	}
+	addCounts := func(into map[string]map[string]int64, what string) {
+		for a, m := range erased[what] {
+			if into[a] == nil {
+				into[a] = map[string]int64{}
+			}
+			for b, n := range m {
+				into[a][b] += n
+			}
+		}
+	}
+	addCounts(own, erasedCode)
 	st.Codes = protectCodes(own, []string{string(healthcode.Green), string(healthcode.Yellow), string(healthcode.Red)}, healthcode.Ancestors)
 	byCause, byRule := map[string]map[string]int64{}, map[string]map[string]int64{}
 	err = db.eachRow(ctx, "SELECT substr(changed_at, 1, 10), cause, COUNT(*) FROM code_changes GROUP BY substr(changed_at, 1, 10), cause",
@@ -68,6 +90,8 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
+	addCounts(byCause, erasedChangeCause)
+	addCounts(byRule, erasedChangeRule)
 	pub := protectPartitions(byCause, byRule)
 	st.ChangesByDay, st.ChangesByRule = pub[0], pub[1]
 	err = db.eachRow(ctx, `SELECT substr(c.changed_at, 1, 10), COUNT(DISTINCT c.log_index) FROM code_changes c
@@ -84,6 +108,10 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
+	for status, m := range erased[erasedAppeal] {
+		appeals[status] += m[""]
+		appeals["filed"] += m[""]
+	}
 	err = db.eachRow(ctx, "SELECT 'overdue', COUNT(*) FROM appeals WHERE escalations > 0", func(s []string, n int64) { appeals["overdue"] = n }, 1)
 	if err != nil {
 		return nil, err
@@ -96,9 +124,16 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 	}
 	st.Appeals["filed"] = publish(appeals["filed"])
 	st.Appeals["overdue"] = publish(appeals["overdue"])
-	err = db.eachRow(ctx, "SELECT kind, COUNT(*) FROM alerts GROUP BY kind", func(s []string, n int64) { st.Alerts[s[0]] = publish(n) }, 1)
+	alerts := map[string]int64{}
+	for kind, m := range erased[erasedAlert] {
+		alerts[kind] += m[""]
+	}
+	err = db.eachRow(ctx, "SELECT kind, COUNT(*) FROM alerts GROUP BY kind", func(s []string, n int64) { alerts[s[0]] += n }, 1)
 	if err != nil {
 		return nil, err
+	}
+	for kind, n := range alerts {
+		st.Alerts[kind] = publish(n)
 	}
 	for _, k := range []string{AlertOfficialVolume, AlertSourceSurge, AlertCaseContacts, AlertBulkReads, AlertAppealOverdue, AlertReraise} {
 		if _, ok := st.Alerts[k]; !ok {

@@ -1,10 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"hash"
 	"io"
@@ -156,13 +154,7 @@ func encodeAnswer(v any) ([]byte, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return encodeJSON(v)
 }
 
 // writeAnswer writes a keyed route's answer to r: result, as answer

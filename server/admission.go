@@ -27,7 +27,7 @@ import (
 // finds its class full is shed at once instead of queueing only to be
 // shed after the wait; then one request at a time may queue, and the
 // first admitted from the queue opens it again (its wait running out
-// holds it another second). So under sustained overload a shed is
+// holds it another second): under sustained overload a shed is
 // answered in microseconds, not in the class's wait. So a surge of one
 // kind of work (residents opening their codes at once) is served at the
 // capacity of the machine instead of queueing without end, and does not

@@ -571,3 +571,33 @@ func TestVerifyProgress(t *testing.T) {
 		}
 	})
 }
+
+// TestRebuildIntoPostgresAtomic: a rebuild into PostgreSQL that fails part
+// way (here on the last table it copies, a rate counter that is not a
+// number in the SQLite source) leaves the target without a log, not with
+// half of one, so that it can be run again once the cause is fixed.
+func TestRebuildIntoPostgresAtomic(t *testing.T) {
+	dsn := testdb.SQLite(t)
+	w := mustProjWorld(t, dsn)
+	want := codesOf(t, w.db, dsn)
+	raw, _ := rawDB(t, w.db, dsn)
+	if _, err := raw.Exec("INSERT INTO source_rates (source, hour, raised) VALUES ('s_bad', '2026-01-01T00', 'many')"); err != nil {
+		t.Fatal(err)
+	}
+	into := testdb.Postgres(t)
+	err := w.db.RebuildInto(context.Background(), into, nil)
+	if err == nil || !strings.Contains(err.Error(), "source_rates.raised") {
+		t.Fatalf("rebuild with a bad row: %v, want an error naming source_rates.raised", err)
+	}
+	target, _ := openRaw(t, into)
+	defer target.Close()
+	for _, table := range []string{"log_entries", "residents", "codes"} {
+		if n := queryStrings(t, target, "SELECT CAST(COUNT(*) AS TEXT) FROM "+table); !slices.Equal(n, []string{"0"}) {
+			t.Errorf("after the failed rebuild %s holds %v rows, want none", table, n)
+		}
+	}
+	if _, err := raw.Exec("DELETE FROM source_rates WHERE source = 's_bad'"); err != nil {
+		t.Fatal(err)
+	}
+	checkRebuild(t, w.db, into, want)
+}

@@ -564,24 +564,40 @@ func (db *DB) RebuildInto(ctx context.Context, dsn string, progress func(phase s
 			}
 		}
 	}
-	for _, t := range []string{"meta", "log_entries", "log_hashes", "log_checkpoints", "log_personal", "log_subjects", "log_head"} {
+	if dst.dialect.name() == Postgres {
+		return db.rebuildPostgres(ctx, dst, phase)
+	}
+	for _, t := range rebuildLogTables {
 		if err := copyTable(ctx, db, dst, t, phase("copy "+t)); err != nil {
 			return fmt.Errorf("copy %s: %w", t, err)
 		}
 	}
-	// The projection is written where each row costs least: into a SQLite
-	// target itself; for PostgreSQL, where every statement is a round trip,
-	// into a scratch SQLite database first, whose tables then go to the
-	// target with COPY.
-	target := dst
-	if dst.dialect.name() == Postgres {
-		scratch, cleanup, err := db.openScratch(ctx)
-		if err != nil {
-			return err
-		}
-		defer cleanup()
-		target = scratch
+	if err := db.projectInto(ctx, dst, phase); err != nil {
+		return err
 	}
+	for _, t := range rebuildCopiedTables {
+		if err := copyTable(ctx, db, dst, t, phase("copy "+t)); err != nil {
+			return fmt.Errorf("copy %s: %w", t, err)
+		}
+	}
+	if _, err := dst.wdb.ExecContext(ctx, "DROP TABLE projection_last"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// The tables a rebuild copies from the database whose log it rebuilds:
+// the log's own, and (after the projection, which they refer to) the
+// operational tables it keeps.
+var (
+	rebuildLogTables    = []string{"meta", "log_entries", "log_hashes", "log_checkpoints", "log_personal", "log_subjects", "log_head"}
+	rebuildCopiedTables = []string{"accounts", "trust_state", "code_schedule", "source_rates"}
+)
+
+// projectInto writes the projection of db's log into target's state
+// tables, with the rows' operational columns copied from db, and
+// code_heads.
+func (db *DB) projectInto(ctx context.Context, target *DB, phase func(string) func(done, total int64)) error {
 	if failed, err := db.projectLog(ctx, target, phase("project")); err != nil {
 		if failed >= 0 {
 			return healthcode.Errorf(healthcode.EINVALID, "entry %d cannot be projected: %v", failed, err)
@@ -604,30 +620,64 @@ func (db *DB) RebuildInto(ctx context.Context, dsn string, progress func(phase s
 			return errors.Join(fmt.Errorf("copy operational columns of %s: %w", projection[i].name, err), restore())
 		}
 	}
-	if err := restore(); err != nil {
+	return restore()
+}
+
+// rebuildPostgres is RebuildInto a PostgreSQL database dst, where every
+// statement is a round trip: the projection is written into a scratch
+// SQLite database first, then every table goes to dst with one COPY, all
+// in one transaction, so that a rebuild that fails leaves dst without a
+// log (and may be run again).
+func (db *DB) rebuildPostgres(ctx context.Context, dst *DB, phase func(string) func(done, total int64)) error {
+	scratch, cleanup, err := db.openScratch(ctx)
+	if err != nil {
 		return err
 	}
-	if target != dst {
-		// In the projection's order: a table's rows after those they
-		// refer to.
-		for i := range projection {
-			if err := copyTable(ctx, target, dst, projection[i].name, phase("copy "+projection[i].name)); err != nil {
-				return fmt.Errorf("copy %s: %w", projection[i].name, err)
+	defer cleanup()
+	if err := db.projectInto(ctx, scratch, phase); err != nil {
+		return err
+	}
+	type copied struct {
+		from  *DB
+		table string
+	}
+	var tables []copied
+	for _, t := range rebuildLogTables {
+		tables = append(tables, copied{db, t})
+	}
+	// In the projection's order: a table's rows after those they refer to.
+	for i := range projection {
+		tables = append(tables, copied{scratch, projection[i].name})
+	}
+	tables = append(tables, copied{scratch, "code_heads"})
+	for _, t := range rebuildCopiedTables {
+		tables = append(tables, copied{db, t})
+	}
+	conn, err := dst.wdb.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("rebuild into %s: the connection is a %T, not pgx's", dst.dsn, dc)
+		}
+		tx, err := c.Conn().Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback(ctx) }() // after Commit, a no-op; else the error is the one to report
+		for _, t := range tables {
+			if err := copyIn(ctx, t.from, dst, tx, t.table, phase("copy "+t.table)); err != nil {
+				return fmt.Errorf("copy %s: %w", t.table, err)
 			}
 		}
-		if err := copyTable(ctx, target, dst, "code_heads", phase("copy code_heads")); err != nil {
-			return fmt.Errorf("copy code_heads: %w", err)
+		if _, err := tx.Exec(ctx, "DROP TABLE projection_last"); err != nil {
+			return err
 		}
-	}
-	for _, t := range []string{"accounts", "trust_state", "code_schedule", "source_rates"} {
-		if err := copyTable(ctx, db, dst, t, phase("copy "+t)); err != nil {
-			return fmt.Errorf("copy %s: %w", t, err)
-		}
-	}
-	if _, err := dst.wdb.ExecContext(ctx, "DROP TABLE projection_last"); err != nil {
-		return err
-	}
-	return nil
+		return tx.Commit(ctx)
+	})
+	return errors.Join(err, conn.Close())
 }
 
 // tableColumns lists a table's columns, as the database has them.
@@ -673,17 +723,14 @@ func copyRows(ctx context.Context, src, dst *DB, query string, n int, setup func
 	return tx.Commit()
 }
 
-// copyTable copies every row of table from src to dst: with COPY into
-// PostgreSQL, else with one prepared INSERT per row.
+// copyTable copies every row of table from src to dst, a SQLite database,
+// with one prepared INSERT per row (in process, no round trip).
 func copyTable(ctx context.Context, src, dst *DB, table string, progress func(done, total int64)) error {
 	cols, err := tableColumns(ctx, src, table)
 	if err != nil {
 		return err
 	}
 	list := strings.Join(cols, ", ")
-	if dst.dialect.name() == Postgres {
-		return copyIn(ctx, src, dst, table, cols, progress)
-	}
 	return copyRows(ctx, src, dst, "SELECT "+list+" FROM "+table, len(cols), func(tx *sql.Tx) (func([]any) error, error) {
 		stmt, err := tx.PrepareContext(ctx, dst.dialect.rebind("INSERT INTO "+table+" ("+list+") VALUES ("+placeholders(len(cols))+")"))
 		if err != nil {
@@ -705,11 +752,15 @@ func copyTable(ctx context.Context, src, dst *DB, table string, progress func(do
 // copyProgressRows is how often a copy reports its progress, in rows.
 const copyProgressRows = 100000
 
-// copyIn copies the columns cols of every row of table from src into
-// dst, a PostgreSQL database, in one COPY. Each value is converted to the
+// copyIn copies every row of table from src into dst, a PostgreSQL
+// database, in one COPY in tx (dst's). Each value is converted to the
 // type of its column in dst where the engines differ: SQLite gives a
 // value by what it holds, not by the column's declared type.
-func copyIn(ctx context.Context, src, dst *DB, table string, cols []string, progress func(done, total int64)) error {
+func copyIn(ctx context.Context, src, dst *DB, tx pgx.Tx, table string, progress func(done, total int64)) error {
+	cols, err := tableColumns(ctx, src, table)
+	if err != nil {
+		return err
+	}
 	types, err := pgColumnTypes(ctx, dst, table)
 	if err != nil {
 		return err
@@ -746,19 +797,8 @@ func copyIn(ctx context.Context, src, dst *DB, table string, cols []string, prog
 		}
 		return vals, nil
 	}
-	conn, err := dst.wdb.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	err = conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("copy into %s: the connection is a %T, not pgx's", table, dc)
-		}
-		_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromFunc(next))
-		return err
-	})
-	return errors.Join(err, conn.Close())
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromFunc(next))
+	return err
 }
 
 // pgColumn is a column's type in a PostgreSQL database.

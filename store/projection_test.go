@@ -13,6 +13,7 @@ import (
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/verify"
 )
 
 // mustProjWorld is a world with a row in (nearly) every projected table:
@@ -139,7 +140,7 @@ func queryStrings(t *testing.T, raw *sql.DB, q string, args ...any) []string {
 }
 
 // problemsMention reports whether a problem names all of parts.
-func problemsMention(rep *store.VerifyReport, parts ...string) bool {
+func problemsMention(rep *verify.Report, parts ...string) bool {
 	for _, p := range rep.Problems {
 		s := p.String()
 		ok := true

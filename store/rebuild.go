@@ -10,11 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/tlog"
@@ -132,145 +129,6 @@ func (db *DB) projectRange(ctx context.Context, q querier, dst *DB, from, total 
 		}
 	}
 	return -1, nil
-}
-
-// scratchProjection rebuilds db's projection into a temporary SQLite
-// database, which the caller closes and removes with cleanup.
-func (db *DB) scratchProjection(ctx context.Context, progress func(done, total int64), each func(tx *sql.Tx, e *tlog.Entry) error) (scratch *DB, failed int64, cleanup func(), err error) {
-	dir, err := os.MkdirTemp("", "healthcode-verify-*")
-	if err != nil {
-		return nil, -1, nil, fmt.Errorf("scratch database: %w", err)
-	}
-	// The scratch database is gone with its directory: a failure to
-	// close or remove it only leaves a temporary file, worth a warning.
-	removeDir := func() {
-		if err := os.RemoveAll(dir); err != nil {
-			db.logger.Warn("removing the scratch database failed", "dir", dir, "err", err)
-		}
-	}
-	scratch, err = openBare(ctx, filepath.Join(dir, "projection.db"))
-	if err != nil {
-		removeDir()
-		return nil, -1, nil, fmt.Errorf("scratch database: %w", err)
-	}
-	done := func() {
-		if err := scratch.closeDBs(); err != nil {
-			db.logger.Warn("closing the scratch database failed", "dir", dir, "err", err)
-		}
-		removeDir()
-	}
-	// A scratch database needs no durability.
-	if _, err := scratch.wdb.ExecContext(ctx, "PRAGMA synchronous = OFF"); err != nil {
-		done()
-		return nil, -1, nil, err
-	}
-	var total int64
-	if err := db.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx), -1) + 1 FROM log_entries").Scan(&total); err != nil {
-		done()
-		return nil, -1, nil, fmt.Errorf("count entries: %w", err)
-	}
-	failed, err = db.projectRange(ctx, db.db, scratch, 0, total, progress, each, nil)
-	if err != nil && failed < 0 {
-		done()
-		return nil, -1, nil, err
-	}
-	if err != nil {
-		return scratch, failed, done, err
-	}
-	return scratch, -1, done, nil
-}
-
-// verifyProjection rebuilds the projection from the log alone, replays
-// every code change from the state projected before it, and compares
-// every projected column of every row with the live state.
-func (db *DB) verifyProjection(ctx context.Context, rep *VerifyReport, progress func(done, total int64)) error {
-	replay, err := db.newReplayer(ctx, rep)
-	if err != nil {
-		return err
-	}
-	scratch, failed, cleanup, err := db.scratchProjection(ctx, progress, replay.entry)
-	rep.CodeChanges = replay.Changes
-	if failed >= 0 {
-		defer cleanup()
-		rep.add(failed, "cannot be projected, so the state cannot be rebuilt from the log: %v", err)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	for i := range projection {
-		if err := compareTable(ctx, rep, &projection[i], db, scratch); err != nil {
-			return fmt.Errorf("compare %s: %w", projection[i].name, err)
-		}
-	}
-	return nil
-}
-
-// backgroundProjection is verifyProjection running beside the checks of
-// the entries (each takes a core; they share only the live database's
-// read pool), into a report of its own.
-type backgroundProjection struct {
-	rep    VerifyReport
-	cancel context.CancelFunc
-	done   chan error
-	err    error
-	joined bool
-}
-
-func (db *DB) startProjection(ctx context.Context, progress func(done, total int64)) *backgroundProjection {
-	ctx, cancel := context.WithCancel(ctx)
-	bp := &backgroundProjection{cancel: cancel, done: make(chan error, 1)}
-	go func() { bp.done <- db.verifyProjection(ctx, &bp.rep, progress) }()
-	return bp
-}
-
-// wait waits for the projection and adds what it found to rep.
-func (bp *backgroundProjection) wait(rep *VerifyReport) error {
-	if !bp.joined {
-		bp.err, bp.joined = <-bp.done, true
-		bp.cancel()
-	}
-	if bp.err != nil {
-		return bp.err
-	}
-	rep.Projected += bp.rep.Projected
-	rep.CodeChanges += bp.rep.CodeChanges
-	for _, p := range bp.rep.Problems {
-		rep.add(p.Index, "%s", p.What)
-	}
-	return nil
-}
-
-// stop cancels the projection if it is still running and waits for it to
-// clean up its scratch database.
-func (bp *backgroundProjection) stop() {
-	if !bp.joined {
-		bp.cancel()
-		bp.err, bp.joined = <-bp.done, true
-	}
-}
-
-// verifyProgress reports the entries both checked and projected, from
-// either goroutine, one call at a time.
-type verifyProgress struct {
-	mu                        sync.Mutex
-	f                         func(done, total int64)
-	checked, projected, total int64
-}
-
-func (p *verifyProgress) entries(done, total int64)    { p.set(&p.checked, done, total) }
-func (p *verifyProgress) projection(done, total int64) { p.set(&p.projected, done, total) }
-
-func (p *verifyProgress) set(which *int64, done, total int64) {
-	if p.f == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	*which = done
-	p.total = max(p.total, total)
-	p.f(min(p.checked, p.projected), p.total)
 }
 
 // orderBy is the ORDER BY list of t's key in d, in byte order for text
@@ -393,16 +251,6 @@ func (t *projTable) compareKeys(a, b []string) int {
 	return 0
 }
 
-// compareTable merges the live rows of t with the rebuilt ones, both in
-// key order, and reports every difference.
-func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, rebuilt *DB) error {
-	n, err := compareRows(ctx, t, live.dialect, live.db, rebuilt.db, nil, nil, func(d Difference) {
-		rep.add(d.Entry, "%s", d.What)
-	})
-	rep.Projected += n
-	return err
-}
-
 // compareRows merges t's live rows (read through live, in dialect d) with
 // the rebuilt ones (in rebuilt, SQLite), both in key order and restricted
 // by where (a condition on the key columns in a dialect, with args; nil
@@ -414,39 +262,58 @@ func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt que
 	for i, c := range cols {
 		names[i] = c.name
 	}
-	nk := len(t.key)
-	cond, rcond := "", ""
+	cond := ""
 	if where != nil {
-		cond, rcond = " WHERE "+where(d), " WHERE "+where(sqliteDialect{})
+		cond = " WHERE " + where(d)
 	}
 	lrows, err := live.QueryContext(ctx, d.rebind("SELECT "+strings.Join(names, ", ")+" FROM "+t.name+cond+" ORDER BY "+t.orderBy(d)), args...)
 	if err != nil {
 		return 0, err
 	}
 	defer lrows.Close()
-	rnames := make([]string, len(names))
-	for i, n := range names {
-		rnames[i] = "r." + n
+	rrows, err := rebuiltRows(ctx, t, rebuilt, where, args)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = rrows.Close() }() // read only; Next reports errors
+	return mergeRows(t, &sqlCursor{rows: lrows, n: len(cols)}, rrows, emit)
+}
+
+// rebuiltRows reads t's rebuilt rows (in rebuilt, SQLite) in key order,
+// restricted by where as compareRows is: the compared columns, then the
+// entry that last set the row and whether its personal columns were
+// rebuilt.
+func rebuiltRows(ctx context.Context, t *projTable, rebuilt querier, where func(dialect) string, args []any) (RowCursor, error) {
+	cols := t.compared()
+	rnames := make([]string, len(cols))
+	for i, c := range cols {
+		rnames[i] = "r." + c.name
+	}
+	rcond := ""
+	if where != nil {
+		rcond = " WHERE " + where(sqliteDialect{})
 	}
 	from := t.rebuiltFrom()
 	rrows, err := rebuilt.QueryContext(ctx, "SELECT "+strings.Join(rnames, ", ")+", COALESCE(l.idx, -1), COALESCE(l.personal, 1) FROM "+from+
 		" r LEFT JOIN projection_last l ON l.tbl = '"+from+"' AND l.row_key = "+t.keySQL("r.")+rcond+
 		" ORDER BY "+t.orderBy(sqliteDialect{}), args...)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer rrows.Close()
-	next := func(rows *sql.Rows, n int) ([]string, error) {
-		if !rows.Next() {
-			return nil, rows.Err()
-		}
-		return rowValues(rows, n)
-	}
-	lv, err := next(lrows, len(cols))
+	return &sqlCursor{rows: rrows, n: len(cols) + 2}, nil
+}
+
+// mergeRows merges t's live rows with the rebuilt ones (rebuiltRows), both
+// in key order, and hands every difference to emit. It returns how many
+// live rows it read.
+func mergeRows(t *projTable, live, rebuilt RowCursor, emit func(Difference)) (int, error) {
+	cols := t.compared()
+	nk := len(t.key)
+	lv, err := live.Next()
 	if err != nil {
 		return 0, err
 	}
-	rv, err := next(rrows, len(cols)+2)
+	rv, err := rebuilt.Next()
 	if err != nil {
 		return 0, err
 	}
@@ -466,13 +333,13 @@ func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt que
 		case c < 0: // stored, not in the log
 			emit(Difference{Table: t.name, Key: key(lv), Entry: -1, side: -1, What: fmt.Sprintf("%s %s is stored, but no log entry records it", t.name, key(lv))})
 			nlive++
-			if lv, err = next(lrows, len(cols)); err != nil {
+			if lv, err = live.Next(); err != nil {
 				return nlive, err
 			}
 		case c > 0: // in the log, not stored
 			idx, _ := strconv.ParseInt(rv[len(cols)], 10, 64)
 			emit(Difference{Table: t.name, Key: key(rv), Entry: idx, side: 1, What: fmt.Sprintf("records %s %s, which is not stored", t.name, key(rv))})
-			if rv, err = next(rrows, len(cols)+2); err != nil {
+			if rv, err = rebuilt.Next(); err != nil {
 				return nlive, err
 			}
 		default:
@@ -488,10 +355,10 @@ func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt que
 						What: fmt.Sprintf("%s %s: %s is %s, but the log says %s (this entry last set it)", t.name, key(lv), cols[i].name, show(lv[i]), show(rv[i]))})
 				}
 			}
-			if lv, err = next(lrows, len(cols)); err != nil {
+			if lv, err = live.Next(); err != nil {
 				return nlive, err
 			}
-			if rv, err = next(rrows, len(cols)+2); err != nil {
+			if rv, err = rebuilt.Next(); err != nil {
 				return nlive, err
 			}
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/verify"
 )
 
 // BenchmarkVerifyLog measures log verify and log rebuild beside a full
@@ -59,7 +60,7 @@ func benchVerify(b *testing.B, dsn, into string, n int) {
 
 	b.StartTimer()
 	start, cpu := time.Now(), cpuTime()
-	rep, err := db.VerifyLog(ctx, nil)
+	rep, err := verify.Log(ctx, db.VerifyView(), verify.Options{})
 	verify, verifyCPU := time.Since(start), cpuTime()-cpu
 	b.StopTimer()
 	verifyRSS := maxRSS()

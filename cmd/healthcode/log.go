@@ -14,6 +14,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/healthcode/healthcode/tlog"
+	"github.com/healthcode/healthcode/verify"
 )
 
 func runLog(ctx context.Context, e *env) error {
@@ -33,12 +34,12 @@ func runLogVerify(ctx context.Context, e *env) (err error) {
 	defer closeStore(st, &err)
 	start := time.Now()
 	last := start
-	rep, err := st.VerifyLog(ctx, func(done, total int64) {
+	rep, err := verify.Log(ctx, st.VerifyView(), verify.Options{Progress: func(done, total int64) {
 		if time.Since(last) > time.Second {
 			last = time.Now()
 			fmt.Fprintf(e.stderr, "healthcode: verified %d/%d entries (checked, and projected into a scratch database)\n", done, total)
 		}
-	})
+	}})
 	if err != nil {
 		return err
 	}

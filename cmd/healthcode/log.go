@@ -34,7 +34,7 @@ func runLogVerify(ctx context.Context, e *env) (err error) {
 	defer closeStore(st, &err)
 	start := time.Now()
 	last := start
-	rep, err := verify.Log(ctx, st.VerifyView(), verify.Options{Progress: func(done, total int64) {
+	rep, err := verify.Log(ctx, st.VerifyView(), verify.Options{Logger: quietLogger(), Progress: func(done, total int64) {
 		if time.Since(last) > time.Second {
 			last = time.Now()
 			fmt.Fprintf(e.stderr, "healthcode: verified %d/%d entries (checked, and projected into a scratch database)\n", done, total)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/verify"
 )
 
 // mustSmallFS mounts a tmpfs of size bytes and returns its directory,
@@ -146,7 +147,7 @@ func TestDiskFull(t *testing.T) {
 	acked = append(acked, failed)
 	// Nothing is corrupted: the log verifies and holds every acknowledged
 	// batch once.
-	rep, err := f.db.VerifyLog(context.Background(), nil)
+	rep, err := verify.Log(context.Background(), f.db.VerifyView(), verify.Options{})
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/testdb"
+	"github.com/healthcode/healthcode/verify"
 )
 
 // The PostgreSQL restart test restarts a real cluster, so it runs only
@@ -344,7 +345,7 @@ func TestPostgresRestart(t *testing.T) {
 	if again := logSize(); again != size {
 		t.Errorf("log grew from %s to %s on resubmitting batches already stored", size, again)
 	}
-	rep, err := f.db.VerifyLog(context.Background(), nil)
+	rep, err := verify.Log(context.Background(), f.db.VerifyView(), verify.Options{})
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}

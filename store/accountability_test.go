@@ -16,6 +16,7 @@ import (
 	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/store"
 	"github.com/healthcode/healthcode/tlog"
+	"github.com/healthcode/healthcode/verify"
 )
 
 var (
@@ -90,7 +91,7 @@ func mustCode(t *testing.T, err error, want string, what string) {
 
 func mustVerified(t *testing.T, db *store.DB) {
 	t.Helper()
-	rep, err := db.VerifyLog(context.Background(), nil)
+	rep, err := verify.Log(context.Background(), db.VerifyView(), verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -704,7 +705,7 @@ func (w *world) entriesOfKind(t *testing.T, kinds ...string) []string {
 func (w *world) logEntries(t *testing.T) []*tlog.Entry {
 	t.Helper()
 	ctx := context.Background()
-	rep, err := w.db.VerifyLog(ctx, nil)
+	rep, err := verify.Log(ctx, w.db.VerifyView(), verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

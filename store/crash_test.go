@@ -18,6 +18,7 @@ import (
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/store"
 	"github.com/healthcode/healthcode/tlog"
+	"github.com/healthcode/healthcode/verify"
 )
 
 // Environment of the writer helper process (TestCrashHelper).
@@ -207,9 +208,9 @@ func mustCheckAcks(t *testing.T, db *store.DB, acks []ack) {
 	}
 }
 
-func mustVerifyLog(t *testing.T, db *store.DB) *store.VerifyReport {
+func mustVerifyLog(t *testing.T, db *store.DB) *verify.Report {
 	t.Helper()
-	rep, err := db.VerifyLog(context.Background(), nil)
+	rep, err := verify.Log(context.Background(), db.VerifyView(), verify.Options{})
 	if err != nil {
 		t.Fatalf("verify log: %v", err)
 	}

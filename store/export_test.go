@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // ProjColumn is a column of a projected table, for the tests of the
 // projection outside the package.
@@ -37,9 +40,24 @@ func Failpoints() []string { return failpoints }
 // SetJobChunk sets how many residents one transaction of a job evaluates.
 func SetJobChunk(db *DB, n int) { db.jobChunk = n }
 
-// VerifyLogRuns is VerifyLog sorting the chain links in runs of runSize.
-func (db *DB) VerifyLogRuns(ctx context.Context, progress func(phase string, done, total int64), runSize int) (*VerifyReport, error) {
-	return db.verifyLog(ctx, progress, runSize)
+// verifyForTest runs log verify (package verify) on a database, for the
+// package's own tests: package verify imports store, so only the external
+// test package can call it, and it sets this (verifyhook_test.go).
+var verifyForTest func(ctx context.Context, db *DB) ([]Problem, error)
+
+// SetVerifyForTest sets how the package's own tests run log verify.
+func SetVerifyForTest(f func(ctx context.Context, db *DB) ([]Problem, error)) { verifyForTest = f }
+
+// testReport is what the package's own tests read of log verify's report.
+type testReport struct{ Problems []Problem }
+
+// verifyLog runs log verify on db for the package's own tests.
+func (db *DB) verifyLog(ctx context.Context) (*testReport, error) {
+	if verifyForTest == nil {
+		return nil, errors.New("log verify is not set up for the tests (verifyhook_test.go)")
+	}
+	problems, err := verifyForTest(ctx, db)
+	return &testReport{Problems: problems}, err
 }
 
 // SetJobHook makes every job's run call f first; an error fails the run

@@ -43,7 +43,7 @@ func TestJobResumesAfterRestart(t *testing.T) {
 	if fmt.Sprint(seen) != "[6 7 7]" {
 		t.Errorf("progress after restart %v, want [6 7 7]", seen)
 	}
-	rep, err := db.VerifyLog(ctx, nil)
+	rep, err := db.verifyLog(ctx)
 	if err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("verify: %v %v", rep.Problems, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/store"
 	"github.com/healthcode/healthcode/token"
+	"github.com/healthcode/healthcode/verify"
 )
 
 var keySecret = []byte("correct horse battery staple")
@@ -216,7 +217,7 @@ func TestImportTrustList(t *testing.T) {
 		if m.RecognitionVersion != 3 {
 			t.Errorf("recognition version %d, want 3 (two imports that changed something)", m.RecognitionVersion)
 		}
-		rep, err := ours.VerifyLog(ctx, nil)
+		rep, err := verify.Log(ctx, ours.VerifyView(), verify.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

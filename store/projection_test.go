@@ -13,6 +13,7 @@ import (
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/verify"
 )
 
 // mustProjWorld is a world with a row in (nearly) every projected table:
@@ -139,7 +140,7 @@ func queryStrings(t *testing.T, raw *sql.DB, q string, args ...any) []string {
 }
 
 // problemsMention reports whether a problem names all of parts.
-func problemsMention(rep *store.VerifyReport, parts ...string) bool {
+func problemsMention(rep *verify.Report, parts ...string) bool {
 	for _, p := range rep.Problems {
 		s := p.String()
 		ok := true
@@ -533,8 +534,8 @@ func TestVerifyProgress(t *testing.T) {
 		var entries []int64
 		var total int64
 		compared := map[string]int64{}
-		rep, err := w.db.VerifyLog(context.Background(), func(phase string, done, tot int64) {
-			if phase == store.VerifyPhaseEntries {
+		rep, err := verify.Log(context.Background(), w.db.VerifyView(), verify.Options{Progress: func(phase string, done, tot int64) {
+			if phase == verify.PhaseEntries {
 				entries, total = append(entries, done), tot
 				return
 			}
@@ -546,7 +547,7 @@ func TestVerifyProgress(t *testing.T) {
 				t.Errorf("%s reported before the entries were all checked and projected (%v of %d)", phase, entries, total)
 			}
 			compared[table] = done
-		})
+		}})
 		if err != nil {
 			t.Fatal(err)
 		}

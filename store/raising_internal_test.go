@@ -96,7 +96,7 @@ func TestSourceFactRaises(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("raises in the public leaves of the source's facts (-want +got):\n%s", diff)
 		}
-		rep, err := db.VerifyLog(ctx, nil)
+		rep, err := db.verifyLog(ctx)
 		if err != nil || len(rep.Problems) != 0 {
 			t.Fatalf("verify: %v %v", rep.Problems, err)
 		}

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -170,140 +169,6 @@ func (db *DB) openScratch(ctx context.Context) (scratch *DB, cleanup func(), err
 	return scratch, cleanup, nil
 }
 
-// scratchProjection rebuilds db's projection into a temporary SQLite
-// database, which the caller closes and removes with cleanup.
-func (db *DB) scratchProjection(ctx context.Context, progress func(done, total int64), each func(tx *sql.Tx, e *tlog.Entry) error) (scratch *DB, failed int64, cleanup func(), err error) {
-	scratch, done, err := db.openScratch(ctx)
-	if err != nil {
-		return nil, -1, nil, err
-	}
-	var total int64
-	if err := db.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx), -1) + 1 FROM log_entries").Scan(&total); err != nil {
-		done()
-		return nil, -1, nil, fmt.Errorf("count entries: %w", err)
-	}
-	failed, err = db.projectRange(ctx, db.db, scratch, 0, total, progress, each, nil)
-	if err != nil && failed < 0 {
-		done()
-		return nil, -1, nil, err
-	}
-	if err != nil {
-		return scratch, failed, done, err
-	}
-	return scratch, -1, done, nil
-}
-
-// verifyProjection rebuilds the projection from the log alone, replays
-// every code change from the state projected before it, and compares
-// every projected column of every row with the live state, reporting
-// both to progress.
-func (db *DB) verifyProjection(ctx context.Context, rep *VerifyReport, progress *verifyProgress) error {
-	replay, err := db.newReplayer(ctx, rep)
-	if err != nil {
-		return err
-	}
-	scratch, failed, cleanup, err := db.scratchProjection(ctx, progress.projection, replay.entry)
-	rep.CodeChanges = replay.Changes
-	if failed >= 0 {
-		defer cleanup()
-		rep.add(failed, "cannot be projected, so the state cannot be rebuilt from the log: %v", err)
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	for i := range projection {
-		if err := compareTable(ctx, rep, &projection[i], db, scratch, progress); err != nil {
-			return fmt.Errorf("compare %s: %w", projection[i].name, err)
-		}
-	}
-	return nil
-}
-
-// backgroundProjection is verifyProjection running beside the checks of
-// the entries (each takes a core; they share only the live database's
-// read pool), into a report of its own.
-type backgroundProjection struct {
-	rep    VerifyReport
-	cancel context.CancelFunc
-	done   chan error
-	err    error
-	joined bool
-}
-
-func (db *DB) startProjection(ctx context.Context, progress *verifyProgress) *backgroundProjection {
-	ctx, cancel := context.WithCancel(ctx)
-	bp := &backgroundProjection{cancel: cancel, done: make(chan error, 1)}
-	go func() { bp.done <- db.verifyProjection(ctx, &bp.rep, progress) }()
-	return bp
-}
-
-// wait waits for the projection and adds what it found to rep.
-func (bp *backgroundProjection) wait(rep *VerifyReport) error {
-	if !bp.joined {
-		bp.err, bp.joined = <-bp.done, true
-		bp.cancel()
-	}
-	if bp.err != nil {
-		return bp.err
-	}
-	rep.Projected += bp.rep.Projected
-	rep.CodeChanges += bp.rep.CodeChanges
-	for _, p := range bp.rep.Problems {
-		rep.add(p.Index, "%s", p.What)
-	}
-	return nil
-}
-
-// stop cancels the projection if it is still running and waits for it to
-// clean up its scratch database.
-func (bp *backgroundProjection) stop() {
-	if !bp.joined {
-		bp.cancel()
-		bp.err, bp.joined = <-bp.done, true
-	}
-}
-
-// VerifyPhaseEntries is the phase of VerifyLog's progress in which the
-// entries are checked and projected (done and total count entries); the
-// comparison that follows reports a phase "compare TABLE" per projected
-// table (done counts its rows compared, total is -1).
-const VerifyPhaseEntries = "check and project entries"
-
-// verifyProgress reports VerifyLog's progress, from either goroutine, one
-// call at a time: the entries both checked and projected, then the rows
-// of each table compared.
-type verifyProgress struct {
-	mu                        sync.Mutex
-	f                         func(phase string, done, total int64)
-	checked, projected, total int64
-}
-
-func (p *verifyProgress) entries(done, total int64)    { p.set(&p.checked, done, total) }
-func (p *verifyProgress) projection(done, total int64) { p.set(&p.projected, done, total) }
-
-func (p *verifyProgress) set(which *int64, done, total int64) {
-	if p.f == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	*which = done
-	p.total = max(p.total, total)
-	p.f(VerifyPhaseEntries, min(p.checked, p.projected), p.total)
-}
-
-// compared reports rows of table compared so far.
-func (p *verifyProgress) compared(table string, rows int) {
-	if p.f == nil {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.f("compare "+table, int64(rows), -1)
-}
-
 // orderBy is the ORDER BY list of t's key in d, in byte order for text
 // (PostgreSQL's default collation is the locale's) so that both sides of
 // a comparison come in the same order.
@@ -414,20 +279,6 @@ func (t *projTable) compareKeys(a, b []string) int {
 	return 0
 }
 
-// compareTable merges the live rows of t with the rebuilt ones, both in
-// key order, and reports every difference, and its progress every
-// compareProgressRows rows and at the end.
-func compareTable(ctx context.Context, rep *VerifyReport, t *projTable, live, rebuilt *DB, progress *verifyProgress) error {
-	n, err := compareRows(ctx, t, live.dialect, live.db, rebuilt.db, "", nil, func(d Difference) {
-		rep.add(d.Entry, "%s", d.What)
-	}, func(n int) { progress.compared(t.name, n) })
-	rep.Projected += n
-	if err == nil {
-		progress.compared(t.name, n)
-	}
-	return err
-}
-
 // compareProgressRows is how often a comparison reports its progress, in
 // live rows.
 const compareProgressRows = 50000
@@ -444,7 +295,6 @@ func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt que
 	for i, c := range cols {
 		names[i] = c.name
 	}
-	nk := len(t.key)
 	cond := ""
 	if where != "" {
 		cond = " WHERE " + where
@@ -454,29 +304,46 @@ func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt que
 		return 0, err
 	}
 	defer lrows.Close()
-	rnames := make([]string, len(names))
-	for i, n := range names {
-		rnames[i] = "r." + n
+	rrows, err := rebuiltRows(ctx, t, rebuilt, cond, args)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = rrows.Close() }() // read only; Next reports errors
+	return mergeRows(t, &sqlCursor{rows: lrows, n: len(cols)}, rrows, emit, progress)
+}
+
+// rebuiltRows reads t's rebuilt rows (in rebuilt, SQLite) in key order,
+// restricted by cond (" WHERE " and compareRows's condition, or ""): the
+// compared columns, then the entry that last set the row and whether its
+// personal columns were rebuilt.
+func rebuiltRows(ctx context.Context, t *projTable, rebuilt querier, cond string, args []any) (RowCursor, error) {
+	cols := t.compared()
+	rnames := make([]string, len(cols))
+	for i, c := range cols {
+		rnames[i] = "r." + c.name
 	}
 	from := t.rebuiltFrom()
 	rrows, err := rebuilt.QueryContext(ctx, "SELECT "+strings.Join(rnames, ", ")+", COALESCE(l.idx, -1), COALESCE(l.personal, 1) FROM "+from+
 		" r LEFT JOIN projection_last l ON l.tbl = '"+from+"' AND l.row_key = "+t.keySQL("r.")+cond+
 		" ORDER BY "+t.orderBy(sqliteDialect{}), args...)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer rrows.Close()
-	next := func(rows *sql.Rows, n int) ([]string, error) {
-		if !rows.Next() {
-			return nil, rows.Err()
-		}
-		return rowValues(rows, n)
-	}
-	lv, err := next(lrows, len(cols))
+	return &sqlCursor{rows: rrows, n: len(cols) + 2}, nil
+}
+
+// mergeRows merges t's live rows with the rebuilt ones (rebuiltRows), both
+// in key order, and hands every difference to emit. It returns how many
+// live rows it read; progress, if not nil, is called with that number
+// every compareProgressRows rows.
+func mergeRows(t *projTable, live, rebuilt RowCursor, emit func(Difference), progress func(rows int)) (int, error) {
+	cols := t.compared()
+	nk := len(t.key)
+	lv, err := live.Next()
 	if err != nil {
 		return 0, err
 	}
-	rv, err := next(rrows, len(cols)+2)
+	rv, err := rebuilt.Next()
 	if err != nil {
 		return 0, err
 	}
@@ -499,13 +366,13 @@ func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt que
 		case c < 0: // stored, not in the log
 			emit(Difference{Table: t.name, Key: key(lv), Entry: -1, side: -1, What: fmt.Sprintf("%s %s is stored, but no log entry records it", t.name, key(lv))})
 			nlive++
-			if lv, err = next(lrows, len(cols)); err != nil {
+			if lv, err = live.Next(); err != nil {
 				return nlive, err
 			}
 		case c > 0: // in the log, not stored
 			idx, _ := strconv.ParseInt(rv[len(cols)], 10, 64)
 			emit(Difference{Table: t.name, Key: key(rv), Entry: idx, side: 1, What: fmt.Sprintf("records %s %s, which is not stored", t.name, key(rv))})
-			if rv, err = next(rrows, len(cols)+2); err != nil {
+			if rv, err = rebuilt.Next(); err != nil {
 				return nlive, err
 			}
 		default:
@@ -521,10 +388,10 @@ func compareRows(ctx context.Context, t *projTable, d dialect, live, rebuilt que
 						What: fmt.Sprintf("%s %s: %s is %s, but the log says %s (this entry last set it)", t.name, key(lv), cols[i].name, show(lv[i]), show(rv[i]))})
 				}
 			}
-			if lv, err = next(lrows, len(cols)); err != nil {
+			if lv, err = live.Next(); err != nil {
 				return nlive, err
 			}
-			if rv, err = next(rrows, len(cols)+2); err != nil {
+			if rv, err = rebuilt.Next(); err != nil {
 				return nlive, err
 			}
 		}

@@ -18,7 +18,7 @@ func TestReplayCatchesASetColour(t *testing.T) {
 	ctx := context.Background()
 	db := newProvince(t, filepath.Join(t.TempDir(), "x.db"), Options{}, "r_victim")
 	defer db.Close()
-	rep, err := db.VerifyLog(ctx, nil)
+	rep, err := db.verifyLog(ctx)
 	if err != nil || len(rep.Problems) != 0 {
 		t.Fatalf("clean: %v %v", rep.Problems, err)
 	}
@@ -35,7 +35,7 @@ func TestReplayCatchesASetColour(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err = db.VerifyLog(ctx, nil)
+	rep, err = db.verifyLog(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

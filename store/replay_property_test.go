@@ -24,6 +24,7 @@ import (
 	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/store"
 	"github.com/healthcode/healthcode/tlog"
+	"github.com/healthcode/healthcode/verify"
 )
 
 var (
@@ -320,7 +321,7 @@ func (w *replayWorld) sequence(s, n int) {
 			w.fail(s, "a refused write (%v) changed the log from %d to %d entries", err, before, w.logSize())
 		}
 	}
-	rep, err := w.db.VerifyLog(context.Background(), nil)
+	rep, err := verify.Log(context.Background(), w.db.VerifyView(), verify.Options{})
 	if err != nil {
 		w.fail(s, "verify: %v", err)
 	}

@@ -122,7 +122,7 @@ func TestStaleSnapshot(t *testing.T) {
 			t.Errorf("r_02: %s, want red", c.Colour)
 		}
 
-		rep, err := db.VerifyLog(ctx, nil)
+		rep, err := db.verifyLog(ctx)
 		if err != nil || len(rep.Problems) != 0 {
 			t.Fatalf("verify: %v %v", rep.Problems, err)
 		}

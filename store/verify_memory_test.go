@@ -8,6 +8,7 @@ import (
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/testdb"
+	"github.com/healthcode/healthcode/verify"
 )
 
 // TestVerifyMemoryBounded: an operator who wants a log nobody can check
@@ -53,7 +54,7 @@ func TestVerifyMemoryBounded(t *testing.T) {
 				peak = max(peak, m.HeapAlloc)
 			}
 			runtime.GC()
-			rep, err := w.db.VerifyLogRuns(context.Background(), sample, 1024)
+			rep, err := verify.Log(context.Background(), w.db.VerifyView(), verify.Options{Progress: sample, RunSize: 1024})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/verify"
 )
 
 // rawDB opens the store's database directly, bypassing the store, with the
@@ -55,9 +56,9 @@ func rawDB(t *testing.T, db *store.DB, dsn string) (*sql.DB, func(string) string
 	return raw, rebind
 }
 
-func mustVerify(t *testing.T, db *store.DB) *store.VerifyReport {
+func mustVerify(t *testing.T, db *store.DB) *verify.Report {
 	t.Helper()
-	rep, err := db.VerifyLog(context.Background(), nil)
+	rep, err := verify.Log(context.Background(), db.VerifyView(), verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/server"
 	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/verify"
 )
 
 // runBenchOverload measures the capacity of a mixed workload (tokens,
@@ -197,7 +198,7 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 	if err != nil {
 		return err
 	}
-	rep, err := st.VerifyLog(ctx, nil)
+	rep, err := verify.Log(ctx, st.VerifyView(), verify.Options{})
 	if err != nil {
 		return err
 	}

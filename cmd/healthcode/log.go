@@ -14,6 +14,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/healthcode/healthcode/tlog"
+	"github.com/healthcode/healthcode/verify"
 )
 
 func runLog(ctx context.Context, e *env) error {
@@ -34,7 +35,7 @@ func runLogVerify(ctx context.Context, e *env) (err error) {
 	start := time.Now()
 	// Once a second: the entries checked and projected into a scratch
 	// database, then the rows of each table compared.
-	rep, err := st.VerifyLog(ctx, copyProgress(e))
+	rep, err := verify.Log(ctx, st.VerifyView(), verify.Options{Logger: quietLogger(), Progress: copyProgress(e)})
 	if err != nil {
 		return err
 	}

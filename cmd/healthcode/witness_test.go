@@ -24,6 +24,7 @@ import (
 	"github.com/healthcode/healthcode/server"
 	"github.com/healthcode/healthcode/store"
 	"github.com/healthcode/healthcode/tlog"
+	"github.com/healthcode/healthcode/verify"
 )
 
 var testSecret = []byte("a key secret of at least thirty-two bytes, for tests")
@@ -258,7 +259,7 @@ func TestReplicasCosign(t *testing.T) {
 		if n1, n2 := w1.evidence(), w2.evidence(); n1+n2 > 0 {
 			t.Errorf("the witnesses kept %d and %d pieces of evidence of a fork between two replicas of one log", n1, n2)
 		}
-		rep, err := a.VerifyLog(context.Background(), nil)
+		rep, err := verify.Log(context.Background(), a.VerifyView(), verify.Options{})
 		if err != nil || len(rep.Problems) > 0 {
 			t.Errorf("log verify: %v %v", err, rep.Problems)
 		}
@@ -326,7 +327,7 @@ func TestWitnessDown(t *testing.T) {
 		waitFor(t, "cosignatures to resume", func() bool { return cosignedAt(t, url, st, policy, logSize(t, st)) })
 
 		// The witness alert is an entry like any other: the log verifies.
-		rep, err := st.VerifyLog(context.Background(), nil)
+		rep, err := verify.Log(context.Background(), st.VerifyView(), verify.Options{})
 		if err != nil || len(rep.Problems) > 0 {
 			t.Errorf("log verify: %v %v", err, rep.Problems)
 		}

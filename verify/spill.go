@@ -1,4 +1,4 @@
-package store
+package verify
 
 // What log verify keeps while it streams the entries, in memory that does
 // not grow with the log: the stored hashes the tree still needs (a chunk

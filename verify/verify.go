@@ -1,35 +1,84 @@
-package store
+// Package verify checks a healthcode log against everything stored beside
+// it, trusting nothing of the writer's: it recomputes the Merkle tree from
+// the entries and checks it against the stored hashes and every signed
+// checkpoint, each subject's hash chain, every personal part against its
+// commitment, replays every code decision from the logged facts and
+// rulesets, and rebuilds the whole projection from the log alone to
+// compare it with the live state row by row, column by column.
+//
+// It reads only through Source, a narrow read-only interface: entries
+// with their stored personal parts, stored hashes, checkpoints, chain
+// heads and the state rows it compares. store.VerifyView implements it
+// over a database; another implementation can serve it from the log's
+// tiles over HTTP. The package shares with the writer only what it must to
+// mean the same thing: the event types and their codec, and the apply
+// functions, which store.Projector runs into a scratch database of its
+// own (the projection, never the live one). It must not import
+// database/sql or a database driver (TestImports).
+//
+// It is a top-level package, not store/verify, because it is a consumer of
+// the store like cmd and server, not a part of it: what it checks is the
+// store's work, and the Source it reads could be anyone's copy of the log.
+package verify
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"iter"
+	"log/slog"
+	"math"
 	"os"
 	"sort"
 
 	"golang.org/x/mod/sumdb/note"
 	sumtlog "golang.org/x/mod/sumdb/tlog"
 
+	"github.com/healthcode/healthcode/store"
 	"github.com/healthcode/healthcode/tlog"
 )
 
-// A Problem is one thing log verification found wrong. Index is the log
-// index it concerns, or -1 for the log as a whole.
-type Problem struct {
-	Index int64
-	What  string
+// Source is what the verifier reads: a read-only view of a log and of the
+// state it projects. Every method hands rows to f in the order it names;
+// an error f returns stops the read and is returned.
+type Source interface {
+	// LogKey is the log's verifier key and origin: the trust anchor.
+	LogKey() (note.Verifier, string)
+	// Checkpoint is the latest signed checkpoint.
+	Checkpoint(ctx context.Context) ([]byte, error)
+	// Bounds is the highest stored index (-1: none) and how many
+	// entries are stored.
+	Bounds(ctx context.Context) (maxIdx, count int64, err error)
+	// Entries are the stored entries [from, to), in index order.
+	Entries(ctx context.Context, from, to int64, f func(store.RawEntry) error) error
+	// Hashes are the stored hashes of stored-hash indices [from, to),
+	// in order.
+	Hashes(ctx context.Context, from, to int64, f func(idx int64, hash []byte) error) error
+	// Checkpoints are the stored signed checkpoints of a size in
+	// (after, upTo], by size.
+	Checkpoints(ctx context.Context, after, upTo int64, f func(size int64, root, signed []byte) error) error
+	// SubjectHeads are the stored chain heads, by subject in byte order.
+	SubjectHeads(ctx context.Context, f func(subject string, idx int64, hash []byte) error) error
+	// PersonalParts are the personal parts stored beside the log.
+	PersonalParts(ctx context.Context, f func(idx int64, salt, data []byte) error) error
+	// FactEvidence are the facts that keep their evidence in their row
+	// (salt not empty), and those whose entry has a stored personal part
+	// (salt empty; personal is that part).
+	FactEvidence(ctx context.Context, f func(idx int64, evidence string, salt, personal []byte) error) error
+	// RulesetSources are the stored rulesets' texts.
+	RulesetSources(ctx context.Context, f func(id string, version int, source string) error) error
+	// Rows are the live rows of a projected table (store.ProjectedTables)
+	// in key order.
+	Rows(ctx context.Context, table string) (store.RowCursor, error)
 }
 
-func (p Problem) String() string {
-	if p.Index < 0 {
-		return p.What
-	}
-	return fmt.Sprintf("entry %d: %s", p.Index, p.What)
-}
+// A Problem is one thing verification found wrong.
+type Problem = store.Problem
 
-// VerifyReport is the outcome of VerifyLog.
-type VerifyReport struct {
+// Report is the outcome of Log.
+type Report struct {
 	Size        int64 // entries checked
 	Checkpoints int   // signed checkpoints checked against the recomputed tree
 	Subjects    int   // per-subject hash chains checked
@@ -50,14 +99,32 @@ type VerifyReport struct {
 // maxProblems bounds the report; verification stops collecting after it.
 const maxProblems = 1000
 
-func (r *VerifyReport) add(index int64, format string, args ...any) {
+func (r *Report) add(index int64, format string, args ...any) {
 	if len(r.Problems) < maxProblems {
-		r.Problems = append(r.Problems, Problem{index, fmt.Sprintf(format, args...)})
+		r.Problems = append(r.Problems, Problem{Index: index, What: fmt.Sprintf(format, args...)})
 	}
 }
 
-// VerifyLog recomputes the log from the stored entries and checks it
-// against everything stored: every entry parses canonically and sits at its
+// Options tune Log.
+type Options struct {
+	// Progress, if not nil, is called, from either goroutine but one
+	// call at a time, in phase PhaseEntries with the entries both checked
+	// and projected so far, then in a phase "compare TABLE" with each
+	// table's rows compared.
+	Progress func(phase string, done, total int64)
+	// Logger hears of temporary files that could not be removed; nil:
+	// nobody.
+	Logger *slog.Logger
+	// RunSize is how many chain links are sorted in memory before they
+	// are written out as a run (about 100 bytes each); 0: 65,536.
+	RunSize int
+}
+
+// defaultRunSize is Options.RunSize's default.
+const defaultRunSize = 1 << 16
+
+// Log recomputes the log from src's entries and checks it against
+// everything stored: every entry parses canonically and sits at its
 // index; the stored hashes equal the recomputed ones; the latest signed
 // checkpoint and every earlier one match the recomputed tree; every
 // subject's hash chain is unbroken and ends at its stored head; every
@@ -65,40 +132,36 @@ func (r *VerifyReport) add(index int64, format string, args ...any) {
 //
 // The projection is rebuilt from the log alone, every code change is
 // replayed from the facts and rulesets projected before it, and the
-// rebuilt state is compared with the live one column by column
-// (verifyProjection), beside these checks, on another core. progress, if
-// not nil, is called, from either goroutine but one call at a time, in
-// phase VerifyPhaseEntries with the entries both checked and projected
-// so far, then in a phase "compare TABLE" with each table's rows compared.
+// rebuilt state is compared with the live one column by column, beside
+// these checks, on another core (Options.Progress hears of both).
 //
 // Memory does not grow with the log: entries are read in chunks; of the
 // recomputed stored hashes only a chunk's and the tree's frontier are
 // held; the commitments and the chain links go to temporary files (the
 // links sorted by subject in runs of bounded size and merged at the end);
 // the projection and the replay's facts live in the scratch database.
-func (db *DB) VerifyLog(ctx context.Context, progress func(phase string, done, total int64)) (*VerifyReport, error) {
-	return db.verifyLog(ctx, progress, verifyRunSize)
-}
-
-// verifyRunSize is how many chain links VerifyLog sorts in memory before
-// it writes them out as a run (about 100 bytes each).
-const verifyRunSize = 1 << 16
-
-func (db *DB) verifyLog(ctx context.Context, progress func(phase string, done, total int64), runSize int) (*VerifyReport, error) {
-	rep := &VerifyReport{}
-	prog := &verifyProgress{f: progress}
-	signed, err := db.LogCheckpoint(ctx)
+func Log(ctx context.Context, src Source, opt Options) (*Report, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.RunSize <= 0 {
+		opt.RunSize = defaultRunSize
+	}
+	rep := &Report{}
+	prog := &progress{f: opt.Progress}
+	signed, err := src.Checkpoint(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cp, err := tlog.OpenCheckpoint(signed, db.log.verifier, db.origin)
+	logKey, origin := src.LogKey()
+	cp, err := tlog.OpenCheckpoint(signed, logKey, origin)
 	if err != nil {
 		rep.add(-1, "latest checkpoint does not verify with the log's key: %v", err)
 		return rep, nil
 	}
-	var maxIdx, count int64
-	if err := db.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx), -1), COUNT(*) FROM log_entries").Scan(&maxIdx, &count); err != nil {
-		return nil, fmt.Errorf("count entries: %w", err)
+	maxIdx, count, err := src.Bounds(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if maxIdx+1 != cp.Size {
 		rep.add(-1, "the signed checkpoint has size %d but the highest stored entry is %d", cp.Size, maxIdx)
@@ -113,7 +176,7 @@ func (db *DB) verifyLog(ctx context.Context, progress func(phase string, done, t
 	}
 	defer func() {
 		if err := os.RemoveAll(dir); err != nil {
-			db.logger.Warn("removing verify's temporary files failed", "dir", dir, "err", err)
+			opt.Logger.Warn("removing verify's temporary files failed", "dir", dir, "err", err)
 		}
 	}()
 	commits, err := newCommitFile(dir)
@@ -122,43 +185,33 @@ func (db *DB) verifyLog(ctx context.Context, progress func(phase string, done, t
 	}
 	defer func() {
 		if err := commits.close(); err != nil {
-			db.logger.Warn("closing verify's commitments file failed", "dir", dir, "err", err)
+			opt.Logger.Warn("closing verify's commitments file failed", "dir", dir, "err", err)
 		}
 	}()
-	chains := &chainSorter{dir: dir, runSize: runSize}
+	chains := &chainSorter{dir: dir, runSize: opt.RunSize}
 	hashes := &hashFrontier{}
-	var eras []logEra // the origins the log moved from (log.continued entries)
+	var eras []store.LogEra // the origins the log moved from (log.continued entries)
 	// The projection: every projected row rebuilt from the log alone and
 	// compared with the stored one, while the entries are checked.
-	proj := db.startProjection(ctx, prog)
+	proj := startProjection(ctx, src, opt.Logger, prog)
 	defer proj.stop()
 	total := maxIdx + 1
 	const chunk = 10000
 	next := int64(0)
+	errGap := errors.New("gap") // the tree cannot be recomputed past a gap
 	for start := int64(0); start < total; start += chunk {
 		end := min(start+chunk, total)
-		rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT e.idx, e.data, p.data FROM log_entries e
-			LEFT JOIN log_personal p ON p.idx = e.idx WHERE e.idx >= ? AND e.idx < ? ORDER BY e.idx`), start, end)
-		if err != nil {
-			return nil, fmt.Errorf("read entries: %w", err)
-		}
-		for rows.Next() {
-			var idx int64
-			var data, stored []byte
-			if err := rows.Scan(&idx, &data, &stored); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			for ; next < idx; next++ {
+		err := src.Entries(ctx, start, end, func(raw store.RawEntry) error {
+			idx, data := raw.Index, raw.Data
+			if next < idx {
 				rep.add(next, "missing")
-				return rep, rows.Close() // the tree cannot be recomputed past a gap
+				return errGap
 			}
 			next = idx + 1
-			o, err := openEntry(data, stored)
+			e, err := store.OpenEntry(data, raw.Personal)
 			if err != nil {
 				rep.add(idx, "does not parse: %v", err)
 			} else {
-				e := o.Entry
 				if e.Index != idx {
 					rep.add(idx, "is stored at index %d but says it is entry %d", idx, e.Index)
 				}
@@ -173,19 +226,17 @@ func (db *DB) verifyLog(ctx context.Context, progress func(phase string, done, t
 					// An erasure starts the resident's chain anew.
 					restart := e.Kind == tlog.KindLogErased && e.Prev == (sumtlog.Hash{})
 					if err := chains.add(chainLink{subject: e.Subject, idx: idx, hash: sumtlog.RecordHash(data), prev: e.Prev, restart: restart}); err != nil {
-						rows.Close()
-						return nil, err
+						return err
 					}
 				}
 				if e.Personal != (sumtlog.Hash{}) {
 					if err := commits.add(idx, e.Personal); err != nil {
-						rows.Close()
-						return nil, err
+						return err
 					}
 				}
 				if e.Kind == tlog.KindLogContinued {
 					// The tree of size idx is the one the frontier holds now.
-					if era, err := checkContinued(e, hashes); err != nil {
+					if era, err := store.CheckContinued(e, hashes); err != nil {
 						rep.add(e.Index, "log.continued: %v", err)
 					} else {
 						eras = append(eras, era)
@@ -194,19 +245,22 @@ func (db *DB) verifyLog(ctx context.Context, progress func(phase string, done, t
 			}
 			hs, err := sumtlog.StoredHashes(idx, data, hashes)
 			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("recompute hashes of entry %d: %w", idx, err)
+				return fmt.Errorf("recompute hashes of entry %d: %w", idx, err)
 			}
 			hashes.add(hs)
+			return nil
+		})
+		if err == errGap {
+			return rep, nil
 		}
-		if err := endRows(rows); err != nil {
+		if err != nil {
 			return nil, err
 		}
-		if err := db.compareHashes(ctx, rep, hashes, sumtlog.StoredHashIndex(0, start), sumtlog.StoredHashIndex(0, end)); err != nil {
+		if err := compareHashes(ctx, src, rep, hashes, sumtlog.StoredHashIndex(0, start), sumtlog.StoredHashIndex(0, end)); err != nil {
 			return nil, err
 		}
 		// The signed trees of the sizes this chunk reached.
-		if err := db.checkTreeSizes(ctx, rep, hashes, cp, start, end); err != nil {
+		if err := checkTreeSizes(ctx, src, rep, hashes, cp, start, end); err != nil {
 			return nil, err
 		}
 		if err := hashes.advance(end); err != nil {
@@ -221,13 +275,13 @@ func (db *DB) verifyLog(ctx context.Context, progress func(phase string, done, t
 	if err := commits.done(); err != nil {
 		return nil, fmt.Errorf("commitments file: %w", err)
 	}
-	if err := db.checkSignatures(ctx, rep, eras); err != nil {
+	if err := checkSignatures(ctx, src, rep, eras); err != nil {
 		return nil, err
 	}
-	if err := db.verifySubjects(ctx, rep, chains); err != nil {
+	if err := verifySubjects(ctx, src, rep, chains); err != nil {
 		return nil, err
 	}
-	if err := db.verifyPersonal(ctx, rep, commits); err != nil {
+	if err := verifyPersonal(ctx, src, rep, commits); err != nil {
 		return nil, err
 	}
 	if err := proj.wait(rep); err != nil {
@@ -240,53 +294,38 @@ func (db *DB) verifyLog(ctx context.Context, progress func(phase string, done, t
 // checkTreeSizes compares the root of every stored checkpoint of a size
 // in (start, end], and the latest signed one's, with the tree recomputed
 // from the entries; hashes holds the chunk [start, end).
-func (db *DB) checkTreeSizes(ctx context.Context, rep *VerifyReport, hashes sumtlog.HashReader, latest tlog.Checkpoint, start, end int64) error {
-	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT size, root FROM log_checkpoints WHERE size > ? AND size <= ? ORDER BY size"), start, end)
-	if err != nil {
-		return fmt.Errorf("read checkpoints: %w", err)
-	}
-	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
-	for rows.Next() {
-		var size int64
-		var root []byte
-		if err := rows.Scan(&size, &root); err != nil {
-			return err
-		}
+func checkTreeSizes(ctx context.Context, src Source, rep *Report, hashes sumtlog.HashReader, latest tlog.Checkpoint, start, end int64) error {
+	err := src.Checkpoints(ctx, start, end, func(size int64, root, _ []byte) error {
 		if h, err := sumtlog.TreeHash(size, hashes); err != nil || !bytes.Equal(h[:], root) {
 			rep.add(size-1, "the signed checkpoint of size %d does not match the tree recomputed from the entries", size)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if latest.Size > start && latest.Size <= end {
 		if h, err := sumtlog.TreeHash(latest.Size, hashes); err != nil || h != latest.Root {
 			rep.add(-1, "the latest signed checkpoint (size %d) does not match the tree recomputed from the entries", latest.Size)
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // checkSignatures checks every stored checkpoint's signature, under the
 // key of its era, and that its size and root are the signed ones (which
 // checkTreeSizes compared with the tree).
-func (db *DB) checkSignatures(ctx context.Context, rep *VerifyReport, eras []logEra) error {
+func checkSignatures(ctx context.Context, src Source, rep *Report, eras []store.LogEra) error {
+	logKey, origin := src.LogKey()
 	signerOf := func(size int64) (note.Verifier, string) {
 		for _, era := range eras {
 			if size <= era.Size {
 				return era.Verifier, era.Origin
 			}
 		}
-		return db.log.verifier, db.origin
+		return logKey, origin
 	}
-	rows, err := db.db.QueryContext(ctx, "SELECT size, root, signed FROM log_checkpoints ORDER BY size")
-	if err != nil {
-		return fmt.Errorf("read checkpoints: %w", err)
-	}
-	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
-	for rows.Next() {
-		var size int64
-		var root, s []byte
-		if err := rows.Scan(&size, &root, &s); err != nil {
-			return err
-		}
+	return src.Checkpoints(ctx, math.MinInt64, math.MaxInt64, func(size int64, root, s []byte) error {
 		rep.Checkpoints++
 		ver, origin := signerOf(size)
 		c, err := tlog.OpenCheckpoint(s, ver, origin)
@@ -298,24 +337,14 @@ func (db *DB) checkSignatures(ctx context.Context, rep *VerifyReport, eras []log
 		case size > rep.Size:
 			rep.add(-1, "checkpoint of size %d is beyond the %d entries stored", size, rep.Size)
 		}
-	}
-	return rows.Err()
+		return nil
+	})
 }
 
 // compareHashes compares the stored hashes [from, to) with the recomputed.
-func (db *DB) compareHashes(ctx context.Context, rep *VerifyReport, hashes *hashFrontier, from, to int64) error {
-	rows, err := db.db.QueryContext(ctx, db.dialect.rebind("SELECT idx, hash FROM log_hashes WHERE idx >= ? AND idx < ? ORDER BY idx"), from, to)
-	if err != nil {
-		return fmt.Errorf("read stored hashes: %w", err)
-	}
-	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
+func compareHashes(ctx context.Context, src Source, rep *Report, hashes *hashFrontier, from, to int64) error {
 	next := from
-	for rows.Next() {
-		var idx int64
-		var h []byte
-		if err := rows.Scan(&idx, &h); err != nil {
-			return err
-		}
+	err := src.Hashes(ctx, from, to, func(idx int64, h []byte) error {
 		if idx != next {
 			rep.add(recordOf(next), "stored hash %d is missing", next)
 		}
@@ -323,11 +352,15 @@ func (db *DB) compareHashes(ctx context.Context, rep *VerifyReport, hashes *hash
 		if want, ok := hashes.get(idx); ok && !bytes.Equal(h, want[:]) {
 			rep.add(recordOf(idx), "stored hash %d differs from the hash recomputed from the entries", idx)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if next < to {
 		rep.add(recordOf(next), "stored hashes from %d on are missing", next)
 	}
-	return rows.Err()
+	return nil
 }
 
 // recordOf returns the entry whose append stored hash index x.
@@ -344,35 +377,32 @@ func recordOf(x int64) int64 {
 	return lo - 1
 }
 
+// head is a subject's stored chain head.
+type head struct {
+	subject string
+	idx     int64
+	hash    []byte
+}
+
 // verifySubjects checks every subject's hash chain, from the links sorted
 // by subject and index, and that its stored head is its last entry: a
-// merge of the links with log_subjects in the same (byte) order.
-func (db *DB) verifySubjects(ctx context.Context, rep *VerifyReport, chains *chainSorter) error {
-	order := "subject"
-	if db.dialect.name() == Postgres {
-		order += ` COLLATE "C"`
-	}
-	rows, err := db.db.QueryContext(ctx, "SELECT subject, last_index, last_hash FROM log_subjects ORDER BY "+order)
-	if err != nil {
-		return fmt.Errorf("read chain heads: %w", err)
-	}
-	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
-	type head struct {
-		subject string
-		idx     int64
-		hash    []byte
-	}
+// merge of the links with the stored heads in the same (byte) order.
+func verifySubjects(ctx context.Context, src Source, rep *Report, chains *chainSorter) error {
+	// The stored heads are read as a stream beside the links.
+	heads, stopHeads := pullHeads(ctx, src)
+	defer stopHeads()
 	var stored *head // the next stored head, nil at the end
 	nstored := 0
 	nextHead := func() error {
-		if !rows.Next() {
+		h, err, ok := heads()
+		if !ok {
 			stored = nil
-			return rows.Err()
+			return nil
 		}
-		stored = &head{}
-		if err := rows.Scan(&stored.subject, &stored.idx, &stored.hash); err != nil {
+		if err != nil {
 			return err
 		}
+		stored = &h
 		nstored++
 		return nil
 	}
@@ -398,7 +428,7 @@ func (db *DB) verifySubjects(ctx context.Context, rep *VerifyReport, chains *cha
 	}
 	var last chainLink
 	subjects := 0
-	err = chains.each(func(l chainLink) error {
+	err := chains.each(func(l chainLink) error {
 		if subjects == 0 || l.subject != last.subject {
 			if subjects > 0 {
 				if err := end(last); err != nil {
@@ -433,13 +463,31 @@ func (db *DB) verifySubjects(ctx context.Context, rep *VerifyReport, chains *cha
 	if nstored != subjects {
 		rep.add(-1, "%d subjects have entries but %d chain heads are stored", subjects, nstored)
 	}
-	return rows.Err()
+	return nil
 }
 
-func (db *DB) verifyPersonal(ctx context.Context, rep *VerifyReport, commitments *commitFile) error {
-	// Personal parts are kept in log_personal, and facts' evidence (the
-	// personal part of their entries) in their own rows (see
-	// factPersonalData): each must open its entry's commitment.
+// pullHeads reads src's stored chain heads one at a time: next returns
+// ok false at the end, after an error if the read failed.
+func pullHeads(ctx context.Context, src Source) (next func() (head, error, bool), stop func()) {
+	errStop := errors.New("stop")
+	seq := func(yield func(head, error) bool) {
+		err := src.SubjectHeads(ctx, func(subject string, idx int64, hash []byte) error {
+			if !yield(head{subject, idx, hash}, nil) {
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && err != errStop {
+			yield(head{}, err)
+		}
+	}
+	return iter.Pull2(iter.Seq2[head, error](seq))
+}
+
+func verifyPersonal(ctx context.Context, src Source, rep *Report, commitments *commitFile) error {
+	// Personal parts are kept beside the log, and facts' evidence (the
+	// personal part of their entries, before v2 leaves) in their own rows
+	// (see store.FactPersonalData): each must open its entry's commitment.
 	open := func(idx int64, salt, data []byte, unasked, wrong string) error {
 		c, ok, err := commitments.at(idx)
 		if err != nil {
@@ -455,75 +503,35 @@ func (db *DB) verifyPersonal(ctx context.Context, rep *VerifyReport, commitments
 		}
 		return nil
 	}
-	rows, err := db.db.QueryContext(ctx, "SELECT idx, salt, data FROM log_personal")
+	err := src.PersonalParts(ctx, func(idx int64, salt, data []byte) error {
+		return open(idx, salt, data, "has a stored personal part but commits to none",
+			"its personal part does not open the commitment in the entry")
+	})
 	if err != nil {
-		return fmt.Errorf("read personal parts: %w", err)
-	}
-	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
-	for rows.Next() {
-		var idx int64
-		var salt, data []byte
-		if err := rows.Scan(&idx, &salt, &data); err != nil {
-			return err
-		}
-		if err := open(idx, salt, data, "has a stored personal part but commits to none",
-			"its personal part does not open the commitment in the entry"); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return err
 	}
-	rows, err = db.db.QueryContext(ctx, "SELECT log_index, evidence, evidence_salt FROM facts WHERE length(evidence_salt) > 0")
-	if err != nil {
-		return fmt.Errorf("read facts' evidence: %w", err)
-	}
-	defer func() { _ = rows.Close() }() // read only; rows.Err is checked
-	for rows.Next() {
-		var idx int64
-		var evidence string
-		var salt []byte
-		if err := rows.Scan(&idx, &evidence, &salt); err != nil {
-			return err
+	return src.FactEvidence(ctx, func(idx int64, evidence string, salt, data []byte) error {
+		if len(salt) > 0 {
+			return open(idx, salt, store.FactPersonalData(evidence), "its fact stores evidence but the entry commits to no personal part",
+				"its fact's evidence does not open the commitment in the entry")
 		}
-		if err := open(idx, salt, factPersonalData(evidence), "its fact stores evidence but the entry commits to no personal part",
-			"its fact's evidence does not open the commitment in the entry"); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	// Since v2 leaves, a fact's evidence is in its entry's personal part
-	// (checked above); the row's copy must be the one in it.
-	rows, err = db.db.QueryContext(ctx, `SELECT f.log_index, f.evidence, p.data FROM facts f JOIN log_personal p ON p.idx = f.log_index
-		WHERE length(f.evidence_salt) = 0`)
-	if err != nil {
-		return fmt.Errorf("read facts' evidence: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var idx int64
-		var evidence string
-		var data []byte
-		if err := rows.Scan(&idx, &evidence, &data); err != nil {
-			return err
-		}
+		// Since v2 leaves, a fact's evidence is in its entry's personal
+		// part (checked above); the row's copy must be the one in it.
 		pp, err := tlog.ParsePersonalPart(data)
 		if err != nil {
-			continue // a v1 part: only facts' evidence rows, checked above
+			return nil // a v1 part: only facts' evidence rows, checked above
 		}
 		var ev struct{ Evidence string }
 		if len(pp.Data) > 0 {
 			if err := json.Unmarshal(pp.Data, &ev); err != nil {
 				rep.add(idx, "its personal part's data is not JSON")
-				continue
+				return nil
 			}
 		}
 		if ev.Evidence != evidence && evidence != "" { // the row's copy may be erased (retention), never changed
 			rep.add(idx, "its fact's evidence does not open the commitment in the entry: it differs from the entry's personal part")
 		}
-	}
-	// A commitment without a stored part is an erased personal part: fine.
-	return rows.Err()
+		// A commitment without a stored part is an erased personal part: fine.
+		return nil
+	})
 }

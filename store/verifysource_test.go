@@ -1,0 +1,220 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/healthcode/healthcode"
+	"github.com/healthcode/healthcode/internal/testdb"
+	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode/verify"
+)
+
+// tamperSource is a verify.Source that passes the store's view through,
+// counting the calls of each method, and changes what one method (tamper)
+// returns, as a copy of the log served by someone else could.
+type tamperSource struct {
+	verify.Source
+	tamper string
+
+	mu    sync.Mutex // the verifier reads from two goroutines
+	calls map[string]int
+}
+
+func (s *tamperSource) call(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[name]++
+	return s.tamper == name
+}
+
+// flip returns b with its last byte changed.
+func flip(b []byte) []byte {
+	b = bytes.Clone(b)
+	if len(b) > 0 {
+		b[len(b)-1] ^= 1
+	}
+	return b
+}
+
+func (s *tamperSource) LogKey() (note.Verifier, string) {
+	v, origin := s.Source.LogKey()
+	if s.call("LogKey") {
+		_, vkey, _ := note.GenerateKey(rand.Reader, origin)
+		v, _ = note.NewVerifier(vkey)
+	}
+	return v, origin
+}
+
+func (s *tamperSource) Checkpoint(ctx context.Context) ([]byte, error) {
+	cp, err := s.Source.Checkpoint(ctx)
+	if s.call("Checkpoint") {
+		cp = bytes.Replace(cp, []byte("\n"), []byte("\n\n"), 1)
+	}
+	return cp, err
+}
+
+func (s *tamperSource) Bounds(ctx context.Context) (int64, int64, error) {
+	maxIdx, count, err := s.Source.Bounds(ctx)
+	if s.call("Bounds") {
+		count++
+	}
+	return maxIdx, count, err
+}
+
+func (s *tamperSource) Entries(ctx context.Context, from, to int64, f func(store.RawEntry) error) error {
+	tamper := s.call("Entries")
+	return s.Source.Entries(ctx, from, to, func(e store.RawEntry) error {
+		if tamper && e.Index == 10 {
+			e.Data = bytes.Replace(e.Data, []byte("\ncounty 410105\n"), []byte("\ncounty 410106\n"), 1)
+		}
+		return f(e)
+	})
+}
+
+func (s *tamperSource) Hashes(ctx context.Context, from, to int64, f func(int64, []byte) error) error {
+	tamper := s.call("Hashes")
+	return s.Source.Hashes(ctx, from, to, func(idx int64, h []byte) error {
+		if tamper && idx == 20 {
+			h = flip(h)
+		}
+		return f(idx, h)
+	})
+}
+
+func (s *tamperSource) Checkpoints(ctx context.Context, after, upTo int64, f func(int64, []byte, []byte) error) error {
+	tamper := s.call("Checkpoints")
+	return s.Source.Checkpoints(ctx, after, upTo, func(size int64, root, signed []byte) error {
+		if tamper {
+			root = flip(root)
+		}
+		return f(size, root, signed)
+	})
+}
+
+func (s *tamperSource) SubjectHeads(ctx context.Context, f func(string, int64, []byte) error) error {
+	tamper := s.call("SubjectHeads")
+	return s.Source.SubjectHeads(ctx, func(subject string, idx int64, h []byte) error {
+		if tamper {
+			h = flip(h)
+		}
+		return f(subject, idx, h)
+	})
+}
+
+func (s *tamperSource) PersonalParts(ctx context.Context, f func(int64, []byte, []byte) error) error {
+	tamper := s.call("PersonalParts")
+	return s.Source.PersonalParts(ctx, func(idx int64, salt, data []byte) error {
+		if tamper {
+			salt = flip(salt)
+		}
+		return f(idx, salt, data)
+	})
+}
+
+func (s *tamperSource) FactEvidence(ctx context.Context, f func(int64, string, []byte, []byte) error) error {
+	tamper := s.call("FactEvidence")
+	return s.Source.FactEvidence(ctx, func(idx int64, evidence string, salt, personal []byte) error {
+		if tamper {
+			evidence += " (edited)"
+		}
+		return f(idx, evidence, salt, personal)
+	})
+}
+
+func (s *tamperSource) RulesetSources(ctx context.Context, f func(string, int, string) error) error {
+	tamper := s.call("RulesetSources")
+	return s.Source.RulesetSources(ctx, func(id string, version int, src string) error {
+		if tamper {
+			src += "\n# edited\n"
+		}
+		return f(id, version, src)
+	})
+}
+
+func (s *tamperSource) Rows(ctx context.Context, table string) (store.RowCursor, error) {
+	c, err := s.Source.Rows(ctx, table)
+	if s.call("Rows") && table == "codes" && err == nil {
+		c = &tamperRows{RowCursor: c}
+	}
+	return c, err
+}
+
+// tamperRows changes the colour (the first column after the key) of
+// every codes row.
+type tamperRows struct{ store.RowCursor }
+
+func (r *tamperRows) Next() ([]string, error) {
+	v, err := r.RowCursor.Next()
+	if len(v) > 1 {
+		v[1] = "purple"
+	}
+	return v, err
+}
+
+// TestVerifyReadsOnlyThroughSource: the verifier trusts nothing of the
+// writer's, and reads nothing but its Source. A clean log read through a
+// counting wrapper verifies and every method of the interface is used;
+// then, for each method, a wrapper that changes only what that method
+// returns must make verification fail. Were the verifier to read any of
+// these from the database beside the interface (or skip it), its case
+// would pass unnoticed.
+func TestVerifyReadsOnlyThroughSource(t *testing.T) {
+	tests := []struct {
+		method, want string
+	}{
+		{"LogKey", "latest checkpoint does not verify with the log's key"},
+		{"Checkpoint", "latest checkpoint does not verify with the log's key"},
+		{"Bounds", "some are missing"},
+		{"Entries", "entry 10:"},
+		{"Hashes", "stored hash 20 differs from the hash recomputed"},
+		{"Checkpoints", "does not match the tree recomputed from the entries"},
+		{"SubjectHeads", "the chain head of"},
+		{"PersonalParts", "its personal part does not open the commitment in the entry"},
+		{"FactEvidence", "its fact's evidence does not open the commitment in the entry"},
+		{"RulesetSources", "is not the one drafted (SHA-256 differs)"},
+		{"Rows", `codes r_test000001: colour is "purple"`},
+	}
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustWorld(t, dsn)
+		if _, err := w.db.RecordFacts(as(lab), []healthcode.Fact{w.pcr("pcr-1", "r_test000001", "positive", w.now.Add(-time.Hour))}); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		clean := &tamperSource{Source: w.db.VerifyView(), calls: map[string]int{}}
+		rep, err := verify.Log(ctx, clean, verify.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Problems) != 0 || rep.CodeChanges == 0 {
+			t.Fatalf("clean log: %d code changes replayed, problems %v", rep.CodeChanges, rep.Problems)
+		}
+		for _, tt := range tests {
+			if clean.calls[tt.method] == 0 {
+				t.Errorf("the verifier never called %s", tt.method)
+			}
+		}
+		for _, tt := range tests {
+			t.Run(tt.method, func(t *testing.T) {
+				src := &tamperSource{Source: w.db.VerifyView(), tamper: tt.method, calls: map[string]int{}}
+				rep, err := verify.Log(ctx, src, verify.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, p := range rep.Problems {
+					if strings.Contains(p.String(), tt.want) {
+						return
+					}
+				}
+				t.Errorf("%s served tampered rows; want a problem containing %q, got %v", tt.method, tt.want, rep.Problems)
+			})
+		}
+	})
+}

@@ -96,7 +96,11 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 	if err != nil {
 		return err
 	}
+	stopped := false
 	defer func() {
+		if stopped {
+			return
+		}
 		if serr := stop(); serr != nil && err == nil {
 			err = serr
 		}
@@ -196,6 +200,12 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 	// Every acknowledged fact is there, and the log verifies.
 	missing, err := w.missingFacts(ctx, st)
 	if err != nil {
+		return err
+	}
+	// The server stops first: verify reads the live database, and a
+	// request or job still writing would show as a difference.
+	stopped = true
+	if err := stop(); err != nil {
 		return err
 	}
 	rep, err := verify.Log(ctx, st.VerifyView(), verify.Options{})

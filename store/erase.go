@@ -223,14 +223,32 @@ func (db *DB) Sunset(ctx context.Context, before time.Time, reason string) (int,
 // scrubFreedPages makes an erasure reach the disk: SQLite runs with
 // secure_delete, so freed cells and pages are zeroed, but the pages as
 // they were before stay in the write-ahead log until a checkpoint copies
-// the new ones into the database and truncates it. Best effort: a
-// checkpoint that readers hold back is done by the next one.
+// the new ones into the database and truncates it. A checkpoint that a
+// reader holds back (busy) is tried again for up to about two seconds;
+// after that it is left to the next one, with a warning.
 func (db *DB) scrubFreedPages(ctx context.Context) {
 	if db.dialect.name() != SQLite {
 		return
 	}
-	if _, err := db.db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
-		db.logger.Warn("checkpoint after erasure", "err", err)
+	for attempt := 0; ; attempt++ {
+		var busy, logPages, done int
+		err := db.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logPages, &done)
+		if err != nil {
+			db.logger.Warn("checkpoint after erasure", "err", err)
+			return
+		}
+		if busy == 0 {
+			return
+		}
+		if attempt == 40 {
+			db.logger.Warn("checkpoint after erasure held back by readers; the next checkpoint completes it", "wal_pages", logPages, "checkpointed", done)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 

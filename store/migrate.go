@@ -108,8 +108,23 @@ func (db *DB) migrate(ctx context.Context) error {
 	if latest := latestMigration(db.dialect); current > latest {
 		return healthcode.Errorf(healthcode.EINVALID, "database %s is at schema %d, newer than this binary knows (%d): upgrade healthcode", db.dsn, current, latest)
 	}
+	// Every migration not applied yet, in order, also one numbered below
+	// the newest applied (a branch's migration that landed after a later
+	// number): a database must never silently lack a table.
+	applied := map[int]bool{}
+	rows, err := conn.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err := scanRows(rows, err, func(rows *sql.Rows) error {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return err
+		}
+		applied[v] = true
+		return nil
+	}); err != nil {
+		return healthcode.Errorf(healthcode.EUNAVAIL, "read the migrations applied to %s: %v", db.dsn, err)
+	}
 	for _, m := range ms {
-		if m.version <= current {
+		if applied[m.version] {
 			continue
 		}
 		tx, err := conn.BeginTx(ctx, nil)

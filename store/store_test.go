@@ -303,3 +303,40 @@ func TestLogConcurrentWriters(t *testing.T) {
 var _ = errors.Is
 
 func errorsAs(err error, target **healthcode.Error) bool { return errors.As(err, target) }
+
+// TestMigrationBelowNewest: a migration numbered below the newest one a
+// database has applied (a branch's migration that landed after a later
+// number did) is applied when the database is opened, not skipped because
+// the schema is already "newer".
+func TestMigrationBelowNewest(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		db, err := store.Open(context.Background(), dsn, store.Options{Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		// As if 0032 (designation_holds) had not been applied while a
+		// later one had.
+		raw, _ := openRaw(t, dsn)
+		for _, q := range []string{"DROP TABLE designation_holds", "DELETE FROM schema_migrations WHERE version = 32"} {
+			if _, err := raw.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if err := raw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		mustOpen(t, dsn)
+		raw, _ = openRaw(t, dsn)
+		defer raw.Close()
+		var n int
+		if err := raw.QueryRow("SELECT COUNT(*) FROM designation_holds").Scan(&n); err != nil {
+			t.Errorf("after reopening, the skipped migration's table is missing: %v", err)
+		}
+		if err := raw.QueryRow("SELECT COUNT(*) FROM schema_migrations WHERE version = 32").Scan(&n); err != nil || n != 1 {
+			t.Errorf("migration 32 recorded %d times (%v), want once", n, err)
+		}
+	})
+}

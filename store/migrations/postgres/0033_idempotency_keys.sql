@@ -1,4 +1,4 @@
--- healthcode schema 0028: the answers to creates made with an
+-- healthcode schema 0033: the answers to creates made with an
 -- Idempotency-Key, kept a day so that a retry gets the same answer
 -- instead of a second appeal or draft (store/idempotency.go).
 CREATE TABLE idempotency_keys (
@@ -6,8 +6,8 @@ CREATE TABLE idempotency_keys (
 	idem_key     TEXT NOT NULL,
 	route        TEXT NOT NULL,
 	request_hash TEXT NOT NULL,
-	status       INTEGER NOT NULL,
-	body         BLOB NOT NULL,
+	status       BIGINT NOT NULL,
+	body         BYTEA NOT NULL,
 	subject      TEXT NOT NULL,
 	created_at   TEXT NOT NULL,
 	PRIMARY KEY (actor, idem_key)

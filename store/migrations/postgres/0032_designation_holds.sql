@@ -1,4 +1,4 @@
--- healthcode schema 0027: a designation that would raise a resident
+-- healthcode schema 0032: a designation that would raise a resident
 -- restored by a granted appeal, in the cooling period, is held for that
 -- resident only (fact.held_for): it does not count in their evaluation
 -- until the parent jurisdiction's command releases it for them
@@ -10,10 +10,10 @@ CREATE TABLE designation_holds (
 	appeal         TEXT NOT NULL,
 	approval_scope TEXT NOT NULL,
 	status         TEXT NOT NULL,
-	log_index      INTEGER NOT NULL,
+	log_index      BIGINT NOT NULL,
 	decided_by     TEXT NOT NULL DEFAULT '',
 	reason         TEXT NOT NULL DEFAULT '',
-	decided_log    INTEGER NOT NULL DEFAULT -1,
+	decided_log    BIGINT NOT NULL DEFAULT -1,
 	PRIMARY KEY (designation, resident)
 );
 CREATE INDEX designation_holds_resident ON designation_holds (resident);

@@ -1,4 +1,4 @@
--- healthcode schema 0029: erasure keeps the statistics (issue 15). The
+-- healthcode schema 0034: erasure keeps the statistics (issue 15). The
 -- rows about an erased resident go; what they added to the public
 -- statistics stays here, by county and colour (their current code), by day
 -- and cause or rule (their code changes), by alert kind and appeal status.

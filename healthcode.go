@@ -1,7 +1,8 @@
 // Package healthcode holds the domain of the accountable health code
 // platform: jurisdictions, residents, officials, data sources, facts, code
-// states, the acting party carried in a context, and the error type every
-// layer returns.
+// states, appeals, alerts, re-evaluation jobs, rulesets as stored, the
+// acting party carried in a context, and the error type every layer
+// returns. The store persists these types; it does not define them.
 //
 // The central invariant lives here as a rule for every other package: a code
 // is a pure function of published rules and attributable facts. There is no

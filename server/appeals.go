@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/healthcode/healthcode"
-	"github.com/healthcode/healthcode/store"
 )
 
 // maxAppealBody bounds an appeal: five 2 MiB attachments in base64 and the
@@ -30,9 +29,9 @@ func (s *Server) handleFileAppeal(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	in := store.AppealRequest{Resident: req.Resident, FactKeys: req.FactKeys, Statement: req.Statement, ConsentRef: req.ConsentRef}
+	in := healthcode.AppealRequest{Resident: req.Resident, FactKeys: req.FactKeys, Statement: req.Statement, ConsentRef: req.ConsentRef}
 	for _, a := range req.Attachments {
-		in.Attachments = append(in.Attachments, store.Attachment{Name: a.Name, MediaType: a.MediaType, Data: a.Data})
+		in.Attachments = append(in.Attachments, healthcode.Attachment{Name: a.Name, MediaType: a.MediaType, Data: a.Data})
 	}
 	a, err := s.db.FileAppeal(r.Context(), in)
 	if err != nil {
@@ -43,7 +42,9 @@ func (s *Server) handleFileAppeal(w http.ResponseWriter, r *http.Request) {
 }
 
 // answerAppeal is the answer to filing an appeal.
-func answerAppeal(_ *http.Request, v any) (int, any) { return http.StatusCreated, v.(*store.Appeal) }
+func answerAppeal(_ *http.Request, v any) (int, any) {
+	return http.StatusCreated, v.(*healthcode.Appeal)
+}
 
 func (s *Server) handleAppeal(w http.ResponseWriter, r *http.Request) {
 	a, err := s.db.Appeal(r.Context(), r.PathValue("id"))

@@ -18,7 +18,6 @@ import (
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/server"
-	"github.com/healthcode/healthcode/store"
 )
 
 // The roles of the authorisation table, in the order of each row's
@@ -189,7 +188,7 @@ func TestOperatorsNeverDecide(t *testing.T) {
 			_, ops["draft a ruleset"] = f.db.DraftRuleset(ctx, "v2.yaml", []byte(strings.Replace(string(rules.DefaultSource()), "version: 1", "version: 3", 1)))
 			_, ops["approve a ruleset"] = f.db.DecideRuleset(ctx, "henan-health-code", 2, true, "")
 			_, ops["refuse a ruleset"] = f.db.DecideRuleset(ctx, "henan-health-code", 2, false, "not needed")
-			_, ops["file an appeal"] = f.db.FileAppeal(ctx, store.AppealRequest{Resident: "r_res1", FactKeys: []string{tokens["fact"]}, Statement: "x"})
+			_, ops["file an appeal"] = f.db.FileAppeal(ctx, healthcode.AppealRequest{Resident: "r_res1", FactKeys: []string{tokens["fact"]}, Statement: "x"})
 			_, ops["grant an appeal"] = f.db.DecideAppeal(ctx, tokens["appeal"], true, "")
 			_, ops["deny an appeal"] = f.db.DecideAppeal(ctx, tokens["appeal"], false, "the evidence holds")
 			_, _, ops["list appeals"] = f.db.AppealQueue(ctx, "", 1)
@@ -254,8 +253,8 @@ func mustAuthzWorld(t *testing.T, f *fixture) map[string]string {
 		t.Fatal(err)
 	}
 	r1 := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorResident, ID: "r_res1", Role: healthcode.RoleResident, Jurisdiction: "410105001001"})
-	a, err := f.db.FileAppeal(r1, store.AppealRequest{Resident: "r_res1", FactKeys: []string{res.Facts[0].Key}, Statement: "我不是密接",
-		Attachments: []store.Attachment{{Name: "a.txt", MediaType: "text/plain", Data: []byte("evidence")}}})
+	a, err := f.db.FileAppeal(r1, healthcode.AppealRequest{Resident: "r_res1", FactKeys: []string{res.Facts[0].Key}, Statement: "我不是密接",
+		Attachments: []healthcode.Attachment{{Name: "a.txt", MediaType: "text/plain", Data: []byte("evidence")}}})
 	if err != nil {
 		t.Fatal(err)
 	}

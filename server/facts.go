@@ -8,7 +8,6 @@ import (
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/rules"
-	"github.com/healthcode/healthcode/store"
 )
 
 // factJSON is a fact as submitted.
@@ -74,7 +73,7 @@ type storedFactJSON struct {
 	LogIndex   int64           `json:"log_index"`
 	// Impact is a pending designation's dry run, for a command officer
 	// who may approve it (store.DesignationImpact); GET only.
-	Impact *store.Impact `json:"impact,omitempty"`
+	Impact *healthcode.Impact `json:"impact,omitempty"`
 }
 
 func toFactJSON(f *healthcode.Fact) storedFactJSON {
@@ -184,31 +183,31 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	type jobJSON struct {
-		ID         string              `json:"id"`
-		Kind       string              `json:"kind"`
-		Params     map[string]string   `json:"params"`
-		Status     string              `json:"status"`
-		RunAt      time.Time           `json:"run_at"`
-		Done       int64               `json:"done"`
-		Total      int64               `json:"total"`
-		Changed    int64               `json:"changed"`
-		Failed     int64               `json:"failed"`
-		Failures   []store.EvalFailure `json:"failures,omitempty"`
-		Attempts   int64               `json:"attempts,omitempty"`
-		LastError  string              `json:"last_error,omitempty"`
-		RetryAt    *time.Time          `json:"retry_at,omitempty"`
-		FinishedAt *time.Time          `json:"finished_at,omitempty"`
-		LogIndex   int64               `json:"log_index"`
+		ID         string                   `json:"id"`
+		Kind       string                   `json:"kind"`
+		Params     map[string]string        `json:"params"`
+		Status     string                   `json:"status"`
+		RunAt      time.Time                `json:"run_at"`
+		Done       int64                    `json:"done"`
+		Total      int64                    `json:"total"`
+		Changed    int64                    `json:"changed"`
+		Failed     int64                    `json:"failed"`
+		Failures   []healthcode.EvalFailure `json:"failures,omitempty"`
+		Attempts   int64                    `json:"attempts,omitempty"`
+		LastError  string                   `json:"last_error,omitempty"`
+		RetryAt    *time.Time               `json:"retry_at,omitempty"`
+		FinishedAt *time.Time               `json:"finished_at,omitempty"`
+		LogIndex   int64                    `json:"log_index"`
 	}
 	out := make([]jobJSON, len(jobs))
 	for i, j := range jobs {
 		out[i] = jobJSON{ID: j.ID, Kind: j.Kind, Params: j.Params, Status: j.Status, RunAt: j.RunAt, Done: j.Done, Total: j.Total, Changed: j.Changed,
 			Failed: j.Failed, Failures: j.Failures, Attempts: j.Attempts, LastError: j.LastError, LogIndex: j.LogIndex}
-		if j.Attempts > 0 && j.Status != store.JobDone {
+		if j.Attempts > 0 && j.Status != healthcode.JobDone {
 			t := j.RetryAt
 			out[i].RetryAt = &t
 		}
-		if j.Status == store.JobDone {
+		if j.Status == healthcode.JobDone {
 			t := j.FinishedAt
 			out[i].FinishedAt = &t
 		}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/healthcode/healthcode"
-	"github.com/healthcode/healthcode/store"
 )
 
 type rulesetJSON struct {
@@ -29,10 +28,10 @@ type rulesetJSON struct {
 	Source      string     `json:"source,omitempty"`
 	// Impact is a draft's dry run, for a command officer who may approve
 	// it (store.RulesetImpact).
-	Impact *store.Impact `json:"impact,omitempty"`
+	Impact *healthcode.Impact `json:"impact,omitempty"`
 }
 
-func toRulesetJSON(r *store.RulesetInfo) rulesetJSON {
+func toRulesetJSON(r *healthcode.RulesetInfo) rulesetJSON {
 	out := rulesetJSON{ID: r.ID, Version: r.Version, Scope: r.Scope, Status: r.Status, LegalNumber: r.LegalNumber, LegalTitle: r.LegalTitle,
 		EffectiveAt: r.EffectiveAt, DraftedBy: r.DraftedBy, DraftedAt: r.DraftedAt, DecidedBy: r.DecidedBy, Reason: r.Reason,
 		LogIndex: r.LogIndex, Source: r.Source}
@@ -79,7 +78,7 @@ func (s *Server) handleRuleset(w http.ResponseWriter, r *http.Request) {
 	// A draft's approver sees what it would do before deciding; anyone
 	// else reads the ruleset without it (authorised before the dry run).
 	actor := healthcode.ActorFrom(r.Context())
-	if rs.Status == store.RulesetDraft && healthcode.Authorize(actor, healthcode.OpApproveRuleset, rs.Scope, "") == nil && actor.ID != rs.DraftedBy {
+	if rs.Status == healthcode.RulesetDraft && healthcode.Authorize(actor, healthcode.OpApproveRuleset, rs.Scope, "") == nil && actor.ID != rs.DraftedBy {
 		if out.Impact, err = s.db.RulesetImpact(r.Context(), id, v); err != nil {
 			s.writeError(w, r, err)
 			return
@@ -123,7 +122,7 @@ func (s *Server) handleDraftRuleset(w http.ResponseWriter, r *http.Request) {
 
 // answerDraft is the answer to drafting a ruleset: the draft.
 func answerDraft(_ *http.Request, v any) (int, any) {
-	return http.StatusCreated, toRulesetJSON(v.(*store.RulesetInfo))
+	return http.StatusCreated, toRulesetJSON(v.(*healthcode.RulesetInfo))
 }
 
 func (s *Server) handleDecideRuleset(approve bool) http.HandlerFunc {

@@ -9,15 +9,6 @@ import (
 	"github.com/healthcode/healthcode/tlog"
 )
 
-// Access is one read of a resident's personal data by an official, as the
-// resident sees it.
-type Access struct {
-	LogIndex int64     `json:"log_index"`
-	At       time.Time `json:"at"`
-	By       Party     `json:"by"`
-	What     string    `json:"what"` // resident, code, history, appeal, pending_facts, fact, ...
-}
-
 // recordAccess logs officials' reads of residents' data (data.accessed,
 // one entry per resident) for the residents to see. limited reads count
 // against the official's hourly limit (ETOOMANY beyond it); every read
@@ -41,7 +32,7 @@ func (t *Tx) recordAccess(actor healthcode.Actor, residents []string, what strin
 		}
 	}
 	if total := n + len(residents); n <= lim.BulkReadAlert && total > lim.BulkReadAlert {
-		return t.alertOnce("", AlertBulkReads, actor.ID, actor.Jurisdiction, since, map[string]any{
+		return t.alertOnce("", healthcode.AlertBulkReads, actor.ID, actor.Jurisdiction, since, map[string]any{
 			"official": actor.ID, "post": actor.Jurisdiction, "reads_last_hour": total, "threshold": lim.BulkReadAlert,
 		})
 	}
@@ -51,7 +42,7 @@ func (t *Tx) recordAccess(actor healthcode.Actor, residents []string, what strin
 // AccessLog returns every read of the resident's personal data by an
 // official, newest first: who, their post, when, what. The resident only.
 // Returns EUNAUTH, EFORBIDDEN.
-func (db *DB) AccessLog(ctx context.Context, residentID string, page int) ([]Access, bool, error) {
+func (db *DB) AccessLog(ctx context.Context, residentID string, page int) ([]healthcode.Access, bool, error) {
 	if err := healthcode.Authorize(healthcode.ActorFrom(ctx), healthcode.OpReadAccessLog, "", residentID); err != nil {
 		return nil, false, err
 	}
@@ -62,9 +53,9 @@ func (db *DB) AccessLog(ctx context.Context, residentID string, page int) ([]Acc
 		return nil, false, fmt.Errorf("read access log: %w", err)
 	}
 	defer rows.Close()
-	out := []Access{}
+	out := []healthcode.Access{}
 	for rows.Next() {
-		var a Access
+		var a healthcode.Access
 		var at string
 		a.By.Kind = healthcode.ActorOfficial
 		if err := rows.Scan(&a.LogIndex, &at, &a.By.ID, &a.By.Post, &a.What, &a.By.Name, &a.By.Role); err != nil {

@@ -100,7 +100,7 @@ func mustVerified(t *testing.T, db *store.DB) {
 	}
 }
 
-func alertsOf(t *testing.T, db *store.DB, kind string) []*store.Alert {
+func alertsOf(t *testing.T, db *store.DB, kind string) []*healthcode.Alert {
 	t.Helper()
 	as, _, err := db.Alerts(as(auditor), kind, 1)
 	if err != nil {
@@ -138,18 +138,18 @@ func TestAppealGrantAndReraiseGuard(t *testing.T) {
 		}
 
 		// Filing: the resident for themself; a worker with consent; no one else.
-		req := store.AppealRequest{Resident: r1, FactKeys: []string{key}, Statement: "我没有去过那里",
-			Attachments: []store.Attachment{{Name: "ticket.jpg", MediaType: "image/jpeg", Data: []byte("jpeg bytes")}}}
+		req := healthcode.AppealRequest{Resident: r1, FactKeys: []string{key}, Statement: "我没有去过那里",
+			Attachments: []healthcode.Attachment{{Name: "ticket.jpg", MediaType: "image/jpeg", Data: []byte("jpeg bytes")}}}
 		_, err = w.db.FileAppeal(self(r2), req)
 		mustCode(t, err, healthcode.EFORBIDDEN, "other resident filing")
 		_, err = w.db.FileAppeal(as(cmdCounty), req)
 		mustCode(t, err, healthcode.EFORBIDDEN, "command officer filing")
 		big := req
-		big.Attachments = []store.Attachment{{Name: "x", Data: make([]byte, store.MaxAttachmentSize+1)}}
+		big.Attachments = []healthcode.Attachment{{Name: "x", Data: make([]byte, healthcode.MaxAttachmentSize+1)}}
 		_, err = w.db.FileAppeal(self(r1), big)
 		mustCode(t, err, healthcode.EINVALID, "oversized attachment")
 		a, err := w.db.FileAppeal(as(worker), req)
-		if err != nil || a.Status != store.AppealAwaitingConsent || a.Deadline != nil {
+		if err != nil || a.Status != healthcode.AppealAwaitingConsent || a.Deadline != nil {
 			t.Fatalf("worker filing without consent: %+v %v", a, err)
 		}
 		if h := sha256.Sum256([]byte("jpeg bytes")); a.Attachments[0].SHA256 != hex.EncodeToString(h[:]) || a.Attachments[0].Size != 10 {
@@ -160,7 +160,7 @@ func TestAppealGrantAndReraiseGuard(t *testing.T) {
 		_, err = w.db.ConsentAppeal(self(r2), a.ID)
 		mustCode(t, err, healthcode.EFORBIDDEN, "another resident consenting")
 		a, err = w.db.ConsentAppeal(self(r1), a.ID)
-		if err != nil || a.Status != store.AppealOpen || a.Deadline == nil || !a.Deadline.Equal(w.now.Add(24*time.Hour)) {
+		if err != nil || a.Status != healthcode.AppealOpen || a.Deadline == nil || !a.Deadline.Equal(w.now.Add(24*time.Hour)) {
 			t.Fatalf("consent: %+v %v", a, err)
 		}
 
@@ -174,7 +174,7 @@ func TestAppealGrantAndReraiseGuard(t *testing.T) {
 		_, err = w.db.DecideAppeal(as(cmdProvince1), a.ID, false, "")
 		mustCode(t, err, healthcode.EINVALID, "denial without reason")
 		a, err = w.db.DecideAppeal(as(cmdProvince1), a.ID, true, "")
-		if err != nil || a.Status != store.AppealGranted || len(a.Steps) != 3 {
+		if err != nil || a.Status != healthcode.AppealGranted || len(a.Steps) != 3 {
 			t.Fatalf("grant: %+v %v", a, err)
 		}
 		mustColour(t, w, r1, healthcode.Green)
@@ -202,7 +202,7 @@ func TestAppealGrantAndReraiseGuard(t *testing.T) {
 		if err != nil || len(pending) != 1 || pending[0].ApprovalScope != "410100" || pending[0].Why != "reraise" {
 			t.Fatalf("resident's view of the pending fact: %+v %v", pending, err)
 		}
-		if n := len(alertsOf(t, w.db, store.AlertReraise)); n != 1 {
+		if n := len(alertsOf(t, w.db, healthcode.AlertReraise)); n != 1 {
 			t.Errorf("%d re-raise alerts", n)
 		}
 		_, err = w.db.DecideFact(as(cmdCounty), key2, true, "")
@@ -234,7 +234,7 @@ func TestAppealGrantAndReraiseGuard(t *testing.T) {
 		if _, err := w.db.DecideFact(as(cmdCounty), res.Facts[0].Key, true, ""); err != nil {
 			t.Errorf("the county approving after the cooling period: %v", err)
 		}
-		if n := len(alertsOf(t, w.db, store.AlertReraise)); n != 1 {
+		if n := len(alertsOf(t, w.db, healthcode.AlertReraise)); n != 1 {
 			t.Errorf("%d re-raise alerts after the cooling period", n)
 		}
 		mustVerified(t, w.db)
@@ -247,7 +247,7 @@ func TestAppealEscalation(t *testing.T) {
 		r0, r1 := "r_test000000", "r_test000001"
 		mustCase(t, w, r0)
 		ex := mustColour(t, w, r0, healthcode.Red)
-		a, err := w.db.FileAppeal(self(r0), store.AppealRequest{Resident: r0, FactKeys: []string{ex.Facts[0].Key}, Statement: "检测有误"})
+		a, err := w.db.FileAppeal(self(r0), healthcode.AppealRequest{Resident: r0, FactKeys: []string{ex.Facts[0].Key}, Statement: "检测有误"})
 		if err != nil || a.Assigned != "410105" {
 			t.Fatalf("file: %+v %v", a, err)
 		}
@@ -266,7 +266,7 @@ func TestAppealEscalation(t *testing.T) {
 		if err != nil || a.Assigned != "410100" || a.Escalations != 1 || a.Steps[len(a.Steps)-1].Kind != "appeal.escalated" {
 			t.Fatalf("after escalation: %+v %v", a, err)
 		}
-		if al := alertsOf(t, w.db, store.AlertAppealOverdue); len(al) != 1 || al[0].Subject != a.ID {
+		if al := alertsOf(t, w.db, healthcode.AlertAppealOverdue); len(al) != 1 || al[0].Subject != a.ID {
 			t.Fatalf("overdue alerts: %+v", al)
 		}
 		_, err = w.db.DecideAppeal(as(cmdCounty), a.ID, true, "")
@@ -281,7 +281,7 @@ func TestAppealEscalation(t *testing.T) {
 		_, _, err = w.db.AppealQueue(as(operator), "open", 1)
 		mustCode(t, err, healthcode.EFORBIDDEN, "operator's queue")
 		a, err = w.db.DecideAppeal(as(cmdCity1), a.ID, false, "检测报告真实有效")
-		if err != nil || a.Status != store.AppealDenied {
+		if err != nil || a.Status != healthcode.AppealDenied {
 			t.Fatalf("deny: %+v %v", a, err)
 		}
 		mustColour(t, w, r0, healthcode.Red)
@@ -308,7 +308,7 @@ func TestAlertThresholds(t *testing.T) {
 		if _, err := w.db.RecordFacts(as(tracer), batch); err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range []string{store.AlertOfficialVolume, store.AlertCaseContacts} {
+		for _, k := range []string{healthcode.AlertOfficialVolume, healthcode.AlertCaseContacts} {
 			if n := len(alertsOf(t, w.db, k)); n != 0 {
 				t.Errorf("%s at the threshold: %d alerts", k, n)
 			}
@@ -318,7 +318,7 @@ func TestAlertThresholds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range []string{store.AlertOfficialVolume, store.AlertCaseContacts} {
+		for _, k := range []string{healthcode.AlertOfficialVolume, healthcode.AlertCaseContacts} {
 			if n := len(alertsOf(t, w.db, k)); n != 1 {
 				t.Errorf("%s above the threshold: %d alerts", k, n)
 			}
@@ -334,7 +334,7 @@ func TestAlertThresholds(t *testing.T) {
 			if _, err := w.db.Resident(as(cmdCounty), r(i)); err != nil {
 				t.Fatalf("read %d: %v", i, err)
 			}
-			if n := len(alertsOf(t, w.db, store.AlertBulkReads)); (i <= 3) != (n == 0) {
+			if n := len(alertsOf(t, w.db, healthcode.AlertBulkReads)); (i <= 3) != (n == 0) {
 				t.Errorf("after %d reads: %d bulk-read alerts", i, n)
 			}
 		}
@@ -350,7 +350,7 @@ func TestAlertThresholds(t *testing.T) {
 			if _, err := w.db.RecordFacts(as(lab), []healthcode.Fact{w.pcr(fmt.Sprint("p-", i), r(i), "positive", day)}); err != nil {
 				t.Fatal(err)
 			}
-			if n := len(alertsOf(t, w.db, store.AlertSourceSurge)); (i < 7) != (n == 0) {
+			if n := len(alertsOf(t, w.db, healthcode.AlertSourceSurge)); (i < 7) != (n == 0) {
 				t.Errorf("after %d codes raised: %d surge alerts", i-4, n)
 			}
 		}
@@ -383,7 +383,7 @@ func TestAccessLogEveryReadPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, err := w.db.FileAppeal(self(r0), store.AppealRequest{Resident: r0, FactKeys: []string{mustColour(t, w, r0, healthcode.Red).Facts[0].Key}, Statement: "错误"})
+		a, err := w.db.FileAppeal(self(r0), healthcode.AppealRequest{Resident: r0, FactKeys: []string{mustColour(t, w, r0, healthcode.Red).Facts[0].Key}, Statement: "错误"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -447,7 +447,7 @@ func TestStatsSuppression(t *testing.T) {
 		if g := st.Codes["410105001001"]["green"]; g == nil || *g != 22 {
 			t.Errorf("22 green: %v", g)
 		}
-		if st.Codes["410105001001"]["red"] != nil || st.Appeals["filed"] != nil || st.Alerts[store.AlertBulkReads] != nil {
+		if st.Codes["410105001001"]["red"] != nil || st.Appeals["filed"] != nil || st.Alerts[healthcode.AlertBulkReads] != nil {
 			t.Errorf("zero counts not suppressed: %+v", st)
 		}
 		// Nine red codes are suppressed, and with them the green ones
@@ -599,7 +599,7 @@ func TestAppealsPerResident(t *testing.T) {
 		w := mustAccWorld(t, dsn, store.Limits{}, 6)
 		r0 := "r_test000000"
 		mustCase(t, w, r0)
-		req := store.AppealRequest{Resident: r0, FactKeys: []string{mustColour(t, w, r0, healthcode.Red).Facts[0].Key}, Statement: "错误"}
+		req := healthcode.AppealRequest{Resident: r0, FactKeys: []string{mustColour(t, w, r0, healthcode.Red).Facts[0].Key}, Statement: "错误"}
 		for i := 0; i < 5; i++ {
 			if _, err := w.db.FileAppeal(self(r0), req); err != nil {
 				t.Fatalf("appeal %d: %v", i+1, err)
@@ -608,7 +608,7 @@ func TestAppealsPerResident(t *testing.T) {
 		_, err := w.db.FileAppeal(self(r0), req)
 		mustCode(t, err, healthcode.ECONFLICT, "a sixth undecided appeal")
 		req.FactKeys = []string{"f_nosuchfact"}
-		_, err = w.db.FileAppeal(self("r_test000001"), store.AppealRequest{Resident: "r_test000001", FactKeys: req.FactKeys, Statement: "x"})
+		_, err = w.db.FileAppeal(self("r_test000001"), healthcode.AppealRequest{Resident: "r_test000001", FactKeys: req.FactKeys, Statement: "x"})
 		mustCode(t, err, healthcode.EINVALID, "a fact that does not exist")
 	})
 }

@@ -12,33 +12,6 @@ import (
 	"github.com/healthcode/healthcode/tlog"
 )
 
-// Alert kinds. Each fires when its count exceeds its threshold (Limits),
-// once per subject per hour (once per case for AlertCaseContacts).
-const (
-	AlertOfficialVolume = "official_volume"      // one official's hand-entered raising facts in an hour above OfficialRaisesPerHour
-	AlertSourceSurge    = "source_surge"         // a source's codes raised this hour far above its baseline
-	AlertCaseContacts   = "case_contacts"        // residents citing one case above PlausibleContacts
-	AlertBulkReads      = "bulk_reads"           // one official's personal-data reads in an hour above BulkReadAlert
-	AlertAppealOverdue  = "appeal_overdue"       // an appeal passed its deadline undecided and escalated
-	AlertReraise        = "reraise_after_appeal" // a raising fact recorded in the cooling period after a granted appeal
-	AlertWitness        = "witness"              // the log's witness policy not met for longer than the server allows (RaiseWitnessAlert)
-	AlertEvalFailed     = "evaluation_failed"    // a resident's evaluation failed under a ruleset version: skipped and recorded (evaluation.failed), once per version and hour
-	AlertNearBound      = "facts_near_bound"     // a resident has three quarters of a kind's bound of facts within their windows; the subject is the origin that filed most
-	AlertMassChange     = "mass_change"          // an approved ruleset's or designation's dry run changes more codes than Limits.MassChange; names both officials
-	AlertJobFailed      = "job_failed"           // a job's run failed as a whole; it is retried later, the jobs behind it go on
-)
-
-// Alert is an anomaly for auditors, with its alert.raised entry.
-type Alert struct {
-	ID           string         `json:"id"`
-	Kind         string         `json:"kind"`
-	Subject      string         `json:"subject"` // the official, source, case, appeal or fact concerned
-	Jurisdiction string         `json:"jurisdiction,omitempty"`
-	Detail       map[string]any `json:"detail"`
-	RaisedAt     time.Time      `json:"raised_at"`
-	LogIndex     int64          `json:"log_index"`
-}
-
 var monitor = healthcode.Actor{Kind: healthcode.ActorSystem, ID: "monitor"}
 
 // raiseAlert records an alert and its alert.raised entry. An alert
@@ -96,7 +69,7 @@ func (t *Tx) alertOnce(about, kind, subject, jurisdiction string, since time.Tim
 
 // Alerts lists alerts, newest first, optionally of one kind. Auditors
 // only. Returns EUNAUTH, EFORBIDDEN.
-func (db *DB) Alerts(ctx context.Context, kind string, page int) ([]*Alert, bool, error) {
+func (db *DB) Alerts(ctx context.Context, kind string, page int) ([]*healthcode.Alert, bool, error) {
 	if err := healthcode.Authorize(healthcode.ActorFrom(ctx), healthcode.OpReadAlerts, "", ""); err != nil {
 		return nil, false, err
 	}
@@ -112,9 +85,9 @@ func (db *DB) Alerts(ctx context.Context, kind string, page int) ([]*Alert, bool
 		return nil, false, fmt.Errorf("list alerts: %w", err)
 	}
 	defer rows.Close()
-	out := []*Alert{}
+	out := []*healthcode.Alert{}
 	for rows.Next() {
-		a := &Alert{}
+		a := &healthcode.Alert{}
 		if err := rows.Scan(&a.ID, &a.Kind, &a.Subject, &a.Jurisdiction, jsonCol(&a.Detail), timeCol(&a.RaisedAt), &a.LogIndex); err != nil {
 			return nil, false, fmt.Errorf("read alerts: %w", err)
 		}

@@ -18,73 +18,15 @@ import (
 	"github.com/healthcode/healthcode/tlog"
 )
 
-// Appeal statuses.
+// Appeal limits (the attachments' are healthcode.MaxAttachments and
+// healthcode.MaxAttachmentSize).
 const (
-	AppealAwaitingConsent = "awaiting_consent" // a community worker filed it; the resident has not confirmed yet
-	AppealOpen            = "open"             // waiting for a command officer's decision
-	AppealGranted         = "granted"          // the disputed facts were retracted
-	AppealDenied          = "denied"           // refused, with a written reason
+	maxStatement   = 4000 // characters
+	maxDisputed    = 100
+	maxFactKey     = 256 // bytes: an origin and a fact id
+	maxMediaType   = 255 // bytes (RFC 6838: 127 for each of type and subtype)
+	maxOpenAppeals = 5   // undecided appeals per resident at a time
 )
-
-// Attachment limits.
-const (
-	MaxAttachments    = 5
-	MaxAttachmentSize = 2 << 20
-	maxStatement      = 4000 // characters
-	maxDisputed       = 100
-	maxFactKey        = 256 // bytes: an origin and a fact id
-	maxMediaType      = 255 // bytes (RFC 6838: 127 for each of type and subtype)
-	maxOpenAppeals    = 5   // undecided appeals per resident at a time
-)
-
-// Attachment is a file supporting an appeal, kept with its SHA-256.
-type Attachment struct {
-	Name      string `json:"name"`
-	MediaType string `json:"media_type"`
-	SHA256    string `json:"sha256"`
-	Size      int    `json:"size"`
-	Data      []byte `json:"-"`
-}
-
-// AppealRequest is what a resident or community worker files.
-type AppealRequest struct {
-	Resident    string
-	FactKeys    []string // the disputed facts: active or pending facts about the resident
-	Statement   string
-	ConsentRef  string // a community worker's reference to the resident's recorded consent; empty: the resident confirms in their session
-	Attachments []Attachment
-}
-
-// AppealStep is one step of an appeal as the resident sees it.
-type AppealStep struct {
-	Kind     string    `json:"kind"` // appeal.filed, appeal.consented, appeal.escalated, appeal.decided
-	At       time.Time `json:"at"`
-	By       Party     `json:"by"`
-	Detail   string    `json:"detail,omitempty"`
-	LogIndex int64     `json:"log_index"`
-}
-
-// Appeal is an appeal with every step.
-type Appeal struct {
-	ID       string `json:"id"`
-	Resident string `json:"resident"`
-	// ResidentName is the resident's name, for the pages' lists (an
-	// appeal is read by whoever may read the resident, and logged).
-	ResidentName string       `json:"resident_name,omitempty"`
-	Status       string       `json:"status"`
-	FactKeys     []string     `json:"fact_keys"`
-	Statement    string       `json:"statement"`
-	FiledBy      Party        `json:"filed_by"`
-	Consent      string       `json:"consent"`
-	FiledAt      time.Time    `json:"filed_at"`
-	Deadline     *time.Time   `json:"deadline,omitempty"`
-	Assigned     string       `json:"assigned"` // the jurisdiction whose command decides
-	Escalations  int          `json:"escalations"`
-	Reason       string       `json:"reason,omitempty"`
-	Attachments  []Attachment `json:"attachments"`
-	Steps        []AppealStep `json:"steps"`
-	LogIndex     int64        `json:"log_index"`
-}
 
 // countyOf is the county (district) above or at a jurisdiction, where the
 // deciding command sits first; the code itself above county level.
@@ -103,7 +45,7 @@ func countyOf(code string) string {
 // 5 undecided appeals per resident. It honours an Idempotency-Key
 // (WithClaim): the answer is the appeal as filed. Returns EUNAUTH,
 // EFORBIDDEN, ENOTFOUND, EINVALID, ECONFLICT, or *Replayed / *KeyReused.
-func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error) {
+func (db *DB) FileAppeal(ctx context.Context, req healthcode.AppealRequest) (*healthcode.Appeal, error) {
 	actor := healthcode.ActorFrom(ctx)
 	if actor.Kind == "" {
 		return nil, healthcode.Errorf(healthcode.EUNAUTH, "log in to file an appeal")
@@ -130,8 +72,8 @@ func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error
 		return nil, healthcode.FieldErrorf("fact_keys", "name at least one disputed fact (see the code's explanation)")
 	case len(req.FactKeys) > maxDisputed:
 		return nil, healthcode.FieldErrorf("fact_keys", "names more than %d facts", maxDisputed)
-	case len(req.Attachments) > MaxAttachments:
-		return nil, healthcode.FieldErrorf("attachments", "at most %d attachments", MaxAttachments)
+	case len(req.Attachments) > healthcode.MaxAttachments:
+		return nil, healthcode.FieldErrorf("attachments", "at most %d attachments", healthcode.MaxAttachments)
 	case len(req.ConsentRef) > 256:
 		return nil, healthcode.FieldErrorf("consent_ref", "is longer than 256 bytes")
 	}
@@ -140,13 +82,13 @@ func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error
 			return nil, healthcode.FieldErrorf(fmt.Sprintf("fact_keys[%d]", i), "is longer than %d bytes", maxFactKey)
 		}
 	}
-	atts := make([]Attachment, len(req.Attachments))
+	atts := make([]healthcode.Attachment, len(req.Attachments))
 	for i, a := range req.Attachments {
 		switch {
 		case len(a.Data) == 0:
 			return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].data", i), "is empty")
-		case len(a.Data) > MaxAttachmentSize:
-			return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].data", i), "is larger than %d bytes", MaxAttachmentSize)
+		case len(a.Data) > healthcode.MaxAttachmentSize:
+			return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].data", i), "is larger than %d bytes", healthcode.MaxAttachmentSize)
 		case a.Name == "" || utf8.RuneCountInString(a.Name) > 128:
 			return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].name", i), "must be 1 to 128 characters")
 		}
@@ -166,11 +108,11 @@ func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error
 		atts[i] = a
 	}
 	keys := uniq(req.FactKeys)
-	status, consent := AppealOpen, "self"
+	status, consent := healthcode.AppealOpen, "self"
 	if actor.Kind == healthcode.ActorOfficial {
-		status, consent = AppealAwaitingConsent, ""
+		status, consent = healthcode.AppealAwaitingConsent, ""
 		if req.ConsentRef != "" {
-			status, consent = AppealOpen, "ref:"+req.ConsentRef
+			status, consent = healthcode.AppealOpen, "ref:"+req.ConsentRef
 		}
 	}
 	var b [8]byte
@@ -180,7 +122,7 @@ func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error
 	id := "ap_" + hex.EncodeToString(b[:])
 	err = db.writeKeyed(ctx, func(t *Tx) (any, string, error) {
 		var open int
-		if err := t.queryRow("SELECT COUNT(*) FROM appeals WHERE resident = ? AND status IN (?, ?)", r.ID, AppealOpen, AppealAwaitingConsent).Scan(&open); err != nil {
+		if err := t.queryRow("SELECT COUNT(*) FROM appeals WHERE resident = ? AND status IN (?, ?)", r.ID, healthcode.AppealOpen, healthcode.AppealAwaitingConsent).Scan(&open); err != nil {
 			return nil, "", err
 		}
 		if open >= maxOpenAppeals {
@@ -200,7 +142,7 @@ func (db *DB) FileAppeal(ctx context.Context, req AppealRequest) (*Appeal, error
 			}
 		}
 		var deadline string
-		if status == AppealOpen {
+		if status == healthcode.AppealOpen {
 			deadline = fmtTime(t.now.Add(db.limits.AppealDeadline))
 		}
 		assigned := countyOf(r.Jurisdiction)
@@ -245,7 +187,7 @@ func consentRef(consent string) string {
 // ConsentAppeal is the resident confirming, in their own session, an
 // appeal a community worker filed for them; the deadline starts then.
 // Returns EUNAUTH, EFORBIDDEN, ENOTFOUND, ECONFLICT.
-func (db *DB) ConsentAppeal(ctx context.Context, id string) (*Appeal, error) {
+func (db *DB) ConsentAppeal(ctx context.Context, id string) (*healthcode.Appeal, error) {
 	actor := healthcode.ActorFrom(ctx)
 	err := db.write(ctx, func(t *Tx) error {
 		a, err := db.appeal(t.ctx, t.tx, id)
@@ -258,7 +200,7 @@ func (db *DB) ConsentAppeal(ctx context.Context, id string) (*Appeal, error) {
 			}
 			return healthcode.Errorf(healthcode.EFORBIDDEN, "only the resident consents to their appeal")
 		}
-		if a.Status != AppealAwaitingConsent {
+		if a.Status != healthcode.AppealAwaitingConsent {
 			if hasStep(a, tlog.KindAppealConsented, actor.ID) {
 				return nil // a retry (its answer lost after the commit): the same answer, nothing recorded
 			}
@@ -279,7 +221,7 @@ func (db *DB) ConsentAppeal(ctx context.Context, id string) (*Appeal, error) {
 // retracts the disputed facts (cause appeal) and re-evaluates the code at
 // once; denying needs a written reason. Returns EUNAUTH, EFORBIDDEN,
 // ENOTFOUND, ECONFLICT, EINVALID.
-func (db *DB) DecideAppeal(ctx context.Context, id string, grant bool, reason string) (*Appeal, error) {
+func (db *DB) DecideAppeal(ctx context.Context, id string, grant bool, reason string) (*healthcode.Appeal, error) {
 	actor := healthcode.ActorFrom(ctx)
 	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
 		return nil, err
@@ -295,10 +237,10 @@ func (db *DB) DecideAppeal(ctx context.Context, id string, grant bool, reason st
 		if err := healthcode.Authorize(actor, healthcode.OpDecideAppeal, a.Assigned, a.Resident); err != nil {
 			return err
 		}
-		if a.Status != AppealOpen {
+		if a.Status != healthcode.AppealOpen {
 			// A retry of this very decision (its answer lost after the
 			// commit) gets the same answer and records nothing.
-			if (a.Status == AppealGranted) == grant && (a.Status == AppealGranted || a.Status == AppealDenied) &&
+			if (a.Status == healthcode.AppealGranted) == grant && (a.Status == healthcode.AppealGranted || a.Status == healthcode.AppealDenied) &&
 				a.Reason == reason && hasStep(a, tlog.KindAppealDecided, actor.ID) {
 				return nil
 			}
@@ -354,12 +296,12 @@ func (db *DB) DecideAppeal(ctx context.Context, id string, grant bool, reason st
 func (db *DB) EscalateOverdue(ctx context.Context) (int, error) {
 	var due int
 	if err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT COUNT(*) FROM appeals WHERE status = ? AND deadline <= ?"),
-		AppealOpen, fmtTime(db.nowMs())).Scan(&due); err != nil || due == 0 {
+		healthcode.AppealOpen, fmtTime(db.nowMs())).Scan(&due); err != nil || due == 0 {
 		return 0, err // nothing due: no write transaction
 	}
 	n := 0
 	err := db.write(ctx, func(t *Tx) error {
-		ids, err := t.queryStrings("SELECT id FROM appeals WHERE status = ? AND deadline <= ? ORDER BY deadline, id", AppealOpen, fmtTime(t.now))
+		ids, err := t.queryStrings("SELECT id FROM appeals WHERE status = ? AND deadline <= ? ORDER BY deadline, id", healthcode.AppealOpen, fmtTime(t.now))
 		if err != nil {
 			return err
 		}
@@ -374,7 +316,7 @@ func (db *DB) EscalateOverdue(ctx context.Context) (int, error) {
 			if _, err := t.record(tlog.KindAppealEscalated, sched, a.Resident, &evAppealEscalated{Appeal: id, From: a.Assigned, To: to, Deadline: deadline}, nil, nil); err != nil {
 				return err
 			}
-			if err := t.raiseAlert(a.Resident, AlertAppealOverdue, id, a.Assigned, map[string]any{
+			if err := t.raiseAlert(a.Resident, healthcode.AlertAppealOverdue, id, a.Assigned, map[string]any{
 				"appeal": id, "deadline": fmtTime(*a.Deadline), "escalated_from": a.Assigned, "escalated_to": to,
 			}); err != nil {
 				return err
@@ -390,7 +332,7 @@ func (db *DB) EscalateOverdue(ctx context.Context) (int, error) {
 // worker covering them, or a command officer covering them or the
 // appeal's assigned jurisdiction (officials' reads are logged).
 // Returns EUNAUTH, EFORBIDDEN, ENOTFOUND.
-func (db *DB) Appeal(ctx context.Context, id string) (*Appeal, error) {
+func (db *DB) Appeal(ctx context.Context, id string) (*healthcode.Appeal, error) {
 	actor := healthcode.ActorFrom(ctx)
 	if actor.Kind == "" {
 		return nil, healthcode.Errorf(healthcode.EUNAUTH, "log in first")
@@ -418,7 +360,7 @@ func (db *DB) Appeal(ctx context.Context, id string) (*Appeal, error) {
 // resident's pending facts (held for approval), for the resident, a
 // community worker or command officer covering them (officials' reads are
 // logged). Returns EUNAUTH, EFORBIDDEN, ENOTFOUND.
-func (db *DB) ResidentAppeals(ctx context.Context, residentID string) ([]*Appeal, []PendingFact, error) {
+func (db *DB) ResidentAppeals(ctx context.Context, residentID string) ([]*healthcode.Appeal, []healthcode.PendingFact, error) {
 	actor := healthcode.ActorFrom(ctx)
 	if actor.Kind == "" {
 		return nil, nil, healthcode.Errorf(healthcode.EUNAUTH, "log in first")
@@ -443,7 +385,7 @@ func (db *DB) ResidentAppeals(ctx context.Context, residentID string) ([]*Appeal
 	if err != nil {
 		return nil, nil, err
 	}
-	out := []*Appeal{}
+	out := []*healthcode.Appeal{}
 	for _, id := range ids {
 		a, err := db.appeal(ctx, db.db, id)
 		if err != nil {
@@ -455,24 +397,12 @@ func (db *DB) ResidentAppeals(ctx context.Context, residentID string) ([]*Appeal
 	return out, pending, err
 }
 
-// PendingFact is a fact about a resident waiting for approval, as the
-// resident sees it.
-type PendingFact struct {
-	Key           string    `json:"key"`
-	Kind          string    `json:"kind"`
-	RecordedAt    time.Time `json:"recorded_at"`
-	RecordedBy    Party     `json:"recorded_by"`
-	ApprovalScope string    `json:"approval_scope,omitempty"` // the command that must approve, if held
-	Why           string    `json:"why,omitempty"`            // reraise, volume
-	LogIndex      int64     `json:"log_index"`
-}
-
-func (db *DB) pendingAbout(ctx context.Context, resident string) ([]PendingFact, error) {
+func (db *DB) pendingAbout(ctx context.Context, resident string) ([]healthcode.PendingFact, error) {
 	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT f.uid, f.kind, f.recorded_at, f.recorded_by, COALESCE(h.approval_scope, ''), COALESCE(h.why, ''), f.log_index
 		FROM facts f LEFT JOIN fact_holds h ON h.fact = f.uid WHERE f.subject = ? AND f.status = 'pending' ORDER BY f.log_index`), resident)
-	out := []PendingFact{}
+	out := []healthcode.PendingFact{}
 	if err := scanRows(rows, err, func(rows *sql.Rows) error {
-		p := PendingFact{RecordedBy: Party{Kind: healthcode.ActorOfficial}}
+		p := healthcode.PendingFact{RecordedBy: healthcode.Party{Kind: healthcode.ActorOfficial}}
 		if err := rows.Scan(&p.Key, &p.Kind, timeCol(&p.RecordedAt), &p.RecordedBy.ID, &p.ApprovalScope, &p.Why, &p.LogIndex); err != nil {
 			return err
 		}
@@ -490,15 +420,15 @@ func (db *DB) pendingAbout(ctx context.Context, resident string) ([]PendingFact,
 // AppealQueue lists appeals of a status (default open) that the command
 // officer may decide, soonest deadline first (the residents shown are
 // logged as read). Returns EUNAUTH, EFORBIDDEN, EINVALID.
-func (db *DB) AppealQueue(ctx context.Context, status string, page int) ([]*Appeal, bool, error) {
+func (db *DB) AppealQueue(ctx context.Context, status string, page int) ([]*healthcode.Appeal, bool, error) {
 	actor := healthcode.ActorFrom(ctx)
 	if err := healthcode.Authorize(actor, healthcode.OpDecideAppeal, actor.Jurisdiction, ""); err != nil {
 		return nil, false, err
 	}
 	if status == "" {
-		status = AppealOpen
+		status = healthcode.AppealOpen
 	}
-	if !slices.Contains([]string{AppealAwaitingConsent, AppealOpen, AppealGranted, AppealDenied}, status) {
+	if !slices.Contains([]string{healthcode.AppealAwaitingConsent, healthcode.AppealOpen, healthcode.AppealGranted, healthcode.AppealDenied}, status) {
 		return nil, false, healthcode.FieldErrorf("status", "unknown status %q", status)
 	}
 	// The appeals assigned within the officer's jurisdiction (Covers: the
@@ -520,7 +450,7 @@ func (db *DB) AppealQueue(ctx context.Context, status string, page int) ([]*Appe
 		return nil, false, fmt.Errorf("read appeal queue: %w", err)
 	}
 	ids, more := cutPage(ids)
-	out := []*Appeal{}
+	out := []*healthcode.Appeal{}
 	var shown []string
 	for _, id := range ids {
 		a, err := db.appeal(ctx, db.db, id)
@@ -538,11 +468,11 @@ func (db *DB) AppealQueue(ctx context.Context, status string, page int) ([]*Appe
 
 // AttachmentData returns an attachment's bytes, for whoever may read the
 // appeal (Appeal's rules; logged). Returns EUNAUTH, EFORBIDDEN, ENOTFOUND.
-func (db *DB) AttachmentData(ctx context.Context, id string, n int) (*Attachment, error) {
+func (db *DB) AttachmentData(ctx context.Context, id string, n int) (*healthcode.Attachment, error) {
 	if _, err := db.Appeal(ctx, id); err != nil {
 		return nil, err
 	}
-	var a Attachment
+	var a healthcode.Attachment
 	err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT name, media_type, sha256, size, data FROM appeal_attachments WHERE appeal = ? AND n = ?"), id, n).
 		Scan(&a.Name, &a.MediaType, &a.SHA256, &a.Size, &a.Data)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -559,7 +489,7 @@ type queryer interface {
 // appeal reads an appeal with its attachments' descriptions and steps.
 // hasStep reports whether a's last step of kind was taken by the
 // official or resident id.
-func hasStep(a *Appeal, kind tlog.Kind, id string) bool {
+func hasStep(a *healthcode.Appeal, kind tlog.Kind, id string) bool {
 	for i := len(a.Steps) - 1; i >= 0; i-- {
 		if a.Steps[i].Kind == string(kind) {
 			return a.Steps[i].By.ID == id
@@ -568,8 +498,8 @@ func hasStep(a *Appeal, kind tlog.Kind, id string) bool {
 	return false
 }
 
-func (db *DB) appeal(ctx context.Context, q queryer, id string) (*Appeal, error) {
-	a := &Appeal{ID: id}
+func (db *DB) appeal(ctx context.Context, q queryer, id string) (*healthcode.Appeal, error) {
+	a := &healthcode.Appeal{ID: id}
 	var filedBy, filedKind string
 	var deadline time.Time
 	err := q.QueryRowContext(ctx, db.dialect.rebind(`SELECT resident, status, fact_keys, statement, filed_by, filed_by_kind, consent, filed_at, deadline, assigned, escalations, reason, log_index
@@ -580,17 +510,17 @@ func (db *DB) appeal(ctx context.Context, q queryer, id string) (*Appeal, error)
 	if err != nil {
 		return nil, fmt.Errorf("read appeal %s: %w", id, err)
 	}
-	if !deadline.IsZero() && (a.Status == AppealOpen || a.Status == AppealAwaitingConsent) {
+	if !deadline.IsZero() && (a.Status == healthcode.AppealOpen || a.Status == healthcode.AppealAwaitingConsent) {
 		a.Deadline = &deadline
 	}
-	a.FiledBy = Party{Kind: filedKind, ID: filedBy}
+	a.FiledBy = healthcode.Party{Kind: filedKind, ID: filedBy}
 	if err := q.QueryRowContext(ctx, db.dialect.rebind("SELECT name FROM residents WHERE id = ?"), a.Resident).Scan(&a.ResidentName); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("read appeal %s: resident: %w", id, err)
 	}
-	a.Attachments = []Attachment{}
+	a.Attachments = []healthcode.Attachment{}
 	rows, err := q.QueryContext(ctx, db.dialect.rebind("SELECT name, media_type, sha256, size FROM appeal_attachments WHERE appeal = ? ORDER BY n"), id)
 	if err := scanRows(rows, err, func(rows *sql.Rows) error {
-		var at Attachment
+		var at healthcode.Attachment
 		if err := rows.Scan(&at.Name, &at.MediaType, &at.SHA256, &at.Size); err != nil {
 			return err
 		}
@@ -599,10 +529,10 @@ func (db *DB) appeal(ctx context.Context, q queryer, id string) (*Appeal, error)
 	}); err != nil {
 		return nil, fmt.Errorf("read appeal %s attachments: %w", id, err)
 	}
-	a.Steps = []AppealStep{{Kind: string(tlog.KindAppealFiled), At: a.FiledAt, By: a.FiledBy, LogIndex: a.LogIndex}}
+	a.Steps = []healthcode.AppealStep{{Kind: string(tlog.KindAppealFiled), At: a.FiledAt, By: a.FiledBy, LogIndex: a.LogIndex}}
 	rows, err = q.QueryContext(ctx, db.dialect.rebind("SELECT log_index, kind, actor, post, detail, at FROM appeal_steps WHERE appeal = ? ORDER BY log_index"), id)
 	if err := scanRows(rows, err, func(rows *sql.Rows) error {
-		var s AppealStep
+		var s healthcode.AppealStep
 		var actor string
 		if err := rows.Scan(&s.LogIndex, &s.Kind, &actor, &s.By.Post, &s.Detail, timeCol(&s.At)); err != nil {
 			return err

@@ -848,7 +848,7 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		if err != nil {
 			return err
 		}
-		if err := p.insert("rulesets", colsRulesets, "", v.ID, v.Version, v.Scope, RulesetDraft, "", v.LegalBasis, "", v.EffectiveAt, e.Actor.ID, at, e.Index); err != nil {
+		if err := p.insert("rulesets", colsRulesets, "", v.ID, v.Version, v.Scope, healthcode.RulesetDraft, "", v.LegalBasis, "", v.EffectiveAt, e.Actor.ID, at, e.Index); err != nil {
 			return err
 		}
 		return p.touch("rulesets", nil, v.ID, v.Version)
@@ -870,7 +870,7 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 			return err
 		}
 		if err := p.exec("UPDATE rulesets SET status = ?, reason = ? WHERE id = ? AND version = ?",
-			RulesetWithdrawn, v.Reason, v.ID, v.Version); err != nil {
+			healthcode.RulesetWithdrawn, v.Reason, v.ID, v.Version); err != nil {
 			return err
 		}
 		return p.touch("rulesets", nil, v.ID, v.Version)
@@ -943,7 +943,7 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		if err != nil {
 			return err
 		}
-		if err := p.exec("UPDATE appeals SET status = ?, consent = ?, deadline = ? WHERE id = ?", AppealOpen, "confirmed", v.Deadline, v.Appeal); err != nil {
+		if err := p.exec("UPDATE appeals SET status = ?, consent = ?, deadline = ? WHERE id = ?", healthcode.AppealOpen, "confirmed", v.Deadline, v.Appeal); err != nil {
 			return err
 		}
 		return p.appealStep(v.Appeal, "", at)
@@ -957,9 +957,9 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		if err != nil {
 			return err
 		}
-		status := AppealGranted
+		status := healthcode.AppealGranted
 		if v.Decision != "granted" {
-			status = AppealDenied
+			status = healthcode.AppealDenied
 		}
 		// The reason is personal; a decision without one has no personal
 		// part, which is no erasure.
@@ -1035,7 +1035,7 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		if err != nil {
 			return err
 		}
-		if err := p.insert("jobs", colsJobs, "", v.Job, v.Kind, string(params), JobPending, v.RunAt, at, e.Index); err != nil {
+		if err := p.insert("jobs", colsJobs, "", v.Job, v.Kind, string(params), healthcode.JobPending, v.RunAt, at, e.Index); err != nil {
 			return err
 		}
 		return p.touch("jobs", nil, v.Job)
@@ -1045,7 +1045,7 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		if err != nil {
 			return err
 		}
-		if err := p.exec("UPDATE jobs SET status = ?, finished_at = ? WHERE id = ?", JobDone, at, v.Job); err != nil {
+		if err := p.exec("UPDATE jobs SET status = ?, finished_at = ? WHERE id = ?", healthcode.JobDone, at, v.Job); err != nil {
 			return err
 		}
 		return p.touch("jobs", nil, v.Job)
@@ -1187,7 +1187,7 @@ func (p *projector) applyFactRecorded(e *tlog.Entry, v *factEntry, at string) er
 func (p *projector) applyAppealFiled(e *tlog.Entry, v *evAppealFiled, pv *evAppealFiledPersonal, has bool, at string) error {
 	consent := "self"
 	switch {
-	case v.Status == AppealAwaitingConsent:
+	case v.Status == healthcode.AppealAwaitingConsent:
 		consent = ""
 	case pv.ConsentRef != "":
 		consent = "ref:" + pv.ConsentRef

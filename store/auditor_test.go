@@ -38,7 +38,7 @@ func mustStep(t *testing.T, a *store.Auditor) store.AuditStatus {
 func integrityAlertsOn(t *testing.T, db *store.DB, table, key string) [][]string {
 	t.Helper()
 	var out [][]string
-	for _, a := range alertsOf(t, db, store.AlertIntegrity) {
+	for _, a := range alertsOf(t, db, healthcode.AlertIntegrity) {
 		if a.Detail["table"] != table || a.Detail["key"] != key {
 			continue
 		}

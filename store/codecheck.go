@@ -40,12 +40,6 @@ import (
 	"github.com/healthcode/healthcode/tlog"
 )
 
-// AlertIntegrity is raised when a state row differs from the log: found by
-// the code and token routes before they serve a code, or by the
-// background auditor. Its detail names the table, the row's key, the
-// columns and the entry; raised once per difference.
-const AlertIntegrity = "integrity"
-
 // IntegrityRetryAfter is the Retry-After of a code refused because its row
 // differs from the log: an operator must recover it (log rebuild).
 const IntegrityRetryAfter = 5 * time.Minute
@@ -258,7 +252,7 @@ func (db *DB) raiseIntegrity(ctx context.Context, d Difference, foundBy string) 
 	err := db.write(context.WithoutCancel(ctx), func(t *Tx) error {
 		var n int
 		if err := t.queryRow("SELECT COUNT(*) FROM alerts WHERE kind = ? AND subject = ? AND detail LIKE ?",
-			AlertIntegrity, subject, `%"difference":"`+fp+`"%`).Scan(&n); err != nil {
+			healthcode.AlertIntegrity, subject, `%"difference":"`+fp+`"%`).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
@@ -269,7 +263,7 @@ func (db *DB) raiseIntegrity(ctx context.Context, d Difference, foundBy string) 
 			return err
 		}
 		raised = true
-		return t.raiseAlertWith(about, AlertIntegrity, d.Table+"/"+fp, "", map[string]any{
+		return t.raiseAlertWith(about, healthcode.AlertIntegrity, d.Table+"/"+fp, "", map[string]any{
 			"table": d.Table, "columns": cols, "entry": d.Entry,
 			"found_by": foundBy, "difference": fp,
 		}, &evAlertPersonal{Subject: subject, Detail: map[string]string{"key": d.Key, "what": d.What}})

@@ -57,7 +57,7 @@ func TestCodeRefusedWhenRowDiffers(t *testing.T) {
 					t.Fatalf("%s: Explain: got %v, want an integrity error", tc.name, err)
 				}
 			}
-			alerts := alertsOf(t, w.db, store.AlertIntegrity)
+			alerts := alertsOf(t, w.db, healthcode.AlertIntegrity)
 			if len(alerts) != i+1 {
 				t.Fatalf("%s: %d integrity alerts, want %d (one per edit): %+v", tc.name, len(alerts), i+1, alerts)
 			}

@@ -77,7 +77,7 @@ func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason s
 	// Approving a designation is dry-run first (outside the write: it
 	// reads every resident of the area), once the approver is known to be
 	// allowed: above Limits.MassChange changed codes it raises mass_change.
-	var impact *Impact
+	var impact *healthcode.Impact
 	if approve {
 		if err := healthcode.MayAttempt(actor, healthcode.OpApproveFact); err != nil {
 			return nil, err
@@ -203,7 +203,7 @@ func (t *Tx) retract(actor healthcode.Actor, f *healthcode.Fact, reason, cause s
 // or, for an area, every resident of the area by a job.
 func (t *Tx) afterFactChange(f *healthcode.Fact, cause string) error {
 	if rules.IsAreaKind(f.Kind) {
-		_, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": f.Subject, "cause": CauseRiskArea, "designation": f.Key}, t.now)
+		_, err := t.enqueueJob(healthcode.JobReevaluate, map[string]string{"scope": f.Subject, "cause": CauseRiskArea, "designation": f.Key}, t.now)
 		return err
 	}
 	_, err := t.evaluate([]string{f.Subject}, cause)

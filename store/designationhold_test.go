@@ -24,7 +24,7 @@ func mustRestored(t *testing.T, w *world, r string) {
 		t.Fatal(err)
 	}
 	mustColour(t, w, r, healthcode.Red)
-	a, err := w.db.FileAppeal(self(r), store.AppealRequest{Resident: r, FactKeys: []string{res.Facts[0].Key}, Statement: "我没有接触过病例"})
+	a, err := w.db.FileAppeal(self(r), healthcode.AppealRequest{Resident: r, FactKeys: []string{res.Facts[0].Key}, Statement: "我没有接触过病例"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestReraiseByDesignation(t *testing.T) {
 			t.Fatalf("designation: %+v %v", res, err)
 		}
 		key := res.Facts[0].Key
-		alerts := alertsOf(t, w.db, store.AlertReraise)
+		alerts := alertsOf(t, w.db, healthcode.AlertReraise)
 		if len(alerts) != 1 || alerts[0].Detail["resident"] != r3 || alerts[0].Detail["approval_scope"] != "410100" ||
 			alerts[0].Detail["designation"] != key || alerts[0].Detail["appeal"] == nil {
 			t.Fatalf("re-raise alerts: %+v", alerts)

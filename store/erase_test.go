@@ -62,8 +62,8 @@ func TestEraseResident(t *testing.T) {
 		if _, err := w.db.DecideFact(as(cmdCounty), key, true, ""); err != nil {
 			t.Fatal(err)
 		}
-		a, err := w.db.FileAppeal(self(r), store.AppealRequest{Resident: r, FactKeys: []string{key}, Statement: stmt,
-			Attachments: []store.Attachment{{Name: attName, MediaType: "image/jpeg", Data: []byte(attData)}}})
+		a, err := w.db.FileAppeal(self(r), healthcode.AppealRequest{Resident: r, FactKeys: []string{key}, Statement: stmt,
+			Attachments: []healthcode.Attachment{{Name: attName, MediaType: "image/jpeg", Data: []byte(attData)}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +75,7 @@ func TestEraseResident(t *testing.T) {
 		if _, err := w.db.RecordFacts(as(tracer), []healthcode.Fact{w.contact("c-erase-2", r, "C-1", day.Add(60*60*1e9), evidence+"b")}); err != nil {
 			t.Fatal(err)
 		}
-		if al := alertsOf(t, w.db, store.AlertReraise); len(al) != 1 || al[0].Detail["resident"] != r {
+		if al := alertsOf(t, w.db, healthcode.AlertReraise); len(al) != 1 || al[0].Detail["resident"] != r {
 			t.Fatalf("re-raise alerts %+v: want one about %s", al, r)
 		}
 		values := [][]byte{[]byte(name), []byte(phone), []byte(login), []byte(evidence), []byte(stmt), []byte(attName), []byte(attData), idHash[:]}

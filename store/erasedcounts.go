@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/tlog"
 )
 
@@ -86,20 +87,20 @@ func (p *projector) tallyErased(e *tlog.Entry) error {
 		}
 		return p.tally(erasedAppeal, v.Status, "", 1)
 	case tlog.KindAppealConsented:
-		if err := p.tally(erasedAppeal, AppealAwaitingConsent, "", -1); err != nil {
+		if err := p.tally(erasedAppeal, healthcode.AppealAwaitingConsent, "", -1); err != nil {
 			return err
 		}
-		return p.tally(erasedAppeal, AppealOpen, "", 1)
+		return p.tally(erasedAppeal, healthcode.AppealOpen, "", 1)
 	case tlog.KindAppealDecided:
 		var v viewAppealDecided
 		if err := view(&v); err != nil {
 			return err
 		}
-		status := AppealGranted
+		status := healthcode.AppealGranted
 		if v.Decision != "granted" {
-			status = AppealDenied
+			status = healthcode.AppealDenied
 		}
-		if err := p.tally(erasedAppeal, AppealOpen, "", -1); err != nil {
+		if err := p.tally(erasedAppeal, healthcode.AppealOpen, "", -1); err != nil {
 			return err
 		}
 		return p.tally(erasedAppeal, status, "", 1)

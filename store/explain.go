@@ -11,26 +11,16 @@ import (
 	"github.com/healthcode/healthcode/rules"
 )
 
-// Party is who did something, as a resident reads it: an official with their
-// name and post, or a registered source with its name.
-type Party struct {
-	Kind string `json:"kind"` // official, source, system
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Role string `json:"role,omitempty"`
-	Post string `json:"post,omitempty"` // jurisdiction code of an official's post
-}
-
 // ExplainedFact is a fact behind a code, with who recorded and approved it.
 type ExplainedFact struct {
-	Key        string          `json:"key"`
-	Kind       string          `json:"kind"`
-	ObservedAt time.Time       `json:"observed_at"`
-	Payload    json.RawMessage `json:"payload"`
-	Status     string          `json:"status"`
-	RecordedBy Party           `json:"recorded_by"`
-	ApprovedBy *Party          `json:"approved_by,omitempty"`
-	LogIndex   int64           `json:"log_index"`
+	Key        string            `json:"key"`
+	Kind       string            `json:"kind"`
+	ObservedAt time.Time         `json:"observed_at"`
+	Payload    json.RawMessage   `json:"payload"`
+	Status     string            `json:"status"`
+	RecordedBy healthcode.Party  `json:"recorded_by"`
+	ApprovedBy *healthcode.Party `json:"approved_by,omitempty"`
+	LogIndex   int64             `json:"log_index"`
 }
 
 // Explanation is why a code is what it is: the colour, since when, the rule
@@ -50,7 +40,7 @@ type Explanation struct {
 	Facts          []ExplainedFact   `json:"facts"`
 	// Outlook is what happens next if nothing new is recorded (Explain
 	// only; History leaves it nil).
-	Outlook *Outlook `json:"outlook,omitempty"`
+	Outlook *healthcode.Outlook `json:"outlook,omitempty"`
 	// Omitted counts by kind the resident's facts that the evaluation
 	// left out, beyond the kind's bound (the most recent are kept, fairly
 	// among their sources: docs/facts.md).
@@ -58,14 +48,14 @@ type Explanation struct {
 	// RulesetDraftedBy and RulesetApprovedBy are the two command officers
 	// who put the ruleset in force (its ruleset.drafted and
 	// ruleset.published entries).
-	RulesetDraftedBy  *Party `json:"ruleset_drafted_by,omitempty"`
-	RulesetApprovedBy *Party `json:"ruleset_approved_by,omitempty"`
+	RulesetDraftedBy  *healthcode.Party `json:"ruleset_drafted_by,omitempty"`
+	RulesetApprovedBy *healthcode.Party `json:"ruleset_approved_by,omitempty"`
 	// Designation is the designation whose approval, recording or
 	// retraction caused the change, and its recorder and approver, as the
 	// code.changed entry names them.
-	Designation           string `json:"designation,omitempty"`
-	DesignationRecordedBy *Party `json:"designation_recorded_by,omitempty"`
-	DesignationApprovedBy *Party `json:"designation_approved_by,omitempty"`
+	Designation           string            `json:"designation,omitempty"`
+	DesignationRecordedBy *healthcode.Party `json:"designation_recorded_by,omitempty"`
+	DesignationApprovedBy *healthcode.Party `json:"designation_approved_by,omitempty"`
 
 	// cited is what the code.changed entry names (code_changes).
 	cited citedCols
@@ -233,7 +223,7 @@ func decodeCited(ex *Explanation, what, col string) ([]string, error) {
 
 // parties names the first two of by (nil for one absent or empty), the
 // first of kind, the second an official.
-func (db *DB) parties(ctx context.Context, kind string, by []string) (first, second *Party) {
+func (db *DB) parties(ctx context.Context, kind string, by []string) (first, second *healthcode.Party) {
 	if len(by) > 0 && by[0] != "" {
 		p := db.party(ctx, kind, by[0])
 		first = &p
@@ -246,8 +236,8 @@ func (db *DB) parties(ctx context.Context, kind string, by []string) (first, sec
 }
 
 // party names an official or source.
-func (db *DB) party(ctx context.Context, kind, id string) Party {
-	p := Party{Kind: kind, ID: id}
+func (db *DB) party(ctx context.Context, kind, id string) healthcode.Party {
+	p := healthcode.Party{Kind: kind, ID: id}
 	switch kind {
 	case healthcode.ActorOfficial:
 		if o, err := db.Official(ctx, id); err == nil {

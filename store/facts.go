@@ -696,7 +696,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 		if keys := areaKeys[a]; len(keys) == 1 {
 			params["designation"] = keys[0] // the changes it causes cite it
 		}
-		if _, err := t.enqueueJob(JobReevaluate, params, t.now); err != nil {
+		if _, err := t.enqueueJob(healthcode.JobReevaluate, params, t.now); err != nil {
 			return nil, err
 		}
 	}

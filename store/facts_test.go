@@ -119,7 +119,7 @@ func TestRulesetTwoPersons(t *testing.T) {
 			t.Errorf("refusal without reason: %v", err)
 		}
 		info, err := w.db.DecideRuleset(as(cmdProvince2), "henan-health-code", 2, true, "")
-		if err != nil || info.Status != store.RulesetPublished || info.DecidedBy != cmdProvince2.ID {
+		if err != nil || info.Status != healthcode.RulesetPublished || info.DecidedBy != cmdProvince2.ID {
 			t.Fatalf("approve: %+v %v", info, err)
 		}
 		// The same decision again is a retry (its answer lost): the
@@ -294,8 +294,8 @@ func TestRiskAreaJob(t *testing.T) {
 		if q, err := w.db.JobQueue(context.Background()); err != nil || q.Pending != 1 || q.OldestDueAge != time.Minute {
 			t.Errorf("job queue before the run: %+v %v, want 1 pending, due a minute ago", q, err)
 		}
-		var last store.JobProgress
-		if n, err := w.db.RunJobs(context.Background(), func(p store.JobProgress) { last = p }); err != nil || n != 1 {
+		var last healthcode.JobProgress
+		if n, err := w.db.RunJobs(context.Background(), func(p healthcode.JobProgress) { last = p }); err != nil || n != 1 {
 			t.Fatalf("jobs: %d %v", n, err)
 		}
 		if q, err := w.db.JobQueue(context.Background()); err != nil || q.Pending != 0 || q.OldestDueAge != 0 {

@@ -410,7 +410,7 @@ func mustResumeJob(t *testing.T, w *world, size int64) {
 			j = o
 		}
 	}
-	if j.Status != store.JobDone || j.Done != j.Total {
+	if j.Status != healthcode.JobDone || j.Done != j.Total {
 		t.Errorf("job after the restart: status %s, %d of %d residents done", j.Status, j.Done, j.Total)
 	}
 	if n := mustCountKind(t, w.db, size, tlog.KindCodeChanged); int64(n) != j.Changed {

@@ -102,7 +102,7 @@ func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh
 			}
 		}
 		holds[i] = hold{scope: up, why: "reraise"}
-		if err := t.raiseAlert(f.Subject, AlertReraise, f.Key, actor.Jurisdiction, map[string]any{
+		if err := t.raiseAlert(f.Subject, healthcode.AlertReraise, f.Key, actor.Jurisdiction, map[string]any{
 			"resident": f.Subject, "appeal": g.appeal, "granted_at": fmtTime(g.at), "official": actor.ID, "post": actor.Jurisdiction, "approval_scope": up,
 		}); err != nil {
 			return nil, nil, err
@@ -126,7 +126,7 @@ func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh
 		for _, r := range raised {
 			g := appeals[r]
 			perResident[i] = append(perResident[i], residentHold{resident: r, appeal: g.appeal})
-			if err := t.raiseAlert(r, AlertReraise, f.Key, actor.Jurisdiction, map[string]any{
+			if err := t.raiseAlert(r, healthcode.AlertReraise, f.Key, actor.Jurisdiction, map[string]any{
 				"resident": r, "appeal": g.appeal, "granted_at": fmtTime(g.at), "official": actor.ID, "post": actor.Jurisdiction, "approval_scope": up,
 				"designation": f.Key, "area": f.Subject,
 			}); err != nil {
@@ -150,7 +150,7 @@ func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh
 		}
 	}
 	if total := n + len(pending); n <= lim.OfficialRaisesPerHour && total > lim.OfficialRaisesPerHour {
-		if err := t.alertOnce("", AlertOfficialVolume, actor.ID, actor.Jurisdiction, since, map[string]any{
+		if err := t.alertOnce("", healthcode.AlertOfficialVolume, actor.ID, actor.Jurisdiction, since, map[string]any{
 			"official": actor.ID, "post": actor.Jurisdiction, "raising_facts_last_hour": total, "threshold": lim.OfficialRaisesPerHour, "approval_scope": up,
 		}); err != nil {
 			return nil, nil, err
@@ -263,7 +263,7 @@ func (t *Tx) afterRecord(actor healthcode.Actor, before citedCases, from int64) 
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
-			if err := t.alertOnce(about, AlertCaseContacts, c, actor.Jurisdiction, time.Time{}, map[string]any{
+			if err := t.alertOnce(about, healthcode.AlertCaseContacts, c, actor.Jurisdiction, time.Time{}, map[string]any{
 				"case_id": c, "residents": after, "threshold": lim.PlausibleContacts, "last_recorded_by": actor.ID,
 			}); err != nil {
 				return err
@@ -299,7 +299,7 @@ func (t *Tx) afterRecord(actor healthcode.Actor, before citedCases, from int64) 
 	baseline := float64(past) / 24
 	threshold := max(float64(lim.SourceSurgeMin), lim.SourceSurgeFactor*baseline)
 	if float64(now-raised) <= threshold && float64(now) > threshold {
-		return t.alertOnce("", AlertSourceSurge, actor.ID, actor.Jurisdiction, hour, map[string]any{
+		return t.alertOnce("", healthcode.AlertSourceSurge, actor.ID, actor.Jurisdiction, hour, map[string]any{
 			"source": actor.ID, "codes_raised_this_hour": now, "baseline_per_hour": baseline, "threshold": threshold,
 		})
 	}

@@ -37,10 +37,10 @@ func appealFact(w *world, r string) healthcode.Fact {
 
 // keyedAppeal is the context and request of goroutine g's appeal n for
 // resident r: the resident, with key ak-g-n.
-func keyedAppeal(r string, g, n int) (context.Context, store.AppealRequest) {
+func keyedAppeal(r string, g, n int) (context.Context, healthcode.AppealRequest) {
 	key := fmt.Sprintf("ak-%d-%d", g, n)
 	ctx := store.WithClaim(as(healthcode.Actor{Kind: healthcode.ActorResident, ID: r, Role: healthcode.RoleResident, Jurisdiction: "410105001001"}), keyClaim(key, "fp-"+key))
-	return ctx, store.AppealRequest{Resident: r, FactKeys: []string{"s_lab:ap-" + r}, Statement: fmt.Sprintf("appeal %d of %d", n, g)}
+	return ctx, healthcode.AppealRequest{Resident: r, FactKeys: []string{"s_lab:ap-" + r}, Statement: fmt.Sprintf("appeal %d of %d", n, g)}
 }
 
 // TestKeyedCreate files one appeal with one Idempotency-Key from many
@@ -63,7 +63,7 @@ func TestKeyedCreate(t *testing.T) {
 		const racers = 8
 		var (
 			mu       sync.Mutex
-			filed    []*store.Appeal
+			filed    []*healthcode.Appeal
 			replayed [][]byte
 			wg       sync.WaitGroup
 		)
@@ -192,7 +192,7 @@ func TestKeyedCreateCrash(t *testing.T) {
 					switch {
 					case errors.As(err, &rep):
 						replays++
-						var got store.Appeal
+						var got healthcode.Appeal
 						if err := json.Unmarshal(rep.Body, &got); err != nil || got.Resident != ids[a[0]] || rep.Status != 201 {
 							t.Errorf("appeal %v replayed %d %s: %v", a, rep.Status, rep.Body, err)
 						}

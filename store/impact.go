@@ -14,24 +14,11 @@ import (
 	"github.com/healthcode/healthcode/rules"
 )
 
-// Impact is what a ruleset draft would do if approved: a dry run of every
-// resident of its scope on one snapshot of the database, with the draft in
-// force (at its effective time, or now if that has passed).
-type Impact struct {
-	Residents int64 `json:"residents"` // residents evaluated
-	Changed   int64 `json:"changed"`   // residents whose code would change (colour, rule or cited facts)
-	Failed    int64 `json:"failed"`    // residents whose dry run failed
-	// Colours counts the residents whose colour would change, by county
-	// (the first six digits of their home) and "FROM→TO", e.g.
-	// "green→red".
-	Colours map[string]map[string]int64 `json:"colours"`
-}
-
 // RulesetImpact dry-runs a ruleset draft: how many residents' codes would
 // change, from which colour to which, by county. Only a command officer who
 // may approve it may ask (checked before any work). Returns ENOTFOUND,
 // EFORBIDDEN, ECONFLICT (not a draft).
-func (db *DB) RulesetImpact(ctx context.Context, id string, version int) (*Impact, error) {
+func (db *DB) RulesetImpact(ctx context.Context, id string, version int) (*healthcode.Impact, error) {
 	actor := healthcode.ActorFrom(ctx)
 	if err := healthcode.MayAttempt(actor, healthcode.OpApproveRuleset); err != nil {
 		return nil, err
@@ -43,14 +30,14 @@ func (db *DB) RulesetImpact(ctx context.Context, id string, version int) (*Impac
 	if err := healthcode.Authorize(actor, healthcode.OpApproveRuleset, info.Scope, ""); err != nil {
 		return nil, err
 	}
-	if info.Status != RulesetDraft {
+	if info.Status != healthcode.RulesetDraft {
 		return nil, healthcode.Errorf(healthcode.ECONFLICT, "ruleset %s version %d is %s, not a draft", id, version, info.Status)
 	}
 	return db.rulesetImpact(ctx, info)
 }
 
 // rulesetImpact is RulesetImpact without the authorisation.
-func (db *DB) rulesetImpact(ctx context.Context, info *RulesetInfo) (*Impact, error) {
+func (db *DB) rulesetImpact(ctx context.Context, info *healthcode.RulesetInfo) (*healthcode.Impact, error) {
 	draft, err := rules.Parse(fmt.Sprintf("%s@%d", info.ID, info.Version), []byte(info.Source))
 	if err != nil {
 		return nil, fmt.Errorf("draft %s@%d does not compile: %w", info.ID, info.Version, err)
@@ -69,7 +56,7 @@ func (db *DB) rulesetImpact(ctx context.Context, info *RulesetInfo) (*Impact, er
 // approval re-evaluates. Only a
 // command officer who may approve it may ask (checked before any work).
 // Returns ENOTFOUND, EFORBIDDEN, ECONFLICT (not a pending designation).
-func (db *DB) DesignationImpact(ctx context.Context, key string) (*Impact, error) {
+func (db *DB) DesignationImpact(ctx context.Context, key string) (*healthcode.Impact, error) {
 	actor := healthcode.ActorFrom(ctx)
 	if err := healthcode.MayAttempt(actor, healthcode.OpApproveFact); err != nil {
 		return nil, err
@@ -88,7 +75,7 @@ func (db *DB) DesignationImpact(ctx context.Context, key string) (*Impact, error
 }
 
 // designationImpact is DesignationImpact without the authorisation.
-func (db *DB) designationImpact(ctx context.Context, f *healthcode.Fact) (*Impact, error) {
+func (db *DB) designationImpact(ctx context.Context, f *healthcode.Fact) (*healthcode.Impact, error) {
 	g := forEval(*f)
 	g.Status = healthcode.FactActive
 	return db.dryRun(ctx, "designation "+f.Key, f.Subject, true, time.Time{}, func(st *evalState) {
@@ -117,7 +104,7 @@ type impactCache struct {
 type cachedImpact struct {
 	size int64     // the log size the snapshot read
 	at   time.Time // when (the store's clock)
-	imp  Impact
+	imp  healthcode.Impact
 }
 
 // maxCachedImpacts bounds the cache; beyond it, it starts again empty.
@@ -125,7 +112,7 @@ const maxCachedImpacts = 64
 
 // get returns a copy of what's dry run made at log size size less than
 // impactTTL before now, if any.
-func (c *impactCache) get(what string, size int64, now time.Time) (*Impact, bool) {
+func (c *impactCache) get(what string, size int64, now time.Time) (*healthcode.Impact, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r, ok := c.runs[what]
@@ -140,7 +127,7 @@ func (c *impactCache) get(what string, size int64, now time.Time) (*Impact, bool
 	return &imp, true
 }
 
-func (c *impactCache) put(what string, size int64, now time.Time, imp *Impact) {
+func (c *impactCache) put(what string, size int64, now time.Time, imp *healthcode.Impact) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.runs == nil || len(c.runs) >= maxCachedImpacts {
@@ -155,7 +142,7 @@ func (c *impactCache) put(what string, size int64, now time.Time, imp *Impact) {
 // from (or now, if from has passed), and counts what would change. what
 // names the change, for the cache: a dry run of the same change at the
 // same log size within impactTTL is not made again.
-func (db *DB) dryRun(ctx context.Context, what, scope string, visitors bool, from time.Time, change func(*evalState)) (*Impact, error) {
+func (db *DB) dryRun(ctx context.Context, what, scope string, visitors bool, from time.Time, change func(*evalState)) (*healthcode.Impact, error) {
 	sqltx, err := db.db.BeginTx(ctx, db.dialect.snapshotOptions())
 	if err != nil {
 		return nil, fmt.Errorf("impact snapshot: %w", err)
@@ -179,13 +166,13 @@ func (db *DB) dryRun(ctx context.Context, what, scope string, visitors bool, fro
 }
 
 // dryRun is DB.dryRun in the snapshot t, without the cache.
-func (t *Tx) dryRun(scope string, visitors bool, from time.Time, change func(*evalState)) (*Impact, error) {
+func (t *Tx) dryRun(scope string, visitors bool, from time.Time, change func(*evalState)) (*healthcode.Impact, error) {
 	db, ctx := t.db, t.ctx
 	at := t.now
 	if from.After(at) {
 		at = from
 	}
-	imp := &Impact{Colours: map[string]map[string]int64{}}
+	imp := &healthcode.Impact{Colours: map[string]map[string]int64{}}
 	cursor := ""
 	for {
 		if err := ctx.Err(); err != nil {
@@ -239,11 +226,11 @@ func (t *Tx) dryRun(scope string, visitors bool, from time.Time, change func(*ev
 // (nil: none was made), changes more codes than Limits.MassChange: subject
 // is what was approved, first the official who drafted or recorded it
 // (named as firstRole in the detail) and approver the second.
-func (t *Tx) alertMassChange(imp *Impact, subject, jurisdiction, firstRole, first, approver string) error {
+func (t *Tx) alertMassChange(imp *healthcode.Impact, subject, jurisdiction, firstRole, first, approver string) error {
 	if imp == nil || imp.Changed <= int64(t.db.limits.MassChange) {
 		return nil
 	}
-	return t.raiseAlert("", AlertMassChange, subject, jurisdiction, map[string]any{
+	return t.raiseAlert("", healthcode.AlertMassChange, subject, jurisdiction, map[string]any{
 		"changed": imp.Changed, "residents": imp.Residents, "colours": imp.Colours, "threshold": t.db.limits.MassChange,
 		firstRole: first, "approved_by": approver,
 	})

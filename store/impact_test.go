@@ -55,7 +55,7 @@ func TestRulesetImpact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := &store.Impact{Residents: 8, Changed: 3, Colours: map[string]map[string]int64{"410105": {"yellow→red": 3}}}
+		want := &healthcode.Impact{Residents: 8, Changed: 3, Colours: map[string]map[string]int64{"410105": {"yellow→red": 3}}}
 		if diff := cmp.Diff(want, imp); diff != "" {
 			t.Fatalf("impact (-want +got):\n%s", diff)
 		}
@@ -90,7 +90,7 @@ func TestRulesetImpact(t *testing.T) {
 		if ex.RulesetDraftedBy == nil || ex.RulesetDraftedBy.ID != cmdProvince1.ID || ex.RulesetApprovedBy == nil || ex.RulesetApprovedBy.ID != cmdProvince2.ID {
 			t.Errorf("explanation names %+v and %+v, want both officials of the ruleset", ex.RulesetDraftedBy, ex.RulesetApprovedBy)
 		}
-		alerts, _, err := w.db.Alerts(system, store.AlertMassChange, 1)
+		alerts, _, err := w.db.Alerts(system, healthcode.AlertMassChange, 1)
 		if err != nil || len(alerts) != 1 {
 			t.Fatalf("alerts %v, %v: want one mass_change", alerts, err)
 		}
@@ -126,7 +126,7 @@ func TestDesignationImpact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := &store.Impact{Residents: 6, Changed: 3, Colours: map[string]map[string]int64{"410105": {"green→red": 3}}}
+		want := &healthcode.Impact{Residents: 6, Changed: 3, Colours: map[string]map[string]int64{"410105": {"green→red": 3}}}
 		if diff := cmp.Diff(want, imp); diff != "" {
 			t.Fatalf("impact (-want +got):\n%s", diff)
 		}
@@ -155,7 +155,7 @@ func TestDesignationImpact(t *testing.T) {
 		if changed != imp.Changed || !cmp.Equal(got, imp.Colours["410105"]) {
 			t.Errorf("the approval changed %d codes %v, the preview said %d %v", changed, got, imp.Changed, imp.Colours["410105"])
 		}
-		alerts, _, err := w.db.Alerts(system, store.AlertMassChange, 1)
+		alerts, _, err := w.db.Alerts(system, healthcode.AlertMassChange, 1)
 		if err != nil || len(alerts) != 1 {
 			t.Fatalf("alerts %v, %v: want one mass_change", alerts, err)
 		}
@@ -243,7 +243,7 @@ func TestDesignationReachesVisitors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := &store.Impact{Residents: 8, Changed: 3, Colours: map[string]map[string]int64{
+		want := &healthcode.Impact{Residents: 8, Changed: 3, Colours: map[string]map[string]int64{
 			"410105": {"green→red": 1}, "410102": {"green→red": 2}}}
 		if diff := cmp.Diff(want, imp); diff != "" {
 			t.Fatalf("impact (-want +got):\n%s", diff)
@@ -264,7 +264,7 @@ func TestDesignationReachesVisitors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		j := &store.Job{}
+		j := &healthcode.Job{}
 		for _, jj := range jobs {
 			if jj.Params["designation"] == key {
 				j = jj

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/store"
 )
@@ -46,7 +47,7 @@ func TestIntegrityAlertsErasedWithResident(t *testing.T) {
 		mustStep(t, mustAuditor(t, w.db, store.AuditConfig{Path: filepath.Join(t.TempDir(), "audit.db")}))
 		mentions := func() int {
 			n := 0
-			for _, a := range alertsOf(t, w.db, store.AlertIntegrity) {
+			for _, a := range alertsOf(t, w.db, healthcode.AlertIntegrity) {
 				b, err := json.Marshal(a)
 				if err != nil {
 					t.Fatal(err)
@@ -59,7 +60,7 @@ func TestIntegrityAlertsErasedWithResident(t *testing.T) {
 		}
 		// The code route's alert names the row (codes/r1) to auditors; the
 		// auditor's names only data_access/999999, but the row is about r1.
-		if n, all := mentions(), len(alertsOf(t, w.db, store.AlertIntegrity)); n != 1 || all != 2 {
+		if n, all := mentions(), len(alertsOf(t, w.db, healthcode.AlertIntegrity)); n != 1 || all != 2 {
 			t.Fatalf("%d integrity alerts, %d naming %s: want 2 (the code route's and the auditor's), 1", all, n, r1)
 		}
 		if _, err := w.db.EraseResident(as(operator), r1, "the resident asked"); err != nil {
@@ -68,7 +69,7 @@ func TestIntegrityAlertsErasedWithResident(t *testing.T) {
 		if _, err := w.db.EraseResident(as(operator2), r1, "approved: in order"); err != nil {
 			t.Fatal(err)
 		}
-		if al := alertsOf(t, w.db, store.AlertIntegrity); len(al) != 0 {
+		if al := alertsOf(t, w.db, healthcode.AlertIntegrity); len(al) != 0 {
 			t.Errorf("after the erasure the integrity alerts about %s's rows remain: %+v", r1, al)
 		}
 		if _, leaves := mustSignedLeaves(t, w.db); strings.Contains(string(bytesJoin(leaves)), r1) {

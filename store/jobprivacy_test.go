@@ -93,8 +93,8 @@ func TestJobFailuresNameNoOne(t *testing.T) {
 		if j := jobOf(jobs, "henan-health-code@3"); j.LastError == "" || j.Attempts != 1 {
 			t.Errorf("job %+v: want its whole-run failure shown", j)
 		}
-		var alerts []*store.Alert
-		for _, kind := range []string{store.AlertJobFailed, store.AlertEvalFailed} {
+		var alerts []*healthcode.Alert
+		for _, kind := range []string{healthcode.AlertJobFailed, healthcode.AlertEvalFailed} {
 			as, _, err := w.db.Alerts(system, kind, 1)
 			if err != nil || len(as) != 1 {
 				t.Fatalf("%s alerts %v, %v: want one", kind, as, err)

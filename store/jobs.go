@@ -15,44 +15,6 @@ import (
 	"github.com/healthcode/healthcode/tlog"
 )
 
-// Job kinds.
-const (
-	JobReevaluate = "reevaluate" // re-evaluate every resident of a scope, and for a designation its visitors (params: scope, cause, and what triggered it)
-)
-
-// Job statuses.
-const (
-	JobPending = "pending"
-	JobDone    = "done"
-)
-
-// Job is a background re-evaluation run. Its cursor makes it resumable: each
-// chunk of residents is evaluated and the cursor advanced in one
-// transaction, so a restart continues where the last commit left off.
-type Job struct {
-	ID      string
-	Kind    string
-	Params  map[string]string
-	Status  string
-	RunAt   time.Time
-	Cursor  string
-	Done    int64
-	Changed int64
-	Failed  int64 // residents whose evaluation failed: skipped, each an evaluation.failed entry
-	Total   int64 // residents in scope, with a designation job's visitors (computed when listed)
-	// Attempts counts the job's runs that failed as a whole (a database
-	// error, say: not one resident's evaluation); LastError is the last
-	// one's message, RetryAt when it is tried again. Other jobs go on
-	// meanwhile.
-	Attempts   int64
-	LastError  string
-	RetryAt    time.Time
-	Failures   []EvalFailure // the last maxListedFailures, newest first
-	CreatedAt  time.Time
-	FinishedAt time.Time
-	LogIndex   int64
-}
-
 // defaultJobChunk is how many residents one transaction of a job
 // evaluates (DB.jobChunk; tests make it small).
 const defaultJobChunk = 2000
@@ -71,15 +33,15 @@ func (t *Tx) enqueueJob(kind string, params map[string]string, runAt time.Time) 
 }
 
 // Jobs lists jobs, newest first, with the number of residents in scope.
-func (db *DB) Jobs(ctx context.Context) ([]*Job, error) {
+func (db *DB) Jobs(ctx context.Context) ([]*healthcode.Job, error) {
 	rows, err := db.db.QueryContext(ctx, "SELECT id, kind, params, status, run_at, cursor, done, changed, failed, attempts, last_error, retry_at, created_at, finished_at, log_index FROM jobs ORDER BY created_at DESC, id")
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
 	defer rows.Close()
-	var out []*Job
+	var out []*healthcode.Job
 	for rows.Next() {
-		j := &Job{}
+		j := &healthcode.Job{}
 		if err := rows.Scan(&j.ID, &j.Kind, jsonCol(&j.Params), &j.Status, timeCol(&j.RunAt), &j.Cursor, &j.Done, &j.Changed,
 			&j.Failed, &j.Attempts, &j.LastError, timeCol(&j.RetryAt), timeCol(&j.CreatedAt), timeCol(&j.FinishedAt), &j.LogIndex); err != nil {
 			return nil, fmt.Errorf("list jobs: %w", err)
@@ -98,7 +60,7 @@ func (db *DB) Jobs(ctx context.Context) ([]*Job, error) {
 		}
 		rows, err := db.db.QueryContext(ctx, db.dialect.rebind(limitClause("SELECT log_index, failed_at, ruleset, ruleset_version, error FROM evaluation_failures WHERE job = ? ORDER BY log_index DESC", maxListedFailures)), j.ID)
 		if err := scanRows(rows, err, func(rows *sql.Rows) error {
-			var f EvalFailure
+			var f healthcode.EvalFailure
 			var msg string
 			if err := rows.Scan(&f.LogIndex, timeCol(&f.FailedAt), &f.Ruleset, &f.RulesetVersion, &msg); err != nil {
 				return err
@@ -111,22 +73,6 @@ func (db *DB) Jobs(ctx context.Context) ([]*Job, error) {
 		}
 	}
 	return out, nil
-}
-
-// EvalFailure is a resident's evaluation that failed, as a job lists it:
-// the evaluation.failed entry (whose subject is the resident, not listed
-// here), the ruleset and the error, which names the rule's line.
-type EvalFailure struct {
-	LogIndex       int64     `json:"log_index"`
-	FailedAt       time.Time `json:"failed_at"`
-	Ruleset        string    `json:"ruleset"`
-	RulesetVersion int       `json:"ruleset_version"`
-	// Error is the place of the rule that failed (rules.FailedRule: file,
-	// line, rule id), "" for a failure that is not a rule's. Every
-	// official may list jobs, and the error itself may quote the
-	// resident's facts: it stays in the evaluation.failed entry, which
-	// those who may read the resident see in their history.
-	Error string `json:"error"`
 }
 
 // maxListedFailures is how many of a job's failures Jobs lists.
@@ -204,14 +150,6 @@ func (t *Tx) scopeResidents(scope string, visitors bool, cursor string, n int) (
 	return merged, nil
 }
 
-// JobProgress reports a running job's progress.
-type JobProgress struct {
-	Job                   string
-	Done, Changed, Failed int64
-	Total                 int64
-	Finished              bool
-}
-
 // RunJobs runs every job due now until none is left, reporting progress
 // after each chunk. Several processes may run it at once: each chunk is
 // claimed under the log's sequencer lock. A job whose chunk fails as a
@@ -219,14 +157,14 @@ type JobProgress struct {
 // jobRetryMax) and a job_failed alert, and the jobs behind it run; a
 // resident whose evaluation fails is skipped inside the chunk (applyEval).
 // It returns the number of jobs finished, and the failures joined.
-func (db *DB) RunJobs(ctx context.Context, progress func(JobProgress)) (int, error) {
+func (db *DB) RunJobs(ctx context.Context, progress func(healthcode.JobProgress)) (int, error) {
 	finished := 0
 	var failures []error
 	for {
 		var id string
 		now := fmtTime(db.nowMs())
 		err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT id FROM jobs WHERE status = ? AND run_at <= ? AND retry_at <= ? ORDER BY run_at, id LIMIT 1"),
-			JobPending, now, now).Scan(&id)
+			healthcode.JobPending, now, now).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return finished, errors.Join(failures...)
 		}
@@ -280,7 +218,7 @@ func (db *DB) jobFailed(ctx context.Context, id string, failure error) error {
 		if _, err := t.exec("UPDATE jobs SET attempts = ?, last_error = ?, retry_at = ? WHERE id = ?", attempts+1, msg, fmtTime(t.now.Add(delay)), id); err != nil {
 			return err
 		}
-		return t.alertOnce("", AlertJobFailed, id, "", t.now.Add(-time.Hour), map[string]any{"error": msg, "attempts": attempts + 1, "retry_in_seconds": int64(delay / time.Second)})
+		return t.alertOnce("", healthcode.AlertJobFailed, id, "", t.now.Add(-time.Hour), map[string]any{"error": msg, "attempts": attempts + 1, "retry_in_seconds": int64(delay / time.Second)})
 	})
 }
 
@@ -291,7 +229,7 @@ func publicJobError(failure error) string {
 }
 
 // runJob runs one job's chunks until it finishes (done) or fails.
-func (db *DB) runJob(ctx context.Context, id string, progress func(JobProgress)) (done bool, err error) {
+func (db *DB) runJob(ctx context.Context, id string, progress func(healthcode.JobProgress)) (done bool, err error) {
 	if testHookJobChunk != nil {
 		if err := testHookJobChunk(id); err != nil {
 			return false, err
@@ -313,7 +251,7 @@ func (db *DB) runJob(ctx context.Context, id string, progress func(JobProgress))
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
-		var p JobProgress
+		var p healthcode.JobProgress
 		err := db.write(ctx, func(t *Tx) error {
 			var err error
 			p, err = t.jobChunk(id)
@@ -339,22 +277,22 @@ var testHookJobChunk func(job string) error
 
 // jobChunk evaluates the job's next chunk of residents and advances its
 // cursor; at the end it finishes the job with a job.finished entry.
-func (t *Tx) jobChunk(id string) (JobProgress, error) {
+func (t *Tx) jobChunk(id string) (healthcode.JobProgress, error) {
 	var kind, status, cursor string
 	var p map[string]string
 	var done, changed, failed int64
 	err := t.queryRow("SELECT kind, params, status, cursor, done, changed, failed FROM jobs WHERE id = ?", id).Scan(&kind, jsonCol(&p), &status, &cursor, &done, &changed, &failed)
 	if err != nil {
-		return JobProgress{}, fmt.Errorf("read job: %w", err)
+		return healthcode.JobProgress{}, fmt.Errorf("read job: %w", err)
 	}
-	if status != JobPending {
-		return JobProgress{}, nil // another process finished it
+	if status != healthcode.JobPending {
+		return healthcode.JobProgress{}, nil // another process finished it
 	}
 	ids, err := t.scopeResidents(p["scope"], withVisitors(p), cursor, t.db.jobChunk)
 	if err != nil {
-		return JobProgress{}, err
+		return healthcode.JobProgress{}, err
 	}
-	prog := JobProgress{Job: id}
+	prog := healthcode.JobProgress{Job: id}
 	if len(ids) == 0 {
 		_, err := t.record(tlog.KindJobFinished, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "scheduler"}, "", &evJobFinished{
 			Job: id, Kind: kind, Params: p, Residents: done, Changed: changed, Failed: failed,
@@ -418,7 +356,7 @@ func (db *DB) Schedule(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if n, err := db.RunJobs(ctx, func(p JobProgress) {
+		if n, err := db.RunJobs(ctx, func(p healthcode.JobProgress) {
 			db.logger.Info("job progress", "job", p.Job, "done", p.Done, "total", p.Total, "changed", p.Changed, "finished", p.Finished)
 		}); err != nil && ctx.Err() == nil {
 			db.observer().TaskFailed(TaskJobs)

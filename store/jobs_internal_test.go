@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/healthcode/healthcode"
 	"path/filepath"
 	"testing"
 )
@@ -22,7 +23,7 @@ func TestJobResumesAfterRestart(t *testing.T) {
 	db := newProvince(t, path, Options{}, ids...)
 	db.jobChunk = 3
 	stop, cancel := context.WithCancel(ctx)
-	_, err := db.RunJobs(stop, func(p JobProgress) { cancel() })
+	_, err := db.RunJobs(stop, func(p healthcode.JobProgress) { cancel() })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: %v", err)
 	}
@@ -35,7 +36,7 @@ func TestJobResumesAfterRestart(t *testing.T) {
 	defer db.Close()
 	db.jobChunk = 3
 	var seen []int64
-	n, err := db.RunJobs(ctx, func(p JobProgress) { seen = append(seen, p.Done) })
+	n, err := db.RunJobs(ctx, func(p healthcode.JobProgress) { seen = append(seen, p.Done) })
 	if err != nil || n != 1 {
 		t.Fatalf("resumed run: %d jobs, %v", n, err)
 	}

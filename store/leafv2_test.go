@@ -43,9 +43,9 @@ func TestPublicLeavesNameNoOne(t *testing.T) {
 		secrets := []string{"r_test", "张三", "13800000000", "C-1", "flow report", "我没有去过那里", "consent form", "ticket.jpg",
 			"positive", "pcr", "exposed", "not a contact"}
 		// What the alerts concern: the resident, fact, appeal or case.
-		var alerts []*store.Alert
+		var alerts []*healthcode.Alert
 		for page, more := 1, true; more; page++ {
-			var as []*store.Alert
+			var as []*healthcode.Alert
 			var err error
 			as, more, err = w.db.Alerts(healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "test"}), "", page)
 			if err != nil {
@@ -57,7 +57,7 @@ func TestPublicLeavesNameNoOne(t *testing.T) {
 			t.Fatal("no alert: the world raises none to check")
 		}
 		for _, a := range alerts {
-			if a.Kind == store.AlertReraise || a.Kind == store.AlertCaseContacts || a.Kind == store.AlertAppealOverdue {
+			if a.Kind == healthcode.AlertReraise || a.Kind == healthcode.AlertCaseContacts || a.Kind == healthcode.AlertAppealOverdue {
 				secrets = append(secrets, a.Subject)
 			}
 			for _, k := range []string{"resident", "appeal", "case_id", "designation"} {

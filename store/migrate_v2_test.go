@@ -43,7 +43,7 @@ func TestLogV1ToV2(t *testing.T) {
 		if _, err := w.db.DecideFact(as(cmdCounty), res.Facts[0].Key, true, ""); err != nil {
 			t.Fatal(err)
 		}
-		a, err := w.db.FileAppeal(as(worker), store.AppealRequest{Resident: r1, FactKeys: []string{res.Facts[0].Key}, Statement: "我没有去过那里", ConsentRef: "consent form 12"})
+		a, err := w.db.FileAppeal(as(worker), healthcode.AppealRequest{Resident: r1, FactKeys: []string{res.Facts[0].Key}, Statement: "我没有去过那里", ConsentRef: "consent form 12"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -139,7 +139,7 @@ func (db *DB) JobQueue(ctx context.Context) (JobQueue, error) {
 	var q JobQueue
 	var oldest sql.NullString
 	err := db.db.QueryRowContext(ctx, db.dialect.rebind("SELECT COUNT(*), MIN(CASE WHEN run_at <= ? THEN run_at END) FROM jobs WHERE status = ?"),
-		fmtTime(db.nowMs()), JobPending).Scan(&q.Pending, &oldest)
+		fmtTime(db.nowMs()), healthcode.JobPending).Scan(&q.Pending, &oldest)
 	if err != nil {
 		return q, fmt.Errorf("count pending jobs: %w", err)
 	}

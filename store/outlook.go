@@ -9,37 +9,9 @@ import (
 	"github.com/healthcode/healthcode/rules"
 )
 
-// Outlook is what happens next to a code if nothing new is recorded: the
-// rules that hold, each in its own words and until when, and the earliest
-// time the colour changes. It is computed from the resident's active facts
-// by the published rules (rules.Ruleset.Outlook), including a ruleset that
-// is published but takes effect later.
-type Outlook struct {
-	// ChangeAt is the earliest time the colour changes, nil if the facts
-	// never let it change (a confirmed case until a recovery is
-	// recorded); Next is the colour from then. With NotBefore the
-	// change, if any, comes only after ChangeAt (more boundaries than
-	// were checked).
-	ChangeAt  *time.Time        `json:"change_at,omitempty"`
-	Next      healthcode.Colour `json:"next,omitempty"`
-	NotBefore bool              `json:"not_before,omitempty"`
-	// Holding are the rules that hold now, most severe first, under the
-	// ruleset in force now.
-	Holding []HoldingRule `json:"holding"`
-}
-
-// HoldingRule is a rule that holds and until when (nil: no end in the
-// facts).
-type HoldingRule struct {
-	Rule   string            `json:"rule"`
-	Colour healthcode.Colour `json:"colour"`
-	Reason map[string]string `json:"reason"`
-	Until  *time.Time        `json:"until,omitempty"`
-}
-
 // outlook reads a resident's evaluation input in a read snapshot and
 // computes their outlook at now.
-func (db *DB) outlook(ctx context.Context, id, home string) (*Outlook, error) {
+func (db *DB) outlook(ctx context.Context, id, home string) (*healthcode.Outlook, error) {
 	tx, err := db.db.BeginTx(ctx, db.dialect.snapshotOptions())
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot: %w", err)
@@ -61,8 +33,8 @@ func (db *DB) outlook(ctx context.Context, id, home string) (*Outlook, error) {
 // published rulesets list (in rulesetOrder): under the ruleset in force
 // at in.Now, then, if another takes effect before the colour changes,
 // from that time under that one, and so on.
-func outlookOf(list []*rules.Ruleset, home string, in rules.Input) (*Outlook, error) {
-	out := &Outlook{Holding: []HoldingRule{}}
+func outlookOf(list []*rules.Ruleset, home string, in rules.Input) (*healthcode.Outlook, error) {
+	out := &healthcode.Outlook{Holding: []healthcode.HoldingRule{}}
 	var colour healthcode.Colour
 	for first := true; ; first = false {
 		rs := applicable(list, home, in.Now)
@@ -76,7 +48,7 @@ func outlookOf(list []*rules.Ruleset, home string, in rules.Input) (*Outlook, er
 		if first {
 			colour = o.Colour
 			for _, h := range o.Holding {
-				out.Holding = append(out.Holding, HoldingRule{Rule: h.ID, Colour: h.Colour, Reason: h.Reason, Until: timePtr(h.Until)})
+				out.Holding = append(out.Holding, healthcode.HoldingRule{Rule: h.ID, Colour: h.Colour, Reason: h.Reason, Until: timePtr(h.Until)})
 			}
 		} else if o.Colour != colour {
 			// The new ruleset changes the colour as it takes effect.

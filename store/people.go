@@ -20,24 +20,6 @@ import (
 // PeoplePerPage is the length of a page of search results or a roster.
 const PeoplePerPage = 20
 
-// Person is a resident as officials' lists show them: by name, with the
-// ID number masked, their community and their code's colour.
-type Person struct {
-	ID               string            `json:"id"`
-	Name             string            `json:"name"`
-	IDMasked         string            `json:"id_masked"`
-	Jurisdiction     string            `json:"jurisdiction"`
-	JurisdictionName string            `json:"jurisdiction_name"`
-	Colour           healthcode.Colour `json:"colour,omitempty"` // "" when the code is withheld (it differs from the log)
-}
-
-// PeoplePage is one page of a list of people; More says a next page exists.
-type PeoplePage struct {
-	People []Person `json:"people"`
-	Page   int      `json:"page"`
-	More   bool     `json:"more"`
-}
-
 // maxQuery bounds a search's text.
 const maxQuery = 64
 
@@ -48,7 +30,7 @@ const maxQuery = 64
 // (data.accessed, "search"), counted against the hourly read limit.
 // Community workers, flow tracers and command officers only. Returns
 // EINVALID, EUNAUTH, EFORBIDDEN, ETOOMANY.
-func (db *DB) SearchResidents(ctx context.Context, query string, page int) (*PeoplePage, error) {
+func (db *DB) SearchResidents(ctx context.Context, query string, page int) (*healthcode.PeoplePage, error) {
 	actor, err := db.peopleActor(ctx)
 	if err != nil {
 		return nil, err
@@ -87,7 +69,7 @@ func (db *DB) SearchResidents(ctx context.Context, query string, page int) (*Peo
 // page read is one logged read of the list (data.accessed, "roster", of no
 // one resident), not a read of each person. Community workers only.
 // Returns EUNAUTH, EFORBIDDEN.
-func (db *DB) Roster(ctx context.Context, page int) (*PeoplePage, error) {
+func (db *DB) Roster(ctx context.Context, page int) (*healthcode.PeoplePage, error) {
 	actor, err := db.peopleActor(ctx)
 	if err != nil {
 		return nil, err
@@ -125,13 +107,13 @@ func (db *DB) peopleActor(ctx context.Context) (healthcode.Actor, error) {
 
 // people reads one page of residents matching where, by name, each with
 // their code (checked against the log: a code that differs is withheld).
-func (db *DB) people(ctx context.Context, where string, args []any, page int) (*PeoplePage, error) {
+func (db *DB) people(ctx context.Context, where string, args []any, page int) (*healthcode.PeoplePage, error) {
 	args = append(args, PeoplePerPage+1, (page-1)*PeoplePerPage)
 	rows, err := db.db.QueryContext(ctx, db.dialect.rebind(`SELECT r.id, r.name, r.id_masked, r.jurisdiction, COALESCE(j.name, '')
 		FROM residents r LEFT JOIN jurisdictions j ON j.code = r.jurisdiction WHERE `+where+` ORDER BY r.name, r.id LIMIT ? OFFSET ?`), args...)
-	out := &PeoplePage{People: []Person{}, Page: page}
+	out := &healthcode.PeoplePage{People: []healthcode.Person{}, Page: page}
 	if err := scanRows(rows, err, func(rows *sql.Rows) error {
-		var p Person
+		var p healthcode.Person
 		if err := rows.Scan(&p.ID, &p.Name, &p.IDMasked, &p.Jurisdiction, &p.JurisdictionName); err != nil {
 			return err
 		}

@@ -43,8 +43,8 @@ func mustProjWorld(t *testing.T, dsn string) *world {
 	if _, err := w.db.DecideFact(as(cmdCounty), res.Facts[1].Key, false, "not a contact"); err != nil {
 		t.Fatal(err)
 	}
-	a, err := w.db.FileAppeal(as(worker), store.AppealRequest{Resident: r1, FactKeys: []string{key}, Statement: "我没有去过那里", ConsentRef: "consent form 12",
-		Attachments: []store.Attachment{{Name: "ticket.jpg", MediaType: "image/jpeg", Data: []byte("jpeg bytes")}}})
+	a, err := w.db.FileAppeal(as(worker), healthcode.AppealRequest{Resident: r1, FactKeys: []string{key}, Statement: "我没有去过那里", ConsentRef: "consent form 12",
+		Attachments: []healthcode.Attachment{{Name: "ticket.jpg", MediaType: "image/jpeg", Data: []byte("jpeg bytes")}}})
 	if err != nil {
 		t.Fatal(err)
 	}

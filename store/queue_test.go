@@ -71,7 +71,7 @@ func TestQueueDoesNotStall(t *testing.T) {
 			t.Fatal(err)
 		}
 		j := jobOf(jobs, "henan-health-code@2")
-		if j.Status != store.JobDone || j.Done != 6 || j.Failed != 1 || len(j.Failures) != 1 {
+		if j.Status != healthcode.JobDone || j.Done != 6 || j.Failed != 1 || len(j.Failures) != 1 {
 			t.Fatalf("job %+v: want done with 6 residents, 1 failed and listed", j)
 		}
 		if f := j.Failures[0]; f.Ruleset != "henan-health-code" || f.RulesetVersion != 2 || !strings.Contains(f.Error, "henan-health-code@2:") || !strings.Contains(f.Error, "rule positive-pcr") {
@@ -79,7 +79,7 @@ func TestQueueDoesNotStall(t *testing.T) {
 		}
 		mustColour(t, w, "r_test000001", healthcode.Red) // left as it was
 		mustColour(t, w, "r_test000002", healthcode.Red)
-		alerts, _, err := w.db.Alerts(system, store.AlertEvalFailed, 1)
+		alerts, _, err := w.db.Alerts(system, healthcode.AlertEvalFailed, 1)
 		if err != nil || len(alerts) != 1 || alerts[0].Subject != "henan-health-code@2" {
 			t.Fatalf("alerts %v, %v: want one evaluation_failed alert for henan-health-code@2", alerts, err)
 		}
@@ -126,15 +126,15 @@ func TestQueueDoesNotStall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, j := range []*store.Job{jobOf(jobs, "henan-health-code@3"), jobOf(jobs, "henan-health-code@4")} {
+		for _, j := range []*healthcode.Job{jobOf(jobs, "henan-health-code@3"), jobOf(jobs, "henan-health-code@4")} {
 			switch {
-			case j.ID == stuck && (j.Status != store.JobPending || j.Attempts != 1 || !strings.Contains(j.LastError, "the run failed") || strings.Contains(j.LastError, "the disk is full") || !j.RetryAt.After(w.now)):
+			case j.ID == stuck && (j.Status != healthcode.JobPending || j.Attempts != 1 || !strings.Contains(j.LastError, "the run failed") || strings.Contains(j.LastError, "the disk is full") || !j.RetryAt.After(w.now)):
 				t.Errorf("failing job %+v: want pending with one attempt, its error's code (not its text: the server's log has it) and a later retry", j)
-			case j.ID != stuck && j.Status != store.JobDone:
+			case j.ID != stuck && j.Status != healthcode.JobDone:
 				t.Errorf("job behind the failing one: %+v, want done", j)
 			}
 		}
-		if alerts, _, err := w.db.Alerts(system, store.AlertJobFailed, 1); err != nil || len(alerts) != 1 || alerts[0].Subject != stuck {
+		if alerts, _, err := w.db.Alerts(system, healthcode.AlertJobFailed, 1); err != nil || len(alerts) != 1 || alerts[0].Subject != stuck {
 			t.Errorf("alerts %v, %v: want one job_failed alert", alerts, err)
 		}
 		store.SetJobHook(nil)
@@ -150,13 +150,13 @@ func TestQueueDoesNotStall(t *testing.T) {
 }
 
 // jobOf finds the job of a ruleset publication (id@version).
-func jobOf(jobs []*store.Job, ruleset string) *store.Job {
+func jobOf(jobs []*healthcode.Job, ruleset string) *healthcode.Job {
 	for _, j := range jobs {
 		if j.Params["ruleset"] == ruleset {
 			return j
 		}
 	}
-	return &store.Job{}
+	return &healthcode.Job{}
 }
 
 // TestHundredNegativesStore is the 100-negatives suppression of issue 13:
@@ -187,7 +187,7 @@ func TestHundredNegativesStore(t *testing.T) {
 		if ex.Rule != "positive-pcr" || ex.Omitted["test_result"] != 1 {
 			t.Errorf("explanation: rule %s, omitted %v; want positive-pcr with 1 test_result left out", ex.Rule, ex.Omitted)
 		}
-		alerts, _, err := w.db.Alerts(system, store.AlertNearBound, 1)
+		alerts, _, err := w.db.Alerts(system, healthcode.AlertNearBound, 1)
 		if err != nil || len(alerts) != 1 || alerts[0].Subject != "s_lab" {
 			t.Fatalf("alerts %v, %v: want one facts_near_bound alert naming s_lab", alerts, err)
 		}

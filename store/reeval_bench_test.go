@@ -165,8 +165,8 @@ func reevaluateAll(b *testing.B, db *store.DB, n int) time.Duration {
 	}
 	b.StartTimer()
 	start := time.Now()
-	var last store.JobProgress
-	if _, err := db.RunJobs(context.Background(), func(p store.JobProgress) { last = p }); err != nil {
+	var last healthcode.JobProgress
+	if _, err := db.RunJobs(context.Background(), func(p healthcode.JobProgress) { last = p }); err != nil {
 		b.Fatal(err)
 	}
 	d := time.Since(start)

@@ -562,9 +562,9 @@ func (w *replayWorld) fileAppeal() (string, error) {
 	if len(mine) == 0 {
 		return "no fact about " + r, nil
 	}
-	req := store.AppealRequest{Resident: r, FactKeys: []string{pick(w, mine)}, Statement: "我没有去过那里"}
+	req := healthcode.AppealRequest{Resident: r, FactKeys: []string{pick(w, mine)}, Statement: "我没有去过那里"}
 	if w.chance(0.3) {
-		req.Attachments = []store.Attachment{{Name: "ticket.jpg", MediaType: "image/jpeg", Data: []byte("jpeg bytes " + w.id("a"))}}
+		req.Attachments = []healthcode.Attachment{{Name: "ticket.jpg", MediaType: "image/jpeg", Data: []byte("jpeg bytes " + w.id("a"))}}
 	}
 	ctx, who := self(r), r
 	if w.chance(0.4) {

@@ -15,46 +15,13 @@ import (
 	"github.com/healthcode/healthcode/tlog"
 )
 
-// Ruleset statuses.
-const (
-	RulesetDraft     = "draft"     // waits for a second command officer
-	RulesetPublished = "published" // approved: public, in force from effective_at
-	RulesetRefused   = "refused"   // the second officer refused it
-	// RulesetWithdrawn: published, then withdrawn by the 一省一码
-	// migration (scoped below a province); it no longer applies.
-	RulesetWithdrawn = "withdrawn"
-)
-
-// RulesetInfo is a ruleset as stored: its text and who wrote and approved it.
-type RulesetInfo struct {
-	ID          string
-	Version     int
-	Scope       string
-	Status      string
-	Source      string
-	LegalNumber string
-	LegalTitle  string
-	EffectiveAt time.Time
-	DraftedBy   string
-	DraftedAt   time.Time
-	DecidedBy   string
-	DecidedAt   time.Time
-	Reason      string
-	LogIndex    int64 // the ruleset.drafted entry
-	DecidedLog  int64 // the ruleset.published (or refused) entry, -1 before
-	// Impact is the dry run DecideRuleset made of an approval (what the
-	// re-evaluation it queues is expected to change); nil otherwise, or
-	// when the dry run failed.
-	Impact *Impact
-}
-
 // DraftRuleset stores a ruleset draft by a command officer whose post
 // covers its scope. The YAML must compile and its examples pass (rules.Check);
 // the version must be above every stored version of the same id. It
 // honours an Idempotency-Key (WithClaim): the answer is the draft. Returns
 // EINVALID (with every error of the file as details), EFORBIDDEN, ECONFLICT,
 // or *Replayed / *KeyReused.
-func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*RulesetInfo, error) {
+func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*healthcode.RulesetInfo, error) {
 	actor := healthcode.ActorFrom(ctx)
 	// Authorise before the check, which can cost seconds of CPU: only a
 	// command officer may draft (the scope is authorised once parsed).
@@ -84,8 +51,8 @@ func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*Ru
 	if err := healthcode.Authorize(actor, healthcode.OpDraftRuleset, rs.Scope(), ""); err != nil {
 		return nil, err
 	}
-	info := &RulesetInfo{
-		ID: rs.ID(), Version: rs.Version(), Scope: rs.Scope(), Status: RulesetDraft, Source: string(source),
+	info := &healthcode.RulesetInfo{
+		ID: rs.ID(), Version: rs.Version(), Scope: rs.Scope(), Status: healthcode.RulesetDraft, Source: string(source),
 		LegalNumber: rs.LegalBasis().Number, LegalTitle: rs.LegalBasis().Title, EffectiveAt: rs.EffectiveAt().UTC(),
 		DraftedBy: actor.ID, DecidedLog: -1,
 	}
@@ -119,7 +86,7 @@ func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*Ru
 // drafter. Publishing schedules the re-evaluation of every resident in the
 // scope for when the ruleset takes effect. Returns ENOTFOUND, EFORBIDDEN,
 // ECONFLICT (not a draft), EINVALID (refusal without a reason).
-func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve bool, reason string) (*RulesetInfo, error) {
+func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve bool, reason string) (*healthcode.RulesetInfo, error) {
 	actor := healthcode.ActorFrom(ctx)
 	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
 		return nil, err
@@ -130,7 +97,7 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 	// An approval is dry-run first (outside the write: it reads every
 	// resident of the scope), once the approver is known to be allowed:
 	// above Limits.MassChange changed codes it raises mass_change.
-	var impact *Impact
+	var impact *healthcode.Impact
 	if approve {
 		if err := healthcode.MayAttempt(actor, healthcode.OpApproveRuleset); err != nil {
 			return nil, err
@@ -139,7 +106,7 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 		if err != nil {
 			return nil, err
 		}
-		if err := healthcode.Authorize(actor, healthcode.OpApproveRuleset, draft.Scope, ""); err == nil && draft.Status == RulesetDraft && draft.DraftedBy != actor.ID {
+		if err := healthcode.Authorize(actor, healthcode.OpApproveRuleset, draft.Scope, ""); err == nil && draft.Status == healthcode.RulesetDraft && draft.DraftedBy != actor.ID {
 			// A dry run that fails (a row that does not decode, say)
 			// does not stop the approval: the job will meet the same
 			// rows and record them.
@@ -149,7 +116,7 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 			}
 		}
 	}
-	var info *RulesetInfo
+	var info *healthcode.RulesetInfo
 	err := db.write(ctx, func(t *Tx) error {
 		var err error
 		if info, err = db.ruleset(t.ctx, t.tx, id, version); err != nil {
@@ -161,11 +128,11 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 		if info.DraftedBy == actor.ID {
 			return healthcode.Errorf(healthcode.EFORBIDDEN, "the drafter cannot approve their own ruleset: a second command officer must")
 		}
-		kind, status := tlog.KindRulesetPublished, RulesetPublished
+		kind, status := tlog.KindRulesetPublished, healthcode.RulesetPublished
 		if !approve {
-			kind, status = tlog.KindRulesetRefused, RulesetRefused
+			kind, status = tlog.KindRulesetRefused, healthcode.RulesetRefused
 		}
-		if info.Status != RulesetDraft {
+		if info.Status != healthcode.RulesetDraft {
 			// A retry of this very decision (its answer lost after the
 			// commit) gets the same answer and records nothing.
 			if info.Status == status && info.DecidedBy == actor.ID && info.Reason == reason {
@@ -191,7 +158,7 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 			if runAt.Before(t.now) {
 				runAt = t.now
 			}
-			if _, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": info.Scope, "cause": "ruleset", "ruleset": fmt.Sprintf("%s@%d", id, version)}, runAt); err != nil {
+			if _, err := t.enqueueJob(healthcode.JobReevaluate, map[string]string{"scope": info.Scope, "cause": "ruleset", "ruleset": fmt.Sprintf("%s@%d", id, version)}, runAt); err != nil {
 				return err
 			}
 		}
@@ -206,14 +173,14 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 
 // Ruleset returns one stored ruleset (any status; rulesets are public).
 // Returns ENOTFOUND.
-func (db *DB) Ruleset(ctx context.Context, id string, version int) (*RulesetInfo, error) {
+func (db *DB) Ruleset(ctx context.Context, id string, version int) (*healthcode.RulesetInfo, error) {
 	return db.ruleset(ctx, db.db, id, version)
 }
 
 func (db *DB) ruleset(ctx context.Context, q interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, id string, version int) (*RulesetInfo, error) {
-	rows := []*RulesetInfo{{}}
+}, id string, version int) (*healthcode.RulesetInfo, error) {
+	rows := []*healthcode.RulesetInfo{{}}
 	r := rows[0]
 	var eff, drafted, decided string
 	err := q.QueryRowContext(ctx, db.dialect.rebind(`SELECT id, version, scope, status, source, legal_number, legal_title, effective_at,
@@ -233,16 +200,16 @@ func (db *DB) ruleset(ctx context.Context, q interface {
 }
 
 // Rulesets lists every stored ruleset, newest first, without their text.
-func (db *DB) Rulesets(ctx context.Context) ([]*RulesetInfo, error) {
+func (db *DB) Rulesets(ctx context.Context) ([]*healthcode.RulesetInfo, error) {
 	rows, err := db.db.QueryContext(ctx, `SELECT id, version, scope, status, legal_number, legal_title, effective_at,
 		drafted_by, drafted_at, decided_by, decided_at, reason, log_index, decided_log FROM rulesets ORDER BY drafted_at DESC, id, version DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("list rulesets: %w", err)
 	}
 	defer rows.Close()
-	var out []*RulesetInfo
+	var out []*healthcode.RulesetInfo
 	for rows.Next() {
-		r := &RulesetInfo{}
+		r := &healthcode.RulesetInfo{}
 		var eff, drafted, decided string
 		if err := rows.Scan(&r.ID, &r.Version, &r.Scope, &r.Status, &r.LegalNumber, &r.LegalTitle, &eff,
 			&r.DraftedBy, &drafted, &r.DecidedBy, &decided, &r.Reason, &r.LogIndex, &r.DecidedLog); err != nil {

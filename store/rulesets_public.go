@@ -1,12 +1,15 @@
 package store
 
-import "context"
+import (
+	"context"
+	"github.com/healthcode/healthcode"
+)
 
 // RulesetInForce returns the published ruleset in force now for a
 // resident living in home (a jurisdiction code; a province's code gives
 // the province's ruleset), with its text, or nil if none is. Rulesets are
 // public: anyone may read them.
-func (db *DB) RulesetInForce(ctx context.Context, home string) (*RulesetInfo, error) {
+func (db *DB) RulesetInForce(ctx context.Context, home string) (*healthcode.RulesetInfo, error) {
 	list, err := db.published(ctx, db.db)
 	if err != nil {
 		return nil, err

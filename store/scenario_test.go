@@ -69,7 +69,7 @@ func TestScenarioZhengzhou(t *testing.T) {
 				t.Fatalf("contact %s is %s, want pending", o.Key, o.Status)
 			}
 		}
-		for _, k := range []string{store.AlertOfficialVolume, store.AlertCaseContacts} {
+		for _, k := range []string{healthcode.AlertOfficialVolume, healthcode.AlertCaseContacts} {
 			al := alertsOf(t, w.db, k)
 			if len(al) != 1 {
 				t.Fatalf("%s: %d alerts", k, len(al))
@@ -169,7 +169,7 @@ func TestScenarioZhengzhou(t *testing.T) {
 		// same office re-raises an hour later: held for the city.
 		victim := "r_test000007"
 		ex, _ := w.db.Explain(self(victim), victim)
-		a, err := w.db.FileAppeal(self(victim), store.AppealRequest{Resident: victim, FactKeys: []string{ex.Facts[0].Key}, Statement: "我是储户，不是密接"})
+		a, err := w.db.FileAppeal(self(victim), healthcode.AppealRequest{Resident: victim, FactKeys: []string{ex.Facts[0].Key}, Statement: "我是储户，不是密接"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func TestScenarioZhengzhou(t *testing.T) {
 			t.Fatalf("the resident's view: %+v %v", pending, err)
 		}
 		mustColour(t, w, victim, healthcode.Green)
-		if n := len(alertsOf(t, w.db, store.AlertReraise)); n != 1 {
+		if n := len(alertsOf(t, w.db, healthcode.AlertReraise)); n != 1 {
 			t.Errorf("%d re-raise alerts", n)
 		}
 		t.Logf("scenario on %s: %v", w.db.Engine(), time.Since(start))

@@ -118,8 +118,8 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 	}
 	// Granted, denied and open add up to the appeals filed, which the
 	// public log counts: protect them as one partition.
-	outcomes := protectPartitions(map[string]map[string]int64{"": {AppealGranted: appeals[AppealGranted], AppealDenied: appeals[AppealDenied], AppealOpen: appeals[AppealOpen]}})[0][""]
-	for _, k := range []string{AppealGranted, AppealDenied, AppealOpen} {
+	outcomes := protectPartitions(map[string]map[string]int64{"": {healthcode.AppealGranted: appeals[healthcode.AppealGranted], healthcode.AppealDenied: appeals[healthcode.AppealDenied], healthcode.AppealOpen: appeals[healthcode.AppealOpen]}})[0][""]
+	for _, k := range []string{healthcode.AppealGranted, healthcode.AppealDenied, healthcode.AppealOpen} {
 		st.Appeals[k] = outcomes[k]
 	}
 	st.Appeals["filed"] = publish(appeals["filed"])
@@ -135,7 +135,7 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 	for kind, n := range alerts {
 		st.Alerts[kind] = publish(n)
 	}
-	for _, k := range []string{AlertOfficialVolume, AlertSourceSurge, AlertCaseContacts, AlertBulkReads, AlertAppealOverdue, AlertReraise} {
+	for _, k := range []string{healthcode.AlertOfficialVolume, healthcode.AlertSourceSurge, healthcode.AlertCaseContacts, healthcode.AlertBulkReads, healthcode.AlertAppealOverdue, healthcode.AlertReraise} {
 		if _, ok := st.Alerts[k]; !ok {
 			st.Alerts[k] = nil
 		}

@@ -26,9 +26,9 @@ func TestFreeTextLimits(t *testing.T) {
 			}
 			return he.Field
 		}
-		att := func(mt string) store.AppealRequest {
-			return store.AppealRequest{Resident: "r_test000000", FactKeys: []string{"s:x"}, Statement: "错误",
-				Attachments: []store.Attachment{{Name: "a.jpg", MediaType: mt, Data: []byte("x")}}}
+		att := func(mt string) healthcode.AppealRequest {
+			return healthcode.AppealRequest{Resident: "r_test000000", FactKeys: []string{"s:x"}, Statement: "错误",
+				Attachments: []healthcode.Attachment{{Name: "a.jpg", MediaType: mt, Data: []byte("x")}}}
 		}
 		for _, tc := range []struct {
 			name, field string
@@ -45,7 +45,7 @@ func TestFreeTextLimits(t *testing.T) {
 			{"password", "password", second(w.db.LoginFrom(context.Background(), "login-o_worker", strings.Repeat("p", 257), ""))},
 			{"media type too long", "attachments[0].media_type", second(w.db.FileAppeal(self("r_test000000"), att("image/"+strings.Repeat("j", 255))))},
 			{"not a media type", "attachments[0].media_type", second(w.db.FileAppeal(self("r_test000000"), att("<script>")))},
-			{"fact key", "fact_keys[0]", second(w.db.FileAppeal(self("r_test000000"), store.AppealRequest{Resident: "r_test000000", FactKeys: []string{strings.Repeat("k", 257)}, Statement: "错误"}))},
+			{"fact key", "fact_keys[0]", second(w.db.FileAppeal(self("r_test000000"), healthcode.AppealRequest{Resident: "r_test000000", FactKeys: []string{strings.Repeat("k", 257)}, Statement: "错误"}))},
 		} {
 			if healthcode.ErrorCode(tc.err) != healthcode.EINVALID || field(tc.err) != tc.field {
 				t.Errorf("%s: %v (field %q), want EINVALID naming %s", tc.name, tc.err, field(tc.err), tc.field)

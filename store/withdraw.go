@@ -65,7 +65,7 @@ func (db *DB) withdrawSubProvince(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if info.Status != RulesetPublished {
+			if info.Status != healthcode.RulesetPublished {
 				continue
 			}
 			l, _ := healthcode.LevelOf(info.Scope)
@@ -75,7 +75,7 @@ func (db *DB) withdrawSubProvince(ctx context.Context) error {
 			}, nil, nil); err != nil {
 				return err
 			}
-			if _, err := t.enqueueJob(JobReevaluate, map[string]string{"scope": info.Scope, "cause": CauseRuleset, "ruleset": fmt.Sprintf("%s@%d", k.id, k.version)}, t.now); err != nil {
+			if _, err := t.enqueueJob(healthcode.JobReevaluate, map[string]string{"scope": info.Scope, "cause": CauseRuleset, "ruleset": fmt.Sprintf("%s@%d", k.id, k.version)}, t.now); err != nil {
 				return err
 			}
 			db.logger.Warn("withdrew a ruleset scoped below a province (一省一码); its residents are re-evaluated", "ruleset", k.id, "version", k.version, "scope", info.Scope)

@@ -85,7 +85,7 @@ func TestWithdrawSubProvince(t *testing.T) {
 			t.Fatalf("withdrawal entries %v, want %v", got, want)
 		}
 		info, err := w.db.Ruleset(context.Background(), "local-410105", 1)
-		if err != nil || info.Status != store.RulesetWithdrawn || info.Reason == "" {
+		if err != nil || info.Status != healthcode.RulesetWithdrawn || info.Reason == "" {
 			t.Fatalf("county ruleset after the migration: %+v, %v; want withdrawn with a reason", info, err)
 		}
 		if _, err := w.db.RunJobs(context.Background(), nil); err != nil {
@@ -138,7 +138,7 @@ func TestWithdrawWaitsForSigner(t *testing.T) {
 			t.Fatal(err)
 		}
 		reopen(nil)
-		if info, err := w.db.Ruleset(context.Background(), "local-410105", 1); err != nil || info.Status != store.RulesetPublished {
+		if info, err := w.db.Ruleset(context.Background(), "local-410105", 1); err != nil || info.Status != healthcode.RulesetPublished {
 			t.Fatalf("opened without the secret: %+v, %v; want the ruleset left published", info, err)
 		}
 		reopen(secret)

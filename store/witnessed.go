@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/healthcode/healthcode"
 	"time"
 )
 
@@ -47,5 +48,5 @@ func (db *DB) SetLogWitnessed(ctx context.Context, size int64, signed []byte, qu
 // description) with its alert.raised entry, unless one about it was raised
 // since.
 func (db *DB) RaiseWitnessAlert(ctx context.Context, policy string, since time.Time, detail map[string]any) error {
-	return db.write(ctx, func(t *Tx) error { return t.alertOnce("", AlertWitness, policy, "", since, detail) })
+	return db.write(ctx, func(t *Tx) error { return t.alertOnce("", healthcode.AlertWitness, policy, "", since, detail) })
 }

@@ -107,7 +107,7 @@ func seedDemoStory(ctx context.Context, log *slog.Logger, st *store.DB, p *demo.
 	// for a command officer of their county (or escalates in 24 hours).
 	yTracer := coveringOfficial(p, healthcode.RoleTracer, yellow.Jurisdiction)
 	self := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorResident, ID: yellow.ID, Name: yellow.Name, Role: healthcode.RoleResident, Jurisdiction: yellow.Jurisdiction})
-	if _, err := st.FileAppeal(self, store.AppealRequest{Resident: yellow.ID, FactKeys: []string{healthcode.FactKey(yTracer.ID, "contact-002")},
+	if _, err := st.FileAppeal(self, healthcode.AppealRequest{Resident: yellow.ID, FactKeys: []string{healthcode.FactKey(yTracer.ID, "contact-002")},
 		Statement: "那天我在外地出差，没有和病例同时出现在那里。"}); err != nil {
 		return fmt.Errorf("the demo appeal: %w", err)
 	}

@@ -300,7 +300,7 @@ func TestWitnessDown(t *testing.T) {
 		}
 		sys := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorSystem, ID: "test"})
 		waitFor(t, "the witness alert", func() bool {
-			as, _, err := st.Alerts(sys, store.AlertWitness, 1)
+			as, _, err := st.Alerts(sys, healthcode.AlertWitness, 1)
 			return err == nil && len(as) > 0 && as[0].Subject == policy.String()
 		})
 		if !cosignedAt(t, url, st, policy, before) {

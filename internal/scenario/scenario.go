@@ -67,7 +67,7 @@ func (s Reraise) Run(t testing.TB, db *store.DB) Held {
 		t.Fatal(err)
 	}
 	self := as(healthcode.Actor{Kind: healthcode.ActorResident, ID: s.Resident, Role: healthcode.RoleResident})
-	a, err := db.FileAppeal(self, store.AppealRequest{Resident: s.Resident, FactKeys: []string{contact}, Statement: "我不是密接"})
+	a, err := db.FileAppeal(self, healthcode.AppealRequest{Resident: s.Resident, FactKeys: []string{contact}, Statement: "我不是密接"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/healthcode/healthcode/store"
+	"github.com/healthcode/healthcode"
 )
 
 type alertsData struct {
@@ -16,13 +16,13 @@ type alertsData struct {
 }
 
 type alertRow struct {
-	*store.Alert
+	*healthcode.Alert
 	Detail string // the detail as JSON text
 }
 
 // alertKinds are the anomaly alerts the store raises.
-var alertKinds = []string{store.AlertOfficialVolume, store.AlertSourceSurge, store.AlertCaseContacts,
-	store.AlertBulkReads, store.AlertAppealOverdue, store.AlertReraise}
+var alertKinds = []string{healthcode.AlertOfficialVolume, healthcode.AlertSourceSurge, healthcode.AlertCaseContacts,
+	healthcode.AlertBulkReads, healthcode.AlertAppealOverdue, healthcode.AlertReraise}
 
 // Alerts lists anomaly alerts, newest first, optionally of one kind, each
 // with its log entry. Auditors only (the store decides).

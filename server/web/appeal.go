@@ -9,12 +9,11 @@ import (
 	"strings"
 
 	"github.com/healthcode/healthcode"
-	"github.com/healthcode/healthcode/store"
 )
 
 // maxAppealBytes bounds an appeal form: the store's attachment limits and
 // room for the statement and fields.
-const maxAppealBytes = store.MaxAttachments*store.MaxAttachmentSize + 64<<10
+const maxAppealBytes = healthcode.MaxAttachments*healthcode.MaxAttachmentSize + 64<<10
 
 // FileAppeal files an appeal from the resident page's form: by the
 // resident, or by a community worker with the reference of the resident's
@@ -25,7 +24,7 @@ func (p *Pages) FileAppeal(w http.ResponseWriter, r *http.Request) {
 	if !p.mustLogIn(w, r) || !p.checkPost(w, r, maxAppealBytes) {
 		return
 	}
-	req := store.AppealRequest{
+	req := healthcode.AppealRequest{
 		Resident:   r.PathValue("id"),
 		FactKeys:   r.PostForm["fact"],
 		Statement:  r.PostFormValue("statement"),
@@ -36,8 +35,8 @@ func (p *Pages) FileAppeal(w http.ResponseWriter, r *http.Request) {
 			if fh.Size == 0 && fh.Filename == "" {
 				continue
 			}
-			if fh.Size > store.MaxAttachmentSize {
-				p.error(w, r, healthcode.FieldErrorf("attachments", "%s is larger than %d MiB", fh.Filename, store.MaxAttachmentSize>>20))
+			if fh.Size > healthcode.MaxAttachmentSize {
+				p.error(w, r, healthcode.FieldErrorf("attachments", "%s is larger than %d MiB", fh.Filename, healthcode.MaxAttachmentSize>>20))
 				return
 			}
 			f, err := fh.Open()
@@ -55,7 +54,7 @@ func (p *Pages) FileAppeal(w http.ResponseWriter, r *http.Request) {
 			if mt == "" {
 				mt = "application/octet-stream"
 			}
-			req.Attachments = append(req.Attachments, store.Attachment{Name: fh.Filename, MediaType: mt, Data: data})
+			req.Attachments = append(req.Attachments, healthcode.Attachment{Name: fh.Filename, MediaType: mt, Data: data})
 		}
 	}
 	a, err := p.db.FileAppeal(r.Context(), req)
@@ -78,7 +77,7 @@ func (p *Pages) FileAppeal(w http.ResponseWriter, r *http.Request) {
 }
 
 type appealData struct {
-	Appeal *store.Appeal
+	Appeal *healthcode.Appeal
 	// CanConsent: the resident confirms a community worker's filing.
 	CanConsent bool
 	// CanDecide: a command officer may grant or deny an open appeal (the
@@ -108,8 +107,8 @@ func (p *Pages) Appeal(w http.ResponseWriter, r *http.Request) {
 	}
 	actor := healthcode.ActorFrom(r.Context())
 	d := appealData{Appeal: a,
-		CanConsent: a.Status == store.AppealAwaitingConsent && actor.Kind == healthcode.ActorResident && actor.ID == a.Resident,
-		CanDecide:  a.Status == store.AppealOpen && actor.Kind == healthcode.ActorOfficial && actor.Role == healthcode.RoleCommand,
+		CanConsent: a.Status == healthcode.AppealAwaitingConsent && actor.Kind == healthcode.ActorResident && actor.ID == a.Resident,
+		CanDecide:  a.Status == healthcode.AppealOpen && actor.Kind == healthcode.ActorOfficial && actor.Role == healthcode.RoleCommand,
 	}
 	if d.CanDecide {
 		for _, k := range a.FactKeys {

@@ -21,8 +21,8 @@ type commandData struct {
 	Codes   []colourCount
 	Changes []dayCauses
 	Facts   []*healthcode.Fact
-	Drafts  []*store.RulesetInfo
-	Appeals []*store.Appeal
+	Drafts  []*healthcode.RulesetInfo
+	Appeals []*healthcode.Appeal
 	// Holds are the designations held for residents restored by an
 	// appeal that the officer's command decides (the first page).
 	Holds     []store.DesignationHold
@@ -99,7 +99,7 @@ func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
 		p.error(w, r, err)
 		return
 	}
-	if d.Appeals, d.AppealsMore, err = p.db.AppealQueue(ctx, store.AppealOpen, d.AppealsPage); err != nil {
+	if d.Appeals, d.AppealsMore, err = p.db.AppealQueue(ctx, healthcode.AppealOpen, d.AppealsPage); err != nil {
 		p.error(w, r, err)
 		return
 	}
@@ -113,7 +113,7 @@ func (p *Pages) Command(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, rs := range all {
-		if rs.Status == store.RulesetDraft && rs.DraftedBy != actor.ID && healthcode.Covers(actor.Jurisdiction, rs.Scope) {
+		if rs.Status == healthcode.RulesetDraft && rs.DraftedBy != actor.ID && healthcode.Covers(actor.Jurisdiction, rs.Scope) {
 			d.Drafts = append(d.Drafts, rs)
 		}
 	}

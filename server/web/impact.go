@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/healthcode/healthcode"
-	"github.com/healthcode/healthcode/store"
 )
 
 // impactView is a dry run (store.Impact) as the approval pages show it, in
@@ -25,7 +24,7 @@ type impactRow struct {
 
 // impactOf turns a dry run into its view, counties by name (names are
 // read from the directory; a code without a name is shown as the code).
-func (p *Pages) impactOf(ctx context.Context, imp *store.Impact) (*impactView, error) {
+func (p *Pages) impactOf(ctx context.Context, imp *healthcode.Impact) (*impactView, error) {
 	if imp == nil {
 		return nil, nil
 	}

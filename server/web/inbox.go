@@ -15,8 +15,8 @@ type inboxItem struct {
 	At       time.Time
 	Kind     string // appeal_decided, fact_held, code_changed
 	Unread   bool
-	Appeal   *store.Appeal
-	Fact     *store.PendingFact
+	Appeal   *healthcode.Appeal
+	Fact     *healthcode.PendingFact
 	Change   *store.Explanation
 	LogIndex int64
 }
@@ -55,7 +55,7 @@ func (p *Pages) inbox(r *http.Request) ([]inboxItem, error) {
 	}
 	var items []inboxItem
 	for _, ap := range appeals {
-		if ap.Status != store.AppealGranted && ap.Status != store.AppealDenied || len(ap.Steps) == 0 {
+		if ap.Status != healthcode.AppealGranted && ap.Status != healthcode.AppealDenied || len(ap.Steps) == 0 {
 			continue
 		}
 		last := ap.Steps[len(ap.Steps)-1]

@@ -91,7 +91,7 @@ func TestRoutesRefuseEditedCode(t *testing.T) {
 				}
 			}
 			auditor := healthcode.NewContext(context.Background(), healthcode.Actor{Kind: healthcode.ActorOfficial, ID: "o_aud", Role: healthcode.RoleAuditor, Jurisdiction: "410000"})
-			alerts, _, err := f.db.Alerts(auditor, store.AlertIntegrity, 1)
+			alerts, _, err := f.db.Alerts(auditor, healthcode.AlertIntegrity, 1)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,11 +13,11 @@ import (
 // bound, and none.
 func addOutlookSamples(s map[string][]any, at time.Time, res *healthcode.Resident, red *store.Explanation) {
 	later := at.Add(7 * 24 * time.Hour)
-	hold := []store.HoldingRule{
+	hold := []healthcode.HoldingRule{
 		{Rule: "close-contact", Colour: healthcode.Red, Reason: map[string]string{"zh-CN": "密切接触者", "en": "Close contact"}, Until: &later},
 		{Rule: "case", Colour: healthcode.Red, Reason: map[string]string{"zh-CN": "确诊", "en": "Case"}},
 	}
-	for _, o := range []*store.Outlook{
+	for _, o := range []*healthcode.Outlook{
 		{ChangeAt: &later, Next: healthcode.Yellow, Holding: hold},
 		{ChangeAt: &later, NotBefore: true, Holding: hold},
 		{Holding: hold},
@@ -33,15 +33,15 @@ func addOutlookSamples(s map[string][]any, at time.Time, res *healthcode.Residen
 // that its viewer may decide, the version in force, one that does not
 // compile; and the editor with a diff.
 func addRulesetSamples(s map[string][]any, at time.Time) {
-	v1 := &store.RulesetInfo{ID: "henan-health-code", Version: 1, Scope: "410000", Status: store.RulesetPublished, Source: string(rules.DefaultSource()),
+	v1 := &healthcode.RulesetInfo{ID: "henan-health-code", Version: 1, Scope: "410000", Status: healthcode.RulesetPublished, Source: string(rules.DefaultSource()),
 		LegalNumber: "71号", LegalTitle: "t", EffectiveAt: at, DraftedBy: "o_1", DraftedAt: at, DecidedBy: "o_2", DecidedAt: at, LogIndex: 3, DecidedLog: 4}
 	v2 := *v1
-	v2.Version, v2.Status, v2.DecidedLog = 2, store.RulesetDraft, -1
+	v2.Version, v2.Status, v2.DecidedLog = 2, healthcode.RulesetDraft, -1
 	v2.Source = nextVersion(v1.Source, 1)
 	diff := hunks(lineDiff(v1.Source, v2.Source))
 	refused := v2
-	refused.Version, refused.Status, refused.Source, refused.Reason, refused.DecidedLog = 3, store.RulesetRefused, "id: x\n", "不符合方案", 9
-	s["rulesets"] = append(s["rulesets"], rulesetsData{}, rulesetsData{List: []*store.RulesetInfo{&v2, v1}, InForce: v1, Province: "410000"})
+	refused.Version, refused.Status, refused.Source, refused.Reason, refused.DecidedLog = 3, healthcode.RulesetRefused, "id: x\n", "不符合方案", 9
+	s["rulesets"] = append(s["rulesets"], rulesetsData{}, rulesetsData{List: []*healthcode.RulesetInfo{&v2, v1}, InForce: v1, Province: "410000"})
 	rs := rules.Default()
 	s["ruleset"] = append(s["ruleset"],
 		rulesetData{Info: &v2, Rules: rs.Rules(), Lines: []diffLine{{Op: ' ', New: 1, Text: "id: x"}}, Base: v1, Diff: diff, CanDecide: true, Drafter: "赵六",

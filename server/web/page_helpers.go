@@ -40,7 +40,7 @@ func (pg *page) Cell(m map[string]store.Count, key string) string {
 
 // PartyRole names who a party is in words: an official's role, or a data
 // source (never their id, which means nothing to a resident).
-func (pg *page) PartyRole(p store.Party) string {
+func (pg *page) PartyRole(p healthcode.Party) string {
 	if p.Kind == healthcode.ActorSource {
 		return pg.Or("party.source", p.Kind)
 	}

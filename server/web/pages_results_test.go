@@ -9,7 +9,6 @@ import (
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/testdb"
-	"github.com/healthcode/healthcode/store"
 )
 
 // pcrOnly is a next version of the default ruleset that keeps only its
@@ -95,22 +94,22 @@ func TestRulesetApprovalPages(t *testing.T) {
 
 		// Approve: first a confirmation, which decides nothing.
 		post(cmd2, page+"/decide", url.Values{"decision": {"approve"}}, "请确认", "您将批准发布规则 henan-health-code 第 2 版（起草人 孙八）", "取代现行的 henan-health-code 第 1 版", `id="confirm-yes"`)
-		if s := status(2); s != store.RulesetDraft {
+		if s := status(2); s != healthcode.RulesetDraft {
 			t.Fatalf("asking for confirmation decided the draft: %s", s)
 		}
 		post(cmd2, page+"/decide", url.Values{"decision": {"approve"}, "confirm": {"yes"}}, "规则已发布", "henan-health-code 第 2 版现已施行", "金水区：1 名居民由红码转为绿码", "健康码正在后台按新规则重新计算")
-		if s := status(2); s != store.RulesetPublished {
+		if s := status(2); s != healthcode.RulesetPublished {
 			t.Errorf("confirmed approval: %s", s)
 		}
 
 		// Refuse: confirmed too, with the reason in words.
 		page = "/rulesets/henan-health-code/3"
 		post(cmd2, page+"/decide", url.Values{"decision": {"refuse"}, "reason": {"删去了确诊规则"}}, "您将驳回规则 henan-health-code 第 3 版，理由：删去了确诊规则")
-		if s := status(3); s != store.RulesetDraft {
+		if s := status(3); s != healthcode.RulesetDraft {
 			t.Fatalf("asking for confirmation refused the draft: %s", s)
 		}
 		post(cmd2, page+"/decide", url.Values{"decision": {"refuse"}, "reason": {"删去了确诊规则"}, "confirm": {"yes"}}, "规则草案已驳回", "henan-health-code 第 3 版已驳回，理由：删去了确诊规则")
-		if s := status(3); s != store.RulesetRefused {
+		if s := status(3); s != healthcode.RulesetRefused {
 			t.Errorf("confirmed refusal: %s", s)
 		}
 	})

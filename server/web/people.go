@@ -11,8 +11,8 @@ import (
 
 type peopleData struct {
 	Query  string
-	Found  *store.PeoplePage // the search's results, when Query is set
-	Roster *store.PeoplePage // a community worker's roster, without a query
+	Found  *healthcode.PeoplePage // the search's results, when Query is set
+	Roster *healthcode.PeoplePage // a community worker's roster, without a query
 	Worker bool
 }
 

@@ -26,7 +26,7 @@ type recordData struct {
 	// are a search (each result a logged read, as on /people); Resident
 	// is the one chosen (its page visit one logged read).
 	Query    string
-	Found    *store.PeoplePage
+	Found    *healthcode.PeoplePage
 	Resident *chosenResident
 	// Areas are the counties and streets of the official's jurisdiction,
 	// offered by name for a risk area's division code.

@@ -15,7 +15,7 @@ type residentData struct {
 	History  []*store.Explanation // the changes, newest first, a page of them
 	// Access lists officials' reads of the resident's data, newest first,
 	// a page of them; only the resident sees it (Own).
-	Access []store.Access
+	Access []healthcode.Access
 	Own    bool
 	// The pages of History and Access shown (from 1; "history" and
 	// "access" in the query) and whether each has a next page.
@@ -31,8 +31,8 @@ type residentData struct {
 	// Appeals are the resident's appeals, newest first, and Pending the
 	// facts about them held for approval (both disputable), for the
 	// resident, a community worker or a command officer covering them.
-	Appeals []*store.Appeal
-	Pending []store.PendingFact
+	Appeals []*healthcode.Appeal
+	Pending []healthcode.PendingFact
 	// CanAppeal: the viewer may file an appeal (the resident, or a
 	// community worker, who gives the consent reference: Worker).
 	CanAppeal, Worker bool

@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/healthcode/healthcode"
-	"github.com/healthcode/healthcode/store"
 )
 
 // residentAppeals fills in the appeals panel of a resident's page: the
@@ -14,7 +13,7 @@ import (
 // store decides and logs officials' reads).
 func (p *Pages) residentAppeals(r *http.Request, d *residentData) error {
 	a := healthcode.ActorFrom(r.Context())
-	d.AttachMax, d.AttachMiB = store.MaxAttachments, store.MaxAttachmentSize>>20
+	d.AttachMax, d.AttachMiB = healthcode.MaxAttachments, healthcode.MaxAttachmentSize>>20
 	switch {
 	case d.Own:
 		d.CanAppeal = true

@@ -7,7 +7,6 @@ import (
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/rules"
-	"github.com/healthcode/healthcode/store"
 )
 
 // maxRulesetBytes bounds a drafted ruleset (the store's limit is 256 KiB).
@@ -24,11 +23,11 @@ type rulesetDraftData struct {
 	ID      string
 	Version int
 	Scope   string
-	Stored  *store.RulesetInfo // the draft, once stored
+	Stored  *healthcode.RulesetInfo // the draft, once stored
 	// Base is the ruleset in force for the draft's scope (or, before a
 	// check, the province's), the text the editor starts from; Diff is
 	// the checked text's line diff from it (nil: the same text).
-	Base *store.RulesetInfo
+	Base *healthcode.RulesetInfo
 	Diff []diffLine
 }
 

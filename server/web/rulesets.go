@@ -7,7 +7,6 @@ import (
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/rules"
-	"github.com/healthcode/healthcode/store"
 )
 
 // The published rules, readable by anyone (the public promise is that a
@@ -17,8 +16,8 @@ import (
 // decide a draft decides it there, having seen what it changes.
 
 type rulesetsData struct {
-	List     []*store.RulesetInfo
-	InForce  *store.RulesetInfo // for the province of the first listed, or nil
+	List     []*healthcode.RulesetInfo
+	InForce  *healthcode.RulesetInfo // for the province of the first listed, or nil
 	Province string
 }
 
@@ -41,14 +40,14 @@ func (p *Pages) Rulesets(w http.ResponseWriter, r *http.Request) {
 }
 
 type rulesetData struct {
-	Info  *store.RulesetInfo
+	Info  *healthcode.RulesetInfo
 	Rules []rules.Rule
 	Lines []diffLine // the text, numbered (Op ' ')
 	// Base is the version compared with: for a draft, the one in force
 	// for its scope; for a published or refused version, the version in
 	// force now if it is another. Diff is the changed lines with context,
 	// nil when the texts are the same.
-	Base *store.RulesetInfo
+	Base *healthcode.RulesetInfo
 	Diff []diffLine
 	// InForce: this version is the one in force now.
 	InForce bool
@@ -97,7 +96,7 @@ func (p *Pages) Ruleset(w http.ResponseWriter, r *http.Request) {
 		d.Drafter = o.Name
 	}
 	a := healthcode.ActorFrom(ctx)
-	d.CanDecide = info.Status == store.RulesetDraft && a.Kind == healthcode.ActorOfficial && a.Role == healthcode.RoleCommand &&
+	d.CanDecide = info.Status == healthcode.RulesetDraft && a.Kind == healthcode.ActorOfficial && a.Role == healthcode.RoleCommand &&
 		a.ID != info.DraftedBy && healthcode.Covers(a.Jurisdiction, info.Scope)
 	if d.CanDecide {
 		imp, err := p.db.RulesetImpact(ctx, info.ID, info.Version)

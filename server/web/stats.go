@@ -84,7 +84,7 @@ func (p *Pages) Stats(w http.ResponseWriter, r *http.Request) {
 	d.DaysSV = changesChart(d.Days, d.Causes, causeLabel)
 	d.CodesSV.Title, _ = translate(lang, "stats.codes")
 	d.DaysSV.Title, _ = translate(lang, "stats.changes")
-	for _, k := range []string{"filed", store.AppealOpen, store.AppealGranted, store.AppealDenied, "overdue"} {
+	for _, k := range []string{"filed", healthcode.AppealOpen, healthcode.AppealGranted, healthcode.AppealDenied, "overdue"} {
 		d.Appeals = append(d.Appeals, keyCount{Key: k, N: st.Appeals[k]})
 	}
 	for k, n := range st.Alerts {

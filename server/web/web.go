@@ -192,7 +192,7 @@ func (p *Pages) funcs() template.FuncMap {
 		},
 		"explain":    func(pg *page, ex *store.Explanation) explainArgs { return explainArgs{Page: pg, Ex: ex} },
 		"inc":        func(i int64) int64 { return i + 1 },
-		"peopleArgs": func(pg *page, ps []store.Person) peopleArgs { return peopleArgs{Page: pg, People: ps} },
+		"peopleArgs": func(pg *page, ps []healthcode.Person) peopleArgs { return peopleArgs{Page: pg, People: ps} },
 		"inc1":       func(i int) int { return i + 1 },
 		"dec1":       func(i int) int { return i - 1 },
 		"dec":        func(i int64) int64 { return i - 1 },
@@ -215,7 +215,7 @@ type explainArgs struct {
 // peopleArgs lets the "people-list" template see the page and the list.
 type peopleArgs struct {
 	Page   *page
-	People []store.Person
+	People []healthcode.Person
 }
 
 // page is what every template gets. Data is the page's own content.

@@ -32,7 +32,7 @@ func samples() map[string][]any {
 	cp := checkpointData{Signed: "healthcode.local/log\n3\nabc=\n", Origin: "healthcode.local/log", Size: 3, Root: "abc=", Key: "k"}
 	entry := &tlog.Entry{Index: 1, Time: at, Kind: tlog.KindFactRecorded, Actor: tlog.Actor{Kind: tlog.ActorOfficial, ID: "o_1", Post: "410000"}, Subject: "r_1"}
 	fact := store.ExplainedFact{Key: "f_1", Kind: "test_result", ObservedAt: at, Status: "active",
-		RecordedBy: store.Party{Kind: "official", ID: "o_1", Name: "赵六"}, ApprovedBy: &store.Party{Kind: "official", ID: "o_2", Name: "钱七"}, LogIndex: 7}
+		RecordedBy: healthcode.Party{Kind: "official", ID: "o_1", Name: "赵六"}, ApprovedBy: &healthcode.Party{Kind: "official", ID: "o_2", Name: "钱七"}, LogIndex: 7}
 	red := &store.Explanation{Resident: "r_1", Colour: healthcode.Red, Previous: healthcode.Green, Since: at, Cause: "fact", LogIndex: 9,
 		RuleSet: "default", RuleSetVersion: 2, Rule: "positive", Reason: map[string]string{"zh-CN": "阳性", "en": "positive"},
 		LegalBasis: &rules.LegalBasis{Number: "71号", Title: "t"}, Facts: []store.ExplainedFact{fact}}
@@ -47,19 +47,19 @@ func samples() map[string][]any {
 			errorData{Status: 429, Code: healthcode.ETOOMANY}, errorData{Status: 503, Code: healthcode.EUNAVAIL}},
 		"resident": {residentData{Resident: res, Code: green}, residentData{Resident: res, Code: green, Own: true},
 			residentData{Resident: res, Code: red, History: []*store.Explanation{red, green}, Own: true,
-				Access: []store.Access{{LogIndex: 3, At: at, By: store.Party{Kind: "official", ID: "o_1", Name: "赵六", Role: "command_officer", Post: "410000"}, What: "code"}}, QR: "/v1/residents/r_1/token?format=png", QRRefresh: 240,
+				Access: []healthcode.Access{{LogIndex: 3, At: at, By: healthcode.Party{Kind: "official", ID: "o_1", Name: "赵六", Role: "command_officer", Post: "410000"}, What: "code"}}, QR: "/v1/residents/r_1/token?format=png", QRRefresh: 240,
 				HistoryPage: 2, HistoryMore: true, AccessPage: 1, AccessMore: true}},
 		"explorer": {explorerData{Checkpoint: cp}, explorerData{Checkpoint: cp, Entries: []*tlog.Entry{entry}, Newer: 5, Older: 1},
 			explorerData{Checkpoint: cp, Kind: tlog.KindCodeChanged, Kinds: tlog.Kinds(), Scanned: 9}},
 		"entry":       {entryData{Checkpoint: cp, Entry: entry, Payload: "{}", Prev: "p", Personal: "c", Proof: []string{"h"}, Script: proofScript{Kind: "inclusion", Proof: []string{"h"}}}, entryData{Checkpoint: cp, Entry: &tlog.Entry{Index: 0, Time: at}}},
 		"consistency": {consistencyData{Checkpoint: cp, Old: 1, New: 3}, consistencyData{Checkpoint: cp, Old: 1, New: 3, Asked: true, Proof: []string{"h"}, Script: proofScript{Kind: "consistency", Old: 1, New: 3, Proof: []string{}}}, consistencyData{Checkpoint: cp, Asked: true}},
 		"verify":      {nil},
-		"people": {peopleData{}, peopleData{Query: "王", Found: &store.PeoplePage{Page: 2, More: true, People: []store.Person{{ID: "r_1", Name: "王五", IDMasked: "4101**********1234", JurisdictionName: "农科路社区", Colour: healthcode.Red}, {ID: "r_2", Name: "王六"}}}},
-			peopleData{Worker: true, Roster: &store.PeoplePage{Page: 1, People: []store.Person{{ID: "r_1", Name: "王五", Colour: healthcode.Green}}}}},
+		"people": {peopleData{}, peopleData{Query: "王", Found: &healthcode.PeoplePage{Page: 2, More: true, People: []healthcode.Person{{ID: "r_1", Name: "王五", IDMasked: "4101**********1234", JurisdictionName: "农科路社区", Colour: healthcode.Red}, {ID: "r_2", Name: "王六"}}}},
+			peopleData{Worker: true, Roster: &healthcode.PeoplePage{Page: 1, People: []healthcode.Person{{ID: "r_1", Name: "王五", Colour: healthcode.Green}}}}},
 		"inbox": {inboxData{Page: 1}, inboxData{Page: 1, More: true, Items: []inboxItem{
-			{At: at, Kind: "appeal_decided", Unread: true, Appeal: &store.Appeal{ID: "ap_1", Status: store.AppealGranted}},
-			{At: at, Kind: "appeal_decided", Appeal: &store.Appeal{ID: "ap_2", Status: store.AppealDenied, Reason: "核查属实"}},
-			{At: at, Kind: "fact_held", Fact: &store.PendingFact{Key: "k", Kind: "contact", RecordedBy: store.Party{Name: "赵六"}}},
+			{At: at, Kind: "appeal_decided", Unread: true, Appeal: &healthcode.Appeal{ID: "ap_1", Status: healthcode.AppealGranted}},
+			{At: at, Kind: "appeal_decided", Appeal: &healthcode.Appeal{ID: "ap_2", Status: healthcode.AppealDenied, Reason: "核查属实"}},
+			{At: at, Kind: "fact_held", Fact: &healthcode.PendingFact{Key: "k", Kind: "contact", RecordedBy: healthcode.Party{Name: "赵六"}}},
 			{At: at, Kind: "code_changed", Change: red}}}},
 		"confirm": {confirmData{Action: "/x", Summary: []string{"s"}, Button: "b", Back: "/", Fields: map[string][]string{"decision": {"grant"}}}},
 		"done":    {doneData{Title: "t", Lines: []string{"l"}, Links: []doneLink{{Href: "/", Label: "x"}}}},

@@ -92,6 +92,18 @@ func Ancestors(code string) []string {
 	return out
 }
 
+// CountyOf is the county (district) above or at a jurisdiction, where an
+// appeal's deciding command sits first; the code itself above county
+// level.
+func CountyOf(code string) string {
+	for _, a := range Ancestors(code) {
+		if l, _ := LevelOf(a); l == County {
+			return a
+		}
+	}
+	return code
+}
+
 func prefix(code string) string {
 	l, err := LevelOf(code)
 	if err != nil {

@@ -2,49 +2,27 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/tlog"
 )
 
-// Appeal limits (the attachments' are healthcode.MaxAttachments and
-// healthcode.MaxAttachmentSize).
-const (
-	maxStatement   = 4000 // characters
-	maxDisputed    = 100
-	maxFactKey     = 256 // bytes: an origin and a fact id
-	maxMediaType   = 255 // bytes (RFC 6838: 127 for each of type and subtype)
-	maxOpenAppeals = 5   // undecided appeals per resident at a time
-)
-
-// countyOf is the county (district) above or at a jurisdiction, where the
-// deciding command sits first; the code itself above county level.
-func countyOf(code string) string {
-	for _, a := range healthcode.Ancestors(code) {
-		if l, _ := healthcode.LevelOf(a); l == healthcode.County {
-			return a
-		}
-	}
-	return code
-}
-
 // FileAppeal files an appeal against a resident's code: by the resident,
 // or by a community worker whose post covers the resident's home (with a
 // consent reference, or the resident confirms with ConsentAppeal); at most
-// 5 undecided appeals per resident. It honours an Idempotency-Key
-// (WithClaim): the answer is the appeal as filed. Returns EUNAUTH,
-// EFORBIDDEN, ENOTFOUND, EINVALID, ECONFLICT, or *Replayed / *KeyReused.
+// healthcode.MaxOpenAppeals undecided appeals per resident. The decisions
+// are healthcode.PrepareAppeal and DecideFiling. It honours an
+// Idempotency-Key (WithClaim): the answer is the appeal as filed. Returns
+// EUNAUTH, EFORBIDDEN, ENOTFOUND, EINVALID, ECONFLICT, or *Replayed /
+// *KeyReused.
 func (db *DB) FileAppeal(ctx context.Context, req healthcode.AppealRequest) (*healthcode.Appeal, error) {
 	actor := healthcode.ActorFrom(ctx)
 	if actor.Kind == "" {
@@ -60,60 +38,9 @@ func (db *DB) FileAppeal(ctx context.Context, req healthcode.AppealRequest) (*he
 	if err != nil {
 		return nil, err
 	}
-	if err := healthcode.Authorize(actor, healthcode.OpFileAppeal, r.Jurisdiction, r.ID); err != nil {
+	req, err = healthcode.PrepareAppeal(actor, r, req)
+	if err != nil {
 		return nil, err
-	}
-	switch n := utf8.RuneCountInString(strings.TrimSpace(req.Statement)); {
-	case n == 0:
-		return nil, healthcode.FieldErrorf("statement", "is required: say why the code is wrong")
-	case n > maxStatement:
-		return nil, healthcode.FieldErrorf("statement", "is longer than %d characters", maxStatement)
-	case len(req.FactKeys) == 0:
-		return nil, healthcode.FieldErrorf("fact_keys", "name at least one disputed fact (see the code's explanation)")
-	case len(req.FactKeys) > maxDisputed:
-		return nil, healthcode.FieldErrorf("fact_keys", "names more than %d facts", maxDisputed)
-	case len(req.Attachments) > healthcode.MaxAttachments:
-		return nil, healthcode.FieldErrorf("attachments", "at most %d attachments", healthcode.MaxAttachments)
-	case len(req.ConsentRef) > 256:
-		return nil, healthcode.FieldErrorf("consent_ref", "is longer than 256 bytes")
-	}
-	for i, k := range req.FactKeys {
-		if len(k) > maxFactKey {
-			return nil, healthcode.FieldErrorf(fmt.Sprintf("fact_keys[%d]", i), "is longer than %d bytes", maxFactKey)
-		}
-	}
-	atts := make([]healthcode.Attachment, len(req.Attachments))
-	for i, a := range req.Attachments {
-		switch {
-		case len(a.Data) == 0:
-			return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].data", i), "is empty")
-		case len(a.Data) > healthcode.MaxAttachmentSize:
-			return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].data", i), "is larger than %d bytes", healthcode.MaxAttachmentSize)
-		case a.Name == "" || utf8.RuneCountInString(a.Name) > 128:
-			return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].name", i), "must be 1 to 128 characters")
-		}
-		if a.MediaType != "" {
-			if len(a.MediaType) > maxMediaType {
-				return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].media_type", i), "is longer than %d bytes", maxMediaType)
-			}
-			if mt, _, err := mime.ParseMediaType(a.MediaType); err != nil || !strings.Contains(mt, "/") {
-				return nil, healthcode.FieldErrorf(fmt.Sprintf("attachments[%d].media_type", i), "%q is not a media type such as image/jpeg", a.MediaType)
-			}
-		}
-		if a.MediaType == "" {
-			a.MediaType = "application/octet-stream"
-		}
-		h := sha256.Sum256(a.Data)
-		a.SHA256, a.Size = hex.EncodeToString(h[:]), len(a.Data)
-		atts[i] = a
-	}
-	keys := uniq(req.FactKeys)
-	status, consent := healthcode.AppealOpen, "self"
-	if actor.Kind == healthcode.ActorOfficial {
-		status, consent = healthcode.AppealAwaitingConsent, ""
-		if req.ConsentRef != "" {
-			status, consent = healthcode.AppealOpen, "ref:"+req.ConsentRef
-		}
 	}
 	var b [8]byte
 	if _, err := io.ReadFull(db.rand, b[:]); err != nil {
@@ -121,49 +48,15 @@ func (db *DB) FileAppeal(ctx context.Context, req healthcode.AppealRequest) (*he
 	}
 	id := "ap_" + hex.EncodeToString(b[:])
 	err = db.writeKeyed(ctx, func(t *Tx) (any, string, error) {
-		var open int
-		if err := t.queryRow("SELECT COUNT(*) FROM appeals WHERE resident = ? AND status IN (?, ?)", r.ID, healthcode.AppealOpen, healthcode.AppealAwaitingConsent).Scan(&open); err != nil {
+		st, err := t.filingState(r.ID, req.FactKeys)
+		if err != nil {
 			return nil, "", err
 		}
-		if open >= maxOpenAppeals {
-			return nil, "", healthcode.Errorf(healthcode.ECONFLICT, "%s has %d undecided appeals: wait for their decisions", r.ID, open)
-		}
-		for _, k := range keys {
-			var subject, st string
-			err := t.queryRow("SELECT subject, status FROM facts WHERE uid = ?", k).Scan(&subject, &st)
-			if errors.Is(err, sql.ErrNoRows) || err == nil && subject != r.ID {
-				return nil, "", healthcode.FieldErrorf("fact_keys", "no fact %q about %s", k, r.ID)
-			}
-			if err != nil {
-				return nil, "", err
-			}
-			if st != string(healthcode.FactActive) && st != string(healthcode.FactPending) {
-				return nil, "", healthcode.FieldErrorf("fact_keys", "fact %s is %s already", k, st)
-			}
-		}
-		var deadline string
-		if status == healthcode.AppealOpen {
-			deadline = fmtTime(t.now.Add(db.limits.AppealDeadline))
-		}
-		assigned := countyOf(r.Jurisdiction)
-		hashes := make([]evAttachment, len(atts))
-		names := make([]string, len(atts))
-		for i, a := range atts {
-			hashes[i] = evAttachment{SHA256: a.SHA256, Size: int64(a.Size)}
-			names[i] = a.Name
-		}
-		n := 0
-		_, err := t.record(tlog.KindAppealFiled, actor, r.ID, &evAppealFiled{
-			Appeal: id, Resident: r.ID, Facts: keys, Status: status, Assigned: assigned, Deadline: deadline, Attachments: hashes,
-		}, &evAppealFiledPersonal{Statement: req.Statement, AttachmentNames: names, ConsentRef: consentRef(consent)},
-			func(table string, cols []string, vals []any) {
-				if table == "appeal_attachments" {
-					setCol(cols, vals, "media_type", atts[n].MediaType)
-					setCol(cols, vals, "data", atts[n].Data)
-					n++
-				}
-			})
+		f, err := healthcode.DecideFiling(actor, r, req, st, db.limits.AppealDeadline, t.now)
 		if err != nil {
+			return nil, "", err
+		}
+		if err := t.recordFiling(actor, id, r.ID, f, req.Statement); err != nil {
 			return nil, "", err
 		}
 		a, err := db.appeal(t.ctx, t.tx, id)
@@ -173,6 +66,63 @@ func (db *DB) FileAppeal(ctx context.Context, req healthcode.AppealRequest) (*he
 		return nil, err
 	}
 	return db.appeal(ctx, db.db, id)
+}
+
+// filingState reads what filing an appeal decides on: the resident's
+// undecided appeals and the disputed facts.
+func (t *Tx) filingState(resident string, keys []string) (healthcode.FilingState, error) {
+	st := healthcode.FilingState{Facts: map[string]healthcode.DisputedFact{}}
+	if err := t.queryRow("SELECT COUNT(*) FROM appeals WHERE resident = ? AND status IN (?, ?)", resident, healthcode.AppealOpen, healthcode.AppealAwaitingConsent).Scan(&st.Undecided); err != nil {
+		return st, fmt.Errorf("count undecided appeals: %w", err)
+	}
+	for _, k := range keys {
+		f, err := t.disputedFact(k)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return st, err
+		}
+		st.Facts[k] = f
+	}
+	return st, nil
+}
+
+// disputedFact reads what an appeal's decisions need of a fact.
+func (t *Tx) disputedFact(key string) (healthcode.DisputedFact, error) {
+	var f healthcode.DisputedFact
+	err := t.queryRow("SELECT subject, status, recorded_by, approved_by FROM facts WHERE uid = ?", key).Scan(&f.Subject, &f.Status, &f.RecordedBy, &f.ApprovedBy)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return f, fmt.Errorf("read disputed fact %s: %w", key, err)
+	}
+	return f, err
+}
+
+// recordFiling appends a filing's appeal.filed entry (which projects the
+// appeal and its attachments' rows).
+func (t *Tx) recordFiling(actor healthcode.Actor, id, resident string, f *healthcode.AppealFiling, statement string) error {
+	var deadline string
+	if !f.Deadline.IsZero() {
+		deadline = fmtTime(f.Deadline)
+	}
+	hashes := make([]evAttachment, len(f.Attachments))
+	names := make([]string, len(f.Attachments))
+	for i, a := range f.Attachments {
+		hashes[i] = evAttachment{SHA256: a.SHA256, Size: int64(a.Size)}
+		names[i] = a.Name
+	}
+	n := 0
+	_, err := t.record(tlog.KindAppealFiled, actor, resident, &evAppealFiled{
+		Appeal: id, Resident: resident, Facts: f.Facts, Status: f.Status, Assigned: f.Assigned, Deadline: deadline, Attachments: hashes,
+	}, &evAppealFiledPersonal{Statement: statement, AttachmentNames: names, ConsentRef: consentRef(f.Consent)},
+		func(table string, cols []string, vals []any) {
+			if table == "appeal_attachments" {
+				setCol(cols, vals, "media_type", f.Attachments[n].MediaType)
+				setCol(cols, vals, "data", f.Attachments[n].Data)
+				n++
+			}
+		})
+	return err
 }
 
 // consentRef is the consent reference an appeal's consent column holds,
@@ -194,20 +144,11 @@ func (db *DB) ConsentAppeal(ctx context.Context, id string) (*healthcode.Appeal,
 		if err != nil {
 			return err
 		}
-		if actor.Kind != healthcode.ActorResident || actor.ID != a.Resident {
-			if actor.Kind == "" {
-				return healthcode.Errorf(healthcode.EUNAUTH, "log in first")
-			}
-			return healthcode.Errorf(healthcode.EFORBIDDEN, "only the resident consents to their appeal")
+		deadline, err := healthcode.DecideConsent(actor, a, db.limits.AppealDeadline, t.now)
+		if err != nil || deadline == nil {
+			return err // a refusal, or a retry (its answer lost after the commit): the same answer, nothing recorded
 		}
-		if a.Status != healthcode.AppealAwaitingConsent {
-			if hasStep(a, tlog.KindAppealConsented, actor.ID) {
-				return nil // a retry (its answer lost after the commit): the same answer, nothing recorded
-			}
-			return healthcode.Errorf(healthcode.ECONFLICT, "appeal %s is %s, not awaiting consent", id, a.Status)
-		}
-		deadline := fmtTime(t.now.Add(db.limits.AppealDeadline))
-		_, err = t.record(tlog.KindAppealConsented, actor, a.Resident, &evAppealConsented{Appeal: id, Deadline: deadline}, nil, nil)
+		_, err = t.record(tlog.KindAppealConsented, actor, a.Resident, &evAppealConsented{Appeal: id, Deadline: fmtTime(*deadline)}, nil, nil)
 		return err
 	})
 	if err != nil {
@@ -223,59 +164,37 @@ func (db *DB) ConsentAppeal(ctx context.Context, id string) (*healthcode.Appeal,
 // ENOTFOUND, ECONFLICT, EINVALID.
 func (db *DB) DecideAppeal(ctx context.Context, id string, grant bool, reason string) (*healthcode.Appeal, error) {
 	actor := healthcode.ActorFrom(ctx)
-	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
+	if err := healthcode.CheckAppealDecision(grant, reason); err != nil {
 		return nil, err
-	}
-	if !grant && utf8.RuneCountInString(strings.TrimSpace(reason)) < 4 {
-		return nil, healthcode.FieldErrorf("reason", "a denial needs a written reason")
 	}
 	err := db.write(ctx, func(t *Tx) error {
 		a, err := db.appeal(t.ctx, t.tx, id)
 		if err != nil {
 			return err
 		}
-		if err := healthcode.Authorize(actor, healthcode.OpDecideAppeal, a.Assigned, a.Resident); err != nil {
-			return err
-		}
-		if a.Status != healthcode.AppealOpen {
-			// A retry of this very decision (its answer lost after the
-			// commit) gets the same answer and records nothing.
-			if (a.Status == healthcode.AppealGranted) == grant && (a.Status == healthcode.AppealGranted || a.Status == healthcode.AppealDenied) &&
-				a.Reason == reason && hasStep(a, tlog.KindAppealDecided, actor.ID) {
-				return nil
-			}
-			return healthcode.Errorf(healthcode.ECONFLICT, "appeal %s is %s, not open", id, a.Status)
-		}
+		facts := map[string]healthcode.DisputedFact{}
 		for _, k := range a.FactKeys {
-			var by, approved string
-			if err := t.queryRow("SELECT recorded_by, approved_by FROM facts WHERE uid = ?", k).Scan(&by, &approved); err != nil {
-				return err
-			}
-			if by == actor.ID || approved == actor.ID {
-				return healthcode.Errorf(healthcode.EFORBIDDEN, "you recorded or approved disputed fact %s: another officer decides this appeal", k)
-			}
-		}
-		decision := "granted"
-		if !grant {
-			decision = "denied"
-		}
-		var personal any
-		if reason != "" {
-			personal = &evAppealDecidedPersonal{Reason: reason}
-		}
-		if _, err := t.record(tlog.KindAppealDecided, actor, a.Resident, &evAppealDecided{Appeal: id, Decision: decision, Facts: a.FactKeys}, personal, nil); err != nil {
-			return err
-		}
-		if !grant {
-			return nil
-		}
-		for _, k := range a.FactKeys {
-			f, _, err := db.fact(t.ctx, t.tx, k)
+			f, err := t.disputedFact(k)
 			if err != nil {
 				return err
 			}
-			if f.Status == healthcode.FactRetracted || f.Status == healthcode.FactRejected {
-				continue
+			facts[k] = f
+		}
+		d, err := healthcode.DecideAppeal(actor, a, facts, grant, reason)
+		if err != nil || d == nil {
+			return err // a refusal, or a retry of this very decision (its answer lost after the commit): the same answer, nothing recorded
+		}
+		var personal any
+		if d.Reason != "" {
+			personal = &evAppealDecidedPersonal{Reason: d.Reason}
+		}
+		if _, err := t.record(tlog.KindAppealDecided, actor, a.Resident, &evAppealDecided{Appeal: id, Decision: d.Decision, Facts: d.Facts}, personal, nil); err != nil {
+			return err
+		}
+		for _, k := range d.Retract {
+			f, _, err := db.fact(t.ctx, t.tx, k)
+			if err != nil {
+				return err
 			}
 			if err := t.retract(actor, f, "appeal "+id+" granted", CauseAppeal); err != nil {
 				return err
@@ -311,13 +230,15 @@ func (db *DB) EscalateOverdue(ctx context.Context) (int, error) {
 			if err != nil {
 				return err
 			}
-			to := parentScope(a.Assigned)
-			deadline := fmtTime(t.now.Add(db.limits.AppealDeadline))
-			if _, err := t.record(tlog.KindAppealEscalated, sched, a.Resident, &evAppealEscalated{Appeal: id, From: a.Assigned, To: to, Deadline: deadline}, nil, nil); err != nil {
+			e := healthcode.DecideEscalation(a, db.limits.AppealDeadline, t.now)
+			if e == nil {
+				continue
+			}
+			if _, err := t.record(tlog.KindAppealEscalated, sched, a.Resident, &evAppealEscalated{Appeal: id, From: e.From, To: e.To, Deadline: fmtTime(e.Deadline)}, nil, nil); err != nil {
 				return err
 			}
-			if err := t.raiseAlert(a.Resident, healthcode.AlertAppealOverdue, id, a.Assigned, map[string]any{
-				"appeal": id, "deadline": fmtTime(*a.Deadline), "escalated_from": a.Assigned, "escalated_to": to,
+			if err := t.raiseAlert(a.Resident, healthcode.AlertAppealOverdue, id, e.From, map[string]any{
+				"appeal": id, "deadline": fmtTime(e.Missed), "escalated_from": e.From, "escalated_to": e.To,
 			}); err != nil {
 				return err
 			}
@@ -487,17 +408,6 @@ type queryer interface {
 }
 
 // appeal reads an appeal with its attachments' descriptions and steps.
-// hasStep reports whether a's last step of kind was taken by the
-// official or resident id.
-func hasStep(a *healthcode.Appeal, kind tlog.Kind, id string) bool {
-	for i := len(a.Steps) - 1; i >= 0; i-- {
-		if a.Steps[i].Kind == string(kind) {
-			return a.Steps[i].By.ID == id
-		}
-	}
-	return false
-}
-
 func (db *DB) appeal(ctx context.Context, q queryer, id string) (*healthcode.Appeal, error) {
 	a := &healthcode.Appeal{ID: id}
 	var filedBy, filedKind string

@@ -128,7 +128,7 @@ func (p *projector) tallyRows(id string) error {
 	case err != nil:
 		return fmt.Errorf("count the erased: %w", err)
 	default:
-		if err := p.tally(erasedCode, countyOf(home), colour, 1); err != nil {
+		if err := p.tally(erasedCode, healthcode.CountyOf(home), colour, 1); err != nil {
 			return err
 		}
 	}

@@ -512,7 +512,7 @@ func (t *Tx) evalFailed(id, home string, rs *rules.Ruleset, failure error, cause
 	// stays in the evaluation.failed entry it cites, the place goes no
 	// finer than the county.
 	subject := fmt.Sprintf("%s@%d", rsID, rsVersion)
-	return t.alertOnce("", healthcode.AlertEvalFailed, subject, countyOf(home), t.now.Add(-time.Hour), map[string]any{
+	return t.alertOnce("", healthcode.AlertEvalFailed, subject, healthcode.CountyOf(home), t.now.Add(-time.Hour), map[string]any{
 		"ruleset": rsID, "ruleset_version": rsVersion, "entry": idx, "cause": cause, "job": t.job,
 	})
 }
@@ -523,7 +523,7 @@ func (t *Tx) evalFailed(id, home string, rs *rules.Ruleset, failure error, cause
 // source or official that filed most of them.
 func (t *Tx) alertCrowded(home string, crowded []rules.Crowding) error {
 	for _, c := range crowded {
-		if err := t.alertOnce("", healthcode.AlertNearBound, c.Origin, countyOf(home), t.now.Add(-time.Hour), map[string]any{
+		if err := t.alertOnce("", healthcode.AlertNearBound, c.Origin, healthcode.CountyOf(home), t.now.Add(-time.Hour), map[string]any{
 			"kind": c.Kind, "in_window": c.InWindow, "max": c.Max, "omitted": c.Omitted, "from_origin": c.FromOrigin,
 		}); err != nil {
 			return err

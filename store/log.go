@@ -331,7 +331,7 @@ func (t *Tx) appendEntry(kind tlog.Kind, actor healthcode.Actor, subject string,
 		if !ok && fresh {
 			head = subjectHead{index: -1}
 			if r, isReg := pub.(*evResident); isReg {
-				head.county = countyOf(r.Jurisdiction)
+				head.county = healthcode.CountyOf(r.Jurisdiction)
 			}
 		} else if h, pre := t.b.heads[subject]; !ok && pre {
 			head = h
@@ -345,7 +345,7 @@ func (t *Tx) appendEntry(kind tlog.Kind, actor healthcode.Actor, subject string,
 			if err := t.queryRow("SELECT jurisdiction FROM residents WHERE id = ?", subject).Scan(&home); err != nil {
 				return nil, fmt.Errorf("log %s: the county of %s: %w", kind, subject, err)
 			}
-			head.county = countyOf(home)
+			head.county = healthcode.CountyOf(home)
 		}
 		e.Prev, e.County = head.hash, head.county
 		defer func() {

@@ -11,8 +11,8 @@ import (
 
 // TestImports enforces the package's rule: only the standard library,
 // x/mod's sumdb/tlog and sumdb/note, transparency-dev/formats/note for
-// witness cosignatures, the root package and internal/atomicfile (itself
-// standard library only).
+// witness cosignatures, the root package, and internal/atomicfile and
+// internal/filelock (each standard library only).
 func TestImports(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
@@ -24,6 +24,7 @@ func TestImports(t *testing.T) {
 		"github.com/transparency-dev/formats/note":             true, // cosignature/v1 (C2SP tlog-cosignature)
 		"github.com/healthcode/healthcode":                     true,
 		"github.com/healthcode/healthcode/internal/atomicfile": true,
+		"github.com/healthcode/healthcode/internal/filelock":   true,
 	}
 	for _, file := range files {
 		if strings.HasSuffix(file, "_test.go") {

@@ -250,9 +250,13 @@ func (s *Server) newAdmission() *admission {
 		Help: "Requests waiting to be admitted, by admission class.",
 	}, []string{"class"})
 	limit := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "healthcode_admission_limit",
-		Help: "Configured bounds by admission class: in_flight, queue, and wait_seconds.",
+		Name: "healthcode_admission_limit_requests",
+		Help: "Configured bounds by admission class, in requests: in_flight and queue.",
 	}, []string{"class", "bound"})
+	waitLimit := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "healthcode_admission_wait_limit_seconds",
+		Help: "Configured longest wait in the queue, by admission class.",
+	}, []string{"class"})
 	a.shed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "healthcode_admission_shed_total",
 		Help: "Requests answered 503 at once because their admission class was full (in flight and queue), by class.",
@@ -262,10 +266,10 @@ func (s *Server) newAdmission() *admission {
 		a.gates[c] = g
 		limit.WithLabelValues(string(c), "in_flight").Set(float64(b.InFlight))
 		limit.WithLabelValues(string(c), "queue").Set(float64(b.Queue))
-		limit.WithLabelValues(string(c), "wait_seconds").Set(b.Wait.Seconds())
+		waitLimit.WithLabelValues(string(c)).Set(b.Wait.Seconds())
 		a.shed.WithLabelValues(string(c))
 	}
-	s.metrics.reg.MustRegister(a.shed, limit,
+	s.metrics.reg.MustRegister(a.shed, limit, waitLimit,
 		gaugeFunc(inFlight, a.gates, func(g *gate) float64 { return float64(len(g.slots)) }),
 		gaugeFunc(queued, a.gates, func(g *gate) float64 { return float64(g.waiting.Load()) }))
 	return a

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/healthcode/healthcode/api"
 	"github.com/healthcode/healthcode/internal/apitest"
+	"github.com/healthcode/healthcode/tlog"
 )
 
 // TestOpenAPIValid loads api/openapi.yaml with kin-openapi and validates it
@@ -95,6 +97,41 @@ func TestOpenAPIConventions(t *testing.T) {
 				t.Errorf("operationId %s is used by %s and %s %s", op.OperationID, prev, method, path)
 			}
 			ids[op.OperationID] = strings.TrimSpace(method + " " + path)
+		}
+	}
+}
+
+// TestOpenAPILogKinds: the kinds a log entry may have, as the document
+// lists them, are exactly the kinds the log writes (tlog.Kinds).
+func TestOpenAPILogKinds(t *testing.T) {
+	doc, err := apitest.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := doc.Components.Schemas["LogEntry"]
+	if entry == nil || entry.Value == nil || entry.Value.Properties["kind"] == nil {
+		t.Fatal("components.schemas.LogEntry.properties.kind is missing")
+	}
+	var documented []string
+	for _, v := range entry.Value.Properties["kind"].Value.Enum {
+		documented = append(documented, fmt.Sprint(v))
+	}
+	var written []string
+	for _, k := range tlog.Kinds() {
+		written = append(written, string(k))
+	}
+	slices.Sort(documented)
+	slices.Sort(written)
+	if !slices.Equal(documented, written) {
+		for _, k := range written {
+			if !slices.Contains(documented, k) {
+				t.Errorf("LogEntry.kind does not list %s, which the log writes", k)
+			}
+		}
+		for _, k := range documented {
+			if !slices.Contains(written, k) {
+				t.Errorf("LogEntry.kind lists %s, which the log does not write", k)
+			}
 		}
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/healthcode/healthcode"
@@ -23,9 +21,8 @@ import (
 // A Projector rebuilds the projection from entries fed to it in log
 // order, into a temporary SQLite database that Close removes.
 type Projector struct {
-	db     *DB
-	dir    string
-	logger *slog.Logger
+	db      *DB
+	cleanup func()
 
 	// The chunk being applied: its transaction, and the replay's
 	// statements prepared on it.
@@ -40,38 +37,17 @@ func NewProjector(ctx context.Context, logger *slog.Logger) (*Projector, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	dir, err := os.MkdirTemp("", "healthcode-verify-*")
+	db, cleanup, err := openScratch(ctx, logger)
 	if err != nil {
-		return nil, fmt.Errorf("scratch database: %w", err)
+		return nil, err
 	}
-	p := &Projector{dir: dir, logger: logger}
-	p.db, err = openBare(ctx, filepath.Join(dir, "projection.db"))
-	if err != nil {
-		p.removeDir()
-		return nil, fmt.Errorf("scratch database: %w", err)
-	}
-	// A scratch database needs no durability.
-	if _, err := p.db.wdb.ExecContext(ctx, "PRAGMA synchronous = OFF"); err != nil {
-		return nil, errors.Join(err, p.Close())
-	}
-	return p, nil
+	return &Projector{db: db, cleanup: cleanup}, nil
 }
 
-// removeDir removes the scratch database's directory: a failure only
-// leaves a temporary file, worth a warning.
-func (p *Projector) removeDir() {
-	if err := os.RemoveAll(p.dir); err != nil {
-		p.logger.Warn("removing the scratch database failed", "dir", p.dir, "err", err)
-	}
-}
-
-// Close closes and removes the scratch database.
+// Close closes and removes the scratch database; a failure is only
+// warned of (it leaves a temporary file).
 func (p *Projector) Close() error {
-	err := p.db.closeDBs()
-	if err != nil {
-		p.logger.Warn("closing the scratch database failed", "dir", p.dir, "err", err)
-	}
-	p.removeDir()
+	p.cleanup()
 	return nil
 }
 

@@ -137,8 +137,8 @@ func (db *DB) projectRange(ctx context.Context, q querier, dst *DB, from, total 
 }
 
 // openScratch opens an empty projection in a temporary SQLite database,
-// which cleanup closes and removes.
-func (db *DB) openScratch(ctx context.Context) (scratch *DB, cleanup func(), err error) {
+// which cleanup closes and removes (logger hears of a failure to).
+func openScratch(ctx context.Context, logger *slog.Logger) (scratch *DB, cleanup func(), err error) {
 	dir, err := os.MkdirTemp("", "healthcode-verify-*")
 	if err != nil {
 		return nil, nil, fmt.Errorf("scratch database: %w", err)
@@ -147,7 +147,7 @@ func (db *DB) openScratch(ctx context.Context) (scratch *DB, cleanup func(), err
 	// close or remove it only leaves a temporary file, worth a warning.
 	removeDir := func() {
 		if err := os.RemoveAll(dir); err != nil {
-			db.logger.Warn("removing the scratch database failed", "dir", dir, "err", err)
+			logger.Warn("removing the scratch database failed", "dir", dir, "err", err)
 		}
 	}
 	scratch, err = openBare(ctx, filepath.Join(dir, "projection.db"))
@@ -157,7 +157,7 @@ func (db *DB) openScratch(ctx context.Context) (scratch *DB, cleanup func(), err
 	}
 	cleanup = func() {
 		if err := scratch.closeDBs(); err != nil {
-			db.logger.Warn("closing the scratch database failed", "dir", dir, "err", err)
+			logger.Warn("closing the scratch database failed", "dir", dir, "err", err)
 		}
 		removeDir()
 	}
@@ -496,7 +496,7 @@ func (db *DB) projectInto(ctx context.Context, target *DB, phase func(string) fu
 // in one transaction, so that a rebuild that fails leaves dst without a
 // log (and may be run again).
 func (db *DB) rebuildPostgres(ctx context.Context, dst *DB, phase func(string) func(done, total int64)) error {
-	scratch, cleanup, err := db.openScratch(ctx)
+	scratch, cleanup, err := openScratch(ctx, db.logger)
 	if err != nil {
 		return err
 	}

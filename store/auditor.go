@@ -290,7 +290,7 @@ func (a *Auditor) follow(ctx context.Context, snap *sql.Tx, size int64) (bool, e
 		to = min(size, from+followMax)
 		a.db.logger.Info("audit: projecting the log", "from", from, "to", to, "log_size", size)
 	}
-	failed, err := a.db.projectRange(ctx, snap, a.shadow, from, to, nil, nil, func(tx *sql.Tx, end int64) error {
+	failed, err := a.db.projectRange(ctx, snap, a.shadow, from, to, nil, func(tx *sql.Tx, end int64) error {
 		leaf, err := a.leafAt(ctx, snap, end-1)
 		if err != nil {
 			return err

@@ -19,7 +19,6 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/healthcode/healthcode"
-	"github.com/healthcode/healthcode/tlog"
 )
 
 // openBare opens dsn and applies the migrations, nothing else: no
@@ -59,16 +58,14 @@ func (db *DB) projectLog(ctx context.Context, dst *DB, progress func(done, total
 	if err := db.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(idx), -1) + 1 FROM log_entries").Scan(&total); err != nil {
 		return -1, fmt.Errorf("count entries: %w", err)
 	}
-	return db.projectRange(ctx, db.db, dst, 0, total, progress, nil, nil)
+	return db.projectRange(ctx, db.db, dst, 0, total, progress, nil)
 }
 
 // projectRange is projectLog for the entries from..total-1, read through
-// q; each, if not nil, sees every entry in the chunk's transaction of dst
-// before it is applied (the state as of the entry); done, if not nil,
-// runs in each chunk's transaction before it commits, with the index the
-// chunk ends at.
+// q; done, if not nil, runs in each chunk's transaction before it
+// commits, with the index the chunk ends at.
 func (db *DB) projectRange(ctx context.Context, q querier, dst *DB, from, total int64, progress func(done, total int64),
-	each func(tx *sql.Tx, e *tlog.Entry) error, done func(tx *sql.Tx, end int64) error) (int64, error) {
+	done func(tx *sql.Tx, end int64) error) (int64, error) {
 	const chunk = 5000
 	for start := from; start < total; start += chunk {
 		end := min(start+chunk, total)
@@ -103,14 +100,6 @@ func (db *DB) projectRange(ctx context.Context, q querier, dst *DB, from, total 
 			if err != nil {
 				tx.Rollback()
 				return start + int64(i), fmt.Errorf("entry %d does not parse: %w", start+int64(i), err)
-			}
-			if each != nil && !e.erased {
-				// An erased resident's entries cannot be opened: the
-				// replay of their code decisions is skipped, as it was.
-				if err := each(tx, e.Entry); err != nil {
-					tx.Rollback()
-					return -1, fmt.Errorf("replay entry %d (%s): %w", e.Index, e.Kind, err)
-				}
 			}
 			if err := pr.apply(e); err != nil {
 				tx.Rollback()

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -28,13 +29,34 @@ import (
 // HEALTHCODE_TEST_POSTGRES server, each run working on a copy.
 //
 //	HEALTHCODE_BENCH_RESIDENTS=1000000 go test -run '^$' -bench VerifyLog/sqlite -benchtime 1x -timeout 3h ./store
+//
+// The comparison is verify at N entries beside a re-evaluation of
+// N residents; the log of n residents has about 2n entries. With
+// HEALTHCODE_BENCH_VERIFY_RESIDENTS=m the sqlite case verifies and
+// rebuilds the database of m residents instead (re-evaluated first under
+// the same new ruleset, untimed, so its log has the same shape), in the
+// same process right after the timed re-evaluation of n residents:
+//
+//	HEALTHCODE_BENCH_RESIDENTS=1000000 HEALTHCODE_BENCH_VERIFY_RESIDENTS=495040 go test -run '^$' -bench VerifyLog/sqlite -benchtime 1x -timeout 3h ./store
 func BenchmarkVerifyLog(b *testing.B) {
 	n := benchResidents()
 	b.Run("sqlite", func(b *testing.B) {
 		cached := reevalCache(b, n)
+		m, err := strconv.Atoi(os.Getenv("HEALTHCODE_BENCH_VERIFY_RESIDENTS"))
+		if err != nil || m <= 0 || m == n {
+			m = n
+		}
+		other := cached
+		if m != n {
+			other = reevalCache(b, m)
+		}
 		for range b.N {
 			b.StopTimer()
-			benchVerify(b, cloneDB(b, cached), filepath.Join(b.TempDir(), "rebuilt.db"), n)
+			if m == n {
+				benchVerify(b, cloneDB(b, cached), filepath.Join(b.TempDir(), "rebuilt.db"), n)
+				continue
+			}
+			benchVerifySized(b, cloneDB(b, cached), cloneDB(b, other), filepath.Join(b.TempDir(), "rebuilt.db"), n, m)
 		}
 	})
 	b.Run("postgres", func(b *testing.B) {
@@ -56,7 +78,37 @@ func benchVerify(b *testing.B, dsn, into string, n int) {
 	cpu := cpuTime()
 	reeval := reevaluateAll(b, db, n)
 	reevalCPU := cpuTime() - cpu
+	verifyAndRebuild(b, db, into, n, reeval, reevalCPU, maxRSS())
+}
+
+// benchVerifySized times the re-evaluation of the n residents of reevalDSN,
+// then verifies and rebuilds the database of m residents at verifyDSN
+// (re-evaluated first, untimed).
+func benchVerifySized(b *testing.B, reevalDSN, verifyDSN, into string, n, m int) {
+	ctx := context.Background()
+	open := func(dsn string) *store.DB {
+		db, err := store.Open(ctx, dsn, store.Options{Now: func() time.Time { return reevalNow }, Logger: quiet})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return db
+	}
+	db := open(reevalDSN)
+	cpu := cpuTime()
+	reeval := reevaluateAll(b, db, n)
+	reevalCPU := cpuTime() - cpu
 	reevalRSS := maxRSS()
+	db.Close()
+	other := open(verifyDSN)
+	defer other.Close()
+	reevaluateAll(b, other, m)
+	b.StopTimer()
+	b.Logf("re-evaluated %d residents; verifying the log of %d residents", n, m)
+	verifyAndRebuild(b, other, into, n, reeval, reevalCPU, reevalRSS)
+}
+
+func verifyAndRebuild(b *testing.B, db *store.DB, into string, n int, reeval, reevalCPU time.Duration, reevalRSS int64) {
+	ctx := context.Background()
 
 	b.StartTimer()
 	start, cpu := time.Now(), cpuTime()

@@ -28,16 +28,18 @@ type raisingAnswers struct {
 // raising answers, for fresh (new facts about persons, none of them
 // stored; st's facts may include them), whether each alone makes its
 // resident's code more severe under the ruleset in force at now, added
-// to the resident's stored active facts without the batch's others. A
-// resident whose evaluation fails gets no answers: their facts' raises
-// stay unknown (the evaluation.failed entry that follows says why).
+// to the resident's stored active facts without the batch's others, with
+// the risk areas that count for them (none held for them: their code's
+// evaluation leaves those out too). A resident whose evaluation fails
+// gets no answers: their facts' raises stay unknown (the
+// evaluation.failed entry that follows says why).
 //
 // with, if not nil, are st's own evaluations at now of the residents
 // with the batch's facts (the snapshot's): for a resident with one new
 // fact that evaluation is the one "with the fact", so only the one
 // without it is left to do. And the evaluation without is the same for
-// every resident with no stored active facts (the batch's areas are
-// shared), so it is done once per ruleset.
+// every resident with no stored active facts and no designation held
+// (the batch's areas are shared), so it is done once per ruleset.
 func (st *evalState) raising(fresh []healthcode.Fact, now time.Time, with *batchEvals) raisingAnswers {
 	a := raisingAnswers{raises: make(map[string]bool, len(fresh)), rulesets: map[string]*rules.Ruleset{}, until: map[string]time.Time{}}
 	batch := make(map[string]bool, len(fresh))
@@ -67,9 +69,10 @@ func (st *evalState) raising(fresh []healthcode.Fact, now time.Time, with *batch
 				base = append(base, f)
 			}
 		}
-		in := rules.Input{Facts: base, Areas: st.areas, Now: now}
+		areas := withoutHeld(st.areas, st.held[id])
+		in := rules.Input{Facts: base, Areas: areas, Now: now}
 		var before evalOutcome
-		if len(base) == 0 {
+		if len(base) == 0 && len(areas) == len(st.areas) {
 			var ok bool
 			if before, ok = nothing[rs]; !ok {
 				before.res, before.err = rs.Evaluate(in)
@@ -85,7 +88,7 @@ func (st *evalState) raising(fresh []healthcode.Fact, now time.Time, with *batch
 		raises := make([]bool, len(fs))
 		failed := false
 		for i, f := range fs {
-			after, ok := with.only(st, id, fs)
+			after, ok := with.only(id, fs)
 			if !ok {
 				after.res, after.err = rs.Evaluate(rules.With(in, f))
 			}
@@ -122,11 +125,10 @@ type batchEvals struct {
 }
 
 // only returns e's evaluation of resident id if it is the evaluation of
-// their stored facts with fs, their one new fact, added and the same
-// risk areas as raising's: no designation is held for them. A failed
+// their stored facts with fs, their one new fact, added. A failed
 // evaluation is not returned (it was exact, the one asked for is not).
-func (e *batchEvals) only(st *evalState, id string, fs []healthcode.Fact) (evalOutcome, bool) {
-	if e == nil || len(fs) != 1 || len(withoutHeld(st.areas, st.held[id])) != len(st.areas) {
+func (e *batchEvals) only(id string, fs []healthcode.Fact) (evalOutcome, bool) {
+	if e == nil || len(fs) != 1 {
 		return evalOutcome{}, false
 	}
 	i, ok := slices.BinarySearch(e.ids, id)

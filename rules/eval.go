@@ -634,21 +634,32 @@ func RaisesEach(rs *Ruleset, in Input, facts []healthcode.Fact) (raises []bool, 
 	until = before.NextChange
 	raises = make([]bool, len(facts))
 	for i, f := range facts {
-		f.Status = healthcode.FactActive
-		with := in
-		if f.Kind == KindRiskArea {
-			with.Areas = append(slices.Clip(in.Areas), f)
-		} else {
-			with.Facts = append(slices.Clip(in.Facts), f)
-		}
-		after, err := rs.Evaluate(with)
+		after, err := rs.Evaluate(With(in, f))
 		if err != nil {
 			return nil, time.Time{}, err
 		}
-		if n := after.NextChange; !n.IsZero() && (until.IsZero() || n.Before(until)) {
-			until = n
-		}
+		until = Earlier(until, after.NextChange)
 		raises[i] = after.Colour.Severity() > before.Colour.Severity()
 	}
 	return raises, until, nil
+}
+
+// With is the input with the fact f added, active: to the areas if it is
+// a risk_area fact, else to the facts. in's slices are not changed.
+func With(in Input, f healthcode.Fact) Input {
+	f.Status = healthcode.FactActive
+	if f.Kind == KindRiskArea {
+		in.Areas = append(slices.Clip(in.Areas), f)
+	} else {
+		in.Facts = append(slices.Clip(in.Facts), f)
+	}
+	return in
+}
+
+// Earlier is the earlier of two NextChange times, where zero is never.
+func Earlier(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -205,7 +205,8 @@ func TestDesignationHoldRefused(t *testing.T) {
 		}
 		// Later facts about r3 re-evaluate them: the designation still
 		// does not count (a positive antigen test makes them yellow, not
-		// red), in the live evaluation and in the replay.
+		// red), in the live evaluation, in the raises of the test's entry
+		// and in the replay.
 		mustVisit(t, w, "v-3b", r3, "410105001001")
 		mustColour(t, w, r3, healthcode.Green)
 		sampled := w.now.Add(-time.Hour)
@@ -214,6 +215,11 @@ func TestDesignationHoldRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustColour(t, w, r3, healthcode.Yellow)
+		// In public too the test raises r3's code (green to yellow): the
+		// refused designation counts no more there than in the code.
+		if got := sourceRaises(t, w.db)["s_lab:ag-3"]; got != "true" {
+			t.Errorf("raises of the antigen test in public: %s, want true", got)
+		}
 		if held, _, err := w.db.HeldDesignations(as(cmdProvince3), 1); err != nil || len(held) != 0 {
 			t.Fatalf("held designations after the refusal: %+v %v", held, err)
 		}

@@ -260,7 +260,7 @@ func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact) (*fact
 	// One worker: concurrent batches already use the slots.
 	start := time.Now()
 	snap.results, snap.rulesets, snap.errs = snap.eval.run(snap.ids, snap.at, 1)
-	snap.raising = snap.eval.raising(extra, snap.at)
+	snap.raising = snap.eval.raising(extra, snap.at, &batchEvals{ids: snap.ids, results: snap.results, errs: snap.errs})
 	db.observer().Evaluated(len(snap.ids), time.Since(start))
 	return snap, nil
 }
@@ -303,14 +303,16 @@ func (snap *factSnapshot) holdsAt(i int, now time.Time) bool {
 }
 
 // preparedFact is the part of recording a fact that no database read
-// changes: its content hash, the public part of its fact.recorded entry as
-// it reads when the fact goes in active (the common case; the committer
-// re-encodes a pending or held one), and its sealed evidence. RecordFacts
-// computes it before the batch joins the single committer, so concurrent
-// batches do this work in parallel rather than in turn.
+// changes: its content hash and its sealed evidence, and, for a source's
+// batch with a snapshot, the public part of its fact.recorded entry as it
+// reads when the fact goes in active with the raises the snapshot answered
+// (withRaises; the committer encodes the others, and those whose answer
+// changed). RecordFacts computes it before the batch joins the single
+// committer, so concurrent batches do this work in parallel rather than
+// in turn.
 type preparedFact struct {
 	hash     []byte
-	entry    tlog.Payload
+	entry    tlog.Payload // nil bytes: not encoded yet
 	raises   *bool        // the raises entry says: set from a source batch's snapshot (withRaises)
 	personal personalPart // salted; its data the evidence reference, if any
 
@@ -319,9 +321,9 @@ type preparedFact struct {
 	area, caseID string // from an area visit's or risk area's, a case status's payload
 }
 
-// withRaises encodes again, outside the committer, the entries of the
-// facts whose raises a source batch's snapshot answered (by key), so that
-// the committer encodes only those whose answer changed since.
+// withRaises encodes, outside the committer, the entries of the facts
+// whose raises a source batch's snapshot answered (by key), so that the
+// committer encodes only the others and those whose answer changed since.
 func withRaises(prep []preparedFact, facts []healthcode.Fact, raises map[string]bool) error {
 	for i := range facts {
 		r, ok := raises[facts[i].Key]
@@ -362,10 +364,6 @@ func (db *DB) prepareFacts(facts []healthcode.Fact) ([]preparedFact, error) {
 		p.hash = contentHash(f)
 		var err error
 		p.observed = fmtTime(f.ObservedAt)
-		ev := factEntryOf(f, healthcode.FactActive, "", p.observed)
-		if p.entry, err = encodeFactEntry(f.Key, &ev); err != nil {
-			return nil, err
-		}
 		if f.Evidence != "" {
 			personal[i] = factPersonalData(f.Evidence)
 		}
@@ -631,7 +629,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 		if r, decided := raising[i]; decided {
 			ev.Raises = &r
 		}
-		if held || f.Status != healthcode.FactActive || !sameRaises(ev.Raises, pf.raises) {
+		if entry.Bytes() == nil || held || f.Status != healthcode.FactActive || !sameRaises(ev.Raises, pf.raises) {
 			if entry, err = encodeFactEntry(f.Key, &ev); err != nil {
 				return nil, err
 			}

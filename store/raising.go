@@ -9,6 +9,7 @@ package store
 // longer holds for the resident.
 
 import (
+	"slices"
 	"time"
 
 	"github.com/healthcode/healthcode"
@@ -27,10 +28,19 @@ type raisingAnswers struct {
 // raising answers, for fresh (new facts about persons, none of them
 // stored; st's facts may include them), whether each alone makes its
 // resident's code more severe under the ruleset in force at now, added
-// to the resident's stored active facts without the batch's others. A
-// resident whose evaluation fails gets no answers: their facts' raises
-// stay unknown (the evaluation.failed entry that follows says why).
-func (st *evalState) raising(fresh []healthcode.Fact, now time.Time) raisingAnswers {
+// to the resident's stored active facts without the batch's others, with
+// the risk areas that count for them (none held for them: their code's
+// evaluation leaves those out too). A resident whose evaluation fails
+// gets no answers: their facts' raises stay unknown (the
+// evaluation.failed entry that follows says why).
+//
+// with, if not nil, are st's own evaluations at now of the residents
+// with the batch's facts (the snapshot's): for a resident with one new
+// fact that evaluation is the one "with the fact", so only the one
+// without it is left to do. And the evaluation without is the same for
+// every resident with no stored active facts and no designation held
+// (the batch's areas are shared), so it is done once per ruleset.
+func (st *evalState) raising(fresh []healthcode.Fact, now time.Time, with *batchEvals) raisingAnswers {
 	a := raisingAnswers{raises: make(map[string]bool, len(fresh)), rulesets: map[string]*rules.Ruleset{}, until: map[string]time.Time{}}
 	batch := make(map[string]bool, len(fresh))
 	bySubject := map[string][]healthcode.Fact{}
@@ -42,6 +52,7 @@ func (st *evalState) raising(fresh []healthcode.Fact, now time.Time) raisingAnsw
 		}
 		bySubject[f.Subject] = append(bySubject[f.Subject], forEval(f))
 	}
+	nothing := map[*rules.Ruleset]evalOutcome{} // the evaluation without facts, per ruleset
 	for _, id := range order {
 		fs := bySubject[id]
 		rs := applicable(st.list, st.homes[id], now)
@@ -58,8 +69,37 @@ func (st *evalState) raising(fresh []healthcode.Fact, now time.Time) raisingAnsw
 				base = append(base, f)
 			}
 		}
-		raises, until, err := rules.RaisesEach(rs, rules.Input{Facts: base, Areas: st.areas, Now: now}, fs)
-		if err != nil {
+		areas := withoutHeld(st.areas, st.held[id])
+		in := rules.Input{Facts: base, Areas: areas, Now: now}
+		var before evalOutcome
+		if len(base) == 0 && len(areas) == len(st.areas) {
+			var ok bool
+			if before, ok = nothing[rs]; !ok {
+				before.res, before.err = rs.Evaluate(in)
+				nothing[rs] = before
+			}
+		} else {
+			before.res, before.err = rs.Evaluate(in)
+		}
+		if before.err != nil {
+			continue
+		}
+		until := before.res.NextChange
+		raises := make([]bool, len(fs))
+		failed := false
+		for i, f := range fs {
+			after, ok := with.only(id, fs)
+			if !ok {
+				after.res, after.err = rs.Evaluate(rules.With(in, f))
+			}
+			if after.err != nil {
+				failed = true
+				break
+			}
+			until = rules.Earlier(until, after.res.NextChange)
+			raises[i] = after.res.Colour.Severity() > before.res.Colour.Severity()
+		}
+		if failed {
 			continue
 		}
 		a.until[id] = until
@@ -68,6 +108,34 @@ func (st *evalState) raising(fresh []healthcode.Fact, now time.Time) raisingAnsw
 		}
 	}
 	return a
+}
+
+// evalOutcome is one evaluation's result or error.
+type evalOutcome struct {
+	res rules.Result
+	err error
+}
+
+// batchEvals are an evalState's evaluations of ids (sorted) at one time,
+// with everything the state holds (see evalState.run).
+type batchEvals struct {
+	ids     []string
+	results []rules.Result
+	errs    []error
+}
+
+// only returns e's evaluation of resident id if it is the evaluation of
+// their stored facts with fs, their one new fact, added. A failed
+// evaluation is not returned (it was exact, the one asked for is not).
+func (e *batchEvals) only(id string, fs []healthcode.Fact) (evalOutcome, bool) {
+	if e == nil || len(fs) != 1 {
+		return evalOutcome{}, false
+	}
+	i, ok := slices.BinarySearch(e.ids, id)
+	if !ok || e.errs[i] != nil {
+		return evalOutcome{}, false
+	}
+	return evalOutcome{res: e.results[i]}, true
 }
 
 // holds reports whether the answers for resident id, found at time at,
@@ -126,7 +194,7 @@ func (t *Tx) sourceRaising(facts []healthcode.Fact, fresh []int, snap *factSnaps
 	if err != nil {
 		return nil, err
 	}
-	a := st.raising(rest, t.now)
+	a := st.raising(rest, t.now, nil)
 	for k, r := range a.raises {
 		out[k] = r
 	}

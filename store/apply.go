@@ -443,6 +443,24 @@ type (
 		RequestedBy    string `json:"requested_by,omitempty"`
 		RequestedEntry int64  `json:"requested_entry,omitempty"`
 	}
+	// evLogErasedPersonal is the personal part of a log.erased entry
+	// about a resident whose entries are all v2 (erasedrecord.go): what
+	// their erased entries added to the statistics that their public parts
+	// cannot say, worked out from the entries as the erasure opened them.
+	// It is kept after the erasure: beside the resident's id (the entry's
+	// subject, as in every log.erased entry) it holds none of their
+	// personal values (no name, contact, payload, case, fact or appeal),
+	// only where and how they counted: their jurisdiction and their code's
+	// colour (one resident there, as their entries say, not as a possibly
+	// edited row says), their code changes resting on a hand-entered fact
+	// by UTC day (the days of code changes are public), and how many of
+	// their appeals were escalated (overdue).
+	evLogErasedPersonal struct {
+		Jurisdiction string           `json:"jurisdiction"`
+		Colour       string           `json:"colour"`
+		HandEntered  map[string]int64 `json:"hand_entered,omitempty"`
+		Overdue      int64            `json:"overdue,omitempty"`
+	}
 	// evEraseRequested is a data operator's request to erase a resident's
 	// personal data, which a second operator approves (log.erased).
 	evEraseRequested struct {
@@ -530,7 +548,7 @@ func newEvent(kind tlog.Kind) (pub, pers any, err error) {
 	case tlog.KindJobProgressed:
 		return nil, nil, nil // progress is operational (the job's cursor and counters)
 	case tlog.KindLogErased:
-		return new(evLogErased), nil, nil
+		return new(evLogErased), new(evLogErasedPersonal), nil
 	case tlog.KindLogEraseRequested:
 		return new(evEraseRequested), nil, nil
 	case tlog.KindLogContinued:
@@ -568,7 +586,7 @@ func decodeEvent(e *tlog.Entry, personalData []byte) (pub, pers any, err error) 
 func (p *projector) apply(o *openedEntry) error {
 	if o.erased {
 		// What it added to the statistics stays (erasedcounts.go).
-		return p.tallyErased(o.Entry)
+		return p.tallyErased(o.Entry, o.public)
 	}
 	pub, pers, err := decodeEvent(o.Entry, o.personal)
 	if err != nil {
@@ -1068,7 +1086,14 @@ func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 		if e.V2() {
 			// The resident's v2 entries no longer open: the rows they set
 			// cannot be rebuilt, and go, with those of any v1 entries.
-			return p.eraseRows(v.Resident)
+			rec, has, err := personalOf[evLogErasedPersonal](e, pers)
+			if err != nil {
+				return err
+			}
+			if !has {
+				rec = nil // before the record, or a resident with v1 entries
+			}
+			return p.eraseRows(v.Resident, e.County, rec)
 		}
 		// The personal columns of the resident's appeals and attachments
 		// (their contents are operational and deleted by the erasure).
@@ -1237,11 +1262,12 @@ func (p *projector) appealStep(appeal, detail, at string) error {
 	return p.touch("appeal_steps", nil, e.Index)
 }
 
-// eraseRows deletes every projected row about resident id (log.erased in
+// eraseRows deletes every projected row about resident id of county (log.erased in
 // a v2 log): the rebuilt projection, which cannot open the resident's
-// erased entries, has none of them either.
-func (p *projector) eraseRows(id string) error {
-	if err := p.tallyRows(id); err != nil {
+// erased entries, has none of them either. What the rows added to the
+// statistics stays in erased_counts (countErasure).
+func (p *projector) eraseRows(id, county string, rec *evLogErasedPersonal) error {
+	if err := p.countErasure(id, county, rec); err != nil {
 		return err
 	}
 	for _, q := range []string{

@@ -100,6 +100,13 @@ func (db *DB) EraseResident(ctx context.Context, id, reason string) (*EraseResul
 // erase deletes the resident's personal data in t and records ev.
 func (t *Tx) erase(actor healthcode.Actor, ev *evLogErased) (int64, int64, error) {
 	id := ev.Resident
+	// What the resident's entries added to the statistics, from the
+	// entries themselves, before their personal parts go
+	// (erasedcounts.go).
+	rec, entries, err := t.erasureRecord(id)
+	if err != nil {
+		return 0, 0, err
+	}
 	res, err := t.exec("DELETE FROM log_personal WHERE subject = ?", id)
 	if err != nil {
 		return 0, 0, err
@@ -162,7 +169,13 @@ func (t *Tx) erase(actor healthcode.Actor, ev *evLogErased) (int64, int64, error
 	t.b.undo = append(t.b.undo, subjectUndo{subject: id, prev: head, had: had})
 	t.b.subjects[id] = subjectHead{index: -1, county: head.county}
 	ev.PersonalParts = n
-	idx, err := t.record(tlog.KindLogErased, actor, id, ev, nil, nil)
+	var pers any // an untyped nil without a record
+	if rec != nil {
+		pers = rec
+	}
+	t.erasing = entries
+	idx, err := t.record(tlog.KindLogErased, actor, id, ev, pers, nil)
+	t.erasing = nil
 	return idx, n, err
 }
 

@@ -2,23 +2,33 @@ package store
 
 // Erasure keeps the statistics (issue 15). Erasing a resident deletes
 // every row about them (eraseRows), and with them what they added to the
-// public statistics (Stats). What they added stays in erased_counts: the
-// log.erased entry's apply function counts the rows it deletes (their
-// current code by county and colour, their code changes by day and cause
-// and by day and rule, their alerts by kind, their appeals by status), and
-// rebuilding, where the resident's erased entries project to no row, adds
-// the same from each erased entry's public part (its kind, county, time
-// and public view) as it passes. So the statistics are the same before
-// and after an erasure, and a rebuilt projection is the same as the live
-// one. Not kept: code changes resting on a hand-entered fact (the public
-// view does not say which facts a change cites) and overdue appeals (an
-// appeal's escalations are not linked in public).
+// public statistics (Stats). What they added stays in erased_counts, and
+// is worked out from the log, never from the rows (which an insider may
+// have edited): from the public part of each of their entries (its kind,
+// county, time and public view: their code by county and colour, their
+// code changes by day and cause and by day and rule, their alerts by
+// kind, their appeals by status), and from the log.erased entry's
+// personal part (evLogErasedPersonal, erasedrecord.go: their code below
+// the county, their code changes resting on a hand-entered fact by day,
+// their overdue appeals), which the erasure works out from their entries
+// as it opens them, before it deletes their personal parts. The writer
+// counts the public parts at the erasure, from the entries the erasure
+// opened (Tx.erasing); a rebuild, where the resident's erased entries
+// project to no row, counts the same public parts as it passes them; both
+// then add the record. So the statistics are the same before and after an
+// erasure, and the live counts are the rebuilt ones by construction. A
+// resident with v1 entries (registered before migration 0013) has no
+// record: what their rows add is counted from the rows (tallyRows), as
+// before, and their code below the county, their hand-entered changes and
+// overdue appeals are not kept.
 
 import (
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/healthcode/healthcode"
@@ -27,11 +37,13 @@ import (
 
 // What an erased_counts row counts: a and b are its keys.
 const (
-	erasedCode        = "code"         // a county, b colour: residents
+	erasedCode        = "code"         // a jurisdiction (a county, finer from a record), b colour: residents
 	erasedChangeCause = "change_cause" // a UTC day, b cause: code changes
 	erasedChangeRule  = "change_rule"  // a UTC day, b rule: code changes
 	erasedAlert       = "alert"        // a alert kind: alerts
 	erasedAppeal      = "appeal"       // a status: appeals
+	erasedHandEntered = "hand_entered" // a UTC day: code changes resting on a hand-entered fact
+	erasedOverdue     = "overdue"      // appeals escalated at least once
 )
 
 // tally adds n to the erased_counts row (what, a, b), which goes when it
@@ -48,11 +60,11 @@ func (p *projector) tally(what, a, b string, n int64) error {
 }
 
 // tallyErased counts what an erased v2 entry about a resident added to the
-// statistics, from its public part: the rebuild's side of erased_counts.
-func (p *projector) tallyErased(e *tlog.Entry) error {
+// statistics, from its public part (public, the leaf's payload).
+func (p *projector) tallyErased(e *tlog.Entry, public []byte) error {
 	day := e.Time.UTC().Format(time.DateOnly)
 	view := func(v any) error {
-		if err := json.Unmarshal(e.Payload, v); err != nil {
+		if err := json.Unmarshal(public, v); err != nil {
 			return fmt.Errorf("entry %d: %s public view: %w", e.Index, e.Kind, err)
 		}
 		return nil
@@ -108,8 +120,54 @@ func (p *projector) tallyErased(e *tlog.Entry) error {
 	return nil
 }
 
+// countErasure counts in erased_counts what resident id of county, about
+// to be erased, added to the statistics. With a record (rec), the writer
+// counts the public parts of the entries the erasure opened (a rebuild
+// counted them as it passed), and both add the record; without one, the
+// rows are counted. In a rebuild the rows of a resident with a record are
+// gone already (their entries opened to no one), and tallyRows finds
+// none.
+func (p *projector) countErasure(id, county string, rec *evLogErasedPersonal) error {
+	if rec == nil || p.t == nil {
+		if err := p.tallyRows(id); err != nil {
+			return err
+		}
+	} else {
+		for _, o := range p.t.erasing {
+			if err := p.tallyErased(o.Entry, o.public); err != nil {
+				return err
+			}
+		}
+	}
+	if rec == nil {
+		return nil
+	}
+	if healthcode.CountyOf(rec.Jurisdiction) != county {
+		return fmt.Errorf("entry %d: log.erased: the record's jurisdiction %q is not in the entry's county %q", p.e.Index, rec.Jurisdiction, county)
+	}
+	if rec.Jurisdiction != county {
+		// Their code counted in the county (the public parts): it counts
+		// in their jurisdiction, below it.
+		if err := p.tally(erasedCode, county, rec.Colour, -1); err != nil {
+			return err
+		}
+		if err := p.tally(erasedCode, rec.Jurisdiction, rec.Colour, 1); err != nil {
+			return err
+		}
+	}
+	for _, day := range slices.Sorted(maps.Keys(rec.HandEntered)) {
+		if err := p.tally(erasedHandEntered, day, "", rec.HandEntered[day]); err != nil {
+			return err
+		}
+	}
+	if rec.Overdue > 0 {
+		return p.tally(erasedOverdue, "", "", rec.Overdue)
+	}
+	return nil
+}
+
 // tallyRows counts what the rows about resident id, about to be erased,
-// add to the statistics: the live side of erased_counts.
+// add to the statistics.
 func (p *projector) tallyRows(id string) error {
 	if err := p.flush(); err != nil {
 		return err

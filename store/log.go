@@ -122,6 +122,11 @@ type Tx struct {
 	// entries cite, by "ruleset id@version" or designation key.
 	designation string
 	officials   map[string][]string
+
+	// erasing are the entries about the resident being erased, opened by
+	// the erasure before it deleted their personal parts: the log.erased
+	// entry's apply function counts their public parts (countErasure).
+	erasing []*openedEntry
 }
 
 // batch is one group commit's pending log entries.

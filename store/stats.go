@@ -94,11 +94,18 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 	addCounts(byRule, erasedChangeRule)
 	pub := protectPartitions(byCause, byRule)
 	st.ChangesByDay, st.ChangesByRule = pub[0], pub[1]
+	hand := map[string]int64{}
 	err = db.eachRow(ctx, `SELECT substr(c.changed_at, 1, 10), COUNT(DISTINCT c.log_index) FROM code_changes c
 		JOIN facts f ON f.subject = c.resident AND f.recorded_by <> '' AND c.fact_ids LIKE '%' || f.uid || '%'
-		GROUP BY substr(c.changed_at, 1, 10)`, func(s []string, n int64) { st.HandEntered[s[0]] = publish(n) }, 1)
+		GROUP BY substr(c.changed_at, 1, 10)`, func(s []string, n int64) { hand[s[0]] += n }, 1)
 	if err != nil {
 		return nil, err
+	}
+	for day, m := range erased[erasedHandEntered] {
+		hand[day] += m[""]
+	}
+	for day, n := range hand {
+		st.HandEntered[day] = publish(n)
 	}
 	appeals := map[string]int64{}
 	err = db.eachRow(ctx, "SELECT status, COUNT(*) FROM appeals GROUP BY status", func(s []string, n int64) {
@@ -116,6 +123,7 @@ func (db *DB) Stats(ctx context.Context) (*Stats, error) {
 	if err != nil {
 		return nil, err
 	}
+	appeals["overdue"] += erased[erasedOverdue][""][""]
 	// Granted, denied and open add up to the appeals filed, which the
 	// public log counts: protect them as one partition.
 	outcomes := protectPartitions(map[string]map[string]int64{"": {healthcode.AppealGranted: appeals[healthcode.AppealGranted], healthcode.AppealDenied: appeals[healthcode.AppealDenied], healthcode.AppealOpen: appeals[healthcode.AppealOpen]}})[0][""]

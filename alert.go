@@ -26,11 +26,11 @@ const AlertIntegrity = "integrity"
 
 // Alert is an anomaly for auditors, with its alert.raised entry.
 type Alert struct {
-	ID           string         `json:"id"`
-	Kind         string         `json:"kind"`
-	Subject      string         `json:"subject"` // the official, source, case, appeal or fact concerned
-	Jurisdiction string         `json:"jurisdiction,omitempty"`
-	Detail       map[string]any `json:"detail"`
-	RaisedAt     time.Time      `json:"raised_at"`
-	LogIndex     int64          `json:"log_index"`
+	ID           string
+	Kind         string
+	Subject      string // the official, source, case, appeal or fact concerned
+	Jurisdiction string
+	Detail       map[string]any
+	RaisedAt     time.Time
+	LogIndex     int64
 }

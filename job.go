@@ -44,16 +44,16 @@ type Job struct {
 // the evaluation.failed entry (whose subject is the resident, not listed
 // here), the ruleset and the error, which names the rule's line.
 type EvalFailure struct {
-	LogIndex       int64     `json:"log_index"`
-	FailedAt       time.Time `json:"failed_at"`
-	Ruleset        string    `json:"ruleset"`
-	RulesetVersion int       `json:"ruleset_version"`
+	LogIndex       int64
+	FailedAt       time.Time
+	Ruleset        string
+	RulesetVersion int
 	// Error is the place of the rule that failed (rules.FailedRule: file,
 	// line, rule id), "" for a failure that is not a rule's. Every
 	// official may list jobs, and the error itself may quote the
 	// resident's facts: it stays in the evaluation.failed entry, which
 	// those who may read the resident see in their history.
-	Error string `json:"error"`
+	Error string
 }
 
 // JobProgress reports a running job's progress.

@@ -13,19 +13,19 @@ type Outlook struct {
 	// recorded); Next is the colour from then. With NotBefore the
 	// change, if any, comes only after ChangeAt (more boundaries than
 	// were checked).
-	ChangeAt  *time.Time `json:"change_at,omitempty"`
-	Next      Colour     `json:"next,omitempty"`
-	NotBefore bool       `json:"not_before,omitempty"`
+	ChangeAt  *time.Time
+	Next      Colour
+	NotBefore bool
 	// Holding are the rules that hold now, most severe first, under the
 	// ruleset in force now.
-	Holding []HoldingRule `json:"holding"`
+	Holding []HoldingRule
 }
 
 // HoldingRule is a rule that holds and until when (nil: no end in the
 // facts).
 type HoldingRule struct {
-	Rule   string            `json:"rule"`
-	Colour Colour            `json:"colour"`
-	Reason map[string]string `json:"reason"`
-	Until  *time.Time        `json:"until,omitempty"`
+	Rule   string
+	Colour Colour
+	Reason map[string]string
+	Until  *time.Time
 }

@@ -39,11 +39,11 @@ type RulesetInfo struct {
 // resident of its scope on one snapshot of the database, with the draft in
 // force (at its effective time, or now if that has passed).
 type Impact struct {
-	Residents int64 `json:"residents"` // residents evaluated
-	Changed   int64 `json:"changed"`   // residents whose code would change (colour, rule or cited facts)
-	Failed    int64 `json:"failed"`    // residents whose dry run failed
+	Residents int64 // residents evaluated
+	Changed   int64 // residents whose code would change (colour, rule or cited facts)
+	Failed    int64 // residents whose dry run failed
 	// Colours counts the residents whose colour would change, by county
 	// (the first six digits of their home) and "FROM→TO", e.g.
 	// "green→red".
-	Colours map[string]map[string]int64 `json:"colours"`
+	Colours map[string]map[string]int64
 }

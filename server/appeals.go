@@ -43,7 +43,7 @@ func (s *Server) handleFileAppeal(w http.ResponseWriter, r *http.Request) {
 
 // answerAppeal is the answer to filing an appeal.
 func answerAppeal(_ *http.Request, v any) (int, any) {
-	return http.StatusCreated, v.(*healthcode.Appeal)
+	return http.StatusCreated, toAppealJSON(v.(*healthcode.Appeal))
 }
 
 func (s *Server) handleAppeal(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +52,7 @@ func (s *Server) handleAppeal(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a)
+	writeJSON(w, http.StatusOK, toAppealJSON(a))
 }
 
 func (s *Server) handleAppealAttachment(w http.ResponseWriter, r *http.Request) {
@@ -83,7 +83,7 @@ func (s *Server) handleConsentAppeal(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a)
+	writeJSON(w, http.StatusOK, toAppealJSON(a))
 }
 
 func (s *Server) handleDecideAppeal(grant bool) http.HandlerFunc {
@@ -98,7 +98,7 @@ func (s *Server) handleDecideAppeal(grant bool) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, a)
+		writeJSON(w, http.StatusOK, toAppealJSON(a))
 	}
 }
 
@@ -113,7 +113,7 @@ func (s *Server) handleAppealQueue(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"appeals": list, "page": page, "more": more})
+	writeJSON(w, http.StatusOK, appealsPageJSON{Appeals: wireList(list, toAppealJSON), More: more, Page: page})
 }
 
 func (s *Server) handleResidentAppeals(w http.ResponseWriter, r *http.Request) {
@@ -122,7 +122,7 @@ func (s *Server) handleResidentAppeals(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"appeals": list, "pending_facts": pending})
+	writeJSON(w, http.StatusOK, residentAppealsJSON{Appeals: wireList(list, toAppealJSON), PendingFacts: wireList(pending, toPendingFactJSON)})
 }
 
 func (s *Server) handleAccessLog(w http.ResponseWriter, r *http.Request) {
@@ -136,7 +136,7 @@ func (s *Server) handleAccessLog(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"accesses": list, "page": page, "more": more})
+	writeJSON(w, http.StatusOK, accessesPageJSON{Accesses: wireList(list, toAccessJSON), More: more, Page: page})
 }
 
 // handleLogins lists officials' login attempts to auditors.
@@ -155,7 +155,7 @@ func (s *Server) handleLogins(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"logins": list})
+	writeJSON(w, http.StatusOK, loginsJSON{Logins: wireList(list, toLoginJSON)})
 }
 
 func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
@@ -169,7 +169,7 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"alerts": list, "page": page, "more": more})
+	writeJSON(w, http.StatusOK, alertsPageJSON{Alerts: wireList(list, toAlertJSON), More: more, Page: page})
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
@@ -178,7 +178,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, toStatsJSON(st))
 }
 
 func (s *Server) handleDisableOfficial(w http.ResponseWriter, r *http.Request) {
@@ -200,8 +200,8 @@ func (s *Server) handleDisableOfficial(w http.ResponseWriter, r *http.Request) {
 // second operator's confirmation is awaited, else 204.
 func answerDisable(r *http.Request, v any) (int, any) {
 	if v.(bool) {
-		return http.StatusAccepted, map[string]any{"official": r.PathValue("id"), "status": "requested",
-			"message": "a command officer's or an admin's account is disabled when a second data operator confirms"}
+		return http.StatusAccepted, requestedJSON{Official: r.PathValue("id"), Status: "requested",
+			Message: "a command officer's or an admin's account is disabled when a second data operator confirms"}
 	}
 	return http.StatusNoContent, nil
 }

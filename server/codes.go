@@ -3,7 +3,6 @@ package server
 import (
 	"net/http"
 
-	"github.com/healthcode/healthcode/rules"
 	"github.com/healthcode/healthcode/server/web"
 	"github.com/healthcode/healthcode/store"
 )
@@ -17,21 +16,6 @@ func lang(r *http.Request) string {
 	}
 	l, _ := web.MatchLang(r.Header.Get("Accept-Language"))
 	return l
-}
-
-// explanationJSON is an explanation with the reason in one language.
-type explanationJSON struct {
-	*store.Explanation
-	Label      string `json:"label"`
-	ReasonText string `json:"reason_text"`
-}
-
-func explain(ex *store.Explanation, l string) explanationJSON {
-	out := explanationJSON{Explanation: ex, Label: ex.Colour.Label(l), ReasonText: ex.Reason[l]}
-	if out.ReasonText == "" && ex.Rule == "" {
-		out.ReasonText = rules.NoRuleReason(l)
-	}
-	return out
 }
 
 func (s *Server) handleCode(w http.ResponseWriter, r *http.Request) {
@@ -55,9 +39,6 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := lang(r)
-	out := make([]explanationJSON, len(list))
-	for i, ex := range list {
-		out[i] = explain(ex, l)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"changes": out, "page": page, "more": more})
+	out := wireList(list, func(ex *store.Explanation) explanationJSON { return explain(ex, l) })
+	writeJSON(w, http.StatusOK, changesPageJSON{Changes: out, More: more, Page: page})
 }

@@ -29,7 +29,7 @@ func (s *Server) handleEraseResident(w http.ResponseWriter, r *http.Request) {
 func answerErase(_ *http.Request, v any) (int, any) {
 	res := v.(*store.EraseResult)
 	if res.Status == "requested" {
-		return http.StatusAccepted, res
+		return http.StatusAccepted, toEraseResultJSON(res)
 	}
-	return http.StatusOK, res
+	return http.StatusOK, toEraseResultJSON(res)
 }

@@ -54,7 +54,7 @@ func (s *Server) handleRecordFacts(w http.ResponseWriter, r *http.Request) {
 	for i := range res.Facts {
 		res.Facts[i].Line = relines(res.Facts[i].Line)
 	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, toRecordResultJSON(res))
 }
 
 type storedFactJSON struct {
@@ -73,7 +73,7 @@ type storedFactJSON struct {
 	LogIndex   int64           `json:"log_index"`
 	// Impact is a pending designation's dry run, for a command officer
 	// who may approve it (store.DesignationImpact); GET only.
-	Impact *healthcode.Impact `json:"impact,omitempty"`
+	Impact *impactJSON `json:"impact,omitempty"`
 }
 
 func toFactJSON(f *healthcode.Fact) storedFactJSON {
@@ -95,10 +95,12 @@ func (s *Server) handleFact(w http.ResponseWriter, r *http.Request) {
 	actor := healthcode.ActorFrom(r.Context())
 	if f.Kind == rules.KindRiskArea && f.Status == healthcode.FactPending && actor.ID != f.RecordedBy &&
 		healthcode.Authorize(actor, healthcode.OpApproveFact, f.Subject, "") == nil {
-		if out.Impact, err = s.db.DesignationImpact(r.Context(), f.Key); err != nil {
+		impact, err := s.db.DesignationImpact(r.Context(), f.Key)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
+		out.Impact = wirePtr(impact, toImpactJSON)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -118,7 +120,7 @@ func (s *Server) handlePendingFacts(w http.ResponseWriter, r *http.Request) {
 	for i, f := range fs {
 		out[i] = toFactJSON(f)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"facts": out, "page": page, "more": more})
+	writeJSON(w, http.StatusOK, factsPageJSON{Facts: out, More: more, Page: page})
 }
 
 type reasonRequest struct {
@@ -172,6 +174,25 @@ func answerRetract(_ *http.Request, v any) (int, any) {
 	return http.StatusOK, toFactJSON(v.(*healthcode.Fact))
 }
 
+// jobJSON is a job as GET /v1/jobs lists it.
+type jobJSON struct {
+	ID         string            `json:"id"`
+	Kind       string            `json:"kind"`
+	Params     map[string]string `json:"params"`
+	Status     string            `json:"status"`
+	RunAt      time.Time         `json:"run_at"`
+	Done       int64             `json:"done"`
+	Total      int64             `json:"total"`
+	Changed    int64             `json:"changed"`
+	Failed     int64             `json:"failed"`
+	Failures   []evalFailureJSON `json:"failures,omitempty"`
+	Attempts   int64             `json:"attempts,omitempty"`
+	LastError  string            `json:"last_error,omitempty"`
+	RetryAt    *time.Time        `json:"retry_at,omitempty"`
+	FinishedAt *time.Time        `json:"finished_at,omitempty"`
+	LogIndex   int64             `json:"log_index"`
+}
+
 func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 	if healthcode.ActorFrom(r.Context()).Kind != healthcode.ActorOfficial {
 		s.writeError(w, r, healthcode.Errorf(healthcode.EFORBIDDEN, "officials only"))
@@ -182,27 +203,10 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	type jobJSON struct {
-		ID         string                   `json:"id"`
-		Kind       string                   `json:"kind"`
-		Params     map[string]string        `json:"params"`
-		Status     string                   `json:"status"`
-		RunAt      time.Time                `json:"run_at"`
-		Done       int64                    `json:"done"`
-		Total      int64                    `json:"total"`
-		Changed    int64                    `json:"changed"`
-		Failed     int64                    `json:"failed"`
-		Failures   []healthcode.EvalFailure `json:"failures,omitempty"`
-		Attempts   int64                    `json:"attempts,omitempty"`
-		LastError  string                   `json:"last_error,omitempty"`
-		RetryAt    *time.Time               `json:"retry_at,omitempty"`
-		FinishedAt *time.Time               `json:"finished_at,omitempty"`
-		LogIndex   int64                    `json:"log_index"`
-	}
 	out := make([]jobJSON, len(jobs))
 	for i, j := range jobs {
 		out[i] = jobJSON{ID: j.ID, Kind: j.Kind, Params: j.Params, Status: j.Status, RunAt: j.RunAt, Done: j.Done, Total: j.Total, Changed: j.Changed,
-			Failed: j.Failed, Failures: j.Failures, Attempts: j.Attempts, LastError: j.LastError, LogIndex: j.LogIndex}
+			Failed: j.Failed, Failures: wireList(j.Failures, toEvalFailureJSON), Attempts: j.Attempts, LastError: j.LastError, LogIndex: j.LogIndex}
 		if j.Attempts > 0 && j.Status != healthcode.JobDone {
 			t := j.RetryAt
 			out[i].RetryAt = &t
@@ -212,5 +216,5 @@ func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
 			out[i].FinishedAt = &t
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"jobs": out})
+	writeJSON(w, http.StatusOK, jobsJSON{Jobs: out})
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, statusJSON{Status: "ok"})
 }
 
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
@@ -19,7 +19,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, statusJSON{Status: "ready"})
 }
 
 type loginRequest struct {
@@ -98,7 +98,7 @@ func (s *Server) handleJurisdictions(w http.ResponseWriter, r *http.Request) {
 	for i, j := range js {
 		out[i] = jurisdictionJSON{Code: j.Code, Name: j.Name, Level: j.Level.String(), Parent: j.Parent}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"jurisdictions": out})
+	writeJSON(w, http.StatusOK, jurisdictionsJSON{Jurisdictions: out})
 }
 
 type residentJSON struct {

@@ -15,7 +15,7 @@ func (s *Server) handleHeldDesignations(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"holds": holds, "page": page, "more": more})
+	writeJSON(w, http.StatusOK, holdsPageJSON{Holds: wireList(holds, toHoldJSON), More: more, Page: page})
 }
 
 // handleDecideHold releases (release true) or refuses a designation held
@@ -32,6 +32,6 @@ func (s *Server) handleDecideHold(release bool) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, h)
+		writeJSON(w, http.StatusOK, toHoldJSON(*h))
 	}
 }

@@ -74,7 +74,7 @@ type entryJSON struct {
 	Index      int64                `json:"index"`
 	Time       string               `json:"time"`
 	Kind       string               `json:"kind"`
-	Actor      map[string]string    `json:"actor"`
+	Actor      entryActorJSON       `json:"actor"`
 	Version    int                  `json:"version"`
 	County     string               `json:"county,omitempty"`
 	Subject    string               `json:"subject,omitempty"`
@@ -125,7 +125,7 @@ func (s *Server) handleLogEntry(w http.ResponseWriter, r *http.Request) {
 		Index:      e.Index,
 		Time:       e.Time.UTC().Format(tlog.TimeFormat),
 		Kind:       string(e.Kind),
-		Actor:      map[string]string{"kind": e.Actor.Kind, "id": e.Actor.ID, "post": e.Actor.Post},
+		Actor:      entryActorJSON{ID: e.Actor.ID, Kind: e.Actor.Kind, Post: e.Actor.Post},
 		Version:    max(e.Version, tlog.V1),
 		County:     e.County,
 		Subject:    e.Subject,
@@ -177,5 +177,5 @@ func (s *Server) handleLogConsistency(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"old": p.Old, "new": p.New, "proof": p.Proof, "checkpoint": string(signed)})
+	writeJSON(w, http.StatusOK, consistencyJSON{Checkpoint: string(signed), New: p.New, Old: p.Old, Proof: p.Proof})
 }

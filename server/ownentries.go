@@ -37,5 +37,5 @@ func (s *Server) handleResidentEntries(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, tlog.OwnEntry{Index: e.Index, Leaf: e.Leaf, Salt: e.Salt, Personal: e.Personal, Proof: *p})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"checkpoint": string(signed), "entries": out})
+	writeJSON(w, http.StatusOK, ownEntriesJSON{Checkpoint: string(signed), Entries: out})
 }

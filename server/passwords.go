@@ -41,8 +41,8 @@ func (s *Server) handleResetPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if pending {
-		writeJSON(w, http.StatusAccepted, map[string]any{"official": id, "status": "requested",
-			"message": "a command officer's or an admin's password is reset when a second admin sets it"})
+		writeJSON(w, http.StatusAccepted, requestedJSON{Official: id, Status: "requested",
+			Message: "a command officer's or an admin's password is reset when a second admin sets it"})
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

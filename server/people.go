@@ -26,9 +26,9 @@ func pageParam(r *http.Request) (int, error) {
 func (s *Server) handleSearchResidents(w http.ResponseWriter, r *http.Request) {
 	page, err := pageParam(r)
 	if err == nil {
-		var out any
+		var out *healthcode.PeoplePage
 		if out, err = s.db.SearchResidents(r.Context(), r.URL.Query().Get("q"), page); err == nil {
-			writeJSON(w, http.StatusOK, out)
+			writeJSON(w, http.StatusOK, toPeoplePageJSON(out))
 			return
 		}
 	}
@@ -40,9 +40,9 @@ func (s *Server) handleSearchResidents(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleRoster(w http.ResponseWriter, r *http.Request) {
 	page, err := pageParam(r)
 	if err == nil {
-		var out any
+		var out *healthcode.PeoplePage
 		if out, err = s.db.Roster(r.Context(), page); err == nil {
-			writeJSON(w, http.StatusOK, out)
+			writeJSON(w, http.StatusOK, toPeoplePageJSON(out))
 			return
 		}
 	}

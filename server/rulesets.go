@@ -28,7 +28,7 @@ type rulesetJSON struct {
 	Source      string     `json:"source,omitempty"`
 	// Impact is a draft's dry run, for a command officer who may approve
 	// it (store.RulesetImpact).
-	Impact *healthcode.Impact `json:"impact,omitempty"`
+	Impact *impactJSON `json:"impact,omitempty"`
 }
 
 func toRulesetJSON(r *healthcode.RulesetInfo) rulesetJSON {
@@ -52,7 +52,7 @@ func (s *Server) handleRulesets(w http.ResponseWriter, r *http.Request) {
 	for i, rs := range list {
 		out[i] = toRulesetJSON(rs)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"rulesets": out})
+	writeJSON(w, http.StatusOK, rulesetsJSON{Rulesets: out})
 }
 
 func (s *Server) rulesetKey(r *http.Request) (string, int, error) {
@@ -79,10 +79,12 @@ func (s *Server) handleRuleset(w http.ResponseWriter, r *http.Request) {
 	// else reads the ruleset without it (authorised before the dry run).
 	actor := healthcode.ActorFrom(r.Context())
 	if rs.Status == healthcode.RulesetDraft && healthcode.Authorize(actor, healthcode.OpApproveRuleset, rs.Scope, "") == nil && actor.ID != rs.DraftedBy {
-		if out.Impact, err = s.db.RulesetImpact(r.Context(), id, v); err != nil {
+		impact, err := s.db.RulesetImpact(r.Context(), id, v)
+		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
+		out.Impact = wirePtr(impact, toImpactJSON)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

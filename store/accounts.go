@@ -331,10 +331,10 @@ const (
 
 // LoginRecord is one login attempt on an official's account.
 type LoginRecord struct {
-	Official string    `json:"official"`
-	At       time.Time `json:"at"`
-	Address  string    `json:"address"` // the client's address, or "" when unknown
-	Outcome  string    `json:"outcome"` // LoginOK, LoginWrongPassword, LoginDisabled
+	Official string
+	At       time.Time
+	Address  string // the client's address, or "" when unknown
+	Outcome  string // LoginOK, LoginWrongPassword, LoginDisabled
 }
 
 // recordLogin notes an attempt on an official's account whose password

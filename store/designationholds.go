@@ -101,22 +101,22 @@ func (t *Tx) heldFor(id string) (map[string]bool, error) {
 // DesignationHold is a designation held for one resident, as the command
 // that may release it sees it.
 type DesignationHold struct {
-	Designation   string    `json:"designation"` // the risk_area fact's key
-	Area          string    `json:"area"`
-	Level         string    `json:"level"`
-	Status        string    `json:"status"` // the designation's: pending, active, retracted or rejected
-	Hold          string    `json:"hold"`   // held, released or refused (for this resident)
-	Resident      string    `json:"resident"`
-	ResidentName  string    `json:"resident_name"`
-	Appeal        string    `json:"appeal"` // the granted appeal that restored the resident
-	ApprovalScope string    `json:"approval_scope"`
-	RecordedBy    string    `json:"recorded_by"`
-	ApprovedBy    string    `json:"approved_by,omitempty"`
-	DecidedBy     string    `json:"decided_by,omitempty"` // who released or refused it for the resident
-	Reason        string    `json:"reason,omitempty"`
-	HeldAt        time.Time `json:"held_at"`
-	LogIndex      int64     `json:"log_index"`             // the fact.held_for entry
-	DecidedLog    int64     `json:"decided_log,omitempty"` // the fact.released_for or fact.refused_for entry
+	Designation   string // the risk_area fact's key
+	Area          string
+	Level         string
+	Status        string // the designation's: pending, active, retracted or rejected
+	Hold          string // held, released or refused (for this resident)
+	Resident      string
+	ResidentName  string
+	Appeal        string // the granted appeal that restored the resident
+	ApprovalScope string
+	RecordedBy    string
+	ApprovedBy    string
+	DecidedBy     string // who released or refused it for the resident
+	Reason        string
+	HeldAt        time.Time
+	LogIndex      int64 // the fact.held_for entry
+	DecidedLog    int64 // the fact.released_for or fact.refused_for entry
 }
 
 // HeldDesignations lists, a page at a time, the designations held for a

@@ -31,12 +31,12 @@ import (
 
 // EraseResult says what an erasure request did.
 type EraseResult struct {
-	Resident string `json:"resident"`
+	Resident string
 	// Status is "requested" (a second data operator must approve) or
 	// "erased".
-	Status        string `json:"status"`
-	LogIndex      int64  `json:"log_index"`
-	PersonalParts int64  `json:"personal_parts,omitempty"`
+	Status        string
+	LogIndex      int64
+	PersonalParts int64
 }
 
 // EraseResident asks for, or approves, the erasure of a resident's

@@ -13,49 +13,49 @@ import (
 
 // ExplainedFact is a fact behind a code, with who recorded and approved it.
 type ExplainedFact struct {
-	Key        string            `json:"key"`
-	Kind       string            `json:"kind"`
-	ObservedAt time.Time         `json:"observed_at"`
-	Payload    json.RawMessage   `json:"payload"`
-	Status     string            `json:"status"`
-	RecordedBy healthcode.Party  `json:"recorded_by"`
-	ApprovedBy *healthcode.Party `json:"approved_by,omitempty"`
-	LogIndex   int64             `json:"log_index"`
+	Key        string
+	Kind       string
+	ObservedAt time.Time
+	Payload    json.RawMessage
+	Status     string
+	RecordedBy healthcode.Party
+	ApprovedBy *healthcode.Party
+	LogIndex   int64
 }
 
 // Explanation is why a code is what it is: the colour, since when, the rule
 // and its legal basis, the facts, and the log entry of the change.
 type Explanation struct {
-	Resident       string            `json:"resident"`
-	Colour         healthcode.Colour `json:"colour"`
-	Previous       healthcode.Colour `json:"previous,omitempty"`
-	Since          time.Time         `json:"since"`
-	Cause          string            `json:"cause,omitempty"`
-	LogIndex       int64             `json:"log_index"`
-	RuleSet        string            `json:"ruleset,omitempty"`
-	RuleSetVersion int               `json:"ruleset_version,omitempty"`
-	LegalBasis     *rules.LegalBasis `json:"legal_basis,omitempty"`
-	Rule           string            `json:"rule,omitempty"`
-	Reason         map[string]string `json:"reason,omitempty"`
-	Facts          []ExplainedFact   `json:"facts"`
+	Resident       string
+	Colour         healthcode.Colour
+	Previous       healthcode.Colour
+	Since          time.Time
+	Cause          string
+	LogIndex       int64
+	RuleSet        string
+	RuleSetVersion int
+	LegalBasis     *rules.LegalBasis
+	Rule           string
+	Reason         map[string]string
+	Facts          []ExplainedFact
 	// Outlook is what happens next if nothing new is recorded (Explain
 	// only; History leaves it nil).
-	Outlook *healthcode.Outlook `json:"outlook,omitempty"`
+	Outlook *healthcode.Outlook
 	// Omitted counts by kind the resident's facts that the evaluation
 	// left out, beyond the kind's bound (the most recent are kept, fairly
 	// among their sources: docs/facts.md).
-	Omitted map[string]int `json:"omitted,omitempty"`
+	Omitted map[string]int
 	// RulesetDraftedBy and RulesetApprovedBy are the two command officers
 	// who put the ruleset in force (its ruleset.drafted and
 	// ruleset.published entries).
-	RulesetDraftedBy  *healthcode.Party `json:"ruleset_drafted_by,omitempty"`
-	RulesetApprovedBy *healthcode.Party `json:"ruleset_approved_by,omitempty"`
+	RulesetDraftedBy  *healthcode.Party
+	RulesetApprovedBy *healthcode.Party
 	// Designation is the designation whose approval, recording or
 	// retraction caused the change, and its recorder and approver, as the
 	// code.changed entry names them.
-	Designation           string            `json:"designation,omitempty"`
-	DesignationRecordedBy *healthcode.Party `json:"designation_recorded_by,omitempty"`
-	DesignationApprovedBy *healthcode.Party `json:"designation_approved_by,omitempty"`
+	Designation           string
+	DesignationRecordedBy *healthcode.Party
+	DesignationApprovedBy *healthcode.Party
 
 	// cited is what the code.changed entry names (code_changes).
 	cited citedCols

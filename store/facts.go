@@ -23,15 +23,15 @@ const MaxFactBatch = 10000
 
 // FactOutcome is what became of one submitted fact.
 type FactOutcome struct {
-	Line   int    `json:"line"`
-	Key    string `json:"key"`
-	Status string `json:"status"` // active, pending (awaiting approval), or duplicate (already stored, identical)
+	Line   int
+	Key    string
+	Status string // active, pending (awaiting approval), or duplicate (already stored, identical)
 }
 
 // RecordResult is the outcome of a RecordFacts batch.
 type RecordResult struct {
-	Facts   []FactOutcome `json:"facts"`
-	Changed int           `json:"codes_changed"`
+	Facts   []FactOutcome
+	Changed int
 }
 
 // RecordFacts stores a batch of facts from the actor in the context: a

@@ -23,13 +23,13 @@ func publish(n int64) Count {
 
 // Stats are the public statistics.
 type Stats struct {
-	Codes         map[string]map[string]Count `json:"codes"`               // jurisdiction code → colour → residents
-	ChangesByDay  map[string]map[string]Count `json:"changes_by_day"`      // UTC day → cause → code changes
-	ChangesByRule map[string]map[string]Count `json:"changes_by_rule"`     // UTC day → matched rule ("" for green by default) → code changes
-	HandEntered   map[string]Count            `json:"hand_entered_by_day"` // UTC day → code changes resting on a fact an official entered by hand
-	Appeals       map[string]Count            `json:"appeals"`             // filed, granted, denied, open, overdue
-	Alerts        map[string]Count            `json:"alerts"`              // alert kind → alerts
-	Suppressed    string                      `json:"suppressed"`
+	Codes         map[string]map[string]Count // jurisdiction code → colour → residents
+	ChangesByDay  map[string]map[string]Count // UTC day → cause → code changes
+	ChangesByRule map[string]map[string]Count // UTC day → matched rule ("" for green by default) → code changes
+	HandEntered   map[string]Count            // UTC day → code changes resting on a fact an official entered by hand
+	Appeals       map[string]Count            // filed, granted, denied, open, overdue
+	Alerts        map[string]Count            // alert kind → alerts
+	Suppressed    string
 }
 
 // Stats computes the public statistics: codes by colour for every

@@ -28,10 +28,14 @@ import (
 // shed after the wait; then one request at a time may queue, and the
 // first admitted from the queue opens it again (its wait running out
 // holds it another second): under sustained overload a shed is
-// answered in microseconds, not in the class's wait. So a surge of one
-// kind of work (residents opening their codes at once) is served at the
-// capacity of the machine instead of queueing without end, and does not
-// starve the others (an official's decision, a source's batch).
+// answered in microseconds, not in the class's wait. Nor does the queue
+// take more than drain within the wait at the rate slots free (the
+// class's in flight over the moving average of how long a request holds
+// its slot: drainable); a request beyond that is shed at once. So a
+// surge of one kind of work (residents opening their codes at once) is
+// served at the capacity of the machine instead of queueing without end,
+// and does not starve the others (an official's decision, a source's
+// batch).
 // docs/operations.md says how the defaults were sized.
 
 // Class is a kind of work admitted on its own.
@@ -186,6 +190,38 @@ type gate struct {
 	// queue sets it back to 0.
 	overUntil atomic.Int64
 	hold      time.Duration
+	// held is a moving average of how long an admitted request holds its
+	// slot (nanoseconds; 0 until one has): the queue takes only as many
+	// as drain within the wait (drainable).
+	held atomic.Int64
+}
+
+// heldWeight is the weight of the newest hold in the moving average: 1/8.
+const heldWeight = 8
+
+// observe adds one admitted request's hold to the moving average. Two
+// releases at once may lose one's update: an estimate needs no more.
+func (g *gate) observe(d time.Duration) {
+	old := g.held.Load()
+	if old == 0 {
+		g.held.Store(int64(d))
+		return
+	}
+	g.held.Store(old + (int64(d)-old)/heldWeight)
+}
+
+// drainable is how many queued requests can be admitted within the
+// class's wait at the rate slots free (in flight over the average hold):
+// the one at position n waits about n × hold / in flight. A request
+// beyond it would wait the whole wait only to be shed: it is shed at
+// once. The queue bound if no request has been admitted yet.
+func (g *gate) drainable() int64 {
+	q := int64(g.bounds.Queue)
+	h := g.held.Load()
+	if h <= 0 {
+		return q
+	}
+	return min(q, int64(g.bounds.InFlight)*int64(g.bounds.Wait)/h)
 }
 
 // overloadHold is how long a class that has shed a queued request sheds
@@ -207,9 +243,9 @@ func (g *gate) acquire(ctx context.Context) bool {
 	if over != 0 && time.Now().UnixNano() < over {
 		return false // the queue is not draining: shed now, not after the wait
 	}
-	// Full; or on probation after the hold, where one request probes
-	// whether the queue drains.
-	if n := g.waiting.Add(1); n > int64(g.bounds.Queue) || over != 0 && n > 1 {
+	// Full, or beyond what drains within the wait; or on probation
+	// after the hold, where one request probes whether the queue drains.
+	if n := g.waiting.Add(1); n > g.drainable() || over != 0 && n > 1 {
 		g.waiting.Add(-1)
 		return false
 	}
@@ -230,7 +266,11 @@ func (g *gate) acquire(ctx context.Context) bool {
 	}
 }
 
-func (g *gate) release() { <-g.slots }
+// release gives back the slot a request took at start.
+func (g *gate) release(start time.Time) {
+	g.observe(time.Since(start))
+	<-g.slots
+}
 
 // admission holds the gates and their metrics.
 type admission struct {
@@ -313,7 +353,7 @@ func (s *Server) admit(class Class, h http.Handler) http.Handler {
 			s.shedRequest(g, w, r)
 			return
 		}
-		defer g.release()
+		defer g.release(time.Now())
 		h.ServeHTTP(w, r)
 	})
 }

@@ -239,6 +239,56 @@ func TestAdmissionShedsWithoutWaiting(t *testing.T) {
 	}
 }
 
+// TestAdmissionQueueDrains: the queue takes only the requests that can
+// be admitted within the wait at the rate slots free. With one slot whose
+// requests hold it 60 ms on average and a wait of 150 ms, two queued
+// requests drain in time: a third, for which the queue still has room,
+// is shed at once instead of waiting out the wait to be shed (a batch
+// shed took 650 ms at p99 under overload, BENCHMARKS.md).
+func TestAdmissionQueueDrains(t *testing.T) {
+	const wait = 150 * time.Millisecond
+	s, _ := mustAdmissionServer(t, map[Class]Admission{ClassIngest: {InFlight: 1, Queue: 8, Wait: wait}})
+	g := s.admission.gates[ClassIngest]
+	if got := g.drainable(); got != 8 {
+		t.Errorf("before any request was admitted the queue takes %d, want its bound 8", got)
+	}
+	for range 20 {
+		g.observe(60 * time.Millisecond)
+	}
+	if got := g.drainable(); got != 2 {
+		t.Fatalf("with holds of 60 ms, in flight 1 and a wait of 150 ms the queue takes %d, want 2", got)
+	}
+	ctx := context.Background()
+	if !g.acquire(ctx) {
+		t.Fatal("the free slot was not taken")
+	}
+	results := make(chan bool, 2)
+	for i := range 2 {
+		go func() { results <- g.acquire(ctx) }()
+		for deadline := time.Now().Add(5 * time.Second); g.waiting.Load() != int64(i+1); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("request %d does not queue", i+2)
+			}
+		}
+	}
+	t0 := time.Now()
+	if g.acquire(ctx) {
+		t.Fatal("a third queued request was admitted with the slot held")
+	}
+	if d := time.Since(t0); d > wait/2 {
+		t.Errorf("a request beyond what drains in the wait was shed after %v, want at once (the wait is %v)", d, wait)
+	}
+	// The queued two are served as the slot frees, one after the other.
+	g.release(time.Now())
+	for range 2 {
+		if !<-results {
+			t.Error("a request queued within what drains was shed")
+			continue
+		}
+		g.release(time.Now())
+	}
+}
+
 // TestAdmissionIngestApart: a source's batch (an API key) is admitted as
 // ingestion, apart from hand-entered writes on the same route.
 func TestAdmissionIngestApart(t *testing.T) {

@@ -57,7 +57,18 @@ func (p *Pages) FileAppeal(w http.ResponseWriter, r *http.Request) {
 			req.Attachments = append(req.Attachments, healthcode.Attachment{Name: fh.Filename, MediaType: mt, Data: data})
 		}
 	}
-	a, err := p.db.FileAppeal(r.Context(), req)
+	ctx, err := withFormClaim(r, "POST /residents/{id}/appeals", func(v any) any {
+		return keptAppeal{ID: v.(*healthcode.Appeal).ID}
+	})
+	var a *healthcode.Appeal
+	if err == nil {
+		a, err = p.db.FileAppeal(ctx, req)
+	}
+	var kept keptAppeal
+	if ok, rerr := replayedForm(err, &kept); ok {
+		// The form was sent before: its appeal, filed once.
+		a, err = &healthcode.Appeal{ID: kept.ID}, rerr
+	}
 	if healthcode.ErrorCode(err) == healthcode.EINVALID {
 		// The resident page again, the form as it was and why.
 		d, derr := p.residentPage(r, req.Resident)
@@ -74,6 +85,12 @@ func (p *Pages) FileAppeal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/appeals/"+url.PathEscape(a.ID), http.StatusSeeOther)
+}
+
+// keptAppeal is what the store keeps as the answer to an appeal form:
+// the appeal it filed, whose page a second submit is sent to.
+type keptAppeal struct {
+	ID string `json:"id"`
 }
 
 type appealData struct {

@@ -73,6 +73,7 @@ var errPatterns = []struct {
 	{regexp.MustCompile(`^ruleset file is larger than`), "ruleset_size"},
 	{regexp.MustCompile(`^is not a date and time`), "datetime"},
 	{regexp.MustCompile(`^the form has expired`), "csrf"},
+	{regexp.MustCompile(`^this form was already sent, with other values`), "form_resent"},
 	{regexp.MustCompile(`^the form is too large or malformed`), "form_size"},
 	{regexp.MustCompile(`^must be (?:a positive entry index|a non-negative integer|an integer tree size|a page number)`), "number"},
 	{regexp.MustCompile(`(?:may not enter \S+ facts by hand|cannot be entered here)`), "by_hand"},

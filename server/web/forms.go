@@ -37,8 +37,8 @@ func (p *Pages) mustLogIn(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// newID returns a random id for a hand-entered fact: the recorder's own id
-// space, so a form posted twice records two facts only if filled twice.
+// newID returns a random id for a hand-entered fact from a form that
+// carries no key (see formkey.go): the recorder's own id space.
 func (p *Pages) newID(prefix string) (string, error) {
 	var b [8]byte
 	src := p.opts.Rand

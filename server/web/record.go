@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -175,7 +176,10 @@ func (p *Pages) Record(w http.ResponseWriter, r *http.Request) {
 	if residentKind(f.Kind) && f.Subject != "" {
 		chosen = &chosenResident{ID: f.Subject, Name: r.PostFormValue("subject_name"), IDMasked: r.PostFormValue("subject_idmasked")}
 	}
-	if healthcode.ErrorCode(err) == healthcode.EINVALID {
+	if reusedFactID(err) {
+		err = errFormResent
+	}
+	if healthcode.ErrorCode(err) == healthcode.EINVALID || err == errFormResent {
 		// Show why next to the form, with what was typed.
 		p.renderRecord(w, r, recordData{Kind: f.Kind, Form: r.PostForm, Error: errorText(langOf(r), err), Resident: chosen})
 		return
@@ -213,10 +217,29 @@ func (p *Pages) Record(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, http.StatusOK, p.newPage(w, r, "done", d))
 }
 
+// reusedFactID reports whether err refuses a fact because its id (a form
+// key) was recorded with other values.
+func reusedFactID(err error) bool {
+	var e *healthcode.Error
+	if !errors.As(err, &e) || len(e.Details) == 0 {
+		return false
+	}
+	d := e.Details[0]
+	return d.Field == "id" && strings.Contains(d.Message, "was already used for a different fact")
+}
+
 func (p *Pages) factFromForm(r *http.Request) (healthcode.Fact, error) {
 	v := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
-	id, err := p.newID("web-")
+	// The form's key is the fact's id: the store records a fact sent
+	// twice once (the second is a duplicate), and refuses the id with
+	// other values (errFormResent).
+	id, err := postedFormKey(r)
 	if err != nil {
+		return healthcode.Fact{}, err
+	}
+	if id != "" {
+		id = "web-" + id
+	} else if id, err = p.newID("web-"); err != nil {
 		return healthcode.Fact{}, err
 	}
 	f := healthcode.Fact{ID: id, Kind: v("kind"), Subject: v("subject"), Evidence: v("evidence")}

@@ -31,6 +31,14 @@ type rulesetDraftData struct {
 	Diff []diffLine
 }
 
+// keptDraft is what the store keeps as the answer to a ruleset form
+// submitted as a draft: the draft, which a second submit shows again.
+type keptDraft struct {
+	ID       string `json:"id"`
+	Version  int    `json:"version"`
+	LogIndex int64  `json:"log_index"`
+}
+
 // sourceLine is a line of the checked text near an error, with the errors
 // at that line.
 type sourceLine struct {
@@ -118,7 +126,22 @@ func (p *Pages) RulesetDraft(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(errs) == 0 && r.PostFormValue("action") == "submit" {
-		info, err := p.db.DraftRuleset(r.Context(), d.Name, []byte(d.Source))
+		ctx, err := withFormClaim(r, "POST /rulesets/new", func(v any) any {
+			i := v.(*healthcode.RulesetInfo)
+			return keptDraft{ID: i.ID, Version: i.Version, LogIndex: i.LogIndex}
+		})
+		var info *healthcode.RulesetInfo
+		if err == nil {
+			info, err = p.db.DraftRuleset(ctx, d.Name, []byte(d.Source))
+		}
+		var kept keptDraft
+		if ok, rerr := replayedForm(err, &kept); ok {
+			// The form was sent before: the draft it stored, once.
+			err = rerr
+			if rerr == nil {
+				info = &healthcode.RulesetInfo{ID: kept.ID, Version: kept.Version, LogIndex: kept.LogIndex}
+			}
+		}
 		if c := healthcode.ErrorCode(err); err != nil && c != healthcode.EINVALID && c != healthcode.ECONFLICT {
 			p.error(w, r, err)
 			return

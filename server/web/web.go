@@ -230,6 +230,7 @@ type page struct {
 	Unread   int               // a resident's unread inbox items, for the badge
 	Messages map[string]string // strings for scripts, when Scripts asks
 	Data     any
+	newKey   func() (string, error) // a fresh form key (FormKey)
 }
 
 // T returns the message for key in the page's language, formatted with
@@ -257,14 +258,15 @@ func (pg *page) LoggedIn() bool { return pg.Actor.Kind != "" }
 // newPage fills in what every page carries.
 func (p *Pages) newPage(w http.ResponseWriter, r *http.Request, name string, data any) *page {
 	return &page{
-		Lang:  langOf(r),
-		Name:  name,
-		Path:  r.URL.RequestURI(),
-		Actor: healthcode.ActorFrom(r.Context()),
-		CSRF:  p.csrfToken(w, r),
-		Demo:  p.opts.Demo,
-		Zone:  p.zoneName(),
-		Data:  data,
+		Lang:   langOf(r),
+		Name:   name,
+		Path:   r.URL.RequestURI(),
+		Actor:  healthcode.ActorFrom(r.Context()),
+		CSRF:   p.csrfToken(w, r),
+		Demo:   p.opts.Demo,
+		Zone:   p.zoneName(),
+		Data:   data,
+		newKey: p.newFormKey,
 	}
 }
 

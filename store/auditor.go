@@ -14,7 +14,8 @@ package store
 //     projection: every projected table, and code_heads against the
 //     projected codes, compared a chunk of rows at a time in key order,
 //     with the cursor kept in the live database's audit_state so that a
-//     restart resumes the sweep where it stood.
+//     restart resumes the sweep where it stood (signed, and checked
+//     against the insider's edits: auditcursor.go).
 //
 // Both compare the live rows and the projection at the same log size (the
 // projection is brought to the snapshot's size first), so a write that
@@ -31,7 +32,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -104,15 +104,11 @@ type Auditor struct {
 	mu     sync.Mutex
 	status AuditStatus
 	sweep  *sweepCursor // in progress, or nil
-}
 
-// sweepCursor is where a sweep stands: kept in audit_state as "sweep".
-type sweepCursor struct {
-	Table   string   `json:"table"`   // the table being compared
-	Phase   string   `json:"phase"`   // "": its live rows; phaseLog: the projection's
-	Key     []string `json:"key"`     // the last key compared in it; nil: none yet
-	Rows    int64    `json:"rows"`    // rows compared so far
-	Started string   `json:"started"` // when the sweep started
+	// Owned by the goroutine that steps (auditcursor.go).
+	trust    cursorTrust
+	sweepRaw string // its live audit_state "sweep/ID" as this auditor last wrote or read it
+	force    bool   // a sweep is due now, whatever the schedule
 }
 
 // phaseLog is the second phase of a table's sweep: the projection's keys.
@@ -155,22 +151,21 @@ func (db *DB) OpenAuditor(ctx context.Context, cfg AuditConfig) (*Auditor, error
 		return nil, errors.Join(err, unlock())
 	}
 	state, err := db.auditState(ctx)
+	if err == nil {
+		err = a.loadTrust(ctx)
+	}
+	var diffs []Difference
+	if err == nil {
+		diffs, err = a.judgeStored(state)
+	}
+	for _, d := range diffs {
+		if err == nil {
+			err = db.raiseIntegrity(ctx, d, "auditor")
+			a.count(0, 1)
+		}
+	}
 	if err != nil {
 		return nil, errors.Join(err, a.Close())
-	}
-	if s := state["sweep"]; s != "" {
-		var c sweepCursor
-		if err := json.Unmarshal([]byte(s), &c); err != nil {
-			return nil, errors.Join(fmt.Errorf("auditor: audit_state sweep: %w", err), a.Close())
-		}
-		a.sweep = &c
-		a.status.Sweeping, a.status.SweepTable, a.status.SweepRows = true, c.Table, c.Rows
-		db.logger.Info("audit: resuming the sweep", "table", c.Table, "key", strings.Join(c.Key, "/"), "rows", c.Rows)
-	}
-	if s := state["sweep.done"]; s != "" {
-		if a.status.LastSweep, err = parseTime(s); err != nil {
-			return nil, errors.Join(fmt.Errorf("auditor: audit_state sweep.done: %w", err), a.Close())
-		}
 	}
 	db.integrity.auditor.Store(a)
 	return a, nil
@@ -251,7 +246,7 @@ func (a *Auditor) step(ctx context.Context, budget time.Duration) (behind bool, 
 		return !caughtUp, err
 	}
 	a.mu.Lock()
-	due := a.sweep != nil || a.status.LastSweep.IsZero() || a.db.now().Sub(a.status.LastSweep) >= a.cfg.Interval
+	due := a.sweep != nil || a.force || a.status.LastSweep.IsZero() || a.db.now().Sub(a.status.LastSweep) >= a.cfg.Interval
 	a.mu.Unlock()
 	if !due {
 		return false, nil
@@ -315,11 +310,15 @@ func (a *Auditor) follow(ctx context.Context, snap *sql.Tx, size int64) (bool, e
 	a.status.Followed = to
 	a.mu.Unlock()
 	if catchUp {
-		// Caught up without row checks: sweep everything next.
+		// Caught up without row checks: sweep everything next, from the
+		// beginning (a sweep in progress has passed rows those entries
+		// may have set).
 		a.mu.Lock()
-		if a.sweep == nil {
-			a.status.LastSweep = time.Time{}
+		if a.sweep != nil {
+			a.db.logger.Info("audit: the log was projected without row checks; the sweep starts again from the beginning")
 		}
+		a.sweep, a.force = nil, true
+		a.status.Sweeping, a.status.SweepTable, a.status.SweepRows = false, "", 0
 		a.mu.Unlock()
 		return to == size, nil
 	}
@@ -373,19 +372,22 @@ func (a *Auditor) sweepChunk(ctx context.Context, snap *sql.Tx) (bool, error) {
 	a.mu.Lock()
 	c := a.sweep
 	a.mu.Unlock()
-	if c == nil {
-		c = &sweepCursor{Table: auditTables[0].name, Started: fmtTime(a.db.now())}
-		a.db.logger.Info("audit: sweep started")
-	}
 	ti := -1
 	for i := range auditTables {
-		if auditTables[i].name == c.Table {
+		if c != nil && auditTables[i].name == c.Table {
 			ti = i
 		}
 	}
-	if ti < 0 { // a table no longer audited: start again
-		c = &sweepCursor{Table: auditTables[0].name, Started: fmtTime(a.db.now())}
+	if ti < 0 { // none in progress, or at a table no longer audited: start one
+		var err error
+		if c, err = a.newCycle(ctx); err != nil {
+			return false, err
+		}
 		ti = 0
+		a.db.logger.Info("audit: sweep started")
+	} else {
+		u := *c // a.sweep changes only once its write commits
+		c = &u
 	}
 	t := &auditTables[ti]
 	// A chunk is the next SweepRows keys after the cursor, in the order of
@@ -455,22 +457,53 @@ func (a *Auditor) sweepChunk(ctx context.Context, snap *sql.Tx) (bool, error) {
 		complete = true
 	}
 	now := a.db.now()
+	var stored, wrote string
+	if !complete {
+		if wrote, err = a.signCursor(c); err != nil {
+			return false, err
+		}
+	}
 	err = a.db.write(ctx, func(tx *Tx) error {
 		tx.local = true
-		if complete {
-			if _, err := tx.exec("DELETE FROM audit_state WHERE name = 'sweep'"); err != nil {
-				return err
-			}
-			return setAuditState(ctx, tx.tx, a.db.dialect, "sweep.done", fmtTime(now))
-		}
-		b, err := json.Marshal(c)
-		if err != nil {
+		// Written only over what this auditor last wrote: a cursor
+		// changed under it is the insider's.
+		stored = ""
+		err := tx.queryRow("SELECT value FROM audit_state WHERE name = ?", a.trust.sweepName()).Scan(&stored)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		return setAuditState(ctx, tx.tx, a.db.dialect, "sweep", string(b))
+		if stored != a.sweepRaw {
+			return nil
+		}
+		if complete {
+			if _, err := tx.exec("DELETE FROM audit_state WHERE name = ?", a.trust.sweepName()); err != nil {
+				return err
+			}
+			return setAuditState(ctx, tx.tx, a.db.dialect, a.trust.doneName(), a.signDone(fmtTime(now), c.Cycle))
+		}
+		return setAuditState(ctx, tx.tx, a.db.dialect, a.trust.sweepName(), wrote)
 	})
 	if err != nil {
 		return false, fmt.Errorf("audit: save the sweep cursor: %w", err)
+	}
+	if stored != a.sweepRaw {
+		d := a.cursorDifference("sweep", stored, a.sweepRaw, "the cursor changed under the running auditor")
+		a.sweepRaw = stored // overwritten by the next sweep's first write
+		a.mu.Lock()
+		a.sweep, a.force = nil, true
+		a.status.Sweeping, a.status.SweepTable, a.status.SweepRows = false, "", 0
+		a.mu.Unlock()
+		a.db.logger.Error("audit: the sweep cursor in audit_state is not the one the auditor wrote; sweeping again from the beginning")
+		if err := a.db.raiseIntegrity(ctx, d, "auditor"); err != nil {
+			return false, err
+		}
+		a.count(0, 1)
+		return false, nil
+	}
+	a.sweepRaw = wrote
+	a.force = false
+	if err := a.wroteCycle(ctx); err != nil {
+		return false, err
 	}
 	a.mu.Lock()
 	if complete {
@@ -574,7 +607,15 @@ func (a *Auditor) resetShadow(ctx context.Context) error {
 	a.mu.Lock()
 	a.status.Followed = 0
 	a.mu.Unlock()
-	return a.openShadow(ctx)
+	if err := a.openShadow(ctx); err != nil {
+		return err
+	}
+	if a.trust.key == nil { // at open: loadTrust makes a key
+		return nil
+	}
+	// The new file keeps the key and the cycles of the one it replaces.
+	return a.setShadowState(ctx, "cursor.key", hex.EncodeToString(a.trust.key), "sweep.cycle", a.trust.cycle, "sweep.cycle.prev", a.trust.prev,
+		"sweep.cycle.written", a.trust.written)
 }
 
 // readProjected reads how far the projection got.

@@ -183,23 +183,35 @@ func TestAuditorResumesSweep(t *testing.T) {
 	})
 }
 
-// TestAuditorRefusesMalformedCursor: a sweep cursor in audit_state whose
-// key is not of its table's key type (edited in the database, or written
-// by another version) stops the sweep with an error naming the table, the
-// column and the key; it is not read as key 0, which would quietly sweep
-// the table again from its start.
+// TestAuditorRefusesMalformedCursor: a sweep cursor in audit_state that
+// the auditor did not write (edited in the database, or written by another
+// version) is not read, neither as key 0 nor as any other place to resume:
+// it does not verify under the auditor's key, so the integrity alert is
+// raised and the sweep runs from the beginning.
 func TestAuditorRefusesMalformedCursor(t *testing.T) {
 	testdb.Engines(t, func(t *testing.T, dsn string) {
 		w := mustProjWorld(t, dsn)
 		raw, rebind := rawDB(t, w.db, dsn)
-		if _, err := raw.Exec(rebind("INSERT INTO audit_state (name, value) VALUES ('sweep', ?)"),
+		cfg := store.AuditConfig{Path: filepath.Join(t.TempDir(), "audit.db")}
+		a := mustAuditor(t, w.db, cfg)
+		if st := mustStep(t, a); st.Sweeps != 1 {
+			t.Fatalf("first step: %+v, want one sweep", st)
+		}
+		a.Close()
+		var done string
+		if err := raw.QueryRow("SELECT name FROM audit_state WHERE name LIKE 'sweep.done/%'").Scan(&done); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(rebind("INSERT INTO audit_state (name, value) VALUES (?, ?)"), "sweep/"+strings.TrimPrefix(done, "sweep.done/"),
 			`{"table":"code_changes","phase":"","key":["7x"],"rows":3,"started":"2026-01-01T00:00:00.000Z"}`); err != nil {
 			t.Fatal(err)
 		}
-		a := mustAuditor(t, w.db, store.AuditConfig{Path: filepath.Join(t.TempDir(), "audit.db")})
-		err := a.Step(context.Background())
-		if err == nil || !strings.Contains(err.Error(), `code_changes: key "7x": log_index is not an integer`) {
-			t.Fatalf("step with a malformed cursor: %v, want an error naming code_changes, log_index and the key", err)
+		a = mustAuditor(t, w.db, cfg)
+		if st := mustStep(t, a); st.Sweeps != 1 || st.Sweeping {
+			t.Fatalf("step with a malformed cursor: %+v, want a whole sweep", st)
+		}
+		if got := integrityAlertsOn(t, w.db, "audit_state", "sweep"); len(got) != 1 {
+			t.Errorf("alerts on audit_state/sweep: %v, want one", got)
 		}
 	})
 }

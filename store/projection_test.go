@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -601,4 +602,42 @@ func TestRebuildIntoPostgresAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRebuild(t, w.db, into, want)
+}
+
+// TestRebuildFailedLeavesNoFile: a rebuild into SQLite that fails part way
+// (here an entry in the middle of the log that cannot be projected, after
+// the log's tables were copied and half the projection written) leaves
+// neither the new file nor its temporary file, so that nobody takes half
+// a database for the log's state; an existing file is refused untouched.
+func TestRebuildFailedLeavesNoFile(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustProjWorld(t, dsn)
+		raw, rebind := rawDB(t, w.db, dsn)
+		dir := t.TempDir()
+		into := filepath.Join(dir, "rebuilt.db")
+		if err := os.WriteFile(into, []byte("someone's file"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.db.RebuildInto(context.Background(), into, nil); healthcode.ErrorCode(err) != healthcode.EINVALID || !strings.Contains(err.Error(), "exists") {
+			t.Fatalf("rebuild into an existing file: %v, want EINVALID naming it", err)
+		}
+		if b, err := os.ReadFile(into); err != nil || string(b) != "someone's file" {
+			t.Fatalf("the existing file: %q, %v", b, err)
+		}
+		if err := os.Remove(into); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(rebind("UPDATE log_entries SET data = ? WHERE idx = (SELECT MAX(idx) / 2 FROM log_entries)"), []byte("not an entry")); err != nil {
+			t.Fatal(err)
+		}
+		// The error comes from the projection, after the log's tables were
+		// copied and the entries before the bad one projected.
+		err := w.db.RebuildInto(context.Background(), into, nil)
+		if err == nil || !strings.Contains(err.Error(), "cannot be projected") {
+			t.Fatalf("rebuild of a log with a bad entry: %v, want an error naming it", err)
+		}
+		if left, err := os.ReadDir(dir); err != nil || len(left) != 0 {
+			t.Errorf("after the failed rebuild %s holds %v (%v), want nothing", dir, left, err)
+		}
+	})
 }

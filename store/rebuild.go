@@ -394,9 +394,69 @@ func mergeRows(t *projTable, live, rebuilt RowCursor, emit func(Difference), pro
 // sealed keys, caches, evidence kept beside the facts, erased rows'
 // personal columns) is copied from db. It is the recovery after state rows
 // were edited behind the log's back: the log wins. dsn must name an empty
-// database. Returns EINVALID if it is not empty or an entry cannot be
-// projected.
-func (db *DB) RebuildInto(ctx context.Context, dsn string, progress func(phase string, done, total int64)) (err error) {
+// database, or a SQLite file that does not exist yet: that file is
+// written as a temporary file beside it and put in its place only when the
+// rebuild succeeded (a failed one removes it), so a failed rebuild leaves
+// nothing at dsn. Returns EINVALID if the database is not empty, the file
+// exists, or an entry cannot be projected.
+func (db *DB) RebuildInto(ctx context.Context, dsn string, progress func(phase string, done, total int64)) error {
+	engine, target, err := ParseDSN(dsn)
+	if err != nil {
+		return err
+	}
+	if engine != SQLite {
+		return db.rebuildInto(ctx, dsn, progress)
+	}
+	return writeSQLiteWhole(target, func(tmp string) error { return db.rebuildInto(ctx, tmp, progress) })
+}
+
+// writeSQLiteWhole has write build a SQLite database in a temporary file
+// beside path, and links it at path once write succeeded and the file is
+// closed, refusing a path that exists (then or meanwhile); the temporary
+// file is removed in every case.
+func writeSQLiteWhole(path string, write func(tmp string) error) (err error) {
+	if _, err := os.Lstat(path); err == nil {
+		return healthcode.Errorf(healthcode.EINVALID, "%s exists: rebuild into a new file", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".rebuild-*")
+	if err != nil {
+		return fmt.Errorf("rebuild into %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		for _, x := range []string{tmp, tmp + "-wal", tmp + "-shm"} {
+			if rerr := os.Remove(x); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				err = errors.Join(err, rerr)
+			}
+		}
+	}()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := write(tmp); err != nil {
+		return err
+	}
+	// Link, not rename: it fails if path has appeared meanwhile.
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return healthcode.Errorf(healthcode.EINVALID, "%s exists: rebuild into a new file", path)
+		}
+		return fmt.Errorf("rebuild into %s: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes a new name in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
+// rebuildInto is RebuildInto writing into dsn itself.
+func (db *DB) rebuildInto(ctx context.Context, dsn string, progress func(phase string, done, total int64)) (err error) {
 	dst, err := openBare(ctx, dsn)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dsn, err)
@@ -438,6 +498,10 @@ func (db *DB) RebuildInto(ctx context.Context, dsn string, progress func(phase s
 	}
 	if _, err := dst.wdb.ExecContext(ctx, "DROP TABLE projection_last"); err != nil {
 		return err
+	}
+	// Everything into the file itself before it is closed and linked.
+	if _, err := dst.wdb.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", dsn, err)
 	}
 	return nil
 }

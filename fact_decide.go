@@ -185,8 +185,14 @@ func CheckFactDecision(approve bool, reason string) error {
 	if err := CheckText("reason", reason, MaxReasonBytes); err != nil {
 		return err
 	}
-	if !approve && len(reason) < 4 {
-		return FieldErrorf("reason", "a rejection needs a written reason")
+	return needReason(approve, reason, "rejection")
+}
+
+// needReason refuses a refusal (ok false: a rejection, a refusal) of
+// what without a written reason. Returns EINVALID.
+func needReason(ok bool, reason, what string) error {
+	if !ok && len(reason) < 4 {
+		return FieldErrorf("reason", "a %s needs a written reason", what)
 	}
 	return nil
 }
@@ -235,10 +241,7 @@ func DecideFact(actor Actor, st FactDecisionState, approve bool, reason string) 
 // CheckRetraction checks a retraction's reason before any state is read:
 // a written one. Returns EINVALID.
 func CheckRetraction(reason string) error {
-	if len(reason) < 4 {
-		return FieldErrorf("reason", "a retraction needs a written reason")
-	}
-	return nil
+	return needReason(false, reason, "retraction")
 }
 
 // DecideRetraction decides actor's retraction of fact f, which concerns

@@ -21,6 +21,19 @@ var (
 	auditor   = Actor{Kind: ActorOfficial, ID: "o_aud", Role: RoleAuditor, Jurisdiction: "410105"}
 )
 
+// wantErr fails unless err has code (and names field, if given), or,
+// with code "", is nil.
+func wantErr(t *testing.T, err error, code, field string) {
+	t.Helper()
+	if code == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	wantCode(t, err, code, field)
+}
+
 func TestCheckFactBatch(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -41,12 +54,7 @@ func TestCheckFactBatch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := CheckFactBatch(tt.actor, tt.n)
-			if tt.code == "" && err != nil {
-				t.Fatal(err)
-			}
-			if tt.code != "" {
-				wantCode(t, err, tt.code, "")
-			}
+			wantErr(t, err, tt.code, "")
 		})
 	}
 }
@@ -152,12 +160,7 @@ func TestCheckFactSubject(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := CheckFactSubject(tt.actor, tt.fact, tt.area, tt.target)
-			if tt.code == "" && err != nil {
-				t.Fatal(err)
-			}
-			if tt.code != "" {
-				wantCode(t, err, tt.code, "subject")
-			}
+			wantErr(t, err, tt.code, "subject")
 		})
 	}
 }
@@ -339,12 +342,7 @@ func TestDecideRetraction(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := DecideRetraction(tt.actor, tt.fact, home)
-			if tt.code == "" && err != nil {
-				t.Fatal(err)
-			}
-			if tt.code != "" {
-				wantCode(t, err, tt.code, "")
-			}
+			wantErr(t, err, tt.code, "")
 		})
 	}
 	if err := Retractable(fact(FactActive, "", tracer.ID)); err != nil {

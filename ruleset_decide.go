@@ -57,10 +57,7 @@ func CheckRulesetDecision(approve bool, reason string) error {
 	if err := CheckText("reason", reason, MaxReasonBytes); err != nil {
 		return err
 	}
-	if !approve && len(reason) < 4 {
-		return FieldErrorf("reason", "a refusal needs a written reason")
-	}
-	return nil
+	return needReason(approve, reason, "refusal")
 }
 
 // RulesetDecision is what deciding a draft records (ruleset.published or

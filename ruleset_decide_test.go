@@ -28,12 +28,7 @@ func TestCheckRulesetDraft(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := CheckRulesetDraft(tt.actor, tt.rname, tt.size)
-			if tt.code == "" && err != nil {
-				t.Fatal(err)
-			}
-			if tt.code != "" {
-				wantCode(t, err, tt.code, tt.field)
-			}
+			wantErr(t, err, tt.code, tt.field)
 		})
 	}
 }
@@ -58,12 +53,7 @@ func TestDecideRulesetScope(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := DecideRulesetScope(tt.actor, tt.scope, tt.anyLevel)
-			if tt.code == "" && err != nil {
-				t.Fatal(err)
-			}
-			if tt.code != "" {
-				wantCode(t, err, tt.code, tt.field)
-			}
+			wantErr(t, err, tt.code, tt.field)
 		})
 	}
 }

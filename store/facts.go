@@ -477,16 +477,16 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 			continue
 		}
 		if f.Kind == rules.KindRiskArea {
-			if msg, ok := checkDesignationLength(f, t.db.limits.MaxDesignation); !ok {
-				fail(line, "payload.until", "%s", msg)
+			if err := healthcode.CheckDesignationLength(f, t.db.limits.MaxDesignation); err != nil {
+				failErr(line, err)
 				continue
 			}
-			msg, ok, err := t.checkDesignationCap(f, designations)
+			refused, err := t.checkDesignationCap(f, designations)
 			if err != nil {
 				return nil, err
 			}
-			if !ok {
-				fail(line, "subject", "%s", msg)
+			if refused != nil {
+				failErr(line, refused)
 				continue
 			}
 			designations = append(designations, f)

@@ -196,6 +196,9 @@ func (db *DB) DecideAppeal(ctx context.Context, id string, grant bool, reason st
 			if err != nil {
 				return err
 			}
+			if err := healthcode.Retractable(f); err != nil {
+				return err
+			}
 			if err := t.retract(actor, f, "appeal "+id+" granted", CauseAppeal); err != nil {
 				return err
 			}

@@ -68,15 +68,13 @@ func (db *DB) fact(ctx context.Context, q interface {
 // ECONFLICT (not pending), EINVALID (rejection without a reason).
 func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason string) (*healthcode.Fact, error) {
 	actor := healthcode.ActorFrom(ctx)
-	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
+	if err := healthcode.CheckFactDecision(approve, reason); err != nil {
 		return nil, err
-	}
-	if !approve && len(reason) < 4 {
-		return nil, healthcode.FieldErrorf("reason", "a rejection needs a written reason")
 	}
 	// Approving a designation is dry-run first (outside the write: it
 	// reads every resident of the area), once the approver is known to be
-	// allowed: above Limits.MassChange changed codes it raises mass_change.
+	// allowed (the hold is checked in the write): above Limits.MassChange
+	// changed codes it raises mass_change.
 	var impact *healthcode.Impact
 	if approve {
 		if err := healthcode.MayAttempt(actor, healthcode.OpApproveFact); err != nil {
@@ -86,8 +84,7 @@ func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason s
 		if err != nil {
 			return nil, err
 		}
-		if g.Kind == rules.KindRiskArea && g.Status == healthcode.FactPending && g.RecordedBy != actor.ID &&
-			healthcode.Authorize(actor, healthcode.OpApproveFact, target, g.Subject) == nil {
+		if d, err := healthcode.DecideFact(actor, healthcode.FactDecisionState{Fact: g, Target: target}, true, reason); g.Kind == rules.KindRiskArea && d != nil && err == nil {
 			if impact, err = db.designationImpact(ctx, g); err != nil {
 				db.logger.Error("the dry run of an approved designation failed; it is approved without the mass-change check", "fact", key, "err", err)
 				impact = nil
@@ -96,44 +93,25 @@ func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason s
 	}
 	var f *healthcode.Fact
 	err := db.write(ctx, func(t *Tx) error {
-		var target string
-		var err error
-		if f, target, err = db.fact(t.ctx, t.tx, key); err != nil {
+		st, err := t.factDecisionState(key)
+		if err != nil {
 			return err
 		}
-		if err := healthcode.Authorize(actor, healthcode.OpApproveFact, target, f.Subject); err != nil {
-			return err
+		f = st.Fact
+		status, err := healthcode.DecideFact(actor, st, approve, reason)
+		if err != nil || status == nil {
+			return err // a refusal, or a retry of this very decision (its answer lost after the commit): the same answer, nothing recorded
 		}
-		if f.RecordedBy == actor.ID {
-			return healthcode.Errorf(healthcode.EFORBIDDEN, "you recorded this fact: a second official must approve it")
-		}
-		if err := t.checkHold(actor, key); err != nil {
-			return err
-		}
-		kind, status := tlog.KindFactApproved, healthcode.FactActive
+		kind := tlog.KindFactApproved
 		if !approve {
-			kind, status = tlog.KindFactRejected, healthcode.FactRejected
-		}
-		if f.Status != healthcode.FactPending {
-			// A retry of this very decision (its answer lost after the
-			// commit) gets the same answer and records nothing.
-			if f.Status == status && f.ApprovedBy == actor.ID {
-				var stored string
-				if err := t.queryRow("SELECT reason FROM facts WHERE uid = ?", key).Scan(&stored); err != nil {
-					return fmt.Errorf("read fact's decision: %w", err)
-				}
-				if stored == reason {
-					return nil
-				}
-			}
-			return healthcode.Errorf(healthcode.ECONFLICT, "fact %s is %s, not pending", key, f.Status)
+			kind = tlog.KindFactRejected
 		}
 		if _, err := t.record(kind, actor, personSubject(f), &evFactDecided{Key: key, RecordedBy: f.RecordedBy, RecordedEntry: f.LogIndex, Reason: reason}, nil, nil); err != nil {
 			return err
 		}
-		f.Status, f.ApprovedBy = status, actor.ID
+		f.Status, f.ApprovedBy = *status, actor.ID
 		if approve {
-			if err := t.alertMassChange(impact, key, target, "recorded_by", f.RecordedBy, actor.ID); err != nil {
+			if err := t.alertMassChange(impact, key, st.Target, "recorded_by", f.RecordedBy, actor.ID); err != nil {
 				return err
 			}
 			return t.afterFactChange(f, CauseFact)
@@ -141,6 +119,25 @@ func (db *DB) DecideFact(ctx context.Context, key string, approve bool, reason s
 		return nil
 	})
 	return f, err
+}
+
+// factDecisionState reads what deciding a pending fact reads: the fact,
+// its target, its hold and the reason of a decision already recorded.
+func (t *Tx) factDecisionState(key string) (healthcode.FactDecisionState, error) {
+	var st healthcode.FactDecisionState
+	var err error
+	if st.Fact, st.Target, err = t.db.fact(t.ctx, t.tx, key); err != nil {
+		return st, err
+	}
+	if st.Hold, err = t.factHold(key); err != nil {
+		return st, err
+	}
+	if st.Fact.Status != healthcode.FactPending {
+		if err := t.queryRow("SELECT reason FROM facts WHERE uid = ?", key).Scan(&st.Reason); err != nil {
+			return st, fmt.Errorf("read fact's decision: %w", err)
+		}
+	}
+	return st, nil
 }
 
 // RetractFact withdraws a fact with a reason: its recorder, or a command
@@ -158,8 +155,8 @@ func (db *DB) RetractFact(ctx context.Context, key, reason string) (*healthcode.
 
 func (db *DB) retractFact(ctx context.Context, key, reason, cause string) (*healthcode.Fact, error) {
 	actor := healthcode.ActorFrom(ctx)
-	if len(reason) < 4 {
-		return nil, healthcode.FieldErrorf("reason", "a retraction needs a written reason")
+	if err := healthcode.CheckRetraction(reason); err != nil {
+		return nil, err
 	}
 	var f *healthcode.Fact
 	err := db.writeKeyed(ctx, func(t *Tx) (any, string, error) {
@@ -168,12 +165,8 @@ func (db *DB) retractFact(ctx context.Context, key, reason, cause string) (*heal
 		if f, target, err = db.fact(t.ctx, t.tx, key); err != nil {
 			return nil, "", err
 		}
-		own := actor.Kind == healthcode.ActorOfficial && f.RecordedBy == actor.ID ||
-			actor.Kind == healthcode.ActorSource && f.Source == actor.ID
-		if !own {
-			if err := healthcode.Authorize(actor, healthcode.OpRetractFact, target, f.Subject); err != nil {
-				return nil, "", err
-			}
+		if err := healthcode.DecideRetraction(actor, f, target); err != nil {
+			return nil, "", err
 		}
 		return f, personSubject(f), t.retract(actor, f, reason, cause)
 	})
@@ -183,13 +176,11 @@ func (db *DB) retractFact(ctx context.Context, key, reason, cause string) (*heal
 	return f, nil
 }
 
-// retract withdraws f (authorised by the caller) with its fact.retracted
-// entry and re-evaluates what it touches.
+// retract withdraws f (authorised by the caller, and
+// healthcode.Retractable) with its fact.retracted entry and re-evaluates
+// what it touches.
 func (t *Tx) retract(actor healthcode.Actor, f *healthcode.Fact, reason, cause string) error {
 	key := f.Key
-	if f.Status == healthcode.FactRetracted || f.Status == healthcode.FactRejected {
-		return healthcode.Errorf(healthcode.ECONFLICT, "fact %s is already %s", key, f.Status)
-	}
 	if _, err := t.record(tlog.KindFactRetracted, actor, personSubject(f), &evFactRetracted{
 		Key: key, Reason: reason, PreviousStatus: string(f.Status), RecordedEntry: f.LogIndex,
 	}, nil, nil); err != nil {

@@ -25,11 +25,12 @@ import (
 // the dry run, the outlook and the replayer of log verify all leave out
 // a designation held for the resident they evaluate.
 
-// The statuses of a designation held for a resident.
+// The statuses of a designation held for a resident (healthcode.HoldHeld
+// and the others).
 const (
-	HoldHeld     = "held"     // does not count for the resident until released
-	HoldReleased = "released" // counts for the resident
-	HoldRefused  = "refused"  // never counts for the resident
+	HoldHeld     = healthcode.HoldHeld
+	HoldReleased = healthcode.HoldReleased
+	HoldRefused  = healthcode.HoldRefused
 )
 
 // residentHold is a resident for whom a designation being recorded is
@@ -191,53 +192,30 @@ func scanHold(r rowScanner) (DesignationHold, error) {
 // designation), EINVALID.
 func (db *DB) DecideDesignationHold(ctx context.Context, key, resident string, release bool, reason string) (*DesignationHold, error) {
 	actor := healthcode.ActorFrom(ctx)
-	if err := healthcode.MayAttempt(actor, healthcode.OpApproveFact); err != nil {
+	if err := healthcode.CheckHoldDecision(actor, release, reason); err != nil {
 		return nil, err
-	}
-	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
-		return nil, err
-	}
-	if !release && len(reason) < 4 {
-		return nil, healthcode.FieldErrorf("reason", "a refusal needs a written reason")
 	}
 	err := db.write(ctx, func(t *Tx) error {
-		var scope, status, home string
+		st := healthcode.HoldState{}
 		var held int64
 		err := t.queryRow(`SELECT h.approval_scope, h.status, h.log_index, r.jurisdiction FROM designation_holds h JOIN residents r ON r.id = h.resident
-			WHERE h.designation = ? AND h.resident = ?`, key, resident).Scan(&scope, &status, &held, &home)
+			WHERE h.designation = ? AND h.resident = ?`, key, resident).Scan(&st.Scope, &st.Status, &held, &st.Home)
 		if errors.Is(err, sql.ErrNoRows) {
 			return healthcode.Errorf(healthcode.ENOTFOUND, "designation %s is not held for resident %s", key, resident)
 		}
 		if err != nil {
 			return fmt.Errorf("read the hold: %w", err)
 		}
-		if healthcode.Authorize(actor, healthcode.OpApproveFact, home, resident) != nil {
-			// Outside the officer's jurisdiction: whether a resident is
-			// in a cooling period is not theirs to learn.
-			return healthcode.Errorf(healthcode.ENOTFOUND, "designation %s is not held for resident %s", key, resident)
-		}
-		if !healthcode.Covers(actor.Jurisdiction, scope) {
-			return healthcode.Errorf(healthcode.EFORBIDDEN, "designation %s is held for %s for the command of %s", key, resident, scope)
-		}
-		f, _, err := db.fact(t.ctx, t.tx, key)
-		if err != nil {
+		if st.Designation, _, err = db.fact(t.ctx, t.tx, key); err != nil {
 			return err
 		}
-		if f.RecordedBy == actor.ID || f.ApprovedBy == actor.ID {
-			return healthcode.Errorf(healthcode.EFORBIDDEN, "you recorded or approved designation %s: another command officer of %s decides its hold for %s", key, scope, resident)
+		status, err := healthcode.DecideHold(actor, resident, st, release)
+		if err != nil || status == nil {
+			return err // a refusal, or a retry of this decision: nothing recorded
 		}
-		kind, want := tlog.KindFactReleasedFor, HoldReleased
+		kind := tlog.KindFactReleasedFor
 		if !release {
-			kind, want = tlog.KindFactRefusedFor, HoldRefused
-		}
-		if status != HoldHeld {
-			if status == want {
-				return nil // a retry of this decision
-			}
-			return healthcode.Errorf(healthcode.ECONFLICT, "designation %s was already %s for %s", key, status, resident)
-		}
-		if release && f.Status != healthcode.FactActive {
-			return healthcode.Errorf(healthcode.ECONFLICT, "designation %s is %s: it is released for a resident once approved", key, f.Status)
+			kind = tlog.KindFactRefusedFor
 		}
 		if _, err := t.record(kind, actor, resident, &evFactDecidedFor{Designation: key, Reason: reason, HeldEntry: held}, nil, nil); err != nil {
 			return err

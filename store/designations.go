@@ -14,39 +14,9 @@ import (
 // it is bounded in time (Limits.MaxDesignation), that it does not take a
 // place over the number of designations an evaluation accepts (rules'
 // Max for risk_area), and whether it raises any code under the ruleset in
-// force — decided by evaluating it, never by its level.
-
-// designationSpan is a designation's from and until, as recorded.
-func designationSpan(f *healthcode.Fact) (from, until time.Time, err error) {
-	var p struct{ From, Until time.Time }
-	if err := json.Unmarshal(f.Payload, &p); err != nil {
-		return time.Time{}, time.Time{}, fmt.Errorf("designation %s: payload: %w", f.Key, err)
-	}
-	return p.From, p.Until, nil
-}
-
-// checkDesignationLength refuses a designation longer than the limit.
-func checkDesignationLength(f *healthcode.Fact, limit time.Duration) (string, bool) {
-	from, until, err := designationSpan(f)
-	if err != nil {
-		return err.Error(), false
-	}
-	if d := until.Sub(from); d > limit {
-		return fmt.Sprintf("a designation lasts at most %s (Limits.MaxDesignation), this one %s: to extend one, record a new designation, approved on its own",
-			fmtDays(limit), fmtDays(d)), false
-	}
-	return "", true
-}
-
-// fmtDays is d in days and hours, e.g. "14d" or "14d0h0m1s".
-func fmtDays(d time.Duration) string {
-	days := d / (24 * time.Hour)
-	rest := d - days*24*time.Hour
-	if rest == 0 {
-		return fmt.Sprintf("%dd", days)
-	}
-	return fmt.Sprintf("%dd%s", days, rest)
-}
+// force — decided by evaluating it, never by its level. The decisions
+// themselves are pure functions in the root package
+// (designation_decide.go); this file reads what they need.
 
 // designationCap is how many designations may cover one place at once: as
 // many as an evaluation of a visitor accepts.
@@ -57,8 +27,10 @@ func designationCap() int {
 
 // checkDesignationCap refuses a designation that would make more than
 // designationCap designations cover some place at some instant of its
-// window: stored ones (active or pending) and those earlier in the batch.
-func (t *Tx) checkDesignationCap(f *healthcode.Fact, batch []*healthcode.Fact) (string, bool, error) {
+// window (healthcode.CheckDesignationCap): stored ones (active or
+// pending) and those earlier in the batch. It returns the refusal, if
+// any, and an error if it could not tell.
+func (t *Tx) checkDesignationCap(f *healthcode.Fact, batch []*healthcode.Fact) (refused, err error) {
 	area := f.Subject
 	ancestors := healthcode.Ancestors(area)
 	args := []any{healthcode.CodePrefix(area) + "%"}
@@ -67,19 +39,19 @@ func (t *Tx) checkDesignationCap(f *healthcode.Fact, batch []*healthcode.Fact) (
 	}
 	rows, err := t.query("SELECT "+factColumns+" FROM facts WHERE kind = 'risk_area' AND status IN ('active', 'pending') AND (subject LIKE ? OR subject IN ("+placeholders(len(ancestors))+"))", args...)
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
 	var near []healthcode.Fact
 	for rows.Next() {
 		g, err := scanFact(rows)
 		if err != nil {
 			rows.Close()
-			return "", false, err
+			return nil, err
 		}
 		near = append(near, g)
 	}
 	if err := endRows(rows); err != nil {
-		return "", false, err
+		return nil, err
 	}
 	for _, g := range batch {
 		if healthcode.Covers(area, g.Subject) || healthcode.Covers(g.Subject, area) {
@@ -88,46 +60,15 @@ func (t *Tx) checkDesignationCap(f *healthcode.Fact, batch []*healthcode.Fact) (
 	}
 	from, until, err := rules.WindowOf(f)
 	if err != nil {
-		return "", false, err
+		return nil, err
 	}
-	type span struct {
-		area        string
-		from, until time.Time
-	}
-	var spans []span
-	places := []string{area}
+	spans := make([]healthcode.AreaSpan, 0, len(near))
 	for i := range near {
-		a, b, err := rules.WindowOf(&near[i])
-		if err != nil || !a.Before(until) || !from.Before(b) {
-			continue
-		}
-		spans = append(spans, span{near[i].Subject, a, b})
-		if healthcode.Covers(area, near[i].Subject) {
-			places = append(places, near[i].Subject)
+		if a, b, err := rules.WindowOf(&near[i]); err == nil {
+			spans = append(spans, healthcode.AreaSpan{Area: near[i].Subject, From: a, Until: b})
 		}
 	}
-	limit := designationCap()
-	for _, place := range uniq(places) {
-		instants := []time.Time{from}
-		for _, s := range spans {
-			if healthcode.Covers(s.area, place) && s.from.After(from) && s.from.Before(until) {
-				instants = append(instants, s.from)
-			}
-		}
-		for _, at := range instants {
-			n := 1
-			for _, s := range spans {
-				if healthcode.Covers(s.area, place) && !at.Before(s.from) && at.Before(s.until) {
-					n++
-				}
-			}
-			if n > limit {
-				return fmt.Sprintf("%s would be covered by %d designations at %s, more than the %d an evaluation accepts: let one end or retract one first",
-					place, n, at.UTC().Format(time.RFC3339), limit), false, nil
-			}
-		}
-	}
-	return "", true, nil
+	return healthcode.CheckDesignationCap(healthcode.AreaSpan{Area: area, From: from, Until: until}, spans, designationCap()), nil
 }
 
 // maxRaiseChecks bounds the residents raisesArea evaluates in the write
@@ -145,14 +86,11 @@ func (t *Tx) raisesArea(f *healthcode.Fact) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	from, until, err := designationSpan(f)
+	from, until, err := healthcode.DesignationSpan(f)
 	if err != nil {
 		return false, err
 	}
-	at := t.now
-	if at.Before(from) || !at.Before(until) {
-		at = from
-	}
+	at := healthcode.DesignationEvalTime(from, until, t.now)
 	if rs := applicable(list, f.Subject, at); rs != nil {
 		stamp := at.UTC().Format(time.RFC3339)
 		visit := healthcode.Fact{ID: "visitor", Kind: rules.KindAreaVisit, Subject: "visitor", ObservedAt: at, Status: healthcode.FactActive,

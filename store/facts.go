@@ -19,7 +19,7 @@ import (
 )
 
 // MaxFactBatch is the most facts one RecordFacts call takes.
-const MaxFactBatch = 10000
+const MaxFactBatch = healthcode.MaxFactBatch
 
 // FactOutcome is what became of one submitted fact.
 type FactOutcome struct {
@@ -47,19 +47,8 @@ type RecordResult struct {
 // residents concerned are re-evaluated in the same transaction.
 func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordResult, error) {
 	actor := healthcode.ActorFrom(ctx)
-	switch {
-	case actor.Kind != healthcode.ActorSource && actor.Kind != healthcode.ActorOfficial:
-		if actor.Kind == "" {
-			return nil, healthcode.Errorf(healthcode.EUNAUTH, "present a source API key or log in as an official")
-		}
-		return nil, healthcode.Errorf(healthcode.EFORBIDDEN, "only data sources and officials record facts")
-	case len(in) == 0:
-		return nil, healthcode.Errorf(healthcode.EINVALID, "the batch is empty")
-	case len(in) > MaxFactBatch:
-		return nil, healthcode.Errorf(healthcode.EINVALID, "the batch has %d facts, more than %d: split it", len(in), MaxFactBatch)
-	}
-	if actor.Kind == healthcode.ActorOfficial && actor.Role != healthcode.RoleTracer && actor.Role != healthcode.RoleCommand {
-		return nil, healthcode.Errorf(healthcode.EFORBIDDEN, "a %s does not record facts", actor.Role)
+	if err := healthcode.CheckFactBatch(actor, len(in)); err != nil {
+		return nil, err
 	}
 	var src *healthcode.Source
 	if actor.Kind == healthcode.ActorSource {
@@ -110,42 +99,14 @@ func (db *DB) checkFacts(in []healthcode.Fact, actor healthcode.Actor, src *heal
 	now := db.nowMs()
 	facts := make([]healthcode.Fact, len(in))
 	var errs []*healthcode.Error
-	fail := func(line int, err error) {
-		var he *healthcode.Error
-		if !errors.As(err, &he) {
-			he = &healthcode.Error{Code: healthcode.EINVALID, Message: err.Error()}
-		}
-		c := *he
-		c.Line = line
-		errs = append(errs, &c)
-	}
-	for i, f := range in {
-		line := i + 1
-		f.Source, f.RecordedBy, f.ApprovedBy = "", "", ""
-		if src != nil {
-			f.Source = src.ID
-		} else {
-			f.RecordedBy = actor.ID
-		}
-		f.RecordedAt = now
-		f.ObservedAt = f.ObservedAt.UTC().Truncate(0)
-		if err := f.Validate(); err != nil {
-			fail(line, err)
+	fail := func(line int, err error) { errs = append(errs, lineError(line, err)) }
+	schema := healthcode.FactSchema{Validate: rules.ValidateFact, MayHandEnter: rules.MayHandEnter}
+	for i := range in {
+		f, err := healthcode.PrepareFact(actor, src, in[i], now, schema)
+		if err != nil {
+			fail(i+1, err)
 			continue
 		}
-		if err := rules.ValidateFact(&f, now); err != nil {
-			fail(line, err)
-			continue
-		}
-		if src != nil && !src.Allowed(f.Kind) {
-			fail(line, healthcode.FieldErrorf("kind", "source %s is not registered for %s facts (registered: %v)", src.ID, f.Kind, src.Kinds))
-			continue
-		}
-		if src == nil && !rules.MayHandEnter(f.Kind, actor.Role) {
-			fail(line, healthcode.FieldErrorf("kind", "a %s may not enter %s facts by hand", actor.Role, f.Kind))
-			continue
-		}
-		f.Key = healthcode.FactKey(f.Origin(), f.ID)
 		facts[i] = f
 	}
 	if len(errs) > 0 {
@@ -389,6 +350,18 @@ func batchError(errs []*healthcode.Error) error {
 		Message: fmt.Sprintf("%s (batch rejected: %d error(s), nothing stored)", first.Message, len(errs)), Details: errs}
 }
 
+// lineError is err as the error of a batch's line (from 1): a copy of
+// its *healthcode.Error, or EINVALID with its text.
+func lineError(line int, err error) *healthcode.Error {
+	var he *healthcode.Error
+	if !errors.As(err, &he) {
+		he = &healthcode.Error{Code: healthcode.EINVALID, Message: err.Error()}
+	}
+	c := *he
+	c.Line = line
+	return &c
+}
+
 // contentHash identifies a fact's content, to tell a retry from a conflict:
 // SHA-256 over its kind, subject, observed time, evidence and (compact)
 // payload, each preceded by its length.
@@ -444,6 +417,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 	fail := func(line int, field, format string, args ...any) {
 		errs = append(errs, &healthcode.Error{Code: healthcode.EINVALID, Line: line, Field: field, Message: fmt.Sprintf(format, args...)})
 	}
+	failErr := func(line int, err error) { errs = append(errs, lineError(line, err)) }
 	refs := refsOf(facts)
 	existing, err := t.storedFacts(refs.keys)
 	if err != nil {
@@ -491,40 +465,26 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 			continue
 		}
 		seen[f.Key] = i
+		area := rules.IsAreaKind(f.Kind)
 		target := homes[f.Subject]
-		if rules.IsAreaKind(f.Kind) {
+		if area {
 			target = areaCodes[f.Subject]
-			if target == "" {
-				fail(line, "subject", "no jurisdiction %q: a %s fact's subject is an area code", f.Subject, f.Kind)
-				continue
-			}
-		} else if target == "" {
-			fail(line, "subject", "no resident %q", f.Subject)
+		}
+		if err := healthcode.CheckFactSubject(actor, f, area, target); err != nil {
+			failErr(line, err)
 			continue
 		}
-		switch actor.Kind {
-		case healthcode.ActorOfficial:
-			if err := healthcode.Authorize(actor, healthcode.OpRecordFact, target, f.Subject); err != nil {
-				fail(line, "subject", "%s is outside your jurisdiction %s", f.Subject, actor.Jurisdiction)
-				continue
-			}
-		case healthcode.ActorSource:
-			if !healthcode.Covers(actor.Jurisdiction, target) {
-				fail(line, "subject", "%s (in %s) is outside the jurisdiction %s this source is registered for", f.Subject, target, actor.Jurisdiction)
-				continue
-			}
-		}
 		if f.Kind == rules.KindRiskArea {
-			if msg, ok := checkDesignationLength(f, t.db.limits.MaxDesignation); !ok {
-				fail(line, "payload.until", "%s", msg)
+			if err := healthcode.CheckDesignationLength(f, t.db.limits.MaxDesignation); err != nil {
+				failErr(line, err)
 				continue
 			}
-			msg, ok, err := t.checkDesignationCap(f, designations)
+			refused, err := t.checkDesignationCap(f, designations)
 			if err != nil {
 				return nil, err
 			}
-			if !ok {
-				fail(line, "subject", "%s", msg)
+			if refused != nil {
+				failErr(line, refused)
 				continue
 			}
 			designations = append(designations, f)
@@ -559,17 +519,14 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 	status := make(map[int]healthcode.FactStatus, len(fresh))
 	raising := make(map[int]bool, len(fresh))
 	for _, i := range fresh {
-		status[i] = healthcode.FactActive
 		if actor.Kind == healthcode.ActorOfficial {
 			raises, err := t.raises(&facts[i])
 			if err != nil {
 				return nil, err
 			}
 			raising[i] = raises
-			if raises {
-				status[i] = healthcode.FactPending
-			}
 		}
+		status[i] = healthcode.RecordedStatus(actor, raising[i])
 	}
 
 	// Accountability: the re-raise guard and hourly volume (holds, alerts).
@@ -624,7 +581,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 		pf := &prep[i]
 		entry := pf.entry
 		h, held := holds[i]
-		ev := factEntryOf(f, f.Status, h.scope, pf.observed)
+		ev := factEntryOf(f, f.Status, h.Scope, pf.observed)
 		ev.derived, ev.area, ev.caseID = true, pf.area, pf.caseID
 		if r, decided := raising[i]; decided {
 			ev.Raises = &r
@@ -649,7 +606,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 				setCol(cols, vals, "evidence_salt", pf.salt())
 				setCol(cols, vals, "content_hash", pf.hash)
 			case "fact_holds":
-				setCol(cols, vals, "why", h.why)
+				setCol(cols, vals, "why", h.Why)
 			}
 		}
 		if err := pr.applyEvent(e, &ev, nil); err != nil {

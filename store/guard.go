@@ -1,9 +1,7 @@
 package store
 
 import (
-	"bytes"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,13 +9,6 @@ import (
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/rules"
 )
-
-// A hold puts a pending hand-entered fact under a particular command: only
-// command officers whose post covers scope may approve it.
-type hold struct {
-	scope string // jurisdiction code whose command approves
-	why   string // "reraise" (cooling period after a granted appeal) or "volume" (above the hourly count)
-}
 
 // parentScope is the command above an official's post: the parent
 // jurisdiction (the province's own command for a province post).
@@ -28,22 +19,17 @@ func parentScope(post string) string {
 	return post
 }
 
-// checkHold refuses an approval of a held fact by a command outside its
-// scope (the recorder's own office, after a granted appeal or above the
-// hourly volume).
-func (t *Tx) checkHold(actor healthcode.Actor, key string) error {
-	var scope, why string
-	err := t.queryRow("SELECT approval_scope, why FROM fact_holds WHERE fact = ?", key).Scan(&scope, &why)
+// factHold reads a fact's hold, nil if it has none.
+func (t *Tx) factHold(key string) (*healthcode.FactHold, error) {
+	var h healthcode.FactHold
+	err := t.queryRow("SELECT approval_scope, why FROM fact_holds WHERE fact = ?", key).Scan(&h.Scope, &h.Why)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("read hold: %w", err)
+		return nil, fmt.Errorf("read hold: %w", err)
 	}
-	if !healthcode.Covers(actor.Jurisdiction, scope) {
-		return healthcode.Errorf(healthcode.EFORBIDDEN, "fact %s is held (%s) for the command of %s", key, why, scope)
-	}
-	return nil
+	return &h, nil
 }
 
 // guardRaising applies the accountability rules to an official's pending
@@ -61,7 +47,7 @@ func (t *Tx) checkHold(actor healthcode.Actor, key string) error {
 //   - beyond Limits.OfficialRaisesPerHour raising facts in an hour, the
 //     official's further ones are held for the parent jurisdiction's
 //     command, and crossing the threshold raises an alert.
-func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh []int, status map[int]healthcode.FactStatus) (map[int]hold, map[int][]residentHold, error) {
+func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh []int, status map[int]healthcode.FactStatus) (map[int]healthcode.FactHold, map[int][]residentHold, error) {
 	if actor.Kind != healthcode.ActorOfficial {
 		return nil, nil, nil
 	}
@@ -78,7 +64,7 @@ func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh
 	if len(pending) == 0 {
 		return nil, nil, nil
 	}
-	holds := map[int]hold{}
+	holds := map[int]healthcode.FactHold{}
 	lim := t.db.limits
 	up := parentScope(actor.Jurisdiction)
 
@@ -94,14 +80,10 @@ func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh
 		if !ok || personSubject(f) == "" {
 			continue
 		}
-		for _, old := range g.facts {
-			if f.Evidence != "" && f.Evidence == old.Evidence || f.Kind == old.Kind && sameJSON(f.Payload, old.Payload) {
-				errs = append(errs, &healthcode.Error{Code: healthcode.EINVALID, Line: i + 1, Field: "evidence",
-					Message: fmt.Sprintf("%s's appeal %s was granted on %s: a new raising fact must cite new evidence, not the retracted fact %s's", f.Subject, g.appeal, fmtTime(g.at), old.Key)})
-				break
-			}
+		if err := healthcode.CheckReraise(f, healthcode.GrantedAppeal{Appeal: g.appeal, GrantedAt: fmtTime(g.at), Facts: g.facts}); err != nil {
+			errs = append(errs, lineError(i+1, err))
 		}
-		holds[i] = hold{scope: up, why: "reraise"}
+		holds[i] = healthcode.FactHold{Scope: up, Why: healthcode.HoldReraise}
 		if err := t.raiseAlert(f.Subject, healthcode.AlertReraise, f.Key, actor.Jurisdiction, map[string]any{
 			"resident": f.Subject, "appeal": g.appeal, "granted_at": fmtTime(g.at), "official": actor.ID, "post": actor.Jurisdiction, "approval_scope": up,
 		}); err != nil {
@@ -143,29 +125,20 @@ func (t *Tx) guardRaising(actor healthcode.Actor, facts []healthcode.Fact, fresh
 		return nil, nil, fmt.Errorf("count an official's raising facts: %w", err)
 	}
 	for k, i := range pending {
-		if n+k+1 > lim.OfficialRaisesPerHour {
+		if healthcode.VolumeHeld(n, k, lim.OfficialRaisesPerHour) {
 			if _, ok := holds[i]; !ok {
-				holds[i] = hold{scope: up, why: "volume"}
+				holds[i] = healthcode.FactHold{Scope: up, Why: healthcode.HoldVolume}
 			}
 		}
 	}
-	if total := n + len(pending); n <= lim.OfficialRaisesPerHour && total > lim.OfficialRaisesPerHour {
+	if healthcode.VolumeCrossed(n, len(pending), lim.OfficialRaisesPerHour) {
 		if err := t.alertOnce("", healthcode.AlertOfficialVolume, actor.ID, actor.Jurisdiction, since, map[string]any{
-			"official": actor.ID, "post": actor.Jurisdiction, "raising_facts_last_hour": total, "threshold": lim.OfficialRaisesPerHour, "approval_scope": up,
+			"official": actor.ID, "post": actor.Jurisdiction, "raising_facts_last_hour": n + len(pending), "threshold": lim.OfficialRaisesPerHour, "approval_scope": up,
 		}); err != nil {
 			return nil, nil, err
 		}
 	}
 	return holds, perResident, nil
-}
-
-// sameJSON reports whether two JSON values are equal as compacted text.
-func sameJSON(a, b json.RawMessage) bool {
-	var x, y bytes.Buffer
-	if json.Compact(&x, a) != nil || json.Compact(&y, b) != nil {
-		return bytes.Equal(a, b)
-	}
-	return bytes.Equal(x.Bytes(), y.Bytes())
 }
 
 // granted is a resident's latest granted appeal and the facts it retracted.

@@ -227,7 +227,7 @@ func (t *Tx) dryRun(scope string, visitors bool, from time.Time, change func(*ev
 // is what was approved, first the official who drafted or recorded it
 // (named as firstRole in the detail) and approver the second.
 func (t *Tx) alertMassChange(imp *healthcode.Impact, subject, jurisdiction, firstRole, first, approver string) error {
-	if imp == nil || imp.Changed <= int64(t.db.limits.MassChange) {
+	if !healthcode.MassChange(imp, t.db.limits.MassChange) {
 		return nil
 	}
 	return t.raiseAlert("", healthcode.AlertMassChange, subject, jurisdiction, map[string]any{

@@ -23,15 +23,8 @@ import (
 // or *Replayed / *KeyReused.
 func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*healthcode.RulesetInfo, error) {
 	actor := healthcode.ActorFrom(ctx)
-	// Authorise before the check, which can cost seconds of CPU: only a
-	// command officer may draft (the scope is authorised once parsed).
-	if err := healthcode.MayAttempt(actor, healthcode.OpDraftRuleset); err != nil {
-		return nil, err
-	}
-	if len(source) > 256<<10 {
-		return nil, healthcode.Errorf(healthcode.EINVALID, "ruleset file is larger than 256 KiB")
-	}
-	if err := healthcode.CheckText("name", name, healthcode.MaxNameBytes); err != nil {
+	// Authorise before the check, which can cost seconds of CPU.
+	if err := healthcode.CheckRulesetDraft(actor, name, len(source)); err != nil {
 		return nil, err
 	}
 	if errs := rules.Check(name, source); len(errs) > 0 {
@@ -45,10 +38,7 @@ func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*he
 	if err != nil {
 		return nil, healthcode.Errorf(healthcode.EINVALID, "%v", err)
 	}
-	if l, _ := healthcode.LevelOf(rs.Scope()); l != healthcode.Province && !db.oldScopes {
-		return nil, healthcode.FieldErrorf("scope", "%s is a %s: a ruleset is scoped to a province (一省一码: one code and one set of rules per province; local additions, 码上加码, are forbidden)", rs.Scope(), l)
-	}
-	if err := healthcode.Authorize(actor, healthcode.OpDraftRuleset, rs.Scope(), ""); err != nil {
+	if err := healthcode.DecideRulesetScope(actor, rs.Scope(), db.oldScopes); err != nil {
 		return nil, err
 	}
 	info := &healthcode.RulesetInfo{
@@ -61,8 +51,8 @@ func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*he
 		if err := t.queryRow("SELECT MAX(version) FROM rulesets WHERE id = ?", info.ID).Scan(&maxVersion); err != nil {
 			return nil, "", err
 		}
-		if maxVersion.Valid && int64(info.Version) <= maxVersion.Int64 {
-			return nil, "", healthcode.Errorf(healthcode.ECONFLICT, "ruleset %s already has version %d: a new draft needs a higher version", info.ID, maxVersion.Int64)
+		if err := healthcode.DecideRulesetVersion(info.ID, info.Version, maxVersion.Int64, maxVersion.Valid); err != nil {
+			return nil, "", err
 		}
 		info.DraftedAt = t.now
 		idx, err := t.record(tlog.KindRulesetDrafted, actor, "", &evRulesetDrafted{
@@ -88,11 +78,8 @@ func (db *DB) DraftRuleset(ctx context.Context, name string, source []byte) (*he
 // ECONFLICT (not a draft), EINVALID (refusal without a reason).
 func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve bool, reason string) (*healthcode.RulesetInfo, error) {
 	actor := healthcode.ActorFrom(ctx)
-	if err := healthcode.CheckText("reason", reason, healthcode.MaxReasonBytes); err != nil {
+	if err := healthcode.CheckRulesetDecision(approve, reason); err != nil {
 		return nil, err
-	}
-	if !approve && len(reason) < 4 {
-		return nil, healthcode.FieldErrorf("reason", "a refusal needs a written reason")
 	}
 	// An approval is dry-run first (outside the write: it reads every
 	// resident of the scope), once the approver is known to be allowed:
@@ -106,7 +93,7 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 		if err != nil {
 			return nil, err
 		}
-		if err := healthcode.Authorize(actor, healthcode.OpApproveRuleset, draft.Scope, ""); err == nil && draft.Status == healthcode.RulesetDraft && draft.DraftedBy != actor.ID {
+		if d, err := healthcode.DecideRuleset(actor, draft, true, reason); d != nil && err == nil {
 			// A dry run that fails (a row that does not decode, say)
 			// does not stop the approval: the job will meet the same
 			// rows and record them.
@@ -122,24 +109,15 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 		if info, err = db.ruleset(t.ctx, t.tx, id, version); err != nil {
 			return err
 		}
-		if err := healthcode.Authorize(actor, healthcode.OpApproveRuleset, info.Scope, ""); err != nil {
-			return err
+		d, err := healthcode.DecideRuleset(actor, info, approve, reason)
+		if err != nil || d == nil {
+			return err // a refusal, or a retry of this very decision (its answer lost after the commit): the same answer, nothing recorded
 		}
-		if info.DraftedBy == actor.ID {
-			return healthcode.Errorf(healthcode.EFORBIDDEN, "the drafter cannot approve their own ruleset: a second command officer must")
-		}
-		kind, status := tlog.KindRulesetPublished, healthcode.RulesetPublished
+		kind := tlog.KindRulesetPublished
 		if !approve {
-			kind, status = tlog.KindRulesetRefused, healthcode.RulesetRefused
+			kind = tlog.KindRulesetRefused
 		}
-		if info.Status != healthcode.RulesetDraft {
-			// A retry of this very decision (its answer lost after the
-			// commit) gets the same answer and records nothing.
-			if info.Status == status && info.DecidedBy == actor.ID && info.Reason == reason {
-				return nil
-			}
-			return healthcode.Errorf(healthcode.ECONFLICT, "ruleset %s version %d is %s, not a draft", id, version, info.Status)
-		}
+		status := d.Status
 		idx, err := t.record(kind, actor, "", &evRulesetDecided{
 			ID: id, Version: version, Decision: status, DraftedBy: info.DraftedBy, DraftedEntry: info.LogIndex, Reason: reason,
 		}, nil, nil)
@@ -154,10 +132,7 @@ func (db *DB) DecideRuleset(ctx context.Context, id string, version int, approve
 			}
 		}
 		if approve {
-			runAt := info.EffectiveAt
-			if runAt.Before(t.now) {
-				runAt = t.now
-			}
+			runAt := healthcode.RulesetRunAt(info.EffectiveAt, t.now)
 			if _, err := t.enqueueJob(healthcode.JobReevaluate, map[string]string{"scope": info.Scope, "cause": "ruleset", "ruleset": fmt.Sprintf("%s@%d", id, version)}, runAt); err != nil {
 				return err
 			}

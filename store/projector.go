@@ -114,6 +114,9 @@ func (p *Projector) Commit() error {
 	if p.tx == nil {
 		return nil
 	}
+	if err := p.pr.flushLast(); err != nil {
+		return errors.Join(err, p.rollback())
+	}
 	err := p.tx.Commit()
 	p.end()
 	return err

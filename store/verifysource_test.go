@@ -325,3 +325,36 @@ func TestVerifyEntriesPersonalPartsCommitted(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyNamesEntryThatSetRow: a difference names the entry that last
+// set the row (projection_last, which the projector writes at each
+// commit), so that whoever reads the report can open it.
+func TestVerifyNamesEntryThatSetRow(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustWorld(t, dsn)
+		if _, err := w.db.RecordFacts(as(lab), []healthcode.Fact{w.pcr("pcr-1", "r_test000001", "negative", w.now.Add(-time.Hour))}); err != nil {
+			t.Fatal(err)
+		}
+		raw, rebind := rawDB(t, w.db, dsn)
+		var idx int64
+		if err := raw.QueryRow("SELECT log_index FROM facts WHERE id = 'pcr-1'").Scan(&idx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.Exec(rebind("UPDATE facts SET payload = REPLACE(payload, ?, ?) WHERE id = 'pcr-1'"), "郑州市疾控中心", "某检测公司"); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := verify.Log(context.Background(), w.db.VerifyView(), verify.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range rep.Problems {
+			if strings.Contains(p.What, "facts s_lab:pcr-1: payload") {
+				if p.Index != idx || !strings.Contains(p.What, "this entry last set it") {
+					t.Errorf("the difference names entry %d (%s), want the fact's entry %d", p.Index, p.What, idx)
+				}
+				return
+			}
+		}
+		t.Errorf("want a difference in facts s_lab:pcr-1's payload, got %v", rep.Problems)
+	})
+}

@@ -7,11 +7,15 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"math/bits"
+	"slices"
 	"strings"
 
 	"github.com/healthcode/healthcode"
@@ -45,6 +49,10 @@ type projector struct {
 	t    *Tx
 	fill func(table string, cols []string, vals []any)
 	pend []pendingInsert
+
+	// last is what touch noted for projection_last, not yet written
+	// (flushLast), when rebuilding.
+	last map[lastKey]lastTouch
 }
 
 // pendingInsert is a run of rows of one shape waiting for one INSERT.
@@ -135,24 +143,77 @@ func (p *projector) flush() error {
 
 // touch notes that the current entry set a row. hasPersonal false marks
 // the row's personal columns unknown (an erased personal part); once
-// unknown they stay so. nil or true leaves the mark as it is.
+// unknown they stay so. nil or true leaves the mark as it is. The notes
+// wait in memory, the last per row, until flushLast writes them.
 func (p *projector) touch(table string, hasPersonal *bool, key ...any) error {
 	if p.t != nil {
 		return nil // the live state keeps no projection_last
 	}
-	k := rowKey(key...)
-	if hasPersonal == nil {
-		return p.exec(`INSERT INTO projection_last (tbl, row_key, idx, personal) VALUES (?, ?, ?, 1)
-			ON CONFLICT (tbl, row_key) DO UPDATE SET idx = excluded.idx`, table, k, p.e.Index)
+	k := lastKey{table, rowKey(key...)}
+	l := p.last[k]
+	if p.last == nil {
+		p.last = make(map[lastKey]lastTouch)
 	}
-	v := 0
-	if *hasPersonal {
-		v = 1
-	}
-	return p.exec(`INSERT INTO projection_last (tbl, row_key, idx, personal) VALUES (?, ?, ?, ?)
-		ON CONFLICT (tbl, row_key) DO UPDATE SET idx = excluded.idx,
-		personal = CASE WHEN excluded.personal = 0 THEN 0 ELSE projection_last.personal END`, table, k, p.e.Index, v)
+	p.last[k] = lastTouch{idx: p.e.Index, unknown: l.unknown || hasPersonal != nil && !*hasPersonal}
+	return nil
 }
+
+// lastKey is a row of projection_last, and lastTouch what touch noted of
+// it: the entry that last set it, and whether its personal columns became
+// unknown.
+type lastKey struct{ table, row string }
+
+type lastTouch struct {
+	idx     int64
+	unknown bool
+}
+
+// lastUpsert is the upsert of n rows of projection_last: the entry that
+// set each row last, and its personal columns unknown once any entry
+// left them so.
+func lastUpsert(n int) string {
+	return multiInsert("projection_last (tbl, row_key, idx, personal)", 4, n, `
+		ON CONFLICT (tbl, row_key) DO UPDATE SET idx = excluded.idx,
+		personal = CASE WHEN excluded.personal = 0 THEN 0 ELSE projection_last.personal END`)
+}
+
+// flushLast writes the rows touch noted to projection_last, in key order
+// (fewer pages touched), lastRows rows a statement. Nothing in the apply
+// functions reads projection_last: the notes need only be written before
+// their transaction commits.
+func (p *projector) flushLast() error {
+	if len(p.last) == 0 {
+		return nil
+	}
+	keys := slices.SortedFunc(maps.Keys(p.last), func(a, b lastKey) int {
+		return cmp.Or(cmp.Compare(a.table, b.table), cmp.Compare(a.row, b.row))
+	})
+	args := make([]any, 0, 4*min(len(keys), lastRows))
+	for start := 0; start < len(keys); {
+		n := lastRows
+		if left := len(keys) - start; left < n {
+			n = 1 << (bits.Len(uint(left)) - 1) // a few shapes of statement
+		}
+		args = args[:0]
+		for _, k := range keys[start : start+n] {
+			l := p.last[k]
+			personal := 1
+			if l.unknown {
+				personal = 0
+			}
+			args = append(args, k.table, k.row, l.idx, personal)
+		}
+		if err := p.run(lastUpsert(n), args...); err != nil {
+			return fmt.Errorf("projection_last: %w", err)
+		}
+		start += n
+	}
+	clear(p.last)
+	return nil
+}
+
+// lastRows is how many rows of projection_last one upsert writes at most.
+const lastRows = 256
 
 func rowKey(key ...any) string {
 	parts := make([]string, len(key))

@@ -24,12 +24,34 @@ type Projector struct {
 	db      *DB
 	cleanup func()
 
-	// The chunk being applied: its transaction, and the replay's
-	// statements prepared on it.
+	// The transaction open since the last Commit, its apply functions'
+	// projector, and the replay's statements prepared on it.
 	ctx   context.Context
 	tx    *sql.Tx
+	pr    *projector
 	stmts map[string]*sql.Stmt
 }
+
+// An OpenedEntry is a stored entry parsed, with its personal part opened:
+// what the verifier checks, then hands as it is to Projector.Apply, so
+// that each entry is parsed and opened once. Its Entry must not be
+// changed.
+type OpenedEntry struct{ o *openedEntry }
+
+// OpenEntry parses a stored entry and opens its stored personal part
+// (nil: none or erased): for a v2 entry about a resident, Subject, Prev
+// and Payload are the personal part's. The commitment is not checked
+// here; a personal part that does not decode is an error.
+func OpenEntry(data, personal []byte) (OpenedEntry, error) {
+	o, err := openEntry(data, personal)
+	if err != nil {
+		return OpenedEntry{}, err
+	}
+	return OpenedEntry{o}, nil
+}
+
+// Entry is the parsed entry.
+func (o OpenedEntry) Entry() *tlog.Entry { return o.o.Entry }
 
 // NewProjector opens an empty scratch projection in a temporary
 // directory; logger (nil: none) hears of a failure to remove it.
@@ -47,43 +69,66 @@ func NewProjector(ctx context.Context, logger *slog.Logger) (*Projector, error) 
 // Close closes and removes the scratch database; a failure is only
 // warned of (it leaves a temporary file).
 func (p *Projector) Close() error {
+	if p.tx != nil {
+		_ = p.rollback() // the scratch database goes with it
+	}
 	p.cleanup()
 	return nil
 }
 
-// Apply projects entries, consecutive and in index order, in one
-// transaction. before, if not nil, sees each entry (with its personal part
-// opened) in the state as of it, before it is applied; the state reads
-// (Resident, ActiveFacts, Fact) are valid only inside it. An erased
-// resident's entries cannot be opened: before does not see them.
+// Apply projects entries, consecutive and in index order and following
+// those applied before, in the transaction open since the last Commit
+// (begun, with ctx, if none is). before, if not nil, sees each entry in
+// the state as of it, before it is applied; the state reads (Resident,
+// ActiveFacts, Fact) are valid only inside it. An erased resident's
+// entries cannot be opened: before does not see them.
 //
-// An entry that cannot be parsed or projected returns its index (failed)
-// and the error; any other error returns failed -1. Either way the chunk
-// is rolled back.
-func (p *Projector) Apply(ctx context.Context, entries []RawEntry, before func(e *tlog.Entry) error) (failed int64, err error) {
-	tx, err := p.db.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return -1, err
-	}
-	p.ctx, p.tx, p.stmts = ctx, tx, map[string]*sql.Stmt{}
-	defer func() { p.tx, p.stmts = nil, nil }()
-	pr := &projector{ctx: ctx, tx: tx, d: p.db.dialect}
-	for _, it := range entries {
-		e, err := openEntry(it.Data, it.Personal)
+// An entry that cannot be projected returns its index (failed) and the
+// error; any other error returns failed -1. Either way the entries
+// applied since the last Commit are rolled back.
+func (p *Projector) Apply(ctx context.Context, entries []OpenedEntry, before func(e *tlog.Entry) error) (failed int64, err error) {
+	if p.tx == nil {
+		tx, err := p.db.wdb.BeginTx(ctx, nil)
 		if err != nil {
-			return it.Index, errors.Join(fmt.Errorf("entry %d does not parse: %w", it.Index, err), tx.Rollback())
+			return -1, err
 		}
+		p.ctx, p.tx, p.stmts = ctx, tx, map[string]*sql.Stmt{}
+		p.pr = &projector{ctx: ctx, tx: tx, d: p.db.dialect}
+	}
+	for _, it := range entries {
+		e := it.o
 		if before != nil && !e.erased {
 			if err := before(e.Entry); err != nil {
-				return -1, errors.Join(fmt.Errorf("replay entry %d (%s): %w", e.Index, e.Kind, err), tx.Rollback())
+				return -1, errors.Join(fmt.Errorf("replay entry %d (%s): %w", e.Index, e.Kind, err), p.rollback())
 			}
 		}
-		if err := pr.apply(e); err != nil {
-			return e.Index, errors.Join(fmt.Errorf("project entry %d (%s): %w", e.Index, e.Kind, err), tx.Rollback())
+		if err := p.pr.apply(e); err != nil {
+			return e.Index, errors.Join(fmt.Errorf("project entry %d (%s): %w", e.Index, e.Kind, err), p.rollback())
 		}
 	}
-	return -1, tx.Commit()
+	return -1, nil
 }
+
+// Commit commits the entries applied since the last Commit, if any.
+func (p *Projector) Commit() error {
+	if p.tx == nil {
+		return nil
+	}
+	if err := p.pr.flushLast(); err != nil {
+		return errors.Join(err, p.rollback())
+	}
+	err := p.tx.Commit()
+	p.end()
+	return err
+}
+
+func (p *Projector) rollback() error {
+	err := p.tx.Rollback()
+	p.end()
+	return err
+}
+
+func (p *Projector) end() { p.ctx, p.tx, p.pr, p.stmts = nil, nil, nil, nil }
 
 // QueryError is a failure to read the scratch database, as opposed to a
 // problem of the log: it stops verification.

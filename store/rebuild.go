@@ -106,6 +106,10 @@ func (db *DB) projectRange(ctx context.Context, q querier, dst *DB, from, total 
 				return e.Index, fmt.Errorf("project entry %d (%s): %w", e.Index, e.Kind, err)
 			}
 		}
+		if err := pr.flushLast(); err != nil {
+			tx.Rollback()
+			return -1, err
+		}
 		if done != nil {
 			if err := done(tx, end); err != nil {
 				tx.Rollback()

@@ -231,18 +231,6 @@ type (
 // fields the kind does not have.
 func DecodeEntry(e *tlog.Entry, v any) error { return decodeEntry(e, v) }
 
-// OpenEntry parses a stored entry and opens its stored personal part
-// (nil: none or erased): for a v2 entry about a resident, Subject, Prev
-// and Payload are the personal part's. The commitment is not checked
-// here; a personal part that does not decode is an error.
-func OpenEntry(data, personal []byte) (*tlog.Entry, error) {
-	o, err := openEntry(data, personal)
-	if err != nil {
-		return nil, err
-	}
-	return o.Entry, nil
-}
-
 // A LogEra is the key that signed a log's checkpoints up to a size: the
 // origin a log.continued entry at index Size moved from.
 type LogEra = logEra

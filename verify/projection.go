@@ -17,11 +17,29 @@ import (
 // projection applies.
 const projectionChunk = 5000
 
-// verifyProjection rebuilds the projection from src's entries into a
-// scratch database, replays every code change from the state projected
-// before it, and compares every projected column of every row with the
-// live state.
-func verifyProjection(ctx context.Context, src Source, logger *slog.Logger, rep *Report, prog *progress) error {
+// The checks of the entries hand the entries they opened to the
+// projection in batches of projectionBatch, of which at most
+// projectionQueue wait: the entries the two goroutines hold between them
+// stay bounded, whatever the log's length.
+const (
+	projectionBatch = 256
+	projectionQueue = 4
+)
+
+// openedBatch is a batch of consecutive opened entries for the
+// projection. If err is not nil, the entry after them (index failed) does
+// not parse, and the projection stops there.
+type openedBatch struct {
+	entries []store.OpenedEntry
+	failed  int64
+	err     error
+}
+
+// verifyProjection rebuilds the projection into a scratch database from
+// the entries fed to it (total in all), replays every code change from
+// the state projected before it, and compares every projected column of
+// every row with src's live state.
+func verifyProjection(ctx context.Context, src Source, feed <-chan openedBatch, total int64, logger *slog.Logger, rep *Report, prog *progress) error {
 	proj, err := store.NewProjector(ctx, logger)
 	if err != nil {
 		return err
@@ -31,7 +49,7 @@ func verifyProjection(ctx context.Context, src Source, logger *slog.Logger, rep 
 	if err != nil {
 		return err
 	}
-	failed, err := project(ctx, src, proj, replay.entry, prog.projection)
+	failed, err := project(ctx, feed, total, proj, replay.entry, prog.projection)
 	rep.CodeChanges = replay.Changes
 	if failed >= 0 {
 		rep.add(failed, "cannot be projected, so the state cannot be rebuilt from the log: %v", err)
@@ -48,36 +66,46 @@ func verifyProjection(ctx context.Context, src Source, logger *slog.Logger, rep 
 	return nil
 }
 
-// project feeds every entry of src to proj, a chunk per transaction,
-// with before seeing each first. An entry that cannot be projected stops
-// it with its index (failed); failed is -1 otherwise.
-func project(ctx context.Context, src Source, proj *store.Projector, before func(e *tlog.Entry) error, progress func(done, total int64)) (failed int64, err error) {
-	maxIdx, _, err := src.Bounds(ctx)
-	if err != nil {
-		return -1, err
-	}
-	total := maxIdx + 1
-	var items []store.RawEntry
-	for start := int64(0); start < total; start += projectionChunk {
-		end := min(start+projectionChunk, total)
-		items = items[:0]
-		if err := src.Entries(ctx, start, end, func(e store.RawEntry) error {
-			items = append(items, e)
-			return nil
-		}); err != nil {
-			return -1, err
+// project applies the entries of feed's batches to proj until feed is
+// closed, committing every projectionChunk entries, with before seeing
+// each first. An entry that cannot be parsed or projected stops it with
+// its index (failed); failed is -1 otherwise.
+func project(ctx context.Context, feed <-chan openedBatch, total int64, proj *store.Projector, before func(e *tlog.Entry) error, progress func(done, total int64)) (failed int64, err error) {
+	var done, pending int64 // applied; applied since the last commit
+	commit := func() error {
+		if err := proj.Commit(); err != nil {
+			return err
 		}
-		if failed, err := proj.Apply(ctx, items, before); err != nil {
+		pending = 0
+		if progress != nil {
+			progress(done, total)
+		}
+		return nil
+	}
+	for {
+		var b openedBatch
+		var ok bool
+		select {
+		case b, ok = <-feed:
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		}
+		if !ok {
+			return -1, commit()
+		}
+		if failed, err := proj.Apply(ctx, b.entries, before); err != nil {
 			return failed, err
 		}
-		if progress != nil {
-			progress(end, total)
+		if b.err != nil {
+			return b.failed, fmt.Errorf("entry %d does not parse: %w", b.failed, b.err)
 		}
-		if err := ctx.Err(); err != nil {
-			return -1, err
+		done += int64(len(b.entries))
+		if pending += int64(len(b.entries)); pending >= projectionChunk {
+			if err := commit(); err != nil {
+				return -1, err
+			}
 		}
 	}
-	return -1, nil
 }
 
 // compareTable merges the live rows of table with the rebuilt ones, both
@@ -100,21 +128,74 @@ func compareTable(ctx context.Context, src Source, proj *store.Projector, rep *R
 }
 
 // backgroundProjection is verifyProjection running beside the checks of
-// the entries (each takes a core; they share only the source), into a
-// report of its own.
+// the entries (each takes a core), fed by them with the entries they
+// opened (send, then finish), into a report of its own.
 type backgroundProjection struct {
 	rep    Report
 	cancel context.CancelFunc
+	feed   chan openedBatch
+	batch  []store.OpenedEntry // being filled by add
+	fed    bool                // a batch with a failure was sent, or finish was called
+	exited chan struct{}       // closed when verifyProjection has returned
 	done   chan error
 	err    error
 	joined bool
 }
 
-func startProjection(ctx context.Context, src Source, logger *slog.Logger, prog *progress) *backgroundProjection {
+func startProjection(ctx context.Context, src Source, total int64, logger *slog.Logger, prog *progress) *backgroundProjection {
 	ctx, cancel := context.WithCancel(ctx)
-	bp := &backgroundProjection{cancel: cancel, done: make(chan error, 1)}
-	go func() { bp.done <- verifyProjection(ctx, src, logger, &bp.rep, prog) }()
+	bp := &backgroundProjection{cancel: cancel, feed: make(chan openedBatch, projectionQueue),
+		exited: make(chan struct{}), done: make(chan error, 1)}
+	go func() {
+		err := verifyProjection(ctx, src, bp.feed, total, logger, &bp.rep, prog)
+		close(bp.exited)
+		bp.done <- err
+	}()
 	return bp
+}
+
+// add hands the projection the next entry, opened, in batches.
+func (bp *backgroundProjection) add(e store.OpenedEntry) {
+	if bp.fed {
+		return
+	}
+	if bp.batch == nil {
+		bp.batch = make([]store.OpenedEntry, 0, projectionBatch)
+	}
+	if bp.batch = append(bp.batch, e); len(bp.batch) == projectionBatch {
+		bp.send(openedBatch{entries: bp.batch})
+	}
+}
+
+// failed tells the projection that the next entry, idx, does not parse
+// (err): it stops there, and nothing more is sent.
+func (bp *backgroundProjection) failed(idx int64, err error) {
+	if !bp.fed {
+		bp.send(openedBatch{entries: bp.batch, failed: idx, err: err})
+		bp.fed = true
+	}
+}
+
+// finish hands the projection the last entries: every entry has been
+// sent.
+func (bp *backgroundProjection) finish() {
+	if !bp.fed {
+		if len(bp.batch) > 0 {
+			bp.send(openedBatch{entries: bp.batch})
+		}
+		close(bp.feed)
+		bp.fed = true
+	}
+}
+
+// send waits for room in the queue, unless the projection has stopped
+// (it failed or was cancelled: wait reports why).
+func (bp *backgroundProjection) send(b openedBatch) {
+	select {
+	case bp.feed <- b:
+	case <-bp.exited:
+	}
+	bp.batch = nil
 }
 
 // wait waits for the projection and adds what it found to rep.

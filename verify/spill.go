@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"cmp"
 	"container/heap"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -76,14 +77,18 @@ func (f *hashFrontier) advance(n int64) error {
 	return nil
 }
 
-// commitFile holds each entry's personal commitment, 32 bytes at 32×index
-// (zero: none), in a temporary file, for the personal parts stored beside
-// the log to be checked against after the entries are read.
+// commitFile holds, for each entry, its personal commitment and the
+// SHA-256 of the personal part served with it (zero: none), a record of
+// commitRecord bytes at commitRecord×index, in a temporary file: the
+// personal parts stored beside the log are checked against both after
+// the entries are read.
 type commitFile struct {
 	f *os.File
 	w *bufio.Writer
 	n int64 // entries written
 }
+
+const commitRecord = 2 * sumtlog.HashSize
 
 func newCommitFile(dir string) (*commitFile, error) {
 	f, err := os.Create(filepath.Join(dir, "commitments"))
@@ -93,31 +98,69 @@ func newCommitFile(dir string) (*commitFile, error) {
 	return &commitFile{f: f, w: bufio.NewWriterSize(f, 1<<16)}, nil
 }
 
-// add records entry n's commitment; entries come in index order.
-func (c *commitFile) add(idx int64, h sumtlog.Hash) error {
+// add records entry idx's commitment h and the personal part served with
+// it (nil: none); entries come in index order.
+func (c *commitFile) add(idx int64, h sumtlog.Hash, served []byte) error {
 	for ; c.n < idx; c.n++ { // an entry that did not parse commits to nothing
-		if _, err := c.w.Write(make([]byte, sumtlog.HashSize)); err != nil {
+		if _, err := c.w.Write(make([]byte, commitRecord)); err != nil {
 			return err
 		}
 	}
 	c.n++
-	_, err := c.w.Write(h[:])
+	var d sumtlog.Hash
+	if len(served) > 0 {
+		d = sha256.Sum256(served)
+	}
+	if _, err := c.w.Write(h[:]); err != nil {
+		return err
+	}
+	_, err := c.w.Write(d[:])
 	return err
 }
 
 // done ends the writing.
 func (c *commitFile) done() error { return c.w.Flush() }
 
-// at is entry idx's commitment, and whether it has one.
-func (c *commitFile) at(idx int64) (sumtlog.Hash, bool, error) {
-	var h sumtlog.Hash
+// at is entry idx's commitment, whether it has one, and the SHA-256 of
+// the personal part served with it (zero: none, or taken).
+func (c *commitFile) at(idx int64) (h sumtlog.Hash, ok bool, served sumtlog.Hash, err error) {
 	if idx < 0 || idx >= c.n {
-		return h, false, nil
+		return h, false, served, nil
 	}
-	if _, err := c.f.ReadAt(h[:], idx*sumtlog.HashSize); err != nil {
-		return h, false, fmt.Errorf("read commitment %d: %w", idx, err)
+	var rec [commitRecord]byte
+	if _, err := c.f.ReadAt(rec[:], idx*commitRecord); err != nil {
+		return h, false, served, fmt.Errorf("read commitment %d: %w", idx, err)
 	}
-	return h, h != (sumtlog.Hash{}), nil
+	copy(h[:], rec[:sumtlog.HashSize])
+	copy(served[:], rec[sumtlog.HashSize:])
+	return h, h != (sumtlog.Hash{}), served, nil
+}
+
+// take marks the personal part served with entry idx as matched by a
+// stored one.
+func (c *commitFile) take(idx int64) error {
+	if _, err := c.f.WriteAt(make([]byte, sumtlog.HashSize), idx*commitRecord+sumtlog.HashSize); err != nil {
+		return fmt.Errorf("write commitment %d: %w", idx, err)
+	}
+	return nil
+}
+
+// untaken hands f, in index order, every entry served with a personal
+// part that take has not marked.
+func (c *commitFile) untaken(f func(idx int64) error) error {
+	r := bufio.NewReaderSize(io.NewSectionReader(c.f, 0, c.n*commitRecord), 1<<16)
+	var rec [commitRecord]byte
+	for idx := int64(0); idx < c.n; idx++ {
+		if _, err := io.ReadFull(r, rec[:]); err != nil {
+			return fmt.Errorf("read commitment %d: %w", idx, err)
+		}
+		if [sumtlog.HashSize]byte(rec[sumtlog.HashSize:]) != (sumtlog.Hash{}) {
+			if err := f(idx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (c *commitFile) close() error { return c.f.Close() }

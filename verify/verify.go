@@ -24,6 +24,7 @@ package verify
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -128,12 +129,14 @@ const defaultRunSize = 1 << 16
 // index; the stored hashes equal the recomputed ones; the latest signed
 // checkpoint and every earlier one match the recomputed tree; every
 // subject's hash chain is unbroken and ends at its stored head; every
-// personal part opens its commitment.
+// personal part opens its commitment and is the one its entry was read
+// with.
 //
 // The projection is rebuilt from the log alone, every code change is
 // replayed from the facts and rulesets projected before it, and the
 // rebuilt state is compared with the live one column by column, beside
-// these checks, on another core (Options.Progress hears of both).
+// these checks, on another core (Options.Progress hears of both), from
+// the entries as these checks read and opened them: each is read once.
 //
 // Memory does not grow with the log: entries are read in chunks; of the
 // recomputed stored hashes only a chunk's and the tree's frontier are
@@ -193,9 +196,9 @@ func Log(ctx context.Context, src Source, opt Options) (*Report, error) {
 	var eras []store.LogEra // the origins the log moved from (log.continued entries)
 	// The projection: every projected row rebuilt from the log alone and
 	// compared with the stored one, while the entries are checked.
-	proj := startProjection(ctx, src, opt.Logger, prog)
-	defer proj.stop()
 	total := maxIdx + 1
+	proj := startProjection(ctx, src, total, opt.Logger, prog)
+	defer proj.stop()
 	const chunk = 10000
 	next := int64(0)
 	errGap := errors.New("gap") // the tree cannot be recomputed past a gap
@@ -208,10 +211,14 @@ func Log(ctx context.Context, src Source, opt Options) (*Report, error) {
 				return errGap
 			}
 			next = idx + 1
-			e, err := store.OpenEntry(data, raw.Personal)
+			o, err := store.OpenEntry(data, raw.Personal)
 			if err != nil {
 				rep.add(idx, "does not parse: %v", err)
+				proj.failed(idx, err)
 			} else {
+				// The projection applies the entry as opened here.
+				proj.add(o)
+				e := o.Entry()
 				if e.Index != idx {
 					rep.add(idx, "is stored at index %d but says it is entry %d", idx, e.Index)
 				}
@@ -229,8 +236,11 @@ func Log(ctx context.Context, src Source, opt Options) (*Report, error) {
 						return err
 					}
 				}
-				if e.Personal != (sumtlog.Hash{}) {
-					if err := commits.add(idx, e.Personal); err != nil {
+				if e.Personal != (sumtlog.Hash{}) || len(raw.Personal) > 0 {
+					// The personal part served with the entry is the one
+					// the projection applies: verifyPersonal checks that
+					// it is the stored one that opens the commitment.
+					if err := commits.add(idx, e.Personal, raw.Personal); err != nil {
 						return err
 					}
 				}
@@ -272,6 +282,7 @@ func Log(ctx context.Context, src Source, opt Options) (*Report, error) {
 		}
 	}
 	rep.Size = next
+	proj.finish()
 	if err := commits.done(); err != nil {
 		return nil, fmt.Errorf("commitments file: %w", err)
 	}
@@ -488,10 +499,10 @@ func verifyPersonal(ctx context.Context, src Source, rep *Report, commitments *c
 	// Personal parts are kept beside the log, and facts' evidence (the
 	// personal part of their entries, before v2 leaves) in their own rows
 	// (see store.FactPersonalData): each must open its entry's commitment.
-	open := func(idx int64, salt, data []byte, unasked, wrong string) error {
-		c, ok, err := commitments.at(idx)
+	open := func(idx int64, salt, data []byte, unasked, wrong string) (served sumtlog.Hash, err error) {
+		c, ok, served, err := commitments.at(idx)
 		if err != nil {
-			return err
+			return served, err
 		}
 		var s [32]byte
 		copy(s[:], salt)
@@ -501,19 +512,37 @@ func verifyPersonal(ctx context.Context, src Source, rep *Report, commitments *c
 		case len(salt) != 32 || !tlog.CheckPersonal(c, s, data):
 			rep.add(idx, "%s", wrong)
 		}
-		return nil
+		return served, nil
 	}
 	err := src.PersonalParts(ctx, func(idx int64, salt, data []byte) error {
-		return open(idx, salt, data, "has a stored personal part but commits to none",
+		served, err := open(idx, salt, data, "has a stored personal part but commits to none",
 			"its personal part does not open the commitment in the entry")
+		if err != nil {
+			return err
+		}
+		// The part the entry was served with (and projected from) must
+		// be this one, which opens the commitment.
+		if served != sha256.Sum256(data) {
+			rep.add(idx, "was read with a personal part other than the stored one that opens its commitment")
+			return nil
+		}
+		return commitments.take(idx)
+	})
+	if err != nil {
+		return err
+	}
+	err = commitments.untaken(func(idx int64) error {
+		rep.add(idx, "was read with a personal part, but none is stored beside the log to open its commitment")
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	return src.FactEvidence(ctx, func(idx int64, evidence string, salt, data []byte) error {
 		if len(salt) > 0 {
-			return open(idx, salt, store.FactPersonalData(evidence), "its fact stores evidence but the entry commits to no personal part",
+			_, err := open(idx, salt, store.FactPersonalData(evidence), "its fact stores evidence but the entry commits to no personal part",
 				"its fact's evidence does not open the commitment in the entry")
+			return err
 		}
 		// Since v2 leaves, a fact's evidence is in its entry's personal
 		// part (checked above); the row's copy must be the one in it.

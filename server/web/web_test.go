@@ -86,7 +86,8 @@ func TestRenderEveryPage(t *testing.T) {
 		for _, lang := range Langs {
 			for i, d := range datas {
 				for _, a := range actors {
-					pg := &page{Lang: lang, Name: name, Path: "/x?y=1", Actor: a, CSRF: "tok", Demo: true, Data: d}
+					pg := &page{Lang: lang, Name: name, Path: "/x?y=1", Actor: a, CSRF: "tok", Demo: true, Data: d,
+						newKey: func() (string, error) { return "formkey", nil }}
 					if name == "verify" {
 						var err error
 						if pg.Messages, err = scriptMessages(lang, "verify."); err != nil {

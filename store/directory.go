@@ -75,6 +75,9 @@ func (db *DB) CreateResidents(ctx context.Context, rs []healthcode.Resident) err
 	return db.write(ctx, func(t *Tx) error {
 		for start := 0; start < len(rs); start += 500 {
 			part := rs[start:min(start+500, len(rs))]
+			if err := t.refuseErasedIDs(start, part); err != nil {
+				return err
+			}
 			p := t.projector(nil)
 			for _, r := range part {
 				if _, err := p.record(tlog.KindResidentRegistered, actor, r.ID,
@@ -90,6 +93,42 @@ func (db *DB) CreateResidents(ctx context.Context, rs []healthcode.Resident) err
 		}
 		return nil
 	})
+}
+
+// refuseErasedIDs refuses residents rs (the batch's from first on) whose
+// id was erased: its chain and its log.erased entry stay in the log, and
+// a new registration under it would continue that chain and let a second
+// erasure delete the first one's record (evLogErasedPersonal).
+func (t *Tx) refuseErasedIDs(first int, rs []healthcode.Resident) error {
+	args := make([]any, len(rs))
+	at := make(map[string]int, len(rs))
+	for i, r := range rs {
+		args[i] = r.ID
+		at[r.ID] = first + i
+	}
+	rows, err := t.query(`SELECT s.subject, s.last_index, e.data FROM log_subjects s JOIN log_entries e ON e.idx = s.last_index
+		WHERE s.subject IN (`+placeholders(len(rs))+`) AND NOT EXISTS (SELECT 1 FROM residents r WHERE r.id = s.subject)`, args...)
+	var refused error
+	if err := scanRows(rows, err, func(rows *sql.Rows) error {
+		var id string
+		var idx int64
+		var data []byte
+		if err := rows.Scan(&id, &idx, &data); err != nil {
+			return err
+		}
+		e, err := tlog.ParseEntry(data)
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", idx, err)
+		}
+		if e.Kind == tlog.KindLogErased && refused == nil {
+			refused = healthcode.Errorf(healthcode.ECONFLICT,
+				"resident %d (%s): this id was erased (log entry %d); an erased id is not registered again", at[id], id, idx)
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("check for erased ids: %w", err)
+	}
+	return refused
 }
 
 // unwrapInsert returns the driver error inside insertRows' wrapping, so

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,4 +206,28 @@ func mustOperator2(t *testing.T, w *world) {
 	if err := w.db.CreateOfficial(system, healthcode.Official{ID: operator2.ID, Name: "第二操作员", Role: operator2.Role, Jurisdiction: operator2.Jurisdiction}, "login-o_operator2", "correct horse battery"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestErasedIDNotReused: an erased resident's id cannot be registered
+// again. Its chain and its log.erased entry stay in the log; a new
+// resident under it would continue that chain, and a second erasure of
+// the id would delete the first erasure's record, so that verify, which
+// rebuilds the statistics from it, would fail.
+func TestErasedIDNotReused(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		w := mustErasureStatsWorld(t, dsn)
+		r := "r_test000005"
+		mustErased(t, w, r)
+		again := resident(900001, "410105001002")
+		again.ID = r // another person (another ID number) under the erased id
+		fresh := resident(900002, "410105001001")
+		err := w.db.CreateResidents(system, []healthcode.Resident{fresh, again})
+		if healthcode.ErrorCode(err) != healthcode.ECONFLICT || !strings.Contains(err.Error(), r) {
+			t.Fatalf("registering the erased id %s again: %v, want a conflict naming it", r, err)
+		}
+		if _, err := w.db.Resident(as(cmdProvince1), fresh.ID); healthcode.ErrorCode(err) != healthcode.ENOTFOUND {
+			t.Errorf("the refused batch registered its other resident: %v", err)
+		}
+		mustVerified(t, w.db)
+	})
 }

@@ -217,7 +217,7 @@ func TestDesignationHoldRefused(t *testing.T) {
 		mustColour(t, w, r3, healthcode.Yellow)
 		// In public too the test raises r3's code (green to yellow): the
 		// refused designation counts no more there than in the code.
-		if got := sourceRaises(t, w.db)["s_lab:ag-3"]; got != "true" {
+		if got := store.SourceRaises(t, w.db)["s_lab:ag-3"]; got != "true" {
 			t.Errorf("raises of the antigen test in public: %s, want true", got)
 		}
 		if held, _, err := w.db.HeldDesignations(as(cmdProvince3), 1); err != nil || len(held) != 0 {

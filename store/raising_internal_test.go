@@ -57,42 +57,7 @@ func TestSourceFactRaises(t *testing.T) {
 		want := map[string]string{"s_lab:p-1": "true", "s_lab:n-1": "false", "s_lab:n-2": "false", "s_lab:p-2": "false",
 			"s_lab:p-3": "true", "s_lab:p-4": "false", "s_lab:p-5": "true", "s_lab:c-1": "true",
 			"s_lab:p-6": "true", "s_lab:p-7": "true"}
-		got := map[string]string{}
-		var size int64
-		if err := db.db.QueryRowContext(ctx, "SELECT size FROM log_head WHERE id = 1").Scan(&size); err != nil {
-			t.Fatal(err)
-		}
-		leaves, err := db.ReadLeaves(ctx, 0, size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, leaf := range leaves {
-			pub, err := tlog.ParseEntry(leaf)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if pub.Kind != tlog.KindFactRecorded || pub.Actor.Kind != tlog.ActorSource {
-				continue
-			}
-			var view struct {
-				Raises *bool `json:"raises"`
-			}
-			if err := json.Unmarshal(pub.Payload, &view); err != nil {
-				t.Fatal(err)
-			}
-			e, _, err := db.OpenedEntry(ctx, int64(i))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ev factEntry
-			if err := json.Unmarshal(e.Payload, &ev); err != nil {
-				t.Fatal(err)
-			}
-			got[ev.Key] = "unknown"
-			if view.Raises != nil {
-				got[ev.Key] = fmt.Sprint(*view.Raises)
-			}
-		}
+		got := SourceRaises(t, db)
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("raises in the public leaves of the source's facts (-want +got):\n%s", diff)
 		}
@@ -101,4 +66,51 @@ func TestSourceFactRaises(t *testing.T) {
 			t.Fatalf("verify: %v %v", rep.Problems, err)
 		}
 	})
+}
+
+// SourceRaises reads the raises of every source's fact.recorded leaf, by
+// fact key ("unknown" where the leaf has none). Exported for the tests of
+// package store_test.
+func SourceRaises(t *testing.T, db *DB) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	head, err := db.LogHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves, err := db.ReadLeaves(ctx, 0, head.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for i, leaf := range leaves {
+		pub, err := tlog.ParseEntry(leaf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pub.Kind != tlog.KindFactRecorded || pub.Actor.Kind != tlog.ActorSource {
+			continue
+		}
+		var view struct {
+			Raises *bool `json:"raises"`
+		}
+		if err := json.Unmarshal(pub.Payload, &view); err != nil {
+			t.Fatal(err)
+		}
+		e, _, err := db.OpenedEntry(ctx, int64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev struct {
+			Key string `json:"key"`
+		}
+		if err := json.Unmarshal(e.Payload, &ev); err != nil {
+			t.Fatal(err)
+		}
+		got[ev.Key] = "unknown"
+		if view.Raises != nil {
+			got[ev.Key] = fmt.Sprint(*view.Raises)
+		}
+	}
+	return got
 }

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/store"
-	"github.com/healthcode/healthcode/tlog"
 )
 
 // TestSourceFactRaisesShortcuts covers the shortcuts a source's batch
@@ -56,55 +54,9 @@ func TestSourceFactRaisesShortcuts(t *testing.T) {
 
 		want := map[string]string{"s_lab:p-0": "true", "s_lab:p-1": "true", "s_lab:p-2": "false", "s_lab:p-3": "false",
 			"s_lab:p-4": "true", "s_lab:n-5": "false", "s_vax:v-5": "false", "s_lab:p-6": "true", "s_lab:p-7": "unknown"}
-		if diff := cmp.Diff(want, sourceRaises(t, w.db)); diff != "" {
+		if diff := cmp.Diff(want, store.SourceRaises(t, w.db)); diff != "" {
 			t.Errorf("raises in the public leaves of the sources' facts (-want +got):\n%s", diff)
 		}
 		mustVerified(t, w.db)
 	})
-}
-
-// sourceRaises reads the raises of every source's fact.recorded leaf, by
-// fact key ("unknown" where the leaf has none).
-func sourceRaises(t *testing.T, db *store.DB) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	head, err := db.LogHead(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaves, err := db.ReadLeaves(ctx, 0, head.Size)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]string{}
-	for i, leaf := range leaves {
-		pub, err := tlog.ParseEntry(leaf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if pub.Kind != tlog.KindFactRecorded || pub.Actor.Kind != tlog.ActorSource {
-			continue
-		}
-		var view struct {
-			Raises *bool `json:"raises"`
-		}
-		if err := json.Unmarshal(pub.Payload, &view); err != nil {
-			t.Fatal(err)
-		}
-		e, _, err := db.OpenedEntry(ctx, int64(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ev struct {
-			Key string `json:"key"`
-		}
-		if err := json.Unmarshal(e.Payload, &ev); err != nil {
-			t.Fatal(err)
-		}
-		got[ev.Key] = "unknown"
-		if view.Raises != nil {
-			got[ev.Key] = fmt.Sprint(*view.Raises)
-		}
-	}
-	return got
 }

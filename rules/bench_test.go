@@ -307,13 +307,11 @@ func BenchmarkEvaluateGo(b *testing.B) {
 }
 
 // TestEvaluateAllocatesNothing checks that evaluating prepared facts
-// allocates nothing for a typical green resident but the state of the
-// runtime cost limit (cel.CostLimit: its tracker, about 50 allocations per
-// evaluation). An index into areas with a key read from a fact
+// allocates nothing for a typical green resident, the runtime cost limit
+// included (budget.go; cel.CostLimit's tracker made about 50 allocations
+// per evaluation). An index into areas with a key read from a fact
 // (areas[v.area]) costs CEL an allocation at each lookup, unless the
 // program calls @areas_of instead (areaLookups).
-const costTrackerAllocs = 56
-
 func TestEvaluateAllocatesNothing(t *testing.T) {
 	rs := Default()
 	p, err := Prepare(Input{Facts: typicalResident(), Areas: typicalAreas(), Now: typicalNow})
@@ -323,7 +321,7 @@ func TestEvaluateAllocatesNothing(t *testing.T) {
 	if _, err := rs.EvaluatePrepared(p); err != nil {
 		t.Fatal(err)
 	}
-	if n := testing.AllocsPerRun(100, func() { _, _ = rs.EvaluatePrepared(p) }); n > costTrackerAllocs {
-		t.Errorf("EvaluatePrepared allocates %.0f times, want at most %d (the cost tracker's)", n, costTrackerAllocs)
+	if n := testing.AllocsPerRun(100, func() { _, _ = rs.EvaluatePrepared(p) }); n > 0 {
+		t.Errorf("EvaluatePrepared allocates %.0f times, want none", n)
 	}
 }

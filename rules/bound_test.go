@@ -121,23 +121,19 @@ func TestFifteenRuleCost(t *testing.T) {
 	}
 }
 
-// TestCombinedCostLimit: the combined program runs with a runtime cost
-// limit (CEL tracks the cost only then).
+// TestCombinedCostLimit: the combined program runs under a runtime cost
+// limit (budget.go): an evaluation that would make more calls than the
+// limit is stopped with an error, not served; within it, it is served.
 func TestCombinedCostLimit(t *testing.T) {
 	rs := Default()
-	p, err := Prepare(Input{Facts: typicalResident(), Areas: typicalAreas(), Now: typicalNow})
-	if err != nil {
-		t.Fatal(err)
+	in := Input{Facts: typicalResident(), Areas: typicalAreas(), Now: typicalNow}
+	if _, err := rs.EvaluateExact(in); err != nil {
+		t.Fatalf("within the budget: %v", err)
 	}
-	c, err := rs.combinedFor(p.act.mask)
-	if err != nil || c.prg == nil {
-		t.Fatalf("combined: %v %v", c, err)
-	}
-	_, det, err := c.prg.Eval(p.act)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if det == nil || det.ActualCost() == nil {
-		t.Fatal("the combined program tracks no cost: it has no runtime cost limit")
+	defer func(l uint64) { budgetLimit = l }(budgetLimit)
+	budgetLimit = 3
+	_, err := rs.Evaluate(in)
+	if err == nil || !strings.Contains(err.Error(), "cost limit exceeded (more than 3 calls)") {
+		t.Fatalf("over the budget: error = %v, want the cost limit exceeded", err)
 	}
 }

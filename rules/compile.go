@@ -138,7 +138,7 @@ func (rs *Ruleset) combinedFor(mask uint32) (*combined, error) {
 		if iss.Err() != nil {
 			return nil, iss.Err()
 		}
-		prg, err := program(rs.env, ast, cel.CostLimit(BudgetLimit))
+		prg, err := program(rs.env, ast, chargeCalls())
 		if err != nil {
 			return nil, err
 		}

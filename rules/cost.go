@@ -13,16 +13,20 @@ import (
 // bounds below and Kind.Max facts of each kind (Prepare never passes more:
 // see bound), and rejects a rule above CostLimit and a ruleset whose
 // rules' estimates add up to more than BudgetLimit. At run time every
-// program, the per-rule ones that find the facts a rule rests on and the
-// combined one of the hot path, carries a CEL runtime cost limit
-// (cel.CostLimit): CostLimit per rule, BudgetLimit for the combined
-// program. An evaluation over a limit is an error naming the rule.
+// program carries a runtime cost limit: the per-rule ones that find the
+// facts a rule rests on CEL's (cel.CostLimit, CostLimit), the combined one
+// of the hot path its own count of the calls it evaluates, at most
+// BudgetLimit (budget.go: CEL's tracker allocates at every call). A call
+// costs CEL at least one unit, so the count never stops an evaluation
+// that CEL's limit would let finish. An evaluation over a limit is an
+// error.
 const (
 	// CostLimit bounds a rule's worst-case CEL cost (about one unit per
 	// operation and per list element visited): around a millisecond.
 	CostLimit = 1_000_000
 	// BudgetLimit bounds the sum of a ruleset's rules' worst-case costs,
-	// and the runtime cost of its combined program: twice CostLimit, so
+	// and the calls an evaluation of its combined program makes: twice
+	// CostLimit, so
 	// one evaluation of a resident stays within a few milliseconds
 	// however many rules a ruleset has. The default ruleset's sum is
 	// 545,810, about a quarter of it.

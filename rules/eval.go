@@ -20,6 +20,10 @@ type Input struct {
 	Facts []healthcode.Fact // the active facts of one resident; pending and retracted facts are ignored
 	Areas []healthcode.Fact // risk_area facts for the areas in the resident's visits (or areas covering them)
 	Now   time.Time
+	// Decoded, if not nil, holds facts ValidateFactDecoded decoded, by
+	// Fact.Key: a fact of Facts or Areas with the same key, kind, subject,
+	// observation time and payload as one of them is not decoded again.
+	Decoded map[string]*Decoded
 }
 
 // Result is a computed code and why.
@@ -55,6 +59,8 @@ type Prepared struct {
 	areas []*decoded // risk areas, sorted likewise
 	now   time.Time
 	act   *activation
+	// scratch is the activation scratchAt reuses.
+	scratch *activation
 }
 
 // Prepare decodes an input for EvaluatePrepared. It fails if a fact does
@@ -68,7 +74,7 @@ func Prepare(in Input) (*Prepared, error) {
 		if f.Status == healthcode.FactPending || f.Status == healthcode.FactRetracted {
 			continue
 		}
-		d, err := decode(f)
+		d, err := decodeWith(f, in.Decoded)
 		if err != nil {
 			return nil, fmt.Errorf("fact %s: %w", f.ID, err)
 		}
@@ -83,7 +89,7 @@ func Prepare(in Input) (*Prepared, error) {
 		if f.Status == healthcode.FactPending || f.Status == healthcode.FactRetracted {
 			continue
 		}
-		d, err := decode(f)
+		d, err := decodeWith(f, in.Decoded)
 		if err != nil {
 			return nil, fmt.Errorf("area fact %s: %w", f.ID, err)
 		}
@@ -124,6 +130,7 @@ type activation struct {
 	byKey         map[string][]*decoded // designations per visited area code
 	now           ref.Val               // a types.Timestamp, boxed once
 	mask          uint32                // the kinds with facts in window, a bit per kind index
+	budget        budget                // what the combined program's evaluation may still spend (budget.go)
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
@@ -134,18 +141,49 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.areas, true
 	case "now":
 		return a.now, true
+	case budgetName:
+		return &a.budget, true
 	}
 	return nil, false
 }
 
 func (a *activation) Parent() interpreter.Activation { return nil }
 
-var emptyList = types.NewRefValList(types.DefaultTypeAdapter, nil)
+var (
+	emptyList  = types.NewRefValList(types.DefaultTypeAdapter, nil)
+	emptyAreas = types.NewRefValMap(types.DefaultTypeAdapter, map[ref.Val]ref.Val{})
+)
 
 // at builds the variables for an evaluation at now.
-func (p *Prepared) at(now time.Time) *activation {
-	a := &activation{lists: make([][]*decoded, len(kinds)), now: types.Timestamp{Time: now},
-		omitted: make([]int, len(kinds)), seen: make([]int, len(kinds))}
+func (p *Prepared) at(now time.Time) *activation { return p.fill(new(activation), now) }
+
+// scratchAt is at in an activation that p reuses: valid until the next
+// call. An exact evaluation checks many times (nextChange), each needing
+// the variables only while it runs.
+func (p *Prepared) scratchAt(now time.Time) *activation {
+	if p.scratch == nil {
+		p.scratch = new(activation)
+	}
+	return p.fill(p.scratch, now)
+}
+
+// fill sets a to the variables for an evaluation at now, reusing a's
+// storage.
+func (p *Prepared) fill(a *activation, now time.Time) *activation {
+	n := len(kinds)
+	if a.lists == nil {
+		a.lists = make([][]*decoded, n)
+		counts := make([]int, 2*n) // one allocation for both
+		a.omitted, a.seen = counts[:n:n], counts[n:]
+	} else {
+		for k := range a.lists {
+			a.lists[k] = a.lists[k][:0]
+		}
+		clear(a.omitted)
+		clear(a.seen)
+		clear(a.byKey)
+	}
+	a.now = types.Timestamp{Time: now}
 	for _, d := range p.facts {
 		if d.in(now) {
 			a.lists[d.kind] = append(a.lists[d.kind], d)
@@ -182,12 +220,18 @@ func (p *Prepared) at(now time.Time) *activation {
 // build makes the CEL values from lists and byKey.
 func (a *activation) build() {
 	a.mask = 0
-	a.facts.lists = make([]ref.Val, len(kinds))
+	if a.facts.lists == nil {
+		a.facts.lists = make([]ref.Val, len(kinds))
+	}
 	for k, ds := range a.lists {
 		a.facts.lists[k] = objects(ds)
 		if len(ds) > 0 {
 			a.mask |= 1 << k
 		}
+	}
+	if len(a.byKey) == 0 {
+		a.areas = emptyAreas
+		return
 	}
 	m := make(map[ref.Val]ref.Val, len(a.byKey))
 	for key, ds := range a.byKey {
@@ -440,6 +484,7 @@ func (rs *Ruleset) match(a *activation) (*rule, error) {
 	if c.prg == nil {
 		return nil, nil
 	}
+	a.budget.left = budgetLimit
 	out, _, err := c.prg.Eval(a)
 	if err != nil {
 		// Find the rule at fault.
@@ -549,7 +594,7 @@ func (rs *Ruleset) nextChange(p *Prepared, matched *rule, cited []string, checks
 // differs reports whether the result at time at (Unix nanoseconds) has
 // another rule or cites other facts.
 func (rs *Ruleset) differs(p *Prepared, at int64, matched *rule, cited []string) (bool, error) {
-	a := p.at(time.Unix(0, at).UTC())
+	a := p.scratchAt(time.Unix(0, at).UTC())
 	r, err := rs.match(a)
 	if err != nil || r != matched {
 		return true, err

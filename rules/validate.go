@@ -29,15 +29,59 @@ import (
 // at fault, e.g. "payload.sampled_at". Checks that need the database (that a
 // cited case exists) are the caller's; CitedCases lists the cases to check.
 func ValidateFact(f *healthcode.Fact, now time.Time) error {
+	_, err := ValidateFactDecoded(f, now)
+	return err
+}
+
+// ValidateFactDecoded is ValidateFact, and returns the fact as it decoded
+// it too: an evaluation given it (Input.Decoded) does not decode the
+// payload again.
+func ValidateFactDecoded(f *healthcode.Fact, now time.Time) (*Decoded, error) {
+	d, err := validateFact(f, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Decoded{d: d, kind: f.Kind, subject: f.Subject, observed: f.ObservedAt, payload: bytes.Clone(f.Payload)}, nil
+}
+
+// Decoded is a fact that ValidateFactDecoded decoded, with what its
+// decoding read (kind, subject, observation time and payload: copies, so
+// that a change to the caller's fact cannot make it stale).
+type Decoded struct {
+	d        *decoded
+	kind     string
+	subject  string
+	observed time.Time
+	payload  []byte
+}
+
+// decodeWith returns f decoded: from pre's entry for f.Key if it decoded
+// the same kind, subject, observation time and payload (a copy with f as
+// its fact and f's id), else afresh.
+func decodeWith(f *healthcode.Fact, pre map[string]*Decoded) (*decoded, error) {
+	p := pre[f.Key]
+	if p == nil || p.kind != f.Kind || p.subject != f.Subject || !p.observed.Equal(f.ObservedAt) || !bytes.Equal(p.payload, f.Payload) {
+		return decode(f)
+	}
+	d := *p.d
+	d.fact, d.obj = f, nil
+	if id := types.String(f.ID); d.vals[fieldID] != id {
+		d.vals = slices.Clone(d.vals)
+		d.vals[fieldID] = id
+	}
+	return &d, nil
+}
+
+func validateFact(f *healthcode.Fact, now time.Time) (*decoded, error) {
 	if err := f.Validate(); err != nil {
-		return err
+		return nil, err
 	}
 	if field := duplicateField(f.Payload); field != "" {
-		return healthcode.FieldErrorf(field, "is given more than once: each field may appear only once")
+		return nil, healthcode.FieldErrorf(field, "is given more than once: each field may appear only once")
 	}
 	d, err := decode(f)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	limit := now.Add(MaxSkew)
 	k := &kinds[d.kind]
@@ -46,13 +90,13 @@ func ValidateFact(f *healthcode.Fact, now time.Time) error {
 			continue
 		}
 		if t := d.vals[fieldBase+i].(types.Timestamp).Time; t.After(limit) {
-			return healthcode.FieldErrorf("payload."+fl.Name, "%s is in the future", t.Format(time.RFC3339))
+			return nil, healthcode.FieldErrorf("payload."+fl.Name, "%s is in the future", t.Format(time.RFC3339))
 		}
 	}
 	if f.ObservedAt.After(limit) {
-		return healthcode.FieldErrorf("observed_at", "%s is in the future", f.ObservedAt.UTC().Format(time.RFC3339))
+		return nil, healthcode.FieldErrorf("observed_at", "%s is in the future", f.ObservedAt.UTC().Format(time.RFC3339))
 	}
-	return nil
+	return d, nil
 }
 
 // CitedCases returns the case ids a fact cites: a contact's case_id and a

@@ -184,6 +184,9 @@ type evalState struct {
 	areas     []healthcode.Fact
 	held      heldSet // designations held or refused for a resident: left out of their evaluation
 	exact     bool    // evaluate with rules.EvaluateExact
+	// decoded are facts already decoded, for the evaluations (see
+	// rules.Input.Decoded); nil if none.
+	decoded map[string]*rules.Decoded
 }
 
 // loadEval reads the evaluation state of ids (sorted, unique). homes, if
@@ -316,7 +319,7 @@ func (st *evalState) run(ids []string, now time.Time, workers int) ([]rules.Resu
 				res := rules.Result{Colour: healthcode.Green}
 				rs := applicable(st.list, st.homes[id], now)
 				if rs != nil {
-					in := rules.Input{Facts: st.facts[id], Areas: withoutHeld(st.areas, st.held[id]), Now: now}
+					in := rules.Input{Facts: st.facts[id], Areas: withoutHeld(st.areas, st.held[id]), Now: now, Decoded: st.decoded}
 					evaluate := rs.Evaluate
 					if st.exact {
 						evaluate = rs.EvaluateExact

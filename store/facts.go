@@ -62,7 +62,7 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 	if err != nil {
 		return nil, err
 	}
-	prep, facts, err := db.checkFacts(in, actor, src)
+	prep, facts, decoded, err := db.checkFacts(in, actor, src)
 	release()
 	if err != nil {
 		db.observeFacts(actor, len(in), nil, err)
@@ -71,7 +71,7 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 	local := localFacts(actor, facts)
 	var snap *factSnapshot
 	if local {
-		if snap, err = db.snapshotFacts(ctx, facts); err != nil {
+		if snap, err = db.snapshotFacts(ctx, facts, decoded); err != nil {
 			return nil, err
 		}
 		if err := withRaises(prep, facts, snap.raising.raises); err != nil {
@@ -94,29 +94,39 @@ func (db *DB) RecordFacts(ctx context.Context, in []healthcode.Fact) (*RecordRes
 
 // checkFacts validates a batch (every error, with its line) and prepares
 // each fact (see preparedFact): the part of RecordFacts that needs no
-// database.
-func (db *DB) checkFacts(in []healthcode.Fact, actor healthcode.Actor, src *healthcode.Source) ([]preparedFact, []healthcode.Fact, error) {
+// database. decoded are the facts as validation decoded them, by key, for
+// the batch's evaluations (rules.Input.Decoded).
+func (db *DB) checkFacts(in []healthcode.Fact, actor healthcode.Actor, src *healthcode.Source) (prep []preparedFact, facts []healthcode.Fact, decoded map[string]*rules.Decoded, err error) {
 	now := db.nowMs()
-	facts := make([]healthcode.Fact, len(in))
+	facts = make([]healthcode.Fact, len(in))
+	decoded = make(map[string]*rules.Decoded, len(in))
 	var errs []*healthcode.Error
 	fail := func(line int, err error) { errs = append(errs, lineError(line, err)) }
-	schema := healthcode.FactSchema{Validate: rules.ValidateFact, MayHandEnter: rules.MayHandEnter}
+	var last *rules.Decoded
+	schema := healthcode.FactSchema{Validate: func(f *healthcode.Fact, now time.Time) error {
+		var err error
+		last, err = rules.ValidateFactDecoded(f, now)
+		return err
+	}, MayHandEnter: rules.MayHandEnter}
 	for i := range in {
+		last = nil
 		f, err := healthcode.PrepareFact(actor, src, in[i], now, schema)
 		if err != nil {
 			fail(i+1, err)
 			continue
 		}
 		facts[i] = f
+		if last != nil {
+			decoded[f.Key] = last
+		}
 	}
 	if len(errs) > 0 {
-		return nil, nil, batchError(errs)
+		return nil, nil, nil, batchError(errs)
 	}
-	prep, err := db.prepareFacts(facts)
-	if err != nil {
-		return nil, nil, err
+	if prep, err = db.prepareFacts(facts); err != nil {
+		return nil, nil, nil, err
 	}
-	return prep, facts, nil
+	return prep, facts, decoded, nil
 }
 
 // testHookAfterSnapshot, if set, runs between a batch's snapshot and its
@@ -164,7 +174,7 @@ type factSnapshot struct {
 	raising  raisingAnswers // whether each new fact raises (sourceRaising)
 }
 
-func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact) (*factSnapshot, error) {
+func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact, decoded map[string]*rules.Decoded) (*factSnapshot, error) {
 	tx, err := db.db.BeginTx(ctx, db.dialect.snapshotOptions())
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot: %w", err)
@@ -212,7 +222,7 @@ func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact) (*fact
 	if snap.eval, err = t.loadEval(snap.ids, false, snap.homes, extra); err != nil {
 		return nil, err
 	}
-	snap.eval.exact = true
+	snap.eval.exact, snap.eval.decoded = true, decoded
 	release, err := db.cpuSlot(ctx)
 	if err != nil {
 		return nil, err

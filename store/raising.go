@@ -70,7 +70,7 @@ func (st *evalState) raising(fresh []healthcode.Fact, now time.Time, with *batch
 			}
 		}
 		areas := withoutHeld(st.areas, st.held[id])
-		in := rules.Input{Facts: base, Areas: areas, Now: now}
+		in := rules.Input{Facts: base, Areas: areas, Now: now, Decoded: st.decoded}
 		var before evalOutcome
 		if len(base) == 0 && len(areas) == len(st.areas) {
 			var ok bool

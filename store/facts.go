@@ -170,8 +170,9 @@ type factSnapshot struct {
 	eval     *evalState
 	results  []rules.Result
 	rulesets []*rules.Ruleset
-	errs     []error        // evaluations that failed: done again in the transaction, which records them
-	raising  raisingAnswers // whether each new fact raises (sourceRaising)
+	errs     []error           // evaluations that failed: done again in the transaction, which records them
+	raising  raisingAnswers    // whether each new fact raises (sourceRaising)
+	stored   map[string]stored // the batch's facts already stored, by key (existingFacts)
 }
 
 func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact, decoded map[string]*rules.Decoded) (*factSnapshot, error) {
@@ -190,6 +191,7 @@ func (db *DB) snapshotFacts(ctx context.Context, facts []healthcode.Fact, decode
 	if err != nil {
 		return nil, err
 	}
+	snap.stored = stored
 	if snap.homes, err = t.lookup("SELECT id, jurisdiction FROM residents WHERE id IN (%s)", refs.persons); err != nil {
 		return nil, err
 	}
@@ -284,6 +286,7 @@ func (snap *factSnapshot) holdsAt(i int, now time.Time) bool {
 type preparedFact struct {
 	hash     []byte
 	entry    tlog.Payload // nil bytes: not encoded yet
+	view     tlog.Payload // entry's public view (checkedView), encoded with it by withRaises; nil bytes: not encoded
 	raises   *bool        // the raises entry says: set from a source batch's snapshot (withRaises)
 	personal personalPart // salted; its data the evidence reference, if any
 
@@ -306,6 +309,9 @@ func withRaises(prep []preparedFact, facts []healthcode.Fact, raises map[string]
 		ev.Raises = &r
 		var err error
 		if p.entry, err = encodeFactEntry(facts[i].Key, &ev); err != nil {
+			return err
+		}
+		if p.view, err = checkedView(tlog.KindFactRecorded, &ev); err != nil {
 			return err
 		}
 		p.raises = &r
@@ -429,11 +435,11 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 	}
 	failErr := func(line int, err error) { errs = append(errs, lineError(line, err)) }
 	refs := refsOf(facts)
-	existing, err := t.storedFacts(refs.keys)
+	useSnap := snap != nil && len(refs.areas) == 0 && t.snapshotCurrent(snap.size)
+	existing, err := t.existingFacts(facts, refs, snap, useSnap)
 	if err != nil {
 		return nil, err
 	}
-	useSnap := snap != nil && len(refs.areas) == 0 && t.snapshotCurrent(snap.size)
 	var homes, areaCodes map[string]string
 	var cases map[string]bool
 	if useSnap {
@@ -589,7 +595,7 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 		f := &facts[i]
 		f.Status = status[i]
 		pf := &prep[i]
-		entry := pf.entry
+		entry, view := pf.entry, pf.view
 		h, held := holds[i]
 		ev := factEntryOf(f, f.Status, h.Scope, pf.observed)
 		ev.derived, ev.area, ev.caseID = true, pf.area, pf.caseID
@@ -600,8 +606,9 @@ func (t *Tx) recordFacts(actor healthcode.Actor, facts []healthcode.Fact, prep [
 			if entry, err = encodeFactEntry(f.Key, &ev); err != nil {
 				return nil, err
 			}
+			view = tlog.Payload{}
 		}
-		e, err := t.appendEntry(tlog.KindFactRecorded, actor, personSubject(f), entry, &ev, pf.personal, false)
+		e, err := t.appendEntryView(tlog.KindFactRecorded, actor, personSubject(f), entry, view, &ev, pf.personal, false)
 		if err != nil {
 			return nil, err
 		}
@@ -737,6 +744,39 @@ func factPersonalData(evidence string) []byte {
 		Evidence string `json:"evidence"`
 	}{evidence})
 	return b
+}
+
+// existingFacts is storedFacts of the batch's keys. With a current
+// snapshot (useSnap), only the keys of facts whose residents' chains moved
+// since it are read again: a fact stored since about a resident moved
+// their chain in its commit, which the snapshot's currency tracks
+// (movedSince). A key stored since about another resident than the batch's
+// fact with it (the same source giving one id to two residents at once)
+// is refused by the facts table's key instead, as a conflict ("a fact
+// with this id is already stored") rather than as the batch's line error.
+func (t *Tx) existingFacts(facts []healthcode.Fact, refs batchRefs, snap *factSnapshot, useSnap bool) (map[string]stored, error) {
+	if !useSnap {
+		return t.storedFacts(refs.keys)
+	}
+	var again []string
+	for i := range facts {
+		if t.movedSince(snap.size, facts[i].Subject) {
+			again = append(again, facts[i].Key)
+		}
+	}
+	if len(again) == 0 {
+		return snap.stored, nil
+	}
+	now, err := t.storedFacts(again)
+	if err != nil {
+		return nil, err
+	}
+	out := maps.Clone(snap.stored)
+	for _, k := range again {
+		delete(out, k)
+	}
+	maps.Copy(out, now)
+	return out, nil
 }
 
 func (t *Tx) storedFacts(keys []string) (map[string]stored, error) {

@@ -321,6 +321,13 @@ func (t *Tx) projector(fill func(table string, cols []string, vals []any)) *proj
 // and in its personal part the subject, the chain link, the event and
 // the kind's personal fields.
 func (t *Tx) appendEntry(kind tlog.Kind, actor healthcode.Actor, subject string, pb tlog.Payload, pub any, pp personalPart, fresh bool) (*tlog.Entry, error) {
+	return t.appendEntryView(kind, actor, subject, pb, tlog.Payload{}, pub, pp, fresh)
+}
+
+// appendEntryView is appendEntry with the public view of pub (publicView,
+// checked) already encoded, outside the committer; a nil view is encoded
+// here.
+func (t *Tx) appendEntryView(kind tlog.Kind, actor healthcode.Actor, subject string, pb, view tlog.Payload, pub any, pp personalPart, fresh bool) (*tlog.Entry, error) {
 	e := &tlog.Entry{
 		Version: tlog.V2,
 		Index:   t.b.size + int64(len(t.b.entries)),
@@ -375,12 +382,10 @@ func (t *Tx) appendEntry(kind tlog.Kind, actor healthcode.Actor, subject string,
 		part := tlog.PersonalPart{Subject: subject, Prev: e.Prev, Data: pp.data}
 		if subject != "" {
 			part.Event = pb.Bytes()
-			view, err := publicView(kind, pub)
-			if err == nil {
-				leafPayload, err = tlog.CheckPayload(view)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("log %s: %w", kind, err)
+			if view.Bytes() != nil {
+				leafPayload = view
+			} else if leafPayload, err = checkedView(kind, pub); err != nil {
+				return nil, err
 			}
 		}
 		p.personal = part.AppendText(make([]byte, 0, len(part.Event)+len(part.Data)+112))
@@ -402,6 +407,19 @@ func (t *Tx) appendEntry(kind tlog.Kind, actor healthcode.Actor, subject string,
 	p.leaf = sumtlog.RecordHash(p.data)
 	t.b.entries = append(t.b.entries, p)
 	return e, nil
+}
+
+// checkedView is publicView(kind, pub), checked as a payload.
+func checkedView(kind tlog.Kind, pub any) (tlog.Payload, error) {
+	view, err := publicView(kind, pub)
+	if err != nil {
+		return tlog.Payload{}, fmt.Errorf("log %s: %w", kind, err)
+	}
+	cp, err := tlog.CheckPayload(view)
+	if err != nil {
+		return tlog.Payload{}, fmt.Errorf("log %s: %w", kind, err)
+	}
+	return cp, nil
 }
 
 // chainHead reads subject's chain head from the database (index -1:

@@ -17,6 +17,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/rules"
@@ -53,6 +54,11 @@ type projector struct {
 	// last is what touch noted for projection_last, not yet written
 	// (flushLast), when rebuilding.
 	last map[lastKey]lastTouch
+
+	// atTime and at are the last entry time applyEvent formatted, and its
+	// text: a batch's entries share their time.
+	atTime time.Time
+	at     string
 }
 
 // pendingInsert is a run of rows of one shape waiting for one INSERT.
@@ -686,7 +692,10 @@ func personalOf[T any](e *tlog.Entry, pers any) (v *T, has bool, err error) {
 // nil when there is none or it is erased.
 func (p *projector) applyEvent(e *tlog.Entry, pub, pers any) error {
 	p.e = e
-	at := fmtTime(e.Time)
+	if p.at == "" || !e.Time.Equal(p.atTime) {
+		p.atTime, p.at = e.Time, fmtTime(e.Time)
+	}
+	at := p.at
 	switch e.Kind {
 	case tlog.KindJurisdictionCreated:
 		v, err := event[evJurisdiction](e, pub)

@@ -257,3 +257,27 @@ func TestStaleSnapshotDuplicates(t *testing.T) {
 		}
 	})
 }
+
+// TestStaleSnapshotChainLink: when another entry about the resident lands
+// between a batch's snapshot and its write, with the batch's entry
+// unchanged (a negative test does not change whether a positive one
+// raises, so the entry encoded outside the committer is used), the entry's
+// chain link is the new head, not the one the snapshot read, and the log
+// verifies.
+func TestStaleSnapshotChainLink(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		now := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+		db, _, record := newLabProvince(t, dsn, &now, "r_00")
+		day := now.Add(-24 * time.Hour)
+		testHookAfterSnapshot = func() {
+			testHookAfterSnapshot = nil
+			record(labPCR("n-1", "r_00", "negative", day))
+		}
+		record(labPCR("p-1", "r_00", "positive", day.Add(time.Hour)))
+		rep, err := db.verifyLog(ctx)
+		if err != nil || len(rep.Problems) != 0 {
+			t.Fatalf("verify: %v %v", rep.Problems, err)
+		}
+	})
+}

@@ -53,7 +53,9 @@ var greenReason = map[string]string{"zh-CN": "未命中任何赋码规则", "en"
 func NoRuleReason(lang string) string { return greenReason[lang] }
 
 // Prepared is one resident's input decoded once, so that it can be
-// evaluated against several rulesets without decoding again.
+// evaluated against several rulesets without decoding again. It is not
+// safe for concurrent use: an evaluation keeps its state in it (the cost
+// budget, the activation its checks reuse).
 type Prepared struct {
 	facts []*decoded // person facts, sorted by window start then id
 	areas []*decoded // risk areas, sorted likewise

@@ -26,8 +26,10 @@
 # a few batches measure mostly the start, and the cost of a fact grows
 # with the log), APPEND_COMMITS (default
 # "1:3000 16:1500 256:300", batch:commits), TOKEN_DURATION (default 4s),
-# OUT. Run it on a quiet machine: nothing else should be running. Needs
-# go, git and /usr/bin/time.
+# OUT, GOGC (default 100 for both trees: serve and healthcode bench set
+# 400 unless GOGC is set, and the tree before did not, so the comparison
+# is of the code, at one collector setting). Run it on a quiet machine:
+# nothing else should be running. Needs go, git and /usr/bin/time.
 set -euo pipefail
 
 usage() { echo "usage: bench/compare.sh OLD_COMMIT [ROUNDS]" >&2; exit 2; }
@@ -38,6 +40,7 @@ case $rounds in '' | *[!0-9]* | 0) usage ;; esac
 ingest_benchtime=${INGEST_BENCHTIME:-40x}
 append_commits=${APPEND_COMMITS:-1:3000 16:1500 256:300}
 token_duration=${TOKEN_DURATION:-4s}
+export GOGC=${GOGC:-100}
 
 new_tree=$(cd "$(dirname "$0")/.." && pwd)
 git -C "$new_tree" rev-parse --verify --quiet "$old_commit^{commit}" >/dev/null ||
@@ -104,7 +107,7 @@ run() { # run ROUND TREE
 	echo "machine: $(uname -n), $(nproc) CPUs, $(uname -m), $(go version | cut -d' ' -f3)"
 	echo "old: $(git -C "$new_tree" log -1 --format='%h %s' "$old_commit" | cut -c1-80)"
 	echo "new: $(git -C "$new_tree" log -1 --format='%h %s' HEAD | cut -c1-80)$(git -C "$new_tree" diff --quiet HEAD -- . || echo ' (and uncommitted changes)')"
-	echo "rounds: $rounds; ingest -test.benchtime $ingest_benchtime; append commits $append_commits; tokens --duration $token_duration --rounds 1"
+	echo "rounds: $rounds; ingest -test.benchtime $ingest_benchtime; append commits $append_commits; tokens --duration $token_duration --rounds 1; GOGC=$GOGC"
 	echo "start: $(date -u +%H:%M:%S) UTC, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out/header.txt"
 for round in $(seq 1 "$rounds"); do

@@ -200,15 +200,18 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 	// Back to full service: probes at the capacity's connections until
 	// one serves at least 80% of capacity and sheds nothing.
 	var recovered time.Duration = -1
+	probes, failed := 0, ""
 	for time.Since(end) < 30*time.Second {
 		p, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: *conns, Duration: 250 * time.Millisecond, Next: w.next})
 		if err != nil {
 			return err
 		}
+		probes++
 		if p.Shed == 0 && p.Errors == 0 && p.RPS() >= 0.8*capRate {
 			recovered = time.Since(end)
 			break
 		}
+		failed = fmt.Sprintf("; the last probe that failed: %.0f req/s, %d shed (%s), %d errors", p.RPS(), p.Shed, shedByClass(p), p.Errors)
 	}
 	// Every acknowledged fact is there, and the log verifies.
 	missing, err := w.missingFacts(ctx, st)
@@ -226,8 +229,12 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 		return err
 	}
 
-	fmt.Fprintf(e.stdout, "peak RSS %d MiB (server and generator in one process); %d facts acknowledged, %d missing; log verify: %d entries, %d problems; recovered in %s\n",
-		rss.peak()>>20, w.acked(), missing, rep.Size, len(rep.Problems), recovered.Round(time.Millisecond))
+	back := "never"
+	if recovered >= 0 {
+		back = "in " + recovered.Round(time.Millisecond).String()
+	}
+	fmt.Fprintf(e.stdout, "peak RSS %d MiB (server and generator in one process); %d facts acknowledged, %d missing; log verify: %d entries, %d problems; recovered %s (%d probes of 250 ms at the capacity's connections%s)\n",
+		rss.peak()>>20, w.acked(), missing, rep.Size, len(rep.Problems), back, probes, failed)
 	check := func(ok bool, goal, got string) {
 		mark := "met"
 		if !ok {
@@ -241,7 +248,7 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 	check(serverShed < 5*time.Millisecond, "p99 of shed < 5 ms, server side", fmt.Sprintf("%s (first byte read → 503 written)", serverShed.Round(time.Microsecond)))
 	check(rss.peak() < 1<<30, "RSS < 1 GB", fmt.Sprintf("%d MiB", rss.peak()>>20))
 	check(missing == 0 && len(rep.Problems) == 0, "no acknowledged write lost, log verifies", fmt.Sprintf("%d missing, %d problems", missing, len(rep.Problems)))
-	check(recovered >= 0 && recovered < 5*time.Second, "full service within 5 s after the load", recovered.Round(time.Millisecond).String())
+	check(recovered >= 0 && recovered < 5*time.Second, "full service within 5 s after the load", back)
 	return nil
 }
 
@@ -394,6 +401,17 @@ func printSocket(out io.Writer, t *socketTimer) time.Duration {
 			len(shed), us(pct(shed, 50)), us(pct(shed, 99)), us(pct(shedBefore, 50)), us(pct(shedBefore, 99)))
 	}
 	return shedP99
+}
+
+// shedByClass is a result's sheds by class ("ingest 3, logins 1").
+func shedByClass(r *loadgen.Result) string {
+	var parts []string
+	for _, c := range []string{"tokens", "ingest", "logins", "pages"} {
+		if cr := r.ByClass[c]; cr != nil && cr.Shed > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", c, cr.Shed))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func printPhase(out io.Writer, name string, r *loadgen.Result) {

@@ -102,8 +102,8 @@ func runBenchTokens(ctx context.Context, e *env) (err error) {
 		return err
 	}
 	host, _ := os.Hostname()
-	fmt.Fprintf(e.stdout, "machine: %s, %d CPUs, %s/%s, %s; SQLite; %d connections, %d residents, %s per run\n",
-		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), *conns, *residents, *duration)
+	fmt.Fprintf(e.stdout, "machine: %s, %d CPUs, %s/%s, %s; SQLite; %s; %d connections, %d residents, %s per run\n",
+		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), gcSetting(e), *conns, *residents, *duration)
 	var best [2]*loadgen.Result
 	for r := 0; r < *rounds; r++ {
 		for i, route := range []struct {

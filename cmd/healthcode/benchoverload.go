@@ -122,8 +122,8 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 	w := &overloadWork{ids: ids, sess: sess, key: sourceKey, day: time.Now().UTC().Add(-24 * time.Hour).Format(time.RFC3339)}
 
 	host, _ := os.Hostname()
-	fmt.Fprintf(e.stdout, "machine: %s, %d CPUs, %s/%s, %s; SQLite; load average %s\n",
-		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), loadAverage())
+	fmt.Fprintf(e.stdout, "machine: %s, %d CPUs, %s/%s, %s; SQLite; load average %s; %s\n",
+		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), loadAverage(), gcSetting(e))
 	fmt.Fprintf(e.stdout, "mix per 500 requests: 1 login, 25 fact batches of %d, 75 pages, 399 tokens\n", overloadBatch)
 	if _, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: *conns, Duration: time.Second, Next: w.next}); err != nil {
 		return err

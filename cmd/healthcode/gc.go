@@ -13,7 +13,7 @@ import (
 // server's live heap is small (15–35 MiB under the overload benchmark),
 // so at Go's default of 100 it collected ten times a second under load;
 // a goroutine that allocates while a cycle starts or ends its marking
-// waits for it (10–40 ms on the loaded 2-core machine), and then behind
+// waits for it (8–40 ms on the loaded 2-core machine), and then behind
 // every runnable goroutine: 4% of the requests shed took over a
 // millisecond between their read and their 503, against 1.4% at 400,
 // with about three collections a second (docs/operations.md, "Garbage

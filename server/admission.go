@@ -68,11 +68,15 @@ func (a Admission) String() string {
 
 // DefaultAdmission returns the default bounds of every class, sized to
 // GOMAXPROCS (docs/operations.md: measured with `healthcode bench
-// overload` on a 2-core machine).
+// overload` on a 2-core machine). Reads do not queue: a read is short,
+// and when 32 per core are in flight the cores are stalled (a GC cycle,
+// a login's argon2): a queued read would wait out its wait as often as
+// not, to be shed after it (BENCHMARKS.md, "Where a shed's time goes,
+// from both sides"). The wait applies if a queue is configured.
 func DefaultAdmission() map[Class]Admission {
 	p := runtime.GOMAXPROCS(0)
 	return map[Class]Admission{
-		ClassReads:     {InFlight: 32 * p, Queue: 128 * p, Wait: 20 * time.Millisecond},
+		ClassReads:     {InFlight: 32 * p, Queue: 0, Wait: 20 * time.Millisecond},
 		ClassIngest:    {InFlight: 4 * p, Queue: 16 * p, Wait: 500 * time.Millisecond},
 		ClassWrites:    {InFlight: 4 * p, Queue: 16 * p, Wait: 500 * time.Millisecond},
 		ClassLogins:    {InFlight: p, Queue: 4 * p, Wait: 200 * time.Millisecond},

@@ -293,6 +293,28 @@ func TestAdmissionQueueDrains(t *testing.T) {
 	}
 }
 
+// TestAdmissionReadsDoNotQueue: by default a read that finds its class
+// full is shed at once: it does not queue, whatever the wait (before, 128
+// per core queued for 20 ms and, with the cores stalled, were shed after
+// it).
+func TestAdmissionReadsDoNotQueue(t *testing.T) {
+	s, _ := mustAdmissionServer(t, map[Class]Admission{ClassReads: {InFlight: 1, Wait: time.Hour}})
+	g := s.admission.gates[ClassReads]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if !g.acquire(ctx) {
+		t.Fatal("the free slot was not taken")
+	}
+	t0 := time.Now()
+	if g.acquire(ctx) {
+		t.Fatal("admitted with the slot held")
+	}
+	if d := time.Since(t0); d > time.Second {
+		t.Errorf("a read with its class full was shed after %v, want at once (no queue)", d)
+	}
+	g.release(time.Now())
+}
+
 // TestAdmissionIngestApart: a source's batch (an API key) is admitted as
 // ingestion, apart from hand-entered writes on the same route.
 func TestAdmissionIngestApart(t *testing.T) {

@@ -123,18 +123,23 @@ func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
 // giving in-flight requests up to 10 seconds, and logs the shutdown. ready,
 // if not nil, is called with the bound address once the listener is open.
 func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(addr string)) error {
+	ln, err := listen(addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, ln, ready)
+}
+
+// Serve is ListenAndServe on a listener already open (a benchmark's,
+// which times the requests at the socket), which it closes.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, ready func(addr string)) error {
 	hs := &http.Server{
-		Addr:              addr,
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
-	}
-	ln, err := listen(addr)
-	if err != nil {
-		return err
 	}
 	errc := make(chan error, 2)
 	if s.cfg.MetricsAddr != "" {

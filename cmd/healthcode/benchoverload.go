@@ -35,6 +35,11 @@ import (
 // over loopback: the memory reported is the two together. With --wrk,
 // the overload's token requests are sent by wrk, a separate process
 // (benchwrk.go), and the in-process generator sends the rest of the mix.
+// Latencies are reported from both sides: the clients' (from their write
+// to their read of the answer, which includes waiting for the server to
+// read the request and for the client to be scheduled), and the
+// server's, at its socket (benchsocket.go), with the Go scheduler's
+// runnable goroutines and the GC's cycles beside them (benchsched.go).
 func runBenchOverload(ctx context.Context, e *env) (err error) {
 	fs := newFlags(e, "bench overload", "bench overload [--duration D] [--capacity-duration D] [--conns N] [--factor F] [--admission SPEC] [--wrk PATH]")
 	duration := fs.Duration("duration", 60*time.Second, "length of the overload (at most 2m)")
@@ -92,7 +97,8 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 	if err := seedOverload(ctx, st, sourceKey); err != nil {
 		return err
 	}
-	addr, stop, err := serveBench(ctx, st, server.Config{Logger: quiet, KeySecret: []byte("benchmark key secret, not a real one"), Admission: adm})
+	sock := newSocketTimer(overloadClasses, overloadClass)
+	addr, stop, err := serveBench(ctx, st, server.Config{Logger: quiet, KeySecret: []byte("benchmark key secret, not a real one"), Admission: adm}, sock.wrap)
 	if err != nil {
 		return err
 	}
@@ -116,8 +122,8 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 	w := &overloadWork{ids: ids, sess: sess, key: sourceKey, day: time.Now().UTC().Add(-24 * time.Hour).Format(time.RFC3339)}
 
 	host, _ := os.Hostname()
-	fmt.Fprintf(e.stdout, "machine: %s, %d CPUs, %s/%s, %s; SQLite; load average %s\n",
-		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), loadAverage())
+	fmt.Fprintf(e.stdout, "machine: %s, %d CPUs, %s/%s, %s; SQLite; load average %s; %s\n",
+		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), loadAverage(), gcSetting(e))
 	fmt.Fprintf(e.stdout, "mix per 500 requests: 1 login, 25 fact batches of %d, 75 pages, 399 tokens\n", overloadBatch)
 	if _, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: *conns, Duration: time.Second, Next: w.next}); err != nil {
 		return err
@@ -138,10 +144,13 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 	rate := capRate * *factor / float64(over)
 	var rss rssSampler
 	stopRSS := rss.start()
+	var sched schedSampler
+	stopSched := sched.start()
 	var overload *loadgen.Result
 	var wr *wrkResult // nil without --wrk
+	sock.on.Store(true)
 	if *wrk == "" {
-		overload, err = loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: over, Duration: *duration, Rate: rate, Next: w.next})
+		overload, err = loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: over, Duration: *duration, Rate: rate, Next: w.next, Stamp: true})
 	} else {
 		// 399 of every 500 requests of the mix are tokens: wrk takes that
 		// share of the connections, each paced as the generator's.
@@ -156,12 +165,14 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 			defer close(wdone)
 			wr, werr = runWrk(ctx, *wrk, dir, addr, wconns, rate, *duration, reqs)
 		}()
-		overload, err = loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: max(1, over-wconns), Duration: *duration, Rate: rate, Next: w.untokened})
+		overload, err = loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: max(1, over-wconns), Duration: *duration, Rate: rate, Next: w.untokened, Stamp: true})
 		<-wdone
 		if err == nil {
 			err = werr
 		}
 	}
+	sock.on.Store(false)
+	stopSched()
 	stopRSS()
 	if err != nil {
 		return err
@@ -176,26 +187,31 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 		// The p99s of both generators' requests together.
 		admittedP99, shedP99, shed = p99Of(overload.OKLatencies, wr.OKLat), p99Of(overload.ShedLatencies, wr.ShedLat), shed+wr.Shed
 	}
-	printPhase(e.stdout, fmt.Sprintf("overload (%d conns paced to %.0f req/s in all, %.0f× capacity; %.0f req/s offered)", over, rate*float64(over), *factor, offered), overload)
+	printPhase(e.stdout, fmt.Sprintf("overload (%d conns paced to %.0f req/s in all, %.0f× capacity; %.0f req/s offered; client side: the generator's write to its read of the answer)", over, rate*float64(over), *factor, offered), overload)
 	if wr != nil {
-		fmt.Fprintf(e.stdout, "  tokens sent by wrk, a separate process (%d conns): %d ok p50 %s p99 %s; %d shed p50 %s p99 %s max %s; %d other (first status %d); wrk peak RSS %d MiB\n",
+		fmt.Fprintf(e.stdout, "  tokens sent by wrk, a separate process (%d conns), client side: %d ok p50 %s p99 %s; %d shed p50 %s p99 %s max %s; %d other (first status %d); wrk peak RSS %d MiB\n",
 			max(1, over*399/500), wr.OK, wr.OKP50, wr.OKP99, wr.Shed, wr.ShedP50, wr.ShedP99, wr.Max, wr.Other, wr.FirstOther, wr.MaxRSS>>20)
 		for line := range strings.Lines(wr.Output) {
 			fmt.Fprintf(e.stdout, "    wrk: %s", line)
 		}
 	}
+	serverShed := printSocket(e.stdout, sock)
+	fmt.Fprintf(e.stdout, "  Go scheduler of the server's process (with the in-process generator): %s\n", &sched)
 	// Back to full service: probes at the capacity's connections until
 	// one serves at least 80% of capacity and sheds nothing.
 	var recovered time.Duration = -1
+	probes, failed := 0, ""
 	for time.Since(end) < 30*time.Second {
 		p, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: *conns, Duration: 250 * time.Millisecond, Next: w.next})
 		if err != nil {
 			return err
 		}
+		probes++
 		if p.Shed == 0 && p.Errors == 0 && p.RPS() >= 0.8*capRate {
 			recovered = time.Since(end)
 			break
 		}
+		failed = fmt.Sprintf("; the last probe that failed: %.0f req/s, %d shed (%s), %d errors", p.RPS(), p.Shed, shedByClass(p), p.Errors)
 	}
 	// Every acknowledged fact is there, and the log verifies.
 	missing, err := w.missingFacts(ctx, st)
@@ -213,8 +229,12 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 		return err
 	}
 
-	fmt.Fprintf(e.stdout, "peak RSS %d MiB (server and generator in one process); %d facts acknowledged, %d missing; log verify: %d entries, %d problems; recovered in %s\n",
-		rss.peak()>>20, w.acked(), missing, rep.Size, len(rep.Problems), recovered.Round(time.Millisecond))
+	back := "never"
+	if recovered >= 0 {
+		back = "in " + recovered.Round(time.Millisecond).String()
+	}
+	fmt.Fprintf(e.stdout, "peak RSS %d MiB (server and generator in one process); %d facts acknowledged, %d missing; log verify: %d entries, %d problems; recovered %s (%d probes of 250 ms at the capacity's connections%s)\n",
+		rss.peak()>>20, w.acked(), missing, rep.Size, len(rep.Problems), back, probes, failed)
 	check := func(ok bool, goal, got string) {
 		mark := "met"
 		if !ok {
@@ -224,10 +244,11 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 	}
 	check(goodput >= 0.8*capRate, "goodput ≥ 80% of capacity", fmt.Sprintf("%.0f of %.0f req/s (%.0f%%)", goodput, capRate, 100*goodput/capRate))
 	check(admittedP99 < 10*idle.P99, "p99 of admitted < 10× unloaded p99", fmt.Sprintf("%s vs %s (%.1f×)", admittedP99.Round(time.Microsecond), idle.P99.Round(time.Microsecond), float64(admittedP99)/float64(idle.P99)))
-	check(shedP99 < 5*time.Millisecond, "p99 of shed < 5 ms", fmt.Sprintf("%s (%d shed)", shedP99.Round(time.Microsecond), shed))
+	check(shedP99 < 5*time.Millisecond, "p99 of shed < 5 ms, client side", fmt.Sprintf("%s (%d shed)", shedP99.Round(time.Microsecond), shed))
+	check(serverShed < 5*time.Millisecond, "p99 of shed < 5 ms, server side", fmt.Sprintf("%s (first byte read → 503 written)", serverShed.Round(time.Microsecond)))
 	check(rss.peak() < 1<<30, "RSS < 1 GB", fmt.Sprintf("%d MiB", rss.peak()>>20))
 	check(missing == 0 && len(rep.Problems) == 0, "no acknowledged write lost, log verifies", fmt.Sprintf("%d missing, %d problems", missing, len(rep.Problems)))
-	check(recovered >= 0 && recovered < 5*time.Second, "full service within 5 s after the load", recovered.Round(time.Millisecond).String())
+	check(recovered >= 0 && recovered < 5*time.Second, "full service within 5 s after the load", back)
 	return nil
 }
 
@@ -330,6 +351,67 @@ func seedOverload(ctx context.Context, st *store.DB, key string) error {
 		return err
 	}
 	return st.CreateSource(sys, healthcode.Source{ID: "s_bench", Name: "bench lab", Kinds: []string{"test_result"}, Jurisdiction: "410000"}, key)
+}
+
+// overloadClasses are the classes of the mix, as the generators count
+// them, and "other".
+var overloadClasses = []string{"other", "tokens", "ingest", "logins", "pages"}
+
+// overloadClass is the index in overloadClasses of a request line's class.
+func overloadClass(line []byte) int {
+	method, rest, _ := bytes.Cut(line, []byte(" "))
+	path, _, _ := bytes.Cut(rest, []byte(" "))
+	switch {
+	case string(method) == "GET" && bytes.HasPrefix(path, []byte("/v1/residents/")) && bytes.HasSuffix(path, []byte("/token")):
+		return 1
+	case string(method) == "POST" && string(path) == "/v1/facts":
+		return 2
+	case string(method) == "POST" && string(path) == "/v1/sessions":
+		return 3
+	case string(method) == "GET" && string(path) == "/login":
+		return 4
+	}
+	return 0
+}
+
+// printSocket prints the overload's timings at the server's socket, by
+// class, and returns the p99 of its sheds, all classes together.
+func printSocket(out io.Writer, t *socketTimer) time.Duration {
+	pct := func(d []time.Duration, p int) time.Duration {
+		if len(d) == 0 {
+			return 0
+		}
+		return d[min(len(d)-1, len(d)*p/100)]
+	}
+	us := func(d time.Duration) string { return d.Round(time.Microsecond).String() }
+	fmt.Fprintf(out, "  server side, at its socket: first byte read → answer written; before that, from the client's write (X-Sent-At) to that read\n")
+	var shedP99 time.Duration
+	for _, c := range []string{"", "tokens", "ingest", "logins", "pages"} {
+		ok, okBefore := t.times(c, false)
+		shed, shedBefore := t.times(c, true)
+		if c == "" {
+			c = "all"
+			shedP99 = pct(shed, 99)
+		}
+		if len(ok)+len(shed) == 0 {
+			continue
+		}
+		fmt.Fprintf(out, "  %-7s %7d ok p50 %-9s p99 %-9s (before: p50 %-9s p99 %-9s) %6d shed p50 %-9s p99 %-9s (before: p50 %-9s p99 %s)\n", c,
+			len(ok), us(pct(ok, 50)), us(pct(ok, 99)), us(pct(okBefore, 50)), us(pct(okBefore, 99)),
+			len(shed), us(pct(shed, 50)), us(pct(shed, 99)), us(pct(shedBefore, 50)), us(pct(shedBefore, 99)))
+	}
+	return shedP99
+}
+
+// shedByClass is a result's sheds by class ("ingest 3, logins 1").
+func shedByClass(r *loadgen.Result) string {
+	var parts []string
+	for _, c := range []string{"tokens", "ingest", "logins", "pages"} {
+		if cr := r.ByClass[c]; cr != nil && cr.Shed > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", c, cr.Shed))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func printPhase(out io.Writer, name string, r *loadgen.Result) {

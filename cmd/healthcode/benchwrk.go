@@ -40,6 +40,10 @@ local function now_us()
   ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
   return tonumber(ts.tv_sec) * 1000000 + tonumber(ts.tv_nsec) / 1000
 end
+local function wall_us() -- CLOCK_REALTIME, for X-Sent-At (benchsocket.go)
+  ffi.C.clock_gettime(0, ts)
+  return string.format("%%.0f", tonumber(ts.tv_sec) * 1000000 + math.floor(tonumber(ts.tv_nsec) / 1000))
+end
 
 local reqs = {
 %s}
@@ -71,7 +75,7 @@ function request()
   local r = reqs[((id * 131 + n) %% #reqs) + 1]
   n = n + 1
   t0 = now_us()
-  return wrk.format("GET", r[1], {["Authorization"] = "Bearer " .. r[2], ["User-Agent"] = "healthcode-wrk"})
+  return wrk.format("GET", r[1], {["Authorization"] = "Bearer " .. r[2], ["User-Agent"] = "healthcode-wrk", ["X-Sent-At"] = wall_us()})
 end
 
 function response(status, headers, body)

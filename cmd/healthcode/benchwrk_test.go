@@ -14,18 +14,23 @@ import (
 
 // TestWrkScriptByStatus: the script bench overload --wrk gives wrk counts
 // 2xx, 503/429 and other statuses apart, times each request, sends each
-// resident's bearer token with its path, and paces its connections.
+// resident's bearer token with its path, stamps each request with the
+// wall clock (X-Sent-At, for the server's socket timer) and paces its
+// connections.
 // Skipped where wrk is not installed.
 func TestWrkScriptByStatus(t *testing.T) {
 	wrk, err := exec.LookPath("wrk")
 	if err != nil {
 		t.Skip("wrk is not installed")
 	}
-	var n, badAuth atomic.Int64
+	var n, badAuth, badStamp atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1/residents/"), "/token")
 		if r.Header.Get("Authorization") != "Bearer s-"+id {
 			badAuth.Add(1)
+		}
+		if sent := sentAt([]byte("\r\nX-Sent-At: " + r.Header.Get("X-Sent-At") + "\r\n")); time.Since(time.Unix(0, sent)).Abs() > time.Minute {
+			badStamp.Add(1)
 		}
 		switch n.Add(1) % 4 {
 		case 0:
@@ -63,6 +68,9 @@ func TestWrkScriptByStatus(t *testing.T) {
 	}
 	if badAuth.Load() != 0 {
 		t.Errorf("%d requests without their resident's bearer token", badAuth.Load())
+	}
+	if badStamp.Load() != 0 {
+		t.Errorf("%d requests without X-Sent-At, the wall clock in microseconds", badStamp.Load())
 	}
 	// Paced: 2 connections at 50/s for a second, not as fast as they can.
 	if total > 3*conns*rate {

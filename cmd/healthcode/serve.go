@@ -100,6 +100,8 @@ func runServe(ctx context.Context, e *env) (err error) {
 	slog.SetDefault(logger)
 	b := healthcode.ReadBuild()
 	logger.Info("starting", "version", b.Version, "revision", b.Revision, "modified", b.Modified, "go", b.GoVersion)
+	gogc, gcDefault := setGC(e.getenv)
+	logger.Info("garbage collector", "gogc", gogc, "from_env", !gcDefault, "gomemlimit", e.getenv("GOMEMLIMIT"))
 
 	// The key secret seals the log and ID keys as well as the token keys,
 	// so it is read before the database is opened.

@@ -41,6 +41,10 @@ type Config struct {
 	// requests a second (an offered load of Conns*Rate), instead of
 	// sending the next request as soon as the last is answered.
 	Rate float64
+	// Stamp, if set, sends each request with X-Sent-At: the wall clock
+	// in unix microseconds as it is written, for a server on this
+	// machine to tell how long it waited before being read.
+	Stamp bool
 }
 
 // Req is one request.
@@ -216,7 +220,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 					classes[req.Class] = cr
 				}
 				t0 := time.Now()
-				status, err := conn.do(host, req)
+				status, err := conn.do(host, req, cfg.Stamp)
 				d := time.Since(t0)
 				if req.Done != nil && err == nil {
 					req.Done(status)
@@ -323,7 +327,7 @@ func (cl *client) close() { _ = cl.c.Close() }
 
 // do sends one request and reads the whole response, returning its
 // status.
-func (cl *client) do(host string, req Req) (int, error) {
+func (cl *client) do(host string, req Req, stamp bool) (int, error) {
 	cl.w.WriteString(req.method())
 	cl.w.WriteString(" ")
 	cl.w.WriteString(req.Path)
@@ -333,6 +337,11 @@ func (cl *client) do(host string, req Req) (int, error) {
 	if req.Bearer != "" {
 		cl.w.WriteString("Authorization: Bearer ")
 		cl.w.WriteString(req.Bearer)
+		cl.w.WriteString("\r\n")
+	}
+	if stamp {
+		cl.w.WriteString("X-Sent-At: ")
+		cl.w.WriteString(strconv.FormatInt(time.Now().UnixMicro(), 10))
 		cl.w.WriteString("\r\n")
 	}
 	if req.Body != nil || req.method() == "POST" {

@@ -43,8 +43,16 @@ func TestSocketTimer(t *testing.T) {
 			w.WriteHeader(http.StatusNotFound)
 		}
 	})}
-	go srv.Serve(sock.wrap(ln))
-	defer srv.Close()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sock.wrap(ln)) }()
+	defer func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := <-served; err != http.ErrServerClosed {
+			t.Errorf("serve: %v", err)
+		}
+	}()
 	run := func(stamp bool, paths ...string) {
 		t.Helper()
 		if _, err := loadgen.Run(context.Background(), loadgen.Config{Addr: ln.Addr().String(), Conns: 1, MaxRequests: 4 * len(paths), Stamp: stamp,

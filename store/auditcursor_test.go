@@ -1,15 +1,18 @@
 package store_test
 
 import (
+	"bytes"
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/healthcode/healthcode"
 	"github.com/healthcode/healthcode/internal/testdb"
 	"github.com/healthcode/healthcode/store"
 )
@@ -215,6 +218,38 @@ func TestAuditorCatchUpRestartsSweep(t *testing.T) {
 		}
 		if got := integrityAlertsOn(t, s.w.db, "audit_state", "sweep"); len(got) != 0 {
 			t.Errorf("a new projection file cannot judge the cursor: alerts %v, want none", got)
+		}
+	})
+}
+
+// TestAuditorBacklogRestartsSweep is TestAuditorCatchUpRestartsSweep for
+// a backlog that builds up while the auditor runs (more entries than it
+// projects in one poll, followMax, lowered here): they are projected
+// without their rows checked, so the sweep in progress starts again from
+// the beginning, and a resident's row behind its cursor, edited, is found.
+func TestAuditorBacklogRestartsSweep(t *testing.T) {
+	testdb.Engines(t, func(t *testing.T, dsn string) {
+		s := newSweepInsider(t, dsn)
+		a := mustAuditor(t, s.w.db, s.cfg)
+		stepUntil(t, a, "officials")
+		defer store.SetFollowMax(3)()
+		s.editResident(t, "r_test000001")
+		var rs []healthcode.Resident
+		for i := range 5 {
+			rs = append(rs, healthcode.Resident{ID: fmt.Sprintf("r_backlog%d", i), IDHash: bytes.Repeat([]byte{byte(0xb0 + i)}, 32), Name: "居民", Jurisdiction: "410105001001"})
+		}
+		if err := s.w.db.CreateResidents(keysSystem, rs); err != nil {
+			t.Fatal(err)
+		}
+		// Catching up ends the sweep in progress; the step after starts one.
+		for i, st := 0, mustStep(t, a); !st.Sweeping; i, st = i+1, mustStep(t, a) {
+			if i == 10 {
+				t.Fatalf("no sweep after catching up: %+v", st)
+			}
+		}
+		sweepToEnd(t, a)
+		if got := integrityAlertsOn(t, s.w.db, "residents", "r_test000001"); len(got) != 1 {
+			t.Errorf("behind the cursor, after a backlog: alerts %v, want one", got)
 		}
 	})
 }

@@ -52,11 +52,12 @@ const (
 	DefaultAuditPoll     = 10 * time.Second
 	defaultSweepRows     = 5000
 	defaultSweepBudget   = 2 * time.Second
-	// followMax bounds the entries one poll projects; a larger backlog
-	// (a new projection, a long pause) is caught up without row checks
-	// and followed by a sweep.
-	followMax = 50000
 )
+
+// followMax bounds the entries one poll projects; a larger backlog (a new
+// projection, a long pause) is caught up without row checks and followed
+// by a sweep. A variable for the tests.
+var followMax int64 = 50000
 
 // AuditConfig configures the background auditor.
 type AuditConfig struct {

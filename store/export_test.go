@@ -77,3 +77,11 @@ func SetLeafV1(db *DB, on bool) { db.leafV1 = on }
 // DryRuns counts the impact dry runs db actually made (not served from
 // its cache).
 func DryRuns(db *DB) int64 { return db.impacts.count.Load() }
+
+// SetFollowMax sets the entries the auditor projects in one poll at most
+// (followMax) and returns a function that restores it.
+func SetFollowMax(n int64) (restore func()) {
+	old := followMax
+	followMax = n
+	return func() { followMax = old }
+}

@@ -410,12 +410,11 @@ func (t *Tx) appendEntryView(kind tlog.Kind, actor healthcode.Actor, subject str
 }
 
 // checkedView is publicView(kind, pub), checked as a payload.
-func checkedView(kind tlog.Kind, pub any) (tlog.Payload, error) {
+func checkedView(kind tlog.Kind, pub any) (cp tlog.Payload, err error) {
 	view, err := publicView(kind, pub)
-	if err != nil {
-		return tlog.Payload{}, fmt.Errorf("log %s: %w", kind, err)
+	if err == nil {
+		cp, err = tlog.CheckPayload(view)
 	}
-	cp, err := tlog.CheckPayload(view)
 	if err != nil {
 		return tlog.Payload{}, fmt.Errorf("log %s: %w", kind, err)
 	}

@@ -725,11 +725,7 @@ func factEntryOf(f *healthcode.Fact, status healthcode.FactStatus, approvalScope
 }
 
 func encodeFactEntry(key string, ev *factEntry) (tlog.Payload, error) {
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return tlog.Payload{}, fmt.Errorf("encode fact %s: %w", key, err)
-	}
-	p, err := tlog.CheckPayload(b)
+	p, err := tlog.MarshalPayload(ev)
 	if err != nil {
 		return tlog.Payload{}, fmt.Errorf("encode fact %s: %w", key, err)
 	}

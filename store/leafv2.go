@@ -107,6 +107,23 @@ var emptyView = []byte("{}")
 // publicView returns the public part of a v2 entry about a resident, from
 // its event (of its kind's type, or JSON for a kind without one).
 func publicView(kind tlog.Kind, pub any) ([]byte, error) {
+	v, err := viewOf(kind, pub)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return emptyView, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("log %s: encode public view: %w", kind, err)
+	}
+	return b, nil
+}
+
+// viewOf is the public view of an event about a resident, to be encoded as
+// JSON; nil for a kind that shows no field.
+func viewOf(kind tlog.Kind, pub any) (any, error) {
 	var v any
 	switch ev := pub.(type) {
 	case *factEntry:
@@ -146,13 +163,9 @@ func publicView(kind tlog.Kind, pub any) ([]byte, error) {
 		}
 		v = av
 	default:
-		return emptyView, nil
+		return nil, nil
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("log %s: encode public view: %w", kind, err)
-	}
-	return b, nil
+	return v, nil
 }
 
 // openedEntry is a stored entry with its personal part opened: for a v2

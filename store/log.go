@@ -199,17 +199,22 @@ func (t *Tx) queryStrings(query string, args ...any) ([]string, error) {
 	return out, err
 }
 
-// encodePayload is an entry's public part as JSON; a json.RawMessage is
-// taken as already encoded (MarshalText checks it is compact JSON).
-func encodePayload(kind tlog.Kind, payload any) ([]byte, error) {
+// encodeChecked is an entry's public part as a checked payload: a
+// json.RawMessage, taken as already encoded, is checked (tlog.CheckPayload);
+// anything else is encoded by tlog.MarshalPayload.
+func encodeChecked(kind tlog.Kind, payload any) (tlog.Payload, error) {
 	if raw, ok := payload.(json.RawMessage); ok {
-		return raw, nil
+		cp, err := tlog.CheckPayload(raw)
+		if err != nil {
+			return tlog.Payload{}, fmt.Errorf("log %s: %w", kind, err)
+		}
+		return cp, nil
 	}
-	pb, err := json.Marshal(payload)
+	cp, err := tlog.MarshalPayload(payload)
 	if err != nil {
-		return nil, fmt.Errorf("log %s: encode payload: %w", kind, err)
+		return tlog.Payload{}, fmt.Errorf("log %s: encode payload: %w", kind, err)
 	}
-	return pb, nil
+	return cp, nil
 }
 
 // personalPart is the kind's personal fields of an entry, encoded, with
@@ -285,13 +290,9 @@ func (t *Tx) record(kind tlog.Kind, actor healthcode.Actor, subject string, pub,
 // registration), so its chain head is not looked up.
 func (p *projector) record(kind tlog.Kind, actor healthcode.Actor, subject string, pub, pers any, fresh bool) (int64, error) {
 	t := p.t
-	pb, err := encodePayload(kind, pub)
+	cp, err := encodeChecked(kind, pub)
 	if err != nil {
 		return 0, err
-	}
-	cp, err := tlog.CheckPayload(pb)
-	if err != nil {
-		return 0, fmt.Errorf("log %s: %w", kind, err)
 	}
 	var pp personalPart
 	if pers != nil || subject != "" {
@@ -409,11 +410,15 @@ func (t *Tx) appendEntryView(kind tlog.Kind, actor healthcode.Actor, subject str
 	return e, nil
 }
 
-// checkedView is publicView(kind, pub), checked as a payload.
+// checkedView is publicView(kind, pub) as a payload.
 func checkedView(kind tlog.Kind, pub any) (cp tlog.Payload, err error) {
-	view, err := publicView(kind, pub)
-	if err == nil {
-		cp, err = tlog.CheckPayload(view)
+	v, err := viewOf(kind, pub)
+	switch {
+	case err != nil:
+	case v == nil:
+		cp, err = tlog.CheckPayload(emptyView)
+	default:
+		cp, err = tlog.MarshalPayload(v)
 	}
 	if err != nil {
 		return tlog.Payload{}, fmt.Errorf("log %s: %w", kind, err)

@@ -313,6 +313,27 @@ func CheckPayload(p []byte) (Payload, error) {
 	return Payload{p}, nil
 }
 
+// MarshalPayload encodes v, a struct or map, as a payload with
+// encoding/json, checking only what Marshal does not guarantee: that it is
+// an object, and valid UTF-8. Marshal's output is valid, compact JSON (it
+// validates and compacts what RawMessages and MarshalJSON methods give),
+// so parsing it again, as CheckPayload does, would only cost its time; but
+// it replaces invalid UTF-8 only in the strings it encodes itself, not in
+// raw JSON (FuzzMarshalPayload found one).
+func MarshalPayload(v any) (Payload, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return Payload{}, err
+	}
+	if !utf8.Valid(b) {
+		return Payload{}, healthcode.FieldErrorf("payload", "is not valid JSON")
+	}
+	if b[0] != '{' {
+		return Payload{}, healthcode.FieldErrorf("payload", "must be a JSON object")
+	}
+	return Payload{b}, nil
+}
+
 // Bytes returns the checked payload.
 func (p Payload) Bytes() []byte { return p.b }
 

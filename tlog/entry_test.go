@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/healthcode/healthcode"
@@ -330,4 +331,70 @@ func TestMarshalTextWith(t *testing.T) {
 	if _, err := f.MarshalTextWith(p); err == nil {
 		t.Error("MarshalTextWith accepted a negative index")
 	}
+}
+
+// indented is a value whose MarshalJSON gives JSON with whitespace.
+type indented struct{}
+
+func (indented) MarshalJSON() ([]byte, error) { return []byte("{ \"a\" : [ 1, 2 ] }"), nil }
+
+// TestMarshalPayload: what MarshalPayload returns passes CheckPayload's
+// checks (which it does not run) whatever the value holds — raw JSON and
+// MarshalJSON output with whitespace, invalid UTF-8, HTML characters —
+// and a value that is not an object is refused.
+func TestMarshalPayload(t *testing.T) {
+	type withRaw struct {
+		Raw  json.RawMessage `json:"raw"`
+		Text string          `json:"text"`
+		In   indented        `json:"in"`
+	}
+	for _, v := range []any{
+		withRaw{Raw: json.RawMessage("{\n  \"b\": [ true , null ],\t\"c\" : \"x y\" }"), Text: "bad \xff\xfe utf-8 <&> \u2028"},
+		map[string]any{"nested": map[string]any{"list": []any{1.5, "二", nil}}, "": ""},
+		struct{}{},
+		indented{},
+	} {
+		p, err := MarshalPayload(v)
+		if err != nil {
+			t.Fatalf("MarshalPayload(%#v): %v", v, err)
+		}
+		if err := checkPayload(p.Bytes()); err != nil {
+			t.Errorf("MarshalPayload(%#v) = %s, which CheckPayload refuses: %v", v, p.Bytes(), err)
+		}
+	}
+	for _, v := range []any{nil, []int{1}, "text", 3, json.RawMessage(`[1]`)} {
+		if p, err := MarshalPayload(v); err == nil {
+			t.Errorf("MarshalPayload(%#v) = %s, want an error (not an object)", v, p.Bytes())
+		}
+	}
+	for _, raw := range []string{`{"a":`, "{\"\xe6\":0}"} {
+		if p, err := MarshalPayload(json.RawMessage(raw)); err == nil {
+			t.Errorf("MarshalPayload of raw %q = %s, want an error (not valid JSON, or not UTF-8)", raw, p.Bytes())
+		}
+	}
+}
+
+// FuzzMarshalPayload: for any string and any valid JSON value held raw,
+// MarshalPayload's output passes CheckPayload's checks.
+func FuzzMarshalPayload(f *testing.F) {
+	f.Add("plain", []byte(`{"a": 1}`))
+	f.Add("\xff\x00\n", []byte(" [ \"\\u00e9\" , 2 ] "))
+	f.Fuzz(func(t *testing.T, s string, raw []byte) {
+		if !json.Valid(raw) {
+			return
+		}
+		p, err := MarshalPayload(struct {
+			S string          `json:"s"`
+			R json.RawMessage `json:"r"`
+		}{s, raw})
+		if err != nil {
+			if utf8.Valid(raw) {
+				t.Fatal(err)
+			}
+			return // refused: raw JSON with invalid UTF-8
+		}
+		if err := checkPayload(p.Bytes()); err != nil {
+			t.Fatalf("%q: %v", p.Bytes(), err)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package tlog
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -115,5 +116,70 @@ func TestV2Strict(t *testing.T) {
 		if _, err := ParsePersonalPart([]byte(bad)); err == nil {
 			t.Errorf("personal part accepted: %s", bad)
 		}
+	}
+}
+
+// TestPersonalPartFastPath: ParsePersonalPart's split of a canonical part
+// accepts exactly what decoding it as JSON accepts, with the same fields,
+// for canonical parts and for near misses of every field.
+func TestPersonalPartFastPath(t *testing.T) {
+	_, part, _ := exampleV2(t)
+	canon := string(part)
+	cases := []string{
+		canon,
+		`{"subject":"r-1"}`,
+		`{"subject":"r-\"q\\"}`,
+		`{"subject":"r-\u0031"}`,
+		`{"subject":"r-1","prev":"` + strings.Repeat("A", 43) + `="}`,
+		`{"subject":"r-1","prev":"` + strings.Repeat("A", 42) + `=="}`,
+		`{"subject":"r-1","event":{"a":"}{\"","b":[{}]},"data":{"evidence":"x"}}`,
+		`{"subject":"r-1","event":{"a":1} ,"data":{}}`,
+		`{"subject":"r-1","event":{"a": 1}}`,
+		`{"subject":"r-1","event":{"a":1}}x`,
+		`{"subject":"r-1","event":{"a":1}`,
+		`{"subject":"r-1","event":[1]}`,
+		`{"subject":"r-1","event":{"a":"\xff"}}`,
+		`{"subject":"r 1"}`,
+		`{"data":{"a":1}}`,
+		`{"subject":"r-1","data":{"a":1},"event":{}}`,
+		`{"subject":""}`,
+		`{"subject":"r-1","prev":""}`,
+		`{}`,
+		``,
+		`{`,
+	}
+	for _, c := range cases {
+		checkPersonalPaths(t, []byte(c))
+	}
+	// The canonical parts take the split, not the decoder.
+	for _, c := range []string{canon, cases[2], cases[6]} {
+		p, ok := splitPersonalPart([]byte(c))
+		if !ok {
+			t.Errorf("%s: not split", c)
+			continue
+		}
+		if enc, err := p.MarshalText(); err != nil || string(enc) != c {
+			t.Errorf("%s: split into %+v, which encodes as %s (%v)", c, p, enc, err)
+		}
+	}
+}
+
+// FuzzPersonalPart: the same, for any bytes.
+func FuzzPersonalPart(f *testing.F) {
+	f.Add([]byte(`{"subject":"r-1","prev":"` + strings.Repeat("A", 43) + `=","event":{"k":"v"},"data":{"evidence":"e"}}`))
+	f.Add([]byte(`{"subject":"r-\\\"","event":{"a":[{"b":"}"}]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) { checkPersonalPaths(t, data) })
+}
+
+// checkPersonalPaths: ParsePersonalPart and decoding as JSON agree on data.
+func checkPersonalPaths(t *testing.T, data []byte) {
+	t.Helper()
+	fast, ferr := ParsePersonalPart(data)
+	slow, serr := decodePersonalPart(data)
+	if (ferr == nil) != (serr == nil) {
+		t.Fatalf("%q: ParsePersonalPart error %v, decoding as JSON %v", data, ferr, serr)
+	}
+	if ferr == nil && (fast.Subject != slow.Subject || fast.Prev != slow.Prev || !bytes.Equal(fast.Event, slow.Event) || !bytes.Equal(fast.Data, slow.Data)) {
+		t.Fatalf("%q: ParsePersonalPart %+v, decoding as JSON %+v", data, fast, slow)
 	}
 }

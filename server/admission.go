@@ -25,10 +25,14 @@ import (
 // request's wait has run out, the queue is not draining: for the next
 // second (the Retry-After the shed clients were given) a request that
 // finds its class full is shed at once instead of queueing only to be
-// shed after the wait; then one request at a time may queue, and the
-// first admitted from the queue opens it again (its wait running out
-// holds it another second): under sustained overload a shed is
-// answered in microseconds, not in the class's wait. Nor does the queue
+// shed after the wait; then one request at a time may queue, and each
+// admitted from the queue lets twice as many wait as before, up to the
+// bound (a slow start: a queue opened whole at once would fill, and under
+// a load that has not gone away its requests would all wait out the wait;
+// a wait running out again holds it another second and lets one wait).
+// Under sustained overload a shed is answered in microseconds, not in the
+// class's wait; the few shed after waiting are counted apart
+// (healthcode_admission_timed_out_total). Nor does the queue
 // take more than drain within the wait at the rate slots free (the
 // class's in flight over the moving average of how long a request holds
 // its slot: drainable); a request beyond that is shed at once. So a
@@ -189,11 +193,14 @@ type gate struct {
 	shedN   atomic.Int64 // shed since the last log line
 	lastLog atomic.Int64 // unix nanoseconds of the last log line
 	// overUntil, once a queued request's wait has run out, is until when
-	// (unix nanoseconds) the class sheds at once when full; after that
-	// one request at a time may queue, and the first admitted from the
-	// queue sets it back to 0.
+	// (unix nanoseconds) the class sheds at once when full.
 	overUntil atomic.Int64
 	hold      time.Duration
+	// allow is how many may wait at once (besides drainable): the queue's
+	// bound, 1 after a wait ran out, doubled by each request admitted
+	// from the queue.
+	allow    atomic.Int64
+	timedOut prometheus.Counter // shed after waiting out the wait
 	// held is a moving average of how long an admitted request holds its
 	// slot (nanoseconds; 0 until one has): the queue takes only as many
 	// as drain within the wait (drainable).
@@ -243,13 +250,13 @@ func (g *gate) acquire(ctx context.Context) bool {
 	if g.bounds.Queue == 0 {
 		return false
 	}
-	over := g.overUntil.Load()
-	if over != 0 && time.Now().UnixNano() < over {
+	if time.Now().UnixNano() < g.overUntil.Load() {
 		return false // the queue is not draining: shed now, not after the wait
 	}
-	// Full, or beyond what drains within the wait; or on probation
-	// after the hold, where one request probes whether the queue drains.
-	if n := g.waiting.Add(1); n > g.drainable() || over != 0 && n > 1 {
+	// Full, or beyond what drains within the wait, or beyond what the
+	// slow start lets wait since the last wait ran out.
+	allow := g.allow.Load()
+	if n := g.waiting.Add(1); n > min(g.drainable(), allow) {
 		g.waiting.Add(-1)
 		return false
 	}
@@ -258,12 +265,14 @@ func (g *gate) acquire(ctx context.Context) bool {
 	defer t.Stop()
 	select {
 	case g.slots <- struct{}{}:
-		if over != 0 {
-			g.overUntil.CompareAndSwap(over, 0) // it drains: queue again
+		if q := int64(g.bounds.Queue); allow < q {
+			g.allow.CompareAndSwap(allow, min(q, 2*allow)) // it drains: let more wait
 		}
 		return true
 	case <-t.C:
 		g.overUntil.Store(time.Now().Add(g.hold).UnixNano())
+		g.allow.Store(1)
+		g.timedOut.Inc()
 		return false
 	case <-ctx.Done():
 		return false
@@ -305,15 +314,20 @@ func (s *Server) newAdmission() *admission {
 		Name: "healthcode_admission_shed_total",
 		Help: "Requests answered 503 at once because their admission class was full (in flight and queue), by class.",
 	}, []string{"class"})
+	timedOut := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "healthcode_admission_timed_out_total",
+		Help: "Requests shed after waiting out their admission class's queue wait (also in healthcode_admission_shed_total), by class.",
+	}, []string{"class"})
 	for c, b := range admissionBounds(s.cfg.Admission) {
-		g := &gate{class: c, bounds: b, slots: make(chan struct{}, b.InFlight), hold: overloadHold}
+		g := &gate{class: c, bounds: b, slots: make(chan struct{}, b.InFlight), hold: overloadHold, timedOut: timedOut.WithLabelValues(string(c))}
+		g.allow.Store(int64(b.Queue))
 		a.gates[c] = g
 		limit.WithLabelValues(string(c), "in_flight").Set(float64(b.InFlight))
 		limit.WithLabelValues(string(c), "queue").Set(float64(b.Queue))
 		waitLimit.WithLabelValues(string(c)).Set(b.Wait.Seconds())
 		a.shed.WithLabelValues(string(c))
 	}
-	s.metrics.reg.MustRegister(a.shed, limit, waitLimit,
+	s.metrics.reg.MustRegister(a.shed, timedOut, limit, waitLimit,
 		gaugeFunc(inFlight, a.gates, func(g *gate) float64 { return float64(len(g.slots)) }),
 		gaugeFunc(queued, a.gates, func(g *gate) float64 { return float64(g.waiting.Load()) }))
 	return a

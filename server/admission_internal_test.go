@@ -161,14 +161,15 @@ func TestAdmissionQueueWaitBounded(t *testing.T) {
 // requests that find the class full are answered 503 at once, over a real
 // connection, while the admitted handler is still blocked: they do not
 // wait in the queue for a slot that is not coming. After the hold one
-// request at a time may queue; the first served from the queue opens it
-// again.
+// request at a time may queue; each served from the queue lets twice as
+// many wait, up to the bound (a slow start). The one shed after its wait
+// is counted apart.
 func TestAdmissionShedsWithoutWaiting(t *testing.T) {
 	const wait = time.Second
 	s, _ := mustAdmissionServer(t, map[Class]Admission{ClassReads: {InFlight: 1, Queue: 8, Wait: wait}})
 	g := s.admission.gates[ClassReads]
 	g.hold = 3 * time.Second
-	entered := make(chan struct{}, 1)
+	entered := make(chan struct{}, 8)
 	unblock := make(chan struct{})
 	srv := httptest.NewServer(s.instrument("GET /v1/test", s.admit(ClassReads, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		entered <- struct{}{}
@@ -189,7 +190,7 @@ func TestAdmissionShedsWithoutWaiting(t *testing.T) {
 		}
 		return resp.StatusCode, time.Since(t0)
 	}
-	admitted := make(chan int, 2)
+	admitted := make(chan int, 4)
 	go func() { code, _ := get(); admitted <- code }()
 	<-entered // the class is full, and stays full
 	// The first request to find it full queues, and is shed after its wait.
@@ -217,29 +218,55 @@ func TestAdmissionShedsWithoutWaiting(t *testing.T) {
 	// After the hold, one request queues; a second is shed at once.
 	g.overUntil.Store(time.Now().UnixNano())
 	go func() { code, _ := get(); admitted <- code }()
-	for deadline := time.Now().Add(5 * time.Second); g.waiting.Load() != 1; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("after the hold, a request does not queue")
+	waitQueued := func(n int64, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); g.waiting.Load() != n; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d queued, want %d", what, g.waiting.Load(), n)
+			}
 		}
 	}
+	waitQueued(1, "after the hold, a request does not queue")
 	if code, d := get(); code != 503 || d > wait/2 {
 		t.Errorf("a second request on probation: %d after %v, want 503 at once", code, d)
 	}
-	// The slot frees: the queued request is served, and the queue is open.
+	// The slot frees: the queued request is served, and now two may wait
+	// (a slow start), not the whole queue: a third is shed at once.
 	unblock <- struct{}{}
 	select {
 	case <-entered:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the request queued on probation was not served when the slot freed")
 	}
-	if g.overUntil.Load() != 0 {
-		t.Error("served from the queue, but the class still sheds at once")
+	if got := g.allow.Load(); got != 2 {
+		t.Errorf("served one from the queue after a wait ran out: %d may wait, want 2", got)
+	}
+	// (The first request held its slot for seconds, so drainable would let
+	// none wait: the holds are made short, for the slow start alone.)
+	g.held.Store(int64(time.Millisecond))
+	for range 2 {
+		go func() { code, _ := get(); admitted <- code }()
+	}
+	waitQueued(2, "after one was served from the queue, two do not queue")
+	if code, d := get(); code != 503 || d > wait/2 {
+		t.Errorf("a third request with two let wait: %d after %v, want 503 at once", code, d)
 	}
 	close(unblock)
-	for range 2 {
+	for range 4 {
 		if code := <-admitted; code != 204 {
 			t.Errorf("admitted: %d, want 204", code)
 		}
+	}
+	// The two queued when two might wait each double that: 4.
+	if got := g.allow.Load(); got != 4 {
+		t.Errorf("after two more served from the queue %d may wait, want 4", got)
+	}
+	var m dto.Metric
+	if err := g.timedOut.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetCounter().GetValue(); got != 1 {
+		t.Errorf("healthcode_admission_timed_out_total = %v, want 1 (the request shed after its wait)", got)
 	}
 }
 

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/healthcode/healthcode"
@@ -27,6 +30,9 @@ import (
 
 // runBenchOverload measures the capacity of a mixed workload (tokens,
 // fact batches from a source, logins, pages) on a fresh SQLite database,
+// the batches about many residents in turn (--subjects), as a laboratory's
+// are, not the few with sessions over and over (each fact about a resident
+// makes every later one's evaluation longer),
 // then offers ten times that rate for --duration, and reports goodput,
 // the p99 latencies of admitted and of shed requests, the process's
 // resident memory, the time back to full service, and whether every
@@ -47,6 +53,7 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 	conns := fs.Int("conns", 40, "connections of the capacity measurement (the overload uses factor times as many)")
 	factor := fs.Float64("factor", 10, "offered load during the overload, in multiples of the measured capacity")
 	residents := fs.Int("residents", 64, "residents with a session")
+	subjects := fs.Int("subjects", 50000, "residents the fact batches are about (without a session), each about a few times over the run at most")
 	admit := fs.String("admission", "", "admission bounds as for serve --admission")
 	wrk := fs.String("wrk", "", "send the overload's token requests with this wrk binary, a separate process (e.g. /usr/bin/wrk)")
 	if err := parseFlags(e, fs, e.args); err != nil {
@@ -57,6 +64,8 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	case *residents < 1 || *residents > 1000:
 		return usagef("--residents must be 1..1000")
+	case *subjects < 1 || *subjects > 1000000:
+		return usagef("--subjects must be 1..1000000")
 	case *conns < 1 || *conns > 1000:
 		return usagef("--conns must be 1..1000")
 	case *factor < 1 || *factor > 100:
@@ -93,6 +102,11 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(e.stderr, "healthcode: seeding %d residents the batches are about\n", *subjects)
+	subj, err := seedSubjects(ctx, st, *subjects)
+	if err != nil {
+		return err
+	}
 	const sourceKey = "hck_overloadbenchoverloadbenchoverload"
 	if err := seedOverload(ctx, st, sourceKey); err != nil {
 		return err
@@ -119,12 +133,13 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 		}
 		sess[i] = s.Token
 	}
-	w := &overloadWork{ids: ids, sess: sess, key: sourceKey, day: time.Now().UTC().Add(-24 * time.Hour).Format(time.RFC3339)}
+	w := &overloadWork{ids: ids, sess: sess, subjects: subj, key: sourceKey, day: time.Now().UTC().Add(-24 * time.Hour).Format(time.RFC3339)}
 
 	host, _ := os.Hostname()
 	fmt.Fprintf(e.stdout, "machine: %s, %d CPUs, %s/%s, %s; SQLite; load average %s; %s\n",
 		host, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), loadAverage(), gcSetting(e))
-	fmt.Fprintf(e.stdout, "mix per 500 requests: 1 login, 25 fact batches of %d, 75 pages, 399 tokens\n", overloadBatch)
+	fmt.Fprintf(e.stdout, "mix per 500 requests: 1 login, 25 fact batches of %d (about %d residents in turn), 75 pages, 399 tokens (of %d residents with sessions)\n",
+		overloadBatch, len(subj), len(ids))
 	if _, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, Conns: *conns, Duration: time.Second, Next: w.next}); err != nil {
 		return err
 	}
@@ -196,6 +211,11 @@ func runBenchOverload(ctx context.Context, e *env) (err error) {
 		}
 	}
 	serverShed := printSocket(e.stdout, sock)
+	if to, err := scrapeByClass(ctx, addr, "healthcode_admission_timed_out_total"); err != nil {
+		fmt.Fprintf(e.stdout, "  shed after waiting out the queue's wait: unknown (%v)\n", err)
+	} else {
+		fmt.Fprintf(e.stdout, "  shed after waiting out the queue's wait, since the start (healthcode_admission_timed_out_total): %s\n", to)
+	}
 	fmt.Fprintf(e.stdout, "  Go scheduler of the server's process (with the in-process generator): %s\n", &sched)
 	// Back to full service: probes at the capacity's connections until
 	// one serves at least 80% of capacity and sheds nothing.
@@ -257,6 +277,8 @@ const overloadBatch = 10
 // overloadWork makes the mixed requests and remembers acknowledged facts.
 type overloadWork struct {
 	ids, sess []string
+	subjects  []string     // what the batches are about
+	next10    atomic.Int64 // the next batch's first subject
 	key, day  string
 
 	mu    sync.Mutex
@@ -289,11 +311,12 @@ func (w *overloadWork) req(conn, n, k int) loadgen.Req {
 	case k <= 25:
 		var b bytes.Buffer
 		var batch []string
+		first := int(w.next10.Add(overloadBatch)) - overloadBatch
 		for j := range overloadBatch {
-			id := fmt.Sprintf("ov-%d-%d-%d", conn, n, j)
+			id := fmt.Sprintf("ov-%d", first+j)
 			batch = append(batch, id)
 			fmt.Fprintf(&b, `{"id":%q,"kind":"test_result","subject":%q,"observed_at":%q,"evidence":"report","payload":{"method":"pcr","result":"negative","sampled_at":%q,"lab":"lab"}}`+"\n",
-				id, w.ids[(i+j)%len(w.ids)], w.day, w.day)
+				id, w.subjects[(first+j)%len(w.subjects)], w.day, w.day)
 		}
 		return loadgen.Req{Class: "ingest", Method: "POST", Path: "/v1/facts", Bearer: w.key, ContentType: "application/x-ndjson", Body: b.Bytes(),
 			Done: func(status int) {
@@ -499,4 +522,61 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// seedSubjects registers n residents without accounts, for the batches to
+// be about: a laboratory's results are about many residents, each a few
+// times at most, not the 64 with sessions over and over.
+func seedSubjects(ctx context.Context, st *store.DB, n int) ([]string, error) {
+	sys := healthcode.NewContext(ctx, healthcode.Actor{Kind: healthcode.ActorSystem, ID: "bench", Name: "benchmark"})
+	ids := make([]string, 0, n)
+	for start := 0; start < n; start += 5000 {
+		var rs []healthcode.Resident
+		for i := start; i < min(start+5000, n); i++ {
+			h := sha256.Sum256([]byte(fmt.Sprint("subject", i)))
+			id := fmt.Sprintf("r_subj%07d", i)
+			rs = append(rs, healthcode.Resident{ID: id, IDHash: h[:], Name: "李四", Jurisdiction: "410105001001"})
+			ids = append(ids, id)
+		}
+		if err := st.CreateResidents(sys, rs); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// scrapeByClass reads a counter by class from the server's /metrics, as
+// "ingest 3, logins 1" (or "none").
+func scrapeByClass(ctx context.Context, addr, name string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = resp.Body.Close() }() // read only
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	var parts []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), name+`{class="`)
+		if !ok {
+			continue
+		}
+		class, value, ok := strings.Cut(rest, `"} `)
+		if ok && value != "0" {
+			parts = append(parts, class+" "+value)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return "", err
+	}
+	if len(parts) == 0 {
+		return "none", nil
+	}
+	return strings.Join(parts, ", "), nil
 }

@@ -32,20 +32,21 @@ import (
 //
 // The comparison is verify at N entries beside a re-evaluation of
 // N residents; the log of n residents has about 2n entries. With
-// HEALTHCODE_BENCH_VERIFY_RESIDENTS=m the sqlite case verifies and
+// HEALTHCODE_BENCH_VERIFY_RESIDENTS=m each case verifies and
 // rebuilds the database of m residents instead (re-evaluated first under
 // the same new ruleset, untimed, so its log has the same shape), in the
 // same process right after the timed re-evaluation of n residents:
 //
 //	HEALTHCODE_BENCH_RESIDENTS=1000000 HEALTHCODE_BENCH_VERIFY_RESIDENTS=495040 go test -run '^$' -bench VerifyLog/sqlite -benchtime 1x -timeout 3h ./store
+//	HEALTHCODE_BENCH_RESIDENTS=1000000 HEALTHCODE_BENCH_VERIFY_RESIDENTS=495040 HEALTHCODE_TEST_POSTGRES=postgres://... go test -run '^$' -bench VerifyLog/postgres -benchtime 1x -timeout 3h ./store
 func BenchmarkVerifyLog(b *testing.B) {
 	n := benchResidents()
+	m, err := strconv.Atoi(os.Getenv("HEALTHCODE_BENCH_VERIFY_RESIDENTS"))
+	if err != nil || m <= 0 || m == n {
+		m = n
+	}
 	b.Run("sqlite", func(b *testing.B) {
 		cached := reevalCache(b, n)
-		m, err := strconv.Atoi(os.Getenv("HEALTHCODE_BENCH_VERIFY_RESIDENTS"))
-		if err != nil || m <= 0 || m == n {
-			m = n
-		}
 		other := cached
 		if m != n {
 			other = reevalCache(b, m)
@@ -61,9 +62,17 @@ func BenchmarkVerifyLog(b *testing.B) {
 	})
 	b.Run("postgres", func(b *testing.B) {
 		cached := mustReevalPostgres(b, n)
+		other := cached
+		if m != n {
+			other = mustReevalPostgres(b, m)
+		}
 		for range b.N {
 			b.StopTimer()
-			benchVerify(b, cloneDB(b, cached), testdb.Postgres(b), n)
+			if m == n {
+				benchVerify(b, cloneDB(b, cached), testdb.Postgres(b), n)
+				continue
+			}
+			benchVerifySized(b, cloneDB(b, cached), cloneDB(b, other), testdb.Postgres(b), n, m)
 		}
 	})
 }

@@ -250,7 +250,7 @@ func (g *gate) acquire(ctx context.Context) bool {
 	if g.bounds.Queue == 0 {
 		return false
 	}
-	if time.Now().UnixNano() < g.overUntil.Load() {
+	if over := g.overUntil.Load(); over != 0 && time.Now().UnixNano() < over {
 		return false // the queue is not draining: shed now, not after the wait
 	}
 	// Full, or beyond what drains within the wait, or beyond what the

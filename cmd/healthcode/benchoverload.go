@@ -276,10 +276,10 @@ const overloadBatch = 10
 
 // overloadWork makes the mixed requests and remembers acknowledged facts.
 type overloadWork struct {
-	ids, sess []string
-	subjects  []string     // what the batches are about
-	next10    atomic.Int64 // the next batch's first subject
-	key, day  string
+	ids, sess   []string
+	subjects    []string     // what the batches are about
+	nextSubject atomic.Int64 // the index in subjects of the next batch's first fact
+	key, day    string
 
 	mu    sync.Mutex
 	facts []string // ids of acknowledged facts
@@ -311,7 +311,7 @@ func (w *overloadWork) req(conn, n, k int) loadgen.Req {
 	case k <= 25:
 		var b bytes.Buffer
 		var batch []string
-		first := int(w.next10.Add(overloadBatch)) - overloadBatch
+		first := int(w.nextSubject.Add(overloadBatch)) - overloadBatch
 		for j := range overloadBatch {
 			id := fmt.Sprintf("ov-%d", first+j)
 			batch = append(batch, id)

@@ -312,7 +312,7 @@ func (s *Server) newAdmission() *admission {
 	}, []string{"class"})
 	a.shed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "healthcode_admission_shed_total",
-		Help: "Requests answered 503 at once because their admission class was full (in flight and queue), by class.",
+		Help: "Requests answered 503 because their admission class was full (in flight and queue), at once or after waiting out the queue's wait, by class.",
 	}, []string{"class"})
 	timedOut := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "healthcode_admission_timed_out_total",
